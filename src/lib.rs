@@ -1,0 +1,1 @@
+//! obi-scalp: a low-latency order-book-imbalance scalping engine.
