@@ -1,1 +1,11 @@
 //! obi-scalp: a low-latency order-book-imbalance scalping engine.
+//!
+//! The pipeline reads off the tree: [`venue`] turns wire frames into book operations under each
+//! venue's sync rules, [`book`] keeps the L2 ladders and computes the signals, and the stages
+//! after it decide and execute. [`num`] and [`instrument`] keep every price and size an exact
+//! integer.
+
+pub mod book;
+pub mod instrument;
+pub mod msg;
+pub mod num;

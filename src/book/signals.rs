@@ -1,0 +1,90 @@
+//! Signals computed on every book update, in exact integer arithmetic.
+
+use crate::msg::{NO_PRICE, SIGNAL_SCALE};
+
+/// Order-book imbalance `(bid - ask) / (bid + ask)` in parts per million; 0 when both are empty.
+#[inline]
+pub fn obi_ppm(bid_qty: i64, ask_qty: i64) -> i64 {
+    let total = bid_qty as i128 + ask_qty as i128;
+    if total <= 0 {
+        return 0;
+    }
+    ((bid_qty as i128 - ask_qty as i128) * SIGNAL_SCALE as i128 / total) as i64
+}
+
+/// Size-weighted microprice `(bid_px * ask_qty + ask_px * bid_qty) / (bid_qty + ask_qty)` in
+/// millionths of a tick. With one side empty it is the other side's price; with none, `NO_PRICE`.
+#[inline]
+pub fn microprice_e6(bid_px: i64, bid_qty: i64, ask_px: i64, ask_qty: i64) -> i64 {
+    match (bid_px == NO_PRICE, ask_px == NO_PRICE) {
+        (true, true) => NO_PRICE,
+        (false, true) => bid_px.saturating_mul(SIGNAL_SCALE),
+        (true, false) => ask_px.saturating_mul(SIGNAL_SCALE),
+        (false, false) => {
+            let total = bid_qty as i128 + ask_qty as i128;
+            if total <= 0 {
+                return ((bid_px as i128 + ask_px as i128) * SIGNAL_SCALE as i128 / 2) as i64;
+            }
+            let num = bid_px as i128 * ask_qty as i128 + ask_px as i128 * bid_qty as i128;
+            (num * SIGNAL_SCALE as i128 / total) as i64
+        }
+    }
+}
+
+/// Best-level order-flow imbalance between two tops `(bid_px, bid_qty, ask_px, ask_qty)`
+/// (Cont, Kukanov & Stoikov 2014): bid-side demand minus ask-side supply, in lots.
+#[inline]
+pub fn ofi(prev: (i64, i64, i64, i64), cur: (i64, i64, i64, i64)) -> i64 {
+    let (pbp, pbq, pap, paq) = prev;
+    let (bp, bq, ap, aq) = cur;
+    if pbp == NO_PRICE || pap == NO_PRICE || bp == NO_PRICE || ap == NO_PRICE {
+        return 0;
+    }
+    let mut e = 0;
+    if bp >= pbp {
+        e += bq;
+    }
+    if bp <= pbp {
+        e -= pbq;
+    }
+    if ap <= pap {
+        e -= aq;
+    }
+    if ap >= pap {
+        e += paq;
+    }
+    e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn obi_bounds() {
+        assert_eq!(obi_ppm(10, 0), 1_000_000);
+        assert_eq!(obi_ppm(0, 10), -1_000_000);
+        assert_eq!(obi_ppm(0, 0), 0);
+        assert_eq!(obi_ppm(3, 1), 500_000);
+    }
+
+    #[test]
+    fn ofi_follows_the_definition() {
+        // bid size grows at the same price: +growth
+        assert_eq!(ofi((100, 5, 101, 5), (100, 8, 101, 5)), 3);
+        // ask size grows at the same price: -growth
+        assert_eq!(ofi((100, 5, 101, 5), (100, 5, 101, 9)), -4);
+        // bid price improves: + new bid size
+        assert_eq!(ofi((100, 5, 102, 5), (101, 2, 102, 5)), 2);
+        // ask price lifts: + old ask size
+        assert_eq!(ofi((100, 5, 101, 5), (100, 5, 102, 7)), 5);
+        assert_eq!(ofi((NO_PRICE, 0, 101, 5), (100, 5, 101, 5)), 0);
+    }
+
+    #[test]
+    fn microprice_leans_to_the_thin_side() {
+        // a big bid, a thin ask: microprice near the ask
+        let m = microprice_e6(100, 9, 101, 1);
+        assert_eq!(m, 100_900_000);
+    }
+}
