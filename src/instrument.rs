@@ -164,31 +164,153 @@ impl Instrument {
 
     /// Quote-currency value of `ticks * lots` in units of `10^-notional_decimals()`.
     pub fn notional_units(&self, ticks: i64, lots: i64) -> i128 {
-        ticks as i128 * self.tick.step_units() as i128 * lots as i128 * self.lot.step_units() as i128
+        ticks as i128
+            * self.tick.step_units() as i128
+            * lots as i128
+            * self.lot.step_units() as i128
     }
 }
 
 /// Built-in instrument defaults, checked against the venues' instrument endpoints
 /// (Bybit and Binance values as recorded in `../shared/data`).
 const DEFAULTS: &[(Venue, Market, &str, &str, &str, &str)] = &[
-    (Venue::Coincheck, Market::Spot, "btc_jpy", "1", "0.00000001", "JPY"),
-    (Venue::Coincheck, Market::Spot, "eth_jpy", "1", "0.00000001", "JPY"),
-    (Venue::Bybit, Market::Linear, "BTCUSDT", "0.10", "0.001", "USDT"),
-    (Venue::Bybit, Market::Linear, "ETHUSDT", "0.01", "0.01", "USDT"),
-    (Venue::Bybit, Market::Linear, "SOLUSDT", "0.010", "0.1", "USDT"),
-    (Venue::Bybit, Market::Linear, "DOGEUSDT", "0.00001", "1", "USDT"),
-    (Venue::Bybit, Market::Spot, "BTCUSDT", "0.1", "0.000001", "USDT"),
-    (Venue::Bybit, Market::Spot, "ETHUSDT", "0.01", "0.00001", "USDT"),
-    (Venue::Binance, Market::Spot, "BTCUSDT", "0.01", "0.00001", "USDT"),
-    (Venue::Binance, Market::Spot, "NKNUSDT", "0.0001", "1", "USDT"),
-    (Venue::Binance, Market::Spot, "BLZETH", "0.00000001", "1", "ETH"),
-    (Venue::Binance, Market::Spot, "LRCBTC", "0.00000001", "1", "BTC"),
-    (Venue::Binance, Market::Spot, "RUNEEUR", "0.001", "0.1", "EUR"),
-    (Venue::Bitflyer, Market::Spot, "BTC_JPY", "1", "0.00000001", "JPY"),
-    (Venue::Bitflyer, Market::Linear, "FX_BTC_JPY", "1", "0.00000001", "JPY"),
+    (
+        Venue::Coincheck,
+        Market::Spot,
+        "btc_jpy",
+        "1",
+        "0.00000001",
+        "JPY",
+    ),
+    (
+        Venue::Coincheck,
+        Market::Spot,
+        "eth_jpy",
+        "1",
+        "0.00000001",
+        "JPY",
+    ),
+    (
+        Venue::Bybit,
+        Market::Linear,
+        "BTCUSDT",
+        "0.10",
+        "0.001",
+        "USDT",
+    ),
+    (
+        Venue::Bybit,
+        Market::Linear,
+        "ETHUSDT",
+        "0.01",
+        "0.01",
+        "USDT",
+    ),
+    (
+        Venue::Bybit,
+        Market::Linear,
+        "SOLUSDT",
+        "0.010",
+        "0.1",
+        "USDT",
+    ),
+    (
+        Venue::Bybit,
+        Market::Linear,
+        "DOGEUSDT",
+        "0.00001",
+        "1",
+        "USDT",
+    ),
+    (
+        Venue::Bybit,
+        Market::Spot,
+        "BTCUSDT",
+        "0.1",
+        "0.000001",
+        "USDT",
+    ),
+    (
+        Venue::Bybit,
+        Market::Spot,
+        "ETHUSDT",
+        "0.01",
+        "0.00001",
+        "USDT",
+    ),
+    (
+        Venue::Binance,
+        Market::Spot,
+        "BTCUSDT",
+        "0.01",
+        "0.00001",
+        "USDT",
+    ),
+    (
+        Venue::Binance,
+        Market::Spot,
+        "NKNUSDT",
+        "0.0001",
+        "1",
+        "USDT",
+    ),
+    (
+        Venue::Binance,
+        Market::Spot,
+        "BLZETH",
+        "0.00000001",
+        "1",
+        "ETH",
+    ),
+    (
+        Venue::Binance,
+        Market::Spot,
+        "LRCBTC",
+        "0.00000001",
+        "1",
+        "BTC",
+    ),
+    (
+        Venue::Binance,
+        Market::Spot,
+        "RUNEEUR",
+        "0.001",
+        "0.1",
+        "EUR",
+    ),
+    (
+        Venue::Bitflyer,
+        Market::Spot,
+        "BTC_JPY",
+        "1",
+        "0.00000001",
+        "JPY",
+    ),
+    (
+        Venue::Bitflyer,
+        Market::Linear,
+        "FX_BTC_JPY",
+        "1",
+        "0.00000001",
+        "JPY",
+    ),
     (Venue::GmoCoin, Market::Spot, "BTC", "1", "0.0001", "JPY"),
-    (Venue::GmoCoin, Market::Linear, "BTC_JPY", "1", "0.01", "JPY"),
-    (Venue::Bitbank, Market::Spot, "btc_jpy", "1", "0.0001", "JPY"),
+    (
+        Venue::GmoCoin,
+        Market::Linear,
+        "BTC_JPY",
+        "1",
+        "0.01",
+        "JPY",
+    ),
+    (
+        Venue::Bitbank,
+        Market::Spot,
+        "btc_jpy",
+        "1",
+        "0.0001",
+        "JPY",
+    ),
 ];
 
 /// The instrument table: built-in defaults, overridable and extendable from config.

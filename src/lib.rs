@@ -9,3 +9,5 @@ pub mod book;
 pub mod instrument;
 pub mod msg;
 pub mod num;
+pub mod sim;
+pub mod venue;

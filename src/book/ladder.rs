@@ -212,7 +212,10 @@ mod tests {
         a.set(103, 2);
         a.set(104, 3);
         assert_eq!(a.best(), Some((103, 2)));
-        assert_eq!(a.iter().map(|l| l.0).collect::<Vec<_>>(), vec![103, 104, 105]);
+        assert_eq!(
+            a.iter().map(|l| l.0).collect::<Vec<_>>(),
+            vec![103, 104, 105]
+        );
     }
 
     #[test]

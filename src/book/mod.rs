@@ -65,7 +65,13 @@ impl L2Book {
 
     /// Computes the signals for the current book and advances the OFI reference.
     #[inline]
-    pub fn publish(&mut self, recv_ns: u64, exch_ts_ms: u64, book: u16, depth: usize) -> BookUpdate {
+    pub fn publish(
+        &mut self,
+        recv_ns: u64,
+        exch_ts_ms: u64,
+        book: u16,
+        depth: usize,
+    ) -> BookUpdate {
         let (bid_px, bid_qty) = self.bids.best().unwrap_or((NO_PRICE, 0));
         let (ask_px, ask_qty) = self.asks.best().unwrap_or((NO_PRICE, 0));
         let ofi = signals::ofi(self.prev_top, (bid_px, bid_qty, ask_px, ask_qty));
@@ -232,7 +238,7 @@ mod tests {
         assert_eq!(u.state, BookState::Synced);
         assert_eq!((u.bid_px, u.ask_px, u.spread_ticks), (99, 101, 2));
         assert_eq!(u.obi_ppm, 333_333); // (4 - 2) / 6
-        // microprice = (99*1 + 101*3) / 4 = 100.5 ticks
+                                        // microprice = (99*1 + 101*3) / 4 = 100.5 ticks
         assert_eq!(u.micro_e6, 100_500_000);
         assert!(!u.crossed);
     }
@@ -294,7 +300,11 @@ mod tests {
     }
 
     fn level() -> impl Strategy<Value = (bool, i64, i64)> {
-        (any::<bool>(), 900i64..1100, prop_oneof![Just(0i64), 1i64..50])
+        (
+            any::<bool>(),
+            900i64..1100,
+            prop_oneof![Just(0i64), 1i64..50],
+        )
     }
 
     fn op() -> impl Strategy<Value = Op> {

@@ -1,0 +1,45 @@
+//! The local exchange simulator: venue wire protocols over real loopback sockets.
+//!
+//! Content and transport are separate. A [`SimFeed`] produces a venue's frames (from the
+//! synthetic market in `market.rs` or from a recording) and answers its REST snapshot requests;
+//! the server (`server.rs`) speaks WebSocket/HTTP over TCP or TLS and injects faults
+//! (`fault.rs`) between the two.
+
+use crate::instrument::Venue;
+
+/// Where a frame goes: the WebSocket path that serves it (`/v5/public/linear`, `/`, `/stream`).
+pub type Route = &'static str;
+
+/// A REST answer: HTTP status and JSON body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestReply {
+    pub status: u16,
+    pub body: String,
+}
+
+/// A venue's content for the simulator.
+pub trait SimFeed: Send {
+    fn venue(&self) -> Venue;
+
+    /// WebSocket paths this feed serves (e.g. Bybit `/v5/public/linear` and `/v5/public/spot`).
+    fn routes(&self) -> &[Route];
+
+    /// A client on `route` sent `frame` (a subscribe or a ping): frames to answer it with
+    /// immediately, e.g. an ack and, for Bybit, the current snapshot of the subscribed book.
+    fn on_client_frame(&mut self, route: Route, frame: &str) -> Vec<String>;
+
+    /// Advances the market to `t_ns` (nanoseconds since the feed started) and appends the frames
+    /// due by then, in order, with the route each goes to. Returns false when a finite source
+    /// (a recording) is exhausted.
+    fn advance(&mut self, t_ns: u64, out: &mut Vec<(Route, String)>) -> bool;
+
+    /// A REST request (`/api/order_books?pair=btc_jpy`, `/api/v3/depth?symbol=BTCUSDT&limit=1000`).
+    fn rest(&mut self, path_and_query: &str) -> RestReply;
+
+    /// The simulator's own book for `symbol` as (bids best-first, asks best-first) in exact decimal
+    /// strings, for tests that compare the client's book with the exchange's.
+    fn book(&self, symbol: &str) -> Option<(Vec<(String, String)>, Vec<(String, String)>)>;
+
+    /// Builds a crossed-book frame for the `crossed` fault (None if the venue can't express it).
+    fn crossed_frame(&mut self) -> Option<(Route, String)>;
+}
