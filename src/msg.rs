@@ -1,7 +1,9 @@
 //! The messages that travel on the rings between stages: small, `Copy`, no heap.
 //!
 //! feed → book: [`MdEvent`] (book operations decided by the venue's sync rules);
-//! book → signal: [`BookUpdate`] (top of book and signals after every applied update).
+//! book → signal: [`MarketMsg`] (top of book and signals after every applied update, trades);
+//! signal → order: [`ToOrder`] (commands, and market data for the paper exchange);
+//! order → signal: [`ExecReport`] (acks, fills, cancels, rejects).
 //! Every message carries `recv_ns`, the local receive time of the frame it came from.
 
 /// Side of the book.
@@ -108,6 +110,8 @@ pub struct BookUpdate {
     pub ofi_lots: i64,
     /// Cumulative OFI since the book was last (re)built, in lots.
     pub ofi_cum_lots: i64,
+    /// Top levels of both sides (for the paper exchange).
+    pub depth: Depth,
 }
 
 impl BookUpdate {
@@ -141,4 +145,179 @@ impl MarketMsg {
             MarketMsg::Trade(t) => t.recv_ns,
         }
     }
+}
+
+/// Levels of depth carried to the paper exchange with every book update.
+pub const DEPTH_LEVELS: usize = 5;
+
+/// Top levels of both sides, best first; unused slots are `(NO_PRICE, 0)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Depth {
+    pub bids: [(i64, i64); DEPTH_LEVELS],
+    pub asks: [(i64, i64); DEPTH_LEVELS],
+}
+
+impl Default for Depth {
+    fn default() -> Self {
+        Depth {
+            bids: [(NO_PRICE, 0); DEPTH_LEVELS],
+            asks: [(NO_PRICE, 0); DEPTH_LEVELS],
+        }
+    }
+}
+
+/// Money: exact quote-currency amounts in units of one tick times one lot divided by
+/// [`MONEY_PER_TICK_LOT`], so that fees in hundredths of a basis point stay whole numbers.
+pub type Money = i128;
+
+/// Money units in the value of one tick on one lot.
+pub const MONEY_PER_TICK_LOT: i128 = 1_000_000;
+
+/// Fee rates and other ratios in hundredths of a basis point (1 bp = 100; 100% = 1_000_000).
+pub type Cbps = i64;
+
+/// Order side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OrderSide {
+    Buy,
+    Sell,
+}
+
+impl OrderSide {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            OrderSide::Buy => "buy",
+            OrderSide::Sell => "sell",
+        }
+    }
+    /// +1 for buys, -1 for sells.
+    pub const fn sign(self) -> i64 {
+        match self {
+            OrderSide::Buy => 1,
+            OrderSide::Sell => -1,
+        }
+    }
+    pub const fn opposite(self) -> OrderSide {
+        match self {
+            OrderSide::Buy => OrderSide::Sell,
+            OrderSide::Sell => OrderSide::Buy,
+        }
+    }
+}
+
+/// Time in force.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Tif {
+    /// Rests until cancelled.
+    Gtc,
+    /// Rejected if it would take liquidity on arrival.
+    PostOnly,
+    /// Takes what it can on arrival; the rest is cancelled.
+    Ioc,
+}
+
+/// Why an order (or cancel) was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RejectReason {
+    /// Refused by our own risk checks before leaving the process.
+    Risk,
+    /// Refused by our order-rate token bucket.
+    RateLimit,
+    /// Post-only order would have crossed.
+    PostOnlyWouldCross,
+    /// Cancel for an order that is not open.
+    UnknownOrder,
+    /// Size or price outside what the venue accepts.
+    Invalid,
+    /// The venue refused it (balance, rate limit, maintenance).
+    Venue,
+    /// Could not reach the venue.
+    Network,
+}
+
+impl RejectReason {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RejectReason::Risk => "risk",
+            RejectReason::RateLimit => "rate_limit",
+            RejectReason::PostOnlyWouldCross => "post_only_would_cross",
+            RejectReason::UnknownOrder => "unknown_order",
+            RejectReason::Invalid => "invalid",
+            RejectReason::Venue => "venue",
+            RejectReason::Network => "network",
+        }
+    }
+}
+
+/// A command from signal+risk to the order stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderCmd {
+    Place {
+        id: u64,
+        side: OrderSide,
+        px: i64,
+        qty: i64,
+        tif: Tif,
+        /// Exits are reduce-only: they may only shrink the position.
+        reduce_only: bool,
+    },
+    Cancel {
+        id: u64,
+    },
+    CancelAll,
+}
+
+/// What travels on the signal+risk → order ring: commands, and (for the paper exchange) the
+/// market data the decisions were made on, in the same order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ToOrder {
+    Cmd {
+        /// Receive time of the frame that led to the command.
+        recv_ns: u64,
+        /// Event time of the decision (equal to `recv_ns` in replay).
+        decided_ns: u64,
+        cmd: OrderCmd,
+    },
+    Book(BookUpdate, Depth),
+    Trade(TradePrint),
+}
+
+/// Liquidity flag of a fill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Liquidity {
+    Maker,
+    Taker,
+}
+
+/// What happened to an order (order stage → signal+risk).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExecKind {
+    Accepted,
+    Fill {
+        px: i64,
+        qty: i64,
+        liquidity: Liquidity,
+        /// Fee paid (negative for a rebate).
+        fee: Money,
+        /// Size still open after this fill.
+        leaves: i64,
+    },
+    Cancelled {
+        leaves: i64,
+    },
+    Rejected {
+        reason: RejectReason,
+    },
+    CancelRejected {
+        reason: RejectReason,
+    },
+}
+
+/// An execution report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExecReport {
+    pub id: u64,
+    /// Event time at which it happened (market time of the paper exchange, or local receive time).
+    pub ts_ns: u64,
+    pub kind: ExecKind,
 }

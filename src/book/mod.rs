@@ -9,7 +9,9 @@ pub mod signals;
 
 pub use ladder::Ladder;
 
-use crate::msg::{BookOp, BookState, BookUpdate, MarketMsg, MdEvent, TradePrint, NO_PRICE};
+use crate::msg::{
+    BookOp, BookState, BookUpdate, Depth, MarketMsg, MdEvent, TradePrint, DEPTH_LEVELS, NO_PRICE,
+};
 
 /// Default levels kept per side (Binance REST snapshots are up to 5000 deep).
 pub const DEFAULT_LEVELS: usize = 5000;
@@ -77,6 +79,15 @@ impl L2Book {
         let ofi = signals::ofi(self.prev_top, (bid_px, bid_qty, ask_px, ask_qty));
         self.prev_top = (bid_px, bid_qty, ask_px, ask_qty);
         self.ofi_cum += ofi;
+        let mut depth = Depth::default();
+        for i in 0..DEPTH_LEVELS {
+            if let Some(l) = self.bids.level(i) {
+                depth.bids[i] = l;
+            }
+            if let Some(l) = self.asks.level(i) {
+                depth.asks[i] = l;
+            }
+        }
         BookUpdate {
             recv_ns,
             exch_ts_ms,
@@ -96,6 +107,7 @@ impl L2Book {
             },
             ofi_lots: ofi,
             ofi_cum_lots: self.ofi_cum,
+            depth,
         }
     }
 }
