@@ -79,13 +79,13 @@ impl L2Book {
         let ofi = signals::ofi(self.prev_top, (bid_px, bid_qty, ask_px, ask_qty));
         self.prev_top = (bid_px, bid_qty, ask_px, ask_qty);
         self.ofi_cum += ofi;
-        let mut depth = Depth::default();
+        let mut top = Depth::default();
         for i in 0..DEPTH_LEVELS {
             if let Some(l) = self.bids.level(i) {
-                depth.bids[i] = l;
+                top.bids[i] = l;
             }
             if let Some(l) = self.asks.level(i) {
-                depth.asks[i] = l;
+                top.asks[i] = l;
             }
         }
         BookUpdate {
@@ -107,7 +107,7 @@ impl L2Book {
             },
             ofi_lots: ofi,
             ofi_cum_lots: self.ofi_cum,
-            depth,
+            depth: top,
         }
     }
 }
