@@ -6,6 +6,7 @@
 //! integer.
 
 pub mod book;
+pub mod config;
 pub mod instrument;
 pub mod msg;
 pub mod num;

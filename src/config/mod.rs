@@ -1,0 +1,327 @@
+//! Configuration: TOML read in two stages.
+//!
+//! Stage one ([`raw`]) walks the TOML table key by key: every value is checked for type and
+//! range, unknown keys are errors (a typo must not silently fall back to a default), and each
+//! error names the key (`strategy.long_threshold: expected a number >= 0, got -0.1`). Stage two
+//! ([`Config::resolve`]) turns the checked values into what the program runs with: exact
+//! integers in ticks, lots, ppm and money units for the configured instrument.
+
+mod raw;
+
+pub use raw::RawConfig;
+
+use crate::instrument::{Instrument, InstrumentTable, Market, Venue};
+use crate::msg::{Cbps, Money, MONEY_PER_TICK_LOT};
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The config shipped as `config/default.toml`, built in so `obi-scalp run` works with no file.
+pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
+
+/// A config error: the key (or file) and what was expected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub key: String,
+    pub msg: String,
+}
+
+impl ConfigError {
+    pub fn new(key: impl Into<String>, msg: impl Into<String>) -> ConfigError {
+        ConfigError {
+            key: key.into(),
+            msg: msg.into(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.key, self.msg)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Paper or live trading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Paper,
+    Live,
+}
+
+/// Where market data comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// The built-in deterministic synthetic market (no network).
+    Synthetic,
+    /// A venue WebSocket (real or the simulator).
+    Live,
+}
+
+/// Runner wait strategy of the hot threads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitStrategy {
+    /// Busy-spin (production, isolated cores).
+    Spin,
+    /// Spin, yielding the core between polls.
+    SpinYield,
+    /// Back off and park (development, CI, tests).
+    Park,
+}
+
+impl WaitStrategy {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            WaitStrategy::Spin => "spin",
+            WaitStrategy::SpinYield => "spin_yield",
+            WaitStrategy::Park => "park",
+        }
+    }
+}
+
+/// Market-data settings.
+#[derive(Debug, Clone)]
+pub struct MarketConfig {
+    pub instrument: Instrument,
+    pub source: Source,
+    pub ws_url: String,
+    pub rest_url: String,
+    /// Extra CA certificate (PEM) to trust, e.g. the simulator's.
+    pub ca_file: Option<PathBuf>,
+    /// Book depth subscribed to (Bybit `orderbook.{depth}`).
+    pub stream_depth: u32,
+    /// Levels kept per book side.
+    pub book_levels: usize,
+    pub max_silence_ns: u64,
+    pub reseed_interval_ns: u64,
+    pub max_frame_age_ns: u64,
+    pub reconnect_initial_ns: u64,
+    pub reconnect_max_ns: u64,
+    pub ping_interval_ns: u64,
+}
+
+/// Synthetic market settings.
+#[derive(Debug, Clone, Copy)]
+pub struct SyntheticConfig {
+    pub seed: u64,
+    /// Mean time between market events, ns.
+    pub mean_interval_ns: u64,
+    /// Start price in ticks.
+    pub start_px: i64,
+}
+
+/// OBI scalper parameters, resolved to integers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StrategyConfig {
+    /// OBI depth N.
+    pub obi_levels: usize,
+    /// Long entry when OBI >= this (ppm).
+    pub long_threshold_ppm: i64,
+    /// Short entry when OBI <= -this (ppm).
+    pub short_threshold_ppm: i64,
+    /// No entry when the spread exceeds this many ticks.
+    pub max_spread_ticks: i64,
+    /// The signal must hold this long (ns)...
+    pub hold_ns: u64,
+    /// ...unless it exceeds the threshold by this factor (ppm of 1: 1.5 = 1_500_000).
+    pub instant_factor_ppm: i64,
+    /// Entry price offset in ticks from the opposite best (buy at ask + offset).
+    pub entry_offset_ticks: i64,
+    pub entry_timeout_ns: u64,
+    pub take_profit_ticks: i64,
+    pub stop_loss_ticks: i64,
+    pub max_hold_ns: u64,
+    pub cooldown_ns: u64,
+    /// Order size in lots.
+    pub order_qty: i64,
+}
+
+/// Risk limits, resolved to money units, lots and ratios.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RiskConfig {
+    pub initial_equity: Money,
+    pub max_drawdown: Money,
+    pub daily_loss_limit: Money,
+    pub max_position_lots: i64,
+    pub max_trade_loss: Money,
+    /// Position notional / equity, in cbps (3x = 3_000_000).
+    pub max_leverage_cbps: Cbps,
+    pub max_wallet_drift: Money,
+    pub max_order_lots: i64,
+    pub max_orders_per_sec: u32,
+    pub order_burst: u32,
+    pub max_consecutive_failures: u32,
+    pub flatten_on_abort: bool,
+    pub trading_day_offset_ns: u64,
+}
+
+/// Paper exchange settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PaperConfig {
+    pub order_latency_ns: u64,
+    pub cancel_latency_ns: u64,
+    pub maker_fee_cbps: Cbps,
+    pub taker_fee_cbps: Cbps,
+}
+
+/// Threads, pinning and rings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PipelineConfig {
+    pub wait: WaitStrategy,
+    /// Cores for feed, book, signal, order (empty: no pinning).
+    pub cores: Vec<usize>,
+    pub ring_capacity: usize,
+}
+
+/// Operations: HTTP, artifacts, audit, kill switch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpsConfig {
+    pub http_addr: Option<SocketAddr>,
+    pub artifacts_dir: PathBuf,
+    pub log_dir: PathBuf,
+    pub kill_file: PathBuf,
+    pub kill_token: Option<String>,
+    pub status_interval_ns: u64,
+    pub audit_max_bytes: u64,
+    pub audit_retention: u32,
+    pub json_logs: bool,
+}
+
+/// Recording of raw frames.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordConfig {
+    pub enabled: bool,
+    pub dir: PathBuf,
+    pub rotate_bytes: u64,
+    pub rotate_ns: u64,
+    pub flush_ns: u64,
+}
+
+/// The resolved configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub mode: Mode,
+    pub market: MarketConfig,
+    pub synthetic: SyntheticConfig,
+    pub strategy: StrategyConfig,
+    pub risk: RiskConfig,
+    pub paper: PaperConfig,
+    pub pipeline: PipelineConfig,
+    pub ops: OpsConfig,
+    pub record: RecordConfig,
+    /// Run duration (None: until stopped).
+    pub duration_ns: Option<u64>,
+    pub instruments: InstrumentTable,
+    /// SHA-256 of the config text, hex (first 16 chars), for `/health/detailed`.
+    pub digest: String,
+    /// The file it came from (None: built-in default).
+    pub path: Option<PathBuf>,
+}
+
+impl Config {
+    /// Reads and resolves a config file; errors name the file and the key.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError::new(path.display().to_string(), format!("cannot read: {e}"))
+        })?;
+        let mut c = Config::from_toml(&text).map_err(|e| ConfigError {
+            key: format!("{}: {}", path.display(), e.key),
+            msg: e.msg,
+        })?;
+        c.path = Some(path.to_path_buf());
+        Ok(c)
+    }
+
+    /// The built-in default config.
+    pub fn builtin() -> Config {
+        Config::from_toml(DEFAULT_TOML).expect("built-in default config is valid")
+    }
+
+    /// Parses and resolves TOML text.
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        let raw = RawConfig::parse(text)?;
+        let mut c = Config::resolve(&raw)?;
+        c.digest = digest(text);
+        Ok(c)
+    }
+
+    /// Stage two: checked raw values → the objects the program runs with.
+    pub fn resolve(raw: &RawConfig) -> Result<Config, ConfigError> {
+        raw.resolve()
+    }
+
+    /// Converts a quote-currency decimal amount to money units of this config's instrument.
+    pub fn money(inst: &Instrument, key: &str, text: &str) -> Result<Money, ConfigError> {
+        money_of(inst, key, text)
+    }
+}
+
+/// Quote-currency decimal → money units: value / (tick * lot) * MONEY_PER_TICK_LOT, exactly.
+pub(crate) fn money_of(inst: &Instrument, key: &str, text: &str) -> Result<Money, ConfigError> {
+    // value = units * 10^-d with d = notional decimals + 6; one money unit is
+    // tick_units * lot_units * 10^-(tick_dec + lot_dec) / 1e6.
+    let d = inst.notional_decimals() + 6;
+    if d > crate::num::MAX_DECIMALS {
+        return Err(ConfigError::new(
+            key,
+            "instrument tick and lot have too many decimals for money amounts",
+        ));
+    }
+    let bad = |why: &str| {
+        ConfigError::new(
+            key,
+            format!("expected a decimal amount, got `{text}` ({why})"),
+        )
+    };
+    let (m, e) =
+        crate::num::parse_decimal(text.trim().as_bytes()).map_err(|e| bad(&e.to_string()))?;
+    let shift = e + d as i32;
+    let units: i128 = if shift >= 0 {
+        10i128
+            .checked_pow(shift as u32)
+            .and_then(|p| (m as i128).checked_mul(p))
+            .ok_or_else(|| bad("too large"))?
+    } else {
+        let p = 10i128
+            .checked_pow((-shift) as u32)
+            .ok_or_else(|| bad("too many decimals"))?;
+        if (m as i128) % p != 0 {
+            return Err(bad("too many decimals"));
+        }
+        m as i128 / p
+    };
+    let per = inst.tick.step_units() as i128 * inst.lot.step_units() as i128;
+    if units % per != 0 {
+        return Err(ConfigError::new(
+            key,
+            format!("`{text}` is finer than the instrument's money resolution"),
+        ));
+    }
+    debug_assert_eq!(MONEY_PER_TICK_LOT, 1_000_000);
+    Ok(units / per)
+}
+
+/// Prints money units of `inst` as an exact quote-currency decimal.
+pub fn format_money(inst: &Instrument, m: Money) -> String {
+    let per = inst.tick.step_units() as i128 * inst.lot.step_units() as i128;
+    let mut s = String::new();
+    let _ = crate::num::write_units(m * per, inst.notional_decimals() + 6, &mut s);
+    s
+}
+
+fn digest(text: &str) -> String {
+    let d = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
+    d.as_ref()[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Market type's default for a venue's symbol (Bybit BTCUSDT defaults to linear).
+pub fn default_market(venue: Venue) -> Market {
+    match venue {
+        Venue::Bybit => Market::Linear,
+        _ => Market::Spot,
+    }
+}
+
+#[cfg(test)]
+mod tests;

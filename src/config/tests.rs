@@ -1,0 +1,101 @@
+use super::*;
+
+#[test]
+fn builtin_default_resolves() {
+    let c = Config::builtin();
+    assert_eq!(c.mode, Mode::Paper);
+    assert_eq!(c.market.instrument.key.symbol.as_str(), "btc_jpy");
+    assert_eq!(c.strategy.long_threshold_ppm, 250_000);
+    assert_eq!(c.strategy.short_threshold_ppm, 270_000);
+    assert_eq!(c.strategy.hold_ns, 500_000_000);
+    assert_eq!(c.strategy.instant_factor_ppm, 1_500_000);
+    assert_eq!(c.strategy.obi_levels, 8);
+    assert_eq!(c.strategy.order_qty, 1_000_000); // 0.01 BTC in 1e-8 lots
+    assert_eq!(c.risk.max_consecutive_failures, 5);
+    assert_eq!(c.duration_ns, Some(60_000_000_000));
+    assert_eq!(c.pipeline.wait, WaitStrategy::Park);
+    assert_eq!(c.digest.len(), 16);
+}
+
+#[test]
+fn empty_file_gives_the_same_defaults() {
+    let c = Config::from_toml("").unwrap();
+    let d = Config::builtin();
+    assert_eq!(c.strategy, d.strategy);
+    assert_eq!(c.risk, d.risk);
+    assert_eq!(c.paper, d.paper);
+}
+
+fn err(text: &str) -> ConfigError {
+    Config::from_toml(text).unwrap_err()
+}
+
+#[test]
+fn errors_name_the_key() {
+    let e = err("[strategy]\nlong_threshold = -0.1\n");
+    assert_eq!(e.key, "strategy.long_threshold");
+    assert!(e.msg.contains("-0.1"), "{e}");
+    let e = err("[strategy]\nhold_ms = 0\n");
+    assert_eq!(e.key, "strategy.hold_ms");
+    let e = err("[strategy]\nentry_offset = 11\nmax_entry_offset = 10\n");
+    assert_eq!(e.key, "strategy.entry_offset");
+    assert!(e.msg.contains("max_entry_offset"));
+    let e = err("[strategy]\nlong_treshold = 0.3\n");
+    assert_eq!(e.key, "strategy.long_treshold");
+    assert_eq!(e.msg, "unknown key");
+    let e = err("[risk]\nmax_drawdown = \"abc\"\n");
+    assert_eq!(e.key, "risk.max_drawdown");
+    let e = err("[pipeline]\nwait = \"busy\"\n");
+    assert_eq!(e.key, "pipeline.wait");
+    let e = err("[market]\nsymbol = \"doge_jpy\"\n");
+    assert_eq!(e.key, "market.symbol");
+    let e = err("[strategy]\norder_size = \"0.000000001\"\n");
+    assert_eq!(e.key, "strategy.order_size");
+    let e = err("bogus = 1\n");
+    assert_eq!(e.key, "bogus");
+    let e = err("[strategy\n");
+    assert!(e.key.starts_with("line 1"), "{e}");
+}
+
+#[test]
+fn bybit_config_with_custom_instrument() {
+    let c = Config::from_toml(
+        r#"
+[market]
+venue = "bybit"
+market = "linear"
+symbol = "BTCUSDT"
+source = "live"
+ws_url = "ws://127.0.0.1:1/v5/public/linear"
+[strategy]
+order_size = "0.001"
+[risk]
+initial_equity = "10000"
+max_drawdown = "500.5"
+max_position_size = "0.01"
+max_order_size = "0.01"
+[paper]
+taker_fee_bps = 5.5
+maker_fee_bps = 2
+"#,
+    )
+    .unwrap();
+    assert_eq!(c.strategy.order_qty, 1);
+    // one money unit = 0.1 USDT * 0.001 / 1e6
+    assert_eq!(c.risk.max_drawdown, 5_005_000_000_000);
+    assert_eq!(
+        format_money(&c.market.instrument, c.risk.max_drawdown),
+        "500.5000000000"
+    );
+    assert_eq!(c.paper.taker_fee_cbps, 550);
+    assert_eq!(c.paper.maker_fee_cbps, 200);
+}
+
+#[test]
+fn money_round_trips() {
+    let c = Config::builtin();
+    let i = c.market.instrument;
+    let m = money_of(&i, "k", "1234.5").unwrap();
+    assert_eq!(format_money(&i, m), "1234.50000000000000");
+    assert!(money_of(&i, "k", "1e-30").is_err());
+}
