@@ -11,4 +11,5 @@ pub mod instrument;
 pub mod msg;
 pub mod num;
 pub mod sim;
+pub mod strategy;
 pub mod venue;
