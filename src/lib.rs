@@ -6,10 +6,12 @@
 //! integer.
 
 pub mod book;
+pub mod clock;
 pub mod config;
 pub mod instrument;
 pub mod msg;
 pub mod num;
+pub mod pipeline;
 pub mod sim;
 pub mod strategy;
 pub mod venue;

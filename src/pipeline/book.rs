@@ -1,0 +1,87 @@
+//! The book stage: book events in, top of book and signals out.
+
+use super::runner::Stage;
+use super::stats::{sample, Flags, HotCounters, LatencyKind, LatencySample};
+use crate::book::BookSet;
+use crate::clock::now_ns;
+use crate::msg::{MarketMsg, MdEvent};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// Events handled per poll before yielding to the runner's checks.
+const BATCH: usize = 256;
+
+pub struct BookStage {
+    pub books: BookSet,
+    input: rtrb::Consumer<MdEvent>,
+    out: rtrb::Producer<MarketMsg>,
+    lat: rtrb::Producer<LatencySample>,
+    counters: Arc<HotCounters>,
+    flags: Arc<Flags>,
+    overflows: u64,
+    dropped_samples: u64,
+}
+
+impl BookStage {
+    pub fn new(
+        books: BookSet,
+        input: rtrb::Consumer<MdEvent>,
+        out: rtrb::Producer<MarketMsg>,
+        lat: rtrb::Producer<LatencySample>,
+        counters: Arc<HotCounters>,
+        flags: Arc<Flags>,
+    ) -> BookStage {
+        BookStage {
+            books,
+            input,
+            out,
+            lat,
+            counters,
+            flags,
+            overflows: 0,
+            dropped_samples: 0,
+        }
+    }
+}
+
+impl Stage for BookStage {
+    #[inline]
+    fn poll(&mut self) -> bool {
+        let mut n = 0;
+        while n < BATCH {
+            let Ok(ev) = self.input.pop() else { break };
+            n += 1;
+            if let Some(msg) = self.books.apply(&ev) {
+                if let MarketMsg::Book(u) = &msg {
+                    let t = now_ns();
+                    sample(
+                        &mut self.lat,
+                        &mut self.dropped_samples,
+                        LatencyKind::Book,
+                        t.saturating_sub(u.recv_ns),
+                    );
+                    HotCounters::set(&self.counters.book_state, u.state as u64);
+                }
+                if self.out.push(msg).is_err() {
+                    self.overflows += 1;
+                    self.flags.degraded.store(true, Ordering::Relaxed);
+                }
+            }
+        }
+        if n > 0 {
+            let c = self.books.counters.first().copied().unwrap_or_default();
+            HotCounters::set(&self.counters.book_updates, c.updates);
+            HotCounters::set(&self.counters.crossed, c.crossed);
+            self.counters.progress.fetch_add(1, Ordering::Relaxed);
+        }
+        n > 0
+    }
+
+    fn done(&self) -> bool {
+        self.input.is_abandoned() && self.input.is_empty()
+    }
+
+    fn name(&self) -> &'static str {
+        "book"
+    }
+}

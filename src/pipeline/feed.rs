@@ -1,0 +1,191 @@
+//! The feed stage: frames from a source, decoded under the venue's sync rules, onto the book ring.
+
+use super::runner::Stage;
+use super::stats::{sample, Flags, HotCounters, LatencyKind, LatencySample};
+use crate::clock::now_ns;
+use crate::msg::MdEvent;
+use crate::venue::Decoder;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// What a source produced on one poll.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceEvent {
+    /// A frame is in the buffer, received at `recv_ns`.
+    Frame { recv_ns: u64 },
+    /// A REST response body is in the buffer; its URL in the url buffer.
+    Rest { recv_ns: u64 },
+    /// The connection dropped; books must resync.
+    Disconnected { now_ns: u64 },
+    /// Nothing ready now.
+    Idle,
+    /// The source is finished (end of a recording, run duration reached).
+    End,
+}
+
+/// Where frames come from: the synthetic market, a recording, or a venue WebSocket.
+pub trait FrameSource: Send + 'static {
+    /// Writes the next frame (or REST body) into `buf` (and its URL into `url`) if one is ready.
+    fn next(&mut self, buf: &mut Vec<u8>, url: &mut String) -> SourceEvent;
+
+    /// The sync rules want a fresh snapshot (resubscribe, reconnect or REST fetch).
+    fn request_resync(&mut self);
+
+    /// Whether the source is connected and delivering.
+    fn active(&self) -> bool {
+        true
+    }
+}
+
+/// The feed stage.
+pub struct FeedStage<S: FrameSource, D: Decoder + Send + 'static> {
+    pub source: S,
+    pub decoder: D,
+    out: rtrb::Producer<MdEvent>,
+    lat: rtrb::Producer<LatencySample>,
+    counters: Arc<HotCounters>,
+    flags: Arc<Flags>,
+    buf: Vec<u8>,
+    url: String,
+    done: bool,
+    overflowed: bool,
+    overflows: u64,
+    dropped_samples: u64,
+    bytes: u64,
+    last_timer_ns: u64,
+    /// Re-stamp frames with the local time they were taken from the source (bench over recordings).
+    pub restamp: bool,
+}
+
+impl<S: FrameSource, D: Decoder + Send + 'static> FeedStage<S, D> {
+    pub fn new(
+        source: S,
+        decoder: D,
+        out: rtrb::Producer<MdEvent>,
+        lat: rtrb::Producer<LatencySample>,
+        counters: Arc<HotCounters>,
+        flags: Arc<Flags>,
+    ) -> Self {
+        FeedStage {
+            source,
+            decoder,
+            out,
+            lat,
+            counters,
+            flags,
+            buf: Vec::with_capacity(1 << 20),
+            url: String::with_capacity(256),
+            done: false,
+            overflowed: false,
+            overflows: 0,
+            dropped_samples: 0,
+            bytes: 0,
+            last_timer_ns: 0,
+            restamp: false,
+        }
+    }
+
+    fn publish(&self) {
+        let c = self.decoder.counters();
+        let h = &self.counters;
+        HotCounters::set(&h.frames, c.frames);
+        HotCounters::set(&h.bytes, self.bytes);
+        HotCounters::set(&h.md_events, c.events);
+        HotCounters::set(&h.gaps, c.gaps);
+        HotCounters::set(&h.resyncs, c.resyncs);
+        HotCounters::set(&h.malformed, c.malformed);
+        HotCounters::set(&h.unknown, c.unknown);
+        HotCounters::set(&h.stale, c.stale);
+        HotCounters::set(&h.snapshots, c.snapshots + c.rest_snapshots);
+        HotCounters::set(&h.ring_overflows, self.overflows);
+        HotCounters::set(&h.samples_dropped, self.dropped_samples);
+        h.progress.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl<S: FrameSource, D: Decoder + Send + 'static> Stage for FeedStage<S, D> {
+    #[inline]
+    fn poll(&mut self) -> bool {
+        if self.done {
+            return false;
+        }
+        let ev = self.source.next(&mut self.buf, &mut self.url);
+        let out = &mut self.out;
+        let overflowed = &mut self.overflowed;
+        let overflows = &mut self.overflows;
+        let mut push = |e: MdEvent| {
+            if out.push(e).is_err() {
+                *overflowed = true;
+                *overflows += 1;
+            }
+        };
+        let did = match ev {
+            SourceEvent::Frame { recv_ns } => {
+                let recv_ns = if self.restamp { now_ns() } else { recv_ns };
+                self.bytes += self.buf.len() as u64;
+                self.decoder.on_frame(recv_ns, &mut self.buf, &mut push);
+                HotCounters::set(&self.counters.last_frame_ns, recv_ns);
+                let t = now_ns();
+                sample(
+                    &mut self.lat,
+                    &mut self.dropped_samples,
+                    LatencyKind::Feed,
+                    t.saturating_sub(recv_ns),
+                );
+                true
+            }
+            SourceEvent::Rest { recv_ns } => {
+                let recv_ns = if self.restamp { now_ns() } else { recv_ns };
+                self.decoder
+                    .on_rest(recv_ns, &self.url, &mut self.buf, &mut push);
+                true
+            }
+            SourceEvent::Disconnected { now_ns } => {
+                self.decoder.on_disconnect(now_ns, &mut push);
+                true
+            }
+            SourceEvent::Idle => {
+                let t = now_ns();
+                if t.saturating_sub(self.last_timer_ns) >= 10_000_000 {
+                    self.last_timer_ns = t;
+                    self.decoder.on_timer(t, &mut push);
+                    self.flags
+                        .feed_active
+                        .store(self.source.active(), Ordering::Relaxed);
+                    self.publish();
+                }
+                false
+            }
+            SourceEvent::End => {
+                self.done = true;
+                self.publish();
+                false
+            }
+        };
+        if self.overflowed {
+            // Events were lost: the books cannot be trusted until they resync.
+            self.overflowed = false;
+            self.flags.degraded.store(true, Ordering::Relaxed);
+            let t = now_ns();
+            let out = &mut self.out;
+            self.decoder.on_disconnect(t, &mut |e| {
+                let _ = out.push(e);
+            });
+            self.source.request_resync();
+        } else if self.decoder.take_resync_request() {
+            self.source.request_resync();
+        }
+        if did && self.decoder.counters().frames % 64 == 0 {
+            self.publish();
+        }
+        did
+    }
+
+    fn done(&self) -> bool {
+        self.done
+    }
+
+    fn name(&self) -> &'static str {
+        "feed"
+    }
+}

@@ -1,0 +1,128 @@
+//! Counters and latency samples that leave the hot threads for the cold thread.
+//!
+//! Counters are relaxed atomics written by exactly one hot thread each (a plain store of the
+//! stage's own running count: no read-modify-write contention). Latency samples travel on one
+//! SPSC ring per stage; a full ring drops the sample and counts it, never blocks.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+/// What a latency sample measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum LatencyKind {
+    /// Frame received → decoded and pushed to the book ring.
+    Feed = 0,
+    /// Book event pushed → book updated and published.
+    Book = 1,
+    /// Market message published → decision made.
+    Signal = 2,
+    /// Decision → order handed to the gateway.
+    Order = 3,
+    /// Frame received → order handed to the gateway (internal tick-to-trade).
+    TickToTrade = 4,
+}
+
+impl LatencyKind {
+    pub const ALL: [LatencyKind; 5] = [
+        LatencyKind::Feed,
+        LatencyKind::Book,
+        LatencyKind::Signal,
+        LatencyKind::Order,
+        LatencyKind::TickToTrade,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            LatencyKind::Feed => "feed",
+            LatencyKind::Book => "book",
+            LatencyKind::Signal => "signal",
+            LatencyKind::Order => "order",
+            LatencyKind::TickToTrade => "tick_to_trade",
+        }
+    }
+}
+
+/// One latency sample in nanoseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LatencySample {
+    pub kind: LatencyKind,
+    pub ns: u64,
+}
+
+/// Pushes a sample, counting it as dropped when the ring is full.
+#[inline]
+pub fn sample(
+    ring: &mut rtrb::Producer<LatencySample>,
+    dropped: &mut u64,
+    kind: LatencyKind,
+    ns: u64,
+) {
+    if ring.push(LatencySample { kind, ns }).is_err() {
+        *dropped += 1;
+    }
+}
+
+/// Counters published by the hot stages (each field written by one thread).
+#[derive(Debug, Default)]
+pub struct HotCounters {
+    // feed
+    pub frames: AtomicU64,
+    pub bytes: AtomicU64,
+    pub md_events: AtomicU64,
+    pub gaps: AtomicU64,
+    pub resyncs: AtomicU64,
+    pub malformed: AtomicU64,
+    pub unknown: AtomicU64,
+    pub stale: AtomicU64,
+    pub snapshots: AtomicU64,
+    pub last_frame_ns: AtomicU64,
+    // book
+    pub book_updates: AtomicU64,
+    pub crossed: AtomicU64,
+    pub book_state: AtomicU64,
+    // signal
+    pub signals: AtomicU64,
+    pub orders: AtomicU64,
+    pub fills: AtomicU64,
+    pub cancels: AtomicU64,
+    pub rejects: AtomicU64,
+    pub trades_closed: AtomicU64,
+    pub wins: AtomicU64,
+    pub position: AtomicU64,
+    pub risk_status: AtomicU64,
+    pub risk_reasons: AtomicU64,
+    /// Net PnL in money units (two's complement in a u64; money of one run fits 64 bits).
+    pub pnl_lo: AtomicU64,
+    // rings
+    pub ring_overflows: AtomicU64,
+    pub samples_dropped: AtomicU64,
+    // progress, for the systemd watchdog: bumped by every hot loop iteration that did work
+    pub progress: AtomicU64,
+}
+
+impl HotCounters {
+    #[inline]
+    pub fn set(field: &AtomicU64, v: u64) {
+        field.store(v, Ordering::Relaxed);
+    }
+
+    #[inline]
+    pub fn get(field: &AtomicU64) -> u64 {
+        field.load(Ordering::Relaxed)
+    }
+}
+
+/// Flags shared by all threads.
+#[derive(Debug, Default)]
+pub struct Flags {
+    /// Stop: set by the shutdown signal; stages drain and exit.
+    pub stop: AtomicBool,
+    /// Stop opening positions (first step of a clean shutdown).
+    pub no_new_positions: AtomicBool,
+    /// A ring overflowed: the pipeline is degraded until the books resync.
+    pub degraded: AtomicBool,
+    /// The feed is connected and delivering (false while reconnecting).
+    pub feed_active: AtomicBool,
+    /// Kill switch tripped (file, HTTP, SIGUSR1).
+    pub kill: AtomicBool,
+}
