@@ -8,4 +8,5 @@
 pub mod book;
 pub mod instrument;
 pub mod msg;
+pub mod net;
 pub mod num;
