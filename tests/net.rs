@@ -238,11 +238,9 @@ fn drive_with(
             run.frames.len()
         );
         let frames = &mut run.frames;
-        let out = c.poll(
-            mono_ns(),
-            Some(Duration::from_millis(5)),
-            |ns, b: &mut [u8]| frames.push((ns, mono_ns(), b.to_vec())),
-        )?;
+        let out = c.poll(mono_ns(), Some(wait), |ns, b: &mut [u8]| {
+            frames.push((ns, mono_ns(), b.to_vec()))
+        })?;
         if out.opened || out.disconnected.is_some() {
             run.events.push((mono_ns(), out));
         }
