@@ -10,6 +10,7 @@ pub mod clock;
 pub mod config;
 pub mod instrument;
 pub mod msg;
+pub mod net;
 pub mod num;
 pub mod pipeline;
 pub mod sim;

@@ -1,0 +1,52 @@
+//! The live feed's transport: a non-blocking WebSocket client over TCP or TLS, driven by `mio`
+//! on the feed thread, and a small blocking HTTP(S) GET client for REST snapshots.
+//!
+//! - [`WsClient`] is a state machine `Waiting → Connecting → TlsHandshake → WsHandshake → Open`
+//!   that reconnects by itself with [`Backoff`], answers server pings, sends keepalives
+//!   ([`Keepalive`]) and subscribe frames, watches for silence, and hands every text or binary
+//!   frame to a callback with its receive time. [`WsClient::poll`] is the feed stage's step.
+//! - [`rest::get`] fetches one URL (blocking; cold path), and [`rest::RestWorker`] runs it on a
+//!   helper thread so the feed thread only pushes a request and pops the answer from a ring.
+//! - [`Url`] parses `ws://`, `wss://`, `http://` and `https://` URLs; [`tls`] builds the rustls
+//!   client configuration (ring provider, webpki roots plus an optional extra CA file).
+//!
+//! Two clocks: timers run on [`mono_ns`] (monotonic, passed into `poll` as `now_ns`); receive
+//! times of frames are [`realtime_ns`] (CLOCK_REALTIME, nanoseconds since the Unix epoch), taken
+//! right after the socket read that completed the frame.
+
+mod backoff;
+mod error;
+pub mod rest;
+mod stream;
+pub mod tls;
+mod url;
+mod ws;
+
+pub use backoff::{Backoff, XorShift64};
+pub use error::{DisconnectCause, NetError};
+pub use url::{Scheme, Url};
+pub use ws::{
+    FeedStatus, Keepalive, PollOutcome, WsClient, WsConfig, WsCounters, WsState, WsStats,
+};
+
+use std::sync::OnceLock;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// Wall-clock time (CLOCK_REALTIME) in nanoseconds since the Unix epoch: the receive timestamp
+/// carried by every message that starts at the feed. 0 if the clock is before 1970.
+#[inline]
+pub fn realtime_ns() -> u64 {
+    match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_nanos() as u64,
+        Err(_) => 0,
+    }
+}
+
+/// Monotonic time in nanoseconds since the first call in this process: the clock of every
+/// timer in this module (backoff, keepalive, silence, handshake deadline).
+#[inline]
+pub fn mono_ns() -> u64 {
+    static BASE: OnceLock<Instant> = OnceLock::new();
+    let base = *BASE.get_or_init(Instant::now);
+    Instant::now().duration_since(base).as_nanos() as u64
+}
