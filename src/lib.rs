@@ -6,8 +6,10 @@
 //! integer.
 
 pub mod book;
+pub mod exec;
 pub mod instrument;
 pub mod msg;
 pub mod num;
+pub mod risk;
 pub mod sim;
 pub mod venue;
