@@ -10,5 +10,5 @@ pub mod paper;
 pub mod rate;
 
 pub use ledger::{ClosedTrade, Ledger, MarkResult};
-pub use paper::{OpenOrder, PaperConfig, PaperExchange};
+pub use paper::{OpenOrder, PaperConfig, PaperCounters, PaperExchange};
 pub use rate::TokenBucket;
