@@ -8,11 +8,13 @@
 pub mod book;
 pub mod clock;
 pub mod config;
+pub mod exec;
 pub mod instrument;
 pub mod msg;
 pub mod net;
 pub mod num;
 pub mod pipeline;
+pub mod risk;
 pub mod sim;
 pub mod strategy;
 pub mod venue;
