@@ -27,11 +27,21 @@ pub struct SimArgs {
     pub listen: SocketAddr,
 
     /// TLS certificate chain (PEM, leaf first); needs --tls-key.
-    #[arg(long, value_name = "FILE", requires = "tls_key", conflicts_with = "tls_self_signed")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_key",
+        conflicts_with = "tls_self_signed"
+    )]
     pub tls_cert: Option<PathBuf>,
 
     /// TLS private key (PEM); needs --tls-cert.
-    #[arg(long, value_name = "FILE", requires = "tls_cert", conflicts_with = "tls_self_signed")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_cert",
+        conflicts_with = "tls_self_signed"
+    )]
     pub tls_key: Option<PathBuf>,
 
     /// Serve TLS with a freshly generated CA and a localhost/127.0.0.1 certificate; writes
@@ -74,7 +84,9 @@ fn parse_venue(s: &str) -> Result<Venue, String> {
 fn parse_speed(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
-        _ => Err(format!("'{s}' is not a speed (expected a number above 0, e.g. 1, 10, 0.5)")),
+        _ => Err(format!(
+            "'{s}' is not a speed (expected a number above 0, e.g. 1, 10, 0.5)"
+        )),
     }
 }
 
@@ -86,7 +98,10 @@ fn parse_seconds(s: &str) -> Result<Duration, String> {
 impl SimArgs {
     pub fn tls_setup(&self) -> Option<TlsSetup> {
         match (&self.tls_cert, &self.tls_key, &self.tls_self_signed) {
-            (Some(cert), Some(key), _) => Some(TlsSetup::Files { cert: cert.clone(), key: key.clone() }),
+            (Some(cert), Some(key), _) => Some(TlsSetup::Files {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
             (_, _, Some(dir)) => Some(TlsSetup::SelfSigned { dir: dir.clone() }),
             _ => None,
         }
@@ -111,10 +126,20 @@ pub fn run(args: SimArgs) -> Result<(), String> {
     let mut server = SimServer::start(feed, config)?;
     let handle = server.handle();
     let addr = server.local_addr();
-    let (ws, http) = if server.is_tls() { ("wss", "https") } else { ("ws", "http") };
-    println!("obi-scalp sim: {} listening on {ws}://{addr} and {http}://{addr}", args.venue);
+    let (ws, http) = if server.is_tls() {
+        ("wss", "https")
+    } else {
+        ("ws", "http")
+    };
+    println!(
+        "obi-scalp sim: {} listening on {ws}://{addr} and {http}://{addr}",
+        args.venue
+    );
     if let Some(dir) = &args.tls_self_signed {
-        println!("obi-scalp sim: clients trust {}", dir.join("ca.pem").display());
+        println!(
+            "obi-scalp sim: clients trust {}",
+            dir.join("ca.pem").display()
+        );
     }
     for f in &args.fault {
         println!("obi-scalp sim: fault {f}");
@@ -132,7 +157,8 @@ pub fn run(args: SimArgs) -> Result<(), String> {
         }
         if handle.feed_exhausted() {
             let since = *exhausted_at.get_or_insert_with(Instant::now);
-            let drained = handle.queued_frames() == 0 && since.elapsed() >= Duration::from_millis(500);
+            let drained =
+                handle.queued_frames() == 0 && since.elapsed() >= Duration::from_millis(500);
             if drained || since.elapsed() >= Duration::from_secs(5) {
                 break "input exhausted";
             }
@@ -144,7 +170,11 @@ pub fn run(args: SimArgs) -> Result<(), String> {
         "obi-scalp sim: stopped ({why}{}): {} connections ({} refused), {} WebSocket sessions, \
          {} REST requests, {} frames produced, {} frames sent, {} slow clients dropped, \
          {} faults injected",
-        if clean { "" } else { ", some connection threads did not finish in time" },
+        if clean {
+            ""
+        } else {
+            ", some connection threads did not finish in time"
+        },
         s.connections,
         s.connections_refused,
         s.ws_sessions,
@@ -177,32 +207,65 @@ mod tests {
     fn parse(args: &[&str]) -> Result<SimArgs, String> {
         let mut v = vec!["obi-scalp", "sim"];
         v.extend_from_slice(args);
-        Cli::try_parse_from(v).map(|c| match c.cmd {
-            Cmd::Sim(a) => a,
-        })
-        .map_err(|e| e.to_string())
+        Cli::try_parse_from(v)
+            .map(|c| match c.cmd {
+                Cmd::Sim(a) => a,
+            })
+            .map_err(|e| e.to_string())
     }
 
     #[test]
     fn full_command_line_parses() {
         let a = parse(&[
-            "--venue", "bybit", "--listen", "127.0.0.1:0", "--tls-self-signed", "certs",
-            "--synthetic", "7", "--speed", "2.5", "--fault", "drop@5s", "--fault",
-            "skip@msg=10,every=20", "--duration", "1.5",
+            "--venue",
+            "bybit",
+            "--listen",
+            "127.0.0.1:0",
+            "--tls-self-signed",
+            "certs",
+            "--synthetic",
+            "7",
+            "--speed",
+            "2.5",
+            "--fault",
+            "drop@5s",
+            "--fault",
+            "skip@msg=10,every=20",
+            "--duration",
+            "1.5",
         ])
         .unwrap();
         assert_eq!(a.venue, Venue::Bybit);
         assert_eq!(a.listen.port(), 0);
-        assert_eq!(a.tls_setup(), Some(TlsSetup::SelfSigned { dir: "certs".into() }));
+        assert_eq!(
+            a.tls_setup(),
+            Some(TlsSetup::SelfSigned {
+                dir: "certs".into()
+            })
+        );
         assert_eq!((a.synthetic, a.speed), (Some(7), 2.5));
         assert_eq!(a.fault.len(), 2);
         assert_eq!(a.duration, Some(Duration::from_millis(1500)));
         let b = parse(&[
-            "--venue", "binance", "--listen", "127.0.0.1:9000", "--tls-cert", "c.pem",
-            "--tls-key", "k.pem", "--input", "rec.jsonl",
+            "--venue",
+            "binance",
+            "--listen",
+            "127.0.0.1:9000",
+            "--tls-cert",
+            "c.pem",
+            "--tls-key",
+            "k.pem",
+            "--input",
+            "rec.jsonl",
         ])
         .unwrap();
-        assert_eq!(b.tls_setup(), Some(TlsSetup::Files { cert: "c.pem".into(), key: "k.pem".into() }));
+        assert_eq!(
+            b.tls_setup(),
+            Some(TlsSetup::Files {
+                cert: "c.pem".into(),
+                key: "k.pem".into()
+            })
+        );
         assert_eq!(b.speed, 1.0);
     }
 
@@ -219,8 +282,15 @@ mod tests {
         assert!(with(&["--speed", "0"]).contains("not a speed"));
         assert!(with(&["--duration", "soon"]).contains("not a number of seconds"));
         assert!(with(&["--tls-cert", "c.pem"]).contains("--tls-key"));
-        assert!(with(&["--tls-self-signed", "d", "--tls-cert", "c", "--tls-key", "k"])
-            .contains("cannot be used with"));
+        assert!(with(&[
+            "--tls-self-signed",
+            "d",
+            "--tls-cert",
+            "c",
+            "--tls-key",
+            "k"
+        ])
+        .contains("cannot be used with"));
         assert!(with(&["--input", "r", "--synthetic", "1"]).contains("cannot be used with"));
         let e = parse(&["--venue", "gmocoin", "--listen", "127.0.0.1:0"]).unwrap_err();
         assert!(e.contains("does not serve gmocoin"), "{e}");
@@ -233,7 +303,13 @@ mod tests {
         let mut cmd = Cli::command();
         let sim = cmd.find_subcommand_mut("sim").expect("sim subcommand");
         let help = sim.render_long_help().to_string();
-        for want in ["Fault grammar", "KIND[@TRIGGER][:ARG]", "every=PERIOD", "reststale", "--tls-self-signed"] {
+        for want in [
+            "Fault grammar",
+            "KIND[@TRIGGER][:ARG]",
+            "every=PERIOD",
+            "reststale",
+            "--tls-self-signed",
+        ] {
             assert!(help.contains(want), "help lacks {want}:\n{help}");
         }
     }

@@ -28,7 +28,7 @@
 //! | `slow` | DELAY [ `,for=`DURATION ] | hold every outgoing frame DELAY before sending it, for DURATION (default: to the end) |
 //! | `refuse` | DURATION (required) | close new TCP connections on accept for DURATION |
 //! | `rest429`, `rest500` | [DURATION] | answer the next REST request (or all of them for DURATION) with 429 / 500 |
-//! | `reststale` | [DURATION] | answer the next REST request (or all for DURATION) with the first body the server gave for that path |
+//! | `reststale` | [DURATION] | answer the next REST request (or all for DURATION) with the first 200 body the server gave for that path (none yet: answered fresh, the one-shot stays pending) |
 //!
 //! "Stream frames" are the frames the feed produces as the market moves (not the answers to a
 //! client's own frames); counts are over all routes and all clients, so every client sees the
@@ -72,7 +72,10 @@ pub enum FaultKind {
     Reorder,
     Malformed(u32),
     Crossed(u32),
-    Slow { delay: Duration, period: Option<Duration> },
+    Slow {
+        delay: Duration,
+        period: Option<Duration>,
+    },
     Refuse(Duration),
     Rest429(Option<Duration>),
     Rest500(Option<Duration>),
@@ -144,7 +147,12 @@ impl FaultSpec {
             Some(t) => parse_trigger(t).map_err(|e| bad(format!("trigger '{t}': {e}")))?,
         };
         let kind = parse_kind(kind_s, arg).map_err(bad)?;
-        Ok(FaultSpec { kind, start, every, text: s.to_string() })
+        Ok(FaultSpec {
+            kind,
+            start,
+            every,
+            text: s.to_string(),
+        })
     }
 }
 
@@ -238,7 +246,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             return Err(format!("'{s}' is finer than a nanosecond"));
         }
         place /= 10;
-        ns = ns.checked_add(u64::from(b - b'0') * place).ok_or_else(expected)?;
+        ns = ns
+            .checked_add(u64::from(b - b'0') * place)
+            .ok_or_else(expected)?;
     }
     Ok(Duration::from_nanos(ns))
 }
@@ -253,7 +263,9 @@ fn parse_kind(kind: &str, arg: Option<&str>) -> Result<FaultKind, String> {
             None => Ok(mk(1)),
             Some(a) => match a.parse::<u32>() {
                 Ok(n) if n > 0 && a.bytes().all(|b| b.is_ascii_digit()) => Ok(mk(n)),
-                _ => Err(format!("{kind}:{a}: the argument is a count of frames (1 or more)")),
+                _ => Err(format!(
+                    "{kind}:{a}: the argument is a count of frames (1 or more)"
+                )),
             },
         }
     };
@@ -303,16 +315,18 @@ fn parse_kind(kind: &str, arg: Option<&str>) -> Result<FaultKind, String> {
             let period = match period_s {
                 None => None,
                 Some(p) => {
-                    let v = p
-                        .strip_prefix("for=")
-                        .ok_or_else(|| format!("slow: '{p}' after the comma: expected for=DURATION"))?;
+                    let v = p.strip_prefix("for=").ok_or_else(|| {
+                        format!("slow: '{p}' after the comma: expected for=DURATION")
+                    })?;
                     Some(parse_duration(v).map_err(|e| format!("slow for=: {e}"))?)
                 }
             };
             Ok(FaultKind::Slow { delay, period })
         }
         "" => Err(format!("no fault kind (expected one of {KINDS})")),
-        other => Err(format!("unknown fault kind '{other}' (expected one of {KINDS})")),
+        other => Err(format!(
+            "unknown fault kind '{other}' (expected one of {KINDS})"
+        )),
     }
 }
 
@@ -324,7 +338,9 @@ pub struct FaultSchedule {
 
 impl FaultSchedule {
     pub fn new(specs: &[FaultSpec]) -> FaultSchedule {
-        FaultSchedule { entries: specs.iter().map(|s| (s.clone(), Some(s.start))).collect() }
+        FaultSchedule {
+            entries: specs.iter().map(|s| (s.clone(), Some(s.start))).collect(),
+        }
     }
 
     /// Appends the faults due at `now` (since start) with `msgs` stream frames produced so far.
@@ -370,7 +386,17 @@ mod tests {
         assert_eq!(parse_duration("0.001s").unwrap(), ms(1));
         assert_eq!(parse_duration("2m").unwrap(), ms(120_000));
         assert_eq!(parse_duration("0.5ms").unwrap(), Duration::from_micros(500));
-        for bad in ["5", "s", "5x", "-1s", "1.s", ".5s", "1e3ms", "0.0000000001s", "5 s"] {
+        for bad in [
+            "5",
+            "s",
+            "5x",
+            "-1s",
+            "1.s",
+            ".5s",
+            "1e3ms",
+            "0.0000000001s",
+            "5 s",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad} should be refused");
         }
     }
@@ -378,26 +404,65 @@ mod tests {
     #[test]
     fn specs_parse_with_triggers_and_args() {
         let s = FaultSpec::parse("drop@5s").unwrap();
-        assert_eq!((s.kind, s.start, s.every), (FaultKind::Drop, Trigger::After(ms(5000)), None));
+        assert_eq!(
+            (s.kind, s.start, s.every),
+            (FaultKind::Drop, Trigger::After(ms(5000)), None)
+        );
         let s = FaultSpec::parse("skip@msg=100,every=50").unwrap();
         assert_eq!(s.kind, FaultKind::Skip(1));
-        assert_eq!((s.start, s.every), (Trigger::Msgs(100), Some(Trigger::Msgs(50))));
+        assert_eq!(
+            (s.start, s.every),
+            (Trigger::Msgs(100), Some(Trigger::Msgs(50)))
+        );
         let s = FaultSpec::parse("stall@1500ms,every=10s:3s").unwrap();
         assert_eq!(s.kind, FaultKind::Stall(ms(3000)));
         assert_eq!(s.every, Some(Trigger::After(ms(10_000))));
         let s = FaultSpec::parse("refuse@every=1m:2s").unwrap();
-        assert_eq!((s.start, s.every), (Trigger::After(ms(60_000)), Some(Trigger::After(ms(60_000)))));
+        assert_eq!(
+            (s.start, s.every),
+            (Trigger::After(ms(60_000)), Some(Trigger::After(ms(60_000))))
+        );
         let s = FaultSpec::parse("slow:10ms,for=5s").unwrap();
-        assert_eq!(s.kind, FaultKind::Slow { delay: ms(10), period: Some(ms(5000)) });
+        assert_eq!(
+            s.kind,
+            FaultKind::Slow {
+                delay: ms(10),
+                period: Some(ms(5000))
+            }
+        );
         assert_eq!(s.start, Trigger::After(Duration::ZERO));
-        assert_eq!(FaultSpec::parse("slow:10ms").unwrap().kind, FaultKind::Slow { delay: ms(10), period: None });
+        assert_eq!(
+            FaultSpec::parse("slow:10ms").unwrap().kind,
+            FaultKind::Slow {
+                delay: ms(10),
+                period: None
+            }
+        );
         assert_eq!(FaultSpec::parse("dup:3").unwrap().kind, FaultKind::Dup(3));
-        assert_eq!(FaultSpec::parse("rest429").unwrap().kind, FaultKind::Rest429(None));
-        assert_eq!(FaultSpec::parse("rest500:2s").unwrap().kind, FaultKind::Rest500(Some(ms(2000))));
-        assert_eq!(FaultSpec::parse("reststale@msg=5").unwrap().kind, FaultKind::RestStale(None));
-        assert_eq!(FaultSpec::parse("crossed@3s").unwrap().kind, FaultKind::Crossed(1));
-        assert_eq!(FaultSpec::parse("malformed:2").unwrap().kind, FaultKind::Malformed(2));
-        assert_eq!(FaultSpec::parse("reorder@msg=7").unwrap().kind, FaultKind::Reorder);
+        assert_eq!(
+            FaultSpec::parse("rest429").unwrap().kind,
+            FaultKind::Rest429(None)
+        );
+        assert_eq!(
+            FaultSpec::parse("rest500:2s").unwrap().kind,
+            FaultKind::Rest500(Some(ms(2000)))
+        );
+        assert_eq!(
+            FaultSpec::parse("reststale@msg=5").unwrap().kind,
+            FaultKind::RestStale(None)
+        );
+        assert_eq!(
+            FaultSpec::parse("crossed@3s").unwrap().kind,
+            FaultKind::Crossed(1)
+        );
+        assert_eq!(
+            FaultSpec::parse("malformed:2").unwrap().kind,
+            FaultKind::Malformed(2)
+        );
+        assert_eq!(
+            FaultSpec::parse("reorder@msg=7").unwrap().kind,
+            FaultKind::Reorder
+        );
     }
 
     #[test]
@@ -419,8 +484,14 @@ mod tests {
         ];
         for (spec, want) in cases {
             let e = FaultSpec::parse(spec).unwrap_err();
-            assert!(e.contains(want), "{spec}: error '{e}' should mention '{want}'");
-            assert!(e.contains(spec), "{spec}: error '{e}' should quote the spec");
+            assert!(
+                e.contains(want),
+                "{spec}: error '{e}' should mention '{want}'"
+            );
+            assert!(
+                e.contains(spec),
+                "{spec}: error '{e}' should quote the spec"
+            );
         }
     }
 

@@ -220,7 +220,10 @@ impl SimServer {
     /// Binds, sets up TLS (writing the self-signed files if asked) and starts the threads.
     pub fn start(feed: Box<dyn SimFeed>, config: SimConfig) -> Result<SimServer, String> {
         if !(config.speed.is_finite() && config.speed > 0.0) {
-            return Err(format!("speed {} must be a finite number above 0", config.speed));
+            return Err(format!(
+                "speed {} must be a finite number above 0",
+                config.speed
+            ));
         }
         if config.queue_capacity == 0 {
             return Err("queue capacity must be at least 1".into());
@@ -231,15 +234,20 @@ impl SimServer {
         };
         let listener = TcpListener::bind(config.listen)
             .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
-        let addr = listener.local_addr().map_err(|e| format!("listener address: {e}"))?;
-        listener.set_nonblocking(true).map_err(|e| format!("listener: {e}"))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| format!("listener address: {e}"))?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| format!("listener: {e}"))?;
         let mut listener = mio::net::TcpListener::from_std(listener);
         let poll = Poll::new().map_err(|e| format!("listener poll: {e}"))?;
         poll.registry()
             .register(&mut listener, LISTEN, Interest::READABLE)
             .map_err(|e| format!("listener poll: {e}"))?;
-        let listener_waker =
-            Arc::new(Waker::new(poll.registry(), WAKE).map_err(|e| format!("listener waker: {e}"))?);
+        let listener_waker = Arc::new(
+            Waker::new(poll.registry(), WAKE).map_err(|e| format!("listener waker: {e}"))?,
+        );
 
         let routes = feed.routes().to_vec();
         let shared = Arc::new(Shared {
@@ -259,13 +267,16 @@ impl SimServer {
             conn_threads: Mutex::new(Vec::new()),
             rest_first: Mutex::new(HashMap::new()),
         });
+        // Faults due at start (no trigger) are in force before the first connection.
+        let mut market = Market::new(&config.faults);
+        market.step(&shared, false);
         let mut threads = Vec::new();
         let sh = shared.clone();
-        let (faults, tick) = (config.faults.clone(), config.tick);
+        let tick = config.tick;
         threads.push(
             thread::Builder::new()
                 .name("sim-market".into())
-                .spawn(move || market_loop(&sh, &faults, tick))
+                .spawn(move || market_loop(&sh, market, tick))
                 .map_err(|e| format!("cannot start the market thread: {e}"))?,
         );
         let sh = shared.clone();
@@ -282,7 +293,13 @@ impl SimServer {
                 return Err(format!("cannot start the listener thread: {e}"));
             }
         }
-        Ok(SimServer { shared, addr, listener_waker, threads, stopped: None })
+        Ok(SimServer {
+            shared,
+            addr,
+            listener_waker,
+            threads,
+            stopped: None,
+        })
     }
 
     /// The bound address (the real port when 0 was asked for).
@@ -295,7 +312,9 @@ impl SimServer {
     }
 
     pub fn handle(&self) -> SimHandle {
-        SimHandle { shared: self.shared.clone() }
+        SimHandle {
+            shared: self.shared.clone(),
+        }
     }
 
     /// Stops accepting, closes the connections and joins the threads, waiting at most about
@@ -364,7 +383,10 @@ impl SimHandle {
     /// The feed's own book for `symbol` (bids best-first, asks best-first), taken under the
     /// feed lock.
     #[allow(clippy::type_complexity)]
-    pub fn feed_book(&self, symbol: &str) -> Option<(Vec<(String, String)>, Vec<(String, String)>)> {
+    pub fn feed_book(
+        &self,
+        symbol: &str,
+    ) -> Option<(Vec<(String, String)>, Vec<(String, String)>)> {
         lock(&self.shared.feed).book(symbol)
     }
 
@@ -405,20 +427,23 @@ pub fn write_self_signed(dir: &Path) -> Result<SelfSignedPaths, String> {
     let err = |what: &str, e: rcgen::Error| format!("generating the {what}: {e}");
     let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(|e| err("CA", e))?;
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name.push(DnType::CommonName, "obi-scalp simulator CA");
+    ca.distinguished_name
+        .push(DnType::CommonName, "obi-scalp simulator CA");
     ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     let ca_key = KeyPair::generate().map_err(|e| err("CA key", e))?;
     let ca_cert = ca.self_signed(&ca_key).map_err(|e| err("CA", e))?;
 
     let mut leaf = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
         .map_err(|e| err("certificate", e))?;
-    leaf.distinguished_name.push(DnType::CommonName, "localhost");
+    leaf.distinguished_name
+        .push(DnType::CommonName, "localhost");
     leaf.is_ca = IsCa::ExplicitNoCa;
     leaf.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     let leaf_key = KeyPair::generate().map_err(|e| err("key", e))?;
-    let leaf_cert =
-        leaf.signed_by(&leaf_key, &ca_cert, &ca_key).map_err(|e| err("certificate", e))?;
+    let leaf_cert = leaf
+        .signed_by(&leaf_key, &ca_cert, &ca_key)
+        .map_err(|e| err("certificate", e))?;
 
     fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let paths = SelfSignedPaths {
@@ -436,8 +461,12 @@ fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), String> {
     use std::os::unix::fs::OpenOptionsExt;
     let tmp = path.with_extension("pem.tmp");
     let res = (|| {
-        let mut f =
-            fs::OpenOptions::new().write(true).create(true).truncate(true).mode(mode).open(&tmp)?;
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(mode)
+            .open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
         fs::rename(&tmp, path)
@@ -462,14 +491,13 @@ fn tls_config(setup: &TlsSetup) -> Result<Arc<ServerConfig>, String> {
     }
     let key = PrivateKeyDer::from_pem_file(&key)
         .map_err(|e| format!("cannot read a private key from {}: {e}", key.display()))?;
-    let config = ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| format!("TLS versions: {e}"))?
-    .with_no_client_auth()
-    .with_single_cert(chain, key)
-    .map_err(|e| format!("TLS certificate {} / key: {e}", cert.display()))?;
+    let config =
+        ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("TLS versions: {e}"))?
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .map_err(|e| format!("TLS certificate {} / key: {e}", cert.display()))?;
     Ok(Arc::new(config))
 }
 
@@ -516,7 +544,10 @@ impl FanOut<'_> {
             {
                 continue;
             }
-            match c.tx.try_send(Out { text: text.clone(), at_ns: self.now }) {
+            match c.tx.try_send(Out {
+                text: text.clone(),
+                at_ns: self.now,
+            }) {
                 Ok(()) => self.touched[i] = true,
                 Err(TrySendError::Full(_)) => {
                     if !c.kill.swap(true, Ordering::SeqCst) {
@@ -576,7 +607,8 @@ impl StreamFaults {
     fn apply(&mut self, kind: FaultKind, feed: &mut dyn SimFeed, fo: &mut FanOut<'_>) {
         let fx = &fo.sh.effects;
         let now = fo.now;
-        let window = |d: Duration| now.saturating_add(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+        let window =
+            |d: Duration| now.saturating_add(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
         tracing::info!(fault = kind.name(), "sim: fault fires");
         match kind {
             FaultKind::Drop => self.drop_pending = true,
@@ -596,7 +628,9 @@ impl StreamFaults {
                             fo.emit(route, text.into());
                         }
                         None => {
-                            tracing::warn!("sim: crossed fault, but this feed has no crossed frame");
+                            tracing::warn!(
+                                "sim: crossed fault, but this feed has no crossed frame"
+                            );
                             break;
                         }
                     }
@@ -605,7 +639,8 @@ impl StreamFaults {
             FaultKind::Slow { delay, period } => {
                 let delay_ns = u64::try_from(delay.as_nanos()).unwrap_or(u64::MAX);
                 fx.slow_delay.store(delay_ns, Ordering::SeqCst);
-                fx.slow_until.store(period.map_or(u64::MAX, window), Ordering::SeqCst);
+                fx.slow_until
+                    .store(period.map_or(u64::MAX, window), Ordering::SeqCst);
                 fo.fault();
             }
             FaultKind::Refuse(d) => {
@@ -656,30 +691,54 @@ fn truncated(text: &str) -> String {
     text[..cut].to_string()
 }
 
-fn market_loop(sh: &Shared, faults: &[FaultSpec], tick: Duration) {
-    let mut schedule = FaultSchedule::new(faults);
-    let mut fired = Vec::new();
-    let mut frames: Vec<(Route, String)> = Vec::new();
-    let mut st = StreamFaults::default();
-    while !sh.stopping.load(Ordering::SeqCst) {
+/// The market thread's state: the fault schedule and the stream faults in progress.
+struct Market {
+    schedule: FaultSchedule,
+    fired: Vec<FaultKind>,
+    frames: Vec<(Route, String)>,
+    st: StreamFaults,
+}
+
+impl Market {
+    fn new(faults: &[FaultSpec]) -> Market {
+        Market {
+            schedule: FaultSchedule::new(faults),
+            fired: Vec::new(),
+            frames: Vec::new(),
+            st: StreamFaults::default(),
+        }
+    }
+
+    /// Fires the faults due now; with `advance`, also moves the feed and fans its frames out.
+    fn step(&mut self, sh: &Shared, advance: bool) {
         let now = sh.now_ns();
         let mut feed = lock(&sh.feed);
         let conns: Vec<Arc<ConnShared>> = lock(&sh.conns).clone();
-        let mut fo = FanOut { sh, conns: &conns, touched: vec![false; conns.len()], now };
-
+        let mut fo = FanOut {
+            sh,
+            conns: &conns,
+            touched: vec![false; conns.len()],
+            now,
+        };
+        let Market {
+            schedule,
+            fired,
+            frames,
+            st,
+        } = self;
         let mut check = |st: &mut StreamFaults, feed: &mut dyn SimFeed, fo: &mut FanOut<'_>| {
-            schedule.due(Duration::from_nanos(now), st.produced, &mut fired);
+            schedule.due(Duration::from_nanos(now), st.produced, fired);
             for kind in fired.drain(..) {
                 st.apply(kind, feed, fo);
             }
             st.maybe_drop(fo);
         };
-        check(&mut st, &mut **feed, &mut fo);
-        if !sh.exhausted.load(Ordering::SeqCst) {
+        check(st, &mut **feed, &mut fo);
+        if advance && !sh.exhausted.load(Ordering::SeqCst) {
             let t = (now as f64 * sh.speed) as u64;
-            let more = feed.advance(t, &mut frames);
+            let more = feed.advance(t, frames);
             for (route, text) in frames.drain(..) {
-                check(&mut st, &mut **feed, &mut fo);
+                check(st, &mut **feed, &mut fo);
                 st.produced += 1;
                 inc(&sh.counters.frames_produced);
                 st.frame(route, text, &mut fo);
@@ -698,6 +757,12 @@ fn market_loop(sh: &Shared, faults: &[FaultSpec], tick: Duration) {
                 let _ = c.waker.wake();
             }
         }
+    }
+}
+
+fn market_loop(sh: &Shared, mut market: Market, tick: Duration) {
+    while !sh.stopping.load(Ordering::SeqCst) {
+        market.step(sh, true);
         thread::sleep(tick);
     }
 }
@@ -736,12 +801,14 @@ fn listen_loop(sh: &Arc<Shared>, listener: mio::net::TcpListener, mut poll: Poll
             inc(&sh.counters.connections);
             sh.live_threads.fetch_add(1, Ordering::SeqCst);
             let sh2 = sh.clone();
-            let spawned = thread::Builder::new().name("sim-conn".into()).spawn(move || {
-                let _live = LiveThread(&sh2);
-                if let Err(e) = serve_connection(&sh2, stream) {
-                    tracing::debug!("sim: connection ended: {e}");
-                }
-            });
+            let spawned = thread::Builder::new()
+                .name("sim-conn".into())
+                .spawn(move || {
+                    let _live = LiveThread(&sh2);
+                    if let Err(e) = serve_connection(&sh2, stream) {
+                        tracing::debug!("sim: connection ended: {e}");
+                    }
+                });
             match spawned {
                 Ok(h) => {
                     let mut hs = lock(&sh.conn_threads);
@@ -819,7 +886,10 @@ impl Io<TcpStream> {
             Io::Plain(s) => Io::Plain(mio::net::TcpStream::from_std(s)),
             Io::Tls(t) => {
                 let StreamOwned { conn, sock } = *t;
-                Io::Tls(Box::new(StreamOwned::new(conn, mio::net::TcpStream::from_std(sock))))
+                Io::Tls(Box::new(StreamOwned::new(
+                    conn,
+                    mio::net::TcpStream::from_std(sock),
+                )))
             }
         })
     }
@@ -859,7 +929,10 @@ struct Request {
 
 impl Request {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     fn has_token(&self, name: &str, token: &str) -> bool {
@@ -922,7 +995,9 @@ fn serve_connection(sh: &Shared, tcp: TcpStream) -> Result<(), String> {
     io.write_all(answer.as_bytes())
         .and_then(|()| io.flush())
         .map_err(|e| format!("writing the 101 answer: {e}"))?;
-    let io = io.into_nonblocking().map_err(|e| format!("socket setup: {e}"))?;
+    let io = io
+        .into_nonblocking()
+        .map_err(|e| format!("socket setup: {e}"))?;
     ws_session(sh, io, rest, route, url_subscribed)
 }
 
@@ -934,7 +1009,8 @@ fn read_head(sh: &Shared, io: &mut Io<TcpStream>) -> Result<(String, Vec<u8>), S
     loop {
         if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             let rest = buf.split_off(end + 4);
-            let head = String::from_utf8(buf).map_err(|_| "request head is not UTF-8".to_string())?;
+            let head =
+                String::from_utf8(buf).map_err(|_| "request head is not UTF-8".to_string())?;
             return Ok((head, rest));
         }
         if buf.len() > MAX_HEAD {
@@ -952,7 +1028,9 @@ fn read_head(sh: &Shared, io: &mut Io<TcpStream>) -> Result<(String, Vec<u8>), S
             Err(e)
                 if matches!(
                     e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
                 ) => {}
             Err(e) => return Err(format!("reading the request: {e}")),
         }
@@ -966,18 +1044,27 @@ fn parse_head(head: &str) -> Result<Request, String> {
     let (Some(method), Some(target), Some(version), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return Err(format!("bad request line '{first}' (expected METHOD TARGET HTTP/1.x)"));
+        return Err(format!(
+            "bad request line '{first}' (expected METHOD TARGET HTTP/1.x)"
+        ));
     };
     if !version.starts_with("HTTP/1.") || target.is_empty() {
-        return Err(format!("bad request line '{first}' (expected METHOD TARGET HTTP/1.x)"));
+        return Err(format!(
+            "bad request line '{first}' (expected METHOD TARGET HTTP/1.x)"
+        ));
     }
     let mut headers = Vec::new();
     for line in lines.filter(|l| !l.is_empty()) {
-        let (name, value) =
-            line.split_once(':').ok_or_else(|| format!("bad header line '{line}'"))?;
+        let (name, value) = line
+            .split_once(':')
+            .ok_or_else(|| format!("bad header line '{line}'"))?;
         headers.push((name.trim().to_string(), value.trim().to_string()));
     }
-    Ok(Request { method: method.to_string(), target: target.to_string(), headers })
+    Ok(Request {
+        method: method.to_string(),
+        target: target.to_string(),
+        headers,
+    })
 }
 
 /// The feed route a request target upgrades to, and whether the URL itself names the streams.
@@ -1014,7 +1101,11 @@ fn reason(status: u16) -> &'static str {
 }
 
 fn respond(io: &mut Io<TcpStream>, status: u16, body: &str) -> io::Result<()> {
-    let extra = if status == 429 { "Retry-After: 1\r\n" } else { "" };
+    let extra = if status == 429 {
+        "Retry-After: 1\r\n"
+    } else {
+        ""
+    };
     let head = format!(
         "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
          {extra}Connection: close\r\n\r\n",
@@ -1035,11 +1126,15 @@ fn respond(io: &mut Io<TcpStream>, status: u16, body: &str) -> io::Result<()> {
 fn serve_rest(sh: &Shared, mut io: Io<TcpStream>, req: &Request) -> Result<(), String> {
     inc(&sh.counters.rest_requests);
     let reply = if req.method != "GET" {
-        RestReply { status: 405, body: "{\"error\":\"only GET is served\"}".into() }
+        RestReply {
+            status: 405,
+            body: "{\"error\":\"only GET is served\"}".into(),
+        }
     } else {
         rest_reply(sh, &req.target)
     };
-    respond(&mut io, reply.status, &reply.body).map_err(|e| format!("writing the REST answer: {e}"))?;
+    respond(&mut io, reply.status, &reply.body)
+        .map_err(|e| format!("writing the REST answer: {e}"))?;
     // Let the client read the answer before the socket goes away.
     let _ = io.sock().set_read_timeout(Some(Duration::from_millis(200)));
     let mut sink = [0u8; 256];
@@ -1215,8 +1310,12 @@ fn ws_session(
                         Err(e) => return Err(format!("WebSocket write: {e}")),
                     }
                 }
-                let due_now = pending.front().is_some_and(|f| f.at_ns.saturating_add(delay) <= now);
-                if !write_blocked && (due_now || (!rx.is_empty() && pending.len() < sh.queue_capacity)) {
+                let due_now = pending
+                    .front()
+                    .is_some_and(|f| f.at_ns.saturating_add(delay) <= now);
+                if !write_blocked
+                    && (due_now || (!rx.is_empty() && pending.len() < sh.queue_capacity))
+                {
                     continue; // more to send now
                 }
             }
@@ -1254,7 +1353,10 @@ fn on_client_text(
         pending.push_back(o);
     }
     let now = sh.now_ns();
-    pending.extend(replies.into_iter().map(|r| Out { text: r.into(), at_ns: now }));
+    pending.extend(replies.into_iter().map(|r| Out {
+        text: r.into(),
+        at_ns: now,
+    }));
 }
 
 #[cfg(test)]
@@ -1265,13 +1367,25 @@ mod tests {
     fn routes_match_exactly_or_below_a_slash() {
         let routes: &[Route] = &["/", "/stream", "/ws", "/v5/public/linear"];
         assert_eq!(route_for(routes, "/"), Some(("/", false)));
-        assert_eq!(route_for(routes, "/stream?streams=btcusdt@depth"), Some(("/stream", true)));
+        assert_eq!(
+            route_for(routes, "/stream?streams=btcusdt@depth"),
+            Some(("/stream", true))
+        );
         assert_eq!(route_for(routes, "/stream"), Some(("/stream", false)));
-        assert_eq!(route_for(routes, "/ws/btcusdt@depth@100ms"), Some(("/ws", true)));
-        assert_eq!(route_for(routes, "/v5/public/linear"), Some(("/v5/public/linear", false)));
+        assert_eq!(
+            route_for(routes, "/ws/btcusdt@depth@100ms"),
+            Some(("/ws", true))
+        );
+        assert_eq!(
+            route_for(routes, "/v5/public/linear"),
+            Some(("/v5/public/linear", false))
+        );
         assert_eq!(route_for(routes, "/wsx"), None);
         assert_eq!(route_for(routes, "/v5/public/spot"), None);
-        assert_eq!(route_for(&["/ws/"], "/ws/btcusdt@depth"), Some(("/ws/", true)));
+        assert_eq!(
+            route_for(&["/ws/"], "/ws/btcusdt@depth"),
+            Some(("/ws/", true))
+        );
     }
 
     #[test]
@@ -1282,9 +1396,15 @@ mod tests {
         assert!(r.has_token("upgrade", "websocket"));
         assert!(r.has_token("CONNECTION", "upgrade"));
         assert_eq!(r.header("host"), Some("x"));
-        assert!(parse_head("GET /a\r\n").unwrap_err().contains("bad request line"));
-        assert!(parse_head("GET /a SMTP/1\r\n").unwrap_err().contains("bad request line"));
-        assert!(parse_head("GET /a HTTP/1.1\r\nNoColon\r\n").unwrap_err().contains("NoColon"));
+        assert!(parse_head("GET /a\r\n")
+            .unwrap_err()
+            .contains("bad request line"));
+        assert!(parse_head("GET /a SMTP/1\r\n")
+            .unwrap_err()
+            .contains("bad request line"));
+        assert!(parse_head("GET /a HTTP/1.1\r\nNoColon\r\n")
+            .unwrap_err()
+            .contains("NoColon"));
     }
 
     #[test]
