@@ -5,6 +5,11 @@
 //! the server (`server.rs`) speaks WebSocket/HTTP over TCP or TLS and injects faults
 //! (`fault.rs`) between the two.
 
+pub mod cli;
+pub mod fault;
+pub mod market;
+pub mod server;
+
 use crate::instrument::Venue;
 
 /// Where a frame goes: the WebSocket path that serves it (`/v5/public/linear`, `/`, `/stream`).
@@ -38,6 +43,7 @@ pub trait SimFeed: Send {
 
     /// The simulator's own book for `symbol` as (bids best-first, asks best-first) in exact decimal
     /// strings, for tests that compare the client's book with the exchange's.
+    #[allow(clippy::type_complexity)]
     fn book(&self, symbol: &str) -> Option<(Vec<(String, String)>, Vec<(String, String)>)>;
 
     /// Builds a crossed-book frame for the `crossed` fault (None if the venue can't express it).
