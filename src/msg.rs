@@ -132,6 +132,9 @@ pub struct TradePrint {
 }
 
 /// What the book stage publishes.
+// The variants differ in size by design: ring slots are fixed-size `Copy` values (no heap on the
+// hot path), and a book update is the common message.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MarketMsg {
     Book(BookUpdate),
@@ -269,6 +272,7 @@ pub enum OrderCmd {
 
 /// What travels on the signal+risk → order ring: commands, and (for the paper exchange) the
 /// market data the decisions were made on, in the same order.
+#[allow(clippy::large_enum_variant)] // fixed-size ring slots, see `MarketMsg`
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ToOrder {
     Cmd {
@@ -278,7 +282,7 @@ pub enum ToOrder {
         decided_ns: u64,
         cmd: OrderCmd,
     },
-    Book(BookUpdate, Depth),
+    Book(BookUpdate),
     Trade(TradePrint),
 }
 

@@ -1,0 +1,46 @@
+//! The commands behind `obi-scalp`'s subcommands.
+
+pub mod bench;
+pub mod book;
+pub mod check;
+pub mod record;
+pub mod replay;
+pub mod run;
+
+use std::fmt;
+
+/// A command's failure: the process exit code and a one-line reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppError {
+    pub code: u8,
+    pub msg: String,
+}
+
+impl AppError {
+    /// Bad input: a missing file, an invalid config, a wrong flag (exit code 2).
+    pub fn usage(msg: impl Into<String>) -> AppError {
+        AppError {
+            code: 2,
+            msg: msg.into(),
+        }
+    }
+
+    pub fn with_code(code: u8, msg: impl Into<String>) -> AppError {
+        AppError {
+            code,
+            msg: msg.into(),
+        }
+    }
+}
+
+impl fmt::Display for AppError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.msg)
+    }
+}
+
+impl From<crate::config::ConfigError> for AppError {
+    fn from(e: crate::config::ConfigError) -> Self {
+        AppError::usage(format!("config error: {e}"))
+    }
+}
