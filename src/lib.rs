@@ -17,4 +17,5 @@ pub mod pipeline;
 pub mod risk;
 pub mod sim;
 pub mod strategy;
+pub mod trader;
 pub mod venue;

@@ -11,7 +11,7 @@ mod raw;
 pub use raw::RawConfig;
 
 use crate::instrument::{Instrument, InstrumentTable, Market, Venue};
-use crate::msg::{Cbps, Money, MONEY_PER_TICK_LOT};
+use crate::msg::{Money, MONEY_PER_TICK_LOT};
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -137,33 +137,16 @@ pub struct StrategyConfig {
     pub order_qty: i64,
 }
 
-/// Risk limits, resolved to money units, lots and ratios.
+/// Risk settings: the starting equity and the limits, resolved to money units, lots and ratios.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RiskConfig {
     pub initial_equity: Money,
-    pub max_drawdown: Money,
-    pub daily_loss_limit: Money,
-    pub max_position_lots: i64,
-    pub max_trade_loss: Money,
-    /// Position notional / equity, in cbps (3x = 3_000_000).
-    pub max_leverage_cbps: Cbps,
-    pub max_wallet_drift: Money,
-    pub max_order_lots: i64,
-    pub max_orders_per_sec: u32,
-    pub order_burst: u32,
-    pub max_consecutive_failures: u32,
-    pub flatten_on_abort: bool,
-    pub trading_day_offset_ns: u64,
+    pub limits: RiskLimits,
 }
 
-/// Paper exchange settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PaperConfig {
-    pub order_latency_ns: u64,
-    pub cancel_latency_ns: u64,
-    pub maker_fee_cbps: Cbps,
-    pub taker_fee_cbps: Cbps,
-}
+pub use crate::risk::RiskLimits;
+
+pub use crate::exec::PaperConfig;
 
 /// Threads, pinning and rings.
 #[derive(Debug, Clone, PartialEq, Eq)]

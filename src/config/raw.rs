@@ -443,8 +443,13 @@ impl RawConfig {
         let order_burst = r.int("order_burst", 10, 1, 100_000)? as u32;
         let max_consecutive_failures = r.int("max_consecutive_failures", 5, 1, 1000)? as u32;
         let flatten_on_abort = r.bool_or("flatten_on_abort", true)?;
-        let trading_day_offset_ns =
-            r.ms("trading_day_offset_ms", "0", 0, 86_400_000_000_000 - 1)?;
+        let trading_day_offset_ns = r.scaled(
+            "trading_day_offset_ms",
+            "0",
+            6,
+            -86_400_000_000_000,
+            86_400_000_000_000,
+        )?;
         r.finish()?;
         if order_qty > max_order_lots {
             return Err(ConfigError::new(
@@ -454,18 +459,20 @@ impl RawConfig {
         }
         let risk = RiskConfig {
             initial_equity,
-            max_drawdown,
-            daily_loss_limit,
-            max_position_lots,
-            max_trade_loss,
-            max_leverage_cbps,
-            max_wallet_drift,
-            max_order_lots,
-            max_orders_per_sec,
-            order_burst,
-            max_consecutive_failures,
-            flatten_on_abort,
-            trading_day_offset_ns,
+            limits: RiskLimits {
+                max_drawdown,
+                daily_loss_limit,
+                max_position_size: max_position_lots,
+                max_trade_loss,
+                max_leverage_cbps,
+                max_wallet_drift,
+                max_order_size: max_order_lots,
+                max_orders_per_sec,
+                order_burst,
+                max_consecutive_failures,
+                flatten_on_abort,
+                trading_day_offset_ns,
+            },
         };
 
         // [paper]

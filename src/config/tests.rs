@@ -11,7 +11,7 @@ fn builtin_default_resolves() {
     assert_eq!(c.strategy.instant_factor_ppm, 1_500_000);
     assert_eq!(c.strategy.obi_levels, 8);
     assert_eq!(c.strategy.order_qty, 1_000_000); // 0.01 BTC in 1e-8 lots
-    assert_eq!(c.risk.max_consecutive_failures, 5);
+    assert_eq!(c.risk.limits.max_consecutive_failures, 5);
     assert_eq!(c.duration_ns, Some(60_000_000_000));
     assert_eq!(c.pipeline.wait, WaitStrategy::Park);
     assert_eq!(c.digest.len(), 16);
@@ -82,9 +82,9 @@ maker_fee_bps = 2
     .unwrap();
     assert_eq!(c.strategy.order_qty, 1);
     // one money unit = 0.1 USDT * 0.001 / 1e6
-    assert_eq!(c.risk.max_drawdown, 5_005_000_000_000);
+    assert_eq!(c.risk.limits.max_drawdown, 5_005_000_000_000);
     assert_eq!(
-        format_money(&c.market.instrument, c.risk.max_drawdown),
+        format_money(&c.market.instrument, c.risk.limits.max_drawdown),
         "500.5000000000"
     );
     assert_eq!(c.paper.taker_fee_cbps, 550);

@@ -78,7 +78,7 @@ impl Stage for BookStage {
     }
 
     fn done(&self) -> bool {
-        self.input.is_abandoned() && self.input.is_empty()
+        self.flags.is_done(0) && self.input.is_empty()
     }
 
     fn name(&self) -> &'static str {

@@ -2,8 +2,12 @@
 //! `rtrb` SPSC rings of small `Copy` messages, plus the cold thread.
 
 pub mod book;
+pub mod build;
+pub mod cold;
 pub mod feed;
+pub mod order;
 pub mod runner;
+pub mod signal;
 pub mod stats;
 
 pub use runner::{effective_wait, spawn, Stage, Waiter};

@@ -1,7 +1,8 @@
 //! The generic runner: drives one stage on its own OS thread with a wait strategy and pinning.
 
+use super::stats::Flags;
 use crate::config::WaitStrategy;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -89,13 +90,15 @@ pub fn effective_wait(
     }
 }
 
-/// Spawns `stage` on a named thread pinned to `core` (if given), polling until `stop` is set
-/// or the stage is done. The thread returns the stage so its final state can be read.
+/// Spawns `stage` on a named thread pinned to `core` (if given), polling until the stage is done
+/// (or, for the first stage, until `flags.stop`). On exit it sets `flags.done[index]`, which is
+/// how the next stage learns that its input has ended. The thread returns the stage.
 pub fn spawn<S: Stage>(
     mut stage: S,
     wait: WaitStrategy,
     core: Option<usize>,
-    stop: Arc<AtomicBool>,
+    flags: Arc<Flags>,
+    index: usize,
 ) -> std::io::Result<JoinHandle<S>> {
     let name = format!("obi-{}", stage.name());
     std::thread::Builder::new().name(name).spawn(move || {
@@ -112,13 +115,15 @@ pub fn spawn<S: Stage>(
                 w.reset();
                 continue;
             }
-            if stage.done() || stop.load(Ordering::Relaxed) {
+            if stage.done() || (index == 0 && flags.stop.load(Ordering::Relaxed)) {
                 // Drain what is left without waiting.
                 while stage.poll() {}
                 break;
             }
             w.wait();
         }
+        // Release: everything this stage pushed happens-before a reader that sees the flag.
+        flags.done[index].store(true, Ordering::Release);
         stage
     })
 }
@@ -151,14 +156,22 @@ mod tests {
 
     #[test]
     fn runs_a_stage_to_completion() {
-        let stop = Arc::new(AtomicBool::new(false));
-        let h = spawn(Count { n: 0, limit: 1000 }, WaitStrategy::Park, None, stop).unwrap();
+        let flags = Arc::new(Flags::default());
+        let h = spawn(
+            Count { n: 0, limit: 1000 },
+            WaitStrategy::Park,
+            None,
+            flags.clone(),
+            1,
+        )
+        .unwrap();
         assert_eq!(h.join().unwrap().n, 1000);
+        assert!(flags.done[1].load(Ordering::Acquire));
     }
 
     #[test]
     fn stop_flag_ends_an_idle_stage() {
-        let stop = Arc::new(AtomicBool::new(false));
+        let flags = Arc::new(Flags::default());
         struct Idle;
         impl Stage for Idle {
             fn poll(&mut self) -> bool {
@@ -171,9 +184,9 @@ mod tests {
                 "idle"
             }
         }
-        let h = spawn(Idle, WaitStrategy::Park, None, stop.clone()).unwrap();
+        let h = spawn(Idle, WaitStrategy::Park, None, flags.clone(), 0).unwrap();
         std::thread::sleep(Duration::from_millis(20));
-        stop.store(true, Ordering::Relaxed);
+        flags.stop.store(true, Ordering::Relaxed);
         h.join().unwrap();
     }
 

@@ -125,4 +125,14 @@ pub struct Flags {
     pub feed_active: AtomicBool,
     /// Kill switch tripped (file, HTTP, SIGUSR1).
     pub kill: AtomicBool,
+    /// Set by each stage's runner when the stage has finished: feed, book, signal, order.
+    pub done: [AtomicBool; 4],
+}
+
+impl Flags {
+    /// Whether stage `i` has finished (its output is complete).
+    #[inline]
+    pub fn is_done(&self, i: usize) -> bool {
+        self.done[i].load(Ordering::Acquire)
+    }
 }
