@@ -10,6 +10,7 @@
 
 pub mod binance;
 pub mod bybit;
+pub mod coincheck;
 pub mod json;
 
 use crate::instrument::{BookKey, Instrument, InstrumentTable, Market, Venue};
@@ -349,6 +350,86 @@ impl<H: Copy> DiffBuffer<H> {
         for d in &mut self.diffs {
             d.1 -= cut;
         }
+    }
+}
+
+/// One book's REST snapshot request.
+#[derive(Debug, Clone, Copy, Default)]
+struct SnapshotRequest {
+    /// When the outstanding request was made (`None`: none outstanding).
+    at_ns: Option<u64>,
+    /// The feed has not taken this request yet.
+    untaken: bool,
+}
+
+/// Per-book REST snapshot requests of a REST-seeded venue: what the sync rules asked for, and
+/// what the feed has taken ([`SnapshotRequests::take_next`]) to fetch.
+#[derive(Debug, Clone, Default)]
+pub struct SnapshotRequests {
+    books: Vec<SnapshotRequest>,
+    /// A request was made since the feed last asked ([`Decoder::take_resync_request`]).
+    new: bool,
+}
+
+impl SnapshotRequests {
+    /// Makes room for book `i` (cold: books found by auto-routing).
+    pub fn ensure(&mut self, i: usize) {
+        while self.books.len() <= i {
+            self.books.push(SnapshotRequest::default());
+        }
+    }
+
+    /// Asks for a snapshot of book `i` now, even if one is outstanding.
+    pub fn request(&mut self, i: usize, now_ns: u64, c: &mut FeedCounters) {
+        if let Some(r) = self.books.get_mut(i) {
+            r.at_ns = Some(now_ns);
+            r.untaken = true;
+            self.new = true;
+            c.snapshot_requests += 1;
+        }
+    }
+
+    /// Asks for a snapshot of book `i` unless one is outstanding.
+    pub fn request_once(&mut self, i: usize, now_ns: u64, c: &mut FeedCounters) {
+        if !self.outstanding(i) {
+            self.request(i, now_ns, c);
+        }
+    }
+
+    /// Asks again when the outstanding request of book `i` is older than `retry_ns`.
+    pub fn retry_overdue(&mut self, i: usize, now_ns: u64, retry_ns: u64, c: &mut FeedCounters) {
+        let overdue = self
+            .books
+            .get(i)
+            .and_then(|r| r.at_ns)
+            .is_some_and(|at| now_ns.saturating_sub(at) >= retry_ns);
+        if overdue {
+            self.request(i, now_ns, c);
+        }
+    }
+
+    /// Whether a request of book `i` is outstanding.
+    pub fn outstanding(&self, i: usize) -> bool {
+        self.books.get(i).is_some_and(|r| r.at_ns.is_some())
+    }
+
+    /// Book `i`'s snapshot arrived, or its request no longer matters (reconnect).
+    pub fn answered(&mut self, i: usize) {
+        if let Some(r) = self.books.get_mut(i) {
+            *r = SnapshotRequest::default();
+        }
+    }
+
+    /// True once after new requests were made.
+    pub fn take_new(&mut self) -> bool {
+        std::mem::take(&mut self.new)
+    }
+
+    /// The next book whose snapshot the feed should fetch; each request is handed out once.
+    pub fn take_next(&mut self) -> Option<usize> {
+        let i = self.books.iter().position(|r| r.untaken)?;
+        self.books[i].untaken = false;
+        Some(i)
     }
 }
 

@@ -7,7 +7,8 @@ pub mod wire;
 use crate::msg::{BookState, MdEvent};
 use crate::venue::json::JsonParser;
 use crate::venue::{
-    emit_state, emit_trade, query_param, BookRoutes, Decoder, FeedCounters, FrameError, LevelUpdate,
+    emit_state, emit_trade, query_param, BookRoutes, Decoder, FeedCounters, FrameError,
+    LevelUpdate, SnapshotRequests,
 };
 use sync::{BookSync, DiffHead, Verdict};
 use wire::Frame;
@@ -95,26 +96,16 @@ impl Default for BinanceConfig {
     }
 }
 
-/// Per-book request bookkeeping for REST snapshots.
-#[derive(Debug, Clone, Copy, Default)]
-struct Request {
-    /// When the last snapshot request for the book was made, while one is outstanding.
-    at_ns: Option<u64>,
-    /// The feed has not yet taken this request ([`BinanceDecoder::take_snapshot_request`]).
-    untaken: bool,
-}
-
 /// Decoder for one Binance spot connection (one or more symbols, combined or raw streams).
 #[derive(Debug)]
 pub struct BinanceDecoder {
     json: JsonParser,
     routes: BookRoutes,
     books: Vec<BookSync>,
-    requests: Vec<Request>,
+    requests: SnapshotRequests,
     levels: Vec<LevelUpdate>,
     counters: FeedCounters,
     pub config: BinanceConfig,
-    resync_requested: bool,
     /// The last frame error, for the cold path's log.
     pub last_error: Option<FrameError>,
 }
@@ -130,11 +121,10 @@ impl BinanceDecoder {
             json: JsonParser::default(),
             routes,
             books: Vec::with_capacity(n.max(8)),
-            requests: Vec::with_capacity(n.max(8)),
+            requests: SnapshotRequests::default(),
             levels: Vec::with_capacity(4096),
             counters: FeedCounters::default(),
             config,
-            resync_requested: false,
             last_error: None,
         };
         if n > 0 {
@@ -150,8 +140,8 @@ impl BinanceDecoder {
                 self.config.buffer_diffs,
                 self.config.buffer_levels,
             ));
-            self.requests.push(Request::default());
         }
+        self.requests.ensure(i);
     }
 
     /// Sync state of book `i`.
@@ -164,12 +154,11 @@ impl BinanceDecoder {
         self.books.get(i).and_then(|b| b.sb.last_seq)
     }
 
-    /// The next book whose snapshot the feed should fetch (see [`Decoder::take_resync_request`]);
-    /// each request is handed out once. Fetch [`snapshot_url`] of the book's symbol.
+    /// The next book whose snapshot the feed should fetch (after
+    /// [`Decoder::take_resync_request`] said there are new requests); each request is handed out
+    /// once. Fetch [`snapshot_url`] of the book's symbol and pass the answer to `on_rest`.
     pub fn take_snapshot_request(&mut self) -> Option<usize> {
-        let i = self.requests.iter().position(|r| r.untaken)?;
-        self.requests[i].untaken = false;
-        Some(i)
+        self.requests.take_next()
     }
 
     /// The REST URL of book `i`'s snapshot at `limit` levels.
@@ -180,31 +169,11 @@ impl BinanceDecoder {
             .map(|b| snapshot_url(b.key.symbol.as_str(), limit))
     }
 
-    fn request_snapshot(&mut self, i: usize, now_ns: u64) {
-        if let Some(r) = self.requests.get_mut(i) {
-            r.at_ns = Some(now_ns);
-            r.untaken = true;
-            self.resync_requested = true;
-            self.counters.snapshot_requests += 1;
-        }
-    }
-
-    /// Requests a snapshot for book `i` unless one is already outstanding.
-    fn ensure_requested(&mut self, i: usize, now_ns: u64) {
-        if self.requests.get(i).is_some_and(|r| r.at_ns.is_none()) {
-            self.request_snapshot(i, now_ns);
-        }
-    }
-
     fn after_verdict(&mut self, i: usize, v: Verdict, now_ns: u64) {
         match v {
-            Verdict::Buffered => self.ensure_requested(i, now_ns),
-            Verdict::Snapshot => {
-                if let Some(r) = self.requests.get_mut(i) {
-                    r.at_ns = None;
-                }
-            }
-            v if v.wants_snapshot() => self.request_snapshot(i, now_ns),
+            Verdict::Buffered => self.requests.request_once(i, now_ns, &mut self.counters),
+            Verdict::Snapshot => self.requests.answered(i),
+            v if v.wants_snapshot() => self.requests.request(i, now_ns, &mut self.counters),
             _ => {}
         }
     }
@@ -244,7 +213,7 @@ impl Decoder for BinanceDecoder {
                     // What is buffered now has a hole: start over.
                     self.counters.dropped += b.buffer.len() as u64;
                     b.buffer.clear();
-                    self.ensure_requested(i, recv_ns);
+                    self.requests.request_once(i, recv_ns, &mut self.counters);
                 }
                 return;
             }
@@ -347,12 +316,13 @@ impl Decoder for BinanceDecoder {
                 self.counters.events += 1;
                 emit_state(now_ns, i as u16, BookState::Stale, out);
             }
-            let overdue = b.awaiting_snapshot()
-                && self.requests[i]
-                    .at_ns
-                    .is_some_and(|at| now_ns.saturating_sub(at) >= self.config.snapshot_retry_ns);
-            if overdue {
-                self.request_snapshot(i, now_ns);
+            if b.awaiting_snapshot() {
+                self.requests.retry_overdue(
+                    i,
+                    now_ns,
+                    self.config.snapshot_retry_ns,
+                    &mut self.counters,
+                );
             }
         }
     }
@@ -365,7 +335,7 @@ impl Decoder for BinanceDecoder {
             self.counters.dropped += b.buffer.len() as u64;
             b.buffer.clear();
             // A new snapshot is requested when the first diff of the new connection is buffered.
-            self.requests[i] = Request::default();
+            self.requests.answered(i);
         }
     }
 
@@ -378,7 +348,7 @@ impl Decoder for BinanceDecoder {
     }
 
     fn take_resync_request(&mut self) -> bool {
-        std::mem::take(&mut self.resync_requested)
+        self.requests.take_new()
     }
 }
 
