@@ -17,7 +17,6 @@ use crate::instrument::{BookKey, Instrument, InstrumentTable, Market, Venue};
 use crate::msg::{BookOp, BookState, MdEvent, Side};
 use crate::num::{FieldError, Scale};
 use json::Array;
-use simd_json::prelude::*;
 
 /// Counters kept by a decoder (plain integers; the cold path reads copies).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -240,6 +239,9 @@ pub fn read_levels(
     lot: Scale,
     out: &mut Vec<LevelUpdate>,
 ) -> Result<(), FrameError> {
+    // Scoped here: the prelude's `Array` trait is also implemented for `Vec`, and its boxed
+    // `iter` would shadow the slice's (allocating) wherever the prelude is in scope.
+    use simd_json::prelude::*;
     for lv in arr.iter() {
         let pair = lv.as_array().ok_or(FrameError::Missing("level"))?;
         let (Some(px), Some(qty)) = (pair.get(0), pair.get(1)) else {
