@@ -8,12 +8,15 @@
 //! the venue's rules say the book stays consistent, and otherwise marks the book `resyncing` or
 //! `stale` and asks the feed for a fresh snapshot.
 
+pub mod binance;
 pub mod bybit;
+pub mod coincheck;
 pub mod json;
 
 use crate::instrument::{BookKey, Instrument, InstrumentTable, Market, Venue};
 use crate::msg::{BookOp, BookState, MdEvent, Side};
-use crate::num::FieldError;
+use crate::num::{FieldError, Scale};
+use json::Array;
 
 /// Counters kept by a decoder (plain integers; the cold path reads copies).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -43,6 +46,13 @@ pub struct FeedCounters {
     pub stale: u64,
     /// REST snapshots applied.
     pub rest_snapshots: u64,
+    /// Snapshots the sync rules asked the feed for (REST-seeded venues: one per book and request).
+    pub snapshot_requests: u64,
+    /// Updates after which the decoder's own copy of an unsequenced book was crossed.
+    pub crossed: u64,
+    /// Levels left out of a book because their price or size is off the instrument's tick/lot
+    /// grid (Binance keeps resting orders placed under an older, finer grid).
+    pub off_grid: u64,
 }
 
 /// Why a frame was not accepted.
@@ -199,6 +209,232 @@ pub fn emit_state<F: FnMut(MdEvent)>(recv_ns: u64, book: u16, state: BookState, 
     });
 }
 
+/// Emits one public trade print. Returns the number of events (1).
+#[inline]
+pub fn emit_trade<F: FnMut(MdEvent)>(
+    recv_ns: u64,
+    book: u16,
+    (px, qty, aggressor, exch_ts_ms): (i64, i64, Side, u64),
+    out: &mut F,
+) -> u64 {
+    out(MdEvent {
+        recv_ns,
+        book,
+        op: BookOp::Trade {
+            px,
+            qty,
+            aggressor,
+            exch_ts_ms,
+        },
+    });
+    1
+}
+
+/// Reads `[["price","size"], ...]` (decimal strings) into `out` as levels of `side`.
+#[inline]
+pub fn read_levels(
+    arr: &Array<'_, '_>,
+    side: Side,
+    tick: Scale,
+    lot: Scale,
+    out: &mut Vec<LevelUpdate>,
+) -> Result<(), FrameError> {
+    // Scoped here: the prelude's `Array` trait is also implemented for `Vec`, and its boxed
+    // `iter` would shadow the slice's (allocating) wherever the prelude is in scope.
+    use simd_json::prelude::*;
+    for lv in arr.iter() {
+        let pair = lv.as_array().ok_or(FrameError::Missing("level"))?;
+        let (Some(px), Some(qty)) = (pair.get(0), pair.get(1)) else {
+            return Err(FrameError::Missing("level"));
+        };
+        let px = px.as_str().ok_or(FrameError::Missing("level price"))?;
+        let qty = qty.as_str().ok_or(FrameError::Missing("level size"))?;
+        let px = tick
+            .parse_unsigned(px.as_bytes(), "price")
+            .map_err(FrameError::Number)?;
+        let qty = lot
+            .parse_unsigned(qty.as_bytes(), "size")
+            .map_err(FrameError::Number)?;
+        out.push((side, px, qty));
+    }
+    Ok(())
+}
+
+/// The value of `key` in the query string of `url` (`...depth?symbol=NKNUSDT&limit=1000`).
+pub fn query_param<'u>(url: &'u str, key: &str) -> Option<&'u str> {
+    let (_, query) = url.split_once('?')?;
+    let query = query.split('#').next().unwrap_or(query);
+    query.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=')?;
+        (k == key).then_some(v)
+    })
+}
+
+/// Diffs held back until a snapshot arrives (REST-seeded venues), with their parsed levels kept
+/// in one arena.
+///
+/// Both the diff list and the level arena are allocated to their full bounds at construction,
+/// so buffering never allocates; a diff that does not fit is refused and the caller decides
+/// (usually: the buffer is useless, resync).
+#[derive(Debug, Clone)]
+pub struct DiffBuffer<H: Copy> {
+    /// Header of each diff with the start and length of its levels in `levels`.
+    diffs: Vec<(H, u32, u32)>,
+    levels: Vec<LevelUpdate>,
+    max_diffs: usize,
+    max_levels: usize,
+}
+
+impl<H: Copy> DiffBuffer<H> {
+    /// A buffer for at most `max_diffs` diffs holding at most `max_levels` levels in total.
+    pub fn new(max_diffs: usize, max_levels: usize) -> DiffBuffer<H> {
+        let max_levels = max_levels.min(u32::MAX as usize);
+        DiffBuffer {
+            diffs: Vec::with_capacity(max_diffs),
+            levels: Vec::with_capacity(max_levels),
+            max_diffs,
+            max_levels,
+        }
+    }
+
+    /// Appends one diff; false (and nothing stored) when it does not fit.
+    #[inline]
+    pub fn push(&mut self, head: H, levels: &[LevelUpdate]) -> bool {
+        if self.diffs.len() >= self.max_diffs || levels.len() > self.max_levels - self.levels.len()
+        {
+            return false;
+        }
+        let start = self.levels.len() as u32;
+        self.levels.extend_from_slice(levels);
+        self.diffs.push((head, start, levels.len() as u32));
+        true
+    }
+
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.diffs.len()
+    }
+
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.diffs.is_empty()
+    }
+
+    #[inline]
+    pub fn clear(&mut self) {
+        self.diffs.clear();
+        self.levels.clear();
+    }
+
+    /// The `i`-th buffered diff (oldest first).
+    #[inline]
+    pub fn get(&self, i: usize) -> Option<(H, &[LevelUpdate])> {
+        let &(h, start, len) = self.diffs.get(i)?;
+        let (start, len) = (start as usize, len as usize);
+        Some((h, &self.levels[start..start + len]))
+    }
+
+    /// Buffered diffs, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = (H, &[LevelUpdate])> + '_ {
+        (0..self.diffs.len()).filter_map(move |i| self.get(i))
+    }
+
+    /// Drops the `n` oldest diffs (without allocating).
+    pub fn drop_front(&mut self, n: usize) {
+        let n = n.min(self.diffs.len());
+        if n == self.diffs.len() {
+            self.clear();
+            return;
+        }
+        let cut = self.diffs[n].1;
+        self.levels.drain(..cut as usize);
+        self.diffs.drain(..n);
+        for d in &mut self.diffs {
+            d.1 -= cut;
+        }
+    }
+}
+
+/// One book's REST snapshot request.
+#[derive(Debug, Clone, Copy, Default)]
+struct SnapshotRequest {
+    /// When the outstanding request was made (`None`: none outstanding).
+    at_ns: Option<u64>,
+    /// The feed has not taken this request yet.
+    untaken: bool,
+}
+
+/// Per-book REST snapshot requests of a REST-seeded venue: what the sync rules asked for, and
+/// what the feed has taken ([`SnapshotRequests::take_next`]) to fetch.
+#[derive(Debug, Clone, Default)]
+pub struct SnapshotRequests {
+    books: Vec<SnapshotRequest>,
+    /// A request was made since the feed last asked ([`Decoder::take_resync_request`]).
+    new: bool,
+}
+
+impl SnapshotRequests {
+    /// Makes room for book `i` (cold: books found by auto-routing).
+    pub fn ensure(&mut self, i: usize) {
+        while self.books.len() <= i {
+            self.books.push(SnapshotRequest::default());
+        }
+    }
+
+    /// Asks for a snapshot of book `i` now, even if one is outstanding.
+    pub fn request(&mut self, i: usize, now_ns: u64, c: &mut FeedCounters) {
+        if let Some(r) = self.books.get_mut(i) {
+            r.at_ns = Some(now_ns);
+            r.untaken = true;
+            self.new = true;
+            c.snapshot_requests += 1;
+        }
+    }
+
+    /// Asks for a snapshot of book `i` unless one is outstanding.
+    pub fn request_once(&mut self, i: usize, now_ns: u64, c: &mut FeedCounters) {
+        if !self.outstanding(i) {
+            self.request(i, now_ns, c);
+        }
+    }
+
+    /// Asks again when the outstanding request of book `i` is older than `retry_ns`.
+    pub fn retry_overdue(&mut self, i: usize, now_ns: u64, retry_ns: u64, c: &mut FeedCounters) {
+        let overdue = self
+            .books
+            .get(i)
+            .and_then(|r| r.at_ns)
+            .is_some_and(|at| now_ns.saturating_sub(at) >= retry_ns);
+        if overdue {
+            self.request(i, now_ns, c);
+        }
+    }
+
+    /// Whether a request of book `i` is outstanding.
+    pub fn outstanding(&self, i: usize) -> bool {
+        self.books.get(i).is_some_and(|r| r.at_ns.is_some())
+    }
+
+    /// Book `i`'s snapshot arrived, or its request no longer matters (reconnect).
+    pub fn answered(&mut self, i: usize) {
+        if let Some(r) = self.books.get_mut(i) {
+            *r = SnapshotRequest::default();
+        }
+    }
+
+    /// True once after new requests were made.
+    pub fn take_new(&mut self) -> bool {
+        std::mem::take(&mut self.new)
+    }
+
+    /// The next book whose snapshot the feed should fetch; each request is handed out once.
+    pub fn take_next(&mut self) -> Option<usize> {
+        let i = self.books.iter().position(|r| r.untaken)?;
+        self.books[i].untaken = false;
+        Some(i)
+    }
+}
+
 /// The feed stage's logic for one connection of one venue.
 pub trait Decoder {
     /// Decodes one raw frame received at `recv_ns` (simd-json parses it in place).
@@ -242,5 +478,86 @@ pub(crate) mod testutil {
             d.on_frame(1_000 + i as u64, &mut buf, &mut |e| evs.push(e));
         }
         evs
+    }
+
+    /// The recorded file `name` of the shared data folder (`../shared/data` beside the crate,
+    /// or the folder named by `OBI_SHARED_DATA`, e.g. for a git worktree elsewhere), or `None`
+    /// with a message saying the test is skipped.
+    pub fn shared_data(name: &str) -> Option<std::path::PathBuf> {
+        let dir = std::env::var_os("OBI_SHARED_DATA")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data").into());
+        let path = dir.join(name);
+        if path.is_file() {
+            Some(path)
+        } else {
+            eprintln!(
+                "skipping: {} not found (the shared data folder is absent)",
+                path.display()
+            );
+            None
+        }
+    }
+
+    /// `base` with bytes overwritten at `edits` (positions taken modulo the length), then cut to
+    /// `cut` bytes (modulo the length + 1): the fuzz tests' mutation of a valid frame.
+    pub fn mutated(base: &str, edits: &[(usize, u8)], cut: usize) -> Vec<u8> {
+        let mut b = base.as_bytes().to_vec();
+        if b.is_empty() {
+            return b;
+        }
+        for &(pos, byte) in edits {
+            let n = b.len();
+            b[pos % n] = byte;
+        }
+        let keep = cut % (b.len() + 1);
+        if keep > 0 {
+            b.truncate(keep);
+        }
+        b
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_params() {
+        let u = "https://api.binance.com/api/v3/depth?symbol=NKNUSDT&limit=1000";
+        assert_eq!(query_param(u, "symbol"), Some("NKNUSDT"));
+        assert_eq!(query_param(u, "limit"), Some("1000"));
+        assert_eq!(query_param(u, "pair"), None);
+        assert_eq!(
+            query_param("/api/order_books?pair=btc_jpy", "pair"),
+            Some("btc_jpy")
+        );
+        assert_eq!(query_param("/api/order_books", "pair"), None);
+    }
+
+    #[test]
+    fn diff_buffer_is_bounded_and_keeps_order() {
+        let mut b: DiffBuffer<u32> = DiffBuffer::new(3, 4);
+        let (cap_d, cap_l) = (b.diffs.capacity(), b.levels.capacity());
+        let l = |px| (Side::Bid, px, 1);
+        assert!(b.push(1, &[l(1), l(2)]));
+        assert!(b.push(2, &[]));
+        assert!(!b.push(3, &[l(3), l(4), l(5)]), "levels over the bound");
+        assert!(b.push(3, &[l(3), l(4)]));
+        assert!(!b.push(4, &[]), "diffs over the bound");
+        let got: Vec<(u32, Vec<i64>)> = b
+            .iter()
+            .map(|(h, lv)| (h, lv.iter().map(|x| x.1).collect()))
+            .collect();
+        assert_eq!(got, vec![(1, vec![1, 2]), (2, vec![]), (3, vec![3, 4])]);
+        b.drop_front(1);
+        assert_eq!(b.get(0).map(|(h, lv)| (h, lv.len())), Some((2, 0)));
+        assert_eq!(b.get(1).map(|(h, lv)| (h, lv[0].1)), Some((3, 3)));
+        assert!(b.push(5, &[l(6), l(7)]));
+        assert_eq!(b.get(2).map(|(_, lv)| lv[1].1), Some(7));
+        b.drop_front(9);
+        assert!(b.is_empty());
+        // never grew past the bounds it was built with
+        assert_eq!((b.diffs.capacity(), b.levels.capacity()), (cap_d, cap_l));
     }
 }
