@@ -14,6 +14,7 @@ pub mod msg;
 pub mod net;
 pub mod num;
 pub mod pipeline;
+pub mod record;
 pub mod risk;
 pub mod sim;
 pub mod strategy;
