@@ -5,6 +5,7 @@
 //! after it decide and execute. [`num`] and [`instrument`] keep every price and size an exact
 //! integer.
 
+pub mod app;
 pub mod book;
 pub mod clock;
 pub mod config;
@@ -15,6 +16,7 @@ pub mod net;
 pub mod num;
 pub mod pipeline;
 pub mod record;
+pub mod replay;
 pub mod risk;
 pub mod sim;
 pub mod strategy;

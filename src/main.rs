@@ -1,1 +1,54 @@
-fn main() {}
+//! `obi-scalp`: parses the command line and hands over to the library.
+
+use clap::{Parser, Subcommand};
+use obi_scalp::app::{self, AppError};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "obi-scalp",
+    version,
+    about = "Low-latency order-book-imbalance scalping engine"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Trade: the threaded pipeline (paper by default; the built-in synthetic market needs no network).
+    Run(app::run::RunArgs),
+    /// Deterministic single-thread event-time backtest of recordings through the same stage code.
+    Replay(app::replay::ReplayArgs),
+    /// Replay a recording through the parser and book only; CSV of the top of book to stdout.
+    Book(app::book::BookArgs),
+    /// The threaded pipeline over a recording as fast as it goes: tick-to-trade and stage latency.
+    BenchLatency(app::bench::BenchArgs),
+    /// Validate a config file and print the effective configuration.
+    CheckConfig(app::check::CheckArgs),
+    /// Local exchange simulator speaking a venue's WebSocket and REST protocols.
+    Sim(obi_scalp::sim::cli::SimArgs),
+    /// Record raw frames of a live feed to disk.
+    Record(app::record::RecordArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let res: Result<(), AppError> = match cli.cmd {
+        Cmd::Run(a) => app::run::run(a),
+        Cmd::Replay(a) => app::replay::run(a),
+        Cmd::Book(a) => app::book::run(a),
+        Cmd::BenchLatency(a) => app::bench::run(a),
+        Cmd::CheckConfig(a) => app::check::run(a),
+        Cmd::Sim(a) => obi_scalp::sim::cli::run(a).map_err(AppError::usage),
+        Cmd::Record(a) => app::record::run(a),
+    };
+    match res {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("obi-scalp: {}", e.msg);
+            ExitCode::from(e.code)
+        }
+    }
+}

@@ -70,7 +70,11 @@ pub fn run(a: BookArgs) -> Result<(), AppError> {
     let mut w = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut header = String::from("ts_ns,venue,symbol,state");
     for i in 1..=a.depth {
-        let sfx = if i == 1 { String::new() } else { format!("_{i}") };
+        let sfx = if i == 1 {
+            String::new()
+        } else {
+            format!("_{i}")
+        };
         for c in ["bid_px", "bid_qty", "ask_px", "ask_qty"] {
             header.push_str(&format!(",{c}{sfx}"));
         }
@@ -98,7 +102,8 @@ pub fn run(a: BookArgs) -> Result<(), AppError> {
                     buf.clear();
                     buf.extend_from_slice(&rec.data);
                     let mut evs = Vec::new();
-                    c.dec.on_rest(rec.ts_ns, url, &mut buf, &mut |e| evs.push(e));
+                    c.dec
+                        .on_rest(rec.ts_ns, url, &mut buf, &mut |e| evs.push(e));
                     rows += emit(c, &evs, &a, &mut line, &mut w)?;
                 }
             }
@@ -154,7 +159,9 @@ pub fn run(a: BookArgs) -> Result<(), AppError> {
             if !matches!(e.op, BookOp::Commit { .. }) {
                 continue;
             }
-            let Some(MarketMsg::Book(u)) = msg else { continue };
+            let Some(MarketMsg::Book(u)) = msg else {
+                continue;
+            };
             let o = c.outs[i].as_ref().expect("set above");
             if let Some(s) = &a.symbol {
                 if !o.key.symbol.eq_ignore_ascii_case(s) {

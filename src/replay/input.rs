@@ -64,7 +64,11 @@ pub fn market_of_addr(venue: Venue, addr: &str) -> Market {
 /// Loads `paths` (cryptofeed, `<ns> <frame>` or obirec; plain, gz or zst), merges them by
 /// receive time (stable: equal times keep file order) and resolves connections.
 /// `venue` overrides what the files say (needed for plain `<ns> <frame>` files).
-pub fn load(paths: &[PathBuf], venue: Option<Venue>, market: Option<Market>) -> Result<Loaded, InputError> {
+pub fn load(
+    paths: &[PathBuf],
+    venue: Option<Venue>,
+    market: Option<Market>,
+) -> Result<Loaded, InputError> {
     let mut out = Loaded {
         venue,
         ..Loaded::default()
@@ -95,7 +99,12 @@ pub fn load(paths: &[PathBuf], venue: Option<Venue>, market: Option<Market>) -> 
     Ok(out)
 }
 
-fn load_one(path: &Path, fi: usize, market: Option<Market>, out: &mut Loaded) -> Result<(), InputError> {
+fn load_one(
+    path: &Path,
+    fi: usize,
+    market: Option<Market>,
+    out: &mut Loaded,
+) -> Result<(), InputError> {
     let mut r = record::open(path).map_err(|e| InputError(e.to_string()))?;
     let meta = r.meta().cloned();
     if let Some(m) = &meta {
@@ -130,7 +139,11 @@ fn load_one(path: &Path, fi: usize, market: Option<Market>, out: &mut Loaded) ->
                         out.venue = venue_of_text(
                             &serde_json::from_str::<serde_json::Value>(s)
                                 .ok()
-                                .and_then(|v| v.get("exchange").and_then(|e| e.as_str()).map(str::to_owned))
+                                .and_then(|v| {
+                                    v.get("exchange")
+                                        .and_then(|e| e.as_str())
+                                        .map(str::to_owned)
+                                })
                                 .unwrap_or_default(),
                         );
                     }

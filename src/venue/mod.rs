@@ -8,6 +8,7 @@
 //! the venue's rules say the book stays consistent, and otherwise marks the book `resyncing` or
 //! `stale` and asks the feed for a fresh snapshot.
 
+pub mod any;
 pub mod binance;
 pub mod bybit;
 pub mod coincheck;
@@ -16,6 +17,7 @@ pub mod json;
 use crate::instrument::{BookKey, Instrument, InstrumentTable, Market, Venue};
 use crate::msg::{BookOp, BookState, MdEvent, Side};
 use crate::num::{FieldError, Scale};
+pub use any::{AnyDecoder, DecoderSettings};
 use json::Array;
 
 /// Counters kept by a decoder (plain integers; the cold path reads copies).
