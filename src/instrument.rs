@@ -374,9 +374,9 @@ mod tests {
     fn notional_is_exact() {
         let t = InstrumentTable::default();
         let i = t.get(Venue::Bybit, Market::Linear, "BTCUSDT").unwrap();
-        // 65140.4 * 0.002 = 130.2808 USDT; notional decimals 1 + 3 = 4.
-        assert_eq!(i.notional_units(651404, 2), 1_302_808);
-        assert_eq!(i.notional_decimals(), 4);
+        // 65140.40 * 0.002 = 130.28080 USDT; notional decimals 2 + 3 = 5.
+        assert_eq!(i.notional_units(651404, 2), 13_028_080);
+        assert_eq!(i.notional_decimals(), 5);
     }
 
     #[test]

@@ -91,12 +91,9 @@ impl Scale {
                 NumError::Negative
             });
         }
-        // value = mantissa * 10^exp; strip trailing zeros from the mantissa first.
-        let (mut m, mut e) = (mantissa, exp);
-        while m % 10 == 0 {
-            m /= 10;
-            e += 1;
-        }
+        // value = mantissa * 10^exp. The decimals are kept as written ("0.10" prints prices
+        // with two places, as the venue does); the step is the mantissa in those units.
+        let (m, e) = (mantissa, exp);
         if e >= 0 {
             let step = m
                 .checked_mul(*POW10.get(e as usize).ok_or(NumError::Overflow)?)
@@ -332,7 +329,8 @@ mod tests {
     #[test]
     fn parses_plain_decimals_to_steps() {
         let tick = Scale::from_step("0.10").unwrap();
-        assert_eq!(tick, Scale::new(1, 1));
+        assert_eq!(tick, Scale::new(2, 10));
+        assert_eq!(tick.format(651404), "65140.40");
         assert_eq!(tick.parse(b"65140.4"), Ok(651404));
         assert_eq!(tick.parse(b"65140.40000"), Ok(651404));
         assert_eq!(tick.parse(b"65140"), Ok(651400));

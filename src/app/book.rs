@@ -104,7 +104,7 @@ pub fn run(a: BookArgs) -> Result<(), AppError> {
                     let mut evs = Vec::new();
                     c.dec
                         .on_rest(rec.ts_ns, url, &mut buf, &mut |e| evs.push(e));
-                    rows += emit(c, &evs, &a, &mut line, &mut w)?;
+                    rows += emit(c, &evs, &a, market, &mut line, &mut w)?;
                 }
             }
             continue;
@@ -121,12 +121,12 @@ pub fn run(a: BookArgs) -> Result<(), AppError> {
                 buf.extend_from_slice(&rec.data);
                 let mut evs = Vec::new();
                 c.dec.on_frame(rec.ts_ns, &mut buf, &mut |e| evs.push(e));
-                rows += emit(c, &evs, &a, &mut line, &mut w)?;
+                rows += emit(c, &evs, &a, market, &mut line, &mut w)?;
             }
             RecordKind::Connect | RecordKind::Disconnect => {
                 let mut evs = Vec::new();
                 c.dec.on_disconnect(rec.ts_ns, &mut |e| evs.push(e));
-                rows += emit(c, &evs, &a, &mut line, &mut w)?;
+                rows += emit(c, &evs, &a, market, &mut line, &mut w)?;
             }
             _ => {}
         }
@@ -138,6 +138,7 @@ pub fn run(a: BookArgs) -> Result<(), AppError> {
         c: &mut Conn,
         evs: &[MdEvent],
         a: &BookArgs,
+        market: Option<Market>,
         line: &mut String,
         w: &mut impl Write,
     ) -> Result<u64, AppError> {
@@ -167,6 +168,9 @@ pub fn run(a: BookArgs) -> Result<(), AppError> {
                 if !o.key.symbol.eq_ignore_ascii_case(s) {
                     continue;
                 }
+            }
+            if market.is_some_and(|m| m != o.key.market) {
+                continue;
             }
             line.clear();
             use std::fmt::Write as _;

@@ -81,11 +81,11 @@ maker_fee_bps = 2
     )
     .unwrap();
     assert_eq!(c.strategy.order_qty, 1);
-    // one money unit = 0.1 USDT * 0.001 / 1e6
+    // one money unit = 0.10 USDT * 0.001 / 1e6
     assert_eq!(c.risk.limits.max_drawdown, 5_005_000_000_000);
     assert_eq!(
         format_money(&c.market.instrument, c.risk.limits.max_drawdown),
-        "500.5000000000"
+        "500.50000000000"
     );
     assert_eq!(c.paper.taker_fee_cbps, 550);
     assert_eq!(c.paper.maker_fee_cbps, 200);

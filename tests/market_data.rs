@@ -1,0 +1,165 @@
+//! Market data on the recorded exchange frames: the book command and the sync facts of
+//! `../shared/data/README.md`.
+
+use obi_scalp::book::BookSet;
+use obi_scalp::msg::{BookOp, MarketMsg};
+use obi_scalp::record::RecordKind;
+use obi_scalp::replay::input;
+use obi_scalp::venue::{AnyDecoder, Decoder, DecoderSettings};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Command;
+
+fn shared(name: &str) -> Option<PathBuf> {
+    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data")).join(name);
+    if p.exists() {
+        Some(p)
+    } else {
+        eprintln!(
+            "skipping: {} not found (../shared/data is needed)",
+            p.display()
+        );
+        None
+    }
+}
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_obi-scalp"))
+}
+
+/// All 6 Bybit books, 2,142 deltas applied, 0 gaps, never crossed, exactly 200 x 200 levels
+/// after every delta.
+#[test]
+fn bybit_recording_six_books_200x200_after_every_delta() {
+    let Some(path) = shared("bybit_v5_cryptofeed_20260809.jsonl.zst") else {
+        return;
+    };
+    let loaded = input::load(&[path], None, None).unwrap();
+    let mut conns: BTreeMap<String, (AnyDecoder, BookSet)> = BTreeMap::new();
+    let (mut deltas, mut snapshots, mut checked) = (0u64, 0u64, 0u64);
+    for r in &loaded.records {
+        if r.kind != RecordKind::Recv {
+            continue;
+        }
+        let (v, m) = loaded.conns[&r.conn];
+        let (dec, books) = conns.entry(r.conn.clone()).or_insert_with(|| {
+            (
+                AnyDecoder::new(v, m, Default::default(), &[], &DecoderSettings::default())
+                    .unwrap(),
+                BookSet::new(0, 8, 1024),
+            )
+        });
+        let mut evs = Vec::new();
+        let mut buf = r.data.clone();
+        dec.on_frame(r.ts_ns, &mut buf, &mut |e| evs.push(e));
+        let snapshot = evs.iter().any(|e| e.op == BookOp::Clear);
+        for e in &evs {
+            books.ensure(e.book as usize);
+            if let Some(MarketMsg::Book(u)) = books.apply(e) {
+                if matches!(e.op, BookOp::Commit { .. }) {
+                    let b = &books.books[e.book as usize];
+                    assert_eq!((b.bids.len(), b.asks.len()), (200, 200), "at {}", r.line);
+                    assert!(!u.crossed, "crossed at line {}", r.line);
+                    checked += 1;
+                    if snapshot {
+                        snapshots += 1;
+                    } else {
+                        deltas += 1;
+                    }
+                }
+            }
+        }
+    }
+    let books: usize = conns.values().map(|(d, _)| d.routes().books.len()).sum();
+    let gaps: u64 = conns.values().map(|(d, _)| d.counters().gaps).sum();
+    let malformed: u64 = conns.values().map(|(d, _)| d.counters().malformed).sum();
+    assert_eq!(books, 6);
+    assert_eq!(deltas, 2142);
+    assert_eq!(snapshots, 6);
+    assert_eq!(checked, 2148);
+    assert_eq!(gaps, 0);
+    assert_eq!(malformed, 0);
+}
+
+#[test]
+fn book_command_writes_csv_and_summary() {
+    let Some(path) = shared("bybit_v5_cryptofeed_20260809.jsonl.zst") else {
+        return;
+    };
+    let out = bin()
+        .args(["book", "--input"])
+        .arg(&path)
+        .args([
+            "--venue",
+            "bybit_linear",
+            "--symbol",
+            "BTCUSDT",
+            "--depth",
+            "2",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let csv = String::from_utf8(out.stdout).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "ts_ns,venue,symbol,state,bid_px,bid_qty,ask_px,ask_qty,bid_px_2,bid_qty_2,ask_px_2,ask_qty_2"
+    );
+    let rows: Vec<&str> = lines.collect();
+    assert!(rows.len() > 300, "{} rows", rows.len());
+    for r in &rows {
+        let f: Vec<&str> = r.split(',').collect();
+        assert_eq!(f.len(), 12, "{r}");
+        assert_eq!((f[1], f[2], f[3]), ("bybit_linear", "BTCUSDT", "synced"));
+        // exact decimals at the instrument's tick (0.10) and lot (0.001)
+        assert!(f[4].split('.').nth(1).is_some_and(|d| d.len() == 2), "{r}");
+        assert!(f[5].split('.').nth(1).is_some_and(|d| d.len() == 3), "{r}");
+        let bid: f64 = f[4].parse().unwrap();
+        let ask: f64 = f[6].parse().unwrap();
+        assert!(bid < ask, "{r}");
+    }
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("gaps 0") && err.contains("crossed 0"), "{err}");
+}
+
+#[test]
+fn book_command_missing_file_is_exit_2() {
+    let out = bin()
+        .args(["book", "--input", "does/not/exist.jsonl"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("does/not/exist.jsonl"), "{err}");
+}
+
+#[test]
+fn book_command_reports_malformed_lines_and_goes_on() {
+    let dir = std::env::temp_dir().join(format!("obi-book-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join("frames.txt");
+    let snap = r#"{"topic":"orderbook.200.BTCUSDT","type":"snapshot","ts":1,"data":{"s":"BTCUSDT","b":[["100.0","1.000"]],"a":[["100.1","0.5"]],"u":10,"seq":5},"cts":2}"#;
+    let delta = r#"{"topic":"orderbook.200.BTCUSDT","type":"delta","ts":1,"data":{"s":"BTCUSDT","b":[["100.0","2"]],"a":[],"u":11,"seq":6},"cts":3}"#;
+    std::fs::write(
+        &p,
+        format!("1000 {snap}\nthis line is not a record\n2000 {delta}\n3000 {{\"topic\":\n"),
+    )
+    .unwrap();
+    let out = bin()
+        .args(["book", "--venue", "bybit_linear", "--input"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let csv = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    assert!(
+        csv.contains("2000,bybit_linear,BTCUSDT,synced,100.00,2.000,100.10,0.500"),
+        "{csv}"
+    );
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains(":2:"), "line number of the bad line: {err}");
+    assert!(err.contains("malformed 1"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
