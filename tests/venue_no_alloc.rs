@@ -8,6 +8,7 @@
 use obi_scalp::instrument::{InstrumentTable, Market, Venue};
 use obi_scalp::msg::MdEvent;
 use obi_scalp::venue::binance::BinanceDecoder;
+use obi_scalp::venue::bitflyer::BitflyerDecoder;
 use obi_scalp::venue::bybit::BybitDecoder;
 use obi_scalp::venue::coincheck::CoincheckDecoder;
 use obi_scalp::venue::{BookRoutes, Decoder};
@@ -150,5 +151,31 @@ fn decoders_steady_state_do_not_allocate() {
     let n = run(&mut d, 10, &deltas[3..], &mut buf, &mut sink);
     assert_eq!(n, 0, "Bybit deltas allocated {n} times");
     assert_eq!(d.counters().gaps, 0);
+
+    // bitFlyer: JSON-number prices formatted on the stack; snapshot, diffs, executions.
+    let r = BookRoutes::new(
+        InstrumentTable::default(),
+        Venue::Bitflyer,
+        Market::Linear,
+        &["FX_BTC_JPY"],
+    )
+    .unwrap();
+    let mut d = BitflyerDecoder::new(r);
+    let board = |ch: &str, i: u64| {
+        format!(
+            r#"{{"jsonrpc":"2.0","method":"channelMessage","params":{{"channel":"{ch}","message":{{"mid_price":5860000.0,"bids":[{{"price":{b}.0,"size":0.0267539}},{{"price":5850000.0,"size":0.0}}],"asks":[{{"price":{a}.0,"size":0.01}}]}}}}}}"#,
+            b = 5_859_000 + i % 50,
+            a = 5_861_000 + i % 50
+        )
+        .into_bytes()
+    };
+    let exec = br#"{"jsonrpc":"2.0","method":"channelMessage","params":{"channel":"lightning_executions_FX_BTC_JPY","message":[{"id":1,"side":"BUY","price":5860832.0,"size":0.01,"exec_date":"2021-12-12T23:05:29.9692063Z"}]}}"#.to_vec();
+    let frames: Vec<Vec<u8>> = std::iter::once(board("lightning_board_snapshot_FX_BTC_JPY", 0))
+        .chain((1..2000).flat_map(|i| [board("lightning_board_FX_BTC_JPY", i), exec.clone()]))
+        .collect();
+    let _ = run(&mut d, 0, &frames[..3], &mut buf, &mut sink); // warm-up
+    let n = run(&mut d, 10, &frames[3..], &mut buf, &mut sink);
+    assert_eq!(n, 0, "bitFlyer frames allocated {n} times");
+    assert!(d.counters().trades >= 1990);
     assert!(sink > 0);
 }

@@ -10,6 +10,7 @@
 
 pub mod any;
 pub mod binance;
+pub mod bitflyer;
 pub mod bybit;
 pub mod coincheck;
 pub mod json;
@@ -52,6 +53,9 @@ pub struct FeedCounters {
     pub snapshot_requests: u64,
     /// Updates after which the decoder's own copy of an unsequenced book was crossed.
     pub crossed: u64,
+    /// Updates after which the decoder's own copy of the book disagreed with the mid price the
+    /// venue sent along (bitFlyer `mid_price`).
+    pub mid_mismatch: u64,
     /// Levels left out of a book because their price or size is off the instrument's tick/lot
     /// grid (Binance keeps resting orders placed under an older, finer grid).
     pub off_grid: u64,
