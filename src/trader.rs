@@ -270,6 +270,7 @@ impl Trader {
                 out(ToOrder::Book(*u));
                 let now = u.recv_ns;
                 if let Some(mark) = self.mark_px() {
+                    self.ledger.mark(mark);
                     let bal = self.venue_balance;
                     self.risk.evaluate(now, &self.ledger, mark, bal, &mut |e| {
                         ev(TraderEvent::Risk(e))

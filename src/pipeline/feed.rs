@@ -35,6 +35,12 @@ pub trait FrameSource: Send + 'static {
     fn active(&self) -> bool {
         true
     }
+
+    /// True for recorded input: watchdog timers then run on the frames' own receive times
+    /// (exactly as the single-thread replay does), not on the wall clock.
+    fn replay_clock(&self) -> bool {
+        false
+    }
 }
 
 /// The feed stage.
@@ -119,11 +125,15 @@ impl<S: FrameSource, D: Decoder + Send + 'static> Stage for FeedStage<S, D> {
                 *overflows += 1;
             }
         };
+        let event_clock = !self.restamp && self.source.replay_clock();
         let did = match ev {
             SourceEvent::Frame { recv_ns } => {
                 let recv_ns = if self.restamp { now_ns() } else { recv_ns };
                 self.bytes += self.buf.len() as u64;
                 self.decoder.on_frame(recv_ns, &mut self.buf, &mut push);
+                if event_clock {
+                    self.decoder.on_timer(recv_ns, &mut push);
+                }
                 HotCounters::set(&self.counters.last_frame_ns, recv_ns);
                 let t = now_ns();
                 sample(

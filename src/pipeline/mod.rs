@@ -8,6 +8,7 @@ pub mod feed;
 pub mod order;
 pub mod runner;
 pub mod signal;
+pub mod sources;
 pub mod stats;
 
 pub use runner::{effective_wait, spawn, Stage, Waiter};
