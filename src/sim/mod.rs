@@ -5,10 +5,22 @@
 //! the server (`server.rs`) speaks WebSocket/HTTP over TCP or TLS and injects faults
 //! (`fault.rs`) between the two.
 
+pub mod market;
+pub mod recording;
+pub mod synthetic;
+pub mod wire;
+
+pub use market::{SyntheticConfig, SyntheticMarket};
+pub use recording::{RecordingFeed, Speed};
+pub use synthetic::{coincheck_frames, CoincheckFrames, FrameKind, SyntheticFeed};
+
 use crate::instrument::Venue;
 
 /// Where a frame goes: the WebSocket path that serves it (`/v5/public/linear`, `/`, `/stream`).
 pub type Route = &'static str;
+
+/// One side of a book as exact decimal (price, size) strings, best first.
+pub type BookSide = Vec<(String, String)>;
 
 /// A REST answer: HTTP status and JSON body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,7 +50,7 @@ pub trait SimFeed: Send {
 
     /// The simulator's own book for `symbol` as (bids best-first, asks best-first) in exact decimal
     /// strings, for tests that compare the client's book with the exchange's.
-    fn book(&self, symbol: &str) -> Option<(Vec<(String, String)>, Vec<(String, String)>)>;
+    fn book(&self, symbol: &str) -> Option<(BookSide, BookSide)>;
 
     /// Builds a crossed-book frame for the `crossed` fault (None if the venue can't express it).
     fn crossed_frame(&mut self) -> Option<(Route, String)>;
