@@ -111,7 +111,7 @@ impl SimArgs {
 /// Runs the simulator until `--duration` passes, SIGINT/SIGTERM arrives, or a recording ends
 /// (and its frames have been handed to the connections).
 pub fn run(args: SimArgs) -> Result<(), String> {
-    let feed = super::market::feed_for(args.venue, args.input.as_deref(), args.synthetic)?;
+    let feed = super::feed_for(args.venue, args.input.as_deref(), args.synthetic)?;
     let mut config = SimConfig::new(args.listen);
     config.tls = args.tls_setup();
     config.speed = args.speed;

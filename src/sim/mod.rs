@@ -8,12 +8,22 @@
 pub mod cli;
 pub mod fault;
 pub mod market;
+pub mod recording;
 pub mod server;
+pub mod synthetic;
+pub mod wire;
+
+pub use market::{SyntheticConfig, SyntheticMarket};
+pub use recording::{RecordingFeed, Speed};
+pub use synthetic::{coincheck_frames, CoincheckFrames, FrameKind, SyntheticFeed};
 
 use crate::instrument::Venue;
 
 /// Where a frame goes: the WebSocket path that serves it (`/v5/public/linear`, `/`, `/stream`).
 pub type Route = &'static str;
+
+/// One side of a book as exact decimal (price, size) strings, best first.
+pub type BookSide = Vec<(String, String)>;
 
 /// A REST answer: HTTP status and JSON body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,9 +53,21 @@ pub trait SimFeed: Send {
 
     /// The simulator's own book for `symbol` as (bids best-first, asks best-first) in exact decimal
     /// strings, for tests that compare the client's book with the exchange's.
-    #[allow(clippy::type_complexity)]
-    fn book(&self, symbol: &str) -> Option<(Vec<(String, String)>, Vec<(String, String)>)>;
+    fn book(&self, symbol: &str) -> Option<(BookSide, BookSide)>;
 
     /// Builds a crossed-book frame for the `crossed` fault (None if the venue can't express it).
     fn crossed_frame(&mut self) -> Option<(Route, String)>;
+}
+
+/// Builds the feed for `venue`: a recording when `input` is given (played at recorded pace; the
+/// server scales time with `--speed`), else the synthetic market with `seed` (default 42).
+pub fn feed_for(
+    venue: Venue,
+    input: Option<&std::path::Path>,
+    seed: Option<u64>,
+) -> Result<Box<dyn SimFeed>, String> {
+    match input {
+        Some(p) => Ok(Box::new(RecordingFeed::open(p, Speed::REALTIME)?)),
+        None => Ok(Box::new(SyntheticFeed::default_for(venue, seed.unwrap_or(42))?)),
+    }
 }
