@@ -9,3 +9,4 @@ pub mod book;
 pub mod instrument;
 pub mod msg;
 pub mod num;
+pub mod ops;
