@@ -541,11 +541,15 @@ mod tests {
                 }
             })
             .collect();
-        files.sort_by(|a, b| b.0.cmp(&a.0));
+        files.sort_by_key(|f| std::cmp::Reverse(f.0));
         let mut lines = Vec::new();
         for (_, p) in files {
             let text = fs::read_to_string(&p).unwrap();
-            assert!(text.is_empty() || text.ends_with('\n'), "{} ends mid-line", p.display());
+            assert!(
+                text.is_empty() || text.ends_with('\n'),
+                "{} ends mid-line",
+                p.display()
+            );
             lines.extend(text.lines().map(str::to_owned));
         }
         lines
@@ -614,13 +618,22 @@ mod tests {
         names.sort();
         assert_eq!(
             names,
-            [AUDIT_FILE, "audit_events.jsonl.1", "audit_events.jsonl.2", "audit_events.jsonl.3"]
+            [
+                AUDIT_FILE,
+                "audit_events.jsonl.1",
+                "audit_events.jsonl.2",
+                "audit_events.jsonl.3"
+            ]
         );
         // What is kept is the newest, contiguous and ending at the last seq.
         let lines = read_all(&dir);
         let seqs: Vec<u64> = lines
             .iter()
-            .map(|l| serde_json::from_str::<Value>(l).unwrap()["seq"].as_u64().unwrap())
+            .map(|l| {
+                serde_json::from_str::<Value>(l).unwrap()["seq"]
+                    .as_u64()
+                    .unwrap()
+            })
             .collect();
         assert_eq!(*seqs.last().unwrap(), 200);
         assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1));
@@ -635,7 +648,11 @@ mod tests {
         let dir = tmpdir("big");
         fs::create_dir_all(&dir).unwrap();
         // A torn last line left by a crash.
-        fs::write(dir.join(AUDIT_FILE), "{\"seq\":1,\"ts\":\"x\",\"kind\":\"order\"}\n{\"seq\":2,\"tr").unwrap();
+        fs::write(
+            dir.join(AUDIT_FILE),
+            "{\"seq\":1,\"ts\":\"x\",\"kind\":\"order\"}\n{\"seq\":2,\"tr",
+        )
+        .unwrap();
         let log = AuditLog::start(cfg(&dir, 300, 5)).unwrap();
         let tx = log.sender();
         tx.send(AuditEvent::new(AuditKind::Config).with("blob", "z".repeat(1000)));
@@ -655,11 +672,16 @@ mod tests {
     fn env_overrides_config() {
         let mut c = AuditConfig::default();
         let env: HashMap<&str, &str> = [(ENV_MAX_BYTES, "1048576"), (ENV_RETENTION, " 4 ")].into();
-        c.apply_env_with(|k| env.get(k).map(|v| v.to_string())).unwrap();
+        c.apply_env_with(|k| env.get(k).map(|v| v.to_string()))
+            .unwrap();
         assert_eq!((c.max_bytes, c.retention), (1_048_576, 4));
-        let e = c.apply_env_with(|k| (k == ENV_MAX_BYTES).then(|| "1M".to_string())).unwrap_err();
+        let e = c
+            .apply_env_with(|k| (k == ENV_MAX_BYTES).then(|| "1M".to_string()))
+            .unwrap_err();
         assert!(e.contains("AUDIT_LOG_MAX_BYTES") && e.contains("1M"), "{e}");
-        let e = c.apply_env_with(|k| (k == ENV_RETENTION).then(|| "0".to_string())).unwrap_err();
+        let e = c
+            .apply_env_with(|k| (k == ENV_RETENTION).then(|| "0".to_string()))
+            .unwrap_err();
         assert!(e.contains("AUDIT_LOG_RETENTION"), "{e}");
         let mut c = AuditConfig::default();
         c.apply_env_with(|_| None).unwrap();

@@ -16,7 +16,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -162,7 +162,9 @@ pub struct HttpServer {
 
 impl std::fmt::Debug for HttpServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HttpServer").field("addr", &self.addr).finish()
+        f.debug_struct("HttpServer")
+            .field("addr", &self.addr)
+            .finish()
     }
 }
 
@@ -177,7 +179,10 @@ impl HttpServer {
     pub fn start(cfg: &HttpConfig, ctx: HttpContext) -> Result<HttpServer, HttpError> {
         let addr = cfg.validate().map_err(HttpError::Config)?;
         if cfg.kill_enabled {
-            let has_token = ctx.secrets.as_ref().is_some_and(|s| s.get(KILL_TOKEN).is_some());
+            let has_token = ctx
+                .secrets
+                .as_ref()
+                .is_some_and(|s| s.get(KILL_TOKEN).is_some());
             if !has_token {
                 return Err(HttpError::Config(format!(
                     "ops.http.kill_enabled = true needs the {KILL_TOKEN:?} secret \
@@ -209,14 +214,18 @@ impl HttpServer {
             metrics,
             cfg: cfg.clone(),
         });
-        let (tx, rx) = channel::bounded::<TcpStream>(cfg.queue);
+        // Connections handed to workers and not yet answered, at most workers + queue.
+        let capacity = cfg.workers + cfg.queue;
+        let inflight = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = channel::bounded::<TcpStream>(capacity);
         let mut workers = Vec::with_capacity(cfg.workers);
         for i in 0..cfg.workers {
             let rx = rx.clone();
             let shared = Arc::clone(&shared);
+            let inflight = Arc::clone(&inflight);
             let h = std::thread::Builder::new()
                 .name(format!("ops-http-{i}"))
-                .spawn(move || worker(rx, shared))
+                .spawn(move || worker(rx, shared, &inflight))
                 .map_err(HttpError::Io)?;
             workers.push(h);
         }
@@ -225,7 +234,7 @@ impl HttpServer {
         let acceptor = std::thread::Builder::new()
             .name("ops-http".into())
             .spawn(move || {
-                accept_loop(poll, listener, tx, &stop2, io_timeout);
+                accept_loop(poll, listener, tx, &stop2, io_timeout, &inflight, capacity);
                 // The queue sender is gone: workers finish what they hold and exit.
                 for w in workers {
                     let _ = w.join();
@@ -267,67 +276,119 @@ impl Drop for HttpServer {
     }
 }
 
+/// Most rejected connections kept open at once to drain their request (see `Rejected`).
+const MAX_REJECTED: usize = 64;
+/// How long a rejected connection is kept to drain its request before it is dropped.
+const REJECT_LINGER: Duration = Duration::from_millis(500);
+
+/// A connection answered 503 "busy" by the acceptor. Closing a socket with unread input makes
+/// the kernel send RST, which can destroy the answer before the client reads it, so the acceptor
+/// keeps it briefly (non-blocking), drains what the client sent, and closes it after EOF or
+/// `REJECT_LINGER`.
+struct Rejected {
+    s: TcpStream,
+    since: Instant,
+}
+
+fn reject_busy(mut s: TcpStream, rejected: &mut Vec<Rejected>) {
+    tracing::warn!("ops HTTP busy: connection answered 503");
+    if rejected.len() >= MAX_REJECTED {
+        return; // Dropped: under a flood, a reset is an acceptable answer.
+    }
+    let _ = s.set_write_timeout(Some(Duration::from_millis(100)));
+    let body = b"{\"status\":\"busy\"}\n";
+    if write_response(&mut s, 503, "application/json", &[], body).is_ok()
+        && s.shutdown(Shutdown::Write).is_ok()
+        && s.set_nonblocking(true).is_ok()
+    {
+        rejected.push(Rejected {
+            s,
+            since: Instant::now(),
+        });
+    }
+}
+
+/// Drains rejected connections; keeps those still open and young.
+fn drain_rejected(rejected: &mut Vec<Rejected>) {
+    let mut buf = [0u8; 1024];
+    rejected.retain_mut(|r| {
+        if r.since.elapsed() >= REJECT_LINGER {
+            return false;
+        }
+        loop {
+            match r.s.read(&mut buf) {
+                Ok(0) => return false,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return false,
+            }
+        }
+    });
+}
+
 fn accept_loop(
     mut poll: Poll,
     listener: mio::net::TcpListener,
     tx: channel::Sender<TcpStream>,
     stop: &AtomicBool,
     io_timeout: Duration,
+    inflight: &AtomicUsize,
+    capacity: usize,
 ) {
     let mut events = Events::with_capacity(16);
+    let mut rejected: Vec<Rejected> = Vec::new();
     while !stop.load(Ordering::Acquire) {
-        if let Err(e) = poll.poll(&mut events, None) {
+        let timeout = (!rejected.is_empty()).then_some(Duration::from_millis(20));
+        if let Err(e) = poll.poll(&mut events, timeout) {
             if e.kind() == io::ErrorKind::Interrupted {
                 continue;
             }
             tracing::error!(error = %e, "ops HTTP poll failed; stopping");
             return;
         }
-        for ev in events.iter() {
-            if ev.token() != LISTENER {
+        drain_rejected(&mut rejected);
+        if !events.iter().any(|ev| ev.token() == LISTENER) {
+            continue;
+        }
+        loop {
+            let s = match listener.accept() {
+                Ok((s, _peer)) => TcpStream::from(s),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // EMFILE and friends: back off a little instead of spinning.
+                    tracing::warn!(error = %e, "ops HTTP accept failed");
+                    std::thread::sleep(Duration::from_millis(50));
+                    break;
+                }
+            };
+            if s.set_nonblocking(false).is_err()
+                || s.set_read_timeout(Some(io_timeout)).is_err()
+                || s.set_write_timeout(Some(io_timeout)).is_err()
+            {
                 continue;
             }
-            loop {
-                match listener.accept() {
-                    Ok((s, _peer)) => {
-                        let s: TcpStream = s.into();
-                        if s.set_nonblocking(false).is_err()
-                            || s.set_read_timeout(Some(io_timeout)).is_err()
-                            || s.set_write_timeout(Some(io_timeout)).is_err()
-                        {
-                            continue;
-                        }
-                        match tx.try_send(s) {
-                            Ok(()) => {}
-                            Err(TrySendError::Full(mut s)) => {
-                                tracing::warn!("ops HTTP busy: connection refused with 503");
-                                let _ = s.set_write_timeout(Some(Duration::from_millis(200)));
-                                let _ = write_response(
-                                    &mut s,
-                                    503,
-                                    "application/json",
-                                    &[],
-                                    b"{\"status\":\"busy\"}\n",
-                                );
-                            }
-                            Err(TrySendError::Disconnected(_)) => return,
-                        }
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => {
-                        // EMFILE and friends: back off a little instead of spinning.
-                        tracing::warn!(error = %e, "ops HTTP accept failed");
-                        std::thread::sleep(Duration::from_millis(50));
-                        break;
-                    }
+            // Only this thread increments, so check-then-add cannot overshoot `capacity`.
+            if inflight.load(Ordering::Acquire) >= capacity {
+                reject_busy(s, &mut rejected);
+                continue;
+            }
+            inflight.fetch_add(1, Ordering::AcqRel);
+            match tx.try_send(s) {
+                Ok(()) => {}
+                Err(TrySendError::Full(s)) => {
+                    // Cannot happen while the channel holds `capacity`; answer busy anyway.
+                    inflight.fetch_sub(1, Ordering::AcqRel);
+                    reject_busy(s, &mut rejected);
                 }
+                Err(TrySendError::Disconnected(_)) => return,
             }
         }
     }
 }
 
-fn worker(rx: Receiver<TcpStream>, shared: Arc<Shared>) {
+fn worker(rx: Receiver<TcpStream>, shared: Arc<Shared>, inflight: &AtomicUsize) {
     while let Ok(mut s) = rx.recv() {
         let peer = s
             .peer_addr()
@@ -337,6 +398,7 @@ fn worker(rx: Receiver<TcpStream>, shared: Arc<Shared>) {
             tracing::debug!(peer = %peer, error = %e, "ops HTTP connection ended with an error");
         }
         let _ = s.shutdown(Shutdown::Both);
+        inflight.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -352,7 +414,10 @@ struct Request {
 struct Reject(u16, &'static str);
 
 fn is_timeout(e: &io::Error) -> bool {
-    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
 }
 
 fn find_head_end(buf: &[u8]) -> Option<usize> {
@@ -378,7 +443,10 @@ fn read_request(s: &mut TcpStream, cfg: &HttpConfig) -> Result<Result<Request, R
             r => r?,
         };
         if n == 0 {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "closed before a full request"));
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "closed before a full request",
+            ));
         }
         buf.extend_from_slice(&chunk[..n]);
     };
@@ -561,7 +629,10 @@ fn healthz(shared: &Shared) -> Response {
     if h.ok {
         Response::json(200, json!({ "status": "ok" }))
     } else {
-        Response::json(503, json!({ "status": "unavailable", "reasons": h.reasons }))
+        Response::json(
+            503,
+            json!({ "status": "unavailable", "reasons": h.reasons }),
+        )
     }
 }
 
@@ -619,7 +690,9 @@ fn kill(req: &Request, shared: &Shared, peer: &str) -> Response {
         r.headers.push(("WWW-Authenticate", "Bearer"));
         return r;
     }
-    let first = ctx.kill.trigger(KillSource::Http, format!("POST /kill from {peer}"));
+    let first = ctx
+        .kill
+        .trigger(KillSource::Http, format!("POST /kill from {peer}"));
     if first {
         if let Some(a) = &ctx.audit {
             a.send(
@@ -645,7 +718,10 @@ mod tests {
         assert_eq!(c.validate().unwrap().port(), 9754);
         c.addr = "localhost".into();
         assert!(c.validate().unwrap_err().contains("ops.http.addr"));
-        c = HttpConfig { workers: 0, ..HttpConfig::default() };
+        c = HttpConfig {
+            workers: 0,
+            ..HttpConfig::default()
+        };
         assert!(c.validate().unwrap_err().contains("ops.http.workers"));
     }
 

@@ -187,10 +187,19 @@ impl KillSwitch {
         }
         let first = self
             .source
-            .compare_exchange(0, KillSource::Signal.to_u8(), Ordering::AcqRel, Ordering::Acquire)
+            .compare_exchange(
+                0,
+                KillSource::Signal.to_u8(),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
             .is_ok();
         if first {
-            tracing::warn!(source = "signal", detail = "SIGUSR1", "kill switch triggered");
+            tracing::warn!(
+                source = "signal",
+                detail = "SIGUSR1",
+                "kill switch triggered"
+            );
             *self.event.lock().unwrap_or_else(|e| e.into_inner()) = Some(KillEvent {
                 source: KillSource::Signal,
                 detail: "SIGUSR1".to_owned(),
@@ -256,11 +265,18 @@ mod tests {
         k.signal_flag().store(true, Ordering::Release);
         assert!(k.is_triggered());
         assert_eq!(k.source(), Some(KillSource::Signal));
-        assert_eq!(k.event().unwrap().unix_ms, 0, "not yet recorded by the cold side");
+        assert_eq!(
+            k.event().unwrap().unix_ms,
+            0,
+            "not yet recorded by the cold side"
+        );
         // A later trigger from another source finds the signal first.
         assert!(!k.trigger(KillSource::File, "x"));
         let ev = k.event().unwrap();
-        assert_eq!((ev.source, ev.detail.as_str()), (KillSource::Signal, "SIGUSR1"));
+        assert_eq!(
+            (ev.source, ev.detail.as_str()),
+            (KillSource::Signal, "SIGUSR1")
+        );
         assert!(ev.unix_ms > 0);
         assert!(!k.sync_signal());
     }

@@ -13,8 +13,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::{
-    Bucket, Counter, Gauge, Histogram as PromHistogram, LabelPair, Metric, MetricFamily,
-    MetricType,
+    Bucket, Counter, Gauge, Histogram as PromHistogram, LabelPair, Metric, MetricFamily, MetricType,
 };
 use prometheus::{Encoder, Registry, TextEncoder};
 
@@ -51,6 +50,7 @@ pub const LATENCY_BUCKETS_NS: [u64; 22] = [
 use MetricType::{COUNTER as C, GAUGE as G, HISTOGRAM as H};
 
 /// Every family this collector can emit: name, type, variable labels, help.
+#[rustfmt::skip]
 const SPECS: &[(&str, MetricType, &[&str], &str)] = &[
     ("obi_scalp_build_info", G, &["version", "config_digest", "venue", "symbol", "mode"], "Build and run identity; always 1."),
     ("obi_scalp_healthy", G, &[], "1 when /healthz answers 200 (alive and trading allowed), else 0."),
@@ -176,7 +176,11 @@ impl Families {
         let mut p = PromHistogram::default();
         let n = h.len();
         p.set_sample_count(n);
-        p.set_sample_sum(if n == 0 { 0.0 } else { h.mean() * n as f64 / 1e9 });
+        p.set_sample_sum(if n == 0 {
+            0.0
+        } else {
+            h.mean() * n as f64 / 1e9
+        });
         let buckets = LATENCY_BUCKETS_NS
             .iter()
             .map(|&ns| {
@@ -214,7 +218,9 @@ const BOOK_STATES: [BookState; 3] = [BookState::Synced, BookState::Stale, BookSt
 
 /// Metric families for one status snapshot (`healthy` and `kill` come from outside the board).
 pub fn families(s: &Status, healthy: bool, kill_engaged: bool) -> Vec<MetricFamily> {
-    let mut f = Families { out: Vec::with_capacity(SPECS.len()) };
+    let mut f = Families {
+        out: Vec::with_capacity(SPECS.len()),
+    };
     f.gauge(
         "obi_scalp_build_info",
         &[
@@ -227,23 +233,67 @@ pub fn families(s: &Status, healthy: bool, kill_engaged: bool) -> Vec<MetricFami
         1.0,
     );
     f.gauge("obi_scalp_healthy", &[], f64::from(u8::from(healthy)));
-    f.state_set("obi_scalp_phase", "phase", &Phase::ALL, s.phase, Phase::as_str);
-    f.state_set("obi_scalp_monitor_status", "status", &FeedStatus::ALL, s.feed, FeedStatus::as_str);
-    f.gauge("obi_scalp_feed_status_age_seconds", &[], secs(s.feed_status_age_ns));
-    f.state_set("obi_scalp_book_state", "state", &BOOK_STATES, s.book, BookState::as_str);
-    f.state_set("obi_scalp_risk_status", "status", &RiskStatus::ALL, s.risk, RiskStatus::as_str);
+    f.state_set(
+        "obi_scalp_phase",
+        "phase",
+        &Phase::ALL,
+        s.phase,
+        Phase::as_str,
+    );
+    f.state_set(
+        "obi_scalp_monitor_status",
+        "status",
+        &FeedStatus::ALL,
+        s.feed,
+        FeedStatus::as_str,
+    );
+    f.gauge(
+        "obi_scalp_feed_status_age_seconds",
+        &[],
+        secs(s.feed_status_age_ns),
+    );
+    f.state_set(
+        "obi_scalp_book_state",
+        "state",
+        &BOOK_STATES,
+        s.book,
+        BookState::as_str,
+    );
+    f.state_set(
+        "obi_scalp_risk_status",
+        "status",
+        &RiskStatus::ALL,
+        s.risk,
+        RiskStatus::as_str,
+    );
     let mut reasons: Vec<&String> = s.risk_reasons.iter().collect();
     reasons.sort();
     reasons.dedup();
     for r in reasons {
         f.gauge("obi_scalp_risk_reason", &[("code", r)], 1.0);
     }
-    f.gauge("obi_scalp_kill_switch_engaged", &[], f64::from(u8::from(kill_engaged)));
-    f.gauge("obi_scalp_live_mode", &[], f64::from(u8::from(s.mode == Mode::Live)));
+    f.gauge(
+        "obi_scalp_kill_switch_engaged",
+        &[],
+        f64::from(u8::from(kill_engaged)),
+    );
+    f.gauge(
+        "obi_scalp_live_mode",
+        &[],
+        f64::from(u8::from(s.mode == Mode::Live)),
+    );
     f.gauge("obi_scalp_position_lots", &[], s.position_lots as f64);
     let cur = [("currency", s.pnl.currency.as_str())];
-    f.gauge("obi_scalp_pnl_realized", &cur, s.pnl.to_f64(s.pnl.realized_units));
-    f.gauge("obi_scalp_pnl_unrealized", &cur, s.pnl.to_f64(s.pnl.unrealized_units));
+    f.gauge(
+        "obi_scalp_pnl_realized",
+        &cur,
+        s.pnl.to_f64(s.pnl.realized_units),
+    );
+    f.gauge(
+        "obi_scalp_pnl_unrealized",
+        &cur,
+        s.pnl.to_f64(s.pnl.unrealized_units),
+    );
     f.gauge("obi_scalp_pnl", &cur, s.pnl.to_f64(s.pnl.total_units()));
     f.gauge("obi_scalp_fees", &cur, s.pnl.to_f64(s.pnl.fees_units));
     f.counter("obi_scalp_trades_total", &[], s.trades);
@@ -255,7 +305,11 @@ pub fn families(s: &Status, healthy: bool, kill_engaged: bool) -> Vec<MetricFami
     f.counters("obi_scalp_fills_total", "kind", &s.orders.fills);
     f.counters("obi_scalp_cancels_total", "reason", &s.orders.cancels);
     f.counters("obi_scalp_rejects_total", "reason", &s.orders.rejects);
-    f.counter("obi_scalp_run_loop_failures_total", &[], s.run_loop_failures);
+    f.counter(
+        "obi_scalp_run_loop_failures_total",
+        &[],
+        s.run_loop_failures,
+    );
     let fc = &s.feed_counters;
     f.counter("obi_scalp_feed_connects_total", &[], fc.connects);
     f.counters("obi_scalp_feed_disconnects_total", "cause", &fc.disconnects);
@@ -276,7 +330,11 @@ pub fn families(s: &Status, healthy: bool, kill_engaged: bool) -> Vec<MetricFami
         f.gauge("obi_scalp_last_frame_age_seconds", &[], secs(age));
     }
     f.gauge("obi_scalp_uptime_seconds", &[], secs(s.uptime_ns));
-    f.histogram("obi_scalp_tick_to_trade_seconds", &[], &s.latency.tick_to_trade);
+    f.histogram(
+        "obi_scalp_tick_to_trade_seconds",
+        &[],
+        &s.latency.tick_to_trade,
+    );
     if let Some(b) = s.latency.budget_ns {
         f.gauge("obi_scalp_tick_to_trade_budget_seconds", &[], secs(b));
     }
@@ -418,7 +476,10 @@ mod tests {
         let get = |k: &str| *v.get(k).unwrap_or_else(|| panic!("{k} missing in\n{text}"));
         assert_eq!(get("obi_scalp_monitor_status{status=\"degraded\"}"), 1.0);
         assert_eq!(get("obi_scalp_monitor_status{status=\"active\"}"), 0.0);
-        assert_eq!(get("obi_scalp_monitor_status{status=\"reconnecting\"}"), 0.0);
+        assert_eq!(
+            get("obi_scalp_monitor_status{status=\"reconnecting\"}"),
+            0.0
+        );
         assert_eq!(get("obi_scalp_book_state{state=\"stale\"}"), 1.0);
         assert_eq!(get("obi_scalp_risk_status{status=\"degraded\"}"), 1.0);
         assert_eq!(get("obi_scalp_risk_reason{code=\"ring_overflow\"}"), 1.0);
@@ -428,20 +489,47 @@ mod tests {
         assert_eq!(get("obi_scalp_win_ratio"), 0.75);
         assert_eq!(get("obi_scalp_run_loop_failures_total"), 2.0);
         assert_eq!(get("obi_scalp_rejects_total{reason=\"rate_limited\"}"), 5.0);
-        assert_eq!(get("obi_scalp_feed_disconnects_total{cause=\"timeout\"}"), 1.0);
-        assert_eq!(get("obi_scalp_feed_received_bytes_total"), (1u64 << 40) as f64);
-        assert_eq!(get("obi_scalp_ring_overflows_total{ring=\"feed_book\"}"), 9.0);
+        assert_eq!(
+            get("obi_scalp_feed_disconnects_total{cause=\"timeout\"}"),
+            1.0
+        );
+        assert_eq!(
+            get("obi_scalp_feed_received_bytes_total"),
+            (1u64 << 40) as f64
+        );
+        assert_eq!(
+            get("obi_scalp_ring_overflows_total{ring=\"feed_book\"}"),
+            9.0
+        );
         assert!(get("obi_scalp_last_frame_age_seconds") >= 0.25);
         assert_eq!(get("obi_scalp_tick_to_trade_budget_seconds"), 0.0002);
         assert_eq!(get("obi_scalp_tick_to_trade_seconds_count"), 4.0);
-        assert_eq!(get("obi_scalp_tick_to_trade_seconds_bucket{le=\"0.000001\"}"), 0.0);
-        assert_eq!(get("obi_scalp_tick_to_trade_seconds_bucket{le=\"0.000005\"}"), 2.0);
-        assert_eq!(get("obi_scalp_tick_to_trade_seconds_bucket{le=\"0.00005\"}"), 3.0);
-        assert_eq!(get("obi_scalp_tick_to_trade_seconds_bucket{le=\"0.0025\"}"), 4.0);
-        assert_eq!(get("obi_scalp_tick_to_trade_seconds_bucket{le=\"+Inf\"}"), 4.0);
+        assert_eq!(
+            get("obi_scalp_tick_to_trade_seconds_bucket{le=\"0.000001\"}"),
+            0.0
+        );
+        assert_eq!(
+            get("obi_scalp_tick_to_trade_seconds_bucket{le=\"0.000005\"}"),
+            2.0
+        );
+        assert_eq!(
+            get("obi_scalp_tick_to_trade_seconds_bucket{le=\"0.00005\"}"),
+            3.0
+        );
+        assert_eq!(
+            get("obi_scalp_tick_to_trade_seconds_bucket{le=\"0.0025\"}"),
+            4.0
+        );
+        assert_eq!(
+            get("obi_scalp_tick_to_trade_seconds_bucket{le=\"+Inf\"}"),
+            4.0
+        );
         let sum = get("obi_scalp_tick_to_trade_seconds_sum");
         assert!((sum - 0.002037).abs() < 0.00001, "{sum}");
-        assert_eq!(get("obi_scalp_stage_latency_seconds_count{stage=\"book\"}"), 1.0);
+        assert_eq!(
+            get("obi_scalp_stage_latency_seconds_count{stage=\"book\"}"),
+            1.0
+        );
         // Running, feed degraded for less than the tolerance, risk only degraded: healthy.
         assert_eq!(get("obi_scalp_healthy"), 1.0);
         assert_eq!(get("obi_scalp_kill_switch_engaged"), 0.0);
@@ -455,7 +543,11 @@ mod tests {
         // Every counter family ends in _total and every name has the prefix.
         for (name, ty, _, _) in SPECS {
             assert!(name.starts_with("obi_scalp_"));
-            assert_eq!(*ty == MetricType::COUNTER, name.ends_with("_total"), "{name}");
+            assert_eq!(
+                *ty == MetricType::COUNTER,
+                name.ends_with("_total"),
+                "{name}"
+            );
         }
     }
 }

@@ -76,7 +76,9 @@ impl OpsConfig {
     /// the message names the key.
     pub fn validate(&self) -> Result<(), String> {
         self.http.validate()?;
-        self.audit.validate().map_err(|e| format!("ops.audit: {e}"))?;
+        self.audit
+            .validate()
+            .map_err(|e| format!("ops.audit: {e}"))?;
         if self.progress_interval_ms == 0 {
             return Err("ops.progress_interval_ms = 0: expected at least 1".to_owned());
         }
@@ -206,7 +208,8 @@ impl Ops {
             }
         };
         let watchdog = sd.as_ref().and_then(|_| sdnotify::watchdog_interval());
-        let (version, digest, mode) = board.read(|s| (s.version.clone(), s.config_digest.clone(), s.mode));
+        let (version, digest, mode) =
+            board.read(|s| (s.version.clone(), s.config_digest.clone(), s.mode));
         audit_tx.send(
             AuditEvent::new(AuditKind::Startup)
                 .with("version", version)
@@ -291,19 +294,29 @@ impl Ops {
         }
         if self.signals.as_ref().is_some_and(Signals::take_reload) {
             let rep = self.secrets.reload();
-            let errors: Vec<String> = rep.errors.iter().map(|(n, e)| format!("{n}: {e}")).collect();
+            let errors: Vec<String> = rep
+                .errors
+                .iter()
+                .map(|(n, e)| format!("{n}: {e}"))
+                .collect();
             self.audit_tx.send(
                 AuditEvent::new(AuditKind::SecretsReload)
                     .with("changed", rep.changed)
                     .with("generation", self.secrets.generation())
-                    .with("loaded", rep.loaded.iter().map(|(n, _)| n).collect::<Vec<_>>())
+                    .with(
+                        "loaded",
+                        rep.loaded.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+                    )
                     .with("missing", &rep.missing)
                     .with("errors", errors),
             );
             r.reloaded = true;
         }
         let now = Instant::now();
-        if self.last_progress.map_or(true, |t| now.duration_since(t) >= self.progress_every) {
+        if self
+            .last_progress
+            .map_or(true, |t| now.duration_since(t) >= self.progress_every)
+        {
             let kill = self.kill.event();
             let res = self
                 .board
@@ -315,7 +328,9 @@ impl Ops {
             self.last_progress = Some(now);
         }
         if let (Some(sd), Some(every)) = (&self.sd, self.watchdog) {
-            let due = self.last_watchdog.map_or(true, |t| now.duration_since(t) >= every);
+            let due = self
+                .last_watchdog
+                .map_or(true, |t| now.duration_since(t) >= every);
             if due && pipeline_alive {
                 match sd.watchdog() {
                     Ok(()) => r.watchdog_sent = true,
@@ -405,7 +420,10 @@ mod tests {
         let at = |s: u64, us: u32| UNIX_EPOCH + Duration::new(s, us * 1000);
         assert_eq!(rfc3339(at(0, 0)), "1970-01-01T00:00:00.000000Z");
         assert_eq!(rfc3339(at(951_782_400, 5)), "2000-02-29T00:00:00.000005Z");
-        assert_eq!(rfc3339(at(1_709_251_199, 999_999)), "2024-02-29T23:59:59.999999Z");
+        assert_eq!(
+            rfc3339(at(1_709_251_199, 999_999)),
+            "2024-02-29T23:59:59.999999Z"
+        );
         assert_eq!(rfc3339(at(4_102_444_800, 0)), "2100-01-01T00:00:00.000000Z");
     }
 

@@ -46,7 +46,10 @@ impl SdNotify {
     pub fn notify(&self, state: &str) -> io::Result<()> {
         let n = self.sock.send_to_addr(state.as_bytes(), &self.addr)?;
         if n != state.len() {
-            return Err(io::Error::new(io::ErrorKind::WriteZero, "short datagram write"));
+            return Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                "short datagram write",
+            ));
         }
         Ok(())
     }
@@ -134,7 +137,9 @@ pub fn parse_watchdog(
         .parse()
         .map_err(|_| format!("WATCHDOG_USEC {usec:?}: expected microseconds"))?;
     if us == 0 {
-        return Err(format!("WATCHDOG_USEC {usec:?}: expected a positive number"));
+        return Err(format!(
+            "WATCHDOG_USEC {usec:?}: expected a positive number"
+        ));
     }
     Ok(Some(Duration::from_micros(us / 2)))
 }
@@ -156,7 +161,9 @@ mod tests {
         let path = dir.join("notify.sock");
         let _ = std::fs::remove_file(&path);
         let server = UnixDatagram::bind(&path).unwrap();
-        server.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        server
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .unwrap();
         let n = SdNotify::new(path.to_str().unwrap()).unwrap();
         n.ready().unwrap();
         assert_eq!(recv(&server), "READY=1");
@@ -170,17 +177,26 @@ mod tests {
         assert_eq!(recv(&server), "STOPPING=1");
         drop(server);
         std::fs::remove_dir_all(&dir).unwrap();
-        assert!(n.ready().is_err(), "no listener: an error, not a silent success");
+        assert!(
+            n.ready().is_err(),
+            "no listener: an error, not a silent success"
+        );
     }
 
     #[cfg(target_os = "linux")]
     #[test]
     fn abstract_socket_receives_messages() {
         use std::os::linux::net::SocketAddrExt;
-        let name = format!("obi-scalp-test-{}-{:?}", std::process::id(), std::thread::current().id());
+        let name = format!(
+            "obi-scalp-test-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        );
         let addr = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
         let server = UnixDatagram::bind_addr(&addr).unwrap();
-        server.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        server
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .unwrap();
         let n = SdNotify::new(&format!("@{name}")).unwrap();
         n.ready().unwrap();
         assert_eq!(recv(&server), "READY=1");
@@ -205,8 +221,12 @@ mod tests {
             Ok(Some(Duration::from_secs(1)))
         );
         assert_eq!(parse_watchdog(Some("2000000"), Some("8"), 7), Ok(None));
-        assert!(parse_watchdog(Some("abc"), None, 7).unwrap_err().contains("WATCHDOG_USEC"));
+        assert!(parse_watchdog(Some("abc"), None, 7)
+            .unwrap_err()
+            .contains("WATCHDOG_USEC"));
         assert!(parse_watchdog(Some("0"), None, 7).is_err());
-        assert!(parse_watchdog(Some("5"), Some("x"), 7).unwrap_err().contains("WATCHDOG_PID"));
+        assert!(parse_watchdog(Some("5"), Some("x"), 7)
+            .unwrap_err()
+            .contains("WATCHDOG_PID"));
     }
 }

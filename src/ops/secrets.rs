@@ -199,8 +199,14 @@ impl SecretSources {
             return Err(SecretError::InvalidName(name.to_owned()));
         }
         let dirs = [
-            (&self.credentials_dir, SecretOrigin::CredentialsDirectory as fn(PathBuf) -> _),
-            (&self.run_secrets_dir, SecretOrigin::RunSecrets as fn(PathBuf) -> _),
+            (
+                &self.credentials_dir,
+                SecretOrigin::CredentialsDirectory as fn(PathBuf) -> _,
+            ),
+            (
+                &self.run_secrets_dir,
+                SecretOrigin::RunSecrets as fn(PathBuf) -> _,
+            ),
         ];
         for (dir, origin) in dirs {
             let Some(dir) = dir else { continue };
@@ -395,7 +401,11 @@ impl SecretStore {
             (Some(c), _) => Ok(Some(c)),
             (None, Mode::Paper) => Ok(None),
             (None, Mode::Live) => {
-                let name = if self.get(API_KEY).is_none() { API_KEY } else { API_SECRET };
+                let name = if self.get(API_KEY).is_none() {
+                    API_KEY
+                } else {
+                    API_SECRET
+                };
                 Err(SecretError::Missing {
                     name: name.to_owned(),
                     tried: self.sources.tried(name),
@@ -418,8 +428,10 @@ mod tests {
     }
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + Send + Sync + 'static {
-        let m: HashMap<String, String> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |k| m.get(k).cloned()
     }
 
@@ -446,10 +458,16 @@ mod tests {
             Some(creds.clone()),
             Some(run.clone()),
             "OBI_SCALP",
-            env(&[("OBI_SCALP_API_KEY", "from-env"), ("OBI_SCALP_API_SECRET", "  ")]),
+            env(&[
+                ("OBI_SCALP_API_KEY", "from-env"),
+                ("OBI_SCALP_API_SECRET", "  "),
+            ]),
         );
         let (s, o) = src.require(API_KEY).unwrap();
-        assert_eq!((s.expose(), o), ("from-env", SecretOrigin::Env("OBI_SCALP_API_KEY".into())));
+        assert_eq!(
+            (s.expose(), o),
+            ("from-env", SecretOrigin::Env("OBI_SCALP_API_KEY".into()))
+        );
 
         std::fs::write(run.join(API_KEY), "from-run\n").unwrap();
         let (s, o) = src.require(API_KEY).unwrap();
@@ -466,15 +484,27 @@ mod tests {
         assert!(matches!(e, SecretError::Empty(SecretOrigin::Env(_))), "{e}");
         std::fs::write(run.join(API_SECRET), "\n").unwrap();
         let e = src.require(API_SECRET).unwrap_err();
-        assert!(matches!(e, SecretError::Empty(SecretOrigin::RunSecrets(_))), "{e}");
+        assert!(
+            matches!(e, SecretError::Empty(SecretOrigin::RunSecrets(_))),
+            "{e}"
+        );
 
         let e = src.require("kill_token").unwrap_err();
         let msg = e.to_string();
-        assert!(msg.contains("kill_token") && msg.contains("$OBI_SCALP_KILL_TOKEN"), "{msg}");
-        assert!(matches!(src.lookup("../etc/passwd"), Err(SecretError::InvalidName(_))));
+        assert!(
+            msg.contains("kill_token") && msg.contains("$OBI_SCALP_KILL_TOKEN"),
+            "{msg}"
+        );
+        assert!(matches!(
+            src.lookup("../etc/passwd"),
+            Err(SecretError::InvalidName(_))
+        ));
         // A directory where a file is expected cannot be read: an error, not a fallthrough.
         std::fs::create_dir_all(creds.join("weird")).unwrap();
-        assert!(matches!(src.lookup("weird"), Err(SecretError::Unreadable { .. })));
+        assert!(matches!(
+            src.lookup("weird"),
+            Err(SecretError::Unreadable { .. })
+        ));
         std::fs::remove_dir_all(&creds).unwrap();
         std::fs::remove_dir_all(&run).unwrap();
     }

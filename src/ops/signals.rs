@@ -159,11 +159,20 @@ mod tests {
     fn run_child(name: &str) -> (Option<i32>, String) {
         let exe = std::env::current_exe().unwrap();
         let out = Command::new(exe)
-            .args([name, "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+            .args([
+                name,
+                "--exact",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env("OBI_SCALP_SIGNAL_CHILD", "1")
             .output()
             .unwrap();
-        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
     }
 
     fn child_double(sig: i32) {

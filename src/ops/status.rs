@@ -281,7 +281,13 @@ impl Serialize for HistSummary<'_> {
         let h = self.0;
         let mut st = s.serialize_struct("Histogram", 7)?;
         st.serialize_field("count", &h.len())?;
-        let q = |q: f64| if h.is_empty() { 0 } else { h.value_at_quantile(q) };
+        let q = |q: f64| {
+            if h.is_empty() {
+                0
+            } else {
+                h.value_at_quantile(q)
+            }
+        };
         st.serialize_field("min_ns", &if h.is_empty() { 0 } else { h.min() })?;
         st.serialize_field("p50_ns", &q(0.5))?;
         st.serialize_field("p90_ns", &q(0.9))?;
@@ -414,7 +420,11 @@ impl Status {
                 notes.push(what);
             }
         }
-        Health { ok: reasons.is_empty(), reasons, notes }
+        Health {
+            ok: reasons.is_empty(),
+            reasons,
+            notes,
+        }
     }
 }
 
@@ -445,7 +455,9 @@ pub struct StatusBoard {
 
 impl fmt::Debug for StatusBoard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StatusBoard").field("started", &self.started).finish()
+        f.debug_struct("StatusBoard")
+            .field("started", &self.started)
+            .finish()
     }
 }
 
@@ -504,7 +516,8 @@ impl StatusBoard {
         if let Some(age) = g.status.last_frame_age_ns {
             // Age as of the last update plus the time since; reset the base so repeated reads
             // do not add the same interval twice.
-            g.status.last_frame_age_ns = Some(age.saturating_add(ns(now.duration_since(g.updated))));
+            g.status.last_frame_age_ns =
+                Some(age.saturating_add(ns(now.duration_since(g.updated))));
             g.updated = now;
         }
     }
@@ -577,7 +590,10 @@ mod tests {
         s.risk_reasons = vec!["max_loss".into(), "kill_switch".into()];
         let h = s.health(tol, Some("file"));
         assert!(!h.ok);
-        assert_eq!(h.reasons, vec!["kill_switch:file", "risk_abort:max_loss,kill_switch"]);
+        assert_eq!(
+            h.reasons,
+            vec!["kill_switch:file", "risk_abort:max_loss,kill_switch"]
+        );
     }
 
     #[test]
@@ -589,13 +605,20 @@ mod tests {
         });
         std::thread::sleep(Duration::from_millis(20));
         let a = board.snapshot();
-        assert!(a.feed_status_age_ns >= 20_000_000, "{}", a.feed_status_age_ns);
+        assert!(
+            a.feed_status_age_ns >= 20_000_000,
+            "{}",
+            a.feed_status_age_ns
+        );
         let age1 = a.last_frame_age_ns.unwrap();
         assert!(age1 >= 20_000_000, "{age1}");
         std::thread::sleep(Duration::from_millis(5));
         let age2 = board.snapshot().last_frame_age_ns.unwrap();
         // Aged by the time between reads, not by the time since the update twice over.
-        assert!(age2 >= age1 + 5_000_000 && age2 < age1 + 2_000_000_000, "{age1} {age2}");
+        assert!(
+            age2 >= age1 + 5_000_000 && age2 < age1 + 2_000_000_000,
+            "{age1} {age2}"
+        );
         // An update that keeps the feed status keeps its age running.
         board.update(|s| s.trades += 1);
         assert!(board.snapshot().feed_status_age_ns >= 25_000_000);
