@@ -605,3 +605,53 @@ fn planted_secrets_never_leak() {
     }
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+/// Every `obi_scalp_*` name in `text`, with histogram suffixes removed.
+fn referenced_metrics(text: &str) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    let b = text.as_bytes();
+    let mut i = 0;
+    while let Some(p) = text[i..].find("obi_scalp_") {
+        let start = i + p;
+        let mut end = start;
+        while end < b.len() && (b[end].is_ascii_alphanumeric() || b[end] == b'_') {
+            end += 1;
+        }
+        let prev_ok = start == 0 || !(b[start - 1].is_ascii_alphanumeric() || b[start - 1] == b'_');
+        if prev_ok {
+            let name = &text[start..end];
+            let base = ["_bucket", "_count", "_sum"]
+                .iter()
+                .find_map(|s| name.strip_suffix(s))
+                .unwrap_or(name);
+            out.insert(base.to_owned());
+        }
+        i = end;
+    }
+    out
+}
+
+#[test]
+fn alerts_and_dashboard_use_exported_metric_names() {
+    let board = Arc::new(StatusBoard::new(full_status()));
+    let kill = KillSwitch::new();
+    let metrics = obi_scalp::ops::metrics::Metrics::new(board, kill, Duration::from_secs(30));
+    let exported: std::collections::BTreeSet<String> = metrics
+        .render()
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .map(|l| l.split(' ').next().unwrap().to_owned())
+        .collect();
+    let root = env!("CARGO_MANIFEST_DIR");
+    for file in ["ops/prometheus/alerts.yml", "ops/grafana/obi-scalp.json"] {
+        let text = std::fs::read_to_string(format!("{root}/{file}")).unwrap();
+        let used = referenced_metrics(&text);
+        assert!(used.len() >= 5, "{file}: {used:?}");
+        for name in used {
+            assert!(
+                exported.contains(&name),
+                "{file} uses {name}, which /metrics does not export"
+            );
+        }
+    }
+}
