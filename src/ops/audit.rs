@@ -303,7 +303,14 @@ impl AuditLog {
         let (tx, rx) = channel::bounded(cfg.channel_capacity);
         let handle = std::thread::Builder::new()
             .name("ops-audit".into())
-            .spawn(move || writer.run(rx))?;
+            .spawn(move || {
+                let r = writer.run(rx);
+                if let Err(e) = &r {
+                    // Senders now see a closed channel and count their events as dropped.
+                    tracing::error!(error = %e, "audit writer failed; audit events are being dropped");
+                }
+                r
+            })?;
         Ok(AuditLog {
             tx,
             dropped: Arc::new(AtomicU64::new(0)),
