@@ -14,6 +14,7 @@ pub mod instrument;
 pub mod msg;
 pub mod net;
 pub mod num;
+pub mod ops;
 pub mod pipeline;
 pub mod record;
 pub mod replay;

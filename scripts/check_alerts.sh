@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Checks the Prometheus alerting rules: `promtool check rules` (syntax, templates) and
+# `promtool test rules` (ops/prometheus/alerts_test.yml: each alert fires when it should and
+# not before). Also parses every query of the Grafana dashboard (ops/grafana/obi-scalp.json,
+# needs python3) by wrapping them as recording rules. Skips with a message (exit 0) when promtool is not installed
+# (Debian: apt-get install prometheus).
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+dir="$here/ops/prometheus"
+
+if ! command -v promtool >/dev/null 2>&1; then
+    echo "SKIP check_alerts: promtool not found (apt-get install prometheus)"
+    exit 0
+fi
+
+cd "$dir"
+promtool check rules alerts.yml
+promtool test rules alerts_test.yml
+echo "ok   alerts: rules valid and alerts_test.yml passed"
+
+if command -v python3 >/dev/null 2>&1; then
+    tmp="$(mktemp -d)"
+    trap 'rm -rf "$tmp"' EXIT
+    python3 - "$here/ops/grafana/obi-scalp.json" > "$tmp/dashboard_rules.yml" <<'PY'
+import json, sys
+dash = json.load(open(sys.argv[1]))
+print("groups:\n  - name: dashboard-queries\n    rules:")
+n = 0
+for panel in dash["panels"]:
+    for t in panel.get("targets", []):
+        expr = t["expr"].replace("$__rate_interval", "5m").replace("$instance", ".*")
+        n += 1
+        print(f"      - record: dashboard:query_{n}")
+        print(f"        expr: {json.dumps(expr)}")
+PY
+    promtool check rules "$tmp/dashboard_rules.yml" >/dev/null
+    echo "ok   dashboard: every query parses"
+else
+    echo "SKIP dashboard query check: python3 not found"
+fi

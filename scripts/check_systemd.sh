@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Checks the systemd units in systemd/: `systemd-analyze verify` must pass with no output at
+# all (no warnings), and `systemd-analyze security --offline=true` must score each unit at or
+# below MAX_EXPOSURE (0-100, shown by systemd as 0.0-10.0; default 20 = "2.0").
+#
+# It runs on a build machine without the service installed: a scratch root holds the distro's
+# own units, a stub /usr/local/bin/obi-scalp (verify checks ExecStart is executable) and ours.
+# Skips with a message (exit 0) when systemd-analyze is not installed.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+units_dir="$here/systemd"
+max_exposure="${MAX_EXPOSURE:-20}"
+
+if ! command -v systemd-analyze >/dev/null 2>&1; then
+    echo "SKIP check_systemd: systemd-analyze not found (apt-get install systemd)"
+    exit 0
+fi
+
+sys_units=""
+for d in /usr/lib/systemd/system /lib/systemd/system; do
+    if [ -f "$d/sysinit.target" ]; then sys_units="$d"; break; fi
+done
+if [ -z "$sys_units" ]; then
+    echo "SKIP check_systemd: no distro unit directory with sysinit.target found"
+    exit 0
+fi
+
+root="$(mktemp -d)"
+trap 'rm -rf "$root"' EXIT
+mkdir -p "$root/usr/lib/systemd" "$root/etc/systemd/system" "$root/usr/local/bin"
+cp -r "$sys_units" "$root/usr/lib/systemd/system"
+printf '#!/bin/sh\nexit 0\n' > "$root/usr/local/bin/obi-scalp"
+chmod 0755 "$root/usr/local/bin/obi-scalp"
+cp "$units_dir/obi-scalp.service" "$units_dir/obi-scalp@.service" "$root/etc/systemd/system/"
+
+fail=0
+for unit in obi-scalp.service obi-scalp@check.service; do
+    out="$(systemd-analyze verify --root="$root" "$unit" 2>&1)" || {
+        echo "FAIL verify $unit:"; echo "$out"; fail=1; continue
+    }
+    if [ -n "$out" ]; then
+        echo "FAIL verify $unit printed warnings:"; echo "$out"; fail=1; continue
+    fi
+    echo "ok   verify $unit"
+
+    sec="$(systemd-analyze security --offline=true --root="$root" --threshold="$max_exposure" \
+        "$unit" 2>&1)" && rc=0 || rc=$?
+    score="$(printf '%s\n' "$sec" | grep 'Overall exposure level' || true)"
+    if [ "$rc" -ne 0 ]; then
+        echo "FAIL security $unit (threshold $max_exposure):"
+        printf '%s\n' "$sec" | grep -E '^✗|Overall' || printf '%s\n' "$sec"
+        fail=1
+    else
+        echo "ok   security $unit: ${score#→ }"
+    fi
+done
+exit "$fail"

@@ -1,0 +1,449 @@
+//! Operations, all on cold threads: what the operator sees and controls.
+//!
+//! - [`status`]: the [`Status`] snapshot the pipeline's cold collector fills, shared as
+//!   `Arc<StatusBoard>`.
+//! - [`http`]: `/healthz`, `/health/detailed`, `/metrics` ([`metrics`]), `POST /kill`.
+//! - [`artifacts`]: `run_progress.json` / `run_complete.json`, written atomically.
+//! - [`audit`]: `audit_events.jsonl` with size rotation, fed through a channel.
+//! - [`kill`] + [`signals`]: the kill switch latch (file, HTTP, SIGUSR1) and SIGINT/SIGTERM/SIGHUP.
+//! - [`secrets`]: API credentials from systemd credentials, `/run/secrets` or the environment.
+//! - [`sdnotify`]: `READY=1`, `WATCHDOG=1`, `STOPPING=1` for `Type=notify` units.
+//! - [`exit`]: the process exit codes.
+//!
+//! [`Ops`] bundles them for `main`: start it after the config is loaded, call [`Ops::tick`] from
+//! the cold loop every ~100 ms, and [`Ops::finish`] at exit.
+
+pub mod artifacts;
+pub mod audit;
+pub mod exit;
+pub mod http;
+pub mod kill;
+pub mod metrics;
+pub mod sdnotify;
+pub mod secrets;
+pub mod signals;
+pub mod status;
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+pub use artifacts::{Artifacts, RunComplete};
+pub use audit::{AuditConfig, AuditEvent, AuditKind, AuditLog, AuditSender};
+pub use exit::Exit;
+pub use http::{HttpConfig, HttpContext, HttpError, HttpServer};
+pub use kill::{KillEvent, KillFile, KillSource, KillSwitch};
+pub use sdnotify::SdNotify;
+pub use secrets::{Credentials, Secret, SecretSources, SecretStore};
+pub use signals::Signals;
+pub use status::{FeedStatus, Health, Mode, Phase, RiskStatus, Status, StatusBoard};
+
+/// `[ops]` config table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OpsConfig {
+    pub http: HttpConfig,
+    pub audit: AuditConfig,
+    /// Directory of `run_progress.json` and `run_complete.json`.
+    pub artifacts_dir: PathBuf,
+    /// How often `run_progress.json` is rewritten, ms.
+    pub progress_interval_ms: u64,
+    /// The kill file: when it exists, the kill switch fires.
+    pub kill_file: PathBuf,
+    /// How long the feed may be not `active` before `/healthz` answers 503, ms.
+    pub feed_down_tolerance_ms: u64,
+}
+
+impl Default for OpsConfig {
+    fn default() -> Self {
+        OpsConfig {
+            http: HttpConfig::default(),
+            audit: AuditConfig::default(),
+            artifacts_dir: PathBuf::from("var/artifacts"),
+            progress_interval_ms: 1_000,
+            kill_file: PathBuf::from("var/KILL"),
+            feed_down_tolerance_ms: 30_000,
+        }
+    }
+}
+
+impl OpsConfig {
+    /// Checks every field (the HTTP address parses, intervals are positive, audit limits hold);
+    /// the message names the key.
+    pub fn validate(&self) -> Result<(), String> {
+        self.http.validate()?;
+        self.audit
+            .validate()
+            .map_err(|e| format!("ops.audit: {e}"))?;
+        if self.progress_interval_ms == 0 {
+            return Err("ops.progress_interval_ms = 0: expected at least 1".to_owned());
+        }
+        if self.kill_file.as_os_str().is_empty() {
+            return Err("ops.kill_file is empty: expected a path".to_owned());
+        }
+        Ok(())
+    }
+
+    pub fn feed_down_tolerance(&self) -> Duration {
+        Duration::from_millis(self.feed_down_tolerance_ms)
+    }
+}
+
+/// Why [`Ops::start`] failed; [`OpsError::exit`] gives the exit code.
+#[derive(Debug)]
+pub enum OpsError {
+    Config(String),
+    Http(HttpError),
+    Io { what: String, error: io::Error },
+}
+
+impl fmt::Display for OpsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OpsError::Config(m) => f.write_str(m),
+            OpsError::Http(e) => e.fmt(f),
+            OpsError::Io { what, error } => write!(f, "{what}: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for OpsError {}
+
+impl OpsError {
+    pub fn exit(&self) -> Exit {
+        match self {
+            OpsError::Config(_) => Exit::Config,
+            OpsError::Http(e) => e.exit(),
+            OpsError::Io { .. } => Exit::Internal,
+        }
+    }
+}
+
+/// What one [`Ops::tick`] did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct TickReport {
+    /// The kill switch fired since the last tick (any source); it was audited.
+    pub killed: bool,
+    /// Secrets were reloaded (SIGHUP).
+    pub reloaded: bool,
+    /// `run_progress.json` was rewritten.
+    pub progress_written: bool,
+    /// `WATCHDOG=1` was sent.
+    pub watchdog_sent: bool,
+}
+
+/// The cold-side operations of one process.
+pub struct Ops {
+    board: Arc<StatusBoard>,
+    kill: Arc<KillSwitch>,
+    secrets: Arc<SecretStore>,
+    signals: Option<Signals>,
+    audit: Option<AuditLog>,
+    audit_tx: AuditSender,
+    http: Option<HttpServer>,
+    artifacts: Artifacts,
+    kill_file: KillFile,
+    sd: Option<SdNotify>,
+    watchdog: Option<Duration>,
+    progress_every: Duration,
+    last_progress: Option<Instant>,
+    last_watchdog: Option<Instant>,
+    kill_audited: bool,
+}
+
+impl fmt::Debug for Ops {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ops")
+            .field("http", &self.http.as_ref().map(HttpServer::local_addr))
+            .field("artifacts", &self.artifacts.dir())
+            .field("kill_file", &self.kill_file.path())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Ops {
+    /// Starts the audit writer and the HTTP server, opens the artifacts directory and the
+    /// systemd notify socket, and audits a `startup` event. `secrets` should already be loaded
+    /// (`SecretStore::reload`); `signals` is `None` when the caller handles signals itself.
+    /// The audit settings take `AUDIT_LOG_MAX_BYTES` / `AUDIT_LOG_RETENTION` from the environment.
+    pub fn start(
+        cfg: &OpsConfig,
+        board: Arc<StatusBoard>,
+        kill: Arc<KillSwitch>,
+        secrets: Arc<SecretStore>,
+        signals: Option<Signals>,
+    ) -> Result<Ops, OpsError> {
+        cfg.validate().map_err(OpsError::Config)?;
+        let mut audit_cfg = cfg.audit.clone();
+        audit_cfg.apply_env().map_err(OpsError::Config)?;
+        let io_err = |what: &str| {
+            let what = what.to_owned();
+            move |error| OpsError::Io { what, error }
+        };
+        let artifacts = Artifacts::new(&cfg.artifacts_dir).map_err(io_err("artifacts"))?;
+        let audit = AuditLog::start(audit_cfg).map_err(io_err("audit log"))?;
+        let audit_tx = audit.sender();
+        let http = if cfg.http.enabled {
+            let ctx = HttpContext {
+                board: Arc::clone(&board),
+                kill: Arc::clone(&kill),
+                secrets: Some(Arc::clone(&secrets)),
+                // Kill events are audited centrally by `tick`, whatever their source.
+                audit: None,
+                feed_down_tolerance: cfg.feed_down_tolerance(),
+            };
+            Some(HttpServer::start(&cfg.http, ctx).map_err(OpsError::Http)?)
+        } else {
+            None
+        };
+        let sd = match SdNotify::from_env() {
+            Ok(sd) => sd,
+            Err(e) => {
+                tracing::warn!(error = %e, "NOTIFY_SOCKET unusable; not notifying systemd");
+                None
+            }
+        };
+        let watchdog = sd.as_ref().and_then(|_| sdnotify::watchdog_interval());
+        let (version, digest, mode) =
+            board.read(|s| (s.version.clone(), s.config_digest.clone(), s.mode));
+        audit_tx.send(
+            AuditEvent::new(AuditKind::Startup)
+                .with("version", version)
+                .with("config_digest", digest)
+                .with("mode", mode)
+                .with("http", http.as_ref().map(|h| h.local_addr().to_string())),
+        );
+        Ok(Ops {
+            board,
+            kill,
+            secrets,
+            signals,
+            audit: Some(audit),
+            audit_tx,
+            http,
+            artifacts,
+            kill_file: KillFile::new(&cfg.kill_file),
+            sd,
+            watchdog,
+            progress_every: Duration::from_millis(cfg.progress_interval_ms),
+            last_progress: None,
+            last_watchdog: None,
+            kill_audited: false,
+        })
+    }
+
+    /// The audit channel (clone it for other cold threads).
+    pub fn audit(&self) -> &AuditSender {
+        &self.audit_tx
+    }
+
+    pub fn board(&self) -> &Arc<StatusBoard> {
+        &self.board
+    }
+
+    pub fn kill(&self) -> &Arc<KillSwitch> {
+        &self.kill
+    }
+
+    pub fn secrets(&self) -> &Arc<SecretStore> {
+        &self.secrets
+    }
+
+    pub fn signals(&self) -> Option<&Signals> {
+        self.signals.as_ref()
+    }
+
+    /// The HTTP server's bound address, if it runs.
+    pub fn http_addr(&self) -> Option<std::net::SocketAddr> {
+        self.http.as_ref().map(HttpServer::local_addr)
+    }
+
+    /// Start-up finished: tells systemd `READY=1` with a status line. (Set `Status::phase` to
+    /// `Running` on the board as well; `/healthz` reads that.)
+    pub fn ready(&self, status_line: &str) {
+        if let Some(sd) = &self.sd {
+            if let Err(e) = sd.ready_with_status(status_line) {
+                tracing::warn!(error = %e, "sd_notify READY failed");
+            }
+        }
+    }
+
+    /// One cold-loop step (call every ~100 ms): polls the kill file, records a SIGUSR1, reloads
+    /// secrets after SIGHUP, rewrites `run_progress.json` when due, and sends `WATCHDOG=1` when
+    /// due and `pipeline_alive` (pass `false` when the hot stages stopped making progress, so
+    /// systemd's watchdog restarts a stuck process).
+    pub fn tick(&mut self, pipeline_alive: bool) -> TickReport {
+        let mut r = TickReport::default();
+        self.kill.sync_signal();
+        self.kill_file.poll(&self.kill);
+        if !self.kill_audited {
+            if let Some(ev) = self.kill.event() {
+                self.audit_tx.send(
+                    AuditEvent::new(AuditKind::KillSwitch)
+                        .with("source", ev.source)
+                        .with("detail", &ev.detail)
+                        .with("unix_ms", ev.unix_ms),
+                );
+                self.kill_audited = true;
+                r.killed = true;
+            }
+        }
+        if self.signals.as_ref().is_some_and(Signals::take_reload) {
+            let rep = self.secrets.reload();
+            let errors: Vec<String> = rep
+                .errors
+                .iter()
+                .map(|(n, e)| format!("{n}: {e}"))
+                .collect();
+            self.audit_tx.send(
+                AuditEvent::new(AuditKind::SecretsReload)
+                    .with("changed", rep.changed)
+                    .with("generation", self.secrets.generation())
+                    .with(
+                        "loaded",
+                        rep.loaded.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+                    )
+                    .with("missing", &rep.missing)
+                    .with("errors", errors),
+            );
+            r.reloaded = true;
+        }
+        let now = Instant::now();
+        if self
+            .last_progress
+            .map_or(true, |t| now.duration_since(t) >= self.progress_every)
+        {
+            let kill = self.kill.event();
+            let res = self
+                .board
+                .read(|s| self.artifacts.write_progress(s, kill.as_ref()));
+            match res {
+                Ok(()) => r.progress_written = true,
+                Err(e) => tracing::warn!(error = %e, "run_progress.json not written"),
+            }
+            self.last_progress = Some(now);
+        }
+        if let (Some(sd), Some(every)) = (&self.sd, self.watchdog) {
+            let due = self
+                .last_watchdog
+                .map_or(true, |t| now.duration_since(t) >= every);
+            if due && pipeline_alive {
+                match sd.watchdog() {
+                    Ok(()) => r.watchdog_sent = true,
+                    Err(e) => tracing::warn!(error = %e, "sd_notify WATCHDOG failed"),
+                }
+                self.last_watchdog = Some(now);
+            }
+        }
+        r
+    }
+
+    /// Shutdown: tells systemd `STOPPING=1`, audits `shutdown`, writes `run_complete.json`
+    /// (with the last status when `complete.status` is `None`), stops the HTTP server and
+    /// closes the audit log (flushed and fsynced).
+    pub fn finish(mut self, mut complete: RunComplete) -> io::Result<()> {
+        if let Some(sd) = &self.sd {
+            let _ = sd.stopping();
+        }
+        if complete.status.is_none() {
+            complete.status = Some(self.board.snapshot());
+        }
+        if complete.kill.is_none() {
+            complete.kill = self.kill.event();
+        }
+        self.audit_tx.send(
+            AuditEvent::new(AuditKind::Shutdown)
+                .with("exit_code", complete.exit.code())
+                .with("exit", complete.exit.name())
+                .with("stop_reason", &complete.stop_reason)
+                .with("clean", complete.clean),
+        );
+        let written = self.artifacts.write_complete(&complete);
+        if let Some(h) = self.http.take() {
+            h.stop();
+        }
+        let closed = match self.audit.take() {
+            Some(a) => a.close().map(|_| ()),
+            None => Ok(()),
+        };
+        written.and(closed)
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// RFC 3339 UTC with microseconds: `2026-05-01T12:34:56.123456Z`.
+pub(crate) fn rfc3339(t: SystemTime) -> String {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs();
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let (y, m, dd) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{dd:02}T{:02}:{:02}:{:02}.{:06}Z",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60,
+        d.subsec_micros()
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_known_instants() {
+        let at = |s: u64, us: u32| UNIX_EPOCH + Duration::new(s, us * 1000);
+        assert_eq!(rfc3339(at(0, 0)), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(rfc3339(at(951_782_400, 5)), "2000-02-29T00:00:00.000005Z");
+        assert_eq!(
+            rfc3339(at(1_709_251_199, 999_999)),
+            "2024-02-29T23:59:59.999999Z"
+        );
+        assert_eq!(rfc3339(at(4_102_444_800, 0)), "2100-01-01T00:00:00.000000Z");
+    }
+
+    #[test]
+    fn config_from_toml_with_defaults_and_errors() {
+        let cfg: OpsConfig = toml::from_str(
+            "kill_file = \"/tmp/k\"\n[http]\naddr = \"127.0.0.1:0\"\nkill_enabled = true\n[audit]\nretention = 3\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.kill_file, PathBuf::from("/tmp/k"));
+        assert!(cfg.http.kill_enabled);
+        assert_eq!(cfg.http.workers, HttpConfig::default().workers);
+        assert_eq!(cfg.audit.retention, 3);
+        cfg.validate().unwrap();
+        let e = toml::from_str::<OpsConfig>("[http]\nadr = \"x\"\n").unwrap_err();
+        assert!(e.to_string().contains("adr"), "{e}");
+        let bad = OpsConfig {
+            progress_interval_ms: 0,
+            ..OpsConfig::default()
+        };
+        assert!(bad.validate().unwrap_err().contains("progress_interval_ms"));
+    }
+}

@@ -1,0 +1,657 @@
+//! Ops cold path over real sockets and files: HTTP endpoints, Prometheus output checked by
+//! promtool (when installed), the `Ops` bundle, and that secrets never leak.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use obi_scalp::msg::BookState;
+use obi_scalp::ops::secrets::{API_KEY, API_SECRET, KILL_TOKEN};
+use obi_scalp::ops::{
+    Exit, FeedStatus, HttpConfig, HttpContext, HttpServer, KillSource, KillSwitch, Mode, Ops,
+    OpsConfig, Phase, RiskStatus, RunComplete, SecretSources, SecretStore, Status, StatusBoard,
+};
+
+fn tmpdir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("obi-ops-it-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+struct Resp {
+    code: u16,
+    head: String,
+    body: String,
+}
+
+/// Sends `raw` and reads the answer to EOF (the server closes every connection).
+fn send_raw(addr: SocketAddr, raw: &[u8]) -> Resp {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.set_write_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(raw).unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).unwrap();
+    let text = String::from_utf8(buf).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").expect("head and body");
+    let code = head[9..12].parse().unwrap();
+    let len: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Content-Length: "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(len, body.len(), "Content-Length matches");
+    Resp {
+        code,
+        head: head.to_owned(),
+        body: body.to_owned(),
+    }
+}
+
+fn get(addr: SocketAddr, path: &str) -> Resp {
+    send_raw(
+        addr,
+        format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes(),
+    )
+}
+
+fn post_kill(addr: SocketAddr, auth: Option<&str>) -> Resp {
+    let auth = auth
+        .map(|a| format!("Authorization: {a}\r\n"))
+        .unwrap_or_default();
+    send_raw(
+        addr,
+        format!("POST /kill HTTP/1.1\r\nHost: x\r\n{auth}Content-Length: 2\r\n\r\n{{}}").as_bytes(),
+    )
+}
+
+fn json(r: &Resp) -> serde_json::Value {
+    serde_json::from_str(&r.body).unwrap_or_else(|e| panic!("{e}: {}", r.body))
+}
+
+/// A store whose secrets live in `dir` (as systemd credentials) and nowhere else.
+fn store_with(dir: &Path, secrets: &[(&str, &str)]) -> Arc<SecretStore> {
+    for (k, v) in secrets {
+        std::fs::write(dir.join(k), format!("{v}\n")).unwrap();
+    }
+    let src = SecretSources::new(Some(dir.to_owned()), None, "OBI_SCALP_TEST_NONE", |_| None);
+    let store = Arc::new(SecretStore::new(src, &[API_KEY, API_SECRET, KILL_TOKEN]));
+    store.reload();
+    store
+}
+
+fn test_http_cfg() -> HttpConfig {
+    HttpConfig {
+        addr: "127.0.0.1:0".into(),
+        kill_enabled: true,
+        workers: 2,
+        queue: 2,
+        io_timeout_ms: 300,
+        request_deadline_ms: 1_000,
+        ..HttpConfig::default()
+    }
+}
+
+/// A status with every field set, so the metrics output covers every family.
+fn full_status() -> Status {
+    let mut s = Status::new("0.1.0", "c0ffee", Mode::Paper);
+    s.venue = "binance".into();
+    s.symbol = "BTCUSDT".into();
+    s.phase = Phase::Running;
+    s.feed = FeedStatus::Active;
+    s.book = BookState::Synced;
+    s.risk = RiskStatus::Degraded;
+    s.risk_reasons = vec!["ring_overflow".into()];
+    s.position_lots = 2;
+    s.pnl.currency = "USDT".into();
+    s.pnl.decimals = 4;
+    s.pnl.realized_units = 123_456;
+    s.pnl.unrealized_units = -789;
+    s.pnl.fees_units = 55;
+    s.trades = 10;
+    s.wins = 6;
+    for (m, k) in [
+        (&mut s.orders.orders, "open"),
+        (&mut s.orders.fills, "maker"),
+        (&mut s.orders.cancels, "requote"),
+        (&mut s.orders.rejects, "rate_limited"),
+        (&mut s.feed_counters.disconnects, "timeout"),
+        (&mut s.ring_overflows, "feed_book"),
+    ] {
+        m.insert(k.into(), 3);
+    }
+    s.run_loop_failures = 1;
+    s.feed_counters.connects = 2;
+    s.feed_counters.bytes = 123_456_789;
+    s.feed_counters.frames = 1000;
+    s.feed_counters.pings = 5;
+    s.feed_counters.gaps = 1;
+    s.feed_counters.resyncs = 1;
+    s.feed_counters.stale_events = 1;
+    s.feed_counters.malformed = 2;
+    s.book_counters.updates = 900;
+    s.book_counters.snapshots = 2;
+    s.book_counters.crossed = 1;
+    s.book_counters.trades = 40;
+    s.last_frame_age_ns = Some(1_500_000);
+    s.latency.budget_ns = Some(250_000);
+    for i in 1..=1000u64 {
+        s.latency.record_tick_to_trade(i * 1_000);
+        s.latency.record_stage("feed", i * 100);
+        s.latency.record_stage("book", i * 50);
+    }
+    s
+}
+
+#[test]
+fn http_endpoints_over_tcp() {
+    let dir = tmpdir("http");
+    let store = store_with(&dir, &[(KILL_TOKEN, "tok-123")]);
+    let board = Arc::new(StatusBoard::new(Status::new("0.1.0", "abc", Mode::Paper)));
+    let kill = KillSwitch::new();
+    let ctx = HttpContext {
+        board: board.clone(),
+        kill: kill.clone(),
+        secrets: Some(store),
+        audit: None,
+        feed_down_tolerance: Duration::from_millis(200),
+    };
+    let srv = HttpServer::start(&test_http_cfg(), ctx).unwrap();
+    let addr = srv.local_addr();
+    assert_ne!(addr.port(), 0);
+
+    // Starting: not ready.
+    let r = get(addr, "/healthz");
+    assert_eq!(r.code, 503);
+    assert_eq!(json(&r)["reasons"][0], "starting");
+
+    board.update(|s| {
+        *s = full_status();
+    });
+    let r = get(addr, "/healthz");
+    assert_eq!(r.code, 200, "{}", r.body);
+    assert_eq!(json(&r)["status"], "ok");
+    assert!(r.head.contains("Content-Type: application/json"));
+
+    let r = get(addr, "/health/detailed?verbose=1");
+    assert_eq!(r.code, 200);
+    let v = json(&r);
+    assert_eq!(v["feed"]["status"], "active");
+    assert_eq!(v["book"], "synced");
+    assert_eq!(v["risk"]["status"], "degraded");
+    assert_eq!(v["risk"]["reasons"][0], "ring_overflow");
+    assert_eq!(v["position_lots"], 2);
+    assert_eq!(v["pnl"]["realized"], "12.3456");
+    assert_eq!(v["pnl"]["total"], "12.2667");
+    assert_eq!(v["version"], "0.1.0");
+    assert_eq!(v["config_digest"], "c0ffee");
+    assert!(v["feed"]["last_frame_age_seconds"].as_f64().unwrap() >= 0.0015);
+    assert!(v["uptime_seconds"].as_f64().unwrap() >= 0.0);
+    assert!(v["kill_switch"].is_null());
+
+    let r = get(addr, "/metrics");
+    assert_eq!(r.code, 200);
+    assert!(r.head.contains("Content-Type: text/plain; version=0.0.4"));
+    assert!(r
+        .body
+        .contains("obi_scalp_monitor_status{status=\"active\"} 1"));
+    assert!(r.body.contains("obi_scalp_run_loop_failures_total 1"));
+    assert!(r.body.contains("obi_scalp_healthy 1"));
+
+    // Feed down: tolerated for a while, then 503.
+    board.update(|s| s.feed = FeedStatus::Reconnecting);
+    assert_eq!(get(addr, "/healthz").code, 200);
+    std::thread::sleep(Duration::from_millis(250));
+    let r = get(addr, "/healthz");
+    assert_eq!(r.code, 503);
+    assert!(r.body.contains("feed_reconnecting_for_"), "{}", r.body);
+    assert!(get(addr, "/metrics")
+        .body
+        .contains("obi_scalp_monitor_status{status=\"reconnecting\"} 1"));
+    board.update(|s| s.feed = FeedStatus::Active);
+    assert_eq!(get(addr, "/healthz").code, 200);
+
+    // Risk abort: 503 with its reason codes.
+    board.update(|s| {
+        s.risk = RiskStatus::Abort;
+        s.risk_reasons = vec!["max_loss".into()];
+    });
+    let r = get(addr, "/healthz");
+    assert_eq!(r.code, 503);
+    assert_eq!(json(&r)["reasons"][0], "risk_abort:max_loss");
+    assert_eq!(get(addr, "/health/detailed").code, 503);
+    board.update(|s| s.risk = RiskStatus::Ok);
+
+    // Routing.
+    assert_eq!(get(addr, "/nope").code, 404);
+    let r = send_raw(addr, b"POST /healthz HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(r.code, 405);
+    assert!(r.head.contains("Allow: GET"));
+    let r = get(addr, "/kill");
+    assert_eq!(r.code, 405);
+    assert!(r.head.contains("Allow: POST"));
+    assert_eq!(send_raw(addr, b"garbage\r\n\r\n").code, 400);
+    assert_eq!(send_raw(addr, b"GET / SPDY/3\r\n\r\n").code, 505);
+    let big = format!(
+        "GET /healthz HTTP/1.1\r\nX-Pad: {}\r\n\r\n",
+        "a".repeat(10_000)
+    );
+    assert_eq!(send_raw(addr, big.as_bytes()).code, 431);
+    assert_eq!(
+        send_raw(
+            addr,
+            b"POST /kill HTTP/1.1\r\nContent-Length: 99999\r\n\r\n"
+        )
+        .code,
+        413
+    );
+
+    // Kill: token required.
+    assert_eq!(post_kill(addr, None).code, 401);
+    let r = post_kill(addr, Some("Bearer tok-124"));
+    assert_eq!(r.code, 401);
+    assert!(r.head.contains("WWW-Authenticate: Bearer"));
+    assert_eq!(post_kill(addr, Some("Basic tok-123")).code, 401);
+    assert!(!kill.is_triggered());
+    let r = post_kill(addr, Some("Bearer tok-123"));
+    assert_eq!(r.code, 200, "{}", r.body);
+    let v = json(&r);
+    assert_eq!(v["first"], true);
+    assert_eq!(v["kill_switch"]["source"], "http");
+    assert!(kill.is_triggered());
+    assert_eq!(kill.source(), Some(KillSource::Http));
+    assert_eq!(
+        json(&post_kill(addr, Some("Bearer tok-123")))["first"],
+        false
+    );
+    let r = get(addr, "/healthz");
+    assert_eq!(r.code, 503);
+    assert!(json(&r)["reasons"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("kill_switch:http:POST /kill from 127.0.0.1:"));
+    assert!(get(addr, "/metrics")
+        .body
+        .contains("obi_scalp_kill_switch_engaged 1"));
+
+    srv.stop();
+    assert!(
+        TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_err(),
+        "stopped"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn slow_clients_do_not_stall_the_server() {
+    let board = Arc::new(StatusBoard::new(full_status()));
+    let ctx = HttpContext {
+        board,
+        kill: KillSwitch::new(),
+        secrets: None,
+        audit: None,
+        feed_down_tolerance: Duration::from_secs(30),
+    };
+    let cfg = HttpConfig {
+        kill_enabled: false,
+        ..test_http_cfg()
+    };
+    let srv = HttpServer::start(&cfg, ctx).unwrap();
+    let addr = srv.local_addr();
+
+    // One client that sends half a request and then nothing.
+    let mut slow = TcpStream::connect(addr).unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\n").unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    let t = Instant::now();
+    assert_eq!(get(addr, "/healthz").code, 200);
+    assert!(
+        t.elapsed() < Duration::from_millis(250),
+        "{:?}",
+        t.elapsed()
+    );
+
+    // The slow one is cut off with 408 after the I/O timeout, not held forever.
+    slow.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let mut buf = Vec::new();
+    slow.read_to_end(&mut buf).unwrap();
+    assert!(String::from_utf8_lossy(&buf).starts_with("HTTP/1.1 408"));
+
+    // More idle clients than workers + queue (2 + 2, fewer while workers wake): the extra ones
+    // get 503 at once, and the server recovers once they are gone.
+    // (The pause lets the worker that answered 408 count itself free first.)
+    std::thread::sleep(Duration::from_millis(50));
+    let idle: Vec<TcpStream> = (0..8).map(|_| TcpStream::connect(addr).unwrap()).collect();
+    std::thread::sleep(Duration::from_millis(50));
+    let t0 = Instant::now();
+    let r = get(addr, "/healthz");
+    assert!(
+        t0.elapsed() < Duration::from_millis(200),
+        "{:?}",
+        t0.elapsed()
+    );
+    assert_eq!(r.code, 503);
+    assert!(r.body.contains("busy"));
+    drop(idle);
+    let end = Instant::now() + Duration::from_secs(3);
+    loop {
+        if get(addr, "/healthz").code == 200 {
+            break;
+        }
+        assert!(Instant::now() < end, "server did not recover");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Disabled kill endpoint is not there at all.
+    assert_eq!(post_kill(addr, Some("Bearer x")).code, 404);
+    srv.stop();
+}
+
+#[test]
+fn kill_enabled_without_token_is_a_config_error() {
+    let dir = tmpdir("notoken");
+    let ctx = HttpContext {
+        board: Arc::new(StatusBoard::new(Status::default())),
+        kill: KillSwitch::new(),
+        secrets: Some(store_with(&dir, &[])),
+        audit: None,
+        feed_down_tolerance: Duration::from_secs(1),
+    };
+    let e = HttpServer::start(&test_http_cfg(), ctx.clone()).unwrap_err();
+    assert_eq!(e.exit(), Exit::Config);
+    assert!(e.to_string().contains("kill_token"), "{e}");
+
+    // A taken port is a bind error (exit 6).
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let cfg = HttpConfig {
+        addr: taken.local_addr().unwrap().to_string(),
+        kill_enabled: false,
+        ..test_http_cfg()
+    };
+    let e = HttpServer::start(&cfg, ctx).unwrap_err();
+    assert_eq!(e.exit(), Exit::Bind, "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn promtool() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join("promtool"))
+        .find(|p| p.is_file())
+}
+
+#[test]
+fn metrics_pass_promtool_check() {
+    let Some(promtool) = promtool() else {
+        println!(
+            "SKIP metrics_pass_promtool_check: promtool not on PATH (apt-get install prometheus)"
+        );
+        return;
+    };
+    let board = Arc::new(StatusBoard::new(full_status()));
+    let kill = KillSwitch::new();
+    let ctx = HttpContext {
+        board,
+        kill: kill.clone(),
+        secrets: None,
+        audit: None,
+        feed_down_tolerance: Duration::from_secs(30),
+    };
+    let cfg = HttpConfig {
+        kill_enabled: false,
+        ..test_http_cfg()
+    };
+    let srv = HttpServer::start(&cfg, ctx).unwrap();
+    kill.trigger(KillSource::Api, "test");
+    let body = get(srv.local_addr(), "/metrics").body;
+    srv.stop();
+    for family in [
+        "obi_scalp_orders_total",
+        "obi_scalp_fills_total",
+        "obi_scalp_rejects_total",
+        "obi_scalp_stage_latency_seconds",
+        "obi_scalp_win_ratio",
+        "obi_scalp_last_frame_age_seconds",
+        "obi_scalp_tick_to_trade_budget_seconds",
+    ] {
+        assert!(
+            body.contains(&format!("# TYPE {family} ")),
+            "{family} missing"
+        );
+    }
+    let mut child = Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(body.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let msg = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && msg.trim().is_empty(),
+        "promtool: {msg}\n{body}"
+    );
+}
+
+fn all_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            all_files(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+fn ops_cfg(root: &Path) -> OpsConfig {
+    let mut cfg = OpsConfig {
+        http: HttpConfig {
+            kill_enabled: true,
+            ..test_http_cfg()
+        },
+        artifacts_dir: root.join("var/artifacts"),
+        kill_file: root.join("var/KILL"),
+        progress_interval_ms: 10,
+        ..OpsConfig::default()
+    };
+    cfg.audit.dir = root.join("var/logs");
+    cfg
+}
+
+fn audit_lines(root: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(root.join("var/logs/audit_events.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn ops_bundle_kill_file_progress_and_completion() {
+    let root = tmpdir("bundle");
+    let creds = root.join("creds");
+    std::fs::create_dir_all(&creds).unwrap();
+    let store = store_with(&creds, &[(KILL_TOKEN, "t")]);
+    let board = Arc::new(StatusBoard::new(Status::new("0.1.0", "d1", Mode::Paper)));
+    let kill = KillSwitch::new();
+    let mut ops = Ops::start(&ops_cfg(&root), board.clone(), kill.clone(), store, None).unwrap();
+    let addr = ops.http_addr().unwrap();
+    board.update(|s| {
+        s.phase = Phase::Running;
+        s.feed = FeedStatus::Active;
+    });
+    ops.ready("running");
+    let r = ops.tick(true);
+    assert!(r.progress_written && !r.killed);
+    let p: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(root.join("var/artifacts/run_progress.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(p["status"]["phase"], "running");
+    assert_eq!(get(addr, "/healthz").code, 200);
+
+    std::fs::write(root.join("var/KILL"), b"").unwrap();
+    let r = ops.tick(true);
+    assert!(r.killed);
+    assert!(kill.is_triggered());
+    assert_eq!(kill.source(), Some(KillSource::File));
+    assert!(!ops.tick(true).killed, "audited once");
+    assert_eq!(get(addr, "/healthz").code, 503);
+
+    ops.finish(RunComplete {
+        stop_reason: "kill switch: file".into(),
+        exit: Exit::Killed,
+        clean: true,
+        kill: None,
+        status: None,
+    })
+    .unwrap();
+    assert!(TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_err());
+    let c: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(root.join("var/artifacts/run_complete.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(c["exit_code"], 8);
+    assert_eq!(c["kill"]["source"], "file");
+    assert_eq!(c["status"]["version"], "0.1.0");
+    let kinds: Vec<String> = audit_lines(&root)
+        .iter()
+        .map(|v| v["kind"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(kinds, ["startup", "kill_switch", "shutdown"]);
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn planted_secrets_never_leak() {
+    const PLANTED: [&str; 3] = [
+        "PLANTED-KEY-9f8e7d",
+        "PLANTED-SECRET-1a2b3c",
+        "PLANTED-TOKEN-4d5e6f",
+    ];
+    let root = tmpdir("leak");
+    let creds = root.join("creds");
+    std::fs::create_dir_all(&creds).unwrap();
+    let store = store_with(
+        &creds,
+        &[
+            (API_KEY, PLANTED[0]),
+            (API_SECRET, PLANTED[1]),
+            (KILL_TOKEN, PLANTED[2]),
+        ],
+    );
+    let c = store.require_credentials(Mode::Live).unwrap().unwrap();
+    assert_eq!(c.api_key.expose(), PLANTED[0]);
+    let board = Arc::new(StatusBoard::new(full_status()));
+    let kill = KillSwitch::new();
+    let mut ops = Ops::start(&ops_cfg(&root), board.clone(), kill, store.clone(), None).unwrap();
+    let addr = ops.http_addr().unwrap();
+
+    let mut seen = String::new();
+    // Everything an operator can read.
+    for path in ["/healthz", "/health/detailed", "/metrics"] {
+        seen.push_str(&get(addr, path).body);
+    }
+    seen.push_str(&post_kill(addr, Some(&format!("Bearer {}", PLANTED[2]))).body);
+    seen.push_str(&serde_json::to_string(&board.snapshot()).unwrap());
+    seen.push_str(&format!(
+        "{:?} {:?} {:?} {:?}",
+        c,
+        store,
+        ops,
+        board.snapshot()
+    ));
+    ops.tick(true);
+    ops.audit().send(
+        obi_scalp::ops::AuditEvent::new(obi_scalp::ops::AuditKind::Config)
+            .with("credentials", format!("{c:?}"))
+            .with("api_key", c.api_key.to_string()),
+    );
+    ops.finish(RunComplete {
+        stop_reason: "test".into(),
+        exit: Exit::Ok,
+        clean: true,
+        kill: None,
+        status: None,
+    })
+    .unwrap();
+    let mut files = Vec::new();
+    all_files(&root.join("var"), &mut files);
+    assert!(files.len() >= 3, "{files:?}");
+    for f in files {
+        seen.push_str(&std::fs::read_to_string(&f).unwrap());
+    }
+    // The audit log shows the redaction, and the kill via HTTP worked.
+    assert!(seen.contains("[redacted]"));
+    assert!(seen.contains("\"kind\":\"kill_switch\""));
+    for p in PLANTED {
+        assert!(!seen.contains(p), "secret {p} leaked");
+    }
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+/// Every `obi_scalp_*` name in `text`, with histogram suffixes removed.
+fn referenced_metrics(text: &str) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    let b = text.as_bytes();
+    let mut i = 0;
+    while let Some(p) = text[i..].find("obi_scalp_") {
+        let start = i + p;
+        let mut end = start;
+        while end < b.len() && (b[end].is_ascii_alphanumeric() || b[end] == b'_') {
+            end += 1;
+        }
+        let prev_ok = start == 0 || !(b[start - 1].is_ascii_alphanumeric() || b[start - 1] == b'_');
+        if prev_ok {
+            let name = &text[start..end];
+            let base = ["_bucket", "_count", "_sum"]
+                .iter()
+                .find_map(|s| name.strip_suffix(s))
+                .unwrap_or(name);
+            out.insert(base.to_owned());
+        }
+        i = end;
+    }
+    out
+}
+
+#[test]
+fn alerts_and_dashboard_use_exported_metric_names() {
+    let board = Arc::new(StatusBoard::new(full_status()));
+    let kill = KillSwitch::new();
+    let metrics = obi_scalp::ops::metrics::Metrics::new(board, kill, Duration::from_secs(30));
+    let exported: std::collections::BTreeSet<String> = metrics
+        .render()
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .map(|l| l.split(' ').next().unwrap().to_owned())
+        .collect();
+    let root = env!("CARGO_MANIFEST_DIR");
+    for file in ["ops/prometheus/alerts.yml", "ops/grafana/obi-scalp.json"] {
+        let text = std::fs::read_to_string(format!("{root}/{file}")).unwrap();
+        let used = referenced_metrics(&text);
+        assert!(used.len() >= 5, "{file}: {used:?}");
+        for name in used {
+            assert!(
+                exported.contains(&name),
+                "{file} uses {name}, which /metrics does not export"
+            );
+        }
+    }
+}
