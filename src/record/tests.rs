@@ -768,3 +768,11 @@ fn writer_never_overwrites_and_bad_dirs_fail_at_create() {
         other => panic!("{:?}", other.err()),
     }
 }
+
+#[test]
+fn reader_and_writer_can_move_to_other_threads() {
+    fn send<T: Send>() {}
+    send::<RecordReader>();
+    send::<RecordWriter>();
+    send::<RecordError>();
+}

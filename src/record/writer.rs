@@ -1,17 +1,4 @@
-//! The obirec writer the live recorder uses (cold path: it may allocate and block on disk).
-//!
-//! Files are named `<prefix>-<UTC creation time YYYYMMDDTHHMMSSZ>-<seq, 6 digits>.obirec[.zst]`,
-//! so the names of one prefix sort in write order. A file rotates before the record that would
-//! take its uncompressed size over `rotate_bytes`, and before the first record written once
-//! `rotate_interval` has passed since it was opened; each file starts with its own header.
-//!
-//! Loss window: records are buffered and flushed (a zstd flush ends a block, so everything
-//! written so far can be decoded) when a write finds `flush_interval` elapsed since the last
-//! flush, or when [`RecordWriter::tick`] does; call `tick` at least every `flush_interval`
-//! while idle. A crashed process thus loses at most the records of the last interval; the
-//! reader decodes a cut zstd stream up to the cut and warns. With `sync_on_flush` each flush
-//! also `fdatasync`s, bounding the loss on power failure the same way. Closing a file (rotation,
-//! [`RecordWriter::finish`], drop) finishes the zstd frame and syncs.
+//! The obirec writer the live recorder uses; see [`RecordWriter`].
 
 use super::obirec::{self, RecordMeta, TooLong};
 use super::{Record, RecordError, RecordKind, RecordRef};
@@ -233,7 +220,20 @@ struct OpenFile {
     dirty: bool,
 }
 
-/// Writes obirec files; see the [module docs](self) for naming, rotation and the loss window.
+/// Writes obirec files for the live recorder (cold path: it may allocate and block on disk).
+///
+/// Files are named `<prefix>-<UTC creation time YYYYMMDDTHHMMSSZ>-<seq, 6 digits>.obirec[.zst]`,
+/// so the names of one prefix sort in write order. A file rotates before the record that would
+/// take its uncompressed size over `rotate_bytes`, and before the first record written once
+/// `rotate_interval` has passed since it was opened; each file starts with its own header.
+///
+/// Loss window: records are buffered and flushed (a zstd flush ends a block, so everything
+/// written so far can be decoded) when a write finds `flush_interval` elapsed since the last
+/// flush, or when [`RecordWriter::tick`] does; call `tick` at least every `flush_interval`
+/// while idle. A crashed process thus loses at most the records of the last interval; the
+/// reader decodes a cut zstd stream up to the cut and warns. With `sync_on_flush` each flush
+/// also `fdatasync`s, bounding the loss on power failure the same way. Closing a file (rotation,
+/// [`RecordWriter::finish`], drop) finishes the zstd frame and syncs.
 pub struct RecordWriter {
     cfg: WriterConfig,
     clock: Clock,
