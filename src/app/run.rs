@@ -1,7 +1,27 @@
-//! `obi-scalp run`: the main job (filled in below).
+//! `obi-scalp run`: the main job. Market data in, the threaded pipeline, paper orders out, with
+//! the cold thread serving `/healthz` and `/metrics`, writing artifacts and the audit log.
+//!
+//! Shutdown: the first SIGINT/SIGTERM (or the run duration) stops opening positions and cancels
+//! resting orders, then stops the feed; the stages drain their rings and the final summary is
+//! written; exit 0. A second signal exits at once.
+
 use super::AppError;
+use crate::config::{format_money, Config, Mode, Source};
+use crate::msg::{ExecKind, Liquidity};
+use crate::ops::{self, AuditEvent, AuditKind, Exit, Ops, StatusBoard};
+use crate::pipeline::build::{self, Running};
+use crate::pipeline::cold::{Collector, Latencies};
+use crate::pipeline::feed::FrameSource;
+use crate::pipeline::sources::SyntheticSource;
+use crate::pipeline::stats::{Flags, HotCounters, LatencyKind};
+use crate::risk::{Reasons, RiskStatus};
+use crate::trader::TraderEvent;
+use crate::venue::{AnyDecoder, Decoder, DecoderSettings};
 use clap::Args;
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 #[derive(Args, Debug)]
 pub struct RunArgs {
@@ -13,6 +33,491 @@ pub struct RunArgs {
     pub duration: Option<u64>,
 }
 
-pub fn run(_a: RunArgs) -> Result<(), AppError> {
-    Err(AppError::usage("run: not wired yet"))
+/// The environment variable that must say `yes` before `mode = "live"` is honoured.
+pub const LIVE_CONFIRM_ENV: &str = "OBI_SCALP_LIVE";
+
+fn exit_err(e: Exit, msg: impl Into<String>) -> AppError {
+    AppError::with_code(e.code(), msg)
+}
+
+/// Maps our config onto the ops settings.
+fn ops_config(cfg: &Config) -> ops::OpsConfig {
+    let o = &cfg.ops;
+    let mut c = ops::OpsConfig::default();
+    match o.http_addr {
+        Some(a) => c.http.addr = a.to_string(),
+        None => c.http.enabled = false,
+    }
+    c.http.kill_enabled = o.kill_token.is_some();
+    c.audit.dir = o.log_dir.clone();
+    c.audit.max_bytes = o.audit_max_bytes;
+    c.audit.retention = o.audit_retention;
+    c.artifacts_dir = o.artifacts_dir.clone();
+    c.kill_file = o.kill_file.clone();
+    c.progress_interval_ms = 1000;
+    c
+}
+
+fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("OBI_SCALP_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    let _ = if json {
+        b.json().try_init()
+    } else {
+        b.try_init()
+    };
+}
+
+pub fn run(a: RunArgs) -> Result<(), AppError> {
+    let mut cfg = match &a.config {
+        Some(p) => Config::load(p)?,
+        None => Config::builtin(),
+    };
+    if let Some(d) = a.duration {
+        cfg.duration_ns = (d > 0).then_some(d * 1_000_000_000);
+    }
+    init_logging(cfg.ops.json_logs);
+    let mode = match cfg.mode {
+        Mode::Paper => ops::Mode::Paper,
+        Mode::Live => ops::Mode::Live,
+    };
+    // Fail fast, before anything looks alive.
+    if cfg.mode == Mode::Live {
+        if std::env::var(LIVE_CONFIRM_ENV).as_deref() != Ok("yes") {
+            return Err(exit_err(
+                Exit::Config,
+                format!("mode = \"live\" needs {LIVE_CONFIRM_ENV}=yes in the environment as a second confirmation"),
+            ));
+        }
+    }
+    let kill = ops::KillSwitch::new();
+    let signals = ops::Signals::install(&kill)
+        .map_err(|e| exit_err(Exit::Internal, format!("cannot install signal handlers: {e}")))?;
+    let shutdown = signals.shutdown_flag();
+    let secrets = Arc::new(ops::SecretStore::new(
+        ops::SecretSources::from_env(),
+        &[ops::secrets::API_KEY, ops::secrets::API_SECRET, ops::secrets::KILL_TOKEN],
+    ));
+    secrets.reload();
+    if let Err(e) = secrets.require_credentials(mode) {
+        return Err(exit_err(Exit::MissingSecret, e.to_string()));
+    }
+    if cfg.mode == Mode::Live {
+        return Err(exit_err(
+            Exit::Config,
+            "live order entry is not available in this build: run mode = \"paper\" (live market data with paper fills works)",
+        ));
+    }
+    let inst = cfg.market.instrument;
+    let mut status = ops::Status::new(env!("CARGO_PKG_VERSION"), cfg.digest.clone(), mode);
+    status.venue = inst.key.venue_label();
+    status.symbol = inst.key.symbol.to_string();
+    status.pnl.currency = inst.quote.to_string();
+    status.pnl.decimals = inst.notional_decimals() + 6;
+    let board = Arc::new(StatusBoard::new(status));
+    let ocfg = ops_config(&cfg);
+    let mut ops = Ops::start(&ocfg, board.clone(), kill.clone(), secrets.clone(), Some(signals))
+        .map_err(|e| AppError::with_code(e.exit().code(), format!("start-up failed: {e}")))?;
+    if let Some(addr) = ops.http_addr() {
+        tracing::info!(%addr, "serving /healthz, /health/detailed and /metrics");
+    }
+    let settings = DecoderSettings::from_config(&cfg);
+    let decoder = AnyDecoder::new(
+        inst.key.venue,
+        inst.key.market,
+        cfg.instruments.clone(),
+        &[inst.key.symbol.as_str()],
+        &settings,
+    )
+    .map_err(|e| exit_err(Exit::Config, e))?;
+    let flags = Arc::new(Flags::default());
+    let res = match cfg.market.source {
+        Source::Synthetic => {
+            let src = SyntheticSource::from_config(&cfg, 1)
+                .map_err(|e| exit_err(Exit::Config, format!("synthetic market: {e}")))?;
+            flags.feed_active.store(true, Ordering::Relaxed);
+            drive(&cfg, src, decoder, flags, &board, &mut ops, &kill, &shutdown)
+        }
+        Source::Live => Err(exit_err(
+            Exit::Config,
+            "market.source = \"live\" is not wired into run yet",
+        )),
+    };
+    let (exit, reason, clean) = match res {
+        Ok(x) => x,
+        Err(e) => {
+            let _ = ops.finish(ops::RunComplete {
+                stop_reason: e.msg.clone(),
+                exit: Exit::Internal,
+                clean: false,
+                kill: None,
+                status: Some(board.snapshot()),
+            });
+            return Err(e);
+        }
+    };
+    let kill_ev = kill.event();
+    let snapshot = board.snapshot();
+    ops.finish(ops::RunComplete {
+        stop_reason: reason.clone(),
+        exit,
+        clean,
+        kill: kill_ev,
+        status: Some(snapshot),
+    })
+    .map_err(|e| exit_err(Exit::Internal, format!("writing run_complete.json: {e}")))?;
+    if exit == Exit::Ok {
+        Ok(())
+    } else {
+        Err(exit_err(exit, reason))
+    }
+}
+
+/// Runs the pipeline on `src` until the duration, a signal, the kill switch or the end of input.
+/// Returns the exit status, the stop reason and whether the drain was clean.
+#[allow(clippy::too_many_arguments)]
+pub fn drive<S: FrameSource>(
+    cfg: &Config,
+    src: S,
+    decoder: AnyDecoder,
+    flags: Arc<Flags>,
+    board: &StatusBoard,
+    ops: &mut Ops,
+    kill: &ops::KillSwitch,
+    shutdown: &std::sync::atomic::AtomicBool,
+) -> Result<(Exit, String, bool), AppError> {
+    let inst = cfg.market.instrument;
+    let running: Running<S, AnyDecoder> = build::start(cfg, src, decoder, 0, true, flags.clone())
+        .map_err(|e| exit_err(Exit::Internal, format!("cannot start the pipeline: {e}")))?;
+    if let Some(why) = &running.wait.1 {
+        tracing::warn!("{why}");
+        println!("note: {why}");
+    }
+    let counters = running.counters.clone();
+    board.update(|s| s.phase = ops::Phase::Running);
+    ops.ready(&format!("trading {} {} (paper)", inst.key.venue_label(), inst.key.symbol));
+    println!(
+        "obi-scalp {}: {} {} paper trading on the {} market; http {}; Ctrl-C stops",
+        env!("CARGO_PKG_VERSION"),
+        inst.key.venue_label(),
+        inst.key.symbol,
+        match cfg.market.source {
+            Source::Synthetic => "built-in synthetic",
+            Source::Live => "live",
+        },
+        ops.http_addr().map(|a| a.to_string()).unwrap_or_else(|| "off".into())
+    );
+    let started = Instant::now();
+    let deadline = cfg.duration_ns.map(Duration::from_nanos);
+    let status_every = Duration::from_nanos(cfg.ops.status_interval_ns);
+    let mut last_status = Instant::now();
+    let mut last_board = Instant::now();
+    let mut stop_reason: Option<String> = None;
+    let mut stopping_since: Option<Instant> = None;
+    let mut exit = Exit::Ok;
+    let audit = ops.audit().clone();
+    let mut on_event = |e: &TraderEvent| audit_event(&audit, &inst, e);
+    // The cold loop runs inside `join` between drains.
+    let mut on_tick = |c: &Collector| {
+        if last_board.elapsed() >= Duration::from_millis(100) {
+            last_board = Instant::now();
+            publish(board, &counters, &c.latencies, &inst, &flags);
+            let alive = !flags.stop.load(Ordering::Relaxed) || stopping_since.is_some();
+            ops.tick(alive);
+        }
+        if kill.is_triggered() && !flags.kill.load(Ordering::Relaxed) {
+            flags.kill.store(true, Ordering::Relaxed);
+            let why = format!("kill switch: {}", kill.describe().unwrap_or_default());
+            tracing::warn!("{why}; cancelling all orders");
+            exit = Exit::Killed;
+            stop_reason.get_or_insert(why);
+        }
+        if stop_reason.is_none() {
+            if shutdown.load(Ordering::Relaxed) {
+                stop_reason = Some("signal".into());
+            } else if deadline.is_some_and(|d| started.elapsed() >= d) {
+                stop_reason = Some("duration reached".into());
+            } else if HotCounters::get(&counters.risk_status) == RiskStatus::Abort as u64 {
+                exit = Exit::RiskAbort;
+                stop_reason = Some(format!(
+                    "risk abort: {}",
+                    reasons_text(HotCounters::get(&counters.risk_reasons))
+                ));
+            }
+        }
+        if stop_reason.is_some() && stopping_since.is_none() {
+            // Step one: no new positions, cancel what rests (the signal stage sends CancelAll).
+            stopping_since = Some(Instant::now());
+            flags.no_new_positions.store(true, Ordering::Relaxed);
+            board.update(|s| s.phase = ops::Phase::Stopping);
+            tracing::info!(reason = stop_reason.as_deref().unwrap_or(""), "stopping");
+        }
+        if let Some(t) = stopping_since {
+            // Step two, once the cancels have had time to reach the gateway: stop the feed;
+            // the stages drain their rings and finish.
+            if t.elapsed() >= Duration::from_millis(200) {
+                flags.stop.store(true, Ordering::Relaxed);
+            }
+        }
+        if last_status.elapsed() >= status_every {
+            last_status = Instant::now();
+            println!("{}", status_line(started, &counters, &c.latencies, &inst, &flags));
+        }
+    };
+    let fin = running
+        .join(&mut on_event, &mut on_tick)
+        .map_err(|_| exit_err(Exit::Internal, "a pipeline thread panicked"))?;
+    let stop_reason = stop_reason.unwrap_or_else(|| "end of input".into());
+    publish(board, &counters, &fin.latencies, &inst, &flags);
+    let t = &fin.signal.trader;
+    let (pos, cash) = fin.order.paper.balance();
+    let mark = t.mark_px();
+    let pnl = match mark {
+        Some(m) => t.ledger.equity(m) - t.ledger.initial_equity(),
+        None => t.ledger.realized() - t.ledger.fees(),
+    };
+    let f = fin.feed.decoder.counters();
+    let lat = fin.latencies.get(LatencyKind::TickToTrade);
+    println!(
+        "summary: reason=\"{}\" elapsed_s={} frames={} updates={} snapshots={} gaps={} resyncs={} malformed={} stale={} crossed={} signals={} orders={} fills={} trades={} wins={} position={} pnl={} fees={} cash_change={} risk={} book_state={} ring_overflows={} t2t_p50_ns={} t2t_p99_ns={} t2t_p999_ns={}",
+        stop_reason,
+        started.elapsed().as_secs(),
+        f.frames,
+        f.updates,
+        f.snapshots + f.rest_snapshots,
+        f.gaps,
+        f.resyncs,
+        f.malformed,
+        f.stale,
+        fin.book.books.counters.first().map(|c| c.crossed).unwrap_or(0),
+        t.counters.signals,
+        t.counters.orders,
+        t.counters.fills,
+        t.counters.trades,
+        t.counters.wins,
+        inst.lot.format(pos),
+        format_money(&inst, pnl),
+        format_money(&inst, t.ledger.fees()),
+        format_money(&inst, cash),
+        format!("{:?}", t.risk.status()).to_lowercase(),
+        fin.book.books.books.first().map(|b| b.state.as_str()).unwrap_or("none"),
+        HotCounters::get(&counters.ring_overflows),
+        lat.value_at_quantile(0.5),
+        lat.value_at_quantile(0.99),
+        lat.value_at_quantile(0.999),
+    );
+    Ok((exit, stop_reason, true))
+}
+
+fn reasons_text(bits: u64) -> String {
+    let r = Reasons::from_bits(bits as u16);
+    r.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(",")
+}
+
+/// One line every few seconds on stdout.
+fn status_line(
+    started: Instant,
+    c: &HotCounters,
+    lat: &Latencies,
+    inst: &crate::instrument::Instrument,
+    flags: &Flags,
+) -> String {
+    let g = HotCounters::get;
+    let t2t = lat.get(LatencyKind::TickToTrade);
+    format!(
+        "[{:>5}s] feed={} book={} frames={} updates={} signals={} orders={} fills={} trades={} wins={} pos={} pnl={} risk={} t2t_p50={}us p99={}us",
+        started.elapsed().as_secs(),
+        if flags.feed_active.load(Ordering::Relaxed) { "active" } else { "reconnecting" },
+        book_state_name(g(&c.book_state)),
+        g(&c.frames),
+        g(&c.book_updates),
+        g(&c.signals),
+        g(&c.orders),
+        g(&c.fills),
+        g(&c.trades_closed),
+        g(&c.wins),
+        inst.lot.format(g(&c.position) as i64),
+        format_money(inst, g(&c.pnl_lo) as i64 as i128),
+        risk_name(g(&c.risk_status)),
+        t2t.value_at_quantile(0.5) / 1000,
+        t2t.value_at_quantile(0.99) / 1000,
+    )
+}
+
+fn book_state_name(v: u64) -> &'static str {
+    use crate::msg::BookState;
+    match v {
+        x if x == BookState::Synced as u64 => "synced",
+        x if x == BookState::Stale as u64 => "stale",
+        _ => "resyncing",
+    }
+}
+
+fn risk_name(v: u64) -> &'static str {
+    match v {
+        x if x == RiskStatus::Ok as u64 => "ok",
+        x if x == RiskStatus::Degraded as u64 => "degraded",
+        _ => "abort",
+    }
+}
+
+/// Copies the hot counters and latency histograms into the status board.
+fn publish(
+    board: &StatusBoard,
+    c: &HotCounters,
+    lat: &Latencies,
+    inst: &crate::instrument::Instrument,
+    flags: &Flags,
+) {
+    use crate::msg::BookState;
+    let g = HotCounters::get;
+    board.update(|s| {
+        s.feed = if flags.degraded.load(Ordering::Relaxed) {
+            ops::FeedStatus::Degraded
+        } else if flags.feed_active.load(Ordering::Relaxed) {
+            ops::FeedStatus::Active
+        } else {
+            ops::FeedStatus::Reconnecting
+        };
+        s.book = match g(&c.book_state) {
+            x if x == BookState::Synced as u64 => BookState::Synced,
+            x if x == BookState::Stale as u64 => BookState::Stale,
+            _ => BookState::Resyncing,
+        };
+        s.risk = match g(&c.risk_status) {
+            x if x == RiskStatus::Ok as u64 => ops::RiskStatus::Ok,
+            x if x == RiskStatus::Degraded as u64 => ops::RiskStatus::Degraded,
+            _ => ops::RiskStatus::Abort,
+        };
+        s.risk_reasons = Reasons::from_bits(g(&c.risk_reasons) as u16)
+            .iter()
+            .map(|r| r.as_str().to_string())
+            .collect();
+        s.position_lots = g(&c.position) as i64;
+        s.pnl.realized_units = g(&c.pnl_lo) as i64 as i128;
+        s.trades = g(&c.trades_closed);
+        s.wins = g(&c.wins);
+        s.orders.orders.insert("placed".into(), g(&c.orders));
+        s.orders.fills.insert("all".into(), g(&c.fills));
+        s.orders.cancels.insert("all".into(), g(&c.cancels));
+        s.orders.rejects.insert("all".into(), g(&c.rejects));
+        s.feed_counters.frames = g(&c.frames);
+        s.feed_counters.bytes = g(&c.bytes);
+        s.feed_counters.gaps = g(&c.gaps);
+        s.feed_counters.resyncs = g(&c.resyncs);
+        s.feed_counters.stale_events = g(&c.stale);
+        s.feed_counters.malformed = g(&c.malformed);
+        s.book_counters.updates = g(&c.book_updates);
+        s.book_counters.snapshots = g(&c.snapshots);
+        s.book_counters.crossed = g(&c.crossed);
+        s.ring_overflows
+            .insert("all".into(), g(&c.ring_overflows));
+        let last = g(&c.last_frame_ns);
+        if last > 0 {
+            s.last_frame_age_ns = Some(crate::clock::now_ns().saturating_sub(last));
+        }
+        s.latency.tick_to_trade = lat.get(LatencyKind::TickToTrade).clone();
+        for k in [LatencyKind::Feed, LatencyKind::Book, LatencyKind::Signal, LatencyKind::Order] {
+            s.latency.stages.insert(k.as_str().to_string(), lat.get(k).clone());
+        }
+        let _ = inst;
+    });
+}
+
+/// One audit line per order, fill, cancel, reject and risk transition.
+fn audit_event(audit: &ops::AuditSender, inst: &crate::instrument::Instrument, e: &TraderEvent) {
+    let px = |p: i64| inst.tick.format(p);
+    let qty = |q: i64| inst.lot.format(q);
+    let ev = match e {
+        TraderEvent::Signal(_) => return,
+        TraderEvent::Order {
+            ts_ns,
+            id,
+            side,
+            px: p,
+            qty: q,
+            tif,
+            reduce_only,
+            ..
+        } => AuditEvent::new(AuditKind::Order)
+            .with("event_ns", *ts_ns)
+            .with("order_id", *id)
+            .with("side", side.as_str())
+            .with("px", px(*p))
+            .with("qty", qty(*q))
+            .with("tif", format!("{tif:?}").to_lowercase())
+            .with("reduce_only", *reduce_only),
+        TraderEvent::Cancel { ts_ns, id } => AuditEvent::new(AuditKind::Cancel)
+            .with("event_ns", *ts_ns)
+            .with("order_id", *id),
+        TraderEvent::CancelAll { ts_ns } => AuditEvent::new(AuditKind::Cancel)
+            .with("event_ns", *ts_ns)
+            .with("order_id", "all"),
+        TraderEvent::PreTradeReject {
+            ts_ns,
+            id,
+            reason,
+            ..
+        } => AuditEvent::new(AuditKind::Reject)
+            .with("event_ns", *ts_ns)
+            .with("order_id", *id)
+            .with("reason", reason.as_str())
+            .with("origin", "pre_trade"),
+        TraderEvent::Exec { report, side } => match report.kind {
+            ExecKind::Fill {
+                px: p,
+                qty: q,
+                liquidity,
+                fee,
+                leaves,
+            } => AuditEvent::new(AuditKind::Fill)
+                .with("event_ns", report.ts_ns)
+                .with("order_id", report.id)
+                .with("side", side.as_str())
+                .with("px", px(p))
+                .with("qty", qty(q))
+                .with("leaves", qty(leaves))
+                .with(
+                    "liquidity",
+                    match liquidity {
+                        Liquidity::Maker => "maker",
+                        Liquidity::Taker => "taker",
+                    },
+                )
+                .with("fee", format_money(inst, fee)),
+            ExecKind::Rejected { reason } | ExecKind::CancelRejected { reason } => {
+                AuditEvent::new(AuditKind::Reject)
+                    .with("event_ns", report.ts_ns)
+                    .with("order_id", report.id)
+                    .with("reason", reason.as_str())
+                    .with("origin", "venue")
+            }
+            ExecKind::Cancelled { leaves } => AuditEvent::new(AuditKind::Cancel)
+                .with("event_ns", report.ts_ns)
+                .with("order_id", report.id)
+                .with("state", "done")
+                .with("leaves", qty(leaves)),
+            ExecKind::Accepted => return,
+        },
+        TraderEvent::Closed { trade, exit } => AuditEvent::new(AuditKind::Fill)
+            .with("trade_closed", true)
+            .with("event_ns", trade.close_ns)
+            .with("qty", qty(trade.qty))
+            .with("net_pnl", format_money(inst, trade.net_pnl))
+            .with("fees", format_money(inst, trade.fees))
+            .with("exit", exit.map(|x| x.as_str()).unwrap_or("")),
+        TraderEvent::Risk(r) => AuditEvent::new(AuditKind::RiskTransition)
+            .with("event_ns", r.ts_ns)
+            .with("from", format!("{:?}", r.from).to_lowercase())
+            .with("to", format!("{:?}", r.to).to_lowercase())
+            .with(
+                "reasons",
+                r.reasons.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(","),
+            ),
+    };
+    audit.send(ev);
 }

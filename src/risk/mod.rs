@@ -122,6 +122,11 @@ impl Reasons {
     pub const fn bits(self) -> u16 {
         self.0
     }
+
+    /// The set with these raw bits (as [`Reasons::bits`] gave them; unknown bits are dropped).
+    pub const fn from_bits(bits: u16) -> Reasons {
+        Reasons(bits & ((1 << ReasonCode::ALL.len()) - 1))
+    }
     pub const fn is_empty(self) -> bool {
         self.0 == 0
     }

@@ -1,0 +1,172 @@
+//! `obi-scalp replay`: deterministic outputs that reconcile exactly.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn shared(name: &str) -> Option<PathBuf> {
+    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data")).join(name);
+    if p.exists() {
+        Some(p)
+    } else {
+        eprintln!("skipping: {} not found (../shared/data is needed)", p.display());
+        None
+    }
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("obi-replay-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn replay(config: &Path, input: &Path, out: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_obi-scalp"))
+        .args(["replay", "--config"])
+        .arg(config)
+        .arg("--input")
+        .arg(input)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap()
+}
+
+/// A decimal string as an exact integer at `scale` decimal places.
+fn dec(s: &str, scale: u32) -> i128 {
+    let (neg, s) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s),
+    };
+    let (i, f) = s.split_once('.').unwrap_or((s, ""));
+    assert!(f.len() as u32 <= scale, "{s} has more than {scale} decimals");
+    let mut v: i128 = i.parse::<i128>().unwrap() * 10i128.pow(scale);
+    if !f.is_empty() {
+        v += f.parse::<i128>().unwrap() * 10i128.pow(scale - f.len() as u32);
+    }
+    if neg {
+        -v
+    } else {
+        v
+    }
+}
+
+fn config_path(name: &str) -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/config")).join(name)
+}
+
+#[test]
+fn bybit_replay_is_byte_identical_and_reconciles() {
+    let Some(input) = shared("bybit_v5_cryptofeed_20260809.jsonl.zst") else {
+        return;
+    };
+    // The shipped config, and a more active variant so that several trades reconcile.
+    let active = tmp("cfg").join("active.toml");
+    let base = std::fs::read_to_string(config_path("bybit-btcusdt.toml")).unwrap();
+    let text = base
+        .replace("long_threshold = 0.25", "long_threshold = 0.15")
+        .replace("short_threshold = 0.27", "short_threshold = 0.15")
+        .replace("hold_ms = 500", "hold_ms = 200")
+        .replace("max_hold_ms = 15000", "max_hold_ms = 5000");
+    assert_ne!(text, base, "the variant must differ from the shipped config");
+    std::fs::write(&active, text).unwrap();
+    for (name, cfg) in [("shipped", config_path("bybit-btcusdt.toml")), ("active", active)] {
+        let (a, b) = (tmp(&format!("{name}-a")), tmp(&format!("{name}-b")));
+        let ra = replay(&cfg, &input, &a);
+        let rb = replay(&cfg, &input, &b);
+        assert!(ra.status.success(), "{}", String::from_utf8_lossy(&ra.stderr));
+        assert!(rb.status.success());
+        let csv = std::fs::read(a.join("trades.csv")).unwrap();
+        let json = std::fs::read(a.join("summary.json")).unwrap();
+        assert_eq!(csv, std::fs::read(b.join("trades.csv")).unwrap(), "{name}: trades.csv differs");
+        assert_eq!(json, std::fs::read(b.join("summary.json")).unwrap(), "{name}: summary.json differs");
+        // The human summary too, but for the line naming the output directory.
+        let human = |o: &std::process::Output| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .filter(|l| !l.starts_with("wrote "))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        assert_eq!(human(&ra), human(&rb));
+
+        let summary: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        let trades = summary["trades"].as_u64().unwrap();
+        assert!(trades >= 1, "{name}: the replay produces trades: {summary}");
+        assert_eq!(summary["book"]["gaps"], 0);
+        assert_eq!(summary["book"]["crossed"], 0);
+        assert_eq!(summary["venue"], "bybit_linear");
+
+        // Reconcile at 20 decimals: every fill's cash flow and fee against the PnL.
+        const S: u32 = 20;
+        let csv = String::from_utf8(csv).unwrap();
+        let mut cash: i128 = 0;
+        let mut fees: i128 = 0;
+        let mut pos: i128 = 0;
+        let (mut net_sum, mut gross_sum, mut trade_fees, mut rows) = (0i128, 0i128, 0i128, 0u64);
+        for line in csv.lines().skip(1) {
+            let f: Vec<&str> = line.split(',').collect();
+            assert_eq!(f.len(), 14, "{line}");
+            match f[0] {
+                "fill" => {
+                    let px = dec(f[4], 10);
+                    let qty = dec(f[5], 10);
+                    let fee = dec(f[7], S);
+                    let notional = px * qty; // 20 decimals
+                    match f[3] {
+                        "buy" => {
+                            cash -= notional;
+                            pos += qty;
+                        }
+                        "sell" => {
+                            cash += notional;
+                            pos -= qty;
+                        }
+                        s => panic!("side {s}"),
+                    }
+                    cash -= fee;
+                    fees += fee;
+                }
+                "trade" => {
+                    rows += 1;
+                    let gross = dec(f[10], S);
+                    let net = dec(f[11], S);
+                    let tf = dec(f[7], S);
+                    assert_eq!(gross - tf, net, "{line}");
+                    net_sum += net;
+                    gross_sum += gross;
+                    trade_fees += tf;
+                }
+                t => panic!("row type {t}"),
+            }
+        }
+        assert_eq!(rows, trades);
+        assert_eq!(dec(summary["cash_change"].as_str().unwrap(), S), cash, "{name}: cash");
+        assert_eq!(dec(summary["net_pnl"].as_str().unwrap(), S), net_sum);
+        assert_eq!(dec(summary["gross_pnl"].as_str().unwrap(), S), gross_sum);
+        assert_eq!(dec(summary["fees"].as_str().unwrap(), S), trade_fees);
+        assert_eq!(dec(summary["final_position"].as_str().unwrap(), 10), pos);
+        if pos == 0 {
+            // Flat: the cash moved by the fills is exactly the trades' net PnL.
+            assert_eq!(cash, net_sum, "{name}");
+            assert_eq!(fees, trade_fees);
+        } else {
+            // The open position's fills are in the cash but not yet in a closed trade.
+            assert!(fees >= trade_fees);
+        }
+    }
+}
+
+#[test]
+fn replay_errors_name_the_problem() {
+    let dir = tmp("err");
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "[strategy]\nhold_ms = 0\n").unwrap();
+    let out = replay(&bad, Path::new("x.jsonl"), &dir);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("strategy.hold_ms"), "{err}");
+    let out = replay(&config_path("bybit-btcusdt.toml"), Path::new("missing.jsonl"), &dir);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8(out.stderr).unwrap().contains("missing.jsonl"));
+}
