@@ -8,7 +8,10 @@ fn shared(name: &str) -> Option<PathBuf> {
     if p.exists() {
         Some(p)
     } else {
-        eprintln!("skipping: {} not found (../shared/data is needed)", p.display());
+        eprintln!(
+            "skipping: {} not found (../shared/data is needed)",
+            p.display()
+        );
         None
     }
 }
@@ -39,7 +42,10 @@ fn dec(s: &str, scale: u32) -> i128 {
         None => (false, s),
     };
     let (i, f) = s.split_once('.').unwrap_or((s, ""));
-    assert!(f.len() as u32 <= scale, "{s} has more than {scale} decimals");
+    assert!(
+        f.len() as u32 <= scale,
+        "{s} has more than {scale} decimals"
+    );
     let mut v: i128 = i.parse::<i128>().unwrap() * 10i128.pow(scale);
     if !f.is_empty() {
         v += f.parse::<i128>().unwrap() * 10i128.pow(scale - f.len() as u32);
@@ -68,18 +74,36 @@ fn bybit_replay_is_byte_identical_and_reconciles() {
         .replace("short_threshold = 0.27", "short_threshold = 0.15")
         .replace("hold_ms = 500", "hold_ms = 200")
         .replace("max_hold_ms = 15000", "max_hold_ms = 5000");
-    assert_ne!(text, base, "the variant must differ from the shipped config");
+    assert_ne!(
+        text, base,
+        "the variant must differ from the shipped config"
+    );
     std::fs::write(&active, text).unwrap();
-    for (name, cfg) in [("shipped", config_path("bybit-btcusdt.toml")), ("active", active)] {
+    for (name, cfg) in [
+        ("shipped", config_path("bybit-btcusdt.toml")),
+        ("active", active),
+    ] {
         let (a, b) = (tmp(&format!("{name}-a")), tmp(&format!("{name}-b")));
         let ra = replay(&cfg, &input, &a);
         let rb = replay(&cfg, &input, &b);
-        assert!(ra.status.success(), "{}", String::from_utf8_lossy(&ra.stderr));
+        assert!(
+            ra.status.success(),
+            "{}",
+            String::from_utf8_lossy(&ra.stderr)
+        );
         assert!(rb.status.success());
         let csv = std::fs::read(a.join("trades.csv")).unwrap();
         let json = std::fs::read(a.join("summary.json")).unwrap();
-        assert_eq!(csv, std::fs::read(b.join("trades.csv")).unwrap(), "{name}: trades.csv differs");
-        assert_eq!(json, std::fs::read(b.join("summary.json")).unwrap(), "{name}: summary.json differs");
+        assert_eq!(
+            csv,
+            std::fs::read(b.join("trades.csv")).unwrap(),
+            "{name}: trades.csv differs"
+        );
+        assert_eq!(
+            json,
+            std::fs::read(b.join("summary.json")).unwrap(),
+            "{name}: summary.json differs"
+        );
         // The human summary too, but for the line naming the output directory.
         let human = |o: &std::process::Output| {
             String::from_utf8_lossy(&o.stdout)
@@ -141,7 +165,11 @@ fn bybit_replay_is_byte_identical_and_reconciles() {
             }
         }
         assert_eq!(rows, trades);
-        assert_eq!(dec(summary["cash_change"].as_str().unwrap(), S), cash, "{name}: cash");
+        assert_eq!(
+            dec(summary["cash_change"].as_str().unwrap(), S),
+            cash,
+            "{name}: cash"
+        );
         assert_eq!(dec(summary["net_pnl"].as_str().unwrap(), S), net_sum);
         assert_eq!(dec(summary["gross_pnl"].as_str().unwrap(), S), gross_sum);
         assert_eq!(dec(summary["fees"].as_str().unwrap(), S), trade_fees);
@@ -166,7 +194,13 @@ fn replay_errors_name_the_problem() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("strategy.hold_ms"), "{err}");
-    let out = replay(&config_path("bybit-btcusdt.toml"), Path::new("missing.jsonl"), &dir);
+    let out = replay(
+        &config_path("bybit-btcusdt.toml"),
+        Path::new("missing.jsonl"),
+        &dir,
+    );
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8(out.stderr).unwrap().contains("missing.jsonl"));
+    assert!(String::from_utf8(out.stderr)
+        .unwrap()
+        .contains("missing.jsonl"));
 }

@@ -95,12 +95,20 @@ pub fn run(a: RunArgs) -> Result<(), AppError> {
         }
     }
     let kill = ops::KillSwitch::new();
-    let signals = ops::Signals::install(&kill)
-        .map_err(|e| exit_err(Exit::Internal, format!("cannot install signal handlers: {e}")))?;
+    let signals = ops::Signals::install(&kill).map_err(|e| {
+        exit_err(
+            Exit::Internal,
+            format!("cannot install signal handlers: {e}"),
+        )
+    })?;
     let shutdown = signals.shutdown_flag();
     let secrets = Arc::new(ops::SecretStore::new(
         ops::SecretSources::from_env(),
-        &[ops::secrets::API_KEY, ops::secrets::API_SECRET, ops::secrets::KILL_TOKEN],
+        &[
+            ops::secrets::API_KEY,
+            ops::secrets::API_SECRET,
+            ops::secrets::KILL_TOKEN,
+        ],
     ));
     secrets.reload();
     if let Err(e) = secrets.require_credentials(mode) {
@@ -120,8 +128,14 @@ pub fn run(a: RunArgs) -> Result<(), AppError> {
     status.pnl.decimals = inst.notional_decimals() + 6;
     let board = Arc::new(StatusBoard::new(status));
     let ocfg = ops_config(&cfg);
-    let mut ops = Ops::start(&ocfg, board.clone(), kill.clone(), secrets.clone(), Some(signals))
-        .map_err(|e| AppError::with_code(e.exit().code(), format!("start-up failed: {e}")))?;
+    let mut ops = Ops::start(
+        &ocfg,
+        board.clone(),
+        kill.clone(),
+        secrets.clone(),
+        Some(signals),
+    )
+    .map_err(|e| AppError::with_code(e.exit().code(), format!("start-up failed: {e}")))?;
     if let Some(addr) = ops.http_addr() {
         tracing::info!(%addr, "serving /healthz, /health/detailed and /metrics");
     }
@@ -140,7 +154,9 @@ pub fn run(a: RunArgs) -> Result<(), AppError> {
             let src = SyntheticSource::from_config(&cfg, 1)
                 .map_err(|e| exit_err(Exit::Config, format!("synthetic market: {e}")))?;
             flags.feed_active.store(true, Ordering::Relaxed);
-            drive(&cfg, src, decoder, flags, &board, &mut ops, &kill, &shutdown)
+            drive(
+                &cfg, src, decoder, flags, &board, &mut ops, &kill, &shutdown,
+            )
         }
         Source::Live => Err(exit_err(
             Exit::Config,
@@ -191,15 +207,20 @@ pub fn drive<S: FrameSource>(
     shutdown: &std::sync::atomic::AtomicBool,
 ) -> Result<(Exit, String, bool), AppError> {
     let inst = cfg.market.instrument;
-    let running: Running<S, AnyDecoder> = build::start(cfg, src, decoder, 0, true, flags.clone())
-        .map_err(|e| exit_err(Exit::Internal, format!("cannot start the pipeline: {e}")))?;
+    let running: Running<S, AnyDecoder> =
+        build::start(cfg, src, decoder, 0, true, flags.clone())
+            .map_err(|e| exit_err(Exit::Internal, format!("cannot start the pipeline: {e}")))?;
     if let Some(why) = &running.wait.1 {
         tracing::warn!("{why}");
         println!("note: {why}");
     }
     let counters = running.counters.clone();
     board.update(|s| s.phase = ops::Phase::Running);
-    ops.ready(&format!("trading {} {} (paper)", inst.key.venue_label(), inst.key.symbol));
+    ops.ready(&format!(
+        "trading {} {} (paper)",
+        inst.key.venue_label(),
+        inst.key.symbol
+    ));
     println!(
         "obi-scalp {}: {} {} paper trading on the {} market; http {}; Ctrl-C stops",
         env!("CARGO_PKG_VERSION"),
@@ -209,7 +230,9 @@ pub fn drive<S: FrameSource>(
             Source::Synthetic => "built-in synthetic",
             Source::Live => "live",
         },
-        ops.http_addr().map(|a| a.to_string()).unwrap_or_else(|| "off".into())
+        ops.http_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_else(|| "off".into())
     );
     let started = Instant::now();
     let deadline = cfg.duration_ns.map(Duration::from_nanos);
@@ -265,7 +288,10 @@ pub fn drive<S: FrameSource>(
         }
         if last_status.elapsed() >= status_every {
             last_status = Instant::now();
-            println!("{}", status_line(started, &counters, &c.latencies, &inst, &flags));
+            println!(
+                "{}",
+                status_line(started, &counters, &c.latencies, &inst, &flags)
+            );
         }
     };
     let fin = running
@@ -414,15 +440,21 @@ fn publish(
         s.book_counters.updates = g(&c.book_updates);
         s.book_counters.snapshots = g(&c.snapshots);
         s.book_counters.crossed = g(&c.crossed);
-        s.ring_overflows
-            .insert("all".into(), g(&c.ring_overflows));
+        s.ring_overflows.insert("all".into(), g(&c.ring_overflows));
         let last = g(&c.last_frame_ns);
         if last > 0 {
             s.last_frame_age_ns = Some(crate::clock::now_ns().saturating_sub(last));
         }
         s.latency.tick_to_trade = lat.get(LatencyKind::TickToTrade).clone();
-        for k in [LatencyKind::Feed, LatencyKind::Book, LatencyKind::Signal, LatencyKind::Order] {
-            s.latency.stages.insert(k.as_str().to_string(), lat.get(k).clone());
+        for k in [
+            LatencyKind::Feed,
+            LatencyKind::Book,
+            LatencyKind::Signal,
+            LatencyKind::Order,
+        ] {
+            s.latency
+                .stages
+                .insert(k.as_str().to_string(), lat.get(k).clone());
         }
         let _ = inst;
     });
@@ -458,10 +490,7 @@ fn audit_event(audit: &ops::AuditSender, inst: &crate::instrument::Instrument, e
             .with("event_ns", *ts_ns)
             .with("order_id", "all"),
         TraderEvent::PreTradeReject {
-            ts_ns,
-            id,
-            reason,
-            ..
+            ts_ns, id, reason, ..
         } => AuditEvent::new(AuditKind::Reject)
             .with("event_ns", *ts_ns)
             .with("order_id", *id)
@@ -516,7 +545,11 @@ fn audit_event(audit: &ops::AuditSender, inst: &crate::instrument::Instrument, e
             .with("to", format!("{:?}", r.to).to_lowercase())
             .with(
                 "reasons",
-                r.reasons.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(","),
+                r.reasons
+                    .iter()
+                    .map(|c| c.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
             ),
     };
     audit.send(ev);

@@ -105,7 +105,7 @@ impl SyntheticSource {
             speed: speed.max(1),
             url: crate::venue::coincheck::snapshot_url(&inst.key.symbol),
             resync: false,
-        delivered: 0,
+            delivered: 0,
         })
     }
 

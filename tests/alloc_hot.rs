@@ -1,0 +1,98 @@
+//! No heap allocation on the hot path after warm-up: decode, book, strategy, risk and the paper
+//! exchange over recorded frames, counted by a global allocator.
+
+use obi_scalp::config::Config;
+use obi_scalp::record::RecordKind;
+use obi_scalp::replay::{input, Engine};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+struct Counting;
+
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+static ON: AtomicBool = AtomicBool::new(false);
+
+// SAFETY: forwards to the system allocator; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        if ON.load(Ordering::Relaxed) {
+            ALLOCS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        if ON.load(Ordering::Relaxed) {
+            ALLOCS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(p, l, n) }
+    }
+}
+
+#[global_allocator]
+static A: Counting = Counting;
+
+#[test]
+fn stage_logic_does_not_allocate_after_warm_up() {
+    let p = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/data/bybit_v5_cryptofeed_20260809.jsonl.zst"
+    ));
+    if !p.exists() {
+        eprintln!("skipping: {} not found", p.display());
+        return;
+    }
+    let base = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/config/bybit-btcusdt.toml"
+    ))
+    .unwrap();
+    // Thresholds that trade often, so orders, fills and risk checks are on the measured path.
+    let text = base
+        .replace("long_threshold = 0.25", "long_threshold = 0.10")
+        .replace("short_threshold = 0.27", "short_threshold = 0.10")
+        .replace("hold_ms = 500", "hold_ms = 100")
+        .replace("max_hold_ms = 15000", "max_hold_ms = 2000");
+    let cfg = Config::from_toml(&text).unwrap();
+    let loaded = input::load(&[p], None, None).unwrap();
+    let k = cfg.market.instrument.key;
+    let recs: Vec<_> = loaded
+        .records
+        .iter()
+        .filter(|r| {
+            r.kind == RecordKind::Recv
+                && loaded
+                    .conns
+                    .get(&r.conn)
+                    .is_some_and(|&(v, m)| v == k.venue && m == k.market)
+        })
+        .collect();
+    let mut engine = Engine::new(&cfg).unwrap();
+    let mut events = Vec::with_capacity(1 << 16);
+    let warm = recs.len() / 3;
+    for r in &recs[..warm] {
+        engine.on_record(r, &mut events);
+    }
+    let before = (engine.trader.counters.orders, events.len());
+    ON.store(true, Ordering::SeqCst);
+    for r in &recs[warm..] {
+        engine.on_record(r, &mut events);
+    }
+    ON.store(false, Ordering::SeqCst);
+    let allocs = ALLOCS.load(Ordering::SeqCst);
+    let orders = engine.trader.counters.orders - before.0;
+    assert!(orders >= 3, "the measured part must trade: {orders} orders");
+    assert!(events.len() > before.1);
+    assert_eq!(
+        allocs,
+        0,
+        "{allocs} allocations over {} frames",
+        recs.len() - warm
+    );
+}
