@@ -86,13 +86,11 @@ pub fn run(a: RunArgs) -> Result<(), AppError> {
         Mode::Live => ops::Mode::Live,
     };
     // Fail fast, before anything looks alive.
-    if cfg.mode == Mode::Live {
-        if std::env::var(LIVE_CONFIRM_ENV).as_deref() != Ok("yes") {
-            return Err(exit_err(
-                Exit::Config,
-                format!("mode = \"live\" needs {LIVE_CONFIRM_ENV}=yes in the environment as a second confirmation"),
-            ));
-        }
+    if cfg.mode == Mode::Live && std::env::var(LIVE_CONFIRM_ENV).as_deref() != Ok("yes") {
+        return Err(exit_err(
+            Exit::Config,
+            format!("mode = \"live\" needs {LIVE_CONFIRM_ENV}=yes in the environment as a second confirmation"),
+        ));
     }
     let kill = ops::KillSwitch::new();
     let signals = ops::Signals::install(&kill).map_err(|e| {

@@ -150,7 +150,8 @@ impl<S: FrameSource, D: Decoder + Send + 'static> Stage for FeedStage<S, D> {
                     .on_rest(recv_ns, &self.url, &mut self.buf, &mut push);
                 true
             }
-            SourceEvent::Disconnected { now_ns } => {
+            SourceEvent::Disconnected { now_ns: t } => {
+                let now_ns = if self.restamp { now_ns() } else { t };
                 self.decoder.on_disconnect(now_ns, &mut push);
                 true
             }
