@@ -273,7 +273,9 @@ fn parse_units_checked(s: &[u8], decimals: u8) -> Result<i64, NumError> {
         let p = POW10.get(shift as usize).ok_or(NumError::Overflow)?;
         m.checked_mul(*p).ok_or(NumError::Overflow)
     } else {
-        let p = POW10.get((-shift) as usize).ok_or(NumError::TooManyDigits)?;
+        let p = POW10
+            .get((-shift) as usize)
+            .ok_or(NumError::TooManyDigits)?;
         if m % p != 0 {
             return Err(NumError::TooManyDigits);
         }
