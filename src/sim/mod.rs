@@ -68,6 +68,9 @@ pub fn feed_for(
 ) -> Result<Box<dyn SimFeed>, String> {
     match input {
         Some(p) => Ok(Box::new(RecordingFeed::open(p, Speed::REALTIME)?)),
-        None => Ok(Box::new(SyntheticFeed::default_for(venue, seed.unwrap_or(42))?)),
+        None => Ok(Box::new(SyntheticFeed::default_for(
+            venue,
+            seed.unwrap_or(42),
+        )?)),
     }
 }
