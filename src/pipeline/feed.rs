@@ -131,6 +131,12 @@ impl<S: FrameSource, D: Decoder + Send + 'static> Stage for FeedStage<S, D> {
         if self.done {
             return false;
         }
+        if self.flags.stop.load(Ordering::Relaxed) {
+            // `flags.stop` ends the feed: a live source never runs dry by itself.
+            self.done = true;
+            self.publish();
+            return false;
+        }
         let ev = self.source.next(&mut self.buf, &mut self.url);
         if let Some(tap) = &mut self.tap {
             // Before decoding: simd-json parses the buffer in place.

@@ -361,9 +361,11 @@ impl LiveSettings {
                     silence * 2,
                 )
             }
-            other => return Err(format!(
+            other => {
+                return Err(format!(
                 "market.venue: no live feed for {other} yet (supported: coincheck, bybit, binance)"
-            )),
+            ))
+            }
         };
         let rest_base = rest_default.map(|d| {
             if m.rest_url.is_empty() {

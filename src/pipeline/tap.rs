@@ -19,12 +19,18 @@
 //! (`[record] flush_ms`): everything older than one flush interval is in the file.
 
 use super::feed::SourceEvent;
-use crate::record::{RecordError, RecordKind, RecordWriter};
-use std::path::PathBuf;
+use crate::config::Config;
+use crate::record::{
+    RecordError, RecordKind, RecordMeta, RecordWriter, WriteCompression, WriterConfig,
+};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
+
+/// Connection id of REST records.
+pub const REST_CONN: &str = "rest";
 
 /// Bytes before an entry's address and data.
 pub const ENTRY_HEADER: usize = 15;
@@ -226,7 +232,9 @@ pub struct Recorder {
 
 impl Recorder {
     /// Records of every entry go to `writer` under connection id `conn` (one id for the whole
-    /// run: reconnects show as disconnect/connect records, as the live decoder sees them).
+    /// run: reconnects show as disconnect/connect records, as the live decoder sees them);
+    /// REST answers under [`REST_CONN`] (they belong to no WebSocket connection, which is how
+    /// `obi-scalp book` and the replay loader hand them to the venue's decoders).
     pub fn new(reader: TapReader, writer: RecordWriter, conn: &str) -> Recorder {
         Recorder {
             reader,
@@ -236,14 +244,59 @@ impl Recorder {
         }
     }
 
+    /// A tap and its recorder for `cfg`'s instrument: files in `dir` named
+    /// `<venue>-<market>-<symbol>-<UTC time>-<seq>.obirec.zst`, rotated and flushed as the
+    /// `[record]` section says (the connection address goes into each connect record); the ring
+    /// holds `ring_bytes`. Creates the directory and the first file (a bad path fails here).
+    pub fn for_config(
+        cfg: &Config,
+        dir: &Path,
+        ring_bytes: usize,
+    ) -> Result<(FrameTap, Recorder), RecordError> {
+        let key = cfg.market.instrument.key;
+        let symbol = key.symbol.as_str();
+        let prefix: String = format!("{}-{}-{symbol}", key.venue.as_str(), key.market.as_str())
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let meta = RecordMeta {
+            venue: key.venue.as_str().to_owned(),
+            market: key.market.as_str().to_owned(),
+            symbols: vec![symbol.to_owned()],
+            // Left empty on purpose: the replay loader takes a header address as the address of
+            // every connection id in the file, the REST one included, and `obi-scalp book` then
+            // ignores the REST answers. Connect records carry the address instead.
+            addr: String::new(),
+            ..RecordMeta::default()
+        };
+        let mut wc = WriterConfig::new(dir, prefix, meta);
+        wc.compression = WriteCompression::Zstd { level: 3 };
+        wc.rotate_bytes = Some(cfg.record.rotate_bytes);
+        wc.rotate_interval = Some(Duration::from_nanos(cfg.record.rotate_ns));
+        wc.flush_interval = Duration::from_nanos(cfg.record.flush_ns);
+        let writer = RecordWriter::create(wc)?;
+        let (tap, reader) = tap_pair(ring_bytes);
+        Ok((tap, Recorder::new(reader, writer, "ws")))
+    }
+
     /// Writes every complete entry on the ring, then flushes if the flush interval is due.
     /// Returns the number of records written.
     pub fn drain(&mut self) -> Result<u64, RecordError> {
         let mut n = 0;
         while let Some(e) = self.reader.next_entry() {
             let addr = (!e.addr.is_empty()).then(|| std::str::from_utf8(e.addr).unwrap_or(""));
-            self.writer
-                .write(e.kind, e.ts_ns, &self.conn, addr, e.data)?;
+            let conn = if e.kind == RecordKind::Http {
+                REST_CONN
+            } else {
+                &self.conn
+            };
+            self.writer.write(e.kind, e.ts_ns, conn, addr, e.data)?;
             n += 1;
         }
         self.written += n;
@@ -393,7 +446,8 @@ mod tests {
         assert_eq!(got[0].url_or_addr.as_deref(), Some("ws://127.0.0.1:1/"));
         assert_eq!(got[1].data, b"{\"a\":1}");
         assert_eq!(got[2].url_or_addr.as_deref(), Some("http://h/api?p=1"));
-        assert!(got.iter().all(|r| r.conn == "ws"));
+        let conns: Vec<_> = got.iter().map(|r| r.conn.as_str()).collect();
+        assert_eq!(conns, ["ws", "ws", "rest", "ws"]);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
