@@ -575,11 +575,11 @@ impl Decoder for Observed {
 
 #[test]
 fn pipeline_opens_orders_only_on_synced_books_under_faults() {
-    // An endless Coincheck market at 10x with a drop, a stall longer than max silence and
+    // An endless Coincheck market at 25x with a drop, a stall longer than max silence and
     // malformed frames, through the four hot threads.
     let sim = start_sim(
         Venue::Coincheck,
-        10.0,
+        25.0,
         None,
         &[
             "drop@1500ms,every=2500ms",
@@ -593,7 +593,7 @@ fn pipeline_opens_orders_only_on_synced_books_under_faults() {
         &sim,
         false,
         "max_silence_ms = 400\n[strategy]\nhold_ms = 50\ncooldown_ms = 100\nmax_spread = 5000\n\
-         long_threshold = 0.1\nshort_threshold = 0.1\n[risk]\nmax_orders_per_sec = 50\norder_burst = 50",
+         long_threshold = 0.1\nshort_threshold = 0.1\nentry_timeout_ms = 300\nmax_hold_ms = 1000\n[risk]\nmax_orders_per_sec = 50\norder_burst = 50",
     );
     let inner = decoder_for(&cfg);
     let mut source = LiveSource::for_config(&cfg, &inner).unwrap();
@@ -711,6 +711,13 @@ fn record_and_replay(venue: Venue) {
     let stderr = String::from_utf8_lossy(&r.stderr);
     assert!(r.status.success(), "record failed: {stdout}\n{stderr}");
     assert!(stdout.contains(" 0 dropped"), "{stdout}");
+    let summary = stdout
+        .lines()
+        .find(|l| l.starts_with("summary: "))
+        .expect("a summary line");
+    for want in ["reconnects=1", "book_state=synced", "dropped=0", "files=1"] {
+        assert!(summary.contains(want), "{want} not in {summary}");
+    }
     let files: Vec<PathBuf> = std::fs::read_dir(&out)
         .unwrap()
         .map(|e| e.unwrap().path())

@@ -17,7 +17,7 @@
 
 use super::AppError;
 use crate::config::{Config, Source, WaitStrategy};
-use crate::msg::MdEvent;
+use crate::msg::{BookOp, BookState, MdEvent};
 use crate::pipeline::feed::FeedStage;
 use crate::pipeline::live::LiveSource;
 use crate::pipeline::runner::spawn;
@@ -123,28 +123,41 @@ pub fn run(a: RecordArgs) -> Result<(), AppError> {
     let started = Instant::now();
     let mut last_status = Instant::now();
     let mut write_err = None;
-    let status = |counters: &HotCounters| {
+    // The recorded instrument's book state, as the book stage would see it.
+    let mut book_state = BookState::Resyncing;
+    let status = |counters: &HotCounters, book_state: BookState| {
         let s = live.snapshot();
         let g = HotCounters::get;
         format!(
-            "frames={} rest={} connects={} disconnects={} gaps={} resyncs={} malformed={} \
-             stale={} feed={}",
+            "frames={} bytes={} gaps={} resyncs={} reconnects={} disconnects={} malformed={} \
+             stale={} rest={} rest_errors={} resubscribes={} book_state={} feed={}",
             g(&counters.frames),
-            s.rest.delivered,
-            s.ws.connects,
-            s.ws.disconnects_total(),
+            g(&counters.bytes),
             g(&counters.gaps),
             g(&counters.resyncs),
+            s.ws.connects.saturating_sub(1),
+            s.ws.disconnects_total(),
             g(&counters.malformed),
             g(&counters.stale),
+            s.rest.delivered,
+            s.rest.errors,
+            s.resubscribes,
+            book_state.as_str(),
             s.status.as_str()
         )
     };
     while !feed.is_finished() {
         let mut busy = false;
-        // Book events are not needed here; the ring is drained so it never overflows.
-        while md_rx.pop().is_ok() {
+        // Book events are only watched for the book state; the ring never overflows.
+        while let Ok(e) = md_rx.pop() {
             busy = true;
+            if e.book == 0 {
+                match e.op {
+                    BookOp::Commit { .. } => book_state = BookState::Synced,
+                    BookOp::State(s) => book_state = s,
+                    _ => {}
+                }
+            }
         }
         while lat_rx.pop().is_ok() {}
         match recorder.drain() {
@@ -161,7 +174,7 @@ pub fn run(a: RecordArgs) -> Result<(), AppError> {
         }
         if last_status.elapsed() >= Duration::from_secs(5) {
             last_status = Instant::now();
-            eprintln!("record: {}", status(&counters));
+            eprintln!("record: {}", status(&counters, book_state));
         }
         if !busy {
             std::thread::sleep(Duration::from_millis(5));
@@ -170,7 +183,7 @@ pub fn run(a: RecordArgs) -> Result<(), AppError> {
     let mut feed = feed
         .join()
         .map_err(|_| AppError::with_code(1, "the feed thread panicked"))?;
-    let line = status(&counters);
+    let line = status(&counters, book_state);
     feed.source.close();
     let last_error = live.last_error();
     drop(feed);
@@ -184,7 +197,7 @@ pub fn run(a: RecordArgs) -> Result<(), AppError> {
         eprintln!("record: last disconnect: {last_error}");
     }
     println!(
-        "record: {} records, {} dropped (ring full), {} file(s): {}; {line}",
+        "record: {} records, {} dropped (ring full), {} file(s): {}",
         summary.records,
         summary.dropped,
         summary.files.len(),
@@ -194,6 +207,12 @@ pub fn run(a: RecordArgs) -> Result<(), AppError> {
             .map(|p| p.display().to_string())
             .collect::<Vec<_>>()
             .join(", ")
+    );
+    println!(
+        "summary: {line} records={} dropped={} files={}",
+        summary.records,
+        summary.dropped,
+        summary.files.len()
     );
     Ok(())
 }

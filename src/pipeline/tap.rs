@@ -66,9 +66,27 @@ pub struct TapReader {
     data: Vec<u8>,
 }
 
-/// A tap and its reader joined by a ring of `capacity` bytes (allocated here, once).
+/// A tap and its reader joined by a ring of `capacity` bytes, allocated and touched here once
+/// (so the feed thread takes no page faults on it later, and the resident size does not creep
+/// up as the ring fills for the first time).
 pub fn tap_pair(capacity: usize) -> (FrameTap, TapReader) {
-    let (tx, rx) = rtrb::RingBuffer::new(capacity.max(ENTRY_HEADER + 64));
+    let (mut tx, mut rx) = rtrb::RingBuffer::<u8>::new(capacity.max(ENTRY_HEADER + 64));
+    let zeros = [0u8; 4096];
+    let mut sink = [0u8; 4096];
+    loop {
+        let n = tx.slots().min(zeros.len());
+        if n == 0 {
+            break;
+        }
+        let _ = tx.push_entire_slice(&zeros[..n]);
+    }
+    loop {
+        let n = rx.slots().min(sink.len());
+        if n == 0 {
+            break;
+        }
+        let _ = rx.pop_entire_slice(&mut sink[..n]);
+    }
     let stats = Arc::new(TapStats::default());
     (
         FrameTap {
