@@ -92,7 +92,18 @@ fn start_sim(
     faults: &[&str],
     tls: Option<&Path>,
 ) -> Sim {
-    let mut c = SimConfig::new("127.0.0.1:0".parse().unwrap());
+    start_sim_on("127.0.0.1:0", venue, speed, feed_secs, faults, tls)
+}
+
+fn start_sim_on(
+    listen: &str,
+    venue: Venue,
+    speed: f64,
+    feed_secs: Option<u64>,
+    faults: &[&str],
+    tls: Option<&Path>,
+) -> Sim {
+    let mut c = SimConfig::new(listen.parse().unwrap());
     c.speed = speed;
     c.faults = faults
         .iter()
@@ -673,9 +684,13 @@ fn pipeline_opens_orders_only_on_synced_books_under_faults() {
 // `obi-scalp record` → `obi-scalp book`
 
 fn record_and_replay(venue: Venue) {
-    let sim = start_sim(venue, 15.0, Some(30), &["drop@800ms"], None);
+    // The recorder starts first and keeps trying until the simulator listens, so the market
+    // and the drop (1.2 s after the simulator started) always find an open connection.
     let dir = temp_dir("record");
-    let addr = sim.server.local_addr();
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let (market, symbol, path) = match venue {
         Venue::Bybit => ("linear", "BTCUSDT", "/v5/public/linear"),
         _ => ("spot", "btc_jpy", "/"),
@@ -694,19 +709,30 @@ fn record_and_replay(venue: Venue) {
     .unwrap();
     let out = dir.join("out");
     let bin = env!("CARGO_BIN_EXE_obi-scalp");
-    let wall = sim
-        .ends_at
-        .unwrap()
-        .saturating_duration_since(Instant::now())
-        + Duration::from_millis(1500);
-    let r = Command::new(bin)
-        .args(["record", "--config"])
+    // 45 s of market at 15x: 3 s; the recording stops about 2 s after the market.
+    let child = Command::new(bin)
+        .args(["record", "--duration", "5", "--config"])
         .arg(&cfg_path)
         .arg("--out")
         .arg(&out)
-        .args(["--duration", &format!("{:.3}", wall.as_secs_f64())])
-        .output()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let sim = start_sim_on(
+        &addr.to_string(),
+        venue,
+        15.0,
+        Some(45),
+        &["drop@1200ms"],
+        None,
+    );
+    let r = child.wait_with_output().unwrap();
+    assert!(
+        sim.ends_at.unwrap() < Instant::now(),
+        "the recording stopped before the market"
+    );
     let stdout = String::from_utf8_lossy(&r.stdout);
     let stderr = String::from_utf8_lossy(&r.stderr);
     assert!(r.status.success(), "record failed: {stdout}\n{stderr}");
@@ -773,4 +799,64 @@ fn coincheck_recording_replays_to_the_simulator_book() {
 #[test]
 fn bybit_recording_replays_to_the_simulator_book() {
     record_and_replay(Venue::Bybit);
+}
+
+#[test]
+fn record_fails_loudly_when_the_venue_cannot_be_reached() {
+    let dir = temp_dir("unreachable");
+    // A port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let cfg = dir.join("c.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[market]\nvenue = \"bybit\"\nmarket = \"linear\"\nsymbol = \"BTCUSDT\"\nsource = \"live\"\n\
+             ws_url = \"ws://127.0.0.1:{port}/v5/public/linear\"\nreconnect_initial_ms = 50\n"
+        ),
+    )
+    .unwrap();
+    let bin = env!("CARGO_BIN_EXE_obi-scalp");
+    let t = Instant::now();
+    let r = Command::new(bin)
+        .args([
+            "record",
+            "--connect-timeout",
+            "1",
+            "--duration",
+            "5",
+            "--config",
+        ])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(dir.join("out"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("venue not reachable") && err.contains(&port.to_string()),
+        "{err}"
+    );
+    assert!(
+        t.elapsed() < Duration::from_secs(4),
+        "gave up after the connect timeout"
+    );
+
+    // A config without a live source is refused before connecting.
+    std::fs::write(&cfg, "[market]\nsource = \"synthetic\"\n").unwrap();
+    let r = Command::new(bin)
+        .args(["record", "--config"])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(dir.join("out"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(2), "{err}");
+    assert!(err.contains("market.source"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
