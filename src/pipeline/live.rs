@@ -38,6 +38,18 @@
 //! detectable sequence gap anyway) or after `max_silence` (Coincheck: diffs carry no sequence,
 //! so a silent connection may have lost updates; start over with a fresh connection and seed).
 //!
+//! Wiring (`obi-scalp run` with `market.source = "live"`, and `obi-scalp record`):
+//!
+//! ```text
+//! let decoder = AnyDecoder::new(venue, market, cfg.instruments.clone(), &[symbol], &settings)?;
+//! let mut source = LiveSource::for_config(&cfg, &decoder)?;
+//! let live = source.stats();            // cold thread: live.snapshot(), live.last_error()
+//! source.connect_first(timeout)?;       // start-up fails loudly when the venue is unreachable
+//! let (tap, recorder) = Recorder::for_config(&cfg, &cfg.record.dir, ring_bytes)?; // if enabled
+//! let running = build::start_with_tap(&cfg, source, decoder, 0, false, flags, Some(tap))?;
+//! let rec = recorder.spawn(rec_stop, Duration::from_millis(5))?;  // cold thread writes files
+//! ```
+//!
 //! Allocation on the feed thread after start-up: none per frame. Rare events allocate: a
 //! disconnect and reconnect (inside [`WsClient`]), a Bybit resubscribe (two text frames), and
 //! each REST answer (its body `Vec` is freed here after being copied into the feed's buffer).
@@ -408,6 +420,8 @@ pub struct LiveSource {
     head: usize,
     open: bool,
     pending_connected: bool,
+    /// Wall time just before the poll in which the connection opened (earlier than its frames).
+    connected_ns: u64,
     pending_disconnect: Option<DisconnectCause>,
     /// Bumped on every disconnect of an open connection.
     generation: u64,
@@ -486,6 +500,7 @@ impl LiveSource {
             head: 0,
             open: false,
             pending_connected: false,
+            connected_ns: 0,
             pending_disconnect: None,
             generation: 0,
             last_ns: 0,
@@ -561,6 +576,8 @@ impl LiveSource {
         if self.closed.is_some() {
             return Ok((false, false));
         }
+        // Only while not connected: the time a connection opened, before its first frame.
+        let before_ns = if self.open { 0 } else { realtime_ns() };
         let arena = &mut self.arena;
         let queue = &mut self.queue;
         let res = self.ws.poll(now, timeout, |recv_ns, frame| {
@@ -582,6 +599,11 @@ impl LiveSource {
                 if o.opened {
                     self.open = true;
                     self.pending_connected = true;
+                    self.connected_ns = before_ns;
+                    if self.kind == Kind::Bybit {
+                        // The new subscription brings a fresh snapshot anyway.
+                        self.resync_pending = false;
+                    }
                 }
                 if let Some(cause) = o.disconnected {
                     if self.open {
@@ -736,7 +758,7 @@ impl LiveSource {
             url.push_str(&self.ws_url);
             buf.clear();
             self.out[2] += 1;
-            let ts = self.stamp(realtime_ns());
+            let ts = self.stamp(self.connected_ns);
             return Some(SourceEvent::Connected { now_ns: ts });
         }
         if let Some(q) = self.queue.get(self.head).copied() {
