@@ -860,3 +860,79 @@ fn record_fails_loudly_when_the_venue_cannot_be_reached() {
     assert!(err.contains("market.source"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn rotated_recording_of_bybit_spot_replays_every_file() {
+    let dir = temp_dir("rotate");
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let cfg_path = dir.join("rec.toml");
+    std::fs::write(
+        &cfg_path,
+        format!(
+            "[market]\nvenue = \"bybit\"\nmarket = \"spot\"\nsymbol = \"BTCUSDT\"\nsource = \"live\"\n\
+             ws_url = \"ws://{addr}/v5/public/spot\"\nstream_depth = 50\nreconnect_initial_ms = 50\n\
+             reconnect_max_ms = 400\nmax_silence_ms = 5000\n[record]\nrotate_bytes = 4096\nflush_ms = 100\n"
+        ),
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let bin = env!("CARGO_BIN_EXE_obi-scalp");
+    let child = Command::new(bin)
+        .args(["record", "--duration", "3", "--config"])
+        .arg(&cfg_path)
+        .arg("--out")
+        .arg(&out)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let _sim = start_sim_on(&addr.to_string(), Venue::Bybit, 15.0, None, &[], None);
+    let r = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&r.stdout);
+    assert!(
+        r.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    let records: u64 = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("record: "))
+        .and_then(|l| l.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .expect("record count");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 5, "rotated: {} files", files.len());
+    let rep = Command::new(bin)
+        .args(["replay", "--config"])
+        .arg(&cfg_path)
+        .arg("--out")
+        .arg(dir.join("replay"))
+        .arg("--input")
+        .args(&files)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&rep.stdout);
+    assert!(
+        rep.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&rep.stderr)
+    );
+    // Every record of every file is a record of the spot connection.
+    let replayed: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("replay bybit_spot BTCUSDT: "))
+        .and_then(|l| l.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no replay line in {text}"));
+    assert_eq!(replayed, records, "{text}");
+    assert!(text.contains(" 0 gaps"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

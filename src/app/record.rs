@@ -81,7 +81,7 @@ pub fn run(a: RecordArgs) -> Result<(), AppError> {
     .map_err(|e| AppError::usage(format!("{}: {e}", a.config.display())))?;
     let mut source = LiveSource::for_config(&cfg, &decoder)
         .map_err(|e| AppError::usage(format!("{}: {e}", a.config.display())))?;
-    let (tap, mut recorder) = Recorder::for_config(&cfg, &a.out, RING_BYTES)
+    let (tap, mut recorder) = Recorder::for_config(&cfg, &a.out, source.ws_url(), RING_BYTES)
         .map_err(|e| AppError::with_code(1, format!("recorder: {e}")))?;
     let live = source.stats();
     source

@@ -264,11 +264,13 @@ impl Recorder {
 
     /// A tap and its recorder for `cfg`'s instrument: files in `dir` named
     /// `<venue>-<market>-<symbol>-<UTC time>-<seq>.obirec.zst`, rotated and flushed as the
-    /// `[record]` section says (the connection address goes into each connect record); the ring
+    /// `[record]` section says, with the connection address `ws_url` in every file's header
+    /// (so each rotated file replays on its own with the right market); the ring
     /// holds `ring_bytes`. Creates the directory and the first file (a bad path fails here).
     pub fn for_config(
         cfg: &Config,
         dir: &Path,
+        ws_url: &str,
         ring_bytes: usize,
     ) -> Result<(FrameTap, Recorder), RecordError> {
         let key = cfg.market.instrument.key;
@@ -287,10 +289,7 @@ impl Recorder {
             venue: key.venue.as_str().to_owned(),
             market: key.market.as_str().to_owned(),
             symbols: vec![symbol.to_owned()],
-            // Left empty on purpose: the replay loader takes a header address as the address of
-            // every connection id in the file, the REST one included, and `obi-scalp book` then
-            // ignores the REST answers. Connect records carry the address instead.
-            addr: String::new(),
+            addr: ws_url.to_owned(),
             ..RecordMeta::default()
         };
         let mut wc = WriterConfig::new(dir, prefix, meta);
