@@ -92,19 +92,21 @@ pub fn run(a: BookArgs) -> Result<(), AppError> {
     let mut buf = Vec::with_capacity(1 << 16);
     let mut rows = 0u64;
     for rec in &loaded.records {
-        // REST records belong to no WebSocket connection: they go to the venue's decoders.
-        let Some(&(v, m)) = loaded.conns.get(&rec.conn) else {
-            if rec.kind == RecordKind::Http {
-                let url = rec.url_or_addr.as_deref().unwrap_or("");
-                for c in conns.values_mut() {
-                    buf.clear();
-                    buf.extend_from_slice(&rec.data);
-                    let mut evs = Vec::new();
-                    c.dec
-                        .on_rest(rec.ts_ns, url, &mut buf, &mut |e| evs.push(e));
-                    rows += emit(c, &evs, &a, market, &mut line, &mut w)?;
-                }
+        // REST records belong to no WebSocket connection (whatever connection id they were
+        // recorded under): they go to the venue's decoders.
+        if rec.kind == RecordKind::Http {
+            let url = rec.url_or_addr.as_deref().unwrap_or("");
+            for c in conns.values_mut() {
+                buf.clear();
+                buf.extend_from_slice(&rec.data);
+                let mut evs = Vec::new();
+                c.dec
+                    .on_rest(rec.ts_ns, url, &mut buf, &mut |e| evs.push(e));
+                rows += emit(c, &evs, &a, market, &mut line, &mut w)?;
             }
+            continue;
+        }
+        let Some(&(v, m)) = loaded.conns.get(&rec.conn) else {
             continue;
         };
         let c = conns.entry(rec.conn.clone()).or_insert_with(|| Conn {

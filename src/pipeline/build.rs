@@ -7,6 +7,7 @@ use super::order::OrderStage;
 use super::runner::{effective_wait, spawn};
 use super::signal::SignalStage;
 use super::stats::{Flags, HotCounters};
+use super::tap::FrameTap;
 use crate::book::BookSet;
 use crate::config::{Config, WaitStrategy};
 use crate::exec::PaperExchange;
@@ -50,6 +51,20 @@ pub fn start<S: FrameSource, D: Decoder + Send + 'static>(
     restamp: bool,
     flags: Arc<Flags>,
 ) -> std::io::Result<Running<S, D>> {
+    start_with_tap(cfg, source, decoder, book, restamp, flags, None)
+}
+
+/// [`start`] with a [`FrameTap`] on the feed stage: every raw event is copied onto the tap's
+/// ring for a cold-thread [`super::tap::Recorder`] (`[record] enabled = true`).
+pub fn start_with_tap<S: FrameSource, D: Decoder + Send + 'static>(
+    cfg: &Config,
+    source: S,
+    decoder: D,
+    book: u16,
+    restamp: bool,
+    flags: Arc<Flags>,
+    tap: Option<FrameTap>,
+) -> std::io::Result<Running<S, D>> {
     let cap = cfg.pipeline.ring_capacity;
     let counters = Arc::new(HotCounters::default());
     let (md_tx, md_rx) = rtrb::RingBuffer::new(cap);
@@ -75,6 +90,7 @@ pub fn start<S: FrameSource, D: Decoder + Send + 'static>(
         flags.clone(),
     );
     feed.restamp = restamp;
+    feed.tap = tap;
     let books = BookSet::new(n_books, cfg.strategy.obi_levels, cfg.market.book_levels);
     let book_stage = BookStage::new(
         books,

@@ -2,6 +2,7 @@
 
 use super::runner::Stage;
 use super::stats::{sample, Flags, HotCounters, LatencyKind, LatencySample};
+use super::tap::FrameTap;
 use crate::clock::now_ns;
 use crate::msg::MdEvent;
 use crate::venue::Decoder;
@@ -15,8 +16,11 @@ pub enum SourceEvent {
     Frame { recv_ns: u64 },
     /// A REST response body is in the buffer; its URL in the url buffer.
     Rest { recv_ns: u64 },
-    /// The connection dropped; books must resync.
+    /// The connection dropped; books must resync. The buffer may hold the cause as text.
     Disconnected { now_ns: u64 },
+    /// A connection opened (its address in the url buffer). The decoder needs nothing: the
+    /// books already resync since the last `Disconnected` (or start-up).
+    Connected { now_ns: u64 },
     /// Nothing ready now.
     Idle,
     /// The source is finished (end of a recording, run duration reached).
@@ -41,6 +45,14 @@ pub trait FrameSource: Send + 'static {
     fn replay_clock(&self) -> bool {
         false
     }
+
+    /// Called by the feed stage after every poll, with the decoder: a source that fetches REST
+    /// snapshots takes the decoder's requests here ([`Decoder::take_snapshot_book`]). Must be
+    /// cheap when there is nothing to do.
+    #[inline]
+    fn on_decoder<D: Decoder>(&mut self, decoder: &mut D) {
+        let _ = decoder;
+    }
 }
 
 /// The feed stage.
@@ -61,6 +73,9 @@ pub struct FeedStage<S: FrameSource, D: Decoder + Send + 'static> {
     last_timer_ns: u64,
     /// Re-stamp frames with the local time they were taken from the source (bench over recordings).
     pub restamp: bool,
+    /// Copies every event (raw frame before decoding, REST body, connects, disconnects) onto a
+    /// ring that a cold-thread [`super::tap::Recorder`] writes to disk; `None`: no recording.
+    pub tap: Option<FrameTap>,
 }
 
 impl<S: FrameSource, D: Decoder + Send + 'static> FeedStage<S, D> {
@@ -88,6 +103,7 @@ impl<S: FrameSource, D: Decoder + Send + 'static> FeedStage<S, D> {
             bytes: 0,
             last_timer_ns: 0,
             restamp: false,
+            tap: None,
         }
     }
 
@@ -115,7 +131,17 @@ impl<S: FrameSource, D: Decoder + Send + 'static> Stage for FeedStage<S, D> {
         if self.done {
             return false;
         }
+        if self.flags.stop.load(Ordering::Relaxed) {
+            // `flags.stop` ends the feed: a live source never runs dry by itself.
+            self.done = true;
+            self.publish();
+            return false;
+        }
         let ev = self.source.next(&mut self.buf, &mut self.url);
+        if let Some(tap) = &mut self.tap {
+            // Before decoding: simd-json parses the buffer in place.
+            tap.on_event(ev, &self.buf, &self.url);
+        }
         let out = &mut self.out;
         let overflowed = &mut self.overflowed;
         let overflows = &mut self.overflows;
@@ -153,6 +179,15 @@ impl<S: FrameSource, D: Decoder + Send + 'static> Stage for FeedStage<S, D> {
             SourceEvent::Disconnected { now_ns: t } => {
                 let now_ns = if self.restamp { now_ns() } else { t };
                 self.decoder.on_disconnect(now_ns, &mut push);
+                self.flags
+                    .feed_active
+                    .store(self.source.active(), Ordering::Relaxed);
+                true
+            }
+            SourceEvent::Connected { .. } => {
+                self.flags
+                    .feed_active
+                    .store(self.source.active(), Ordering::Relaxed);
                 true
             }
             SourceEvent::Idle => {
@@ -187,6 +222,7 @@ impl<S: FrameSource, D: Decoder + Send + 'static> Stage for FeedStage<S, D> {
         } else if self.decoder.take_resync_request() {
             self.source.request_resync();
         }
+        self.source.on_decoder(&mut self.decoder);
         if did && self.decoder.counters().frames % 64 == 0 {
             self.publish();
         }

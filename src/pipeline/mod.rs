@@ -5,10 +5,12 @@ pub mod book;
 pub mod build;
 pub mod cold;
 pub mod feed;
+pub mod live;
 pub mod order;
 pub mod runner;
 pub mod signal;
 pub mod sources;
 pub mod stats;
+pub mod tap;
 
 pub use runner::{effective_wait, spawn, Stage, Waiter};

@@ -151,4 +151,8 @@ impl Decoder for AnyDecoder {
     fn take_resync_request(&mut self) -> bool {
         each!(self, d => d.take_resync_request())
     }
+
+    fn take_snapshot_book(&mut self) -> Option<usize> {
+        each!(self, d => d.take_snapshot_book())
+    }
 }

@@ -470,6 +470,13 @@ pub trait Decoder {
     /// True once after the sync rules decided the feed needs a new snapshot (resubscribe or
     /// reconnect for in-band snapshots, a REST fetch for REST-seeded venues).
     fn take_resync_request(&mut self) -> bool;
+
+    /// REST-seeded venues: the next book whose snapshot the feed should fetch now (each request
+    /// is handed out once; call after [`Decoder::take_resync_request`] said there are new ones).
+    /// Venues with in-band snapshots return `None`.
+    fn take_snapshot_book(&mut self) -> Option<usize> {
+        None
+    }
 }
 
 #[cfg(test)]

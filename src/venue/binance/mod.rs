@@ -350,6 +350,10 @@ impl Decoder for BinanceDecoder {
     fn take_resync_request(&mut self) -> bool {
         self.requests.take_new()
     }
+
+    fn take_snapshot_book(&mut self) -> Option<usize> {
+        self.requests.take_next()
+    }
 }
 
 #[cfg(test)]

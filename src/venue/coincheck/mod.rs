@@ -340,6 +340,10 @@ impl Decoder for CoincheckDecoder {
     fn take_resync_request(&mut self) -> bool {
         self.requests.take_new()
     }
+
+    fn take_snapshot_book(&mut self) -> Option<usize> {
+        self.requests.take_next()
+    }
 }
 
 #[cfg(test)]
