@@ -92,10 +92,8 @@ pub fn run(a: BookArgs) -> Result<(), AppError> {
     let mut buf = Vec::with_capacity(1 << 16);
     let mut rows = 0u64;
     for rec in &loaded.records {
-        let Some(&(v, m)) = loaded.conns.get(&rec.conn).or_else(|| {
-            // REST records belong to no WebSocket connection: they go to the venue's decoders.
-            None
-        }) else {
+        // REST records belong to no WebSocket connection: they go to the venue's decoders.
+        let Some(&(v, m)) = loaded.conns.get(&rec.conn) else {
             if rec.kind == RecordKind::Http {
                 let url = rec.url_or_addr.as_deref().unwrap_or("");
                 for c in conns.values_mut() {

@@ -163,10 +163,8 @@ fn load_one(
                     out.conns.insert(format!("{prefix}{}", rec.conn), (v, m));
                 }
             }
-            RecordKind::Http => {
-                if out.venue.is_none() {
-                    out.venue = rec.url_or_addr.and_then(venue_of_text);
-                }
+            RecordKind::Http if out.venue.is_none() => {
+                out.venue = rec.url_or_addr.and_then(venue_of_text);
             }
             _ => {}
         }

@@ -1316,7 +1316,7 @@ mod tests {
         let routes_ = BookRoutes::new(table, Venue::Bybit, Market::Linear, &["BTCUSDT"]).unwrap();
         let mut dec = BybitDecoder::new(routes_);
         let mut books = BookSet::new(1, 8, 1_000);
-        let mut feed = |dec: &mut BybitDecoder, books: &mut BookSet, frame: &str| {
+        let feed = |dec: &mut BybitDecoder, books: &mut BookSet, frame: &str| {
             let mut buf = frame.as_bytes().to_vec();
             dec.on_frame(1, &mut buf, &mut |e| {
                 books.apply(&e);
