@@ -40,15 +40,39 @@ fn exit_err(e: Exit, msg: impl Into<String>) -> AppError {
     AppError::with_code(e.code(), msg)
 }
 
-/// Maps our config onto the ops settings.
-fn ops_config(cfg: &Config) -> ops::OpsConfig {
+fn exit_of(e: &AppError) -> Exit {
+    Exit::from_code(i32::from(e.code)).unwrap_or(Exit::Internal)
+}
+
+/// Start-up failed after the config was read: records the reason in `run_complete.json` (best
+/// effort; nothing was started, so there is nothing to drain) and hands the error back.
+fn startup_failed(cfg: &Config, status: Option<ops::Status>, e: AppError) -> AppError {
+    let done = ops::RunComplete {
+        stop_reason: e.msg.clone(),
+        exit: exit_of(&e),
+        clean: true,
+        kill: None,
+        status,
+    };
+    if let Err(w) =
+        ops::Artifacts::new(&cfg.ops.artifacts_dir).and_then(|a| a.write_complete(&done))
+    {
+        tracing::warn!(error = %w, "run_complete.json not written");
+    }
+    e
+}
+
+/// Maps our config onto the ops settings. `POST /kill` is on when the `kill_token` secret is
+/// loaded: from `$CREDENTIALS_DIRECTORY/kill_token`, `/run/secrets/kill_token`,
+/// `OBI_SCALP_KILL_TOKEN`, or else `[ops] kill_token` in the config.
+fn ops_config(cfg: &Config, has_kill_token: bool) -> ops::OpsConfig {
     let o = &cfg.ops;
     let mut c = ops::OpsConfig::default();
     match o.http_addr {
         Some(a) => c.http.addr = a.to_string(),
         None => c.http.enabled = false,
     }
-    c.http.kill_enabled = o.kill_token.is_some();
+    c.http.kill_enabled = has_kill_token;
     c.audit.dir = o.log_dir.clone();
     c.audit.max_bytes = o.audit_max_bytes;
     c.audit.retention = o.audit_retention;
@@ -86,13 +110,11 @@ pub fn run(a: RunArgs) -> Result<(), AppError> {
         Mode::Live => ops::Mode::Live,
     };
     // Fail fast, before anything looks alive.
-    if cfg.mode == Mode::Live {
-        if std::env::var(LIVE_CONFIRM_ENV).as_deref() != Ok("yes") {
-            return Err(exit_err(
-                Exit::Config,
-                format!("mode = \"live\" needs {LIVE_CONFIRM_ENV}=yes in the environment as a second confirmation"),
-            ));
-        }
+    if cfg.mode == Mode::Live && std::env::var(LIVE_CONFIRM_ENV).as_deref() != Ok("yes") {
+        let why = format!(
+            "mode = \"live\" needs {LIVE_CONFIRM_ENV}=yes in the environment as a second confirmation"
+        );
+        return Err(startup_failed(&cfg, None, exit_err(Exit::Config, why)));
     }
     let kill = ops::KillSwitch::new();
     let signals = ops::Signals::install(&kill).map_err(|e| {
@@ -102,8 +124,12 @@ pub fn run(a: RunArgs) -> Result<(), AppError> {
         )
     })?;
     let shutdown = signals.shutdown_flag();
+    let mut sources = ops::SecretSources::from_env();
+    if let Some(t) = &cfg.ops.kill_token {
+        sources = sources.with_config_value(ops::secrets::KILL_TOKEN, "ops.kill_token", t);
+    }
     let secrets = Arc::new(ops::SecretStore::new(
-        ops::SecretSources::from_env(),
+        sources,
         &[
             ops::secrets::API_KEY,
             ops::secrets::API_SECRET,
@@ -112,13 +138,19 @@ pub fn run(a: RunArgs) -> Result<(), AppError> {
     ));
     secrets.reload();
     if let Err(e) = secrets.require_credentials(mode) {
-        return Err(exit_err(Exit::MissingSecret, e.to_string()));
+        return Err(startup_failed(
+            &cfg,
+            None,
+            exit_err(
+                Exit::MissingSecret,
+                format!("live mode needs API credentials: {e}"),
+            ),
+        ));
     }
     if cfg.mode == Mode::Live {
-        return Err(exit_err(
-            Exit::Config,
-            "live order entry is not available in this build: run mode = \"paper\" (live market data with paper fills works)",
-        ));
+        let why = "live order entry is not available in this build: run mode = \"paper\" \
+                   (live market data with paper fills works)";
+        return Err(startup_failed(&cfg, None, exit_err(Exit::Config, why)));
     }
     let inst = cfg.market.instrument;
     let mut status = ops::Status::new(env!("CARGO_PKG_VERSION"), cfg.digest.clone(), mode);
@@ -127,7 +159,7 @@ pub fn run(a: RunArgs) -> Result<(), AppError> {
     status.pnl.currency = inst.quote.to_string();
     status.pnl.decimals = inst.notional_decimals() + 6;
     let board = Arc::new(StatusBoard::new(status));
-    let ocfg = ops_config(&cfg);
+    let ocfg = ops_config(&cfg, secrets.get(ops::secrets::KILL_TOKEN).is_some());
     let mut ops = Ops::start(
         &ocfg,
         board.clone(),
@@ -135,19 +167,35 @@ pub fn run(a: RunArgs) -> Result<(), AppError> {
         secrets.clone(),
         Some(signals),
     )
-    .map_err(|e| AppError::with_code(e.exit().code(), format!("start-up failed: {e}")))?;
+    .map_err(|e| {
+        let err = AppError::with_code(e.exit().code(), format!("start-up failed: {e}"));
+        startup_failed(&cfg, Some(board.snapshot()), err)
+    })?;
     if let Some(addr) = ops.http_addr() {
         tracing::info!(%addr, "serving /healthz, /health/detailed and /metrics");
     }
     let settings = DecoderSettings::from_config(&cfg);
-    let decoder = AnyDecoder::new(
+    let decoder = match AnyDecoder::new(
         inst.key.venue,
         inst.key.market,
         cfg.instruments.clone(),
         &[inst.key.symbol.as_str()],
         &settings,
-    )
-    .map_err(|e| exit_err(Exit::Config, e))?;
+    ) {
+        Ok(d) => d,
+        Err(e) => {
+            let snapshot = Some(board.snapshot());
+            let e = exit_err(Exit::Config, e);
+            let _ = ops.finish(ops::RunComplete {
+                stop_reason: e.msg.clone(),
+                exit: exit_of(&e),
+                clean: true,
+                kill: None,
+                status: snapshot,
+            });
+            return Err(e);
+        }
+    };
     let flags = Arc::new(Flags::default());
     let res = match cfg.market.source {
         Source::Synthetic => {
@@ -168,7 +216,7 @@ pub fn run(a: RunArgs) -> Result<(), AppError> {
         Err(e) => {
             let _ = ops.finish(ops::RunComplete {
                 stop_reason: e.msg.clone(),
-                exit: Exit::Internal,
+                exit: exit_of(&e),
                 clean: false,
                 kill: None,
                 status: Some(board.snapshot()),
@@ -254,6 +302,8 @@ pub fn drive<S: FrameSource>(
         }
         if kill.is_triggered() && !flags.kill.load(Ordering::Relaxed) {
             flags.kill.store(true, Ordering::Relaxed);
+            // A SIGUSR1 is only a flag until recorded; record it so the reason names it.
+            kill.sync_signal();
             let why = format!("kill switch: {}", kill.describe().unwrap_or_default());
             tracing::warn!("{why}; cancelling all orders");
             exit = Exit::Killed;
