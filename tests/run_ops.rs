@@ -766,6 +766,9 @@ fn kill_case(
         .iter()
         .any(|e| e["trade_closed"] == true && e["exit"] == "flatten");
     let final_pos = rc["status"]["position_lots"].as_i64().unwrap();
+    // flatten_on_abort is on by default: the feed runs until the position is flat.
+    assert_eq!(final_pos, 0, "position left open after the kill: {rc}");
+    assert_eq!(rc["clean"], true, "{rc}");
     eprintln!(
         "kill via {source}: trigger -> cancel-all {:.3} ms, trigger -> exit {:.1} ms; \
          position open at trigger: {had_position}; flattened: {flattened}; final position {final_pos} lots",

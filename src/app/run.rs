@@ -36,6 +36,10 @@ pub struct RunArgs {
 /// The environment variable that must say `yes` before `mode = "live"` is honoured.
 pub const LIVE_CONFIRM_ENV: &str = "OBI_SCALP_LIVE";
 
+/// After a kill or risk abort with `flatten_on_abort`, how long the feed keeps running for the
+/// flatten to fill before the process stops anyway (with the position still open).
+pub const FLATTEN_WAIT: Duration = Duration::from_secs(5);
+
 fn exit_err(e: Exit, msg: impl Into<String>) -> AppError {
     AppError::with_code(e.code(), msg)
 }
@@ -290,6 +294,7 @@ pub fn drive<S: FrameSource>(
     let mut stop_reason: Option<String> = None;
     let mut stopping_since: Option<Instant> = None;
     let mut exit = Exit::Ok;
+    let mut flatten_cut_off = false;
     let audit = ops.audit().clone();
     let mut on_event = |e: &TraderEvent| audit_event(&audit, &inst, e);
     // The cold loop runs inside `join` between drains.
@@ -330,9 +335,23 @@ pub fn drive<S: FrameSource>(
             tracing::info!(reason = stop_reason.as_deref().unwrap_or(""), "stopping");
         }
         if let Some(t) = stopping_since {
-            // Step two, once the cancels have had time to reach the gateway: stop the feed;
-            // the stages drain their rings and finish.
-            if t.elapsed() >= Duration::from_millis(200) {
+            // Step two, once the cancels have had time to reach the gateway (and after an abort
+            // with flatten_on_abort, once the position is flat: the flatten order is priced off
+            // the next book update, so the feed must keep running): stop the feed; the stages
+            // drain their rings and finish.
+            let flattening = matches!(exit, Exit::Killed | Exit::RiskAbort)
+                && cfg.risk.limits.flatten_on_abort
+                && HotCounters::get(&counters.position) != 0;
+            if t.elapsed() >= Duration::from_millis(200)
+                && (!flattening || t.elapsed() >= FLATTEN_WAIT)
+                && !flags.stop.load(Ordering::Relaxed)
+            {
+                if flattening {
+                    flatten_cut_off = true;
+                    tracing::warn!(
+                        "position not flat {FLATTEN_WAIT:?} after the abort; stopping anyway"
+                    );
+                }
                 flags.stop.store(true, Ordering::Relaxed);
             }
         }
@@ -386,7 +405,8 @@ pub fn drive<S: FrameSource>(
         lat.value_at_quantile(0.99),
         lat.value_at_quantile(0.999),
     );
-    Ok((exit, stop_reason, true))
+    // Not clean when an abort's flatten did not finish in time.
+    Ok((exit, stop_reason, !flatten_cut_off))
 }
 
 fn reasons_text(bits: u64) -> String {
