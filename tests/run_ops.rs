@@ -573,6 +573,7 @@ fn config_error_exits_2() {
     );
     // The config was not understood, so there is nowhere trustworthy to write artifacts.
     assert!(f.run_complete().is_none());
+    let _ = std::fs::remove_dir_all(&f.dir);
     let f = run_failing("cfgunknown", "[ops]\nhttp_adr = \"127.0.0.1:0\"\n", &[]);
     assert_failed(&f, 2, "config", &["http_adr"]);
     let _ = std::fs::remove_dir_all(&f.dir);
@@ -583,6 +584,7 @@ fn live_mode_without_the_env_confirmation_exits_2() {
     let f = run_failing("liveconfirm", "mode = \"live\"\n", &[]);
     assert_failed(&f, 2, "config", &["OBI_SCALP_LIVE=yes"]);
     assert!(f.run_complete().is_some(), "run_complete.json written");
+    let _ = std::fs::remove_dir_all(&f.dir);
     // Anything but exactly "yes" is not a confirmation.
     let f = run_failing(
         "liveconfirm2",
@@ -668,6 +670,7 @@ fn unreachable_venue_exits_5() {
             "SKIP: market.source = \"live\" is not wired into run yet ({}); exit 5 untested",
             f.reason()
         );
+        let _ = std::fs::remove_dir_all(&f.dir);
         return;
     }
     assert_failed(&f, 5, "venue_unreachable", &[&format!("127.0.0.1:{port}")]);
