@@ -17,6 +17,11 @@ use obi_scalp::venue::{BookRoutes, Decoder};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
+const BINANCE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/data/binance_spot_cryptofeed_20211012.jsonl"
+);
+
 const BYBIT: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../shared/data/bybit_v5_cryptofeed_20260809.jsonl"
@@ -57,6 +62,51 @@ fn bybit_frames() -> Option<Vec<(Market, Vec<u8>)>> {
 
 fn decoder(m: Market) -> BybitDecoder {
     BybitDecoder::new(BookRoutes::new(InstrumentTable::default(), Venue::Bybit, m, &[]).unwrap())
+}
+
+/// A Binance NKNUSDT combined-stream depth frame from the recording.
+fn binance_frame() -> Option<Vec<u8>> {
+    let text = std::fs::read_to_string(BINANCE).ok()?;
+    text.lines().find_map(|l| {
+        let l: Line = serde_json::from_str(l).ok()?;
+        (l.t == "recv" && l.data.starts_with(r#"{"stream":"nknusdt@depth"#))
+            .then(|| l.data.into_bytes())
+    })
+}
+
+#[derive(Deserialize)]
+struct SjBinance<'a> {
+    #[serde(borrow)]
+    #[allow(dead_code)]
+    stream: &'a str,
+    #[serde(borrow)]
+    data: SjDepth<'a>,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct SjDepth<'a> {
+    #[serde(rename = "U")]
+    first: u64,
+    #[serde(rename = "u")]
+    last: u64,
+    #[serde(borrow)]
+    b: Vec<[&'a str; 2]>,
+    #[serde(borrow)]
+    a: Vec<[&'a str; 2]>,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct SjCoincheck<'a>(&'a str, #[serde(borrow)] SjCoincheckBook<'a>);
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct SjCoincheckBook<'a> {
+    #[serde(borrow)]
+    bids: Vec<[&'a str; 2]>,
+    #[serde(borrow)]
+    asks: Vec<[&'a str; 2]>,
 }
 
 // ---------- the baseline: serde_json typed + BTreeMap book ----------
@@ -221,6 +271,84 @@ fn bench(c: &mut Criterion) {
             black_box(f.data.is_some())
         })
     });
+    if let Some(frame) = binance_frame() {
+        use obi_scalp::venue::binance::BinanceDecoder;
+        let mut d = BinanceDecoder::new(
+            BookRoutes::new(
+                InstrumentTable::default(),
+                Venue::Binance,
+                Market::Spot,
+                &["NKNUSDT"],
+            )
+            .unwrap(),
+        );
+        let mut buf = Vec::with_capacity(1 << 16);
+        let mut n = 0u64;
+        // Unsynced, the decoder parses every level and buffers the diff (bounded): the parse
+        // cost, without the sync outcome.
+        g.bench_function("binance_diff/simd_json_tape", |b| {
+            b.iter(|| {
+                buf.clear();
+                buf.extend_from_slice(&frame);
+                d.on_frame(0, &mut buf, &mut |_e| n += 1);
+            })
+        });
+        g.bench_function("binance_diff/serde_json_typed", |b| {
+            b.iter(|| {
+                let f: SjBinance = serde_json::from_slice(black_box(&frame)).unwrap();
+                black_box(f.data.b.len())
+            })
+        });
+        black_box(n);
+    }
+    {
+        use obi_scalp::sim::{CoincheckFrames, FrameKind};
+        use obi_scalp::venue::coincheck::CoincheckDecoder;
+        let mut src = CoincheckFrames::new(7);
+        let mut text = String::new();
+        let mut rest = Vec::new();
+        let mut diff = Vec::new();
+        while diff.is_empty() {
+            match src.next_frame(&mut text) {
+                Some((_, FrameKind::RestSnapshot)) => rest = text.clone().into_bytes(),
+                Some((_, FrameKind::BookDiff)) => diff = text.clone().into_bytes(),
+                _ => {}
+            }
+        }
+        let mut d = CoincheckDecoder::new(
+            BookRoutes::new(
+                InstrumentTable::default(),
+                Venue::Coincheck,
+                Market::Spot,
+                &["btc_jpy"],
+            )
+            .unwrap(),
+        );
+        let mut n = 0u64;
+        let mut buf = diff.clone();
+        d.on_frame(0, &mut buf, &mut |_e| n += 1);
+        let mut body = rest.clone();
+        d.on_rest(
+            1,
+            "https://coincheck.com/api/order_books?pair=btc_jpy",
+            &mut body,
+            &mut |_e| n += 1,
+        );
+        g.bench_function("coincheck_diff/simd_json_tape", |b| {
+            b.iter(|| {
+                buf.clear();
+                buf.extend_from_slice(&diff);
+                d.on_frame(2, &mut buf, &mut |_e| n += 1);
+            })
+        });
+        g.bench_function("coincheck_diff/serde_json_typed", |b| {
+            b.iter(|| {
+                let f: SjCoincheck = serde_json::from_slice(black_box(&diff)).unwrap();
+                black_box(f.1.bids.len())
+            })
+        });
+        black_box(n);
+    }
     g.finish();
 
     let mut g = c.benchmark_group("parse_apply");

@@ -72,13 +72,27 @@ const POW10: [i64; 19] = {
 pub struct Scale {
     decimals: u8,
     step: i64,
+    /// The same scale with the step's factors of ten moved into the decimals (`0.10` is parsed
+    /// at one place with step 1): parsing then needs no division for power-of-ten steps.
+    pdec: u8,
+    pstep: i64,
 }
 
 impl Scale {
     /// A scale with `decimals` places and a step of `step` units of `10^-decimals`.
     pub const fn new(decimals: u8, step: i64) -> Scale {
         assert!(decimals <= MAX_DECIMALS && step > 0);
-        Scale { decimals, step }
+        let (mut pdec, mut pstep) = (decimals, step);
+        while pdec > 0 && pstep % 10 == 0 {
+            pdec -= 1;
+            pstep /= 10;
+        }
+        Scale {
+            decimals,
+            step,
+            pdec,
+            pstep,
+        }
     }
 
     /// The scale whose step is the decimal `text` (e.g. `"0.10"` → 1 decimal place, step 1).
@@ -120,14 +134,14 @@ impl Scale {
     /// Parses a decimal (`"123.4500"`, `"-0.5"`, `"1e-5"`) into a whole count of steps.
     #[inline]
     pub fn parse(self, s: &[u8]) -> Result<i64, NumError> {
-        let units = parse_units(s, self.decimals)?;
-        if self.step == 1 {
+        let units = parse_units(s, self.pdec)?;
+        if self.pstep == 1 {
             return Ok(units);
         }
-        if units % self.step != 0 {
+        if units % self.pstep != 0 {
             return Err(NumError::NotMultiple);
         }
-        Ok(units / self.step)
+        Ok(units / self.pstep)
     }
 
     /// As [`Scale::parse`], naming `field` in the error.
@@ -189,16 +203,17 @@ pub fn parse_units(s: &[u8], decimals: u8) -> Result<i64, NumError> {
     if body.is_empty() {
         return Err(NumError::InvalidChar);
     }
+    // Up to 18 digits cannot overflow an i64: accumulate unchecked and count; longer numbers
+    // take the checked path below.
     let mut acc: i64 = 0;
     let mut i = 0;
     let mut int_digits = 0;
+    let mut nd = 0u32;
     while i < body.len() {
         let c = body[i];
         if c.is_ascii_digit() {
-            acc = acc
-                .checked_mul(10)
-                .and_then(|a| a.checked_add((c - b'0') as i64))
-                .ok_or(NumError::Overflow)?;
+            acc = acc.wrapping_mul(10).wrapping_add((c - b'0') as i64);
+            nd += 1;
             int_digits += 1;
             i += 1;
         } else {
@@ -212,10 +227,8 @@ pub fn parse_units(s: &[u8], decimals: u8) -> Result<i64, NumError> {
         while i < body.len() && body[i].is_ascii_digit() {
             let d = (body[i] - b'0') as i64;
             if frac_digits < decimals as u32 {
-                acc = acc
-                    .checked_mul(10)
-                    .and_then(|a| a.checked_add(d))
-                    .ok_or(NumError::Overflow)?;
+                acc = acc.wrapping_mul(10).wrapping_add(d);
+                nd += 1;
                 frac_digits += 1;
             } else if d != 0 {
                 return if body.iter().any(|&c| c | 0x20 == b'e') {
@@ -238,11 +251,36 @@ pub fn parse_units(s: &[u8], decimals: u8) -> Result<i64, NumError> {
         }
         return Err(NumError::InvalidChar);
     }
+    if nd > 18 {
+        return parse_units_checked(s, decimals);
+    }
     let rest = decimals as u32 - frac_digits;
     acc = acc
         .checked_mul(POW10[rest as usize])
         .ok_or(NumError::Overflow)?;
     Ok(if neg { -acc } else { acc })
+}
+
+/// [`parse_units`] for numbers with more than 18 significant digits: exact or `Overflow`.
+#[cold]
+fn parse_units_checked(s: &[u8], decimals: u8) -> Result<i64, NumError> {
+    let (m, e) = parse_decimal(s).map_err(|e| match e {
+        NumError::TooManyDigits => NumError::Overflow,
+        other => other,
+    })?;
+    let shift = e + decimals as i32;
+    if shift >= 0 {
+        let p = POW10.get(shift as usize).ok_or(NumError::Overflow)?;
+        m.checked_mul(*p).ok_or(NumError::Overflow)
+    } else {
+        let p = POW10
+            .get((-shift) as usize)
+            .ok_or(NumError::TooManyDigits)?;
+        if m % p != 0 {
+            return Err(NumError::TooManyDigits);
+        }
+        Ok(m / p)
+    }
 }
 
 /// Slow path for JSON number tokens with an exponent (`5.0e-5`, `1E+3`).

@@ -125,3 +125,55 @@ fn threaded_pipeline_agrees_with_replay_on_signals() {
         .count();
     assert!(orders > 0);
 }
+
+/// A ring too small for the flood: overflows are counted, the pipeline is marked degraded and the
+/// books are put back to resyncing, and the feed is never blocked (the run finishes).
+#[test]
+fn full_rings_are_counted_and_degrade_the_pipeline() {
+    let Some(path) = shared("bybit_v5_cryptofeed_20260809.jsonl.zst") else {
+        return;
+    };
+    let mut cfg = active_config();
+    cfg.pipeline.ring_capacity = 16;
+    let loaded = input::load(&[path], None, None).unwrap();
+    let records = our_records(&cfg, &loaded);
+    let k = cfg.market.instrument.key;
+    let decoder = AnyDecoder::new(
+        k.venue,
+        k.market,
+        cfg.instruments.clone(),
+        &[k.symbol.as_str()],
+        &DecoderSettings::from_config(&cfg),
+    )
+    .unwrap();
+    let flags = Arc::new(Flags::default());
+    flags.feed_active.store(true, Ordering::Relaxed);
+    let running = build::start(
+        &cfg,
+        RecordingSource::new(records),
+        decoder,
+        0,
+        false,
+        flags.clone(),
+    )
+    .unwrap();
+    let counters = running.counters.clone();
+    let fin = running.join(&mut |_| {}, &mut |_| {}).expect("no panic");
+    let overflows = obi_scalp::pipeline::stats::HotCounters::get(&counters.ring_overflows);
+    assert!(
+        overflows > 0,
+        "a 16-slot ring must overflow under the flood"
+    );
+    assert!(
+        flags.degraded.load(Ordering::Relaxed)
+            || flags.last_overflow_ns.load(Ordering::Relaxed) > 0
+    );
+    assert!(
+        fin.feed.decoder.counters().resyncs > 0,
+        "lost events put the books back to resyncing"
+    );
+    assert!(
+        fin.feed.source.resync_requests > 0,
+        "and ask the source for a fresh snapshot"
+    );
+}

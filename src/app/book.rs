@@ -3,7 +3,7 @@
 use super::AppError;
 use crate::book::BookSet;
 use crate::instrument::{BookKey, Instrument, InstrumentTable, Market, Venue};
-use crate::msg::{BookOp, BookState, MarketMsg, MdEvent, NO_PRICE};
+use crate::msg::{BookOp, MarketMsg, MdEvent};
 use crate::record::RecordKind;
 use crate::replay::input;
 use crate::venue::{AnyDecoder, Decoder, DecoderSettings, FeedCounters};
@@ -231,8 +231,6 @@ pub fn run(a: BookArgs) -> Result<(), AppError> {
             }
         }
     }
-    let _ = NO_PRICE;
-    let _ = BookState::Synced;
     eprintln!(
         "book: {} records, {} skipped; frames {}, events {}, updates {}, snapshots {}, rows {}, gaps {}, resyncs {}, crossed {}, malformed {}, unknown {}, dropped {}, trades {}; books: {}",
         loaded.records.len(),

@@ -64,7 +64,7 @@ impl Stage for BookStage {
                 }
                 if self.out.push(msg).is_err() {
                     self.overflows += 1;
-                    self.flags.degraded.store(true, Ordering::Relaxed);
+                    self.flags.overflowed();
                 }
             }
         }

@@ -150,7 +150,8 @@ impl<S: FrameSource, D: Decoder + Send + 'static> Stage for FeedStage<S, D> {
                     .on_rest(recv_ns, &self.url, &mut self.buf, &mut push);
                 true
             }
-            SourceEvent::Disconnected { now_ns } => {
+            SourceEvent::Disconnected { now_ns: t } => {
+                let now_ns = if self.restamp { now_ns() } else { t };
                 self.decoder.on_disconnect(now_ns, &mut push);
                 true
             }
@@ -162,6 +163,7 @@ impl<S: FrameSource, D: Decoder + Send + 'static> Stage for FeedStage<S, D> {
                     self.flags
                         .feed_active
                         .store(self.source.active(), Ordering::Relaxed);
+                    self.flags.clear_degraded_after(t, 1_000_000_000);
                     self.publish();
                 }
                 false
@@ -175,7 +177,7 @@ impl<S: FrameSource, D: Decoder + Send + 'static> Stage for FeedStage<S, D> {
         if self.overflowed {
             // Events were lost: the books cannot be trusted until they resync.
             self.overflowed = false;
-            self.flags.degraded.store(true, Ordering::Relaxed);
+            self.flags.overflowed();
             let t = now_ns();
             let out = &mut self.out;
             self.decoder.on_disconnect(t, &mut |e| {

@@ -49,6 +49,7 @@ impl OrderStage {
 impl Stage for OrderStage {
     #[inline]
     fn poll(&mut self) -> bool {
+        let overflows_before = self.overflows;
         let out = &mut self.out;
         let overflows = &mut self.overflows;
         let mut push = |r: ExecReport| {
@@ -89,8 +90,8 @@ impl Stage for OrderStage {
                 }
             }
         }
-        if self.overflows > 0 {
-            self.flags.degraded.store(true, Ordering::Relaxed);
+        if self.overflows > overflows_before {
+            self.flags.overflowed();
         }
         if n > 0 {
             self.counters.progress.fetch_add(1, Ordering::Relaxed);

@@ -50,16 +50,15 @@ impl Waiter {
                 }
             }
             WaitStrategy::Park => {
-                // Spin briefly, then yield, then park with a growing timeout (max 1 ms).
-                if self.idle < 32 {
+                // Spin briefly, then yield, then park with a growing timeout (at most 100 µs,
+                // which bounds the wake-up delay a parked stage adds).
+                if self.idle < 128 {
                     std::hint::spin_loop()
-                } else if self.idle < 64 {
+                } else if self.idle < 512 {
                     std::thread::yield_now()
                 } else {
-                    let us = (self.idle as u64 - 63).min(1000);
-                    std::thread::park_timeout(
-                        Duration::from_micros(us * 10).min(Duration::from_millis(1)),
-                    );
+                    let us = ((self.idle - 511) as u64 * 10).min(100);
+                    std::thread::park_timeout(Duration::from_micros(us));
                 }
             }
         }

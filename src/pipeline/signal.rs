@@ -86,6 +86,7 @@ impl SignalStage {
 impl Stage for SignalStage {
     #[inline]
     fn poll(&mut self) -> bool {
+        let overflows_before = self.overflows;
         let out = &mut self.out;
         let overflows = &mut self.overflows;
         let mut push = |m: ToOrder| {
@@ -136,8 +137,8 @@ impl Stage for SignalStage {
                 t.saturating_sub(m.recv_ns()),
             );
         }
-        if *overflows > 0 {
-            self.flags.degraded.store(true, Ordering::Relaxed);
+        if *overflows > overflows_before {
+            self.flags.overflowed();
         }
         if n > 0 || acted {
             self.publish();

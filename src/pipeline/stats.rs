@@ -127,6 +127,8 @@ pub struct Flags {
     pub kill: AtomicBool,
     /// Set by each stage's runner when the stage has finished: feed, book, signal, order.
     pub done: [AtomicBool; 4],
+    /// Local time of the last ring overflow anywhere (0: never).
+    pub last_overflow_ns: AtomicU64,
 }
 
 impl Flags {
@@ -134,5 +136,23 @@ impl Flags {
     #[inline]
     pub fn is_done(&self, i: usize) -> bool {
         self.done[i].load(Ordering::Acquire)
+    }
+
+    /// A ring was full: the pipeline is degraded (no new positions) until it has been quiet.
+    #[inline]
+    pub fn overflowed(&self) {
+        self.last_overflow_ns
+            .store(crate::clock::now_ns(), Ordering::Relaxed);
+        self.degraded.store(true, Ordering::Relaxed);
+    }
+
+    /// Clears `degraded` once no ring has overflowed for `quiet_ns` (the books have resynced by
+    /// then or are still marked resyncing themselves).
+    pub fn clear_degraded_after(&self, now_ns: u64, quiet_ns: u64) {
+        if self.degraded.load(Ordering::Relaxed)
+            && now_ns.saturating_sub(self.last_overflow_ns.load(Ordering::Relaxed)) >= quiet_ns
+        {
+            self.degraded.store(false, Ordering::Relaxed);
+        }
     }
 }
