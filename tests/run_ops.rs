@@ -409,6 +409,12 @@ fn run_serves_health_and_metrics_and_stops_cleanly_on_sigterm() {
     let progress = read_json(&run.var("artifacts/run_progress.json"));
     assert_eq!(progress["status"]["config_digest"], digest.as_str());
     eprintln!("trading checks passed after {:?}", started.elapsed());
+    // The status line comes every status_interval_ms (500 here).
+    let end = Instant::now() + Duration::from_secs(10);
+    while !run.stdout().lines().any(|l| l.contains("] feed=active")) {
+        assert!(Instant::now() < end, "no status line:\n{}", run.stdout());
+        std::thread::sleep(Duration::from_millis(20));
+    }
 
     let t0 = Instant::now();
     signal(run.pid(), libc::SIGTERM);
@@ -428,7 +434,6 @@ fn run_serves_health_and_metrics_and_stops_cleanly_on_sigterm() {
         .find(|l| l.starts_with("summary: "))
         .unwrap_or_else(|| panic!("no summary line:\n{out}"));
     assert!(summary.contains("reason=\"signal\""), "{summary}");
-    assert!(out.lines().any(|l| l.contains("feed=active")), "{out}");
     let audit = run.audit();
     assert_eq!(audit.first().unwrap()["kind"], "startup");
     let last = audit.last().unwrap();
