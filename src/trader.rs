@@ -358,6 +358,17 @@ impl Trader {
     ) {
         self.risk
             .kill(now_ns, source, &mut |e| ev(TraderEvent::Risk(e)));
+        self.cancel_all(now_ns, out, ev);
+    }
+
+    /// Cancels every resting order now (once), without waiting for the next book update: the
+    /// first step of a shutdown. New positions are kept out by `Conditions::stopping`.
+    pub fn cancel_all(
+        &mut self,
+        now_ns: u64,
+        out: &mut impl FnMut(ToOrder),
+        ev: &mut impl FnMut(TraderEvent),
+    ) {
         if !self.cancelled_all {
             self.cancelled_all = true;
             let recv = self.last.map(|u| u.recv_ns).unwrap_or(now_ns);

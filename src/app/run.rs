@@ -36,19 +36,47 @@ pub struct RunArgs {
 /// The environment variable that must say `yes` before `mode = "live"` is honoured.
 pub const LIVE_CONFIRM_ENV: &str = "OBI_SCALP_LIVE";
 
+/// After a kill or risk abort with `flatten_on_abort`, how long the feed keeps running for the
+/// flatten to fill before the process stops anyway (with the position still open).
+pub const FLATTEN_WAIT: Duration = Duration::from_secs(5);
+
 fn exit_err(e: Exit, msg: impl Into<String>) -> AppError {
     AppError::with_code(e.code(), msg)
 }
 
-/// Maps our config onto the ops settings.
-fn ops_config(cfg: &Config) -> ops::OpsConfig {
+fn exit_of(e: &AppError) -> Exit {
+    Exit::from_code(i32::from(e.code)).unwrap_or(Exit::Internal)
+}
+
+/// Start-up failed after the config was read: records the reason in `run_complete.json` (best
+/// effort; nothing was started, so there is nothing to drain) and hands the error back.
+fn startup_failed(cfg: &Config, status: Option<ops::Status>, e: AppError) -> AppError {
+    let done = ops::RunComplete {
+        stop_reason: e.msg.clone(),
+        exit: exit_of(&e),
+        clean: true,
+        kill: None,
+        status,
+    };
+    if let Err(w) =
+        ops::Artifacts::new(&cfg.ops.artifacts_dir).and_then(|a| a.write_complete(&done))
+    {
+        tracing::warn!(error = %w, "run_complete.json not written");
+    }
+    e
+}
+
+/// Maps our config onto the ops settings. `POST /kill` is on when the `kill_token` secret is
+/// loaded: from `$CREDENTIALS_DIRECTORY/kill_token`, `/run/secrets/kill_token`,
+/// `OBI_SCALP_KILL_TOKEN`, or else `[ops] kill_token` in the config.
+fn ops_config(cfg: &Config, has_kill_token: bool) -> ops::OpsConfig {
     let o = &cfg.ops;
     let mut c = ops::OpsConfig::default();
     match o.http_addr {
         Some(a) => c.http.addr = a.to_string(),
         None => c.http.enabled = false,
     }
-    c.http.kill_enabled = o.kill_token.is_some();
+    c.http.kill_enabled = has_kill_token;
     c.audit.dir = o.log_dir.clone();
     c.audit.max_bytes = o.audit_max_bytes;
     c.audit.retention = o.audit_retention;
@@ -87,10 +115,10 @@ pub fn run(a: RunArgs) -> Result<(), AppError> {
     };
     // Fail fast, before anything looks alive.
     if cfg.mode == Mode::Live && std::env::var(LIVE_CONFIRM_ENV).as_deref() != Ok("yes") {
-        return Err(exit_err(
-            Exit::Config,
-            format!("mode = \"live\" needs {LIVE_CONFIRM_ENV}=yes in the environment as a second confirmation"),
-        ));
+        let why = format!(
+            "mode = \"live\" needs {LIVE_CONFIRM_ENV}=yes in the environment as a second confirmation"
+        );
+        return Err(startup_failed(&cfg, None, exit_err(Exit::Config, why)));
     }
     let kill = ops::KillSwitch::new();
     let signals = ops::Signals::install(&kill).map_err(|e| {
@@ -100,8 +128,12 @@ pub fn run(a: RunArgs) -> Result<(), AppError> {
         )
     })?;
     let shutdown = signals.shutdown_flag();
+    let mut sources = ops::SecretSources::from_env();
+    if let Some(t) = &cfg.ops.kill_token {
+        sources = sources.with_config_value(ops::secrets::KILL_TOKEN, "ops.kill_token", t);
+    }
     let secrets = Arc::new(ops::SecretStore::new(
-        ops::SecretSources::from_env(),
+        sources,
         &[
             ops::secrets::API_KEY,
             ops::secrets::API_SECRET,
@@ -110,13 +142,19 @@ pub fn run(a: RunArgs) -> Result<(), AppError> {
     ));
     secrets.reload();
     if let Err(e) = secrets.require_credentials(mode) {
-        return Err(exit_err(Exit::MissingSecret, e.to_string()));
+        return Err(startup_failed(
+            &cfg,
+            None,
+            exit_err(
+                Exit::MissingSecret,
+                format!("live mode needs API credentials: {e}"),
+            ),
+        ));
     }
     if cfg.mode == Mode::Live {
-        return Err(exit_err(
-            Exit::Config,
-            "live order entry is not available in this build: run mode = \"paper\" (live market data with paper fills works)",
-        ));
+        let why = "live order entry is not available in this build: run mode = \"paper\" \
+                   (live market data with paper fills works)";
+        return Err(startup_failed(&cfg, None, exit_err(Exit::Config, why)));
     }
     let inst = cfg.market.instrument;
     let mut status = ops::Status::new(env!("CARGO_PKG_VERSION"), cfg.digest.clone(), mode);
@@ -125,7 +163,7 @@ pub fn run(a: RunArgs) -> Result<(), AppError> {
     status.pnl.currency = inst.quote.to_string();
     status.pnl.decimals = inst.notional_decimals() + 6;
     let board = Arc::new(StatusBoard::new(status));
-    let ocfg = ops_config(&cfg);
+    let ocfg = ops_config(&cfg, secrets.get(ops::secrets::KILL_TOKEN).is_some());
     let mut ops = Ops::start(
         &ocfg,
         board.clone(),
@@ -133,19 +171,35 @@ pub fn run(a: RunArgs) -> Result<(), AppError> {
         secrets.clone(),
         Some(signals),
     )
-    .map_err(|e| AppError::with_code(e.exit().code(), format!("start-up failed: {e}")))?;
+    .map_err(|e| {
+        let err = AppError::with_code(e.exit().code(), format!("start-up failed: {e}"));
+        startup_failed(&cfg, Some(board.snapshot()), err)
+    })?;
     if let Some(addr) = ops.http_addr() {
         tracing::info!(%addr, "serving /healthz, /health/detailed and /metrics");
     }
     let settings = DecoderSettings::from_config(&cfg);
-    let decoder = AnyDecoder::new(
+    let decoder = match AnyDecoder::new(
         inst.key.venue,
         inst.key.market,
         cfg.instruments.clone(),
         &[inst.key.symbol.as_str()],
         &settings,
-    )
-    .map_err(|e| exit_err(Exit::Config, e))?;
+    ) {
+        Ok(d) => d,
+        Err(e) => {
+            let snapshot = Some(board.snapshot());
+            let e = exit_err(Exit::Config, e);
+            let _ = ops.finish(ops::RunComplete {
+                stop_reason: e.msg.clone(),
+                exit: exit_of(&e),
+                clean: true,
+                kill: None,
+                status: snapshot,
+            });
+            return Err(e);
+        }
+    };
     let flags = Arc::new(Flags::default());
     let res = match cfg.market.source {
         Source::Synthetic => {
@@ -166,7 +220,7 @@ pub fn run(a: RunArgs) -> Result<(), AppError> {
         Err(e) => {
             let _ = ops.finish(ops::RunComplete {
                 stop_reason: e.msg.clone(),
-                exit: Exit::Internal,
+                exit: exit_of(&e),
                 clean: false,
                 kill: None,
                 status: Some(board.snapshot()),
@@ -240,6 +294,7 @@ pub fn drive<S: FrameSource>(
     let mut stop_reason: Option<String> = None;
     let mut stopping_since: Option<Instant> = None;
     let mut exit = Exit::Ok;
+    let mut flatten_cut_off = false;
     let audit = ops.audit().clone();
     let mut on_event = |e: &TraderEvent| audit_event(&audit, &inst, e);
     // The cold loop runs inside `join` between drains.
@@ -252,6 +307,8 @@ pub fn drive<S: FrameSource>(
         }
         if kill.is_triggered() && !flags.kill.load(Ordering::Relaxed) {
             flags.kill.store(true, Ordering::Relaxed);
+            // A SIGUSR1 is only a flag until recorded; record it so the reason names it.
+            kill.sync_signal();
             let why = format!("kill switch: {}", kill.describe().unwrap_or_default());
             tracing::warn!("{why}; cancelling all orders");
             exit = Exit::Killed;
@@ -278,9 +335,23 @@ pub fn drive<S: FrameSource>(
             tracing::info!(reason = stop_reason.as_deref().unwrap_or(""), "stopping");
         }
         if let Some(t) = stopping_since {
-            // Step two, once the cancels have had time to reach the gateway: stop the feed;
-            // the stages drain their rings and finish.
-            if t.elapsed() >= Duration::from_millis(200) {
+            // Step two, once the cancels have had time to reach the gateway (and after an abort
+            // with flatten_on_abort, once the position is flat: the flatten order is priced off
+            // the next book update, so the feed must keep running): stop the feed; the stages
+            // drain their rings and finish.
+            let flattening = matches!(exit, Exit::Killed | Exit::RiskAbort)
+                && cfg.risk.limits.flatten_on_abort
+                && HotCounters::get(&counters.position) != 0;
+            if t.elapsed() >= Duration::from_millis(200)
+                && (!flattening || t.elapsed() >= FLATTEN_WAIT)
+                && !flags.stop.load(Ordering::Relaxed)
+            {
+                if flattening {
+                    flatten_cut_off = true;
+                    tracing::warn!(
+                        "position not flat {FLATTEN_WAIT:?} after the abort; stopping anyway"
+                    );
+                }
                 flags.stop.store(true, Ordering::Relaxed);
             }
         }
@@ -334,7 +405,8 @@ pub fn drive<S: FrameSource>(
         lat.value_at_quantile(0.99),
         lat.value_at_quantile(0.999),
     );
-    Ok((exit, stop_reason, true))
+    // Not clean when an abort's flatten did not finish in time.
+    Ok((exit, stop_reason, !flatten_cut_off))
 }
 
 fn reasons_text(bits: u64) -> String {

@@ -3,7 +3,9 @@
 //! Lookup order for a secret called `name` (for example `api_key`):
 //! 1. `$CREDENTIALS_DIRECTORY/<name>` (systemd `LoadCredential=`),
 //! 2. `/run/secrets/<name>` (container secrets),
-//! 3. the environment variable `OBI_SCALP_<NAME>` (for example `OBI_SCALP_API_KEY`).
+//! 3. the environment variable `OBI_SCALP_<NAME>` (for example `OBI_SCALP_API_KEY`),
+//! 4. a fallback value from the config file, when the caller gave one
+//!    ([`SecretSources::with_config_value`]; `run` does this for `[ops] kill_token`).
 //!
 //! A file that exists but cannot be read, or is empty, is an error (it never falls through to
 //! the next source silently). Surrounding whitespace (a trailing newline) is trimmed.
@@ -83,6 +85,8 @@ pub enum SecretOrigin {
     CredentialsDirectory(PathBuf),
     RunSecrets(PathBuf),
     Env(String),
+    /// A config file key (the fallback of [`SecretSources::with_config_value`]).
+    Config(String),
 }
 
 impl fmt::Display for SecretOrigin {
@@ -91,6 +95,7 @@ impl fmt::Display for SecretOrigin {
             SecretOrigin::CredentialsDirectory(p) => write!(f, "credential file {}", p.display()),
             SecretOrigin::RunSecrets(p) => write!(f, "secret file {}", p.display()),
             SecretOrigin::Env(v) => write!(f, "environment variable {v}"),
+            SecretOrigin::Config(k) => write!(f, "config key {k}"),
         }
     }
 }
@@ -139,6 +144,8 @@ pub struct SecretSources {
     /// Environment variable prefix: `OBI_SCALP` gives `OBI_SCALP_API_KEY`.
     pub env_prefix: String,
     env: Arc<EnvLookup>,
+    /// Last-resort values from the config file: secret name -> (config key, value).
+    config: BTreeMap<String, (String, Secret)>,
 }
 
 impl fmt::Debug for SecretSources {
@@ -161,6 +168,7 @@ impl SecretSources {
             run_secrets_dir: Some(PathBuf::from("/run/secrets")),
             env_prefix: "OBI_SCALP".to_owned(),
             env: Arc::new(|k| std::env::var(k).ok()),
+            config: BTreeMap::new(),
         }
     }
 
@@ -176,7 +184,17 @@ impl SecretSources {
             run_secrets_dir,
             env_prefix: env_prefix.into(),
             env: Arc::new(env),
+            config: BTreeMap::new(),
         }
+    }
+
+    /// Adds `value` (from config key `key`) as the last source for secret `name`: used only
+    /// when no file or environment variable has it, so an operator can move the value out of
+    /// the config file without editing it.
+    pub fn with_config_value(mut self, name: &str, key: &str, value: &str) -> SecretSources {
+        self.config
+            .insert(name.to_owned(), (key.to_owned(), Secret::new(value)));
+        self
     }
 
     /// The environment variable for `name`: `OBI_SCALP_API_KEY` for `api_key`.
@@ -216,8 +234,13 @@ impl SecretSources {
             }
         }
         let var = self.env_var_name(name);
-        match (self.env)(&var) {
-            Some(v) => finish(v, SecretOrigin::Env(var)).map(Some),
+        if let Some(v) = (self.env)(&var) {
+            return finish(v, SecretOrigin::Env(var)).map(Some);
+        }
+        match self.config.get(name) {
+            Some((key, v)) => {
+                finish(v.expose().to_owned(), SecretOrigin::Config(key.clone())).map(Some)
+            }
             None => Ok(None),
         }
     }
@@ -448,6 +471,33 @@ mod tests {
         assert!(s.matches(b"hunter2"));
         assert!(!s.matches(b"hunter3"));
         assert!(!s.matches(b"hunter"));
+    }
+
+    #[test]
+    fn config_value_is_the_last_resort() {
+        let creds = tmpdir("cfgval");
+        let token = "cfg-token-7d1e";
+        let src = SecretSources::new(
+            Some(creds.clone()),
+            None,
+            "OBI_SCALP",
+            env(&[("OBI_SCALP_API_KEY", "from-env")]),
+        )
+        .with_config_value(KILL_TOKEN, "ops.kill_token", token)
+        .with_config_value(API_KEY, "x.api_key", "from-config");
+        let (s, o) = src.require(KILL_TOKEN).unwrap();
+        assert_eq!(s.expose(), token);
+        assert_eq!(o, SecretOrigin::Config("ops.kill_token".into()));
+        assert_eq!(o.to_string(), "config key ops.kill_token");
+        assert!(!format!("{src:?}").contains(token));
+        // The environment wins over the config...
+        assert_eq!(src.require(API_KEY).unwrap().0.expose(), "from-env");
+        // ...and a credential file over both.
+        std::fs::write(creds.join(KILL_TOKEN), "from-file\n").unwrap();
+        let store = SecretStore::new(src, &[KILL_TOKEN]);
+        store.reload();
+        assert_eq!(store.get(KILL_TOKEN).unwrap().expose(), "from-file");
+        assert!(!format!("{store:?}").contains(token));
     }
 
     #[test]

@@ -24,6 +24,7 @@ pub struct SignalStage {
     events_dropped: u64,
     dropped_samples: u64,
     killed: bool,
+    stopping: bool,
 }
 
 impl SignalStage {
@@ -51,6 +52,7 @@ impl SignalStage {
             events_dropped: 0,
             dropped_samples: 0,
             killed: false,
+            stopping: false,
         }
     }
 
@@ -99,10 +101,19 @@ impl Stage for SignalStage {
                 *events_dropped += 1;
             }
         };
+        // Kill and shutdown act at once, not at the next book update: a quiet market may send
+        // none before the feed stops.
+        let mut acted = false;
         if !self.killed && self.flags.kill.load(Ordering::Relaxed) {
             self.killed = true;
+            acted = true;
             self.trader
                 .kill(now_ns(), KillSource::Operator, &mut push, &mut ev);
+        }
+        if !self.stopping && self.flags.no_new_positions.load(Ordering::Relaxed) {
+            self.stopping = true;
+            acted = true;
+            self.trader.cancel_all(now_ns(), &mut push, &mut ev);
         }
         let mut n = 0;
         while let Ok(r) = self.execs.pop() {
@@ -129,10 +140,10 @@ impl Stage for SignalStage {
         if *overflows > overflows_before {
             self.flags.overflowed();
         }
-        if n > 0 {
+        if n > 0 || acted {
             self.publish();
         }
-        n > 0
+        n > 0 || acted
     }
 
     fn done(&self) -> bool {
@@ -141,5 +152,107 @@ impl Stage for SignalStage {
 
     fn name(&self) -> &'static str {
         "signal"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::msg::OrderCmd;
+    use crate::risk::RiskStatus;
+
+    struct Rig {
+        stage: SignalStage,
+        _input: rtrb::Producer<MarketMsg>,
+        _execs: rtrb::Producer<ExecReport>,
+        out: rtrb::Consumer<ToOrder>,
+        events: rtrb::Consumer<TraderEvent>,
+        counters: Arc<HotCounters>,
+        flags: Arc<Flags>,
+    }
+
+    fn rig() -> Rig {
+        let cfg = Config::builtin();
+        let (input, input_rx) = rtrb::RingBuffer::new(16);
+        let (execs, execs_rx) = rtrb::RingBuffer::new(16);
+        let (out_tx, out) = rtrb::RingBuffer::new(16);
+        let (ev_tx, events) = rtrb::RingBuffer::new(16);
+        let (lat_tx, _lat) = rtrb::RingBuffer::new(16);
+        let counters = Arc::new(HotCounters::default());
+        let flags = Arc::new(Flags::default());
+        let stage = SignalStage::new(
+            Trader::new(&cfg, 0),
+            input_rx,
+            execs_rx,
+            out_tx,
+            ev_tx,
+            lat_tx,
+            counters.clone(),
+            flags.clone(),
+        );
+        Rig {
+            stage,
+            _input: input,
+            _execs: execs,
+            out,
+            events,
+            counters,
+            flags,
+        }
+    }
+
+    fn cancel_alls(r: &mut Rig) -> (usize, usize) {
+        let mut cmds = 0;
+        while let Ok(m) = r.out.pop() {
+            if matches!(
+                m,
+                ToOrder::Cmd {
+                    cmd: OrderCmd::CancelAll,
+                    ..
+                }
+            ) {
+                cmds += 1;
+            }
+        }
+        let mut evs = 0;
+        while let Ok(e) = r.events.pop() {
+            if matches!(e, TraderEvent::CancelAll { .. }) {
+                evs += 1;
+            }
+        }
+        (cmds, evs)
+    }
+
+    #[test]
+    fn shutdown_cancels_all_without_waiting_for_market_data() {
+        let mut r = rig();
+        assert!(!r.stage.poll(), "nothing to do yet");
+        assert_eq!(cancel_alls(&mut r), (0, 0));
+        r.flags.no_new_positions.store(true, Ordering::Relaxed);
+        assert!(r.stage.poll(), "the stop is work");
+        assert_eq!(cancel_alls(&mut r), (1, 1));
+        assert!(!r.stage.poll(), "once");
+        assert_eq!(cancel_alls(&mut r), (0, 0));
+        assert_eq!(
+            HotCounters::get(&r.counters.risk_status),
+            RiskStatus::Ok as u64
+        );
+    }
+
+    #[test]
+    fn kill_aborts_and_publishes_without_market_data() {
+        let mut r = rig();
+        r.flags.kill.store(true, Ordering::Relaxed);
+        r.flags.no_new_positions.store(true, Ordering::Relaxed);
+        assert!(r.stage.poll());
+        // One cancel-all for the kill; the stop finds it already sent.
+        assert_eq!(cancel_alls(&mut r), (1, 1));
+        assert_eq!(
+            HotCounters::get(&r.counters.risk_status),
+            RiskStatus::Abort as u64,
+            "the abort is visible to the cold side at once"
+        );
+        assert!(!r.stage.poll());
     }
 }
