@@ -12,8 +12,10 @@ use crate::ops::{self, AuditEvent, AuditKind, Exit, Ops, StatusBoard};
 use crate::pipeline::build::{self, Running};
 use crate::pipeline::cold::{Collector, Latencies};
 use crate::pipeline::feed::FrameSource;
+use crate::pipeline::live::{LiveSource, LiveStats};
 use crate::pipeline::sources::SyntheticSource;
 use crate::pipeline::stats::{Flags, HotCounters, LatencyKind};
+use crate::pipeline::tap::{FrameTap, Recorder};
 use crate::risk::{Reasons, RiskStatus};
 use crate::trader::TraderEvent;
 use crate::venue::{AnyDecoder, Decoder, DecoderSettings};
@@ -210,10 +212,50 @@ pub fn run(a: RunArgs) -> Result<(), AppError> {
                 &cfg, src, decoder, flags, &board, &mut ops, &kill, &shutdown,
             )
         }
-        Source::Live => Err(exit_err(
-            Exit::Config,
-            "market.source = \"live\" is not wired into run yet",
-        )),
+        Source::Live => {
+            let mut src = LiveSource::for_config(&cfg, &decoder)
+                .map_err(|e| exit_err(Exit::Config, format!("live source: {e}")))?;
+            let live = src.stats();
+            // Start-up fails loudly when the venue cannot be reached in time.
+            let timeout = Duration::from_nanos(cfg.market.connect_timeout_ns);
+            if let Err(e) = src.connect_first(timeout) {
+                let e = exit_err(
+                    Exit::VenueUnreachable,
+                    format!("venue unreachable: {} ({e})", src.ws_url()),
+                );
+                let _ = ops.finish(ops::RunComplete {
+                    stop_reason: e.msg.clone(),
+                    exit: Exit::VenueUnreachable,
+                    clean: true,
+                    kill: None,
+                    status: Some(board.snapshot()),
+                });
+                return Err(e);
+            }
+            let (tap, recorder) = if cfg.record.enabled {
+                let (t, r) = Recorder::for_config(&cfg, &cfg.record.dir, src.ws_url(), 8 << 20)
+                    .map_err(|e| exit_err(Exit::Config, format!("recorder: {e}")))?;
+                (Some(t), Some(r))
+            } else {
+                (None, None)
+            };
+            drive_with(
+                &cfg,
+                src,
+                decoder,
+                flags,
+                &board,
+                &mut ops,
+                &kill,
+                &shutdown,
+                Extras {
+                    restamp: false,
+                    tap,
+                    recorder,
+                    live: Some(live),
+                },
+            )
+        }
     };
     let (exit, reason, clean) = match res {
         Ok(x) => x,
@@ -245,6 +287,15 @@ pub fn run(a: RunArgs) -> Result<(), AppError> {
     }
 }
 
+/// What differs between sources: frame stamping, the recorder tap, live feed statistics.
+pub struct Extras {
+    /// Stamp frames with the time the feed takes them (sources that are not sockets).
+    pub restamp: bool,
+    pub tap: Option<FrameTap>,
+    pub recorder: Option<Recorder>,
+    pub live: Option<Arc<LiveStats>>,
+}
+
 /// Runs the pipeline on `src` until the duration, a signal, the kill switch or the end of input.
 /// Returns the exit status, the stop reason and whether the drain was clean.
 #[allow(clippy::too_many_arguments)]
@@ -258,10 +309,46 @@ pub fn drive<S: FrameSource>(
     kill: &ops::KillSwitch,
     shutdown: &std::sync::atomic::AtomicBool,
 ) -> Result<(Exit, String, bool), AppError> {
+    let extras = Extras {
+        restamp: true,
+        tap: None,
+        recorder: None,
+        live: None,
+    };
+    drive_with(cfg, src, decoder, flags, board, ops, kill, shutdown, extras)
+}
+
+/// [`drive`] with the source's extras.
+#[allow(clippy::too_many_arguments)]
+pub fn drive_with<S: FrameSource>(
+    cfg: &Config,
+    src: S,
+    decoder: AnyDecoder,
+    flags: Arc<Flags>,
+    board: &StatusBoard,
+    ops: &mut Ops,
+    kill: &ops::KillSwitch,
+    shutdown: &std::sync::atomic::AtomicBool,
+    extras: Extras,
+) -> Result<(Exit, String, bool), AppError> {
     let inst = cfg.market.instrument;
+    let Extras {
+        restamp,
+        tap,
+        recorder,
+        live,
+    } = extras;
     let running: Running<S, AnyDecoder> =
-        build::start(cfg, src, decoder, 0, true, flags.clone())
+        build::start_with_tap(cfg, src, decoder, 0, restamp, flags.clone(), tap)
             .map_err(|e| exit_err(Exit::Internal, format!("cannot start the pipeline: {e}")))?;
+    let rec_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let recorder = match recorder {
+        Some(r) => Some(
+            r.spawn(rec_stop.clone(), Duration::from_millis(5))
+                .map_err(|e| exit_err(Exit::Internal, format!("cannot start the recorder: {e}")))?,
+        ),
+        None => None,
+    };
     if let Some(why) = &running.wait.1 {
         tracing::warn!("{why}");
         println!("note: {why}");
@@ -301,7 +388,14 @@ pub fn drive<S: FrameSource>(
     let mut on_tick = |c: &Collector| {
         if last_board.elapsed() >= Duration::from_millis(100) {
             last_board = Instant::now();
-            publish(board, &counters, &c.latencies, &inst, &flags);
+            publish(
+                board,
+                &counters,
+                &c.latencies,
+                &inst,
+                &flags,
+                live.as_deref(),
+            );
             let alive = !flags.stop.load(Ordering::Relaxed) || stopping_since.is_some();
             ops.tick(alive);
         }
@@ -367,7 +461,14 @@ pub fn drive<S: FrameSource>(
         .join(&mut on_event, &mut on_tick)
         .map_err(|_| exit_err(Exit::Internal, "a pipeline thread panicked"))?;
     let stop_reason = stop_reason.unwrap_or_else(|| "end of input".into());
-    publish(board, &counters, &fin.latencies, &inst, &flags);
+    publish(
+        board,
+        &counters,
+        &fin.latencies,
+        &inst,
+        &flags,
+        live.as_deref(),
+    );
     let t = &fin.signal.trader;
     let (pos, cash) = fin.order.paper.balance();
     let mark = t.mark_px();
@@ -377,13 +478,33 @@ pub fn drive<S: FrameSource>(
     };
     let f = fin.feed.decoder.counters();
     let lat = fin.latencies.get(LatencyKind::TickToTrade);
+    // The recorder drains what the feed tapped, then closes its files.
+    rec_stop.store(true, Ordering::Relaxed);
+    if let Some(h) = recorder {
+        match h.join() {
+            Ok(Ok(s)) => println!(
+                "recorded {} records ({} dropped) into {} file(s)",
+                s.records,
+                s.dropped,
+                s.files.len()
+            ),
+            Ok(Err(e)) => tracing::error!(error = %e, "recorder failed"),
+            Err(_) => tracing::error!("recorder thread panicked"),
+        }
+    }
+    let (reconnects, rest) = match live.as_deref().map(|l| l.snapshot()) {
+        Some(s) => (s.ws.connects.saturating_sub(1), s.rest.delivered),
+        None => (0, f.rest_snapshots),
+    };
     println!(
-        "summary: reason=\"{}\" elapsed_s={} frames={} updates={} snapshots={} gaps={} resyncs={} malformed={} stale={} crossed={} signals={} orders={} fills={} trades={} wins={} position={} pnl={} fees={} cash_change={} risk={} book_state={} ring_overflows={} t2t_p50_ns={} t2t_p99_ns={} t2t_p999_ns={}",
+        "summary: reason=\"{}\" elapsed_s={} frames={} updates={} snapshots={} reconnects={} rest={} gaps={} resyncs={} malformed={} stale={} crossed={} signals={} orders={} fills={} trades={} wins={} position={} pnl={} fees={} cash_change={} risk={} book_state={} ring_overflows={} t2t_p50_ns={} t2t_p99_ns={} t2t_p999_ns={}",
         stop_reason,
         started.elapsed().as_secs(),
         f.frames,
         f.updates,
         f.snapshots + f.rest_snapshots,
+        reconnects,
+        rest,
         f.gaps,
         f.resyncs,
         f.malformed,
@@ -468,17 +589,37 @@ fn publish(
     lat: &Latencies,
     inst: &crate::instrument::Instrument,
     flags: &Flags,
+    live: Option<&LiveStats>,
 ) {
     use crate::msg::BookState;
+    let live = live.map(|l| l.snapshot());
     let g = HotCounters::get;
     board.update(|s| {
         s.feed = if flags.degraded.load(Ordering::Relaxed) {
             ops::FeedStatus::Degraded
+        } else if let Some(l) = &live {
+            match l.status {
+                crate::net::FeedStatus::Active => ops::FeedStatus::Active,
+                crate::net::FeedStatus::Reconnecting => ops::FeedStatus::Reconnecting,
+                crate::net::FeedStatus::Degraded => ops::FeedStatus::Degraded,
+            }
         } else if flags.feed_active.load(Ordering::Relaxed) {
             ops::FeedStatus::Active
         } else {
             ops::FeedStatus::Reconnecting
         };
+        if let Some(l) = &live {
+            s.feed_counters.connects = l.ws.connects;
+            s.feed_counters.pings = l.ws.pings_tx;
+            for cause in crate::net::DisconnectCause::ALL {
+                let n = l.ws.disconnects_by(cause);
+                if n > 0 {
+                    s.feed_counters
+                        .disconnects
+                        .insert(cause.as_str().to_string(), n);
+                }
+            }
+        }
         s.book = match g(&c.book_state) {
             x if x == BookState::Synced as u64 => BookState::Synced,
             x if x == BookState::Stale as u64 => BookState::Stale,

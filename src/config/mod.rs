@@ -99,6 +99,8 @@ pub struct MarketConfig {
     pub reconnect_initial_ns: u64,
     pub reconnect_max_ns: u64,
     pub ping_interval_ns: u64,
+    /// How long start-up may take to reach the venue before it fails (exit code 5).
+    pub connect_timeout_ns: u64,
 }
 
 /// Synthetic market settings.

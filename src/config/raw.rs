@@ -319,6 +319,7 @@ impl RawConfig {
             ));
         }
         let ping_interval_ns = m.ms("ping_interval_ms", "20000", 1_000_000, 600_000_000_000)?;
+        let connect_timeout_ns = m.ms("connect_timeout_ms", "10000", 1_000_000, 600_000_000_000)?;
         m.finish()?;
         if source == Source::Live && ws_url.is_empty() {
             return Err(ConfigError::new(
@@ -599,6 +600,7 @@ impl RawConfig {
                 reconnect_initial_ns,
                 reconnect_max_ns,
                 ping_interval_ns,
+                connect_timeout_ns,
             },
             synthetic: SyntheticConfig {
                 seed,
