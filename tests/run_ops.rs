@@ -667,17 +667,15 @@ fn unreachable_venue_exits_5() {
     };
     let text = format!(
         "[market]\nsource = \"live\"\nws_url = \"ws://127.0.0.1:{port}/\"\nrest_url = \"http://127.0.0.1:{port}\"\n\
-         reconnect_initial_ms = 50\nreconnect_max_ms = 200\n[ops]\nhttp_addr = \"127.0.0.1:0\"\n"
+         reconnect_initial_ms = 50\nreconnect_max_ms = 200\nconnect_timeout_ms = 1500\n\
+         [ops]\nhttp_addr = \"127.0.0.1:0\"\n"
     );
+    let t = std::time::Instant::now();
     let f = run_failing("venue", &text, &[]);
-    if f.code == Some(2) && f.reason().contains("not wired") {
-        eprintln!(
-            "SKIP: market.source = \"live\" is not wired into run yet ({}); exit 5 untested",
-            f.reason()
-        );
-        let _ = std::fs::remove_dir_all(&f.dir);
-        return;
-    }
+    assert!(
+        t.elapsed() < Duration::from_secs(10),
+        "gave up within the connect timeout"
+    );
     assert_failed(&f, 5, "venue_unreachable", &[&format!("127.0.0.1:{port}")]);
     let _ = std::fs::remove_dir_all(&f.dir);
 }
