@@ -370,7 +370,11 @@ fn run_serves_health_and_metrics_and_stops_cleanly_on_sigterm() {
         let r = run.get("/metrics");
         assert_eq!(r.code, 200);
         let m = samples(&r.body);
-        if one(&m, "obi_scalp_orders_total{reason=\"placed\"}") >= 1.0 || Instant::now() >= end {
+        let opened: f64 = series(&m, "obi_scalp_orders_total")
+            .iter()
+            .map(|(_, v)| v)
+            .sum();
+        if opened >= 1.0 || Instant::now() >= end {
             break m;
         }
         std::thread::sleep(Duration::from_millis(50));
@@ -385,10 +389,17 @@ fn run_serves_health_and_metrics_and_stops_cleanly_on_sigterm() {
     assert_eq!(one(&m, "obi_scalp_phase{phase=\"running\"}"), 1.0);
     assert_eq!(one(&m, "obi_scalp_kill_switch_engaged"), 0.0);
     assert!(one(&m, "obi_scalp_feed_frames_total") > 0.0);
+    // Orders by reason: every order is an opening (`open`) or a reduce-only exit (`close`).
     assert!(
-        one(&m, "obi_scalp_orders_total{reason=\"placed\"}") >= 1.0,
-        "no order within 30 s of trading"
+        one(&m, "obi_scalp_orders_total{reason=\"open\"}") >= 1.0,
+        "no opening order within 30 s of trading"
     );
+    for (k, _) in series(&m, "obi_scalp_orders_total") {
+        assert!(
+            k.contains("reason=\"open\"") || k.contains("reason=\"close\""),
+            "{k}"
+        );
+    }
     assert!(!series(&m, "obi_scalp_fills_total").is_empty());
     assert!(!series(&m, "obi_scalp_tick_to_trade_seconds_bucket").is_empty());
     for stage in ["feed", "book", "signal", "order"] {

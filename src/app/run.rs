@@ -383,7 +383,26 @@ pub fn drive_with<S: FrameSource>(
     let mut exit = Exit::Ok;
     let mut flatten_cut_off = false;
     let audit = ops.audit().clone();
-    let mut on_event = |e: &TraderEvent| audit_event(&audit, &inst, e);
+    // Orders, fills, cancels and rejects by reason, counted here on the cold thread from the
+    // trader's events (the hot stages only keep totals).
+    let tally = std::cell::RefCell::new(ops::status::OrderCounters::default());
+    {
+        // Known series start at zero so dashboards and rate() see them from the first scrape.
+        let mut t = tally.borrow_mut();
+        for k in ["open", "close"] {
+            t.orders.insert(k.into(), 0);
+        }
+        for k in ["maker", "taker"] {
+            t.fills.insert(k.into(), 0);
+        }
+        for k in ["order", "cancel_all"] {
+            t.cancels.insert(k.into(), 0);
+        }
+    }
+    let mut on_event = |e: &TraderEvent| {
+        count_event(&mut tally.borrow_mut(), e);
+        audit_event(&audit, &inst, e)
+    };
     // The cold loop runs inside `join` between drains.
     let mut on_tick = |c: &Collector| {
         if last_board.elapsed() >= Duration::from_millis(100) {
@@ -392,7 +411,7 @@ pub fn drive_with<S: FrameSource>(
                 board,
                 &counters,
                 &c.latencies,
-                &inst,
+                &tally.borrow(),
                 &flags,
                 live.as_deref(),
             );
@@ -465,7 +484,7 @@ pub fn drive_with<S: FrameSource>(
         board,
         &counters,
         &fin.latencies,
-        &inst,
+        &tally.borrow(),
         &flags,
         live.as_deref(),
     );
@@ -587,7 +606,7 @@ fn publish(
     board: &StatusBoard,
     c: &HotCounters,
     lat: &Latencies,
-    inst: &crate::instrument::Instrument,
+    tally: &ops::status::OrderCounters,
     flags: &Flags,
     live: Option<&LiveStats>,
 ) {
@@ -638,10 +657,7 @@ fn publish(
         s.pnl.realized_units = g(&c.pnl_lo) as i64 as i128;
         s.trades = g(&c.trades_closed);
         s.wins = g(&c.wins);
-        s.orders.orders.insert("placed".into(), g(&c.orders));
-        s.orders.fills.insert("all".into(), g(&c.fills));
-        s.orders.cancels.insert("all".into(), g(&c.cancels));
-        s.orders.rejects.insert("all".into(), g(&c.rejects));
+        s.orders = tally.clone();
         s.feed_counters.frames = g(&c.frames);
         s.feed_counters.bytes = g(&c.bytes);
         s.feed_counters.gaps = g(&c.gaps);
@@ -667,8 +683,39 @@ fn publish(
                 .stages
                 .insert(k.as_str().to_string(), lat.get(k).clone());
         }
-        let _ = inst;
     });
+}
+
+/// Counts one trader event into the by-reason order counters of `/metrics`.
+fn count_event(t: &mut ops::status::OrderCounters, e: &TraderEvent) {
+    fn bump(m: &mut std::collections::BTreeMap<String, u64>, k: &str) {
+        *m.entry(k.to_string()).or_default() += 1;
+    }
+    match e {
+        TraderEvent::Order { reduce_only, .. } => {
+            bump(&mut t.orders, if *reduce_only { "close" } else { "open" })
+        }
+        TraderEvent::Cancel { .. } => bump(&mut t.cancels, "order"),
+        TraderEvent::CancelAll { .. } => bump(&mut t.cancels, "cancel_all"),
+        TraderEvent::PreTradeReject { reason, .. } => {
+            bump(&mut t.rejects, &format!("pre_trade_{}", reason.as_str()))
+        }
+        TraderEvent::Exec { report, .. } => match report.kind {
+            ExecKind::Fill { liquidity, .. } => bump(
+                &mut t.fills,
+                match liquidity {
+                    Liquidity::Maker => "maker",
+                    Liquidity::Taker => "taker",
+                },
+            ),
+            ExecKind::Rejected { reason } => bump(&mut t.rejects, reason.as_str()),
+            ExecKind::CancelRejected { reason } => {
+                bump(&mut t.rejects, &format!("cancel_{}", reason.as_str()))
+            }
+            _ => {}
+        },
+        _ => {}
+    }
 }
 
 /// One audit line per order, fill, cancel, reject and risk transition.
