@@ -163,3 +163,17 @@ fn book_command_reports_malformed_lines_and_goes_on() {
     assert!(err.contains("malformed 1"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn book_command_on_a_venue_without_decoder_is_a_clear_error() {
+    let Some(path) = shared("bitflyer_cryptofeed_20211212.jsonl.zst") else {
+        return;
+    };
+    let out = bin().args(["book", "--input"]).arg(&path).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("bitflyer") && !err.contains("panicked"),
+        "{err}"
+    );
+}

@@ -58,6 +58,17 @@ pub fn run(a: BookArgs) -> Result<(), AppError> {
     };
     let loaded = input::load(std::slice::from_ref(&a.input), venue, market)
         .map_err(|e| AppError::usage(e.0))?;
+    if let Some(v) = loaded.venue {
+        // Fail before any output when the venue has no decoder here.
+        AnyDecoder::new(
+            v,
+            crate::config::default_market(v),
+            InstrumentTable::default(),
+            &[],
+            &DecoderSettings::default(),
+        )
+        .map_err(|e| AppError::usage(format!("{}: {e}", a.input.display())))?;
+    }
     for s in &loaded.skipped {
         eprintln!("{}:{}: skipped: {}", s.path.display(), s.line, s.message);
     }
@@ -111,7 +122,7 @@ pub fn run(a: BookArgs) -> Result<(), AppError> {
         };
         let c = conns.entry(rec.conn.clone()).or_insert_with(|| Conn {
             dec: AnyDecoder::new(v, m, table.clone(), &[], &settings)
-                .expect("auto-adding decoders need no symbols"),
+                .expect("the venue was checked before the loop"),
             books: BookSet::new(0, 8, crate::book::DEFAULT_LEVELS),
             outs: Vec::new(),
         });
