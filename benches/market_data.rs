@@ -1,10 +1,13 @@
 //! Market-data benches on real recorded frames from `../shared/data`:
-//! - `parse/*`: one Bybit delta, simd-json tape decoder vs serde_json typed (same frame);
-//! - `parse_apply/bybit_delta`: decode + apply one delta to a 200x200 book (the 1 µs target);
+//! - `parse/*`: one Bybit delta: the decoder's pull-scanner fast path (`fast_scan`, the default),
+//!   the same decoder on simd-json's tape only (`simd_json_tape`), and serde_json typed (same frame);
+//! - `parse_apply/bybit_delta`: decode + apply one delta to a 200x200 book (the 1 µs target),
+//!   with `parse_apply/bybit_delta_simd_json` the same on the simd-json path;
 //! - `book_apply/*`: ladder vs `BTreeMap` on the recorded deltas;
 //! - `signals/obi8`, `signals/microprice`: the per-update signals on a 200-level book (50 ns target);
 //! - `replay/*`: parse + book + OBI over the whole Bybit recording on one thread, frames per second,
-//!   ours vs a plain serde_json + `BTreeMap` baseline in the same run (500 k/s and 3x targets).
+//!   ours (and ours on the simd-json path) vs a plain serde_json + `BTreeMap` baseline in the same
+//!   run (500 k/s and 3x targets).
 //!
 //! Run: `cargo bench --bench market_data`. Frames are loaded before timing starts.
 
@@ -62,6 +65,13 @@ fn bybit_frames() -> Option<Vec<(Market, Vec<u8>)>> {
 
 fn decoder(m: Market) -> BybitDecoder {
     BybitDecoder::new(BookRoutes::new(InstrumentTable::default(), Venue::Bybit, m, &[]).unwrap())
+}
+
+/// A decoder with the pull-scanner fast path on (the default) or off (simd-json only).
+fn decoder_with(m: Market, fast: bool) -> BybitDecoder {
+    let mut d = decoder(m);
+    d.set_fast_path(fast);
+    d
 }
 
 /// A Binance NKNUSDT combined-stream depth frame from the recording.
@@ -204,9 +214,13 @@ struct Ours {
 
 impl Ours {
     fn new() -> Ours {
+        Ours::with_fast_path(true)
+    }
+
+    fn with_fast_path(fast: bool) -> Ours {
         Ours {
-            lin: decoder(Market::Linear),
-            spot: decoder(Market::Spot),
+            lin: decoder_with(Market::Linear, fast),
+            spot: decoder_with(Market::Spot, fast),
             books_lin: BookSet::new(8, 8, 1024),
             books_spot: BookSet::new(8, 8, 1024),
             scratch: Vec::with_capacity(1 << 16),
@@ -252,17 +266,23 @@ fn bench(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("parse");
     g.throughput(Throughput::Elements(1));
-    {
-        let mut d = decoder(Market::Linear);
+    for (name, fast) in [
+        ("bybit_delta/fast_scan", true),
+        ("bybit_delta/simd_json_tape", false),
+    ] {
+        // A fresh decoder has no snapshot: the delta is read in full, then dropped by the sync
+        // rules (no book events), so this is the read cost alone.
+        let mut d = decoder_with(Market::Linear, fast);
         let mut buf = Vec::with_capacity(1 << 16);
         let mut n = 0u64;
-        g.bench_function("bybit_delta/simd_json_tape", |b| {
+        g.bench_function(name, |b| {
             b.iter(|| {
                 buf.clear();
                 buf.extend_from_slice(&delta);
                 d.on_frame(0, &mut buf, &mut |_e| n += 1);
             })
         });
+        assert_eq!(d.fast_path_frames() > 0, fast, "{name}: the path measured");
         black_box(n);
     }
     g.bench_function("bybit_delta/serde_json_typed", |b| {
@@ -353,21 +373,23 @@ fn bench(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("parse_apply");
     g.throughput(Throughput::Elements(1));
-    g.bench_function("bybit_delta", |b| {
-        // The same delta applied to the same 200x200 book: a re-applied delta is a duplicate
-        // by sequence, so each iteration restores the decoder from a clone taken before it.
-        b.iter_batched_ref(
-            || {
-                let mut o = Ours::new();
-                for (m, f) in &frames[..idx] {
-                    o.on_frame(*m, f);
-                }
-                o
-            },
-            |o| black_box(o.on_frame(Market::Linear, &delta)),
-            BatchSize::LargeInput,
-        )
-    });
+    for (name, fast) in [("bybit_delta", true), ("bybit_delta_simd_json", false)] {
+        g.bench_function(name, |b| {
+            // The same delta applied to the same 200x200 book: a re-applied delta is a duplicate
+            // by sequence, so each iteration starts from a decoder and book set replayed up to it.
+            b.iter_batched_ref(
+                || {
+                    let mut o = Ours::with_fast_path(fast);
+                    for (m, f) in &frames[..idx] {
+                        o.on_frame(*m, f);
+                    }
+                    o
+                },
+                |o| black_box(o.on_frame(Market::Linear, &delta)),
+                BatchSize::LargeInput,
+            )
+        });
+    }
     g.finish();
 
     // Book apply: the recorded linear BTCUSDT deltas as level sets.
@@ -422,16 +444,21 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("replay");
     g.throughput(Throughput::Elements(frames.len() as u64));
     g.sample_size(20);
-    g.bench_function("bybit_recording/ours", |b| {
-        b.iter(|| {
-            let mut o = Ours::new();
-            let mut acc = 0i64;
-            for (m, f) in &frames {
-                acc = acc.wrapping_add(o.on_frame(*m, f));
-            }
-            black_box(acc)
-        })
-    });
+    for (name, fast) in [
+        ("bybit_recording/ours", true),
+        ("bybit_recording/ours_simd_json", false),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let mut o = Ours::with_fast_path(fast);
+                let mut acc = 0i64;
+                for (m, f) in &frames {
+                    acc = acc.wrapping_add(o.on_frame(*m, f));
+                }
+                black_box(acc)
+            })
+        });
+    }
     g.bench_function("bybit_recording/serde_json_btreemap", |b| {
         b.iter(|| {
             let mut o = Baseline::new();

@@ -144,6 +144,20 @@ impl Scale {
         Ok(units / self.pstep)
     }
 
+    /// Reads an unsigned plain decimal (`digits[.digits]`) at the start of `s`, up to the first
+    /// byte that cannot continue it: `Some((steps, end))` exactly when `end` is that byte's
+    /// index and [`Scale::parse_unsigned`] of `&s[..end]` is `Ok(steps)` by its fast case.
+    /// `None` says nothing about `s` (the caller then finds the number's end itself and calls
+    /// `parse_unsigned`). Lets a JSON scanner read a quoted number in one pass.
+    #[inline(always)]
+    pub fn parse_prefix(self, s: &[u8]) -> Option<(i64, usize)> {
+        let (units, end) = plain_prefix(s, self.pdec)?;
+        if self.pstep == 1 {
+            return Some((units, end));
+        }
+        (units % self.pstep == 0).then(|| (units / self.pstep, end))
+    }
+
     /// As [`Scale::parse`], naming `field` in the error.
     #[inline]
     pub fn parse_field(self, s: &[u8], field: &'static str) -> Result<i64, FieldError> {
@@ -193,7 +207,175 @@ pub fn write_units<W: fmt::Write>(units: i128, decimals: u8, w: &mut W) -> fmt::
 /// only when they are zeros (`"1.2300"` at 2 places is 123).
 #[inline]
 pub fn parse_units(s: &[u8], decimals: u8) -> Result<i64, NumError> {
-    // Fast path: plain `[-]digits[.digits]` with no exponent, the form every venue but bitFlyer uses.
+    match parse_plain(s, decimals) {
+        Some(v) => Ok(v),
+        None => parse_units_general(s, decimals),
+    }
+}
+
+/// The hot case of [`parse_units`] in one tight pass: unsigned `digits[.digits]` with at most
+/// 18 digits kept, extra decimal places all zeros, no overflow. `None` for anything else (the
+/// general parser then decides, and reports the error); `Some` is always what it would return.
+#[inline(always)]
+fn parse_plain(s: &[u8], decimals: u8) -> Option<i64> {
+    match plain_prefix(s, decimals) {
+        Some((v, end)) if end == s.len() => Some(v),
+        _ => None,
+    }
+}
+
+/// Reads the plain decimal at the start of `s` (`digits[.digits]`, as [`parse_plain`] takes it)
+/// up to the first byte that cannot continue it; returns its units and that byte's index.
+/// `None` when what is there is not such a number (or has more than 18 kept digits, a nonzero
+/// digit past `decimals` places, or overflows).
+#[inline(always)]
+fn plain_prefix(s: &[u8], decimals: u8) -> Option<(i64, usize)> {
+    if let Some(r) = plain_prefix_swar(s, decimals) {
+        return Some(r);
+    }
+    plain_prefix_scalar(s, decimals)
+}
+
+const SWAR_LO: u64 = 0x0101_0101_0101_0101;
+const SWAR_HI: u64 = 0x8080_8080_8080_8080;
+
+/// The number whose decimal digits (values 0..=9) are the bytes of `v`, most significant in
+/// the lowest byte (leading zeros for shorter numbers): three multiplications for all eight
+/// (Lemire, "Faster integer parsing").
+#[inline(always)]
+fn swar_digits(v: u64) -> u64 {
+    let v = v.wrapping_mul(10).wrapping_add(v >> 8);
+    let mask = 0x0000_00FF_0000_00FF;
+    ((v & mask)
+        .wrapping_mul(100 + (1_000_000 << 32))
+        .wrapping_add(((v >> 16) & mask).wrapping_mul(1 + (10_000 << 32))))
+        >> 32
+}
+
+/// [`plain_prefix`] eight bytes at a time, for numbers of at most 7 digits that end within
+/// the first nine bytes of `s` (which must hold at least eight). `None` when that is not the
+/// case or the number is not plain: the scalar reader then decides.
+#[inline(always)]
+fn plain_prefix_swar(s: &[u8], decimals: u8) -> Option<(i64, usize)> {
+    let w = u64::from_le_bytes(s.get(..8)?.try_into().ok()?);
+    // Digit values in the bytes that are digits; a flag in every byte that is not a digit.
+    // (Only the lowest flags are used: carries from non-ASCII bytes move upwards only, past a
+    // byte that is flagged anyway.)
+    let x = w ^ (SWAR_LO * b'0' as u64);
+    let nondigit = (x.wrapping_add(SWAR_LO * 0x76) | x) & SWAR_HI;
+    let t1 = nondigit.trailing_zeros();
+    let p1 = (t1 / 8) as usize;
+    if p1 == 0 || p1 == 8 {
+        return None;
+    }
+    // p2: where the digits after the point end (for a whole number: as if a point were at p1).
+    let (p2, end) = if s[p1] == b'.' {
+        let p2 = ((nondigit & (nondigit - 1)).trailing_zeros() / 8) as usize;
+        if p2 == 8 && s.get(8).is_some_and(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        (p2, p2)
+    } else {
+        (p1 + 1, p1)
+    };
+    let frac = p2 - p1 - 1;
+    let keep = frac.min(decimals as usize);
+    // The digits without the point, most significant first, moved to the top bytes; the last
+    // `extra` of them are places past `decimals`, which must be zeros.
+    let low = (1u64 << (t1 & !7)) - 1;
+    let merged = (x & low) | ((x >> 8) & !low);
+    let aligned = merged << (64 - 8 * (p2 - 1) as u32);
+    let extra = 8 * (frac - keep) as u32;
+    if aligned & !(u64::MAX >> extra) != 0 {
+        return None;
+    }
+    let v = swar_digits(aligned << extra) as i64;
+    Some((v.checked_mul(POW10[decimals as usize - keep])?, end))
+}
+
+/// The run of ASCII digits at the start of `s` as a number, and its length; `None` when the run
+/// is longer than 18 digits. Eight digits at a time where `s` holds eight more bytes.
+#[inline]
+pub fn leading_digits(s: &[u8]) -> Option<(u64, usize)> {
+    let mut v: u64 = 0;
+    let mut n = 0;
+    while let Some(chunk) = s.get(n..n + 8) {
+        let x = u64::from_le_bytes(chunk.try_into().ok()?) ^ (SWAR_LO * b'0' as u64);
+        let nondigit = (x.wrapping_add(SWAR_LO * 0x76) | x) & SWAR_HI;
+        let k = (nondigit.trailing_zeros() / 8) as usize;
+        if k == 0 {
+            return Some((v, n));
+        }
+        if n + k > 18 {
+            return None;
+        }
+        // The k digits moved to the top bytes (leading zeros below).
+        v = v * POW10[k] as u64 + swar_digits(x << (64 - 8 * k as u32));
+        n += k;
+        if k < 8 {
+            return Some((v, n));
+        }
+    }
+    while let Some(&c) = s.get(n) {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        if n == 18 {
+            return None;
+        }
+        v = v * 10 + d as u64;
+        n += 1;
+    }
+    Some((v, n))
+}
+
+/// [`plain_prefix`] one byte at a time, for every length.
+#[inline(always)]
+fn plain_prefix_scalar(s: &[u8], decimals: u8) -> Option<(i64, usize)> {
+    let mut acc: u64 = 0;
+    let mut i = 0;
+    while let Some(d) = digit(s.get(i)) {
+        acc = acc * 10 + d;
+        i += 1;
+        if i > 18 {
+            return None;
+        }
+    }
+    let int_digits = i;
+    if int_digits == 0 {
+        return None;
+    }
+    let mut kept = 0;
+    if s.get(i) == Some(&b'.') {
+        i += 1;
+        while kept < decimals as usize {
+            let Some(d) = digit(s.get(i)) else { break };
+            acc = acc * 10 + d;
+            i += 1;
+            kept += 1;
+        }
+        while s.get(i) == Some(&b'0') {
+            i += 1;
+        }
+        if digit(s.get(i)).is_some() || int_digits + kept > 18 {
+            return None;
+        }
+    }
+    let v = (acc as i64).checked_mul(POW10[decimals as usize - kept])?;
+    Some((v, i))
+}
+
+#[inline(always)]
+fn digit(c: Option<&u8>) -> Option<u64> {
+    let d = c?.wrapping_sub(b'0');
+    (d <= 9).then_some(d as u64)
+}
+
+/// [`parse_units`] for every form: signs, exponents, more than 18 digits, and the errors.
+#[inline(never)]
+fn parse_units_general(s: &[u8], decimals: u8) -> Result<i64, NumError> {
+    // Plain `[-]digits[.digits]` with no exponent, the form every venue but bitFlyer uses.
     let (neg, body) = match s.first() {
         None => return Err(NumError::Empty),
         Some(b'-') => (true, &s[1..]),
@@ -435,6 +617,161 @@ mod tests {
         assert_eq!(tick.format(6514040), "65140.40");
         assert_eq!(tick.format(-5), "-0.05");
         assert_eq!(Scale::from_step("1").unwrap().format(42), "42");
+    }
+
+    #[test]
+    fn swar_reads_the_usual_wire_numbers() {
+        let swar = |s: &[u8], d| plain_prefix_swar(s, d);
+        assert_eq!(swar(b"65095.30\",\"0", 1), Some((650953, 8)));
+        assert_eq!(swar(b"65095.31\",\"0", 1), None, "a nonzero extra place");
+        assert_eq!(swar(b"0.005\"],[", 3), Some((5, 5)));
+        assert_eq!(swar(b"0.875077\"", 6), Some((875077, 8)));
+        assert_eq!(swar(b"65239\"],[", 1), Some((652390, 5)));
+        assert_eq!(swar(b"1923.28\",", 2), Some((192328, 7)));
+        assert_eq!(swar(b"0.00000078\"", 8), None, "longer than a word: scalar");
+        assert_eq!(swar(b"12345678", 0), None, "eight integer digits: scalar");
+        assert_eq!(swar(b"1.\"]]]]]", 2), Some((100, 2)));
+        assert_eq!(swar(b".5\"]]]]]", 2), None);
+        assert_eq!(swar(b"1.5", 2), None, "fewer than eight bytes: scalar");
+        let tick = Scale::from_step("0.10").unwrap();
+        assert_eq!(
+            tick.parse_prefix(b"65095.30\",\"0.005\"]"),
+            Some((650953, 8))
+        );
+        assert_eq!(Scale::new(3, 5).parse_prefix(b"1.015\"]]]"), Some((203, 5)));
+        assert_eq!(Scale::new(3, 5).parse_prefix(b"1.016\"]]]"), None);
+    }
+
+    #[test]
+    fn leading_digit_runs() {
+        assert_eq!(leading_digits(b""), Some((0, 0)));
+        assert_eq!(leading_digits(b"x12345678901"), Some((0, 0)));
+        assert_eq!(leading_digits(b"7"), Some((7, 1)));
+        assert_eq!(
+            leading_digits(b"1786310818130,\"data\""),
+            Some((1786310818130, 13))
+        );
+        assert_eq!(leading_digits(b"12345678"), Some((12345678, 8)));
+        assert_eq!(
+            leading_digits(b"123456789012345678}"),
+            Some((123456789012345678, 18))
+        );
+        assert_eq!(
+            leading_digits(b"123456789012345678"),
+            Some((123456789012345678, 18))
+        );
+        assert_eq!(leading_digits(b"1234567890123456789"), None);
+        assert_eq!(leading_digits(b"1234567890123456789}"), None);
+        assert_eq!(leading_digits(b"0000000000000000000000"), None);
+    }
+
+    #[test]
+    fn plain_fast_path_edges() {
+        for (s, dec) in [
+            (&b"1."[..], 2),
+            (b"0", 0),
+            (b"00012.50", 3),
+            (b"999999999999999999", 0),
+            (b"9999999999999999999", 0),
+            (b"922337203685477580.7", 1),
+            (b"92233720368547758.08", 2),
+            (b"1.0000000000000000000000", 1),
+            (b"1.2301", 3),
+            (b"1.e5", 0),
+            (b".5", 1),
+            (b"", 2),
+            (b"-0", 2),
+        ] {
+            assert_eq!(
+                parse_plain(s, dec).map_or_else(|| parse_units_general(s, dec), Ok),
+                parse_units_general(s, dec),
+                "{}",
+                String::from_utf8_lossy(s)
+            );
+            if let Some(v) = parse_plain(s, dec) {
+                assert_eq!(Ok(v), parse_units_general(s, dec));
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4000))]
+        /// The one-pass fast path returns exactly what the general parser returns, whenever it
+        /// returns anything.
+        #[test]
+        fn plain_fast_path_agrees_with_the_general_parser(
+            chars in proptest::collection::vec(
+                proptest::sample::select(b"0000123456789..-+eE x".to_vec()), 0..24),
+            dec in 0u8..=18,
+        ) {
+            if let Some(v) = parse_plain(&chars, dec) {
+                proptest::prop_assert_eq!(Ok(v), parse_units_general(&chars, dec));
+            }
+            proptest::prop_assert_eq!(parse_units(&chars, dec), parse_units_general(&chars, dec));
+        }
+
+        #[test]
+        fn prefix_reads_what_parse_unsigned_reads(
+            chars in proptest::collection::vec(
+                proptest::sample::select(b"0000123456789..-+eE\"x".to_vec()), 0..24),
+            dec in 0u8..=12,
+            step in 1i64..=25,
+        ) {
+            let sc = Scale::new(dec, step);
+            if let Some((v, end)) = sc.parse_prefix(&chars) {
+                proptest::prop_assert_eq!(sc.parse_unsigned(&chars[..end], "x"), Ok(v));
+                proptest::prop_assert!(chars.get(end).map_or(true, |c| !c.is_ascii_digit()));
+            }
+        }
+
+        #[test]
+        fn leading_digits_agree_with_std(
+            chars in proptest::collection::vec(
+                proptest::sample::select(b"0123456789012345678901234567890123456789,}\xff".to_vec()), 0..26),
+        ) {
+            let run = chars.iter().take_while(|c| c.is_ascii_digit()).count();
+            let want = if run > 18 {
+                None
+            } else {
+                let s = std::str::from_utf8(&chars[..run]).unwrap();
+                Some((if run == 0 { 0 } else { s.parse::<u64>().unwrap() }, run))
+            };
+            proptest::prop_assert_eq!(leading_digits(&chars), want);
+        }
+
+        #[test]
+        fn swar_agrees_with_the_scalar_reader(
+            chars in proptest::collection::vec(
+                proptest::sample::select(b"0000123456789.....\"x\x80\xff".to_vec()), 8..14),
+            dec in 0u8..=18,
+        ) {
+            if let Some(r) = plain_prefix_swar(&chars, dec) {
+                proptest::prop_assert_eq!(Some(r), plain_prefix_scalar(&chars, dec));
+            }
+        }
+
+        #[test]
+        fn swar_reads_quoted_numbers(int in 0u64..10_000_000, frac in 0u64..10_000_000, fd in 0usize..8, dec in 0u8..=10, tail in 0usize..3) {
+            let num = if fd == 0 { int.to_string() } else { format!("{int}.{:0w$}", frac % 10u64.pow(fd as u32), w = fd) };
+            let s = format!("{num}{}", ["\",\"0.5\"]", "\"", ""][tail]);
+            let want = plain_prefix_scalar(s.as_bytes(), dec);
+            if let Some(r) = plain_prefix_swar(s.as_bytes(), dec) {
+                proptest::prop_assert_eq!(Some(r), want, "{}", s);
+            }
+            proptest::prop_assert_eq!(plain_prefix(s.as_bytes(), dec), want, "{}", s);
+            if let Some((_, end)) = want {
+                proptest::prop_assert_eq!(end, num.len());
+            }
+        }
+
+        #[test]
+        fn plain_numbers_take_the_fast_path(int in 0u64..1_000_000_000, frac in 0u32..100_000, fd in 0usize..6, dec in 0u8..=8) {
+            let s = if fd == 0 { int.to_string() } else { format!("{int}.{:0w$}", frac % 10u32.pow(fd as u32), w = fd) };
+            let general = parse_units_general(s.as_bytes(), dec);
+            if general.is_ok() {
+                proptest::prop_assert_eq!(parse_plain(s.as_bytes(), dec), general.ok(), "{}", s);
+            }
+        }
     }
 
     #[test]

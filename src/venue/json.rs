@@ -5,6 +5,8 @@
 //! tape and scratch buffers are reused across frames (after warm-up no frame allocates), and the
 //! venue's `wire.rs` reads the tape into its typed, borrowed frame struct.
 
+pub mod scan;
+
 use simd_json::prelude::*;
 use simd_json::tape::{Tape, Value};
 use simd_json::Buffers;

@@ -129,11 +129,7 @@ impl BookRoutes {
     /// Book index for `symbol`, adding it when auto-adding and the table knows it.
     #[inline]
     pub fn lookup(&mut self, symbol: &str) -> Option<usize> {
-        if let Some(i) = self
-            .books
-            .iter()
-            .position(|b| b.key.symbol.eq_ignore_ascii_case(symbol))
-        {
+        if let Some(i) = self.find(symbol) {
             return Some(i);
         }
         if self.auto_add {
@@ -143,6 +139,38 @@ impl BookRoutes {
             }
         }
         None
+    }
+
+    /// Book index for `symbol` among the books routed so far (never adds one).
+    #[inline]
+    pub fn find(&self, symbol: &str) -> Option<usize> {
+        self.books
+            .iter()
+            .position(|b| b.key.symbol.eq_ignore_ascii_case(symbol))
+    }
+
+    /// Whether [`BookRoutes::lookup`] would add a book for `symbol` (auto-adding, not routed
+    /// yet, known to the table).
+    #[inline]
+    pub fn would_add(&self, symbol: &str) -> bool {
+        self.auto_add
+            && self.find(symbol).is_none()
+            && self.table.get(self.venue, self.market, symbol).is_some()
+    }
+
+    /// What the fast parsers use: the routed book's index and scales, `Ok(None)` for a symbol
+    /// that is not routed, and `GiveUp` for one [`BookRoutes::lookup`] would add (the full
+    /// parser's lookup adds it, so the fast path has no side effect).
+    #[inline]
+    pub fn route_fast(&self, symbol: &str) -> json::scan::Scan<Option<(usize, Scale, Scale)>> {
+        match self.find(symbol) {
+            Some(i) => {
+                let b = &self.books[i];
+                Ok(Some((i, b.tick, b.lot)))
+            }
+            None if self.would_add(symbol) => Err(json::scan::GiveUp),
+            None => Ok(None),
+        }
     }
 
     pub fn key(&self, i: usize) -> Option<BookKey> {
