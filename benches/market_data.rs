@@ -1,6 +1,7 @@
 //! Market-data benches on real recorded frames from `../shared/data`:
-//! - `parse/*`: one Bybit delta: the decoder's pull-scanner fast path (`fast_scan`, the default),
-//!   the same decoder on simd-json's tape only (`simd_json_tape`), and serde_json typed (same frame);
+//! - `parse/*`: one Bybit delta (and a Binance and a Coincheck diff): the decoder's pull-scanner
+//!   fast path (`fast_scan`, the default), the same decoder on simd-json's tape only
+//!   (`simd_json_tape`), and serde_json typed (same frame);
 //! - `parse_apply/bybit_delta`: decode + apply each recorded BTCUSDT linear delta, in order, to
 //!   its warm 200x200 book (the 1 µs target),
 //!   with `parse_apply/bybit_delta_simd_json` the same on the simd-json path;
@@ -297,26 +298,38 @@ fn bench(c: &mut Criterion) {
     });
     if let Some(frame) = binance_frame() {
         use obi_scalp::venue::binance::BinanceDecoder;
-        let mut d = BinanceDecoder::new(
-            BookRoutes::new(
-                InstrumentTable::default(),
-                Venue::Binance,
-                Market::Spot,
-                &["NKNUSDT"],
-            )
-            .unwrap(),
-        );
         let mut buf = Vec::with_capacity(1 << 16);
         let mut n = 0u64;
         // Unsynced, the decoder parses every level and buffers the diff (bounded): the parse
         // cost, without the sync outcome.
-        g.bench_function("binance_diff/simd_json_tape", |b| {
-            b.iter(|| {
-                buf.clear();
-                buf.extend_from_slice(&frame);
-                d.on_frame(0, &mut buf, &mut |_e| n += 1);
-            })
-        });
+        for (name, fast) in [
+            ("binance_diff/fast_scan", true),
+            ("binance_diff/simd_json_tape", false),
+        ] {
+            let mut d = BinanceDecoder::new(
+                BookRoutes::new(
+                    InstrumentTable::default(),
+                    Venue::Binance,
+                    Market::Spot,
+                    &["NKNUSDT"],
+                )
+                .unwrap(),
+            );
+            d.set_fast_path(fast);
+            let before = d.fast_path_frames();
+            g.bench_function(name, |b| {
+                b.iter(|| {
+                    buf.clear();
+                    buf.extend_from_slice(&frame);
+                    d.on_frame(0, &mut buf, &mut |_e| n += 1);
+                })
+            });
+            assert_eq!(
+                d.fast_path_frames() > before,
+                fast,
+                "{name}: the path measured"
+            );
+        }
         g.bench_function("binance_diff/serde_json_typed", |b| {
             b.iter(|| {
                 let f: SjBinance = serde_json::from_slice(black_box(&frame)).unwrap();
@@ -358,13 +371,25 @@ fn bench(c: &mut Criterion) {
             &mut body,
             &mut |_e| n += 1,
         );
-        g.bench_function("coincheck_diff/simd_json_tape", |b| {
-            b.iter(|| {
-                buf.clear();
-                buf.extend_from_slice(&diff);
-                d.on_frame(2, &mut buf, &mut |_e| n += 1);
-            })
-        });
+        for (name, fast) in [
+            ("coincheck_diff/fast_scan", true),
+            ("coincheck_diff/simd_json_tape", false),
+        ] {
+            d.set_fast_path(fast);
+            let before = d.fast_path_frames();
+            g.bench_function(name, |b| {
+                b.iter(|| {
+                    buf.clear();
+                    buf.extend_from_slice(&diff);
+                    d.on_frame(2, &mut buf, &mut |_e| n += 1);
+                })
+            });
+            assert_eq!(
+                d.fast_path_frames() > before,
+                fast,
+                "{name}: the path measured"
+            );
+        }
         g.bench_function("coincheck_diff/serde_json_typed", |b| {
             b.iter(|| {
                 let f: SjCoincheck = serde_json::from_slice(black_box(&diff)).unwrap();

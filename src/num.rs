@@ -351,6 +351,10 @@ fn plain_prefix_scalar(s: &[u8], decimals: u8) -> Option<(i64, usize)> {
         i += 1;
         while kept < decimals as usize {
             let Some(d) = digit(s.get(i)) else { break };
+            if int_digits + kept == 18 {
+                // A 19th kept digit: more than an i64 holds exactly.
+                return None;
+            }
             acc = acc * 10 + d;
             i += 1;
             kept += 1;
@@ -358,7 +362,7 @@ fn plain_prefix_scalar(s: &[u8], decimals: u8) -> Option<(i64, usize)> {
         while s.get(i) == Some(&b'0') {
             i += 1;
         }
-        if digit(s.get(i)).is_some() || int_digits + kept > 18 {
+        if digit(s.get(i)).is_some() {
             return None;
         }
     }

@@ -66,6 +66,16 @@ fn run<D: Decoder>(
 
 #[test]
 fn decoders_steady_state_do_not_allocate() {
+    steady_state_does_not_allocate(true);
+}
+
+/// The same on the simd-json path only (the fast path's fallback).
+#[test]
+fn decoders_on_simd_json_only_do_not_allocate() {
+    steady_state_does_not_allocate(false);
+}
+
+fn steady_state_does_not_allocate(fast: bool) {
     let table = InstrumentTable::default();
     let mut buf = Vec::with_capacity(1 << 16);
     let mut sink = 0u64;
@@ -73,6 +83,7 @@ fn decoders_steady_state_do_not_allocate() {
     // Binance: buffered diffs before the snapshot, then live diffs and trades.
     let r = BookRoutes::new(table.clone(), Venue::Binance, Market::Spot, &["NKNUSDT"]).unwrap();
     let mut d = BinanceDecoder::new(r);
+    d.set_fast_path(fast);
     let depth = |u: u64| {
         format!(
             r#"{{"stream":"nknusdt@depth@100ms","data":{{"e":"depthUpdate","E":1,"s":"NKNUSDT","U":{u},"u":{u},"b":[["0.3521","{q}"],["0.3520","0"]],"a":[["0.3528","{q}"]]}}}}"#,
@@ -101,10 +112,12 @@ fn decoders_steady_state_do_not_allocate() {
     assert_eq!(n, 0, "Binance live diffs allocated {n} times");
     assert_eq!(d.counters().gaps, 0);
     assert_eq!(d.book_seq(0), Some(2149));
+    assert_eq!(d.fast_path_frames() > 0, fast);
 
     // Coincheck: buffered diffs, seed, live diffs and trades, a re-seed cycle.
     let r = BookRoutes::new(table, Venue::Coincheck, Market::Spot, &["btc_jpy"]).unwrap();
     let mut d = CoincheckDecoder::new(r);
+    d.set_fast_path(fast);
     let diff = |i: u64| {
         format!(
             r#"["btc_jpy",{{"bids":[["{b}.0","0.{q}"],["6288000.0","0"]],"asks":[["{a}.0","0.5"]],"last_update_at":"1705396097"}}]"#,
@@ -127,6 +140,7 @@ fn decoders_steady_state_do_not_allocate() {
     assert_eq!(n, 0, "Coincheck live diffs allocated {n} times");
     assert_eq!(d.counters().crossed, 0);
     assert!(d.counters().trades >= 2 * 1980);
+    assert_eq!(d.fast_path_frames() > 0, fast);
 
     // Bybit: snapshot, then deltas.
     let r = BookRoutes::new(
@@ -137,6 +151,7 @@ fn decoders_steady_state_do_not_allocate() {
     )
     .unwrap();
     let mut d = BybitDecoder::new(r);
+    d.set_fast_path(fast);
     let snap = br#"{"topic":"orderbook.200.BTCUSDT","type":"snapshot","ts":1,"data":{"s":"BTCUSDT","b":[["100.0","1.000"]],"a":[["100.1","0.5"]],"u":10,"seq":5},"cts":2}"#.to_vec();
     let deltas: Vec<Vec<u8>> = std::iter::once(snap)
         .chain((11..2011).map(|u| {
@@ -151,6 +166,8 @@ fn decoders_steady_state_do_not_allocate() {
     let n = run(&mut d, 10, &deltas[3..], &mut buf, &mut sink);
     assert_eq!(n, 0, "Bybit deltas allocated {n} times");
     assert_eq!(d.counters().gaps, 0);
+    let read_fast = if fast { d.counters().frames } else { 0 };
+    assert_eq!(d.fast_path_frames(), read_fast);
 
     // bitFlyer: JSON-number prices formatted on the stack; snapshot, diffs, executions.
     let r = BookRoutes::new(

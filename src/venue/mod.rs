@@ -19,6 +19,7 @@ use crate::instrument::{BookKey, Instrument, InstrumentTable, Market, Venue};
 use crate::msg::{BookOp, BookState, MdEvent, Side};
 use crate::num::{FieldError, Scale};
 pub use any::{AnyDecoder, DecoderSettings};
+use json::scan::{Scan, Scanner};
 use json::Array;
 
 /// Counters kept by a decoder (plain integers; the cold path reads copies).
@@ -294,6 +295,33 @@ pub fn read_levels(
     Ok(())
 }
 
+/// [`read_levels`] on the pull scanner: `[["price","size"], ...]` appended to `out` as levels
+/// of `side`; returns how many. Gives up where [`read_levels`] would fail, and on levels that are
+/// not exactly two strings.
+#[inline(never)]
+pub fn scan_levels(
+    s: &mut Scanner<'_>,
+    side: Side,
+    tick: Scale,
+    lot: Scale,
+    out: &mut Vec<LevelUpdate>,
+) -> Scan<usize> {
+    let start = out.len();
+    // A local copy keeps the position in a register through the loop.
+    let mut t = s.clone();
+    if t.array()? {
+        loop {
+            let (px, qty) = t.decimal_pair(tick, lot)?;
+            out.push((side, px, qty));
+            if !t.more_elements()? {
+                break;
+            }
+        }
+    }
+    *s = t;
+    Ok(out.len() - start)
+}
+
 /// The value of `key` in the query string of `url` (`...depth?symbol=NKNUSDT&limit=1000`).
 pub fn query_param<'u>(url: &'u str, key: &str) -> Option<&'u str> {
     let (_, query) = url.split_once('?')?;
@@ -538,6 +566,46 @@ pub(crate) mod testutil {
             );
             None
         }
+    }
+
+    /// One edit of a frame for the differential fuzz tests: (operation, position, byte, length).
+    pub type Edit = (u8, usize, u8, usize);
+
+    /// A few edits: bytes overwritten or inserted (JSON-significant ones, whitespace, any),
+    /// whitespace inserted, a stretch copied elsewhere (duplicate keys and values), a byte
+    /// deleted, a truncation.
+    pub fn edits() -> impl proptest::strategy::Strategy<Value = Vec<Edit>> {
+        use proptest::prelude::*;
+        let byte = prop_oneof![
+            prop::sample::select(b"{}[]\":,\\.-+0123456789eEtrufalsn xS".to_vec()),
+            prop::sample::select(b" \t\n\r\x00\x01\x0b\x7f\x80\xc3\xff".to_vec()),
+            any::<u8>(),
+        ];
+        prop::collection::vec((any::<u8>(), any::<usize>(), byte, any::<usize>()), 1..5)
+    }
+
+    /// `frame` with `edits` applied (positions taken modulo the length).
+    pub fn edited(frame: &[u8], edits: &[Edit]) -> Vec<u8> {
+        let mut f = frame.to_vec();
+        for &(op, pos, b, len) in edits {
+            let n = f.len().max(1);
+            match op % 6 {
+                0 if !f.is_empty() => f[pos % n] = b,
+                1 => f.insert(pos % (f.len() + 1), b),
+                2 => f.insert(pos % (f.len() + 1), b" \t\n\r"[b as usize % 4]),
+                3 if !f.is_empty() => {
+                    let from = pos % n;
+                    let piece: Vec<u8> = f.iter().skip(from).take(len % 40).copied().collect();
+                    let to = (pos / 7).wrapping_add(len) % (f.len() + 1);
+                    f.splice(to..to, piece);
+                }
+                4 if !f.is_empty() => {
+                    f.remove(pos % n);
+                }
+                _ => f.truncate(pos % (f.len() + 1)),
+            }
+        }
+        f
     }
 
     /// `base` with bytes overwritten at `edits` (positions taken modulo the length), then cut to

@@ -5,6 +5,7 @@ pub mod sync;
 pub mod wire;
 
 use crate::msg::{BookState, MdEvent};
+use crate::venue::json::scan::GiveUp;
 use crate::venue::json::JsonParser;
 use crate::venue::{
     emit_state, emit_trade, query_param, BookRoutes, Decoder, FeedCounters, FrameError,
@@ -106,6 +107,9 @@ pub struct BinanceDecoder {
     levels: Vec<LevelUpdate>,
     counters: FeedCounters,
     pub config: BinanceConfig,
+    /// Read frames with the pull scanner first (see [`BinanceDecoder::set_fast_path`]).
+    fast_path: bool,
+    fast_frames: u64,
     /// The last frame error, for the cold path's log.
     pub last_error: Option<FrameError>,
 }
@@ -125,6 +129,8 @@ impl BinanceDecoder {
             levels: Vec::with_capacity(4096),
             counters: FeedCounters::default(),
             config,
+            fast_path: true,
+            fast_frames: 0,
             last_error: None,
         };
         if n > 0 {
@@ -179,10 +185,28 @@ impl BinanceDecoder {
     }
 }
 
-impl Decoder for BinanceDecoder {
-    #[inline]
-    fn on_frame<F: FnMut(MdEvent)>(&mut self, recv_ns: u64, frame: &mut [u8], out: &mut F) {
-        self.counters.frames += 1;
+impl BinanceDecoder {
+    /// Turns the pull-scanner fast path on (the default) or off. Off, every frame is read with
+    /// simd-json; on, simd-json reads only the frames the fast path gives up on. The events,
+    /// counters and errors are the same either way.
+    pub fn set_fast_path(&mut self, on: bool) {
+        self.fast_path = on;
+    }
+
+    /// Frames read by the fast path so far.
+    pub fn fast_path_frames(&self) -> u64 {
+        self.fast_frames
+    }
+
+    /// The reference path: simd-json's tape. Counts a frame it cannot read (and resyncs its
+    /// book when it is a routed book's) and returns `None` for it.
+    #[inline(never)]
+    fn read_tape<F: FnMut(MdEvent)>(
+        &mut self,
+        recv_ns: u64,
+        frame: &mut [u8],
+        out: &mut F,
+    ) -> Option<Frame> {
         let routes = &mut self.routes;
         let levels = &mut self.levels;
         let mut routed: Option<usize> = None;
@@ -198,8 +222,8 @@ impl Decoder for BinanceDecoder {
                 &mut routed,
             )
         });
-        let frame = match parsed {
-            Ok(Ok(f)) => f,
+        match parsed {
+            Ok(Ok(f)) => Some(f),
             Ok(Err(e)) => {
                 self.counters.malformed += 1;
                 self.last_error = Some(e);
@@ -215,13 +239,36 @@ impl Decoder for BinanceDecoder {
                     b.buffer.clear();
                     self.requests.request_once(i, recv_ns, &mut self.counters);
                 }
-                return;
+                None
             }
             Err(_) => {
                 self.counters.malformed += 1;
                 self.last_error = Some(FrameError::Json);
-                return;
+                None
             }
+        }
+    }
+}
+
+impl Decoder for BinanceDecoder {
+    #[inline]
+    fn on_frame<F: FnMut(MdEvent)>(&mut self, recv_ns: u64, frame: &mut [u8], out: &mut F) {
+        self.counters.frames += 1;
+        let fast = if self.fast_path {
+            let routes = &self.routes;
+            wire::read_fast(frame, |sym| routes.route_fast(sym), &mut self.levels)
+        } else {
+            Err(GiveUp)
+        };
+        let frame = match fast {
+            Ok(f) => {
+                self.fast_frames += 1;
+                f
+            }
+            Err(GiveUp) => match self.read_tape(recv_ns, frame, out) {
+                Some(f) => f,
+                None => return,
+            },
         };
         match frame {
             Frame::Depth {
@@ -362,7 +409,7 @@ mod tests {
     use crate::book::BookSet;
     use crate::instrument::{InstrumentTable, Market, Venue};
     use crate::msg::{BookOp, MarketMsg, Side};
-    use crate::venue::testutil::{collect, mutated, shared_data};
+    use crate::venue::testutil::{collect, edited, edits, mutated, shared_data};
     use proptest::prelude::*;
 
     fn dec(symbols: &[&str]) -> BinanceDecoder {
@@ -906,6 +953,242 @@ mod tests {
                 .all(|e| matches!(e.op, BookOp::Set { .. } | BookOp::Commit { .. })));
         }
     }
+
+    /// Two decoders of the same books: the fast path and simd-json only.
+    struct Pair {
+        fast: BinanceDecoder,
+        tape: BinanceDecoder,
+    }
+
+    impl Pair {
+        fn new(symbols: &[&str]) -> Pair {
+            let mut tape = dec(symbols);
+            tape.set_fast_path(false);
+            Pair {
+                fast: dec(symbols),
+                tape,
+            }
+        }
+
+        /// One frame (or REST answer, with its URL) to both; checks that they agree on
+        /// everything observable.
+        fn feed(
+            &mut self,
+            t: u64,
+            url: Option<&str>,
+            frame: &[u8],
+        ) -> Result<Vec<MdEvent>, String> {
+            let mut evs = [Vec::new(), Vec::new()];
+            for (d, evs) in [&mut self.fast, &mut self.tape]
+                .into_iter()
+                .zip(evs.iter_mut())
+            {
+                let mut buf = frame.to_vec();
+                match url {
+                    Some(u) => d.on_rest(t, u, &mut buf, &mut |e| evs.push(e)),
+                    None => d.on_frame(t, &mut buf, &mut |e| evs.push(e)),
+                }
+                d.on_timer(t, &mut |e| evs.push(e));
+            }
+            let shown = || String::from_utf8_lossy(frame).into_owned();
+            let (f, g) = (&mut self.fast, &mut self.tape);
+            let state = |d: &mut BinanceDecoder| {
+                let books: Vec<_> = (0..d.routes.books.len())
+                    .map(|i| (d.routes.key(i), d.book_state(i), d.book_seq(i)))
+                    .collect();
+                let mut asked = Vec::new();
+                while let Some(i) = d.take_snapshot_request() {
+                    asked.push(i);
+                }
+                (
+                    *d.counters(),
+                    d.last_error,
+                    books,
+                    d.take_resync_request(),
+                    asked,
+                )
+            };
+            if evs[0] != evs[1] {
+                return Err(format!(
+                    "events differ on {}:\n{:?}\n{:?}",
+                    shown(),
+                    evs[0],
+                    evs[1]
+                ));
+            }
+            let (a, b) = (state(f), state(g));
+            if a != b {
+                return Err(format!("state differs on {}:\n{a:?}\n{b:?}", shown()));
+            }
+            let [e, _] = evs;
+            Ok(e)
+        }
+    }
+
+    /// Every line of the recording (frames and REST answers) through both paths; returns the
+    /// fast decoder's frames, fast-path frames and books.
+    fn differential(lines: &[Line], sorted_keys: bool) -> (u64, u64, usize) {
+        let mut p = Pair::new(&[]);
+        for (n, l) in lines.iter().enumerate() {
+            let data = if sorted_keys && l.url.is_none() {
+                let v: serde_json::Value = serde_json::from_str(&l.data).unwrap();
+                serde_json::to_vec(&v).unwrap()
+            } else {
+                l.data.as_bytes().to_vec()
+            };
+            p.feed(l.ts_ns, l.url.as_deref(), &data)
+                .unwrap_or_else(|e| panic!("line {n}: {e}"));
+        }
+        (
+            p.fast.counters().frames,
+            p.fast.fast_path_frames(),
+            p.fast.routes.books.len(),
+        )
+    }
+
+    /// (a) Every recorded frame and REST answer: the fast path and simd-json emit the same
+    /// events and counters, and the fast path reads every frame but at most the first of each
+    /// book (adding a routed book is the full path's; here the REST answers add them first).
+    #[test]
+    fn fast_path_matches_simd_json_on_the_recording() {
+        let Some(lines) = recording() else {
+            return;
+        };
+        let (frames, fast, books) = differential(&lines, false);
+        assert_eq!(books, 4);
+        assert!(frames > 200);
+        assert!(
+            frames - fast <= books as u64,
+            "{} of {frames} frames left",
+            frames - fast
+        );
+        // Keys in another order (sorted: `data` before `stream`, `a` before `b`).
+        let (frames, fast, books) = differential(&lines, true);
+        assert!(
+            frames - fast <= 2 * books as u64,
+            "{} of {frames} frames left",
+            frames - fast
+        );
+    }
+
+    #[test]
+    fn fast_path_reads_the_usual_frames_and_gives_up_on_the_rest() {
+        let mut p = Pair::new(&["NKNUSDT"]);
+        let mut n = 0;
+        let mut check = |p: &mut Pair, url: Option<&str>, frame: &str, read_fast: bool| {
+            let before = p.fast.fast_path_frames();
+            n += 1;
+            let evs = p.feed(n, url, frame.as_bytes()).unwrap();
+            assert_eq!(
+                p.fast.fast_path_frames() - before,
+                read_fast as u64,
+                "{frame}"
+            );
+            evs
+        };
+        check(&mut p, None, &depth(95, 100, r#"["0.3521","1"]"#), true);
+        check(&mut p, Some(SNAP_URL), SNAP, false);
+        let evs = check(
+            &mut p,
+            None,
+            &depth(101, 101, r#"["0.3521","2"],["0.35200000","0.5"]"#),
+            true,
+        );
+        // Off the lot grid: the size deletes the level and is counted.
+        assert_eq!(
+            evs[1].op,
+            BookOp::Set {
+                side: Side::Bid,
+                px: 3520,
+                qty: 0
+            }
+        );
+        assert_eq!(p.fast.counters().off_grid, 1);
+        // Raw stream, keys in another order, whitespace.
+        check(
+            &mut p,
+            None,
+            r#" { "a" : [ ] , "b" : [ [ "0.3521" , "3" ] ] , "u" : 102 , "U" : 102 , "s" : "NKNUSDT" , "e" : "depthUpdate" } "#,
+            true,
+        );
+        // Bids after asks: the full path keeps the order simple.
+        check(
+            &mut p,
+            None,
+            r#"{"e":"depthUpdate","s":"NKNUSDT","U":103,"u":103,"a":[["0.3529","1"]],"b":[["0.3521","4"]]}"#,
+            false,
+        );
+        // Trades, acks, book tickers.
+        let evs = check(
+            &mut p,
+            None,
+            r#"{"stream":"nknusdt@aggTrade","data":{"e":"aggTrade","E":1,"s":"NKNUSDT","a":1,"p":"0.3527","q":"2","T":5,"m":true,"M":true}}"#,
+            true,
+        );
+        assert!(matches!(
+            evs[0].op,
+            BookOp::Trade {
+                aggressor: Side::Ask,
+                exch_ts_ms: 5,
+                ..
+            }
+        ));
+        check(&mut p, None, r#"{"result":null,"id":1}"#, true);
+        check(
+            &mut p,
+            None,
+            r#"{"error":{"code":2,"msg":"x"},"id":1}"#,
+            true,
+        );
+        check(
+            &mut p,
+            None,
+            r#"{"stream":"nknusdt@bookTicker","data":{"u":1,"s":"NKNUSDT","b":"0.3521","B":"1","a":"0.3528","A":"1"}}"#,
+            true,
+        );
+        // Malformed: u below U, a bad number, not JSON: the full path counts them.
+        check(&mut p, None, &depth(105, 104, ""), false);
+        check(&mut p, None, &depth(104, 104, r#"["x","1"]"#), false);
+        check(&mut p, None, r#"{"stream":"#, false);
+        assert_eq!(p.fast.counters().malformed, 3);
+        assert_eq!(p.fast.counters().acks, 2);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+        /// (b) Random edits of real frames: both paths agree (events, counters, errors, book
+        /// states, snapshot requests) and nothing panics.
+        #[test]
+        fn fast_path_matches_simd_json_on_mutated_frames(
+            which in any::<prop::sample::Index>(),
+            edits in edits(),
+            seeded in any::<bool>(),
+        ) {
+            let frames = BINANCE_SAMPLES.get_or_init(|| {
+                let mut v = vec![
+                    depth(101, 101, r#"["0.3521","5"],["0.3520","0"]"#),
+                    r#"{"e":"depthUpdate","E":1,"s":"NKNUSDT","U":102,"u":103,"b":[],"a":[["0.3529","3"]]}"#.to_string(),
+                    r#"{"stream":"nknusdt@aggTrade","data":{"e":"aggTrade","E":1,"s":"NKNUSDT","a":1,"p":"0.3527","q":"2","T":5,"m":true,"M":true}}"#.to_string(),
+                    r#"{"result":null,"id":1}"#.to_string(),
+                    r#"{"stream":"nknusdt@bookTicker","data":{"u":1,"s":"NKNUSDT","b":"0.3521","B":"1","a":"0.3528","A":"1"}}"#.to_string(),
+                ];
+                if let Some(lines) = recording() {
+                    v.extend(lines.iter().filter(|l| l.url.is_none() && l.data.contains("nknusdt")).take(12).map(|l| l.data.clone()));
+                }
+                v
+            });
+            let frame = frames[which.index(frames.len())].as_bytes();
+            let mut p = Pair::new(&["NKNUSDT"]);
+            p.feed(1, None, depth(100, 100, "").as_bytes()).map_err(TestCaseError::fail)?;
+            if seeded {
+                p.feed(2, Some(SNAP_URL), SNAP.as_bytes()).map_err(TestCaseError::fail)?;
+            }
+            p.feed(3, None, &edited(frame, &edits)).map_err(TestCaseError::fail)?;
+            p.feed(4, None, frame).map_err(TestCaseError::fail)?;
+        }
+    }
+
+    static BINANCE_SAMPLES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(512))]

@@ -22,6 +22,7 @@
 use crate::msg::Side;
 use crate::num::NumError;
 use crate::num::Scale;
+use crate::venue::json::scan::{as_str, GiveUp, Scan, Scanner};
 use crate::venue::json::Array;
 use crate::venue::json::{str_of, u64_of};
 use crate::venue::{FrameError, LevelUpdate};
@@ -196,27 +197,381 @@ fn read_levels(
         };
         let px = px.as_str().ok_or(FrameError::Missing("level price"))?;
         let qty = qty.as_str().ok_or(FrameError::Missing("level size"))?;
-        let px = match tick.parse_unsigned(px.as_bytes(), "price") {
-            Ok(px) => px,
-            Err(e) if is_off_grid(e.kind) => {
-                // Never in the book: nothing to change. Still a number?
-                lot.parse_unsigned(qty.as_bytes(), "size")
-                    .or_else(|e| if is_off_grid(e.kind) { Ok(0) } else { Err(e) })
-                    .map_err(FrameError::Number)?;
-                off_grid += 1;
-                continue;
-            }
-            Err(e) => return Err(FrameError::Number(e)),
-        };
-        let qty = match lot.parse_unsigned(qty.as_bytes(), "size") {
-            Ok(q) => q,
-            Err(e) if is_off_grid(e.kind) => {
-                off_grid += 1;
-                0
-            }
-            Err(e) => return Err(FrameError::Number(e)),
-        };
-        out.push((side, px, qty));
+        off_grid += read_level(px.as_bytes(), qty.as_bytes(), side, tick, lot, out)?;
     }
     Ok(off_grid)
+}
+
+/// One level: pushed to `out`, or left out when its price is off the grid (and a size off the
+/// grid deletes the price). Returns 1 for a level off the grid.
+#[inline]
+fn read_level(
+    px: &[u8],
+    qty: &[u8],
+    side: Side,
+    tick: Scale,
+    lot: Scale,
+    out: &mut Vec<LevelUpdate>,
+) -> Result<u32, FrameError> {
+    let px = match tick.parse_unsigned(px, "price") {
+        Ok(px) => px,
+        Err(e) if is_off_grid(e.kind) => {
+            // Never in the book: nothing to change. Still a number?
+            lot.parse_unsigned(qty, "size")
+                .or_else(|e| if is_off_grid(e.kind) { Ok(0) } else { Err(e) })
+                .map_err(FrameError::Number)?;
+            return Ok(1);
+        }
+        Err(e) => return Err(FrameError::Number(e)),
+    };
+    let (qty, off_grid) = match lot.parse_unsigned(qty, "size") {
+        Ok(q) => (q, 0),
+        Err(e) if is_off_grid(e.kind) => (0, 1),
+        Err(e) => return Err(FrameError::Number(e)),
+    };
+    out.push((side, px, qty));
+    Ok(off_grid)
+}
+
+/// A level array of an event on the fast path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lv {
+    Absent,
+    /// Read into the levels buffer: how many were pushed and left out.
+    Read(usize, u32),
+    /// Met before the event's symbol: its byte range, read once the symbol is known.
+    Span(usize, usize),
+    /// Not an array (a `bookTicker`'s best price, an `aggTrade`'s id).
+    NotArray,
+}
+
+/// The fields of one event object (the root of a raw stream frame, or a combined stream's
+/// `data`) as the fast path met them.
+#[derive(Debug, Clone, Copy)]
+struct Ev<'i> {
+    e: Option<&'i [u8]>,
+    s: Option<&'i [u8]>,
+    first: Option<Option<u64>>,
+    last: Option<Option<u64>>,
+    time: Option<Option<u64>>,
+    trade_time: Option<Option<u64>>,
+    p: Option<&'i [u8]>,
+    q: Option<&'i [u8]>,
+    m: Option<Option<bool>>,
+    result: bool,
+    id: bool,
+    error: bool,
+    b: Lv,
+    a: Lv,
+    /// The route of `s`, once asked.
+    route: Option<Option<Route>>,
+    /// Which event of the frame this is (0 the root, 1 a combined stream's `data`).
+    which: u8,
+}
+
+impl Default for Ev<'_> {
+    fn default() -> Self {
+        Ev {
+            e: None,
+            s: None,
+            first: None,
+            last: None,
+            time: None,
+            trade_time: None,
+            p: None,
+            q: None,
+            m: None,
+            result: false,
+            id: false,
+            error: false,
+            b: Lv::Absent,
+            a: Lv::Absent,
+            route: None,
+            which: 0,
+        }
+    }
+}
+
+/// Sets a field met once; a second occurrence gives up (simd-json's lookup takes the first,
+/// and the fast path does not guess).
+#[inline]
+fn once<T>(slot: &mut Option<T>, v: T) -> Scan<()> {
+    if slot.is_some() {
+        return Err(GiveUp);
+    }
+    *slot = Some(v);
+    Ok(())
+}
+
+/// What the fast path shares while reading a frame: the router and the levels buffer (which
+/// one event at most may fill).
+struct Ctx<'r, R> {
+    route: &'r mut R,
+    levels: &'r mut Vec<LevelUpdate>,
+    /// The event whose levels are in the buffer.
+    levels_of: Option<u8>,
+}
+
+impl<R: FnMut(&str) -> Scan<Option<Route>>> Ctx<'_, R> {
+    #[inline]
+    fn route_of(&mut self, ev: &mut Ev<'_>) -> Scan<Option<Route>> {
+        if let Some(r) = ev.route {
+            return Ok(r);
+        }
+        let s = ev.s.ok_or(GiveUp)?;
+        let r = (self.route)(as_str(s))?;
+        ev.route = Some(r);
+        Ok(r)
+    }
+
+    /// Reads a level array of `ev` now (its symbol is known) or keeps its span for later.
+    #[inline]
+    fn levels_of(&mut self, s: &mut Scanner<'_>, ev: &mut Ev<'_>, side: Side) -> Scan<Lv> {
+        if s.peek()? != b'[' {
+            return s.skip_value().map(|_| Lv::NotArray);
+        }
+        if ev.s.is_none() {
+            s.peek()?;
+            let start = s.pos();
+            s.skip_value()?;
+            return Ok(Lv::Span(start, s.pos()));
+        }
+        match self.route_of(ev)? {
+            Some((_, tick, lot)) => self.read_levels(s, ev.which, side, tick, lot),
+            None => s.skip_value().map(|_| Lv::Read(0, 0)),
+        }
+    }
+
+    #[inline]
+    fn read_levels(
+        &mut self,
+        s: &mut Scanner<'_>,
+        which: u8,
+        side: Side,
+        tick: Scale,
+        lot: Scale,
+    ) -> Scan<Lv> {
+        match self.levels_of {
+            None => {
+                self.levels.clear();
+                self.levels_of = Some(which);
+            }
+            Some(w) if w == which => {}
+            Some(_) => return Err(GiveUp),
+        }
+        let start = self.levels.len();
+        let mut off_grid = 0;
+        if s.array()? {
+            loop {
+                match s.try_decimal_pair(tick, lot) {
+                    Some((px, qty)) => self.levels.push((side, px, qty)),
+                    None => {
+                        let (px, qty) = s.string_pair()?;
+                        off_grid += read_level(px, qty, side, tick, lot, self.levels)
+                            .map_err(|_| GiveUp)?;
+                    }
+                }
+                if !s.more_elements()? {
+                    break;
+                }
+            }
+        }
+        Ok(Lv::Read(self.levels.len() - start, off_grid))
+    }
+
+    /// One member of an event object.
+    #[inline]
+    fn member<'i>(&mut self, s: &mut Scanner<'i>, ev: &mut Ev<'i>, key: &[u8]) -> Scan<()> {
+        match key {
+            b"e" => once(&mut ev.e, s.string()?),
+            b"s" => once(&mut ev.s, s.string()?),
+            b"U" => once(&mut ev.first, s.u64_of()?),
+            b"u" => once(&mut ev.last, s.u64_of()?),
+            b"E" => once(&mut ev.time, s.u64_of()?),
+            b"T" => once(&mut ev.trade_time, s.u64_of()?),
+            b"p" => once(&mut ev.p, s.string()?),
+            b"q" => once(&mut ev.q, s.string()?),
+            b"m" => once(&mut ev.m, s.bool_of()?),
+            b"b" | b"a" => {
+                let (side, other) = if key == b"b" {
+                    (Side::Bid, ev.a)
+                } else {
+                    (Side::Ask, ev.b)
+                };
+                if (key == b"b" && ev.b != Lv::Absent) || (key == b"a" && ev.a != Lv::Absent) {
+                    return Err(GiveUp);
+                }
+                // Asks read before bids would come out first: keep the tape's order simple.
+                if side == Side::Bid && matches!(other, Lv::Read(n, _) if n > 0) {
+                    return Err(GiveUp);
+                }
+                let lv = self.levels_of(s, ev, side)?;
+                if side == Side::Bid {
+                    ev.b = lv;
+                } else {
+                    ev.a = lv;
+                }
+                Ok(())
+            }
+            b"result" | b"id" | b"error" => {
+                let seen = match key {
+                    b"result" => &mut ev.result,
+                    b"id" => &mut ev.id,
+                    _ => &mut ev.error,
+                };
+                if *seen {
+                    return Err(GiveUp);
+                }
+                *seen = true;
+                s.skip_value()
+            }
+            _ => s.skip_value(),
+        }
+    }
+
+    /// A whole event object's members (the scanner after its `{`, which had members).
+    #[inline]
+    fn event<'i>(&mut self, s: &mut Scanner<'i>, which: u8) -> Scan<Ev<'i>> {
+        let mut ev = Ev {
+            which,
+            ..Ev::default()
+        };
+        loop {
+            let key = s.key()?;
+            self.member(s, &mut ev, key)?;
+            if !s.more_members()? {
+                return Ok(ev);
+            }
+        }
+    }
+}
+
+/// Reads one WebSocket frame with the pull scanner: for every frame it accepts, the same
+/// [`Frame`] and levels as [`read`] (and `Some(book)` for a routed depth update). It gives up
+/// on anything else — escapes, unusual numbers, duplicate fields it reads, malformed input,
+/// every frame [`read`] refuses — and the caller then reads the frame with [`read`].
+///
+/// `route(symbol)` is [`crate::venue::BookRoutes::route_fast`]'s answer.
+pub fn read_fast(
+    input: &[u8],
+    mut route: impl FnMut(&str) -> Scan<Option<Route>>,
+    levels: &mut Vec<LevelUpdate>,
+) -> Scan<Frame> {
+    let mut s = Scanner::new(input);
+    let mut cx = Ctx {
+        route: &mut route,
+        levels,
+        levels_of: None,
+    };
+    if !s.object()? {
+        s.finish()?;
+        return Ok(Frame::Other);
+    }
+    // The root's own members as an event (a raw stream), and a combined stream's parts.
+    let mut root = Ev::default();
+    let mut stream = false;
+    let mut data: Option<Option<Ev<'_>>> = None;
+    loop {
+        let key = s.key()?;
+        match key {
+            b"stream" => {
+                if stream {
+                    return Err(GiveUp);
+                }
+                stream = true;
+                s.skip_value()?;
+            }
+            b"data" => {
+                if data.is_some() {
+                    return Err(GiveUp);
+                }
+                data = Some(if s.peek()? == b'{' {
+                    if s.object()? {
+                        Some(cx.event(&mut s, 1)?)
+                    } else {
+                        Some(Ev::default())
+                    }
+                } else {
+                    s.skip_value()?;
+                    None
+                });
+            }
+            _ => cx.member(&mut s, &mut root, key)?,
+        }
+        if !s.more_members()? {
+            break;
+        }
+    }
+    s.finish()?;
+    let mut ev = match data {
+        Some(d) if stream => d.ok_or(GiveUp)?,
+        _ => root,
+    };
+    let Some(kind) = ev.e else {
+        if ev.result && ev.id {
+            return Ok(Frame::Ack { ok: true });
+        }
+        if ev.error {
+            return Ok(Frame::Ack { ok: false });
+        }
+        return Ok(Frame::Other);
+    };
+    match kind {
+        b"depthUpdate" => {
+            let Some((book, tick, lot)) = cx.route_of(&mut ev)? else {
+                return Ok(Frame::Other);
+            };
+            let first_id = ev.first.flatten().ok_or(GiveUp)?;
+            let last_id = ev.last.flatten().ok_or(GiveUp)?;
+            if last_id < first_id {
+                return Err(GiveUp);
+            }
+            // Levels met before the symbol, bids first.
+            let mut off_grid = 0;
+            for (lv, side) in [(ev.b, Side::Bid), (ev.a, Side::Ask)] {
+                off_grid += match lv {
+                    Lv::Absent | Lv::NotArray => return Err(GiveUp),
+                    Lv::Read(_, o) => o,
+                    Lv::Span(start, end) => {
+                        if side == Side::Bid && matches!(ev.a, Lv::Read(n, _) if n > 0) {
+                            return Err(GiveUp);
+                        }
+                        let mut d = Scanner::new(&input[start..end]);
+                        let Lv::Read(_, o) = cx.read_levels(&mut d, ev.which, side, tick, lot)?
+                        else {
+                            return Err(GiveUp);
+                        };
+                        d.finish()?;
+                        o
+                    }
+                };
+            }
+            Ok(Frame::Depth {
+                book,
+                first_id,
+                last_id,
+                ts_ms: ev.time.flatten().unwrap_or(0),
+                off_grid,
+            })
+        }
+        b"aggTrade" | b"trade" => {
+            let Some((book, tick, lot)) = cx.route_of(&mut ev)? else {
+                return Ok(Frame::Other);
+            };
+            let px = tick
+                .parse_unsigned(ev.p.ok_or(GiveUp)?, "p")
+                .map_err(|_| GiveUp)?;
+            let qty = lot
+                .parse_unsigned(ev.q.ok_or(GiveUp)?, "q")
+                .map_err(|_| GiveUp)?;
+            let buyer_is_maker = ev.m.flatten().ok_or(GiveUp)?;
+            let ts_ms = ev.trade_time.flatten().or(ev.time.flatten()).unwrap_or(0);
+            let aggressor = if buyer_is_maker { Side::Ask } else { Side::Bid };
+            Ok(Frame::Trade {
+                book,
+                trade: (px, qty, aggressor, ts_ms),
+            })
+        }
+        _ => Ok(Frame::Other),
+    }
 }

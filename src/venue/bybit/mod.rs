@@ -305,7 +305,7 @@ mod tests {
     use super::*;
     use crate::instrument::{InstrumentTable, Venue};
     use crate::msg::Side;
-    use crate::venue::testutil::{collect, shared_data};
+    use crate::venue::testutil::{collect, edited, edits, shared_data};
     use proptest::prelude::*;
 
     fn dec() -> BybitDecoder {
@@ -630,64 +630,6 @@ mod tests {
         out
     }
 
-    /// Edits of a frame: overwritten bytes (JSON-significant ones, whitespace, control and
-    /// non-ASCII bytes), inserted whitespace or copies of a stretch of the frame (duplicate
-    /// keys and values), deleted bytes, truncation.
-    #[derive(Debug, Clone)]
-    enum Edit {
-        Set(usize, u8),
-        Insert(usize, u8),
-        Copy(usize, usize, usize),
-        Delete(usize),
-        Cut(usize),
-    }
-
-    fn apply(frame: &[u8], edits: &[Edit]) -> Vec<u8> {
-        let mut f = frame.to_vec();
-        for e in edits {
-            let n = f.len().max(1);
-            match *e {
-                Edit::Set(p, b) => {
-                    if !f.is_empty() {
-                        f[p % n] = b;
-                    }
-                }
-                Edit::Insert(p, b) => f.insert(p % (f.len() + 1), b),
-                Edit::Copy(from, len, to) => {
-                    let from = from % n;
-                    let piece: Vec<u8> = f.iter().skip(from).take(len % 40).copied().collect();
-                    let to = to % (f.len() + 1);
-                    f.splice(to..to, piece);
-                }
-                Edit::Delete(p) => {
-                    if !f.is_empty() {
-                        f.remove(p % n);
-                    }
-                }
-                Edit::Cut(p) => f.truncate(p % (f.len() + 1)),
-            }
-        }
-        f
-    }
-
-    fn edit() -> impl Strategy<Value = Edit> {
-        let byte = prop_oneof![
-            prop::sample::select(b"{}[]\":,\\.-+0123456789eEtrufalsn xyzS".to_vec()),
-            prop::sample::select(b" \t\n\r\x00\x01\x0b\x7f\x80\xc3\xff".to_vec()),
-            any::<u8>(),
-        ];
-        let ws = prop::sample::select(b" \t\n\r".to_vec());
-        prop_oneof![
-            (any::<usize>(), byte.clone()).prop_map(|(p, b)| Edit::Set(p, b)),
-            (any::<usize>(), ws).prop_map(|(p, b)| Edit::Insert(p, b)),
-            (any::<usize>(), byte).prop_map(|(p, b)| Edit::Insert(p, b)),
-            (any::<usize>(), any::<usize>(), any::<usize>())
-                .prop_map(|(a, l, b)| Edit::Copy(a, l, b)),
-            any::<usize>().prop_map(Edit::Delete),
-            any::<usize>().prop_map(Edit::Cut),
-        ]
-    }
-
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(3000))]
         /// (b) Random edits of real frames: both paths emit the same events and count the same
@@ -695,7 +637,7 @@ mod tests {
         #[test]
         fn fast_path_matches_simd_json_on_mutated_frames(
             which in any::<prop::sample::Index>(),
-            edits in prop::collection::vec(edit(), 1..5),
+            edits in edits(),
         ) {
             let frames = SAMPLES.get_or_init(sample_frames);
             let (m, frame) = &frames[which.index(frames.len())];
@@ -707,7 +649,7 @@ mod tests {
                 .map(|(_, f)| f.clone())
                 .unwrap_or_else(|| SNAP.as_bytes().to_vec());
             p.feed(1, &snap).map_err(TestCaseError::fail)?;
-            let bad = apply(frame, &edits);
+            let bad = edited(frame, &edits);
             p.feed(2, &bad).map_err(TestCaseError::fail)?;
             // And a frame after it: the sync state it left behind is the same.
             p.feed(3, frame).map_err(TestCaseError::fail)?;
@@ -722,10 +664,14 @@ mod tests {
         ) {
             let frames = SAMPLES.get_or_init(sample_frames);
             let (m, frame) = &frames[which.index(frames.len())];
-            let edits: Vec<Edit> = spots.into_iter().map(|(p, b)| Edit::Insert(p, b)).collect();
+            let mut f = frame.clone();
+            for (p, b) in spots {
+                let at = p % (f.len() + 1);
+                f.insert(at, b);
+            }
             let mut p = Pair::new(*m, &["BTCUSDT"]);
             p.feed(1, SNAP.as_bytes()).map_err(TestCaseError::fail)?;
-            p.feed(2, &apply(frame, &edits)).map_err(TestCaseError::fail)?;
+            p.feed(2, &f).map_err(TestCaseError::fail)?;
         }
     }
 

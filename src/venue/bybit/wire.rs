@@ -9,7 +9,7 @@ use crate::msg::Side;
 use crate::num::Scale;
 use crate::venue::json::scan::{as_str, GiveUp, Scan, Scanner};
 use crate::venue::json::{str_of, u64_of, Array};
-use crate::venue::{FrameError, LevelUpdate};
+use crate::venue::{scan_levels, FrameError, LevelUpdate};
 use simd_json::prelude::*;
 use simd_json::tape::Value;
 
@@ -348,12 +348,12 @@ fn read_book_data(
     loop {
         match s.key()? {
             b"b" => {
-                let n = read_levels_fast(s, Side::Bid, tick, lot, levels)?;
+                let n = scan_levels(s, Side::Bid, tick, lot, levels)?;
                 once(&mut bids, n)?;
             }
             b"a" => {
                 asks_first = bids.is_none();
-                let n = read_levels_fast(s, Side::Ask, tick, lot, levels)?;
+                let n = scan_levels(s, Side::Ask, tick, lot, levels)?;
                 once(&mut asks, n)?;
             }
             b"u" => once(&mut book.u, s.u64_of()?)?,
@@ -372,31 +372,6 @@ fn read_book_data(
         levels.rotate_left(n_asks);
     }
     Ok(())
-}
-
-/// `[["price","size"], ...]` appended to `out`; returns how many.
-#[inline]
-fn read_levels_fast(
-    s: &mut Scanner<'_>,
-    side: Side,
-    tick: Scale,
-    lot: Scale,
-    out: &mut Vec<LevelUpdate>,
-) -> Scan<usize> {
-    let start = out.len();
-    // A local copy keeps the position in a register through the loop.
-    let mut t = s.clone();
-    if t.array()? {
-        loop {
-            let (px, qty) = t.decimal_pair(tick, lot)?;
-            out.push((side, px, qty));
-            if !t.more_elements()? {
-                break;
-            }
-        }
-    }
-    *s = t;
-    Ok(out.len() - start)
 }
 
 /// `[{"T":..,"s":..,"S":"Buy"|"Sell","v":..,"p":..,..}, ...]` into `out`.

@@ -5,6 +5,7 @@ pub mod sync;
 pub mod wire;
 
 use crate::msg::{BookState, MdEvent};
+use crate::venue::json::scan::GiveUp;
 use crate::venue::json::JsonParser;
 use crate::venue::{
     emit_trade, query_param, BookRoutes, Decoder, FeedCounters, FrameError, LevelUpdate,
@@ -95,6 +96,9 @@ pub struct CoincheckDecoder {
     trades: Vec<BookTrade>,
     counters: FeedCounters,
     pub config: CoincheckConfig,
+    /// Read frames with the pull scanner first (see [`CoincheckDecoder::set_fast_path`]).
+    fast_path: bool,
+    fast_frames: u64,
     /// The last frame error, for the cold path's log.
     pub last_error: Option<FrameError>,
 }
@@ -117,6 +121,8 @@ impl CoincheckDecoder {
             counters: FeedCounters::default(),
             config,
             connected: false,
+            fast_path: true,
+            fast_frames: 0,
             last_error: None,
         };
         if n > 0 {
@@ -181,11 +187,28 @@ impl CoincheckDecoder {
     }
 }
 
-impl Decoder for CoincheckDecoder {
-    #[inline]
-    fn on_frame<F: FnMut(MdEvent)>(&mut self, recv_ns: u64, frame: &mut [u8], out: &mut F) {
-        self.counters.frames += 1;
-        self.connected = true;
+impl CoincheckDecoder {
+    /// Turns the pull-scanner fast path on (the default) or off. Off, every frame is read with
+    /// simd-json; on, simd-json reads only the frames the fast path gives up on. The events,
+    /// counters and errors are the same either way.
+    pub fn set_fast_path(&mut self, on: bool) {
+        self.fast_path = on;
+    }
+
+    /// Frames read by the fast path so far.
+    pub fn fast_path_frames(&self) -> u64 {
+        self.fast_frames
+    }
+
+    /// The reference path: simd-json's tape. Counts a frame it cannot read (and invalidates its
+    /// book when it is a routed book's diff) and returns `None` for it.
+    #[inline(never)]
+    fn read_tape<F: FnMut(MdEvent)>(
+        &mut self,
+        recv_ns: u64,
+        frame: &mut [u8],
+        out: &mut F,
+    ) -> Option<Frame> {
         let routes = &mut self.routes;
         let levels = &mut self.levels;
         let trades = &mut self.trades;
@@ -203,8 +226,8 @@ impl Decoder for CoincheckDecoder {
                 &mut routed,
             )
         });
-        let frame = match parsed {
-            Ok(Ok(f)) => f,
+        match parsed {
+            Ok(Ok(f)) => Some(f),
             Ok(Err(e)) => {
                 self.counters.malformed += 1;
                 self.last_error = Some(e);
@@ -216,13 +239,42 @@ impl Decoder for CoincheckDecoder {
                         self.requests.request_once(i, recv_ns, &mut self.counters);
                     }
                 }
-                return;
+                None
             }
             Err(_) => {
                 self.counters.malformed += 1;
                 self.last_error = Some(FrameError::Json);
-                return;
+                None
             }
+        }
+    }
+}
+
+impl Decoder for CoincheckDecoder {
+    #[inline]
+    fn on_frame<F: FnMut(MdEvent)>(&mut self, recv_ns: u64, frame: &mut [u8], out: &mut F) {
+        self.counters.frames += 1;
+        self.connected = true;
+        let fast = if self.fast_path {
+            let routes = &self.routes;
+            wire::read_fast(
+                frame,
+                |pair| routes.route_fast(pair),
+                &mut self.levels,
+                &mut self.trades,
+            )
+        } else {
+            Err(GiveUp)
+        };
+        let frame = match fast {
+            Ok(f) => {
+                self.fast_frames += 1;
+                f
+            }
+            Err(GiveUp) => match self.read_tape(recv_ns, frame, out) {
+                Some(f) => f,
+                None => return,
+            },
         };
         match frame {
             Frame::Book { book, ts_ms } => {
@@ -352,7 +404,7 @@ mod tests {
     use crate::book::BookSet;
     use crate::instrument::{InstrumentTable, Market, Venue};
     use crate::msg::{BookOp, Side};
-    use crate::venue::testutil::{collect, mutated};
+    use crate::venue::testutil::{collect, edited, edits, mutated};
     use proptest::prelude::*;
 
     const URL: &str = "https://coincheck.com/api/order_books?pair=btc_jpy";
@@ -729,10 +781,209 @@ mod tests {
         );
     }
 
+    /// Two decoders of the same books: the fast path and simd-json only.
+    struct Pair {
+        fast: CoincheckDecoder,
+        tape: CoincheckDecoder,
+    }
+
+    impl Pair {
+        fn new() -> Pair {
+            let mut tape = dec();
+            tape.set_fast_path(false);
+            Pair { fast: dec(), tape }
+        }
+
+        /// One frame (or REST answer) to both, then a timer tick; checks that they agree on
+        /// everything observable.
+        fn feed(&mut self, t: u64, rest: bool, frame: &[u8]) -> Result<Vec<MdEvent>, String> {
+            let mut evs = [Vec::new(), Vec::new()];
+            for (d, evs) in [&mut self.fast, &mut self.tape]
+                .into_iter()
+                .zip(evs.iter_mut())
+            {
+                let mut buf = frame.to_vec();
+                if rest {
+                    d.on_rest(t, URL, &mut buf, &mut |e| evs.push(e));
+                } else {
+                    d.on_frame(t, &mut buf, &mut |e| evs.push(e));
+                }
+                d.on_timer(t, &mut |e| evs.push(e));
+            }
+            let shown = || String::from_utf8_lossy(frame).into_owned();
+            let state = |d: &mut CoincheckDecoder| {
+                let books: Vec<_> = (0..d.routes.books.len())
+                    .map(|i| (d.routes.key(i), d.book_state(i), d.top(i)))
+                    .collect();
+                let mut asked = Vec::new();
+                while let Some(i) = d.take_snapshot_request() {
+                    asked.push(i);
+                }
+                (
+                    *d.counters(),
+                    d.last_error,
+                    books,
+                    d.take_resync_request(),
+                    asked,
+                )
+            };
+            if evs[0] != evs[1] {
+                return Err(format!(
+                    "events differ on {}:\n{:?}\n{:?}",
+                    shown(),
+                    evs[0],
+                    evs[1]
+                ));
+            }
+            let (a, b) = (state(&mut self.fast), state(&mut self.tape));
+            if a != b {
+                return Err(format!("state differs on {}:\n{a:?}\n{b:?}", shown()));
+            }
+            let [e, _] = evs;
+            Ok(e)
+        }
+    }
+
+    /// Simulator frames (the REST seed first, then diffs and trades).
+    fn sim_frames(seed: u64, n: usize) -> Vec<(bool, String)> {
+        use crate::sim::{CoincheckFrames, FrameKind};
+        let mut src = CoincheckFrames::new(seed);
+        let mut text = String::new();
+        let mut out = Vec::new();
+        while out.len() < n {
+            let Some((_, kind)) = src.next_frame(&mut text) else {
+                break;
+            };
+            out.push((kind == FrameKind::RestSnapshot, text.clone()));
+        }
+        out
+    }
+
+    /// Every frame of a long simulator run, as sent and with the diff bodies' keys sorted:
+    /// both paths agree, and the fast path reads every WebSocket frame.
+    #[test]
+    fn fast_path_matches_simd_json_on_simulator_frames() {
+        for sorted in [false, true] {
+            let mut p = Pair::new();
+            let frames = sim_frames(11, 3000);
+            let mut ws = 0;
+            for (n, (rest, f)) in frames.iter().enumerate() {
+                let f = if sorted && !rest {
+                    let v: serde_json::Value = serde_json::from_str(f).unwrap();
+                    serde_json::to_string(&v).unwrap()
+                } else {
+                    f.clone()
+                };
+                ws += !rest as u64;
+                p.feed(1_000 + n as u64 * 1_000_000, *rest, f.as_bytes())
+                    .unwrap_or_else(|e| panic!("frame {n}: {e}"));
+            }
+            let c = p.fast.counters();
+            assert!(c.trades > 100 && c.updates > 1000, "{c:?}");
+            assert_eq!(p.fast.fast_path_frames(), ws);
+        }
+    }
+
+    #[test]
+    fn fast_path_reads_the_usual_frames_and_gives_up_on_the_rest() {
+        let mut p = Pair::new();
+        let mut n = 0;
+        let mut check = |p: &mut Pair, rest: bool, frame: &str, read_fast: bool| {
+            let before = p.fast.fast_path_frames();
+            n += 1;
+            let evs = p.feed(n * 1_000_000, rest, frame.as_bytes()).unwrap();
+            assert_eq!(
+                p.fast.fast_path_frames() - before,
+                read_fast as u64,
+                "{frame}"
+            );
+            evs
+        };
+        check(&mut p, false, &diff(r#"["6288279.0","0"]"#, ""), true);
+        check(&mut p, true, SEED, false);
+        // Asks first, whitespace, extra elements after the body.
+        let evs = check(
+            &mut p,
+            false,
+            r#"[ "btc_jpy" , { "asks" : [ [ "6290314.0" , "0.7" ] ] , "bids" : [ [ "6288279.0" , "0.2" ] ] , "last_update_at" : "1705396098" } , 5 ]"#,
+            true,
+        );
+        assert!(matches!(
+            evs[0].op,
+            BookOp::Set {
+                side: Side::Bid,
+                ..
+            }
+        ));
+        assert!(matches!(
+            evs.last().unwrap().op,
+            BookOp::Commit {
+                exch_ts_ms: 1705396098000,
+                ..
+            }
+        ));
+        // Trades of both shapes (the older one-trade shape goes to simd-json), other pairs.
+        let evs = check(
+            &mut p,
+            false,
+            r#"[["1663318663","2357062","btc_jpy","2820896.0","5.0","sell","1193401","2078767"],["1663318664","2357063","eth_jpy","1.0","1.0","buy","1","2"]]"#,
+            true,
+        );
+        assert_eq!(evs.len(), 1);
+        check(
+            &mut p,
+            false,
+            r#"[2357065,"btc_jpy","2820901.0","0.5","buy"]"#,
+            false,
+        );
+        check(&mut p, false, r#"["eth_jpy",{"bids":[],"asks":[]}]"#, true);
+        check(&mut p, false, r#"{"type":"x"}"#, true);
+        // Malformed: the full path counts them.
+        check(&mut p, false, &diff(r#"["6288279.05","1"]"#, ""), false);
+        check(&mut p, false, r#"[]"#, false);
+        check(
+            &mut p,
+            false,
+            r#"[["1663318663","2357062","btc_jpy","2820896.0","5.0","hold","1","2"]]"#,
+            false,
+        );
+        assert_eq!(p.fast.counters().malformed, 3);
+        assert_eq!(p.fast.counters().trades, 2);
+    }
+
+    static COINCHECK_SAMPLES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        /// (b) Random edits of frames: both paths agree (events, counters, errors, book states,
+        /// seed requests) and nothing panics.
+        #[test]
+        fn fast_path_matches_simd_json_on_mutated_frames(
+            which in any::<prop::sample::Index>(),
+            edits in edits(),
+        ) {
+            let frames = COINCHECK_SAMPLES.get_or_init(|| {
+                let mut v: Vec<String> = sim_frames(5, 40).into_iter().filter(|(r, _)| !r).map(|(_, f)| f).collect();
+                v.push(diff(r#"["6288279.0","0"],["6286000.0","0.2"]"#, r#"["6290314.0","0.5"]"#));
+                v.push(r#"[["1663318663","2357062","btc_jpy","2820896.0","5.0","sell","1193401","2078767"]]"#.to_string());
+                v.push(r#"[2357065,"btc_jpy","2820901.0","0.5","buy"]"#.to_string());
+                v.push(r#"{"type":"x"}"#.to_string());
+                v
+            });
+            let frame = frames[which.index(frames.len())].as_bytes();
+            let mut p = Pair::new();
+            p.feed(1, false, diff(r#"["6288279.0","0"]"#, "").as_bytes()).map_err(TestCaseError::fail)?;
+            p.feed(2, true, SEED.as_bytes()).map_err(TestCaseError::fail)?;
+            p.feed(3, false, &edited(frame, &edits)).map_err(TestCaseError::fail)?;
+            p.feed(4, false, frame).map_err(TestCaseError::fail)?;
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(512))]
         /// Random byte mutations and truncations of valid frames and order books never panic
         /// and never emit a negative price or size.
+        #[test]
         #[test]
         fn mutated_frames_never_panic(
             edits in prop::collection::vec((any::<usize>(), any::<u8>()), 0..6),

@@ -10,8 +10,9 @@
 
 use crate::msg::Side;
 use crate::num::Scale;
+use crate::venue::json::scan::{as_str, GiveUp, Scan, Scanner};
 use crate::venue::json::{str_of, u64_of, Array};
-use crate::venue::{read_levels, FrameError, LevelUpdate};
+use crate::venue::{read_levels, scan_levels, FrameError, LevelUpdate};
 use simd_json::prelude::*;
 use simd_json::tape::Value;
 
@@ -142,5 +143,187 @@ pub fn read_snapshot(
         .and_then(|v| v.as_array())
         .ok_or(FrameError::Missing("asks"))?;
     read_levels(&asks, Side::Ask, tick, lot, levels)?;
+    Ok(())
+}
+
+/// One element of a trade array, as far as the fast path reads it.
+#[derive(Debug, Clone, Copy)]
+enum Tok<'i> {
+    Str(&'i [u8]),
+    UInt(u64),
+    Other,
+}
+
+/// Reads one WebSocket frame with the pull scanner: for every frame it accepts, the same
+/// [`Frame`], levels and trades as [`read`]. It gives up on anything else — escapes, unusual
+/// numbers, duplicate fields it reads, the older one-trade shape, malformed input, every frame
+/// [`read`] refuses — and the caller then reads the frame with [`read`].
+///
+/// `route(pair)` is [`crate::venue::BookRoutes::route_fast`]'s answer.
+pub fn read_fast(
+    input: &[u8],
+    mut route: impl FnMut(&str) -> Scan<Option<Route>>,
+    levels: &mut Vec<LevelUpdate>,
+    trades: &mut Vec<BookTrade>,
+) -> Scan<Frame> {
+    let mut s = Scanner::new(input);
+    if s.peek()? == b'{' {
+        s.skip_value()?;
+        s.finish()?;
+        return Ok(Frame::Other);
+    }
+    if !s.array()? {
+        return Err(GiveUp);
+    }
+    let frame = match s.peek()? {
+        b'"' => {
+            // [pair, {bids, asks, last_update_at}, ...]
+            let pair = as_str(s.string()?);
+            if !s.more_elements()? || s.peek()? != b'{' {
+                return Err(GiveUp);
+            }
+            match route(pair)? {
+                None => {
+                    s.skip_value()?;
+                    Frame::Other
+                }
+                Some((book, tick, lot)) => {
+                    let ts_ms = read_body(&mut s, tick, lot, levels)?;
+                    Frame::Book { book, ts_ms }
+                }
+            }
+        }
+        b'[' => {
+            // [[trade], [trade], ...]
+            trades.clear();
+            loop {
+                read_trade_fast(&mut s, &mut route, trades)?;
+                if !s.more_elements()? {
+                    break;
+                }
+            }
+            s.finish()?;
+            return Ok(Frame::Trades);
+        }
+        _ => return Err(GiveUp),
+    };
+    // Whatever else the array holds.
+    while s.more_elements()? {
+        s.skip_value()?;
+    }
+    s.finish()?;
+    Ok(frame)
+}
+
+/// `{"bids":[..],"asks":[..],"last_update_at":".."}` in any order; levels bids first, as
+/// [`read`]. Returns the time in ms.
+#[inline]
+fn read_body(
+    s: &mut Scanner<'_>,
+    tick: Scale,
+    lot: Scale,
+    levels: &mut Vec<LevelUpdate>,
+) -> Scan<u64> {
+    if !s.object()? {
+        return Err(GiveUp);
+    }
+    levels.clear();
+    let (mut bids, mut asks, mut at) = (None, None, None);
+    let mut asks_first = false;
+    loop {
+        match s.key()? {
+            b"bids" => {
+                let n = scan_levels(s, Side::Bid, tick, lot, levels)?;
+                once(&mut bids, n)?;
+            }
+            b"asks" => {
+                asks_first = bids.is_none();
+                let n = scan_levels(s, Side::Ask, tick, lot, levels)?;
+                once(&mut asks, n)?;
+            }
+            b"last_update_at" => once(&mut at, s.u64_of()?)?,
+            _ => s.skip_value()?,
+        }
+        if !s.more_members()? {
+            break;
+        }
+    }
+    let (Some(_), Some(n_asks)) = (bids, asks) else {
+        return Err(GiveUp);
+    };
+    if asks_first {
+        levels.rotate_left(n_asks);
+    }
+    Ok(at.flatten().map_or(0, |t| t.saturating_mul(1000)))
+}
+
+/// One trade array of the current shape (`[ts, id, pair, rate, amount, side, ..]`, or the
+/// five-element one), as [`read`]'s `read_trade`.
+#[inline]
+fn read_trade_fast(
+    s: &mut Scanner<'_>,
+    route: &mut impl FnMut(&str) -> Scan<Option<Route>>,
+    out: &mut Vec<BookTrade>,
+) -> Scan<()> {
+    if s.peek()? != b'[' || !s.array()? {
+        return Err(GiveUp);
+    }
+    let mut toks = [Tok::Other; 6];
+    let mut n = 0;
+    loop {
+        let tok = match s.peek()? {
+            b'"' => Tok::Str(s.string()?),
+            b'0'..=b'9' => Tok::UInt(s.uint()?),
+            _ => {
+                s.skip_value()?;
+                Tok::Other
+            }
+        };
+        if let Some(slot) = toks.get_mut(n) {
+            *slot = tok;
+        }
+        n += 1;
+        if !s.more_elements()? {
+            break;
+        }
+    }
+    let (at, ts_ms) = match n {
+        n if n >= 6 => {
+            let ts = match toks[0] {
+                Tok::Str(t) => as_str(t).parse::<u64>().ok(),
+                Tok::UInt(v) => Some(v),
+                Tok::Other => None,
+            };
+            (2, ts.ok_or(GiveUp)?.saturating_mul(1000))
+        }
+        5 => (1, 0),
+        _ => return Err(GiveUp),
+    };
+    let str_at = |i: usize| match toks[i] {
+        Tok::Str(b) => Ok(b),
+        _ => Err(GiveUp),
+    };
+    let (pair, rate, amount) = (str_at(at)?, str_at(at + 1)?, str_at(at + 2)?);
+    let aggressor = match str_at(at + 3)? {
+        b"buy" => Side::Bid,
+        b"sell" => Side::Ask,
+        _ => return Err(GiveUp),
+    };
+    let Some((book, tick, lot)) = route(as_str(pair))? else {
+        return Ok(());
+    };
+    let px = tick.parse_unsigned(rate, "rate").map_err(|_| GiveUp)?;
+    let qty = lot.parse_unsigned(amount, "amount").map_err(|_| GiveUp)?;
+    out.push((book, px, qty, aggressor, ts_ms));
+    Ok(())
+}
+
+/// Sets a field met once; a second occurrence gives up.
+#[inline]
+fn once<T>(slot: &mut Option<T>, v: T) -> Scan<()> {
+    if slot.is_some() {
+        return Err(GiveUp);
+    }
+    *slot = Some(v);
     Ok(())
 }

@@ -169,46 +169,42 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// A string holding an unsigned decimal, read as a count of `scale` steps in the same pass
-    /// that finds its end; any other string goes through [`Scale::parse_unsigned`]. A number it
-    /// refuses gives up (the full parser then reports the error).
-    #[inline(always)]
-    pub fn decimal(&mut self, scale: Scale) -> Scan<i64> {
-        self.expect(b'"')?;
-        let rest = &self.buf[self.pos..];
-        if let Some((v, end)) = scale.parse_prefix(rest) {
-            if rest.get(end) == Some(&b'"') {
-                self.pos += end + 1;
-                return Ok(v);
-            }
-        }
-        self.pos -= 1;
-        let s = self.string()?;
-        scale.parse_unsigned(s, "").map_err(|_| GiveUp)
-    }
-
     /// A `["price","size"]` pair of quoted unsigned decimals, read as counts of `a` and `b`
     /// steps; the compact form (no whitespace, plain numbers) in one pass, anything else token
     /// by token. Exactly two elements: any other count gives up.
     #[inline(always)]
     pub fn decimal_pair(&mut self, a: Scale, b: Scale) -> Scan<(i64, i64)> {
-        let rest = &self.buf[self.pos..];
-        if let Some(r) = rest.strip_prefix(b"[\"") {
-            if let Some((x, e1)) = a.parse_prefix(r) {
-                if let Some(r) = r[e1..].strip_prefix(b"\",\"") {
-                    if let Some((y, e2)) = b.parse_prefix(r) {
-                        if r[e2..].starts_with(b"\"]") {
-                            self.pos += e1 + e2 + 7;
-                            return Ok((x, y));
-                        }
-                    }
-                }
-            }
+        if let Some(pair) = self.try_decimal_pair(a, b) {
+            return Ok(pair);
         }
+        let (x, y) = self.string_pair()?;
+        let x = a.parse_unsigned(x, "").map_err(|_| GiveUp)?;
+        let y = b.parse_unsigned(y, "").map_err(|_| GiveUp)?;
+        Ok((x, y))
+    }
+
+    /// The compact form of [`Scanner::decimal_pair`] only: `["x","y"]` with no whitespace and
+    /// both numbers plain ([`Scale::parse_prefix`]). `None`, with nothing consumed, otherwise.
+    #[inline(always)]
+    pub fn try_decimal_pair(&mut self, a: Scale, b: Scale) -> Option<(i64, i64)> {
+        let r = self.buf[self.pos..].strip_prefix(b"[\"")?;
+        let (x, e1) = a.parse_prefix(r)?;
+        let r = r[e1..].strip_prefix(b"\",\"")?;
+        let (y, e2) = b.parse_prefix(r)?;
+        if !r[e2..].starts_with(b"\"]") {
+            return None;
+        }
+        self.pos += e1 + e2 + 7;
+        Some((x, y))
+    }
+
+    /// `["x","y"]`, whitespace allowed: exactly two strings.
+    #[inline]
+    pub fn string_pair(&mut self) -> Scan<(&'a [u8], &'a [u8])> {
         self.expect(b'[')?;
-        let x = self.decimal(a)?;
+        let x = self.string()?;
         self.expect(b',')?;
-        let y = self.decimal(b)?;
+        let y = self.string()?;
         self.expect(b']')?;
         Ok((x, y))
     }
