@@ -677,6 +677,32 @@ mod tests {
 
     static SAMPLES: std::sync::OnceLock<Vec<(Market, Vec<u8>)>> = std::sync::OnceLock::new();
 
+    /// The mutation test is worth something only if edited frames take both roads: many still
+    /// read by the fast path (valid JSON, whitespace, unknown fields), many malformed.
+    #[test]
+    fn mutations_exercise_both_paths() {
+        use proptest::strategy::ValueTree;
+        use proptest::test_runner::TestRunner;
+        let mut runner = TestRunner::deterministic();
+        let frames = SAMPLES.get_or_init(sample_frames);
+        let (mut fast_read, mut malformed) = (0, 0);
+        for i in 0..2000 {
+            let edits = edits().new_tree(&mut runner).unwrap().current();
+            let (m, frame) = &frames[i % frames.len()];
+            let mut p = Pair::new(*m, &["BTCUSDT"]);
+            p.feed(1, SNAP.as_bytes()).unwrap();
+            let before = (p.fast.fast_path_frames(), p.fast.counters().malformed);
+            p.feed(2, &edited(frame, &edits)).unwrap();
+            fast_read += p.fast.fast_path_frames() - before.0;
+            malformed += p.fast.counters().malformed - before.1;
+        }
+        eprintln!("{fast_read} read by the fast path, {malformed} malformed, of 2000");
+        assert!(
+            fast_read > 200 && malformed > 200,
+            "{fast_read} fast, {malformed} malformed"
+        );
+    }
+
     #[test]
     fn fast_path_reads_the_usual_frames_and_gives_up_on_the_rest() {
         let mut p = Pair::new(Market::Linear, &["BTCUSDT"]);
