@@ -1,6 +1,8 @@
 //! Venues: wire formats and book sync rules, one folder per venue with the same files.
 //!
-//! - `wire.rs`: the venue's frames read into small typed, borrowed structs (no heap per frame);
+//! - `wire.rs`: the venue's frames read into small typed, borrowed structs (no heap per frame):
+//!   `read_fast` with the pull scanner ([`json::scan`]) where the venue has one, `read` from the
+//!   simd-json tape (the reference) for the frames the fast path gives up on;
 //! - `sync.rs`: the venue's documented book-sync rules, turning frames into [`MdEvent`]s;
 //! - `mod.rs`: the venue's [`Decoder`] (wire + sync for one connection), URLs and subscribe frames.
 //!
