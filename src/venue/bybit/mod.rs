@@ -613,7 +613,7 @@ mod tests {
         .map(|f| (Market::Linear, f.into_bytes()))
         .collect();
         if let Some(frames) = recorded_frames() {
-            // The first frames of each kind, linear BTCUSDT first (the routed book).
+            // The first frame of each kind and size class, per market.
             let mut seen = std::collections::BTreeSet::new();
             for (m, f) in frames {
                 let head = String::from_utf8_lossy(&f[..f.len().min(40)]).into_owned();
@@ -622,7 +622,9 @@ mod tests {
                     .next()
                     .unwrap_or("")
                     .to_string();
-                if m == Market::Linear && seen.insert((kind, f.len() / 2000)) {
+                // BTCUSDT (the routed book) and others, linear and spot (other key orders).
+                let btc = f.windows(8).any(|w| w == b".BTCUSDT");
+                if seen.insert((m == Market::Spot, btc, kind, f.len() / 2000)) {
                     out.push((m, f));
                 }
             }
@@ -645,7 +647,11 @@ mod tests {
             // A synced book first, so deltas and malformed book frames change something.
             let snap = frames
                 .iter()
-                .find(|(fm, f)| fm == m && f.starts_with(br#"{"topic":"orderbook.200.BTCUSDT","type":"snapshot""#))
+                .find(|(fm, f)| {
+                    fm == m
+                        && f.starts_with(br#"{"topic":"orderbook.200.BTCUSDT","#)
+                        && f.windows(19).any(|w| w == br#""type":"snapshot","#)
+                })
                 .map(|(_, f)| f.clone())
                 .unwrap_or_else(|| SNAP.as_bytes().to_vec());
             p.feed(1, &snap).map_err(TestCaseError::fail)?;
