@@ -3,8 +3,9 @@
 //!   fast path (`fast_scan`, the default), the same decoder on simd-json's tape only
 //!   (`simd_json_tape`), and serde_json typed (same frame);
 //! - `parse_apply/bybit_delta`: decode + apply each recorded BTCUSDT linear delta, in order, to
-//!   its warm 200x200 book (the 1 µs target),
-//!   with `parse_apply/bybit_delta_simd_json` the same on the simd-json path;
+//!   its warm 200x200 book (the 1 µs target), with `parse_apply/bybit_delta_simd_json` the same on
+//!   the simd-json path and `parse_apply/bybit_delta_apply_only` its book half alone (the events
+//!   decoded beforehand);
 //! - `book_apply/*`: ladder vs `BTreeMap` on the recorded deltas;
 //! - `signals/obi8`, `signals/microprice`: the per-update signals on a 200-level book (50 ns target);
 //! - `replay/*`: parse + book + OBI over the whole Bybit recording on one thread, frames per second,
@@ -13,7 +14,7 @@
 //!
 //! Run: `cargo bench --bench market_data`. Frames are loaded before timing starts.
 
-use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use obi_scalp::book::{signals, BookSet};
 use obi_scalp::instrument::{InstrumentTable, Market, Venue};
 use obi_scalp::msg::MdEvent;
@@ -459,6 +460,32 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+    g.bench_function("bybit_delta_apply_only", |b| {
+        // The book half of `bybit_delta` under the same conditions: the delta's events, decoded
+        // in the setup, applied to the same book set.
+        b.iter_batched_ref(
+            || {
+                let mut o = Ours::new();
+                for (m, f) in &frames[..idx] {
+                    o.on_frame(*m, f);
+                }
+                let mut evs = Vec::with_capacity(64);
+                let mut buf = delta.clone();
+                o.lin.on_frame(0, &mut buf, &mut |e| evs.push(e));
+                (o, evs)
+            },
+            |(o, evs)| {
+                let mut obi = 0;
+                for e in evs.iter() {
+                    if let Some(obi_scalp::msg::MarketMsg::Book(u)) = o.books_lin.apply(e) {
+                        obi = u.obi_ppm;
+                    }
+                }
+                black_box(obi)
+            },
+            BatchSize::LargeInput,
+        )
+    });
     g.finish();
 
     // Book apply: the recorded linear BTCUSDT deltas as level sets.

@@ -4,6 +4,10 @@
 //! deserialization allocates once per frame. Instead each parser owns a [`JsonParser`] whose
 //! tape and scratch buffers are reused across frames (after warm-up no frame allocates), and the
 //! venue's `wire.rs` reads the tape into its typed, borrowed frame struct.
+//!
+//! [`scan`] is the faster road for the frames the venues actually send: a single-pass pull
+//! scanner over the raw bytes; whatever it does not read exactly as the tape would, it leaves to
+//! the tape.
 
 pub mod scan;
 

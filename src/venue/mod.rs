@@ -1,6 +1,8 @@
 //! Venues: wire formats and book sync rules, one folder per venue with the same files.
 //!
-//! - `wire.rs`: the venue's frames read into small typed, borrowed structs (no heap per frame);
+//! - `wire.rs`: the venue's frames read into small typed, borrowed structs (no heap per frame):
+//!   `read_fast` with the pull scanner ([`json::scan`]) where the venue has one, `read` from the
+//!   simd-json tape (the reference) for the frames the fast path gives up on;
 //! - `sync.rs`: the venue's documented book-sync rules, turning frames into [`MdEvent`]s;
 //! - `mod.rs`: the venue's [`Decoder`] (wire + sync for one connection), URLs and subscribe frames.
 //!
@@ -571,9 +573,10 @@ pub(crate) mod testutil {
     /// One edit of a frame for the differential fuzz tests: (operation, position, byte, length).
     pub type Edit = (u8, usize, u8, usize);
 
-    /// A few edits: bytes overwritten or inserted (JSON-significant ones, whitespace, any),
-    /// whitespace inserted, a stretch copied elsewhere (duplicate keys and values), a byte
-    /// deleted, a truncation.
+    /// A few edits: bytes overwritten, inserted or deleted (JSON-significant ones, whitespace,
+    /// any), a stretch copied elsewhere (duplicate keys and values), a truncation; and edits
+    /// that usually keep the frame valid: whitespace inserted, a digit changed (other values,
+    /// off-grid and oversized numbers, leading zeros).
     pub fn edits() -> impl proptest::strategy::Strategy<Value = Vec<Edit>> {
         use proptest::prelude::*;
         let byte = prop_oneof![
@@ -589,20 +592,29 @@ pub(crate) mod testutil {
         let mut f = frame.to_vec();
         for &(op, pos, b, len) in edits {
             let n = f.len().max(1);
-            match op % 6 {
+            match op % 10 {
                 0 if !f.is_empty() => f[pos % n] = b,
                 1 => f.insert(pos % (f.len() + 1), b),
-                2 => f.insert(pos % (f.len() + 1), b" \t\n\r"[b as usize % 4]),
-                3 if !f.is_empty() => {
+                2 if !f.is_empty() => {
+                    f.remove(pos % n);
+                }
+                3 => f.truncate(pos % (f.len() + 1)),
+                4 if !f.is_empty() => {
                     let from = pos % n;
                     let piece: Vec<u8> = f.iter().skip(from).take(len % 40).copied().collect();
                     let to = (pos / 7).wrapping_add(len) % (f.len() + 1);
                     f.splice(to..to, piece);
                 }
-                4 if !f.is_empty() => {
-                    f.remove(pos % n);
+                5 | 6 => f.insert(pos % (f.len() + 1), b" \t\n\r"[b as usize % 4]),
+                _ => {
+                    // The first digit from `pos` on (cyclically) becomes another digit.
+                    if let Some(i) = (0..f.len())
+                        .map(|k| (pos % n + k) % n)
+                        .find(|&i| f[i].is_ascii_digit())
+                    {
+                        f[i] = b'0' + b % 10;
+                    }
                 }
-                _ => f.truncate(pos % (f.len() + 1)),
             }
         }
         f

@@ -1,4 +1,6 @@
-//! Binance spot public frames, read from the simd-json tape into typed borrowed structs.
+//! Binance spot public frames, read into typed borrowed structs: by `read_fast` with the pull scanner
+//! ([`crate::venue::json::scan`]), or by `read` from the simd-json tape, the reference, for every
+//! frame the fast path gives up on.
 //!
 //! Raw stream (`/ws/<stream>`) or combined stream (`/stream?streams=a/b`, each event wrapped as
 //! `{"stream":"nknusdt@depth@100ms","data":{...}}`):

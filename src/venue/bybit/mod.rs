@@ -613,7 +613,7 @@ mod tests {
         .map(|f| (Market::Linear, f.into_bytes()))
         .collect();
         if let Some(frames) = recorded_frames() {
-            // The first frames of each kind, linear BTCUSDT first (the routed book).
+            // The first frame of each kind and size class, per market.
             let mut seen = std::collections::BTreeSet::new();
             for (m, f) in frames {
                 let head = String::from_utf8_lossy(&f[..f.len().min(40)]).into_owned();
@@ -622,7 +622,9 @@ mod tests {
                     .next()
                     .unwrap_or("")
                     .to_string();
-                if m == Market::Linear && seen.insert((kind, f.len() / 2000)) {
+                // BTCUSDT (the routed book) and others, linear and spot (other key orders).
+                let btc = f.windows(8).any(|w| w == b".BTCUSDT");
+                if seen.insert((m == Market::Spot, btc, kind, f.len() / 2000)) {
                     out.push((m, f));
                 }
             }
@@ -645,7 +647,11 @@ mod tests {
             // A synced book first, so deltas and malformed book frames change something.
             let snap = frames
                 .iter()
-                .find(|(fm, f)| fm == m && f.starts_with(br#"{"topic":"orderbook.200.BTCUSDT","type":"snapshot""#))
+                .find(|(fm, f)| {
+                    fm == m
+                        && f.starts_with(br#"{"topic":"orderbook.200.BTCUSDT","#)
+                        && f.windows(19).any(|w| w == br#""type":"snapshot","#)
+                })
                 .map(|(_, f)| f.clone())
                 .unwrap_or_else(|| SNAP.as_bytes().to_vec());
             p.feed(1, &snap).map_err(TestCaseError::fail)?;
@@ -676,6 +682,32 @@ mod tests {
     }
 
     static SAMPLES: std::sync::OnceLock<Vec<(Market, Vec<u8>)>> = std::sync::OnceLock::new();
+
+    /// The mutation test is worth something only if edited frames take both roads: many still
+    /// read by the fast path (valid JSON, whitespace, unknown fields), many malformed.
+    #[test]
+    fn mutations_exercise_both_paths() {
+        use proptest::strategy::ValueTree;
+        use proptest::test_runner::TestRunner;
+        let mut runner = TestRunner::deterministic();
+        let frames = SAMPLES.get_or_init(sample_frames);
+        let (mut fast_read, mut malformed) = (0, 0);
+        for i in 0..2000 {
+            let edits = edits().new_tree(&mut runner).unwrap().current();
+            let (m, frame) = &frames[i % frames.len()];
+            let mut p = Pair::new(*m, &["BTCUSDT"]);
+            p.feed(1, SNAP.as_bytes()).unwrap();
+            let before = (p.fast.fast_path_frames(), p.fast.counters().malformed);
+            p.feed(2, &edited(frame, &edits)).unwrap();
+            fast_read += p.fast.fast_path_frames() - before.0;
+            malformed += p.fast.counters().malformed - before.1;
+        }
+        eprintln!("{fast_read} read by the fast path, {malformed} malformed, of 2000");
+        assert!(
+            fast_read > 200 && malformed > 200,
+            "{fast_read} fast, {malformed} malformed"
+        );
+    }
 
     #[test]
     fn fast_path_reads_the_usual_frames_and_gives_up_on_the_rest() {

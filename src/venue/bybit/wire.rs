@@ -1,4 +1,6 @@
-//! Bybit v5 public frames, read from the simd-json tape into typed borrowed structs.
+//! Bybit v5 public frames, read into typed borrowed structs: by `read_fast` with the pull scanner
+//! ([`crate::venue::json::scan`]), or by `read` from the simd-json tape, the reference, for every
+//! frame the fast path gives up on.
 //!
 //! `{"topic":"orderbook.200.BTCUSDT","type":"snapshot"|"delta","ts":..,"data":{"s":..,"b":[[px,qty]..],"a":[..],"u":..,"seq":..},"cts":..}`
 //! `{"topic":"publicTrade.BTCUSDT","type":"snapshot","ts":..,"data":[{"T":..,"s":..,"S":"Buy"|"Sell","v":..,"p":..}..]}`

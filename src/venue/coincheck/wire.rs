@@ -1,4 +1,6 @@
-//! Coincheck public frames, read from the simd-json tape into typed borrowed structs.
+//! Coincheck public frames, read into typed borrowed structs: by `read_fast` with the pull scanner
+//! ([`crate::venue::json::scan`]), or by `read` from the simd-json tape, the reference, for every
+//! frame the fast path gives up on.
 //!
 //! `{pair}-orderbook` (diffs: absolute sizes, `"0"` deletes, arrays in no particular order):
 //! `["btc_jpy",{"bids":[["6288279.0","0"]],"asks":[["6290314.0","0.5"]],"last_update_at":"1705396097"}]`
