@@ -177,3 +177,46 @@ fn full_rings_are_counted_and_degrade_the_pipeline() {
         "and ask the source for a fresh snapshot"
     );
 }
+
+/// Updates whose venue timestamp is older than `market.max_frame_age_ms` on arrival are counted.
+#[test]
+fn old_frames_are_counted_against_the_venue_clock() {
+    let Some(path) = shared("bybit_v5_cryptofeed_20260809.jsonl.zst") else {
+        return;
+    };
+    let loaded = input::load(&[path], None, None).unwrap();
+    let mut counts = Vec::new();
+    // The recording's receive times trail Bybit's `cts` by a few ms to a few hundred ms.
+    for max_age_ns in [1_000u64, 3_600_000_000_000] {
+        let mut cfg = active_config();
+        cfg.market.max_frame_age_ns = max_age_ns;
+        let records = our_records(&cfg, &loaded);
+        let k = cfg.market.instrument.key;
+        let decoder = AnyDecoder::new(
+            k.venue,
+            k.market,
+            cfg.instruments.clone(),
+            &[k.symbol.as_str()],
+            &DecoderSettings::from_config(&cfg),
+        )
+        .unwrap();
+        let flags = Arc::new(Flags::default());
+        let running = build::start(
+            &cfg,
+            RecordingSource::new(records),
+            decoder,
+            0,
+            false,
+            flags,
+        )
+        .unwrap();
+        let fin = running.join(&mut |_| {}, &mut |_| {}).expect("no panic");
+        counts.push((fin.feed.old_frames, fin.book.books.counters[0].updates));
+    }
+    let ((strict, updates), (lenient, _)) = (counts[0], counts[1]);
+    assert!(
+        strict > updates / 2,
+        "1 us: most updates are old ({strict} of {updates})"
+    );
+    assert_eq!(lenient, 0, "1 h: none is");
+}

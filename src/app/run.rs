@@ -516,7 +516,7 @@ pub fn drive_with<S: FrameSource>(
         None => (0, f.rest_snapshots),
     };
     println!(
-        "summary: reason=\"{}\" elapsed_s={} frames={} updates={} snapshots={} reconnects={} rest={} gaps={} resyncs={} malformed={} stale={} crossed={} signals={} orders={} fills={} trades={} wins={} position={} pnl={} fees={} cash_change={} risk={} book_state={} ring_overflows={} t2t_p50_ns={} t2t_p99_ns={} t2t_p999_ns={}",
+        "summary: reason=\"{}\" elapsed_s={} frames={} updates={} snapshots={} reconnects={} rest={} gaps={} resyncs={} malformed={} stale={} old_frames={} crossed={} signals={} orders={} fills={} trades={} wins={} position={} pnl={} fees={} cash_change={} risk={} book_state={} ring_overflows={} t2t_p50_ns={} t2t_p99_ns={} t2t_p999_ns={}",
         stop_reason,
         started.elapsed().as_secs(),
         f.frames,
@@ -528,6 +528,7 @@ pub fn drive_with<S: FrameSource>(
         f.resyncs,
         f.malformed,
         f.stale,
+        fin.feed.old_frames,
         fin.book.books.counters.first().map(|c| c.crossed).unwrap_or(0),
         t.counters.signals,
         t.counters.orders,

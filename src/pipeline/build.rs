@@ -90,6 +90,7 @@ pub fn start_with_tap<S: FrameSource, D: Decoder + Send + 'static>(
         flags.clone(),
     );
     feed.restamp = restamp;
+    feed.max_frame_age_ns = cfg.market.max_frame_age_ns;
     feed.tap = tap;
     let books = BookSet::new(n_books, cfg.strategy.obi_levels, cfg.market.book_levels);
     let book_stage = BookStage::new(

@@ -73,6 +73,10 @@ pub struct FeedStage<S: FrameSource, D: Decoder + Send + 'static> {
     last_timer_ns: u64,
     /// Re-stamp frames with the local time they were taken from the source (bench over recordings).
     pub restamp: bool,
+    /// Updates whose venue timestamp is older than this when received are counted (0: off).
+    pub max_frame_age_ns: u64,
+    /// Updates counted as old (venue time vs local receive time).
+    pub old_frames: u64,
     /// Copies every event (raw frame before decoding, REST body, connects, disconnects) onto a
     /// ring that a cold-thread [`super::tap::Recorder`] writes to disk; `None`: no recording.
     pub tap: Option<FrameTap>,
@@ -103,6 +107,8 @@ impl<S: FrameSource, D: Decoder + Send + 'static> FeedStage<S, D> {
             bytes: 0,
             last_timer_ns: 0,
             restamp: false,
+            max_frame_age_ns: 0,
+            old_frames: 0,
             tap: None,
         }
     }
@@ -118,6 +124,7 @@ impl<S: FrameSource, D: Decoder + Send + 'static> FeedStage<S, D> {
         HotCounters::set(&h.malformed, c.malformed);
         HotCounters::set(&h.unknown, c.unknown);
         HotCounters::set(&h.stale, c.stale);
+        HotCounters::set(&h.old_frames, self.old_frames);
         HotCounters::set(&h.snapshots, c.snapshots + c.rest_snapshots);
         HotCounters::set(&h.ring_overflows, self.overflows);
         HotCounters::set(&h.samples_dropped, self.dropped_samples);
@@ -145,7 +152,25 @@ impl<S: FrameSource, D: Decoder + Send + 'static> Stage for FeedStage<S, D> {
         let out = &mut self.out;
         let overflowed = &mut self.overflowed;
         let overflows = &mut self.overflows;
+        // Venue time vs local receive time, per applied update (not for restamped sources, whose
+        // venue timestamps are not of this clock).
+        let max_age = if self.restamp {
+            0
+        } else {
+            self.max_frame_age_ns
+        };
+        let old_frames = &mut self.old_frames;
         let mut push = |e: MdEvent| {
+            if let crate::msg::BookOp::Commit { exch_ts_ms, .. } = e.op {
+                if max_age > 0
+                    && exch_ts_ms > 0
+                    && e.recv_ns
+                        .saturating_sub(exch_ts_ms.saturating_mul(1_000_000))
+                        > max_age
+                {
+                    *old_frames += 1;
+                }
+            }
             if out.push(e).is_err() {
                 *overflowed = true;
                 *overflows += 1;

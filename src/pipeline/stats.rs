@@ -76,6 +76,8 @@ pub struct HotCounters {
     pub stale: AtomicU64,
     pub snapshots: AtomicU64,
     pub last_frame_ns: AtomicU64,
+    /// Updates older than `market.max_frame_age_ms` (venue time vs receive time).
+    pub old_frames: AtomicU64,
     // book
     pub book_updates: AtomicU64,
     pub crossed: AtomicU64,
