@@ -60,6 +60,19 @@ fn our_records(cfg: &Config, loaded: &input::Loaded) -> Vec<Record> {
         .collect()
 }
 
+/// The decoder the replay engine builds for the config's instrument.
+fn decoder_for(cfg: &Config) -> AnyDecoder {
+    let k = cfg.market.instrument.key;
+    AnyDecoder::new(
+        k.venue,
+        k.market,
+        cfg.instruments.clone(),
+        &[k.symbol.as_str()],
+        &DecoderSettings::from_config(cfg),
+    )
+    .unwrap()
+}
+
 fn signals(events: &[TraderEvent]) -> Vec<SignalFire> {
     events
         .iter()
@@ -88,15 +101,7 @@ fn threaded_pipeline_agrees_with_replay_on_signals() {
         .iter()
         .filter(|r| r.kind == RecordKind::Recv)
         .count() as u64;
-    let k = cfg.market.instrument.key;
-    let decoder = AnyDecoder::new(
-        k.venue,
-        k.market,
-        cfg.instruments.clone(),
-        &[k.symbol.as_str()],
-        &DecoderSettings::from_config(&cfg),
-    )
-    .unwrap();
+    let decoder = decoder_for(&cfg);
     let flags = Arc::new(Flags::default());
     flags.feed_active.store(true, Ordering::Relaxed);
     let running = build::start(
@@ -137,15 +142,7 @@ fn full_rings_are_counted_and_degrade_the_pipeline() {
     cfg.pipeline.ring_capacity = 16;
     let loaded = input::load(&[path], None, None).unwrap();
     let records = our_records(&cfg, &loaded);
-    let k = cfg.market.instrument.key;
-    let decoder = AnyDecoder::new(
-        k.venue,
-        k.market,
-        cfg.instruments.clone(),
-        &[k.symbol.as_str()],
-        &DecoderSettings::from_config(&cfg),
-    )
-    .unwrap();
+    let decoder = decoder_for(&cfg);
     let flags = Arc::new(Flags::default());
     flags.feed_active.store(true, Ordering::Relaxed);
     let running = build::start(
@@ -191,15 +188,7 @@ fn old_frames_are_counted_against_the_venue_clock() {
         let mut cfg = active_config();
         cfg.market.max_frame_age_ns = max_age_ns;
         let records = our_records(&cfg, &loaded);
-        let k = cfg.market.instrument.key;
-        let decoder = AnyDecoder::new(
-            k.venue,
-            k.market,
-            cfg.instruments.clone(),
-            &[k.symbol.as_str()],
-            &DecoderSettings::from_config(&cfg),
-        )
-        .unwrap();
+        let decoder = decoder_for(&cfg);
         let flags = Arc::new(Flags::default());
         let running = build::start(
             &cfg,
