@@ -153,7 +153,7 @@ pub fn run(a: BenchArgs) -> Result<(), AppError> {
     if let Some(dir) = a.out.parent() {
         let _ = std::fs::create_dir_all(dir);
     }
-    super::replay::write_atomic(&a.out, text.as_bytes())
+    crate::ops::artifacts::write_atomic(&a.out, text.as_bytes())
         .map_err(|e| AppError::with_code(1, format!("cannot write {}: {e}", a.out.display())))?;
     println!(
         "bench-latency: {frames} frames in {secs:.3} s = {:.0} frames/s on {cores} cores, {} hot threads, wait {} ({}), pinned {:?}; {orders} orders",

@@ -2,9 +2,10 @@
 
 use super::AppError;
 use crate::config::Config;
+use crate::ops::artifacts::write_atomic;
 use crate::replay::{input, report, Engine};
 use clap::Args;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Args, Debug)]
 pub struct ReplayArgs {
@@ -17,13 +18,6 @@ pub struct ReplayArgs {
     /// Where to write trades.csv and summary.json.
     #[arg(long, default_value = "var/replay")]
     pub out: PathBuf,
-}
-
-/// Writes `data` to `path` atomically (temp file + rename).
-pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, data)?;
-    std::fs::rename(&tmp, path)
 }
 
 pub fn run(a: ReplayArgs) -> Result<(), AppError> {
