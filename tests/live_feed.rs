@@ -23,7 +23,7 @@ use obi_scalp::sim::fault::FaultSpec;
 use obi_scalp::sim::server::{SimConfig, SimHandle, SimServer, TlsSetup};
 use obi_scalp::sim::{BookSide, RestReply, Route, SimFeed, SyntheticFeed};
 use obi_scalp::trader::TraderEvent;
-use obi_scalp::venue::{AnyDecoder, BookRoutes, Decoder, DecoderSettings, FeedCounters};
+use obi_scalp::venue::{AnyDecoder, BookRoutes, Decoder, FeedCounters};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -168,15 +168,7 @@ fn client_config(venue: Venue, sim: &Sim, tls: bool, extra: &str) -> Config {
 }
 
 fn decoder_for(cfg: &Config) -> AnyDecoder {
-    let k = cfg.market.instrument.key;
-    AnyDecoder::new(
-        k.venue,
-        k.market,
-        cfg.instruments.clone(),
-        &[k.symbol.as_str()],
-        &DecoderSettings::from_config(cfg),
-    )
-    .unwrap()
+    AnyDecoder::for_config(cfg).unwrap()
 }
 
 /// The real feed stage with a [`LiveSource`], polled on the test thread; book events go into a

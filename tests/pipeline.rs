@@ -8,7 +8,7 @@ use obi_scalp::record::{Record, RecordKind};
 use obi_scalp::replay::{input, Engine};
 use obi_scalp::strategy::SignalFire;
 use obi_scalp::trader::TraderEvent;
-use obi_scalp::venue::{AnyDecoder, Decoder, DecoderSettings};
+use obi_scalp::venue::{AnyDecoder, Decoder};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -46,31 +46,12 @@ fn active_config() -> Config {
 /// The records the replay engine feeds for the config's market (same selection as `Engine::run`).
 fn our_records(cfg: &Config, loaded: &input::Loaded) -> Vec<Record> {
     let k = cfg.market.instrument.key;
-    loaded
-        .records
-        .iter()
-        .filter(|r| {
-            r.kind == RecordKind::Http
-                || loaded
-                    .conns
-                    .get(&r.conn)
-                    .is_some_and(|&(v, m)| v == k.venue && m == k.market)
-        })
-        .cloned()
-        .collect()
+    loaded.records_for(k.venue, k.market)
 }
 
 /// The decoder the replay engine builds for the config's instrument.
 fn decoder_for(cfg: &Config) -> AnyDecoder {
-    let k = cfg.market.instrument.key;
-    AnyDecoder::new(
-        k.venue,
-        k.market,
-        cfg.instruments.clone(),
-        &[k.symbol.as_str()],
-        &DecoderSettings::from_config(cfg),
-    )
-    .unwrap()
+    AnyDecoder::for_config(cfg).unwrap()
 }
 
 fn signals(events: &[TraderEvent]) -> Vec<SignalFire> {

@@ -6,9 +6,9 @@ use crate::config::{Config, WaitStrategy};
 use crate::pipeline::build;
 use crate::pipeline::sources::RecordingSource;
 use crate::pipeline::stats::{Flags, LatencyKind};
-use crate::record::{Record, RecordKind};
+use crate::record::RecordKind;
 use crate::replay::input;
-use crate::venue::{AnyDecoder, Decoder, DecoderSettings};
+use crate::venue::{AnyDecoder, Decoder};
 use clap::Args;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -79,18 +79,7 @@ pub fn run(a: BenchArgs) -> Result<(), AppError> {
     let k = cfg.market.instrument.key;
     let loaded = input::load(std::slice::from_ref(&a.input), Some(k.venue), None)
         .map_err(|e| AppError::usage(e.0))?;
-    let ours: Vec<Record> = loaded
-        .records
-        .iter()
-        .filter(|r| {
-            r.kind == RecordKind::Http
-                || loaded
-                    .conns
-                    .get(&r.conn)
-                    .is_some_and(|&(v, m)| v == k.venue && m == k.market)
-        })
-        .cloned()
-        .collect();
+    let ours = loaded.records_for(k.venue, k.market);
     let per_pass = ours.iter().filter(|r| r.kind == RecordKind::Recv).count();
     if per_pass == 0 {
         return Err(AppError::usage(format!(
@@ -102,14 +91,7 @@ pub fn run(a: BenchArgs) -> Result<(), AppError> {
     for _ in 0..a.repeat.max(1) {
         records.extend(ours.iter().cloned());
     }
-    let decoder = AnyDecoder::new(
-        k.venue,
-        k.market,
-        cfg.instruments.clone(),
-        &[k.symbol.as_str()],
-        &DecoderSettings::from_config(&cfg),
-    )
-    .map_err(AppError::usage)?;
+    let decoder = AnyDecoder::for_config(&cfg).map_err(AppError::usage)?;
     let flags = Arc::new(Flags::default());
     flags.feed_active.store(true, Ordering::Relaxed);
     let src = Paced {

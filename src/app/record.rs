@@ -23,7 +23,7 @@ use crate::pipeline::live::LiveSource;
 use crate::pipeline::runner::spawn;
 use crate::pipeline::stats::{Flags, HotCounters, LatencySample};
 use crate::pipeline::tap::Recorder;
-use crate::venue::{AnyDecoder, DecoderSettings};
+use crate::venue::AnyDecoder;
 use clap::Args;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -70,15 +70,8 @@ pub fn run(a: RecordArgs) -> Result<(), AppError> {
             a.config.display()
         )));
     }
-    let inst = cfg.market.instrument;
-    let decoder = AnyDecoder::new(
-        inst.key.venue,
-        inst.key.market,
-        cfg.instruments.clone(),
-        &[inst.key.symbol.as_str()],
-        &DecoderSettings::from_config(&cfg),
-    )
-    .map_err(|e| AppError::usage(format!("{}: {e}", a.config.display())))?;
+    let decoder = AnyDecoder::for_config(&cfg)
+        .map_err(|e| AppError::usage(format!("{}: {e}", a.config.display())))?;
     let mut source = LiveSource::for_config(&cfg, &decoder)
         .map_err(|e| AppError::usage(format!("{}: {e}", a.config.display())))?;
     let (tap, mut recorder) = Recorder::for_config(&cfg, &a.out, source.ws_url(), RING_BYTES)

@@ -18,7 +18,7 @@ use crate::pipeline::stats::{Flags, HotCounters, LatencyKind};
 use crate::pipeline::tap::{FrameTap, Recorder};
 use crate::risk::{Reasons, RiskStatus};
 use crate::trader::TraderEvent;
-use crate::venue::{AnyDecoder, Decoder, DecoderSettings};
+use crate::venue::{AnyDecoder, Decoder};
 use clap::Args;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -180,14 +180,7 @@ pub fn run(a: RunArgs) -> Result<(), AppError> {
     if let Some(addr) = ops.http_addr() {
         tracing::info!(%addr, "serving /healthz, /health/detailed and /metrics");
     }
-    let settings = DecoderSettings::from_config(&cfg);
-    let decoder = match AnyDecoder::new(
-        inst.key.venue,
-        inst.key.market,
-        cfg.instruments.clone(),
-        &[inst.key.symbol.as_str()],
-        &settings,
-    ) {
+    let decoder = match AnyDecoder::for_config(&cfg) {
         Ok(d) => d,
         Err(e) => {
             let snapshot = Some(board.snapshot());

@@ -26,6 +26,27 @@ pub struct Loaded {
     pub warnings: Vec<RecordWarning>,
 }
 
+impl Loaded {
+    /// Whether record `r` feeds the `venue`/`market` decoder: REST bodies always (the decoder
+    /// ignores other symbols), frames and connection events of that market's connections.
+    pub fn feeds(&self, r: &Record, venue: Venue, market: Market) -> bool {
+        r.kind == RecordKind::Http
+            || self
+                .conns
+                .get(&r.conn)
+                .is_some_and(|&(v, m)| v == venue && m == market)
+    }
+
+    /// The records that feed the `venue`/`market` decoder, in order.
+    pub fn records_for(&self, venue: Venue, market: Market) -> Vec<Record> {
+        self.records
+            .iter()
+            .filter(|r| self.feeds(r, venue, market))
+            .cloned()
+            .collect()
+    }
+}
+
 /// Why the inputs could not be loaded: the message names the file (exit code 2).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InputError(pub String);

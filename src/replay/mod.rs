@@ -15,7 +15,7 @@ use crate::instrument::{BookKey, Market, Venue};
 use crate::msg::{ExecReport, MarketMsg, MdEvent, ToOrder};
 use crate::record::{Record, RecordKind};
 use crate::trader::{Conditions, Trader, TraderEvent};
-use crate::venue::{AnyDecoder, Decoder, DecoderSettings, FeedCounters};
+use crate::venue::{AnyDecoder, Decoder, FeedCounters};
 use std::collections::VecDeque;
 
 /// Everything a replay produced, for the report.
@@ -49,14 +49,7 @@ impl Engine {
     /// An engine for the config's instrument.
     pub fn new(cfg: &Config) -> Result<Engine, String> {
         let inst = cfg.market.instrument;
-        let settings = DecoderSettings::from_config(cfg);
-        let decoder = AnyDecoder::new(
-            inst.key.venue,
-            inst.key.market,
-            cfg.instruments.clone(),
-            &[inst.key.symbol.as_str()],
-            &settings,
-        )?;
+        let decoder = AnyDecoder::for_config(cfg)?;
         Ok(Engine {
             decoder,
             books: BookSet::new(1, cfg.strategy.obi_levels, cfg.market.book_levels),
@@ -149,15 +142,7 @@ impl Engine {
         let mut out = Outcome::default();
         let (venue, market): (Venue, Market) = (self.key.venue, self.key.market);
         for r in &loaded.records {
-            let ours = match r.kind {
-                RecordKind::Http => true,
-                _ => loaded
-                    .conns
-                    .get(&r.conn)
-                    .map(|&(v, m)| v == venue && m == market)
-                    .unwrap_or(false),
-            };
-            if !ours {
+            if !loaded.feeds(r, venue, market) {
                 if r.kind == RecordKind::Recv {
                     out.other_frames += 1;
                 }

@@ -80,6 +80,19 @@ impl AnyDecoder {
         })
     }
 
+    /// The decoder of the config's instrument, with the config's timings: what `run`, `record`,
+    /// `replay` and `bench-latency` all feed.
+    pub fn for_config(cfg: &Config) -> Result<AnyDecoder, String> {
+        let k = cfg.market.instrument.key;
+        AnyDecoder::new(
+            k.venue,
+            k.market,
+            cfg.instruments.clone(),
+            &[k.symbol.as_str()],
+            &DecoderSettings::from_config(cfg),
+        )
+    }
+
     /// For REST-seeded venues: the next book whose snapshot should be fetched, and its URL.
     pub fn take_snapshot_request(&mut self, rest_base: Option<&str>) -> Option<(usize, String)> {
         match self {
