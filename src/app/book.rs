@@ -37,8 +37,8 @@ struct Out {
 
 /// Parses `--venue` as `bybit` or `bybit_linear`.
 pub fn parse_venue(s: &str) -> Result<(Venue, Option<Market>), AppError> {
-    let (v, m) = match s.split_once('_') {
-        Some((v, m)) if m.parse::<Market>().is_ok() => (v, Some(m.parse::<Market>().unwrap())),
+    let (v, m) = match s.split_once('_').map(|(v, m)| (v, m.parse::<Market>())) {
+        Some((v, Ok(m))) => (v, Some(m)),
         _ => (s, None),
     };
     let v: Venue = v.parse().map_err(AppError::usage)?;

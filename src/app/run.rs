@@ -562,7 +562,7 @@ fn status_line(
         "[{:>5}s] feed={} book={} frames={} updates={} signals={} orders={} fills={} trades={} wins={} pos={} pnl={} risk={} t2t_p50={}us p99={}us",
         started.elapsed().as_secs(),
         if flags.feed_active.load(Ordering::Relaxed) { "active" } else { "reconnecting" },
-        book_state_name(g(&c.book_state)),
+        book_state_of(g(&c.book_state)).as_str(),
         g(&c.frames),
         g(&c.book_updates),
         g(&c.signals),
@@ -572,26 +572,28 @@ fn status_line(
         g(&c.wins),
         inst.lot.format(g(&c.position) as i64),
         format_money(inst, g(&c.pnl_lo) as i64 as i128),
-        risk_name(g(&c.risk_status)),
+        risk_of(g(&c.risk_status)).as_str(),
         t2t.value_at_quantile(0.5) / 1000,
         t2t.value_at_quantile(0.99) / 1000,
     )
 }
 
-fn book_state_name(v: u64) -> &'static str {
+/// The book state the book stage stored as `state as u64`.
+fn book_state_of(v: u64) -> crate::msg::BookState {
     use crate::msg::BookState;
     match v {
-        x if x == BookState::Synced as u64 => "synced",
-        x if x == BookState::Stale as u64 => "stale",
-        _ => "resyncing",
+        x if x == BookState::Synced as u64 => BookState::Synced,
+        x if x == BookState::Stale as u64 => BookState::Stale,
+        _ => BookState::Resyncing,
     }
 }
 
-fn risk_name(v: u64) -> &'static str {
+/// The risk status the signal stage stored as `status as u64`.
+fn risk_of(v: u64) -> ops::RiskStatus {
     match v {
-        x if x == RiskStatus::Ok as u64 => "ok",
-        x if x == RiskStatus::Degraded as u64 => "degraded",
-        _ => "abort",
+        x if x == RiskStatus::Ok as u64 => ops::RiskStatus::Ok,
+        x if x == RiskStatus::Degraded as u64 => ops::RiskStatus::Degraded,
+        _ => ops::RiskStatus::Abort,
     }
 }
 
@@ -604,7 +606,6 @@ fn publish(
     flags: &Flags,
     live: Option<&LiveStats>,
 ) {
-    use crate::msg::BookState;
     let live = live.map(|l| l.snapshot());
     let g = HotCounters::get;
     board.update(|s| {
@@ -633,16 +634,8 @@ fn publish(
                 }
             }
         }
-        s.book = match g(&c.book_state) {
-            x if x == BookState::Synced as u64 => BookState::Synced,
-            x if x == BookState::Stale as u64 => BookState::Stale,
-            _ => BookState::Resyncing,
-        };
-        s.risk = match g(&c.risk_status) {
-            x if x == RiskStatus::Ok as u64 => ops::RiskStatus::Ok,
-            x if x == RiskStatus::Degraded as u64 => ops::RiskStatus::Degraded,
-            _ => ops::RiskStatus::Abort,
-        };
+        s.book = book_state_of(g(&c.book_state));
+        s.risk = risk_of(g(&c.risk_status));
         s.risk_reasons = Reasons::from_bits(g(&c.risk_reasons) as u16)
             .iter()
             .map(|r| r.as_str().to_string())
