@@ -1,31 +1,506 @@
-//! One side of an L2 book as a sorted array with the best level at the end.
+//! One side of an L2 book: a price-indexed window around the touch, a sorted array beyond it.
 //!
-//! Why this layout: almost every update on a real feed touches the first few levels, so keeping
-//! the best price at the *end* of a sorted array makes an insert or delete near the top a move of
-//! a handful of elements, the best level an index, and the top-N sums a contiguous backwards scan
-//! over one cache-friendly `i64` array. Prices and sizes are kept in separate arrays (SoA) so the
-//! binary search touches only prices. The criterion bench `book_apply` compares this against a
-//! `BTreeMap` ladder on the recorded Bybit deltas; see the README's performance section.
+//! Why this layout (measured with `cargo bench --bench market_data`, see docs/PERFORMANCE.md):
+//! on a real feed nearly every update lands within a few hundred ticks of the touch. On the Bybit
+//! BTCUSDT L200 recording the 200 levels of a side span ~280 ticks, and 80 % of the updates land
+//! between the 8th and the 180th level. A sorted array pays a binary search (a chain of dependent
+//! loads) for each of those and a memmove for each insert or delete; a price-indexed array pays
+//! one index. So the levels within `window` ticks of the touch live in an array indexed by their
+//! distance in ticks (a bitmap marks the occupied slots, so the best level, the top-N sums and
+//! walking from the touch skip empty ticks 64 at a time), and the levels beyond it in a sorted
+//! array with the best level at the end (cheap at its far end, where a windowed feed adds and
+//! drops levels).
 //!
-//! The far end is cheap too. A windowed feed (Bybit L200) adds and removes levels at the worst end
-//! as the window slides, so the levels live in the middle of a buffer of `2 * cap + 16` slots with
-//! free room on both sides: an insert or delete moves whichever part of the array (below or above
-//! the index) is shorter, and when the room on the side it needs has run out, the levels are moved
-//! back to the centre of the buffer once (which leaves at least `cap / 2` free slots each side, so
-//! that happens at most once per that many one-sided inserts).
+//! The window follows the touch. A new level better than the window's top slides it up (the
+//! levels that fall off its bottom move to the sorted array's best end); when the best level
+//! sinks into the window's lowest quarter with levels beyond it, or the window empties, it slides
+//! down (the sorted array's best levels move in). A slide puts the best level three quarters up
+//! the window, so the touch must move a quarter (up) or half (down) of the window before the next
+//! one; a slide costs O(window) and moves no more levels than the window holds. Books whose
+//! levels are sparse in ticks (a 1-yen tick on BTC/JPY) keep most levels in the sorted array and
+//! cost what that costs.
 //!
 //! Capacity is fixed at construction: the ladder never allocates after that. When a side is full,
 //! a new level better than the worst one evicts the worst (counted in `evicted`); a worse one is
 //! dropped. Snapshots deeper than the capacity thereby keep their best levels.
+//!
+//! Prices must be greater than `i64::MIN` (asks are ordered by their negation).
 
 use std::fmt;
 
-/// Free slots beyond `2 * cap`, so that a small ladder still has room on both sides.
+/// Ticks covered by the price-indexed window unless [`Ladder::with_window`] says otherwise.
+pub const DEFAULT_WINDOW: usize = 1024;
+
+/// Free slots beyond `2 * cap` in the sorted array, so that a small one still has room on both
+/// sides.
 const SLACK: usize = 16;
 
-/// One side of the book. `better(a, b)` is true when price `a` is closer to the touch than `b`.
+/// One side of the book.
+///
+/// Levels are ordered by a key that grows toward the touch (the price for bids, its negation for
+/// asks). Invariants: every level of `far` has a key below `wbot`; every other level is in the
+/// window; the window is empty only when the whole side is.
 #[derive(Clone)]
 pub struct Ladder {
+    /// true for bids (higher is better), false for asks (lower is better).
+    is_bid: bool,
+    cap: usize,
+    /// Levels dropped or evicted because the side was full.
+    pub evicted: u64,
+    /// Key of window slot 0: slot `s` holds the level with key `wbot + s`.
+    wbot: i64,
+    /// Size per slot, 0 for an empty slot.
+    wqty: Box<[i64]>,
+    /// One bit per slot, set when the slot holds a level.
+    wbits: Box<[u64]>,
+    /// Levels in the window.
+    wlen: usize,
+    /// The highest occupied slot (the best level) when `wlen > 0`.
+    wtop: usize,
+    /// The levels below the window.
+    far: Sorted,
+}
+
+impl fmt::Debug for Ladder {
+    /// The levels, best first (cold path: collects them).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ladder")
+            .field("levels", &self.iter().collect::<Vec<_>>())
+            .field("is_bid", &self.is_bid)
+            .field("cap", &self.cap)
+            .field("evicted", &self.evicted)
+            .finish()
+    }
+}
+
+impl Ladder {
+    /// A side holding at most `cap` levels, with the default window.
+    pub fn new(is_bid: bool, cap: usize) -> Ladder {
+        Ladder::with_window(is_bid, cap, DEFAULT_WINDOW)
+    }
+
+    /// A side holding at most `cap` levels whose window covers `window` ticks (rounded up to a
+    /// multiple of 64, at least 64).
+    pub fn with_window(is_bid: bool, cap: usize, window: usize) -> Ladder {
+        let cap = cap.max(1);
+        let w = window.clamp(64, 1 << 24).next_multiple_of(64);
+        Ladder {
+            is_bid,
+            cap,
+            evicted: 0,
+            wbot: 0,
+            wqty: vec![0; w].into_boxed_slice(),
+            wbits: vec![0; w / 64].into_boxed_slice(),
+            wlen: 0,
+            wtop: 0,
+            far: Sorted::new(is_bid, cap),
+        }
+    }
+
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.wlen + self.far.len()
+    }
+
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.wlen == 0
+    }
+
+    pub fn clear(&mut self) {
+        self.clear_window();
+        self.far.clear();
+    }
+
+    /// Ticks in the window.
+    #[inline(always)]
+    fn w(&self) -> usize {
+        self.wqty.len()
+    }
+
+    /// Sort key that grows toward the touch; its own inverse.
+    #[inline(always)]
+    fn key(&self, px: i64) -> i64 {
+        if self.is_bid {
+            px
+        } else {
+            px.wrapping_neg()
+        }
+    }
+
+    /// The window slot of key `k`; `Err(true)` above the window, `Err(false)` below it.
+    #[inline(always)]
+    fn slot(&self, k: i64) -> Result<usize, bool> {
+        if k < self.wbot {
+            return Err(false);
+        }
+        let d = (k as u64).wrapping_sub(self.wbot as u64);
+        if d < self.w() as u64 {
+            Ok(d as usize)
+        } else {
+            Err(true)
+        }
+    }
+
+    /// The price at window slot `s`.
+    #[inline(always)]
+    fn slot_px(&self, s: usize) -> i64 {
+        self.key(self.wbot.wrapping_add(s as i64))
+    }
+
+    /// Where the window's slot 0 goes so that key `k` sits three quarters up.
+    #[inline]
+    fn bottom_for(&self, k: i64) -> i64 {
+        k.saturating_sub((self.w() / 4 * 3) as i64)
+    }
+
+    /// The highest occupied slot at or below `s`.
+    #[inline]
+    fn occupied_at_or_below(&self, s: usize) -> Option<usize> {
+        let mut wi = s / 64;
+        let mut m = self.wbits[wi] & (u64::MAX >> (63 - s % 64));
+        loop {
+            if m != 0 {
+                return Some(wi * 64 + 63 - m.leading_zeros() as usize);
+            }
+            if wi == 0 {
+                return None;
+            }
+            wi -= 1;
+            m = self.wbits[wi];
+        }
+    }
+
+    /// The lowest occupied slot.
+    fn lowest_occupied(&self) -> Option<usize> {
+        self.wbits
+            .iter()
+            .enumerate()
+            .find(|(_, w)| **w != 0)
+            .map(|(i, w)| i * 64 + w.trailing_zeros() as usize)
+    }
+
+    /// Puts a level into the empty slot `s`.
+    #[inline(always)]
+    fn occupy(&mut self, s: usize, qty: i64) {
+        self.wqty[s] = qty;
+        self.wbits[s / 64] |= 1 << (s % 64);
+        if self.wlen == 0 || s > self.wtop {
+            self.wtop = s;
+        }
+        self.wlen += 1;
+    }
+
+    /// Empties the occupied slot `s`, keeping `wtop` right; no slide.
+    #[inline(always)]
+    fn vacate(&mut self, s: usize) {
+        self.wqty[s] = 0;
+        self.wbits[s / 64] &= !(1 << (s % 64));
+        self.wlen -= 1;
+        if s == self.wtop && self.wlen > 0 {
+            self.wtop = self.occupied_at_or_below(s).unwrap_or(0);
+        }
+    }
+
+    fn clear_window(&mut self) {
+        if self.wlen > 0 {
+            for (wi, word) in self.wbits.iter_mut().enumerate() {
+                let mut b = *word;
+                while b != 0 {
+                    self.wqty[wi * 64 + b.trailing_zeros() as usize] = 0;
+                    b &= b - 1;
+                }
+                *word = 0;
+            }
+        }
+        self.wlen = 0;
+        self.wtop = 0;
+    }
+
+    /// After the best level left the window: slides down when the window emptied while levels
+    /// remain beyond it, or when the best level sank into its lowest quarter.
+    #[inline]
+    fn after_best_removed(&mut self) {
+        if self.far.is_empty() {
+            return;
+        }
+        if self.wlen == 0 {
+            let (px, _) = self.far.best().unwrap_or((0, 0));
+            self.slide_to(self.key(px));
+        } else if self.wtop < self.w() / 4 {
+            self.slide_to(self.wbot.wrapping_add(self.wtop as i64));
+        }
+    }
+
+    /// Moves the window so that key `k` (at or above every level kept) sits three quarters up:
+    /// levels falling off its bottom go to `far`, `far`'s levels now inside it come in.
+    #[cold]
+    #[inline(never)]
+    fn slide_to(&mut self, k: i64) {
+        let new_bot = self.bottom_for(k);
+        let old_bot = self.wbot;
+        let w = self.w();
+        if self.wlen == 0 {
+            self.wbot = new_bot;
+        } else if new_bot > old_bot {
+            // Up by `d` slots: slots below `d` leave, worst first, to `far`'s best end.
+            let d = (new_bot as u64).wrapping_sub(old_bot as u64).min(w as u64) as usize;
+            for s in 0..d {
+                let q = self.wqty[s];
+                if q != 0 {
+                    let px = self.slot_px(s);
+                    self.far.push_best(px, q);
+                }
+            }
+            self.wqty.copy_within(d.., 0);
+            self.wqty[w - d..].fill(0);
+            self.wbot = new_bot;
+        } else if new_bot < old_bot {
+            // Down by `d` slots: every level is at or below `k`, so none leaves at the top.
+            let d = (old_bot as u64).wrapping_sub(new_bot as u64).min(w as u64) as usize;
+            self.wqty.copy_within(..w - d, d);
+            self.wqty[..d].fill(0);
+            self.wbot = new_bot;
+        }
+        // `far`'s best levels that the window now covers.
+        while let Some((px, q)) = self.far.best() {
+            match self.slot(self.key(px)) {
+                Ok(s) => {
+                    self.wqty[s] = q;
+                    self.far.pop_best();
+                }
+                _ => break,
+            }
+        }
+        self.rebuild_bits();
+    }
+
+    /// `wbits`, `wlen` and `wtop` from `wqty`.
+    fn rebuild_bits(&mut self) {
+        let mut len = 0;
+        let mut top = 0;
+        for (wi, chunk) in self.wqty.chunks_exact(64).enumerate() {
+            let mut bits = 0u64;
+            for (b, q) in chunk.iter().enumerate() {
+                bits |= ((*q != 0) as u64) << b;
+            }
+            self.wbits[wi] = bits;
+            if bits != 0 {
+                len += bits.count_ones() as usize;
+                top = wi * 64 + 63 - bits.leading_zeros() as usize;
+            }
+        }
+        self.wlen = len;
+        self.wtop = top;
+    }
+
+    /// Makes room for a new level in the window or above it (better than every level in `far`)
+    /// when the side is full; false when it is worse than everything kept (dropped).
+    #[inline]
+    fn make_room(&mut self, slot: Option<usize>) -> bool {
+        if self.len() < self.cap {
+            return true;
+        }
+        self.evicted += 1;
+        if !self.far.is_empty() {
+            self.far.pop_worst();
+            return true;
+        }
+        let Some(low) = self.lowest_occupied() else {
+            return true;
+        };
+        if slot.is_some_and(|s| s < low) {
+            return false;
+        }
+        self.vacate(low);
+        true
+    }
+
+    /// Sets the absolute size at `px` (0 deletes). Returns the previous size (0 if absent).
+    #[inline]
+    pub fn set(&mut self, px: i64, qty: i64) -> i64 {
+        let k = self.key(px);
+        if self.wlen == 0 {
+            if qty == 0 {
+                return 0;
+            }
+            // Empty side: the window starts around the first level.
+            self.wbot = self.bottom_for(k);
+        }
+        match self.slot(k) {
+            Ok(s) => {
+                let old = self.wqty[s];
+                if old != 0 {
+                    if qty != 0 {
+                        self.wqty[s] = qty;
+                    } else {
+                        let was_best = s == self.wtop;
+                        self.vacate(s);
+                        if was_best {
+                            self.after_best_removed();
+                        }
+                    }
+                    return old;
+                }
+                if qty != 0 && self.make_room(Some(s)) {
+                    self.occupy(s, qty);
+                }
+                0
+            }
+            Err(true) => {
+                // Better than every level kept: a new best above the window.
+                if qty != 0 && self.make_room(None) {
+                    self.slide_to(k);
+                    if let Ok(s) = self.slot(k) {
+                        self.occupy(s, qty);
+                    }
+                }
+                0
+            }
+            Err(false) => {
+                let full = self.len() == self.cap;
+                let (old, dropped) = self.far.set(px, qty, full);
+                self.evicted += dropped as u64;
+                old
+            }
+        }
+    }
+
+    /// Best price and size, if any.
+    #[inline]
+    pub fn best(&self) -> Option<(i64, i64)> {
+        if self.wlen == 0 {
+            None
+        } else {
+            Some((self.slot_px(self.wtop), self.wqty[self.wtop]))
+        }
+    }
+
+    /// The window's levels from the best down.
+    #[inline]
+    fn window_iter(&self) -> WindowIter<'_> {
+        let (wi, bits) = if self.wlen == 0 {
+            (0, 0)
+        } else {
+            let wi = self.wtop / 64;
+            (wi, self.wbits[wi] & (u64::MAX >> (63 - self.wtop % 64)))
+        };
+        WindowIter { l: self, wi, bits }
+    }
+
+    /// The `i`-th level from the touch (0 = best).
+    #[inline]
+    pub fn level(&self, i: usize) -> Option<(i64, i64)> {
+        if i < self.wlen {
+            self.window_iter().nth(i)
+        } else {
+            self.far.level(i - self.wlen)
+        }
+    }
+
+    /// Sum of sizes over the best `n` levels.
+    #[inline]
+    pub fn top_qty(&self, n: usize) -> i64 {
+        let mut sum = 0;
+        let mut left = n;
+        let mut it = self.window_iter();
+        while left > 0 {
+            match it.next() {
+                Some((_, q)) => sum += q,
+                None => return sum + self.far.top_qty(left),
+            }
+            left -= 1;
+        }
+        sum
+    }
+
+    /// Size at `px` (0 if absent).
+    pub fn qty_at(&self, px: i64) -> i64 {
+        match self.slot(self.key(px)) {
+            Ok(s) => self.wqty[s],
+            Err(true) => 0,
+            Err(false) => self.far.qty_at(px),
+        }
+    }
+
+    /// Levels from best to worst.
+    pub fn iter(&self) -> impl Iterator<Item = (i64, i64)> + '_ {
+        self.window_iter().chain(self.far.iter())
+    }
+
+    /// Removes every level at or beyond `px` toward the touch (used to uncross an unsequenced book).
+    pub fn remove_through(&mut self, px: i64) -> usize {
+        let mut removed = self.far.remove_through(px);
+        let from = match self.slot(self.key(px)) {
+            Ok(s) => s,
+            Err(true) => return removed,
+            Err(false) => 0,
+        };
+        let before = self.wlen;
+        for s in from..=self.wtop.max(from) {
+            if self.wqty[s] != 0 {
+                self.wqty[s] = 0;
+                self.wbits[s / 64] &= !(1 << (s % 64));
+                self.wlen -= 1;
+            }
+        }
+        if self.wlen < before {
+            removed += before - self.wlen;
+            if self.wlen > 0 {
+                self.wtop = self
+                    .occupied_at_or_below(from.saturating_sub(1))
+                    .unwrap_or(0);
+            }
+            self.after_best_removed();
+        }
+        removed
+    }
+}
+
+/// Walks the window's occupied slots from a slot down, a bitmap word at a time.
+struct WindowIter<'a> {
+    l: &'a Ladder,
+    /// Current word of the bitmap.
+    wi: usize,
+    /// Occupied slots of that word not yet returned.
+    bits: u64,
+}
+
+impl Iterator for WindowIter<'_> {
+    type Item = (i64, i64);
+
+    #[inline]
+    fn next(&mut self) -> Option<(i64, i64)> {
+        loop {
+            if self.bits != 0 {
+                let b = 63 - self.bits.leading_zeros() as usize;
+                self.bits &= !(1u64 << b);
+                let s = self.wi * 64 + b;
+                return Some((self.l.slot_px(s), self.l.wqty[s]));
+            }
+            if self.wi == 0 {
+                return None;
+            }
+            self.wi -= 1;
+            self.bits = self.l.wbits[self.wi];
+        }
+    }
+}
+
+/// Levels as a sorted array with the best level at the end.
+///
+/// Almost every update on a real feed touches one of the two ends, so keeping the best price at
+/// the *end* of a sorted array makes an insert or delete near the top a move of a handful of
+/// elements, the best level an index, and the top-N sums a contiguous backwards scan over one
+/// `i64` array. Prices and sizes are kept in separate arrays (SoA) so the binary search touches
+/// only prices. The levels live in the middle of a buffer of `2 * cap + 16` slots with free room
+/// on both sides: an insert or delete moves whichever part of the array (below or above the
+/// index) is shorter, and when the room on the side it needs has run out, the levels are moved
+/// back to the centre of the buffer once (which leaves at least `cap / 2` free slots each side, so
+/// that happens at most once per that many one-sided inserts). Capacity is the caller's: `set`
+/// is told whether the whole side is full.
+#[derive(Clone)]
+struct Sorted {
     /// Prices: `px[lo..hi]` holds the levels, worst first, best last; the rest is free room.
     px: Box<[i64]>,
     /// Sizes, aligned with `px`.
@@ -36,36 +511,20 @@ pub struct Ladder {
     /// true for bids (higher is better), false for asks (lower is better).
     is_bid: bool,
     cap: usize,
-    /// Levels dropped or evicted because the side was full.
-    pub evicted: u64,
 }
 
-impl fmt::Debug for Ladder {
-    /// The levels only, not the free room around them.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Ladder")
-            .field("px", &self.prices())
-            .field("qty", &self.sizes())
-            .field("is_bid", &self.is_bid)
-            .field("cap", &self.cap)
-            .field("evicted", &self.evicted)
-            .finish()
-    }
-}
-
-impl Ladder {
-    pub fn new(is_bid: bool, cap: usize) -> Ladder {
+impl Sorted {
+    fn new(is_bid: bool, cap: usize) -> Sorted {
         let cap = cap.max(1);
         let slots = cap.saturating_mul(2).saturating_add(SLACK);
         let mid = slots / 2;
-        Ladder {
+        Sorted {
             px: vec![0; slots].into_boxed_slice(),
             qty: vec![0; slots].into_boxed_slice(),
             lo: mid,
             hi: mid,
             is_bid,
             cap,
-            evicted: 0,
         }
     }
 
@@ -183,9 +642,10 @@ impl Ladder {
         }
     }
 
-    /// Sets the absolute size at `px` (0 deletes). Returns the previous size (0 if absent).
+    /// Sets the absolute size at `px` (0 deletes); `full` says the whole side is. Returns the
+    /// previous size (0 if absent) and whether a level was evicted or dropped for lack of room.
     #[inline]
-    pub fn set(&mut self, px: i64, qty: i64) -> i64 {
+    fn set(&mut self, px: i64, qty: i64, full: bool) -> (i64, bool) {
         match self.find(px) {
             Ok(i) => {
                 let at = self.lo + i;
@@ -195,25 +655,52 @@ impl Ladder {
                 } else {
                     self.qty[at] = qty;
                 }
-                old
+                (old, false)
             }
             Err(i) => {
                 if qty == 0 {
-                    return 0;
+                    return (0, false);
                 }
-                if self.len() == self.cap {
-                    self.evicted += 1;
+                if full {
                     if i == 0 {
                         // Worse than everything kept: drop it.
-                        return 0;
+                        return (0, true);
                     }
                     // Evict the worst level, then insert below the same neighbours.
                     self.lo += 1;
                     self.insert_at(i - 1, px, qty);
-                } else {
-                    self.insert_at(i, px, qty);
+                    return (0, true);
                 }
-                0
+                self.insert_at(i, px, qty);
+                (0, false)
+            }
+        }
+    }
+
+    /// Adds a level better than every level kept (the side holds fewer than `cap`).
+    #[inline]
+    fn push_best(&mut self, px: i64, qty: i64) {
+        self.insert_at(self.len(), px, qty);
+    }
+
+    /// Removes the best level.
+    #[inline]
+    fn pop_best(&mut self) {
+        if self.hi > self.lo {
+            self.hi -= 1;
+            if self.lo == self.hi {
+                self.clear();
+            }
+        }
+    }
+
+    /// Removes the worst level.
+    #[inline]
+    fn pop_worst(&mut self) {
+        if self.hi > self.lo {
+            self.lo += 1;
+            if self.lo == self.hi {
+                self.clear();
             }
         }
     }
@@ -492,6 +979,8 @@ mod tests {
         /// Near the best level kept (offset away from the touch when positive).
         Best(i64, i64),
         Anywhere(i64, i64),
+        /// Relative to the best level kept, up to a few windows away (slides both ways).
+        Jump(i64, i64),
         RemoveThrough(i64),
         Clear,
     }
@@ -505,6 +994,7 @@ mod tests {
             12 => (-3i64..=3, qty()).prop_map(|(o, q)| LOp::Worst(o, q)),
             12 => (-3i64..=3, qty()).prop_map(|(o, q)| LOp::Best(o, q)),
             4 => (-500i64..500, qty()).prop_map(|(p, q)| LOp::Anywhere(p, q)),
+            2 => (-300i64..300, qty()).prop_map(|(o, q)| LOp::Jump(o, q)),
             1 => (-500i64..500).prop_map(LOp::RemoveThrough),
             1 => Just(LOp::Clear),
         ]
@@ -517,10 +1007,11 @@ mod tests {
         #[test]
         fn ladder_matches_btreemap_model(
             is_bid in any::<bool>(),
-            cap in prop_oneof![1usize..8, 8usize..40],
+            cap in prop_oneof![1usize..8, 8usize..40, 40usize..300],
+            window in prop_oneof![Just(64usize), Just(128), Just(1024)],
             ops in prop::collection::vec(lop(), 1..400),
         ) {
-            let mut l = Ladder::new(is_bid, cap);
+            let mut l = Ladder::with_window(is_bid, cap, window);
             let mut r = Model { is_bid, cap, m: BTreeMap::new(), evicted: 0 };
             // Direction toward the touch.
             let up = if is_bid { 1 } else { -1 };
@@ -535,6 +1026,10 @@ mod tests {
                         prop_assert_eq!(l.set(px, q), r.set(px, q));
                     }
                     LOp::Anywhere(px, q) => prop_assert_eq!(l.set(px, q), r.set(px, q)),
+                    LOp::Jump(off, q) => {
+                        let px = r.best().map_or(0, |b| b - up * off);
+                        prop_assert_eq!(l.set(px, q), r.set(px, q));
+                    }
                     LOp::RemoveThrough(px) => {
                         prop_assert_eq!(l.remove_through(px), r.remove_through(px))
                     }

@@ -9,9 +9,7 @@ pub mod signals;
 
 pub use ladder::Ladder;
 
-use crate::msg::{
-    BookOp, BookState, BookUpdate, Depth, MarketMsg, MdEvent, TradePrint, DEPTH_LEVELS, NO_PRICE,
-};
+use crate::msg::{BookOp, BookState, BookUpdate, Depth, MarketMsg, MdEvent, TradePrint, NO_PRICE};
 
 /// Default levels kept per side (Binance REST snapshots are up to 5000 deep).
 pub const DEFAULT_LEVELS: usize = 5000;
@@ -80,13 +78,11 @@ impl L2Book {
         self.prev_top = (bid_px, bid_qty, ask_px, ask_qty);
         self.ofi_cum += ofi;
         let mut top = Depth::default();
-        for i in 0..DEPTH_LEVELS {
-            if let Some(l) = self.bids.level(i) {
-                top.bids[i] = l;
-            }
-            if let Some(l) = self.asks.level(i) {
-                top.asks[i] = l;
-            }
+        for (slot, l) in top.bids.iter_mut().zip(self.bids.iter()) {
+            *slot = l;
+        }
+        for (slot, l) in top.asks.iter_mut().zip(self.asks.iter()) {
+            *slot = l;
         }
         BookUpdate {
             recv_ns,

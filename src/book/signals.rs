@@ -5,6 +5,15 @@ use crate::msg::{NO_PRICE, SIGNAL_SCALE};
 /// Order-book imbalance `(bid - ask) / (bid + ask)` in parts per million; 0 when both are empty.
 #[inline]
 pub fn obi_ppm(bid_qty: i64, ask_qty: i64) -> i64 {
+    // In i64 while nothing can overflow (every real book), else exactly the same in i128.
+    const SMALL: i64 = 1 << 42;
+    if (0..SMALL).contains(&bid_qty) && (0..SMALL).contains(&ask_qty) {
+        let total = bid_qty + ask_qty;
+        if total == 0 {
+            return 0;
+        }
+        return (bid_qty - ask_qty) * SIGNAL_SCALE / total;
+    }
     let total = bid_qty as i128 + ask_qty as i128;
     if total <= 0 {
         return 0;
@@ -24,6 +33,19 @@ pub fn microprice_e6(bid_px: i64, bid_qty: i64, ask_px: i64, ask_qty: i64) -> i6
             let total = bid_qty as i128 + ask_qty as i128;
             if total <= 0 {
                 return ((bid_px as i128 + ask_px as i128) * SIGNAL_SCALE as i128 / 2) as i64;
+            }
+            // In i64 while nothing overflows (every real book), else exactly the same in i128.
+            let small = bid_qty
+                .checked_add(ask_qty)
+                .filter(|t| *t > 0)
+                .and_then(|t| {
+                    let num = bid_px
+                        .checked_mul(ask_qty)?
+                        .checked_add(ask_px.checked_mul(bid_qty)?)?;
+                    Some(num.checked_mul(SIGNAL_SCALE)? / t)
+                });
+            if let Some(m) = small {
+                return m;
             }
             let num = bid_px as i128 * ask_qty as i128 + ask_px as i128 * bid_qty as i128;
             (num * SIGNAL_SCALE as i128 / total) as i64
@@ -79,6 +101,46 @@ mod tests {
         // ask price lifts: + old ask size
         assert_eq!(ofi((100, 5, 101, 5), (100, 5, 102, 7)), 5);
         assert_eq!(ofi((NO_PRICE, 0, 101, 5), (100, 5, 101, 5)), 0);
+    }
+
+    /// The i64 fast paths give exactly what the i128 formulas give, near and past their limits.
+    #[test]
+    fn fast_paths_match_i128() {
+        let qs = [
+            0,
+            1,
+            7,
+            1 << 20,
+            (1 << 42) - 1,
+            1 << 42,
+            1 << 50,
+            i64::MAX / 2,
+            i64::MAX,
+        ];
+        let ps = [1, 99, 651_142, 1 << 31, 1 << 40];
+        for &b in &qs {
+            for &a in &qs {
+                let total = b as i128 + a as i128;
+                let want = if total <= 0 {
+                    0
+                } else {
+                    ((b as i128 - a as i128) * SIGNAL_SCALE as i128 / total) as i64
+                };
+                assert_eq!(obi_ppm(b, a), want, "obi {b} {a}");
+                for &bp in &ps {
+                    for &ap in &ps {
+                        let want = if total <= 0 {
+                            ((bp as i128 + ap as i128) * SIGNAL_SCALE as i128 / 2) as i64
+                        } else {
+                            ((bp as i128 * a as i128 + ap as i128 * b as i128)
+                                * SIGNAL_SCALE as i128
+                                / total) as i64
+                        };
+                        assert_eq!(microprice_e6(bp, b, ap, a), want, "micro {bp} {b} {ap} {a}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]
