@@ -158,6 +158,24 @@ impl BookSet {
     /// Applies one event; returns what the book stage publishes for it, if anything.
     #[inline]
     pub fn apply(&mut self, ev: &MdEvent) -> Option<MarketMsg> {
+        // A level, the most frequent event by far, without the frame of the publishing path.
+        if let BookOp::Set { side, px, qty } = ev.op {
+            let i = ev.book as usize;
+            if let (Some(book), Some(c)) = (self.books.get_mut(i), self.counters.get_mut(i)) {
+                let l = book.side_mut(side);
+                let before = l.evicted;
+                l.set(px, qty);
+                c.evicted += l.evicted - before;
+                c.levels += 1;
+            }
+            return None;
+        }
+        self.apply_other(ev)
+    }
+
+    /// [`BookSet::apply`] for every event but a level.
+    #[inline(never)]
+    fn apply_other(&mut self, ev: &MdEvent) -> Option<MarketMsg> {
         let i = ev.book as usize;
         let (book, c) = match (self.books.get_mut(i), self.counters.get_mut(i)) {
             (Some(b), Some(c)) => (b, c),
@@ -169,14 +187,7 @@ impl BookSet {
                 c.clears += 1;
                 None
             }
-            BookOp::Set { side, px, qty } => {
-                let l = book.side_mut(side);
-                let before = l.evicted;
-                l.set(px, qty);
-                c.evicted += l.evicted - before;
-                c.levels += 1;
-                None
-            }
+            BookOp::Set { .. } => None, // (applied by `apply`)
             BookOp::Commit { exch_ts_ms, .. } => {
                 book.state = BookState::Synced;
                 c.updates += 1;

@@ -147,9 +147,15 @@ impl BookRoutes {
     /// Book index for `symbol` among the books routed so far (never adds one).
     #[inline]
     pub fn find(&self, symbol: &str) -> Option<usize> {
+        // Spelled as routed first (what the venues send back), then in any case.
         self.books
             .iter()
-            .position(|b| b.key.symbol.eq_ignore_ascii_case(symbol))
+            .position(|b| b.key.symbol.as_str() == symbol)
+            .or_else(|| {
+                self.books
+                    .iter()
+                    .position(|b| b.key.symbol.eq_ignore_ascii_case(symbol))
+            })
     }
 
     /// Whether [`BookRoutes::lookup`] would add a book for `symbol` (auto-adding, not routed
@@ -315,8 +321,18 @@ pub fn scan_levels(
         loop {
             let (px, qty) = t.decimal_pair(tick, lot)?;
             out.push((side, px, qty));
-            if !t.more_elements()? {
-                break;
+            // The compact form straight after the pair; whitespace through the general step.
+            match t.next_byte() {
+                Some(b',') => t.advance(1),
+                Some(b']') => {
+                    t.advance(1);
+                    break;
+                }
+                _ => {
+                    if !t.more_elements()? {
+                        break;
+                    }
+                }
             }
         }
     }
