@@ -6,7 +6,9 @@
 //!   its warm 200x200 book (the 1 µs target), with `parse_apply/bybit_delta_simd_json` the same on
 //!   the simd-json path and `parse_apply/bybit_delta_apply_only` its book half alone (the events
 //!   decoded beforehand);
-//! - `book_apply/*`: ladder vs `BTreeMap` on the recorded deltas;
+//! - `book_apply/recorded_deltas/*`: every recorded BTCUSDT linear delta's levels (decoded
+//!   beforehand) applied in order, then OBI(8), per delta: our ladder vs a `BTreeMap` pair;
+//!   `book_apply/*_top_update`: one level near the touch;
 //! - `signals/obi8`, `signals/microprice`: the per-update signals on a 200-level book (50 ns target);
 //! - `replay/*`: parse + book + OBI over the whole Bybit recording on one thread, frames per second,
 //!   ours (and ours on the simd-json path) vs a plain serde_json + `BTreeMap` baseline in the same
@@ -15,9 +17,9 @@
 //! Run: `cargo bench --bench market_data`. Frames are loaded before timing starts.
 
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use obi_scalp::book::{signals, BookSet};
+use obi_scalp::book::{signals, BookSet, L2Book};
 use obi_scalp::instrument::{InstrumentTable, Market, Venue};
-use obi_scalp::msg::MdEvent;
+use obi_scalp::msg::{BookOp, MdEvent, Side};
 use obi_scalp::venue::bybit::BybitDecoder;
 use obi_scalp::venue::{BookRoutes, Decoder};
 use serde::Deserialize;
@@ -531,6 +533,83 @@ fn bench(c: &mut Criterion) {
 
     // Book apply: the recorded linear BTCUSDT deltas as level sets.
     let mut g = c.benchmark_group("book_apply");
+    g.throughput(Throughput::Elements(1));
+    {
+        // Every delta's levels, decoded beforehand, applied in order to the book as the
+        // snapshot left it, then OBI(8): per delta, the ladder against a `BTreeMap` pair.
+        let mut d = decoder(Market::Linear);
+        let mut deltas: Vec<Vec<(Side, i64, i64)>> = Vec::new();
+        let mut snap = L2Book::new(1024);
+        for (k, f) in lin_btc.iter().enumerate() {
+            let mut buf = f.to_vec();
+            let mut levels = Vec::new();
+            d.on_frame(0, &mut buf, &mut |e: MdEvent| {
+                if let BookOp::Set { side, px, qty } = e.op {
+                    levels.push((side, px, qty));
+                }
+            });
+            if k == 0 {
+                for &(side, px, qty) in &levels {
+                    snap.side_mut(side).set(px, qty);
+                }
+            } else {
+                deltas.push(levels);
+            }
+        }
+        g.bench_function("recorded_deltas/ladder", |b| {
+            b.iter_custom(|iters| {
+                let mut total = std::time::Duration::ZERO;
+                let mut done = 0u64;
+                while done < iters {
+                    let mut bk = snap.clone();
+                    let n = ((iters - done) as usize).min(deltas.len());
+                    let t = std::time::Instant::now();
+                    for levels in &deltas[..n] {
+                        for &(side, px, qty) in levels {
+                            bk.side_mut(side).set(px, qty);
+                        }
+                        black_box(signals::obi_ppm(bk.bids.top_qty(8), bk.asks.top_qty(8)));
+                    }
+                    total += t.elapsed();
+                    done += n as u64;
+                }
+                total
+            })
+        });
+        g.bench_function("recorded_deltas/btreemap", |b| {
+            let bids0: BTreeMap<i64, i64> = snap.bids.iter().collect();
+            let asks0: BTreeMap<i64, i64> = snap.asks.iter().collect();
+            b.iter_custom(|iters| {
+                let mut total = std::time::Duration::ZERO;
+                let mut done = 0u64;
+                while done < iters {
+                    let (mut bids, mut asks) = (bids0.clone(), asks0.clone());
+                    let n = ((iters - done) as usize).min(deltas.len());
+                    let t = std::time::Instant::now();
+                    for levels in &deltas[..n] {
+                        for &(side, px, qty) in levels {
+                            let m = if side == Side::Bid {
+                                &mut bids
+                            } else {
+                                &mut asks
+                            };
+                            if qty == 0 {
+                                m.remove(&px);
+                            } else {
+                                m.insert(px, qty);
+                            }
+                        }
+                        let bq: i64 = bids.values().rev().take(8).sum();
+                        let aq: i64 = asks.values().take(8).sum();
+                        black_box(signals::obi_ppm(bq, aq));
+                    }
+                    total += t.elapsed();
+                    done += n as u64;
+                }
+                total
+            })
+        });
+    }
     let book = &warm.books_lin.books[0];
     g.bench_function("ladder_top_update", |b| {
         let mut bk = book.clone();

@@ -38,8 +38,11 @@ const SLACK: usize = 16;
 /// One side of the book.
 ///
 /// Levels are ordered by a key that grows toward the touch (the price for bids, its negation for
-/// asks). Invariants: every level of `far` has a key below `wbot`; every other level is in the
-/// window; the window is empty only when the whole side is.
+/// asks). The window's slot 0 is its top (nearest the touch): slot `t` holds key `wtk - t`, so
+/// walking from the best level down is walking the bitmap upward (clear the lowest bit, find
+/// the next), which has no chain of slow bit scans. Invariants: every level of `far` has a key
+/// below the window's lowest (`wtk - (window - 1)`); every other level is in the window; the
+/// window is empty only when the whole side is.
 #[derive(Clone)]
 pub struct Ladder {
     /// true for bids (higher is better), false for asks (lower is better).
@@ -47,16 +50,16 @@ pub struct Ladder {
     cap: usize,
     /// Levels dropped or evicted because the side was full.
     pub evicted: u64,
-    /// Key of window slot 0: slot `s` holds the level with key `wbot + s`.
-    wbot: i64,
+    /// Key of window slot 0.
+    wtk: i64,
     /// Size per slot, 0 for an empty slot.
     wqty: Box<[i64]>,
     /// One bit per slot, set when the slot holds a level.
     wbits: Box<[u64]>,
     /// Levels in the window.
     wlen: usize,
-    /// The highest occupied slot (the best level) when `wlen > 0`.
-    wtop: usize,
+    /// The lowest occupied slot (the best level) when `wlen > 0`.
+    wbest: usize,
     /// The levels below the window.
     far: Sorted,
 }
@@ -88,11 +91,11 @@ impl Ladder {
             is_bid,
             cap,
             evicted: 0,
-            wbot: 0,
+            wtk: 0,
             wqty: vec![0; w].into_boxed_slice(),
             wbits: vec![0; w / 64].into_boxed_slice(),
             wlen: 0,
-            wtop: 0,
+            wbest: 0,
             far: Sorted::new(is_bid, cap),
         }
     }
@@ -131,74 +134,79 @@ impl Ladder {
     /// The window slot of key `k`; `Err(true)` above the window, `Err(false)` below it.
     #[inline(always)]
     fn slot(&self, k: i64) -> Result<usize, bool> {
-        if k < self.wbot {
-            return Err(false);
+        if k > self.wtk {
+            return Err(true);
         }
-        let d = (k as u64).wrapping_sub(self.wbot as u64);
+        let d = (self.wtk as u64).wrapping_sub(k as u64);
         if d < self.w() as u64 {
             Ok(d as usize)
         } else {
-            Err(true)
+            Err(false)
         }
     }
 
-    /// The price at window slot `s`.
+    /// The price at window slot `t`.
     #[inline(always)]
-    fn slot_px(&self, s: usize) -> i64 {
-        self.key(self.wbot.wrapping_add(s as i64))
+    fn slot_px(&self, t: usize) -> i64 {
+        self.key(self.wtk.wrapping_sub(t as i64))
     }
 
-    /// Where the window's slot 0 goes so that key `k` sits three quarters up.
+    /// Where the window's top goes so that key `k` sits three quarters up (in slot `w / 4`).
     #[inline]
-    fn bottom_for(&self, k: i64) -> i64 {
-        k.saturating_sub((self.w() / 4 * 3) as i64)
+    fn top_for(&self, k: i64) -> i64 {
+        k.saturating_add((self.w() / 4) as i64)
     }
 
-    /// The highest occupied slot at or below `s`.
+    /// The lowest occupied slot at or after `t` (the next level away from the touch).
     #[inline]
-    fn occupied_at_or_below(&self, s: usize) -> Option<usize> {
-        let mut wi = s / 64;
-        let mut m = self.wbits[wi] & (u64::MAX >> (63 - s % 64));
+    fn occupied_from(&self, t: usize) -> Option<usize> {
+        let words = self.wbits.len();
+        let mut wi = t / 64;
+        if wi >= words {
+            return None;
+        }
+        let mut m = self.wbits[wi] & (u64::MAX << (t % 64));
         loop {
             if m != 0 {
-                return Some(wi * 64 + 63 - m.leading_zeros() as usize);
+                return Some(wi * 64 + m.trailing_zeros() as usize);
             }
-            if wi == 0 {
+            wi += 1;
+            if wi == words {
                 return None;
             }
-            wi -= 1;
             m = self.wbits[wi];
         }
     }
 
-    /// The lowest occupied slot.
-    fn lowest_occupied(&self) -> Option<usize> {
+    /// The highest occupied slot (the window's worst level).
+    fn worst_occupied(&self) -> Option<usize> {
         self.wbits
             .iter()
             .enumerate()
+            .rev()
             .find(|(_, w)| **w != 0)
-            .map(|(i, w)| i * 64 + w.trailing_zeros() as usize)
+            .map(|(i, w)| i * 64 + 63 - w.leading_zeros() as usize)
     }
 
-    /// Puts a level into the empty slot `s`.
+    /// Puts a level into the empty slot `t`.
     #[inline(always)]
-    fn occupy(&mut self, s: usize, qty: i64) {
-        self.wqty[s] = qty;
-        self.wbits[s / 64] |= 1 << (s % 64);
-        if self.wlen == 0 || s > self.wtop {
-            self.wtop = s;
+    fn occupy(&mut self, t: usize, qty: i64) {
+        self.wqty[t] = qty;
+        self.wbits[t / 64] |= 1 << (t % 64);
+        if self.wlen == 0 || t < self.wbest {
+            self.wbest = t;
         }
         self.wlen += 1;
     }
 
-    /// Empties the occupied slot `s`, keeping `wtop` right; no slide.
+    /// Empties the occupied slot `t`, keeping `wbest` right; no slide.
     #[inline(always)]
-    fn vacate(&mut self, s: usize) {
-        self.wqty[s] = 0;
-        self.wbits[s / 64] &= !(1 << (s % 64));
+    fn vacate(&mut self, t: usize) {
+        self.wqty[t] = 0;
+        self.wbits[t / 64] &= !(1 << (t % 64));
         self.wlen -= 1;
-        if s == self.wtop && self.wlen > 0 {
-            self.wtop = self.occupied_at_or_below(s).unwrap_or(0);
+        if t == self.wbest && self.wlen > 0 {
+            self.wbest = self.occupied_from(t).unwrap_or(0);
         }
     }
 
@@ -214,7 +222,7 @@ impl Ladder {
             }
         }
         self.wlen = 0;
-        self.wtop = 0;
+        self.wbest = 0;
     }
 
     /// After the best level left the window: slides down when the window emptied while levels
@@ -227,8 +235,8 @@ impl Ladder {
         if self.wlen == 0 {
             let (px, _) = self.far.best().unwrap_or((0, 0));
             self.slide_to(self.key(px));
-        } else if self.wtop < self.w() / 4 {
-            self.slide_to(self.wbot.wrapping_add(self.wtop as i64));
+        } else if self.wbest > self.w() / 4 * 3 {
+            self.slide_to(self.wtk.wrapping_sub(self.wbest as i64));
         }
     }
 
@@ -237,36 +245,37 @@ impl Ladder {
     #[cold]
     #[inline(never)]
     fn slide_to(&mut self, k: i64) {
-        let new_bot = self.bottom_for(k);
-        let old_bot = self.wbot;
+        let new_top = self.top_for(k);
+        let old_top = self.wtk;
         let w = self.w();
         if self.wlen == 0 {
-            self.wbot = new_bot;
-        } else if new_bot > old_bot {
-            // Up by `d` slots: slots below `d` leave, worst first, to `far`'s best end.
-            let d = (new_bot as u64).wrapping_sub(old_bot as u64).min(w as u64) as usize;
-            for s in 0..d {
-                let q = self.wqty[s];
+            self.wtk = new_top;
+        } else if new_top > old_top {
+            // Up by `d` slots: the last `d` slots fall off the bottom, to `far`'s best end in
+            // ascending key order (descending slot).
+            let d = (new_top as u64).wrapping_sub(old_top as u64).min(w as u64) as usize;
+            for t in (w - d..w).rev() {
+                let q = self.wqty[t];
                 if q != 0 {
-                    let px = self.slot_px(s);
+                    let px = self.slot_px(t);
                     self.far.push_best(px, q);
                 }
             }
-            self.wqty.copy_within(d.., 0);
-            self.wqty[w - d..].fill(0);
-            self.wbot = new_bot;
-        } else if new_bot < old_bot {
-            // Down by `d` slots: every level is at or below `k`, so none leaves at the top.
-            let d = (old_bot as u64).wrapping_sub(new_bot as u64).min(w as u64) as usize;
             self.wqty.copy_within(..w - d, d);
             self.wqty[..d].fill(0);
-            self.wbot = new_bot;
+            self.wtk = new_top;
+        } else if new_top < old_top {
+            // Down by `d` slots: every level is at or below `k`, so none leaves at the top.
+            let d = (old_top as u64).wrapping_sub(new_top as u64).min(w as u64) as usize;
+            self.wqty.copy_within(d.., 0);
+            self.wqty[w - d..].fill(0);
+            self.wtk = new_top;
         }
         // `far`'s best levels that the window now covers.
         while let Some((px, q)) = self.far.best() {
             match self.slot(self.key(px)) {
-                Ok(s) => {
-                    self.wqty[s] = q;
+                Ok(t) => {
+                    self.wqty[t] = q;
                     self.far.pop_best();
                 }
                 _ => break,
@@ -275,10 +284,10 @@ impl Ladder {
         self.rebuild_bits();
     }
 
-    /// `wbits`, `wlen` and `wtop` from `wqty`.
+    /// `wbits`, `wlen` and `wbest` from `wqty`.
     fn rebuild_bits(&mut self) {
         let mut len = 0;
-        let mut top = 0;
+        let mut best = None;
         for (wi, chunk) in self.wqty.chunks_exact(64).enumerate() {
             let mut bits = 0u64;
             for (b, q) in chunk.iter().enumerate() {
@@ -287,11 +296,11 @@ impl Ladder {
             self.wbits[wi] = bits;
             if bits != 0 {
                 len += bits.count_ones() as usize;
-                top = wi * 64 + 63 - bits.leading_zeros() as usize;
+                best = best.or(Some(wi * 64 + bits.trailing_zeros() as usize));
             }
         }
         self.wlen = len;
-        self.wtop = top;
+        self.wbest = best.unwrap_or(0);
     }
 
     /// Makes room for a new level in the window or above it (better than every level in `far`)
@@ -306,13 +315,13 @@ impl Ladder {
             self.far.pop_worst();
             return true;
         }
-        let Some(low) = self.lowest_occupied() else {
+        let Some(worst) = self.worst_occupied() else {
             return true;
         };
-        if slot.is_some_and(|s| s < low) {
+        if slot.is_some_and(|t| t > worst) {
             return false;
         }
-        self.vacate(low);
+        self.vacate(worst);
         true
     }
 
@@ -325,25 +334,25 @@ impl Ladder {
                 return 0;
             }
             // Empty side: the window starts around the first level.
-            self.wbot = self.bottom_for(k);
+            self.wtk = self.top_for(k);
         }
         match self.slot(k) {
-            Ok(s) => {
-                let old = self.wqty[s];
+            Ok(t) => {
+                let old = self.wqty[t];
                 if old != 0 {
                     if qty != 0 {
-                        self.wqty[s] = qty;
+                        self.wqty[t] = qty;
                     } else {
-                        let was_best = s == self.wtop;
-                        self.vacate(s);
+                        let was_best = t == self.wbest;
+                        self.vacate(t);
                         if was_best {
                             self.after_best_removed();
                         }
                     }
                     return old;
                 }
-                if qty != 0 && self.make_room(Some(s)) {
-                    self.occupy(s, qty);
+                if qty != 0 && self.make_room(Some(t)) {
+                    self.occupy(t, qty);
                 }
                 0
             }
@@ -351,8 +360,8 @@ impl Ladder {
                 // Better than every level kept: a new best above the window.
                 if qty != 0 && self.make_room(None) {
                     self.slide_to(k);
-                    if let Ok(s) = self.slot(k) {
-                        self.occupy(s, qty);
+                    if let Ok(t) = self.slot(k) {
+                        self.occupy(t, qty);
                     }
                 }
                 0
@@ -372,7 +381,7 @@ impl Ladder {
         if self.wlen == 0 {
             None
         } else {
-            Some((self.slot_px(self.wtop), self.wqty[self.wtop]))
+            Some((self.slot_px(self.wbest), self.wqty[self.wbest]))
         }
     }
 
@@ -380,10 +389,10 @@ impl Ladder {
     #[inline]
     fn window_iter(&self) -> WindowIter<'_> {
         let (wi, bits) = if self.wlen == 0 {
-            (0, 0)
+            (self.wbits.len(), 0)
         } else {
-            let wi = self.wtop / 64;
-            (wi, self.wbits[wi] & (u64::MAX >> (63 - self.wtop % 64)))
+            let wi = self.wbest / 64;
+            (wi, self.wbits[wi] & (u64::MAX << (self.wbest % 64)))
         };
         WindowIter { l: self, wi, bits }
     }
@@ -401,12 +410,12 @@ impl Ladder {
     /// Sum of sizes over the best `n` levels.
     #[inline]
     pub fn top_qty(&self, n: usize) -> i64 {
-        let mut sum = 0;
         let mut left = n;
+        let mut sum = 0;
         let mut it = self.window_iter();
         while left > 0 {
-            match it.next() {
-                Some((_, q)) => sum += q,
+            match it.next_qty() {
+                Some(q) => sum += q,
                 None => return sum + self.far.top_qty(left),
             }
             left -= 1;
@@ -417,7 +426,7 @@ impl Ladder {
     /// Size at `px` (0 if absent).
     pub fn qty_at(&self, px: i64) -> i64 {
         match self.slot(self.key(px)) {
-            Ok(s) => self.wqty[s],
+            Ok(t) => self.wqty[t],
             Err(true) => 0,
             Err(false) => self.far.qty_at(px),
         }
@@ -431,25 +440,25 @@ impl Ladder {
     /// Removes every level at or beyond `px` toward the touch (used to uncross an unsequenced book).
     pub fn remove_through(&mut self, px: i64) -> usize {
         let mut removed = self.far.remove_through(px);
-        let from = match self.slot(self.key(px)) {
-            Ok(s) => s,
+        let through = match self.slot(self.key(px)) {
+            Ok(t) => t,
             Err(true) => return removed,
-            Err(false) => 0,
+            Err(false) => self.w() - 1,
         };
         let before = self.wlen;
-        for s in from..=self.wtop.max(from) {
-            if self.wqty[s] != 0 {
-                self.wqty[s] = 0;
-                self.wbits[s / 64] &= !(1 << (s % 64));
-                self.wlen -= 1;
+        if self.wlen > 0 {
+            for t in self.wbest..=through {
+                if self.wqty[t] != 0 {
+                    self.wqty[t] = 0;
+                    self.wbits[t / 64] &= !(1 << (t % 64));
+                    self.wlen -= 1;
+                }
             }
         }
         if self.wlen < before {
             removed += before - self.wlen;
             if self.wlen > 0 {
-                self.wtop = self
-                    .occupied_at_or_below(from.saturating_sub(1))
-                    .unwrap_or(0);
+                self.wbest = self.occupied_from(through + 1).unwrap_or(0);
             }
             self.after_best_removed();
         }
@@ -457,13 +466,38 @@ impl Ladder {
     }
 }
 
-/// Walks the window's occupied slots from a slot down, a bitmap word at a time.
+/// Walks the window's occupied slots upward (from the touch away), a bitmap word at a time.
 struct WindowIter<'a> {
     l: &'a Ladder,
-    /// Current word of the bitmap.
+    /// Current word of the bitmap (`wbits.len()` when done).
     wi: usize,
     /// Occupied slots of that word not yet returned.
     bits: u64,
+}
+
+impl WindowIter<'_> {
+    /// The next occupied slot.
+    #[inline(always)]
+    fn next_slot(&mut self) -> Option<usize> {
+        loop {
+            if self.bits != 0 {
+                let t = self.wi * 64 + self.bits.trailing_zeros() as usize;
+                self.bits &= self.bits - 1;
+                return Some(t);
+            }
+            self.wi += 1;
+            if self.wi >= self.l.wbits.len() {
+                return None;
+            }
+            self.bits = self.l.wbits[self.wi];
+        }
+    }
+
+    /// The next level's size only.
+    #[inline(always)]
+    fn next_qty(&mut self) -> Option<i64> {
+        self.next_slot().map(|t| self.l.wqty[t])
+    }
 }
 
 impl Iterator for WindowIter<'_> {
@@ -471,19 +505,8 @@ impl Iterator for WindowIter<'_> {
 
     #[inline]
     fn next(&mut self) -> Option<(i64, i64)> {
-        loop {
-            if self.bits != 0 {
-                let b = 63 - self.bits.leading_zeros() as usize;
-                self.bits &= !(1u64 << b);
-                let s = self.wi * 64 + b;
-                return Some((self.l.slot_px(s), self.l.wqty[s]));
-            }
-            if self.wi == 0 {
-                return None;
-            }
-            self.wi -= 1;
-            self.bits = self.l.wbits[self.wi];
-        }
+        self.next_slot()
+            .map(|t| (self.l.slot_px(t), self.l.wqty[t]))
     }
 }
 
