@@ -32,7 +32,7 @@ pub fn microprice_e6(bid_px: i64, bid_qty: i64, ask_px: i64, ask_qty: i64) -> i6
         (false, false) => {
             let total = bid_qty as i128 + ask_qty as i128;
             if total <= 0 {
-                return ((bid_px as i128 + ask_px as i128) * SIGNAL_SCALE as i128 / 2) as i64;
+                return saturate((bid_px as i128 + ask_px as i128) * SIGNAL_SCALE as i128 / 2);
             }
             // In i64 while nothing overflows (every real book), else exactly the same in i128.
             let small = bid_qty
@@ -47,10 +47,18 @@ pub fn microprice_e6(bid_px: i64, bid_qty: i64, ask_px: i64, ask_qty: i64) -> i6
             if let Some(m) = small {
                 return m;
             }
+            // `num * SIGNAL_SCALE` can pass i128 (prices and sizes near 1e18): divide first, the
+            // remainder after (the same truncated quotient), and saturate what an i64 cannot hold.
             let num = bid_px as i128 * ask_qty as i128 + ask_px as i128 * bid_qty as i128;
-            (num * SIGNAL_SCALE as i128 / total) as i64
+            let s = SIGNAL_SCALE as i128;
+            saturate(num / total * s + num % total * s / total)
         }
     }
+}
+
+#[inline]
+fn saturate(v: i128) -> i64 {
+    v.clamp(i64::MIN as i128, i64::MAX as i128) as i64
 }
 
 /// Best-level order-flow imbalance between two tops `(bid_px, bid_qty, ask_px, ask_qty)`
@@ -141,6 +149,18 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Absurd but parseable values (18-digit prices and sizes) neither panic nor wrap.
+    #[test]
+    fn extreme_values_saturate() {
+        let big = 999_999_999_999_999_999;
+        assert_eq!(microprice_e6(big, big, big, big), i64::MAX);
+        assert_eq!(microprice_e6(big, 0, big, 0), i64::MAX);
+        assert_eq!(obi_ppm(big, 0), 1_000_000);
+        assert_eq!(obi_ppm(big, big), 0);
+        // Still exact where the result fits: 1.5 ticks between 1 and 2 with equal sizes.
+        assert_eq!(microprice_e6(1, big, 2, big), 1_500_000);
     }
 
     #[test]
