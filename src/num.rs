@@ -669,6 +669,25 @@ mod tests {
         assert_eq!(leading_digits(b"0000000000000000000000"), None);
     }
 
+    proptest::proptest! {
+        /// `leading_digits` (eight bytes at a time, then one by one near the end) agrees with
+        /// reading the digits one by one, for every length and what follows.
+        #[test]
+        fn leading_digits_match_scalar(
+            digits in "[0-9]{0,22}",
+            tail in proptest::prop_oneof![
+                proptest::strategy::Just(String::new()),
+                "[^0-9]{1,20}",
+                "[,}\\]\"]{1}[a-z0-9\"]{0,20}",
+            ],
+        ) {
+            let s = format!("{digits}{tail}");
+            let n = digits.len();
+            let want = if n > 18 { None } else { Some((digits.parse::<u64>().unwrap_or(0), n)) };
+            proptest::prop_assert_eq!(leading_digits(s.as_bytes()), want);
+        }
+    }
+
     #[test]
     fn plain_fast_path_edges() {
         for (s, dec) in [
