@@ -250,6 +250,35 @@ impl Ours {
     }
 }
 
+/// Benches decoding `frame` (received at `recv_ns`) under `name`, then, when the bench ran (a
+/// filter may leave it out), checks that the path measured was the one named: the pull scanner
+/// when `fast`, simd-json's tape otherwise (`fast_frames` reads the decoder's fast-path count).
+fn bench_path<D: Decoder>(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    fast: bool,
+    d: &mut D,
+    fast_frames: fn(&D) -> u64,
+    frame: &[u8],
+    recv_ns: u64,
+) {
+    let mut buf = Vec::with_capacity(1 << 16);
+    let mut n = 0u64;
+    let before = fast_frames(d);
+    let frames_before = d.counters().frames;
+    g.bench_function(name, |b| {
+        b.iter(|| {
+            buf.clear();
+            buf.extend_from_slice(frame);
+            d.on_frame(recv_ns, &mut buf, &mut |_e| n += 1);
+        })
+    });
+    if d.counters().frames > frames_before {
+        assert_eq!(fast_frames(d) > before, fast, "{name}: the path measured");
+    }
+    black_box(n);
+}
+
 fn bench(c: &mut Criterion) {
     let Some(frames) = bybit_frames() else {
         eprintln!("skipping market_data benches: {BYBIT} not found (../shared/data is needed)");
@@ -284,18 +313,15 @@ fn bench(c: &mut Criterion) {
         // (auto-adding the book), so the fast path only applies from the second frame on.
         buf.extend_from_slice(&delta);
         d.on_frame(0, &mut buf, &mut |_e| n += 1);
-        let warm = d.counters().frames;
-        g.bench_function(name, |b| {
-            b.iter(|| {
-                buf.clear();
-                buf.extend_from_slice(&delta);
-                d.on_frame(0, &mut buf, &mut |_e| n += 1);
-            })
-        });
-        if d.counters().frames > warm {
-            // (skipped when a filter left this bench out)
-            assert_eq!(d.fast_path_frames() > 0, fast, "{name}: the path measured");
-        }
+        bench_path(
+            &mut g,
+            name,
+            fast,
+            &mut d,
+            BybitDecoder::fast_path_frames,
+            &delta,
+            0,
+        );
         black_box(n);
     }
     g.bench_function("bybit_delta/serde_json_typed", |b| {
@@ -306,8 +332,6 @@ fn bench(c: &mut Criterion) {
     });
     if let Some(frame) = binance_frame() {
         use obi_scalp::venue::binance::BinanceDecoder;
-        let mut buf = Vec::with_capacity(1 << 16);
-        let mut n = 0u64;
         // Unsynced, the decoder parses every level and buffers the diff (bounded): the parse
         // cost, without the sync outcome.
         for (name, fast) in [
@@ -324,23 +348,15 @@ fn bench(c: &mut Criterion) {
                 .unwrap(),
             );
             d.set_fast_path(fast);
-            let before = d.fast_path_frames();
-            let frames_before = d.counters().frames;
-            g.bench_function(name, |b| {
-                b.iter(|| {
-                    buf.clear();
-                    buf.extend_from_slice(&frame);
-                    d.on_frame(0, &mut buf, &mut |_e| n += 1);
-                })
-            });
-            if d.counters().frames > frames_before {
-                // (skipped when a filter left this bench out)
-                assert_eq!(
-                    d.fast_path_frames() > before,
-                    fast,
-                    "{name}: the path measured"
-                );
-            }
+            bench_path(
+                &mut g,
+                name,
+                fast,
+                &mut d,
+                BinanceDecoder::fast_path_frames,
+                &frame,
+                0,
+            );
         }
         g.bench_function("binance_diff/serde_json_typed", |b| {
             b.iter(|| {
@@ -348,7 +364,6 @@ fn bench(c: &mut Criterion) {
                 black_box(f.data.b.len())
             })
         });
-        black_box(n);
     }
     {
         use obi_scalp::sim::{CoincheckFrames, FrameKind};
@@ -388,23 +403,15 @@ fn bench(c: &mut Criterion) {
             ("coincheck_diff/simd_json_tape", false),
         ] {
             d.set_fast_path(fast);
-            let before = d.fast_path_frames();
-            let frames_before = d.counters().frames;
-            g.bench_function(name, |b| {
-                b.iter(|| {
-                    buf.clear();
-                    buf.extend_from_slice(&diff);
-                    d.on_frame(2, &mut buf, &mut |_e| n += 1);
-                })
-            });
-            if d.counters().frames > frames_before {
-                // (skipped when a filter left this bench out)
-                assert_eq!(
-                    d.fast_path_frames() > before,
-                    fast,
-                    "{name}: the path measured"
-                );
-            }
+            bench_path(
+                &mut g,
+                name,
+                fast,
+                &mut d,
+                CoincheckDecoder::fast_path_frames,
+                &diff,
+                2,
+            );
         }
         g.bench_function("coincheck_diff/serde_json_typed", |b| {
             b.iter(|| {
