@@ -321,18 +321,8 @@ pub fn scan_levels(
         loop {
             let (px, qty) = t.decimal_pair(tick, lot)?;
             out.push((side, px, qty));
-            // The compact form straight after the pair; whitespace through the general step.
-            match t.next_byte() {
-                Some(b',') => t.advance(1),
-                Some(b']') => {
-                    t.advance(1);
-                    break;
-                }
-                _ => {
-                    if !t.more_elements()? {
-                        break;
-                    }
-                }
+            if !t.more_elements()? {
+                break;
             }
         }
     }

@@ -63,18 +63,6 @@ impl<'a> Scanner<'a> {
         self.pos
     }
 
-    /// The next byte as it is (no whitespace skipped), not consumed.
-    #[inline(always)]
-    pub fn next_byte(&self) -> Option<u8> {
-        self.buf.get(self.pos).copied()
-    }
-
-    /// Consumes `n` bytes the caller has looked at with [`Scanner::next_byte`].
-    #[inline(always)]
-    pub fn advance(&mut self, n: usize) {
-        self.pos += n;
-    }
-
     /// The next byte after whitespace, not consumed.
     #[inline]
     pub fn peek(&mut self) -> Scan<u8> {
