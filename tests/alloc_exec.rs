@@ -1,7 +1,6 @@
 //! The paper exchange, the ledger and the risk engine do not allocate after warm-up.
 //!
-//! A counting global allocator counts allocations made by this test's thread while a flag is
-//! set; a synthetic market drives every hot-path call (book updates, trades, places, cancels,
+//! A counting global allocator counts allocations made by this test's thread in the window; a synthetic market drives every hot-path call (book updates, trades, places, cancels,
 //! fills, marks, risk evaluation, pre-trade checks, exec reports).
 
 use arrayvec::ArrayVec;
@@ -11,49 +10,9 @@ use obi_scalp::msg::{
     DEPTH_LEVELS, MONEY_PER_TICK_LOT,
 };
 use obi_scalp::risk::{RiskEngine, RiskLimits};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, Ordering};
 
-struct Counting;
-
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-}
-
-fn note() {
-    if COUNTING.try_with(|c| c.get()).unwrap_or(false) {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-// SAFETY: forwards every call to the system allocator unchanged; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note();
-        // SAFETY: same contract as our caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note();
-        // SAFETY: same contract as our caller's.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note();
-        // SAFETY: same contract as our caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as our caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
 
 fn book(ns: u64, mid: i64) -> BookUpdate {
     let mut d = Depth::default();
@@ -229,12 +188,11 @@ fn exec_and_risk_do_not_allocate_after_warm_up() {
         sim.step();
     }
     let warm_fills = sim.fills;
-    COUNTING.with(|c| c.set(true));
-    for _ in 0..50_000 {
-        sim.step();
-    }
-    COUNTING.with(|c| c.set(false));
-    let allocs = ALLOCS.load(Ordering::Relaxed);
+    let ((), allocs) = counting_alloc::counted(|| {
+        for _ in 0..50_000 {
+            sim.step();
+        }
+    });
     assert_eq!(allocs, 0, "allocations on the hot path after warm-up");
     // The run exercised the paths it claims to.
     assert!(sim.fills - warm_fills > 1_000, "fills: {}", sim.fills);

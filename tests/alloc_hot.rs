@@ -4,39 +4,10 @@
 use obi_scalp::config::Config;
 use obi_scalp::record::RecordKind;
 use obi_scalp::replay::{input, Engine};
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-struct Counting;
-
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-static ON: AtomicBool = AtomicBool::new(false);
-
-// SAFETY: forwards to the system allocator; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        if ON.load(Ordering::Relaxed) {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        if ON.load(Ordering::Relaxed) {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(p, l, n) }
-    }
-}
-
-#[global_allocator]
-static A: Counting = Counting;
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
 
 #[test]
 fn stage_logic_does_not_allocate_after_warm_up() {
@@ -80,12 +51,11 @@ fn stage_logic_does_not_allocate_after_warm_up() {
         engine.on_record(r, &mut events);
     }
     let before = (engine.trader.counters.orders, events.len());
-    ON.store(true, Ordering::SeqCst);
+    let start = counting_alloc::all_allocs();
     for r in &recs[warm..] {
         engine.on_record(r, &mut events);
     }
-    ON.store(false, Ordering::SeqCst);
-    let allocs = ALLOCS.load(Ordering::SeqCst);
+    let allocs = counting_alloc::all_allocs() - start;
     let orders = engine.trader.counters.orders - before.0;
     assert!(orders >= 3, "the measured part must trade: {orders} orders");
     assert!(events.len() > before.1);

@@ -3,8 +3,6 @@
 //! state is nothing for small unfragmented frames). A counting global allocator counts only
 //! the client thread's allocations, and only inside the measured window.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -15,47 +13,8 @@ use obi_scalp::net::{mono_ns, WsClient, WsConfig};
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use tungstenite::Message;
 
-struct Counting;
-
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    static ALLOCS: Cell<u64> = const { Cell::new(0) };
-}
-
-fn note() {
-    // `try_with`: the thread-local may already be gone while a thread shuts down.
-    let _ = COUNTING.try_with(|c| {
-        if c.get() {
-            let _ = ALLOCS.try_with(|a| a.set(a.get() + 1));
-        }
-    });
-}
-
-// SAFETY: forwards every call unchanged to the system allocator; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note();
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note();
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note();
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
 
 /// A server certificate signed by a fresh CA; returns (server config, CA PEM path).
 fn tls_setup() -> (Arc<rustls::ServerConfig>, PathBuf) {
@@ -137,13 +96,11 @@ fn count_allocs(tls: bool) -> u64 {
     let mut got = 0usize;
     let mut bytes = 0usize;
     let t0 = Instant::now();
-    let mut measuring = false;
-    ALLOCS.with(|a| a.set(0));
+    let mut start: Option<u64> = None;
     while got < WARM + N {
         assert!(t0.elapsed() < Duration::from_secs(10), "only {got} frames");
-        if !measuring && got >= WARM {
-            measuring = true;
-            COUNTING.with(|c| c.set(true));
+        if start.is_none() && got >= WARM {
+            start = Some(counting_alloc::thread_allocs());
         }
         client
             .poll(
@@ -156,8 +113,7 @@ fn count_allocs(tls: bool) -> u64 {
             )
             .unwrap();
     }
-    COUNTING.with(|c| c.set(false));
-    let allocs = ALLOCS.with(|a| a.get());
+    let allocs = counting_alloc::thread_allocs() - start.expect("the measured window began");
     client.close();
     server.join().unwrap();
     if let Some(f) = ca_file {
@@ -179,12 +135,9 @@ fn count_allocs(tls: bool) -> u64 {
 
 #[test]
 fn the_counter_counts() {
-    ALLOCS.with(|a| a.set(0));
-    COUNTING.with(|c| c.set(true));
-    let v = std::hint::black_box(vec![1u8; 10]);
-    COUNTING.with(|c| c.set(false));
+    let (v, n) = counting_alloc::counted(|| std::hint::black_box(vec![1u8; 10]));
     drop(v);
-    assert_eq!(ALLOCS.with(|a| a.get()), 1);
+    assert_eq!(n, 1);
 }
 
 #[test]
