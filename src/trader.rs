@@ -285,6 +285,7 @@ impl Trader {
                     feed_active: cond.feed_active,
                     may_open: status == RiskStatus::Ok && !cond.degraded && !cond.stopping,
                     flatten: self.risk.should_flatten(),
+                    flatten_unsynced: crate::strategy::FlattenPolicy::Wait,
                 };
                 let mut cmds: ArrayVec<OrderCmd, 4> = ArrayVec::new();
                 let fire = self.strategy.on_book(u, gate, &mut |c| {

@@ -8,6 +8,11 @@
 //! order they were submitted. A cancel never overtakes the order it cancels (a venue connection
 //! delivers requests in order): it takes effect no earlier than that order's arrival.
 //!
+//! Depth is trusted only when the last book update was synced and uncrossed. An order that
+//! arrives while it is not waits (it is neither acknowledged nor filled) and meets the first
+//! synced, uncrossed book after its arrival, at that book's time; cancels reach it while it
+//! waits. A gap or reconnect therefore never fills against pre-disconnect levels.
+//!
 //! On arrival a limit order that crosses the visible book takes liquidity level by level at each
 //! level's price (taker fee), consuming the paper copy of the book until the next update. The
 //! rest rests (`Gtc`) or is cancelled (`Ioc`); a crossing `PostOnly` is rejected.
@@ -217,6 +222,7 @@ impl PaperExchange {
             }
             i += 1;
         }
+        self.run_waiting(out);
     }
 
     /// Applies a public trade print: first runs the commands due by its `recv_ns`, then fills
@@ -427,7 +433,9 @@ impl PaperExchange {
             let mut best: Option<(usize, (u64, u64))> = None;
             for (i, p) in self.pending.iter().enumerate() {
                 let k = p.key();
-                if k.0 <= now && best.map_or(true, |(_, bk)| k < bk) {
+                // An order does not meet a book we cannot trust: it waits in `pending`.
+                let waits = !self.book_ok && matches!(p, Pending::Arrive { .. });
+                if k.0 <= now && !waits && best.map_or(true, |(_, bk)| k < bk) {
                     best = Some((i, k));
                 }
             }
@@ -447,6 +455,15 @@ impl PaperExchange {
                     self.arrive(due, seq, id, side, px, qty, tif, out);
                 }
                 Pending::Cancel { due, id, .. } => {
+                    if let Some(qty) = self.drop_waiting(|pid, _| pid == id) {
+                        self.counters.cancelled += 1;
+                        out(ExecReport {
+                            id,
+                            ts_ns: due,
+                            kind: ExecKind::Cancelled { leaves: qty },
+                        });
+                        continue;
+                    }
                     match self.orders.iter().position(|o| o.id == id) {
                         Some(j) => {
                             let o = self.orders.remove(j);
@@ -474,8 +491,71 @@ impl PaperExchange {
         }
     }
 
-    /// Cancels every resting order submitted before `seq`.
+    /// Removes the first order that waits for a synced book and matches `(id, seq)`; returns
+    /// its size.
+    fn drop_waiting(&mut self, matches: impl Fn(u64, u64) -> bool) -> Option<i64> {
+        let i = self.pending.iter().position(|p| {
+            matches!(*p, Pending::Arrive { id, seq, due, .. } if due <= self.clock && matches(id, seq))
+        })?;
+        let Pending::Arrive { qty, .. } = self.pending.remove(i) else {
+            unreachable!("position() matched an arrival")
+        };
+        self.pending_arrivals -= 1;
+        Some(qty)
+    }
+
+    /// Runs the arrivals that waited for a synced book, at the book's time, in (due, submission)
+    /// order.
+    fn run_waiting(&mut self, out: &mut impl FnMut(ExecReport)) {
+        let ts = self.clock;
+        loop {
+            let mut best: Option<(usize, (u64, u64))> = None;
+            for (i, p) in self.pending.iter().enumerate() {
+                let k = p.key();
+                if matches!(p, Pending::Arrive { .. })
+                    && k.0 <= ts
+                    && best.map_or(true, |(_, bk)| k < bk)
+                {
+                    best = Some((i, k));
+                }
+            }
+            let Some((i, _)) = best else { break };
+            let Pending::Arrive {
+                seq,
+                id,
+                side,
+                px,
+                qty,
+                tif,
+                ..
+            } = self.pending.remove(i)
+            else {
+                unreachable!("selected an arrival")
+            };
+            self.pending_arrivals -= 1;
+            self.arrive(ts, seq, id, side, px, qty, tif, out);
+        }
+    }
+
+    /// Cancels every order submitted before `seq`: resting ones and those waiting for a synced
+    /// book.
     fn cancel_all_before(&mut self, seq: u64, ts: u64, out: &mut impl FnMut(ExecReport)) {
+        while let Some(i) = self
+            .pending
+            .iter()
+            .position(|p| matches!(*p, Pending::Arrive { seq: s, due, .. } if s < seq && due <= ts))
+        {
+            let Pending::Arrive { id, qty, .. } = self.pending.remove(i) else {
+                unreachable!("position() matched an arrival")
+            };
+            self.pending_arrivals -= 1;
+            self.counters.cancelled += 1;
+            out(ExecReport {
+                id,
+                ts_ns: ts,
+                kind: ExecKind::Cancelled { leaves: qty },
+            });
+        }
         let mut j = 0;
         while j < self.orders.len() {
             if self.orders[j].seq < seq {
@@ -1024,19 +1104,96 @@ mod tests {
     }
 
     #[test]
-    fn queue_is_unknown_on_an_unsynced_book() {
+    fn queue_is_learned_from_the_first_synced_book() {
         let mut x = PaperExchange::new(cfg(0, 0), 8);
         rec(|o| {
             x.on_book(&book_state(1, &[], &[], BookState::Resyncing), o);
             x.on_cmd(1, place(1, OrderSide::Buy, 100, 2, Tif::Gtc), o);
         });
-        assert_eq!(
-            x.open_orders()[0].ahead(),
-            None,
-            "an empty resyncing book is not an empty queue"
+        assert!(
+            x.open_orders().is_empty(),
+            "an empty resyncing book is not an empty queue: the order waits"
         );
         rec(|o| x.on_book(&book(2, &[(100, 6)], &[(101, 1)]), o));
         assert_eq!(x.open_orders()[0].ahead(), Some(6));
+    }
+
+    /// A gap keeps the old levels under `resyncing`: an order arriving then must not take them;
+    /// it waits for the first synced book after its arrival and meets that book.
+    #[test]
+    fn arrivals_wait_for_a_synced_book_and_never_take_old_depth() {
+        let mut x = PaperExchange::new(cfg(10, 10), 8);
+        let r = rec(|o| {
+            x.on_book(&book(0, &[(100, 5)], &[(101, 5)]), o);
+            x.on_book(
+                &book_state(5, &[(100, 5)], &[(101, 5)], BookState::Resyncing),
+                o,
+            );
+            x.on_cmd(5, place(1, OrderSide::Sell, 100, 2, Tif::Ioc), o);
+            x.on_cmd(6, place(2, OrderSide::Buy, 101, 2, Tif::Gtc), o);
+            x.on_trade(&trade(30, 100, 1, Side::Ask), o);
+            x.advance_to(40, o);
+        });
+        assert!(r.is_empty(), "nothing arrives on an unsynced book: {r:?}");
+        assert_eq!(x.pending_orders(), 2);
+        // The new snapshot: the market moved. The sell IOC at 100 finds no bid at 100 or better
+        // (the bid is 97); the buy at 101 rests below the new ask 102.
+        let r = rec(|o| x.on_book(&book(50, &[(97, 5)], &[(102, 5)]), o));
+        assert_eq!(
+            r,
+            vec![
+                rep(1, 50, ExecKind::Accepted),
+                rep(1, 50, ExecKind::Cancelled { leaves: 2 }),
+                rep(2, 50, ExecKind::Accepted),
+            ]
+        );
+        assert_eq!(x.balance(), (0, 0));
+        assert_eq!(x.open_orders()[0].ahead(), Some(0));
+    }
+
+    /// A crossed book (bid >= ask) is not traded on: a sell must not take bids above the ask.
+    #[test]
+    fn crossed_depth_is_never_taken() {
+        let mut x = PaperExchange::new(cfg(0, 0), 8);
+        let r = rec(|o| {
+            x.on_book(&book(0, &[(105, 5)], &[(101, 5)]), o);
+            x.on_cmd(0, place(1, OrderSide::Sell, 100, 2, Tif::Ioc), o);
+        });
+        assert!(r.is_empty(), "{r:?}");
+        let r = rec(|o| x.on_book(&book(1, &[(100, 1)], &[(101, 5)]), o));
+        assert_eq!(
+            r,
+            vec![
+                rep(1, 1, ExecKind::Accepted),
+                fill(1, 1, 100, 1, Liquidity::Taker, 550, 1),
+                rep(1, 1, ExecKind::Cancelled { leaves: 1 }),
+            ]
+        );
+    }
+
+    /// A cancel reaching an order that waits for a synced book cancels it; so does a cancel-all.
+    #[test]
+    fn cancels_reach_orders_waiting_for_a_synced_book() {
+        let mut x = PaperExchange::new(cfg(0, 5), 8);
+        let r = rec(|o| {
+            x.on_book(&book_state(0, &[], &[], BookState::Resyncing), o);
+            x.on_cmd(0, place(1, OrderSide::Buy, 100, 2, Tif::Gtc), o);
+            x.on_cmd(0, place(2, OrderSide::Buy, 99, 3, Tif::Gtc), o);
+            x.on_cmd(1, OrderCmd::Cancel { id: 1 }, o);
+            x.on_cmd(2, OrderCmd::CancelAll, o);
+            x.on_cmd(3, place(3, OrderSide::Buy, 98, 1, Tif::Gtc), o);
+            x.advance_to(10, o);
+        });
+        assert_eq!(
+            r,
+            vec![
+                rep(1, 6, ExecKind::Cancelled { leaves: 2 }),
+                rep(2, 7, ExecKind::Cancelled { leaves: 3 }),
+            ]
+        );
+        assert_eq!(x.pending_orders(), 1);
+        let r = rec(|o| x.on_book(&book(20, &[(98, 1)], &[(101, 1)]), o));
+        assert_eq!(r, vec![rep(3, 20, ExecKind::Accepted)]);
     }
 
     #[test]

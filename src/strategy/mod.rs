@@ -6,14 +6,18 @@
 //!   only from a synced, uncrossed book of an active feed with the spread <= `max_spread` ticks,
 //!   when flat, past the cooldown and allowed by risk; cancelled after `entry_timeout_ms`.
 //! - Exit: take-profit and stop-loss in ticks against the touch, and `max_hold_ms`, with a
-//!   reduce-only IOC at the opposite best; enforced the same way in paper and live.
+//!   reduce-only IOC at the opposite best, decided on synced, uncrossed books only; enforced the
+//!   same way in paper and live. A risk flatten on an untrusted book follows [`FlattenPolicy`].
+//! - Position: every fill of our entry (including the rest of a partly filled entry that fills
+//!   before its cancel lands, even after an exit closed the first part) and exit counts; an exit
+//!   ends with its last fill, its cancel or its reject, and the next update decides again.
 //!
 //! The strategy is pure event-time logic: it sees [`BookUpdate`]s and [`ExecReport`]s and returns
 //! [`OrderCmd`]s; the same struct runs in the threaded pipeline and in the replay.
 
 use crate::config::StrategyConfig;
 use crate::msg::{
-    BookState, BookUpdate, ExecKind, ExecReport, OrderCmd, OrderSide, Tif, SIGNAL_SCALE,
+    BookState, BookUpdate, ExecKind, ExecReport, OrderCmd, OrderSide, Tif, NO_PRICE, SIGNAL_SCALE,
 };
 
 /// Direction of a signal.
@@ -99,6 +103,8 @@ pub struct Gate {
     pub may_open: bool,
     /// Risk wants the position closed now (abort with flatten, shutdown).
     pub flatten: bool,
+    /// What a flatten does on a book that is not synced (or crossed).
+    pub flatten_unsynced: FlattenPolicy,
 }
 
 impl Gate {
@@ -106,7 +112,30 @@ impl Gate {
         feed_active: true,
         may_open: true,
         flatten: false,
+        flatten_unsynced: FlattenPolicy::Wait,
     };
+}
+
+/// What a kill/abort flatten does when the traded book is not synced (or crossed):
+/// `risk.flatten_when_unsynced`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum FlattenPolicy {
+    /// Wait for the first synced, uncrossed book, then exit at its touch (default).
+    #[default]
+    Wait,
+    /// Exit at once with a reduce-only IOC limit far through the last known touch (half the bid
+    /// for a sell, twice the ask for a buy): a market order in limit form. The paper exchange
+    /// still fills it only on the first synced book after it arrives.
+    Market,
+}
+
+impl FlattenPolicy {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            FlattenPolicy::Wait => "wait",
+            FlattenPolicy::Market => "market",
+        }
+    }
 }
 
 /// Counters for the cold path.
@@ -119,6 +148,10 @@ pub struct StrategyCounters {
     pub blocked_not_synced: u64,
     pub blocked_spread: u64,
     pub blocked_risk: u64,
+    /// Signals not traded because an earlier entry's rest is still working.
+    pub blocked_working: u64,
+    /// Book updates on which an open position's exit was not decided: book not synced.
+    pub exits_waiting_sync: u64,
 }
 
 /// The OBI scalper.
@@ -131,6 +164,9 @@ pub struct ObiScalper {
     /// The held episode already fired.
     fired: bool,
     last_flat_ns: u64,
+    /// The entry order whose rest still works after the position opened (id, direction):
+    /// its fills count until it ends.
+    late_entry: Option<(u64, Dir)>,
     next_id: u64,
     pub counters: StrategyCounters,
     /// Last exit reason sent, for trade logs.
@@ -145,6 +181,7 @@ impl ObiScalper {
             held: None,
             fired: false,
             last_flat_ns: 0,
+            late_entry: None,
             next_id: 1,
             counters: StrategyCounters::default(),
             last_exit: None,
@@ -229,6 +266,10 @@ impl ObiScalper {
                         self.counters.blocked_spread += 1;
                     } else if !gate.may_open || gate.flatten {
                         self.counters.blocked_risk += 1;
+                    } else if self.late_entry.is_some() {
+                        // An earlier entry's rest is still working: its fills would add to a
+                        // new position of either side. Wait for its end.
+                        self.counters.blocked_working += 1;
                     } else if u.recv_ns.saturating_sub(self.last_flat_ns) >= self.cfg.cooldown_ns
                         || self.last_flat_ns == 0
                     {
@@ -256,130 +297,265 @@ impl ObiScalper {
                     }
                 }
             }
-            Phase::Entering {
-                id,
-                dir,
-                placed_ns,
-                cancel_sent,
-            } => {
-                if !cancel_sent
-                    && (gate.flatten
-                        || u.recv_ns.saturating_sub(placed_ns) >= self.cfg.entry_timeout_ns)
+            Phase::Entering { placed_ns, .. } => {
+                if gate.flatten || u.recv_ns.saturating_sub(placed_ns) >= self.cfg.entry_timeout_ns
                 {
-                    out(OrderCmd::Cancel { id });
-                    self.counters.entry_timeouts += 1;
-                    self.phase = Phase::Entering {
-                        id,
-                        dir,
-                        placed_ns,
-                        cancel_sent: true,
-                    };
+                    self.cancel_entry(out);
                 }
             }
-            Phase::Open {
-                dir,
-                qty,
-                entry_px,
-                opened_ns,
-                exit_id: None,
-            } => {
-                if !u.has_two_sides() {
-                    return fire;
-                }
-                let pnl_ticks = match dir {
-                    Dir::Long => u.bid_px - entry_px,
-                    Dir::Short => entry_px - u.ask_px,
-                };
-                let reason = if gate.flatten {
-                    Some(ExitReason::Flatten)
-                } else if pnl_ticks >= self.cfg.take_profit_ticks {
-                    Some(ExitReason::TakeProfit)
-                } else if pnl_ticks <= -self.cfg.stop_loss_ticks {
-                    Some(ExitReason::StopLoss)
-                } else if u.recv_ns.saturating_sub(opened_ns) >= self.cfg.max_hold_ns {
-                    Some(ExitReason::MaxHold)
-                } else {
-                    None
-                };
-                if let Some(r) = reason {
-                    let side = dir.entry_side().opposite();
-                    let px = match side {
-                        OrderSide::Sell => u.bid_px,
-                        OrderSide::Buy => u.ask_px,
-                    };
-                    let id = self.new_id();
-                    out(OrderCmd::Place {
-                        id,
-                        side,
-                        px,
-                        qty,
-                        tif: Tif::Ioc,
-                        reduce_only: true,
-                    });
-                    self.counters.exits += 1;
-                    self.last_exit = Some(r);
-                    self.phase = Phase::Open {
-                        dir,
-                        qty,
-                        entry_px,
-                        opened_ns,
-                        exit_id: Some(id),
-                    };
-                }
-            }
-            Phase::Open { .. } => {}
+            Phase::Open { .. } => self.decide_exit(u, tradable, gate, out),
         }
         fire
     }
 
-    /// Updates the position view from an execution report. A partially filled entry opens the
-    /// position with what was filled and cancels the rest.
-    pub fn on_exec(&mut self, r: &ExecReport, out: &mut impl FnMut(OrderCmd)) {
+    /// Risk wants the position closed now (kill, abort): cancels a working entry and, with an
+    /// open position and no exit working, sends the flatten exit on `u` (the last book) under
+    /// the gate's unsynced-book policy. Called at once on a kill, not only on the next update.
+    pub fn flatten_now(&mut self, u: &BookUpdate, gate: Gate, out: &mut impl FnMut(OrderCmd)) {
+        let gate = Gate {
+            flatten: true,
+            ..gate
+        };
         match self.phase {
-            Phase::Entering { id, dir, .. } if r.id == id => match r.kind {
-                ExecKind::Fill {
-                    px, qty, leaves, ..
-                } => {
-                    self.phase = Phase::Open {
-                        dir,
-                        qty,
-                        entry_px: px,
-                        opened_ns: r.ts_ns,
-                        exit_id: None,
-                    };
-                    if leaves > 0 {
-                        out(OrderCmd::Cancel { id });
-                    }
-                }
-                ExecKind::Cancelled { .. } | ExecKind::Rejected { .. } => {
-                    self.phase = Phase::Flat;
-                    self.last_flat_ns = r.ts_ns.max(1);
-                }
-                _ => {}
-            },
-            Phase::Open {
+            Phase::Flat => {}
+            Phase::Entering { .. } => self.cancel_entry(out),
+            Phase::Open { .. } => {
+                let tradable = u.state == BookState::Synced && !u.crossed && u.has_two_sides();
+                self.decide_exit(u, tradable, gate, out);
+            }
+        }
+    }
+
+    fn cancel_entry(&mut self, out: &mut impl FnMut(OrderCmd)) {
+        if let Phase::Entering {
+            id,
+            dir,
+            placed_ns,
+            cancel_sent: false,
+        } = self.phase
+        {
+            out(OrderCmd::Cancel { id });
+            self.counters.entry_timeouts += 1;
+            self.phase = Phase::Entering {
+                id,
                 dir,
-                qty,
-                entry_px,
-                opened_ns,
-                exit_id,
-            } => match r.kind {
-                ExecKind::Fill { qty: fqty, .. } if Some(r.id) == exit_id => {
+                placed_ns,
+                cancel_sent: true,
+            };
+        }
+    }
+
+    /// Exit decision for an open position with no exit working. Take-profit, stop-loss and
+    /// max-hold are decided on synced, uncrossed two-sided books only; a flatten on any other
+    /// book follows [`Gate::flatten_unsynced`].
+    fn decide_exit(
+        &mut self,
+        u: &BookUpdate,
+        tradable: bool,
+        gate: Gate,
+        out: &mut impl FnMut(OrderCmd),
+    ) {
+        let Phase::Open {
+            dir,
+            qty,
+            entry_px,
+            opened_ns,
+            exit_id: None,
+        } = self.phase
+        else {
+            return;
+        };
+        let side = dir.entry_side().opposite();
+        let (reason, px) = if tradable {
+            let pnl_ticks = match dir {
+                Dir::Long => u.bid_px - entry_px,
+                Dir::Short => entry_px - u.ask_px,
+            };
+            let reason = if gate.flatten {
+                ExitReason::Flatten
+            } else if pnl_ticks >= self.cfg.take_profit_ticks {
+                ExitReason::TakeProfit
+            } else if pnl_ticks <= -self.cfg.stop_loss_ticks {
+                ExitReason::StopLoss
+            } else if u.recv_ns.saturating_sub(opened_ns) >= self.cfg.max_hold_ns {
+                ExitReason::MaxHold
+            } else {
+                return;
+            };
+            let px = match side {
+                OrderSide::Sell => u.bid_px,
+                OrderSide::Buy => u.ask_px,
+            };
+            (reason, px)
+        } else if !gate.flatten {
+            self.counters.exits_waiting_sync += 1;
+            return;
+        } else {
+            match gate.flatten_unsynced {
+                FlattenPolicy::Wait => {
+                    self.counters.exits_waiting_sync += 1;
+                    return;
+                }
+                FlattenPolicy::Market => {
+                    // The book cannot be trusted: a limit far through any price the book could
+                    // show, from the last known touch (or the entry), so the exit takes what the
+                    // venue has when it arrives.
+                    let reference = match side {
+                        OrderSide::Sell if u.bid_px != NO_PRICE => u.bid_px,
+                        OrderSide::Buy if u.ask_px != NO_PRICE => u.ask_px,
+                        _ => entry_px,
+                    };
+                    let px = match side {
+                        OrderSide::Sell => (reference / 2).max(1),
+                        OrderSide::Buy => reference.saturating_mul(2),
+                    };
+                    (ExitReason::Flatten, px)
+                }
+            }
+        };
+        let id = self.new_id();
+        out(OrderCmd::Place {
+            id,
+            side,
+            px,
+            qty,
+            tif: Tif::Ioc,
+            reduce_only: true,
+        });
+        self.counters.exits += 1;
+        self.last_exit = Some(reason);
+        self.phase = Phase::Open {
+            dir,
+            qty,
+            entry_px,
+            opened_ns,
+            exit_id: Some(id),
+        };
+    }
+
+    /// Updates the position view from an execution report. A partially filled entry opens the
+    /// position with what was filled and cancels the rest; fills of that rest (until it ends)
+    /// add to the position, or open it again if an exit closed it meanwhile. An exit that ends
+    /// (filled, cancelled, rejected) frees the position for the next exit decision. Reports of
+    /// orders the strategy does not track are ignored here (the trader flags them).
+    pub fn on_exec(&mut self, r: &ExecReport, out: &mut impl FnMut(OrderCmd)) {
+        if let Phase::Entering {
+            id,
+            dir,
+            cancel_sent,
+            ..
+        } = self.phase
+        {
+            if r.id == id {
+                match r.kind {
+                    ExecKind::Fill {
+                        px, qty, leaves, ..
+                    } => {
+                        self.phase = Phase::Open {
+                            dir,
+                            qty,
+                            entry_px: px,
+                            opened_ns: r.ts_ns,
+                            exit_id: None,
+                        };
+                        if leaves > 0 {
+                            self.late_entry = Some((id, dir));
+                            if !cancel_sent {
+                                out(OrderCmd::Cancel { id });
+                            }
+                        }
+                    }
+                    ExecKind::Cancelled { .. } | ExecKind::Rejected { .. } => {
+                        self.phase = Phase::Flat;
+                        self.last_flat_ns = r.ts_ns.max(1);
+                    }
+                    _ => {}
+                }
+                return;
+            }
+        }
+        if let Some((id, dir)) = self.late_entry {
+            if r.id == id {
+                match r.kind {
+                    ExecKind::Fill {
+                        px,
+                        qty: fqty,
+                        leaves,
+                        ..
+                    } => {
+                        if leaves == 0 {
+                            self.late_entry = None;
+                        }
+                        self.phase = match self.phase {
+                            Phase::Open {
+                                qty,
+                                entry_px,
+                                opened_ns,
+                                exit_id,
+                                ..
+                            } => {
+                                // Average in: the position grew while (maybe) an exit works.
+                                let total = qty + fqty;
+                                let avg = (entry_px as i128 * qty as i128
+                                    + px as i128 * fqty as i128)
+                                    / total as i128;
+                                Phase::Open {
+                                    dir,
+                                    qty: total,
+                                    entry_px: avg as i64,
+                                    opened_ns,
+                                    exit_id,
+                                }
+                            }
+                            // Flat again (an exit closed what was filled): this fill opens anew.
+                            _ => Phase::Open {
+                                dir,
+                                qty: fqty,
+                                entry_px: px,
+                                opened_ns: r.ts_ns,
+                                exit_id: None,
+                            },
+                        };
+                    }
+                    ExecKind::Cancelled { .. } | ExecKind::Rejected { .. } => {
+                        self.late_entry = None;
+                    }
+                    _ => {}
+                }
+                return;
+            }
+        }
+        if let Phase::Open {
+            dir,
+            qty,
+            entry_px,
+            opened_ns,
+            exit_id: Some(xid),
+        } = self.phase
+        {
+            if r.id != xid {
+                return;
+            }
+            match r.kind {
+                ExecKind::Fill {
+                    qty: fqty, leaves, ..
+                } => {
                     let left = qty - fqty;
                     if left <= 0 {
                         self.phase = Phase::Flat;
                         self.last_flat_ns = r.ts_ns.max(1);
                     } else {
+                        // A filled IOC sends no `Cancelled`: the exit ends with its last fill.
                         self.phase = Phase::Open {
                             dir,
                             qty: left,
                             entry_px,
                             opened_ns,
-                            exit_id,
+                            exit_id: (leaves > 0).then_some(xid),
                         };
                     }
                 }
-                ExecKind::Cancelled { .. } | ExecKind::Rejected { .. } if Some(r.id) == exit_id => {
+                ExecKind::Cancelled { .. } | ExecKind::Rejected { .. } => {
                     // IOC remainder or refusal: try again on the next update.
                     self.phase = Phase::Open {
                         dir,
@@ -389,28 +565,39 @@ impl ObiScalper {
                         exit_id: None,
                     };
                 }
-                ExecKind::Fill { px, qty: fqty, .. } => {
-                    // A late fill of the entry order before its cancel landed: average in.
-                    let total = qty + fqty;
-                    let avg = (entry_px as i128 * qty as i128 + px as i128 * fqty as i128)
-                        / total as i128;
-                    self.phase = Phase::Open {
-                        dir,
-                        qty: total,
-                        entry_px: avg as i64,
-                        opened_ns,
-                        exit_id,
-                    };
-                }
                 _ => {}
-            },
-            _ => {}
+            }
         }
+    }
+
+    /// The strategy's signed position in lots (positive long).
+    pub fn position(&self) -> i64 {
+        match self.phase {
+            Phase::Open { dir, qty, .. } => match dir {
+                Dir::Long => qty,
+                Dir::Short => -qty,
+            },
+            _ => 0,
+        }
+    }
+
+    /// Orders the strategy still expects reports for: the entry (or its working rest) and the
+    /// exit.
+    pub fn working_ids(&self) -> [Option<u64>; 2] {
+        let entry = match self.phase {
+            Phase::Entering { id, .. } => Some(id),
+            _ => self.late_entry.map(|l| l.0),
+        };
+        let exit = match self.phase {
+            Phase::Open { exit_id, .. } => exit_id,
+            _ => None,
+        };
+        [entry, exit]
     }
 
     /// True when no order is working and no position is open.
     pub fn is_flat(&self) -> bool {
-        self.phase == Phase::Flat
+        self.phase == Phase::Flat && self.late_entry.is_none()
     }
 }
 
