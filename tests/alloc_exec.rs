@@ -9,7 +9,7 @@ use obi_scalp::msg::{
     BookState, BookUpdate, Depth, ExecKind, ExecReport, OrderCmd, OrderSide, Side, Tif, TradePrint,
     DEPTH_LEVELS, MONEY_PER_TICK_LOT,
 };
-use obi_scalp::risk::{RiskEngine, RiskLimits};
+use obi_scalp::risk::{RiskEngine, RiskLimits, WorkingLots};
 
 #[path = "common/counting_alloc.rs"]
 mod counting_alloc;
@@ -128,7 +128,15 @@ impl Sim {
                         let reduce = self.ledger.position() != 0 && r & (1 << 40) != 0;
                         if self
                             .risk
-                            .pre_trade(self.t, side, px, qty, &self.ledger, reduce)
+                            .pre_trade(
+                                self.t,
+                                side,
+                                px,
+                                qty,
+                                &self.ledger,
+                                WorkingLots::NONE,
+                                reduce,
+                            )
                             .is_err()
                         {
                             return;
@@ -161,6 +169,7 @@ fn exec_and_risk_do_not_allocate_after_warm_up() {
     let cfg = PaperConfig {
         order_latency_ns: 2_500_000,
         cancel_latency_ns: 1_500_000,
+        report_latency_ns: 0,
         maker_fee_cbps: -25,
         taker_fee_cbps: 550,
     };

@@ -784,6 +784,12 @@ fn audit_event(audit: &ops::AuditSender, inst: &crate::instrument::Instrument, e
             .with("net_pnl", format_money(inst, trade.net_pnl))
             .with("fees", format_money(inst, trade.fees))
             .with("exit", exit.map(|x| x.as_str()).unwrap_or("")),
+        TraderEvent::UnknownReport { report } => AuditEvent::new(AuditKind::Reject)
+            .with("event_ns", report.ts_ns)
+            .with("order_id", report.id)
+            .with("reason", "unknown_order_report")
+            .with("origin", "venue")
+            .with("report", format!("{:?}", report.kind)),
         TraderEvent::Risk(r) => AuditEvent::new(AuditKind::RiskTransition)
             .with("event_ns", r.ts_ns)
             .with("from", format!("{:?}", r.from).to_lowercase())

@@ -144,6 +144,8 @@ pub struct StrategyConfig {
 pub struct RiskConfig {
     pub initial_equity: Money,
     pub limits: RiskLimits,
+    /// What a kill/abort flatten does while the traded book is not synced (or crossed).
+    pub flatten_when_unsynced: crate::strategy::FlattenPolicy,
 }
 
 pub use crate::risk::RiskLimits;

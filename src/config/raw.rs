@@ -444,6 +444,16 @@ impl RawConfig {
         let order_burst = r.int("order_burst", 10, 1, 100_000)? as u32;
         let max_consecutive_failures = r.int("max_consecutive_failures", 5, 1, 1000)? as u32;
         let flatten_on_abort = r.bool_or("flatten_on_abort", true)?;
+        let flatten_when_unsynced = match r.str_or("flatten_when_unsynced", "wait")?.as_str() {
+            "wait" => crate::strategy::FlattenPolicy::Wait,
+            "market" => crate::strategy::FlattenPolicy::Market,
+            other => {
+                return Err(ConfigError::new(
+                    "risk.flatten_when_unsynced",
+                    format!("expected \"wait\" or \"market\", got \"{other}\""),
+                ))
+            }
+        };
         let trading_day_offset_ns = r.scaled(
             "trading_day_offset_ms",
             "0",
@@ -474,6 +484,7 @@ impl RawConfig {
                 flatten_on_abort,
                 trading_day_offset_ns,
             },
+            flatten_when_unsynced,
         };
 
         // [paper]
@@ -481,6 +492,7 @@ impl RawConfig {
         let paper = PaperConfig {
             order_latency_ns: p.ms("order_latency_ms", "5", 0, 60_000_000_000)?,
             cancel_latency_ns: p.ms("cancel_latency_ms", "5", 0, 60_000_000_000)?,
+            report_latency_ns: p.ms("report_latency_ms", "5", 0, 60_000_000_000)?,
             maker_fee_cbps: p.scaled("maker_fee_bps", "0", 2, -10_000, 100_000)?,
             taker_fee_cbps: p.scaled("taker_fee_bps", "0", 2, -10_000, 100_000)?,
         };

@@ -49,6 +49,8 @@ pub struct PaperConfig {
     pub order_latency_ns: u64,
     /// Decision to a cancel taking effect.
     pub cancel_latency_ns: u64,
+    /// A report's time at the venue to its arrival at the strategy (applied by the trader).
+    pub report_latency_ns: u64,
     /// Fee rate for resting fills (negative for a rebate).
     pub maker_fee_cbps: Cbps,
     /// Fee rate for taking fills.
@@ -388,6 +390,15 @@ impl PaperExchange {
     /// Orders sent but not yet at the book.
     pub fn pending_orders(&self) -> usize {
         self.pending_arrivals
+    }
+
+    /// Ids of the orders sent but not yet at the book (on their way, or waiting for a synced
+    /// book).
+    pub fn pending_ids(&self) -> impl Iterator<Item = u64> + '_ {
+        self.pending.iter().filter_map(|p| match *p {
+            Pending::Arrive { id, .. } => Some(id),
+            _ => None,
+        })
     }
 
     /// The venue's view of our account since start: (position in lots, cash change in Money,
@@ -837,6 +848,7 @@ mod tests {
         PaperConfig {
             order_latency_ns: order,
             cancel_latency_ns: cancel,
+            report_latency_ns: 0,
             maker_fee_cbps: -25,
             taker_fee_cbps: 550,
         }

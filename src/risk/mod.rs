@@ -13,10 +13,12 @@
 //! | venue balance vs our ledger > `max_wallet_drift`       | degraded | `wallet_drift_exceeded`        |
 //! | consecutive failed orders > `max_consecutive_failures` | abort    | `consecutive_failures_exceeded`|
 //! | [`RiskEngine::kill`]                                   | abort    | `kill_switch`                  |
+//! | a report for an order we never sent ([`RiskEngine::unknown_report`]) | degraded | `unknown_order_report` |
 //!
 //! Abort wins when several fire. Abort reasons are latched until restart. Degraded reasons clear
 //! when their condition clears, except the daily loss, which stays until the next trading day
-//! (days start at UTC midnight + `trading_day_offset_ns`). In `degraded` only reduce-only orders
+//! (days start at UTC midnight + `trading_day_offset_ns`), and an unknown order report, which
+//! stays until restart (our books can no longer be trusted to match the venue's). In `degraded` only reduce-only orders
 //! pass; in `abort` only reduce-only orders pass and only if `flatten_on_abort` (the abort's own
 //! flattening); otherwise nothing does. Every change of the reason set produces a [`RiskEvent`]
 //! for the audit log.
@@ -66,10 +68,11 @@ pub enum ReasonCode {
     WalletDriftExceeded = 5,
     ConsecutiveFailuresExceeded = 6,
     KillSwitch = 7,
+    UnknownOrderReport = 8,
 }
 
 impl ReasonCode {
-    pub const ALL: [ReasonCode; 8] = [
+    pub const ALL: [ReasonCode; 9] = [
         ReasonCode::MaxDrawdownExceeded,
         ReasonCode::DailyLossLimitExceeded,
         ReasonCode::MaxPositionSizeExceeded,
@@ -78,6 +81,7 @@ impl ReasonCode {
         ReasonCode::WalletDriftExceeded,
         ReasonCode::ConsecutiveFailuresExceeded,
         ReasonCode::KillSwitch,
+        ReasonCode::UnknownOrderReport,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -90,6 +94,7 @@ impl ReasonCode {
             ReasonCode::WalletDriftExceeded => "wallet_drift_exceeded",
             ReasonCode::ConsecutiveFailuresExceeded => "consecutive_failures_exceeded",
             ReasonCode::KillSwitch => "kill_switch",
+            ReasonCode::UnknownOrderReport => "unknown_order_report",
         }
     }
 
@@ -103,7 +108,8 @@ impl ReasonCode {
             ReasonCode::DailyLossLimitExceeded
             | ReasonCode::MaxPositionSizeExceeded
             | ReasonCode::MaxLeverageExceeded
-            | ReasonCode::WalletDriftExceeded => RiskStatus::Degraded,
+            | ReasonCode::WalletDriftExceeded
+            | ReasonCode::UnknownOrderReport => RiskStatus::Degraded,
         }
     }
 
@@ -296,6 +302,19 @@ pub struct RiskCounters {
     pub position: u64,
     pub rate_limited: u64,
     pub failures: u64,
+    /// Reports for order ids we never sent (or already saw end).
+    pub unknown_reports: u64,
+}
+
+/// Lots our working orders (sent and not yet ended) could still trade, by side.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WorkingLots {
+    pub buy: i64,
+    pub sell: i64,
+}
+
+impl WorkingLots {
+    pub const NONE: WorkingLots = WorkingLots { buy: 0, sell: 0 };
 }
 
 /// The risk engine of one instrument.
@@ -308,6 +327,7 @@ pub struct RiskEngine {
     day: Option<i64>,
     day_start_equity: Money,
     daily_latched: bool,
+    unknown_report_latched: bool,
     peak: Money,
     last_mark: i64,
     last_drift: Option<Money>,
@@ -326,6 +346,7 @@ impl RiskEngine {
             day: None,
             day_start_equity: 0,
             daily_latched: false,
+            unknown_report_latched: false,
             peak: Money::MIN,
             last_mark: NO_PRICE,
             last_drift: None,
@@ -422,6 +443,7 @@ impl RiskEngine {
             }
         };
         set(ReasonCode::DailyLossLimitExceeded, self.daily_latched);
+        set(ReasonCode::UnknownOrderReport, self.unknown_report_latched);
         set(
             ReasonCode::MaxPositionSizeExceeded,
             pos.unsigned_abs() > self.limits.max_position_size.max(0) as u64,
@@ -449,8 +471,11 @@ impl RiskEngine {
     }
 
     /// Pre-trade check of an order; takes a rate token when everything else passes.
-    /// Position checks use the ledger's filled position only: the caller accounts for its own
-    /// working orders.
+    /// Position checks count the ledger's filled position and, as if they all filled, the lots
+    /// our `working` orders (sent, not yet ended) could still trade on the order's side: a
+    /// reduce-only order passes only if it and the working orders on its side together do not
+    /// exceed the position.
+    #[allow(clippy::too_many_arguments)]
     pub fn pre_trade(
         &mut self,
         now_ns: u64,
@@ -458,6 +483,7 @@ impl RiskEngine {
         px: i64,
         qty: i64,
         ledger: &Ledger,
+        working: WorkingLots,
         reduce_only: bool,
     ) -> Result<(), RejectReason> {
         if qty <= 0 || px <= 0 {
@@ -465,7 +491,14 @@ impl RiskEngine {
             return Err(RejectReason::Invalid);
         }
         let pos = ledger.position();
-        let reduces = pos != 0 && side.sign() != pos.signum() && qty <= pos.abs();
+        let same = match side {
+            OrderSide::Buy => working.buy,
+            OrderSide::Sell => working.sell,
+        }
+        .max(0);
+        let reduces = pos != 0
+            && side.sign() != pos.signum()
+            && (qty as i128 + same as i128) <= pos.unsigned_abs() as i128;
         if reduce_only && !reduces {
             self.counters.reduce_only += 1;
             return Err(RejectReason::Risk);
@@ -483,7 +516,7 @@ impl RiskEngine {
             self.counters.order_size += 1;
             return Err(RejectReason::Risk);
         }
-        let after = (pos as i128 + side.sign() as i128 * qty as i128).abs();
+        let after = (pos as i128 + side.sign() as i128 * (qty as i128 + same as i128)).abs();
         if after > self.limits.max_position_size as i128 && after > pos.unsigned_abs() as i128 {
             self.counters.position += 1;
             return Err(RejectReason::Risk);
@@ -494,6 +527,16 @@ impl RiskEngine {
         }
         self.counters.passed += 1;
         Ok(())
+    }
+
+    /// A report for an order id we never sent (or already saw end): never booked; our position
+    /// can no longer be trusted to match the venue's, so no new positions until restart.
+    pub fn unknown_report(&mut self, now_ns: u64, out: &mut impl FnMut(RiskEvent)) {
+        self.counters.unknown_reports += 1;
+        self.unknown_report_latched = true;
+        let mut next = self.reasons;
+        next.insert(ReasonCode::UnknownOrderReport);
+        self.change(now_ns, next, None, out);
     }
 
     /// Counts consecutive failed orders: venue, network and invalid rejects, and cancels the
@@ -886,7 +929,7 @@ mod tests {
         // Without flatten_on_abort not even a reduce-only order passes.
         assert!(!r.should_flatten());
         assert_eq!(
-            r.pre_trade(T0, Sell, 100, 3, &led, true),
+            r.pre_trade(T0, Sell, 100, 3, &led, WorkingLots::NONE, true),
             Err(RejectReason::Risk)
         );
     }
@@ -902,32 +945,44 @@ mod tests {
         });
         let mut led = Ledger::new(1_000 * M);
         assert_eq!(
-            r.pre_trade(T0, Buy, 100, 0, &led, false),
+            r.pre_trade(T0, Buy, 100, 0, &led, WorkingLots::NONE, false),
             Err(RejectReason::Invalid)
         );
         assert_eq!(
-            r.pre_trade(T0, Buy, 100, 6, &led, false),
+            r.pre_trade(T0, Buy, 100, 6, &led, WorkingLots::NONE, false),
             Err(RejectReason::Risk)
         );
         assert_eq!(
-            r.pre_trade(T0, Buy, 100, 5, &led, true),
+            r.pre_trade(T0, Buy, 100, 5, &led, WorkingLots::NONE, true),
             Err(RejectReason::Risk),
             "flat: nothing to reduce"
         );
-        assert_eq!(r.pre_trade(T0, Buy, 100, 5, &led, false), Ok(()));
+        assert_eq!(
+            r.pre_trade(T0, Buy, 100, 5, &led, WorkingLots::NONE, false),
+            Ok(())
+        );
         led.on_fill(T0, Buy, 100, 5, 0);
         assert_eq!(
-            r.pre_trade(T0, Buy, 100, 4, &led, false),
+            r.pre_trade(T0, Buy, 100, 4, &led, WorkingLots::NONE, false),
             Err(RejectReason::Risk),
             "9 > 8"
         );
-        assert_eq!(r.pre_trade(T0, Buy, 100, 3, &led, false), Ok(()));
-        assert_eq!(r.pre_trade(T0, Sell, 100, 5, &led, true), Ok(()));
         assert_eq!(
-            r.pre_trade(T0, Sell, 100, 1, &led, true),
+            r.pre_trade(T0, Buy, 100, 3, &led, WorkingLots::NONE, false),
+            Ok(())
+        );
+        assert_eq!(
+            r.pre_trade(T0, Sell, 100, 5, &led, WorkingLots::NONE, true),
+            Ok(())
+        );
+        assert_eq!(
+            r.pre_trade(T0, Sell, 100, 1, &led, WorkingLots::NONE, true),
             Err(RejectReason::RateLimit)
         );
-        assert_eq!(r.pre_trade(T0 + SEC / 2, Sell, 100, 1, &led, true), Ok(()));
+        assert_eq!(
+            r.pre_trade(T0 + SEC / 2, Sell, 100, 1, &led, WorkingLots::NONE, true),
+            Ok(())
+        );
         assert_eq!(r.counters().rate_limited, 1);
 
         // Degraded by position: reduce-only only.
@@ -935,40 +990,85 @@ mod tests {
         eval(&mut r, T0 + SEC, &led, 100, None);
         assert_eq!(r.status(), RiskStatus::Degraded);
         assert_eq!(
-            r.pre_trade(T0 + SEC, Buy, 100, 1, &led, false),
+            r.pre_trade(T0 + SEC, Buy, 100, 1, &led, WorkingLots::NONE, false),
             Err(RejectReason::Risk)
         );
         assert_eq!(
-            r.pre_trade(T0 + SEC, Sell, 100, 1, &led, false),
+            r.pre_trade(T0 + SEC, Sell, 100, 1, &led, WorkingLots::NONE, false),
             Err(RejectReason::Risk)
         );
         assert_eq!(
-            r.pre_trade(T0 + SEC, Sell, 100, 10, &led, true),
+            r.pre_trade(T0 + SEC, Sell, 100, 10, &led, WorkingLots::NONE, true),
             Err(RejectReason::Risk),
             "would flip"
         );
-        assert_eq!(r.pre_trade(T0 + SEC, Sell, 100, 4, &led, true), Ok(()));
+        assert_eq!(
+            r.pre_trade(T0 + SEC, Sell, 100, 4, &led, WorkingLots::NONE, true),
+            Ok(())
+        );
 
         // Abort with flatten_on_abort: only reduce-only orders.
         eval(&mut r, T0 + 2 * SEC, &led, 80, None);
         assert_eq!(r.status(), RiskStatus::Abort);
         assert!(r.should_flatten());
         assert_eq!(
-            r.pre_trade(T0 + 2 * SEC, Buy, 80, 1, &led, false),
+            r.pre_trade(T0 + 2 * SEC, Buy, 80, 1, &led, WorkingLots::NONE, false),
             Err(RejectReason::Risk)
         );
-        assert_eq!(r.pre_trade(T0 + 2 * SEC, Sell, 80, 5, &led, true), Ok(()));
+        assert_eq!(
+            r.pre_trade(T0 + 2 * SEC, Sell, 80, 5, &led, WorkingLots::NONE, true),
+            Ok(())
+        );
+    }
+
+    /// Working orders count: two entries of 5 against a limit of 8 cannot both pass, and a
+    /// reduce-only exit cannot pass while other working sells already cover the position.
+    #[test]
+    fn pre_trade_counts_working_orders() {
+        let mut r = engine(|l| {
+            l.max_order_size = 5;
+            l.max_position_size = 8;
+        });
+        let mut led = Ledger::new(1_000 * M);
+        let w = |buy, sell| WorkingLots { buy, sell };
+        assert_eq!(r.pre_trade(T0, Buy, 100, 5, &led, w(0, 0), false), Ok(()));
+        assert_eq!(
+            r.pre_trade(T0, Buy, 100, 5, &led, w(5, 0), false),
+            Err(RejectReason::Risk),
+            "5 filled-to-be + 5 > 8"
+        );
+        led.on_fill(T0, Buy, 100, 4, 0);
+        assert_eq!(r.pre_trade(T0, Sell, 100, 4, &led, w(1, 0), true), Ok(()));
+        assert_eq!(
+            r.pre_trade(T0, Sell, 100, 4, &led, w(1, 4), true),
+            Err(RejectReason::Risk),
+            "a second exit of the whole position would flip it"
+        );
+    }
+
+    #[test]
+    fn unknown_report_degrades_until_restart() {
+        let mut r = engine(|_| {});
+        let led = Ledger::new(1_000 * M);
+        let mut ev = Vec::new();
+        r.unknown_report(T0, &mut |e| ev.push(e));
+        assert_eq!(r.status(), RiskStatus::Degraded);
+        assert_eq!(ev.len(), 1);
+        assert_eq!(ev[0].raised.primary(), Some(ReasonCode::UnknownOrderReport));
+        eval(&mut r, T0 + SEC, &led, 100, None);
+        assert_eq!(r.status(), RiskStatus::Degraded, "latched");
+        assert_eq!(r.counters().unknown_reports, 1);
     }
 
     #[test]
     fn reason_names_and_severities() {
         let names: Vec<&str> = ReasonCode::ALL.iter().map(|r| r.as_str()).collect();
-        assert_eq!(names.len(), 8);
+        assert_eq!(names.len(), 9);
         for (i, n) in names.iter().enumerate() {
             assert!(!names[..i].contains(n), "duplicate {n}");
         }
         let all: Reasons = ReasonCode::ALL.into_iter().collect();
-        assert_eq!(all.iter().count(), 8);
+        assert_eq!(all.iter().count(), 9);
         assert_eq!(all.status(), RiskStatus::Abort);
         let d = set(&[
             ReasonCode::MaxLeverageExceeded,
