@@ -67,7 +67,8 @@ fn bybit_replay_is_byte_identical_and_reconciles() {
         return;
     };
     // The shipped config, and a more active variant so that several trades reconcile.
-    let active = tmp("cfg").join("active.toml");
+    let cfg_dir = tmp("cfg");
+    let active = cfg_dir.join("active.toml");
     let base = std::fs::read_to_string(config_path("bybit-btcusdt.toml")).unwrap();
     let text = base
         .replace("long_threshold = 0.25", "long_threshold = 0.15")
@@ -78,10 +79,20 @@ fn bybit_replay_is_byte_identical_and_reconciles() {
         text, base,
         "the variant must differ from the shipped config"
     );
-    std::fs::write(&active, text).unwrap();
+    std::fs::write(&active, &text).unwrap();
+    // Reports 20 ms late and cancels slower than orders: late entry fills and exits decided on
+    // late news must still reconcile.
+    let slow = cfg_dir.join("slow.toml");
+    let slow_text = text.replace(
+        "cancel_latency_ms = 5",
+        "cancel_latency_ms = 30\nreport_latency_ms = 20",
+    );
+    assert_ne!(slow_text, text);
+    std::fs::write(&slow, slow_text).unwrap();
     for (name, cfg) in [
         ("shipped", config_path("bybit-btcusdt.toml")),
         ("active", active),
+        ("slow_reports", slow),
     ] {
         let (a, b) = (tmp(&format!("{name}-a")), tmp(&format!("{name}-b")));
         let ra = replay(&cfg, &input, &a);
