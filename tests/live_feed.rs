@@ -650,6 +650,27 @@ fn pipeline_opens_orders_only_on_synced_books_under_faults() {
         "the strategy must trade for this test to mean anything: {} opening orders",
         opening.len()
     );
+    let closing: Vec<u64> = orders
+        .iter()
+        .filter(|(_, reduce)| *reduce)
+        .map(|(r, _)| *r)
+        .collect();
+    assert!(
+        !closing.is_empty(),
+        "exits must happen for the reduce-only half of this test to mean anything"
+    );
+    // Exits too: take-profit, stop-loss and max-hold are decided on synced books only.
+    for r in &closing {
+        let at: Vec<BookState> = log
+            .iter()
+            .filter(|(t, _)| t == r)
+            .map(|(_, s)| *s)
+            .collect();
+        assert!(
+            at.contains(&BookState::Synced),
+            "reduce-only order at {r} on an update that was not synced: {at:?}"
+        );
+    }
     let mut mixed = 0;
     for r in &opening {
         let at: Vec<BookState> = log
@@ -666,9 +687,10 @@ fn pipeline_opens_orders_only_on_synced_books_under_faults() {
         }
     }
     eprintln!(
-        "{} opening orders, all on synced updates ({mixed} at a time that also saw a state change); \
-         {unsynced} unsynced updates; feed {k:?}",
-        opening.len()
+        "{} opening and {} reduce-only orders, all on synced updates ({mixed} openings at a time \
+         that also saw a state change); {unsynced} unsynced updates; feed {k:?}",
+        opening.len(),
+        closing.len()
     );
 }
 
