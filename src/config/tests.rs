@@ -40,6 +40,17 @@ fn errors_name_the_key() {
     let e = err("[strategy]\nentry_offset = 11\nmax_entry_offset = 10\n");
     assert_eq!(e.key, "strategy.entry_offset");
     assert!(e.msg.contains("max_entry_offset"));
+    // Paper: the sweep must stay inside the depth the book message carries.
+    let e = err("[strategy]\nentry_offset = 5\n");
+    assert_eq!(e.key, "strategy.entry_offset");
+    assert!(e.msg.contains("at most 4 in paper mode"), "{e}");
+    assert_eq!(
+        Config::from_toml("[strategy]\nentry_offset = 4\n")
+            .unwrap()
+            .strategy
+            .entry_offset_ticks,
+        4
+    );
     let e = err("[strategy]\nlong_treshold = 0.3\n");
     assert_eq!(e.key, "strategy.long_treshold");
     assert_eq!(e.msg, "unknown key");

@@ -29,7 +29,10 @@
 //!   priority;
 //! - a synced, uncrossed book update whose opposite best is strictly through the order's price
 //!   (best ask below our bid) fills it completely at its own price as maker: that liquidity
-//!   must have traded.
+//!   must have traded. For the rest of an order that crossed on arrival, "through" means through
+//!   the best price it took: the levels it swept were filled once, as taker, and the market data
+//!   (which does not know our fills) keeps showing them; a rested rest is a maker only for
+//!   liquidity that comes after it rests.
 //!
 //! Prints by our own side's aggressor never fill us. Our paper orders are invisible to the
 //! market data, so there is no self-trade check and no market impact beyond the consumed copy.
@@ -77,6 +80,11 @@ pub struct OpenOrder {
     pub arrived_ns: u64,
     /// Submission order (ties and time priority).
     seq: u64,
+    /// A book update fills it (as maker) only when the opposite best is strictly through this
+    /// price: its own price, or for the rest of an order that crossed on arrival, the best
+    /// opposite price it took (the levels it took were traded once, as taker; the market data
+    /// keeps showing them until the venue's own book would have).
+    through_px: i64,
 }
 
 impl OpenOrder {
@@ -216,8 +224,8 @@ impl PaperExchange {
         while i < self.orders.len() {
             let o = self.orders[i];
             let through = match o.side {
-                OrderSide::Buy => best_ask != NO_PRICE && best_ask < o.px,
-                OrderSide::Sell => best_bid != NO_PRICE && best_bid > o.px,
+                OrderSide::Buy => best_ask != NO_PRICE && best_ask < o.through_px,
+                OrderSide::Sell => best_bid != NO_PRICE && best_bid > o.through_px,
             };
             if through && self.fill_resting(i, ts, o.leaves, out) {
                 continue;
@@ -616,6 +624,10 @@ impl PaperExchange {
             ts_ns: ts,
             kind: ExecKind::Accepted,
         });
+        let first_taken = match side {
+            OrderSide::Buy => self.depth.asks[0].0,
+            OrderSide::Sell => self.depth.bids[0].0,
+        };
         let leaves = if crosses {
             self.take(ts, id, side, px, qty, out)
         } else {
@@ -643,6 +655,7 @@ impl PaperExchange {
             tif,
             arrived_ns: ts,
             seq,
+            through_px: if crosses { first_taken } else { px },
         };
         if let Some(v) = self.visible_at(side, px) {
             o.ahead = v + self.ours_ahead(&o);
@@ -1206,6 +1219,36 @@ mod tests {
         assert_eq!(x.pending_orders(), 1);
         let r = rec(|o| x.on_book(&book(20, &[(98, 1)], &[(101, 1)]), o));
         assert_eq!(r, vec![rep(3, 20, ExecKind::Accepted)]);
+    }
+
+    /// A crossing buy that swept the asks up to its price and rested the rest: the next book
+    /// still shows the asks it took (the market data does not know our fills). That liquidity
+    /// was taken once, as taker; it must not fill the rest again as maker. Only liquidity that
+    /// shows up after the rest rested (an ask below anything it swept, or prints) fills it.
+    #[test]
+    fn a_swept_remainder_is_a_maker_only_for_fills_after_it_rests() {
+        let mut x = PaperExchange::new(cfg(0, 0), 8);
+        let r = rec(|o| {
+            x.on_book(&book(0, &[(99, 5)], &[(101, 2), (102, 2), (104, 9)]), o);
+            x.on_cmd(0, place(1, OrderSide::Buy, 102, 5, Tif::Gtc), o);
+        });
+        assert_eq!(
+            r,
+            vec![
+                rep(1, 0, ExecKind::Accepted),
+                fill(1, 0, 101, 2, Liquidity::Taker, 550, 3),
+                fill(1, 0, 102, 2, Liquidity::Taker, 550, 1),
+            ]
+        );
+        let r = rec(|o| {
+            x.on_book(&book(1, &[(99, 5)], &[(101, 2), (102, 2), (104, 9)]), o);
+            x.on_book(&book(2, &[(99, 5)], &[(101, 1), (104, 9)]), o);
+        });
+        assert!(r.is_empty(), "the liquidity it took, seen again: {r:?}");
+        assert_eq!(x.balance().0, 4);
+        // New liquidity below everything it swept trades through it: a maker fill at its price.
+        let r = rec(|o| x.on_book(&book(3, &[(99, 5)], &[(100, 1), (104, 9)]), o));
+        assert_eq!(r, vec![fill(1, 3, 102, 1, Liquidity::Maker, -25, 0)]);
     }
 
     #[test]
