@@ -18,6 +18,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
+#[path = "common/shared_data.rs"]
+mod shared_data;
+
 const BIN: &str = env!("CARGO_BIN_EXE_obi-scalp");
 
 /// Environment variables that would change what `run` does; removed from every child.
@@ -614,8 +617,9 @@ fn live_mode_without_the_env_confirmation_exits_2() {
 #[test]
 fn live_mode_without_credentials_exits_3() {
     if Path::new("/run/secrets/api_key").exists() {
-        eprintln!(
-            "SKIP: /run/secrets/api_key exists on this machine; cannot test a missing secret"
+        shared_data::skip_tool(
+            "a machine without /run/secrets/api_key",
+            "it exists here, so a missing secret cannot be tested",
         );
         return;
     }
@@ -1074,7 +1078,10 @@ fn have_rustfmt() -> bool {
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
-        eprintln!("SKIP: cargo fmt (rustfmt) not installed; go_nogo's fmt stage cannot pass");
+        shared_data::skip_tool(
+            "cargo fmt (rustfmt)",
+            "not installed (rustup component add rustfmt); go_nogo's fmt stage cannot pass",
+        );
     }
     ok
 }
