@@ -25,15 +25,12 @@ use obi_scalp::venue::{BookRoutes, Decoder};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
-const BINANCE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/data/binance_spot_cryptofeed_20211012.jsonl"
-);
+#[path = "../tests/common/shared_data.rs"]
+mod shared_data;
 
-const BYBIT: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/data/bybit_v5_cryptofeed_20260809.jsonl"
-);
+const BINANCE: &str = "binance_spot_cryptofeed_20211012.jsonl";
+
+const BYBIT: &str = "bybit_v5_cryptofeed_20260809.jsonl";
 
 #[derive(Deserialize)]
 struct Line {
@@ -46,20 +43,27 @@ struct Line {
     addr: String,
 }
 
-/// (market, frame) for every `recv` line of the Bybit recording, in file order.
+/// (market, frame) for every `recv` line of the Bybit recording, in file order; `None` when
+/// the recording is absent (a visible skip, or a panic under `OBI_REQUIRE_DATA=1`). A file
+/// that is there but does not read as expected panics.
 fn bybit_frames() -> Option<Vec<(Market, Vec<u8>)>> {
-    let text = std::fs::read_to_string(BYBIT).ok()?;
+    let path = shared_data::shared_data(BYBIT)?;
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut conn_market: BTreeMap<String, Market> = BTreeMap::new();
     let mut out = Vec::new();
-    for l in text.lines() {
-        let l: Line = serde_json::from_str(l).ok()?;
+    for (n, l) in text.lines().enumerate() {
+        let at = || format!("{}:{}", path.display(), n + 1);
+        let l: Line = serde_json::from_str(l).unwrap_or_else(|e| panic!("{}: {e}", at()));
         match l.t.as_str() {
             "connect" => {
-                let m = obi_scalp::venue::bybit::market_of_addr(&l.addr)?;
+                let m = obi_scalp::venue::bybit::market_of_addr(&l.addr)
+                    .unwrap_or_else(|| panic!("{}: unknown address {}", at(), l.addr));
                 conn_market.insert(l.conn, m);
             }
             "recv" => {
-                let m = *conn_market.get(&l.conn)?;
+                let m = *conn_market
+                    .get(&l.conn)
+                    .unwrap_or_else(|| panic!("{}: unknown connection {}", at(), l.conn));
                 out.push((m, l.data.into_bytes()));
             }
             _ => {}
@@ -81,12 +85,14 @@ fn decoder_with(m: Market, fast: bool) -> BybitDecoder {
 
 /// A Binance NKNUSDT combined-stream depth frame from the recording.
 fn binance_frame() -> Option<Vec<u8>> {
-    let text = std::fs::read_to_string(BINANCE).ok()?;
-    text.lines().find_map(|l| {
+    let path = shared_data::shared_data(BINANCE)?;
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let frame = text.lines().find_map(|l| {
         let l: Line = serde_json::from_str(l).ok()?;
         (l.t == "recv" && l.data.starts_with(r#"{"stream":"nknusdt@depth"#))
             .then(|| l.data.into_bytes())
-    })
+    });
+    Some(frame.unwrap_or_else(|| panic!("{}: no nknusdt@depth frame", path.display())))
 }
 
 #[derive(Deserialize)]
@@ -281,7 +287,6 @@ fn bench_path<D: Decoder>(
 
 fn bench(c: &mut Criterion) {
     let Some(frames) = bybit_frames() else {
-        eprintln!("skipping market_data benches: {BYBIT} not found (../shared/data is needed)");
         return;
     };
     // A delta of BTCUSDT linear and the state before it.

@@ -3,14 +3,23 @@
 # `promtool test rules` (ops/prometheus/alerts_test.yml: each alert fires when it should and
 # not before). Also parses every query of the Grafana dashboard (ops/grafana/obi-scalp.json,
 # needs python3) by wrapping them as recording rules. Skips with a message (exit 0) when promtool is not installed
-# (Debian: apt-get install prometheus).
+# (Debian: apt-get install prometheus), unless OBI_REQUIRE_TOOLS=1 (set by .ci/run): then a
+# missing promtool or python3 fails (exit 1).
 set -euo pipefail
+
+skip() { # what why
+    if [ "${OBI_REQUIRE_TOOLS:-0}" = 1 ]; then
+        echo "FAIL $1: $2 (OBI_REQUIRE_TOOLS=1 forbids skipping)" >&2
+        exit 1
+    fi
+    echo "SKIP $1: $2"
+}
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 dir="$here/ops/prometheus"
 
 if ! command -v promtool >/dev/null 2>&1; then
-    echo "SKIP check_alerts: promtool not found (apt-get install prometheus)"
+    skip check_alerts "promtool not found (apt-get install prometheus)"
     exit 0
 fi
 
@@ -37,5 +46,5 @@ PY
     promtool check rules "$tmp/dashboard_rules.yml" >/dev/null
     echo "ok   dashboard: every query parses"
 else
-    echo "SKIP dashboard query check: python3 not found"
+    skip "dashboard query check" "python3 not found"
 fi

@@ -5,16 +5,25 @@
 #
 # It runs on a build machine without the service installed: a scratch root holds the distro's
 # own units, a stub /usr/local/bin/obi-scalp (verify checks ExecStart is executable) and ours.
-# Skips with a message (exit 0) when systemd-analyze is not installed.
+# Skips with a message (exit 0) when systemd-analyze is not installed, unless
+# OBI_REQUIRE_TOOLS=1 (set by .ci/run): then a missing tool fails (exit 1).
 set -euo pipefail
+
+skip() { # why
+    if [ "${OBI_REQUIRE_TOOLS:-0}" = 1 ]; then
+        echo "FAIL check_systemd: $1 (OBI_REQUIRE_TOOLS=1 forbids skipping)" >&2
+        exit 1
+    fi
+    echo "SKIP check_systemd: $1"
+    exit 0
+}
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 units_dir="$here/systemd"
 max_exposure="${MAX_EXPOSURE:-20}"
 
 if ! command -v systemd-analyze >/dev/null 2>&1; then
-    echo "SKIP check_systemd: systemd-analyze not found (apt-get install systemd)"
-    exit 0
+    skip "systemd-analyze not found (apt-get install systemd)"
 fi
 
 sys_units=""
@@ -22,8 +31,7 @@ for d in /usr/lib/systemd/system /lib/systemd/system; do
     if [ -f "$d/sysinit.target" ]; then sys_units="$d"; break; fi
 done
 if [ -z "$sys_units" ]; then
-    echo "SKIP check_systemd: no distro unit directory with sysinit.target found"
-    exit 0
+    skip "no distro unit directory with sysinit.target found"
 fi
 
 root="$(mktemp -d)"

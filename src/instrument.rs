@@ -162,6 +162,17 @@ impl Instrument {
         self.tick.decimals() + self.lot.decimals()
     }
 
+    /// Decimal places amounts of the quote currency are shown with (at least): 0 for JPY and
+    /// KRW, 8 for BTC and ETH, 2 for USD, USD stablecoins, EUR and anything else. Exact amounts
+    /// with more significant places show them all (money is never rounded for display).
+    pub fn quote_decimals(&self) -> u8 {
+        match self.quote.as_str() {
+            "JPY" | "KRW" => 0,
+            "BTC" | "ETH" => 8,
+            _ => 2,
+        }
+    }
+
     /// Quote-currency value of `ticks * lots` in units of `10^-notional_decimals()`.
     pub fn notional_units(&self, ticks: i64, lots: i64) -> i128 {
         ticks as i128

@@ -23,3 +23,9 @@ pub mod sim;
 pub mod strategy;
 pub mod trader;
 pub mod venue;
+
+/// The shared data folder and the skip rules of the test suite (one file for unit tests,
+/// integration tests and benches; see its module doc).
+#[cfg(test)]
+#[path = "../tests/common/shared_data.rs"]
+pub(crate) mod testdata;

@@ -203,6 +203,25 @@ pub fn write_units<W: fmt::Write>(units: i128, decimals: u8, w: &mut W) -> fmt::
     write!(w, "{sign}{int}.{frac:0width$}", width = decimals as usize)
 }
 
+/// Writes `units * 10^-decimals` exactly, with trailing zeros dropped down to `min_decimals`
+/// places (`123450` units at 4 places: `12.345` with `min_decimals` 2, `12.3450` with 4; `120000`
+/// at 4 places with `min_decimals` 0: `12`). Nothing is rounded: a value with more significant
+/// places than `min_decimals` shows all of them.
+pub fn write_units_trimmed<W: fmt::Write>(
+    units: i128,
+    decimals: u8,
+    min_decimals: u8,
+    w: &mut W,
+) -> fmt::Result {
+    let mut places = decimals;
+    let mut v = units;
+    while places > min_decimals && v % 10 == 0 {
+        v /= 10;
+        places -= 1;
+    }
+    write_units(v, places, w)
+}
+
 /// Parses a decimal into `units` of `10^-decimals`, exactly. Extra decimal places are allowed
 /// only when they are zeros (`"1.2300"` at 2 places is 123).
 #[inline]
@@ -549,6 +568,26 @@ pub fn parse_decimal(s: &[u8]) -> Result<(i64, i32), NumError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trimmed_units_keep_every_significant_place() {
+        let t = |u: i128, d: u8, min: u8| {
+            let mut s = String::new();
+            write_units_trimmed(u, d, min, &mut s).unwrap();
+            s
+        };
+        assert_eq!(t(123_450, 4, 2), "12.345");
+        assert_eq!(t(123_450, 4, 4), "12.3450");
+        assert_eq!(t(120_000, 4, 0), "12");
+        assert_eq!(t(120_000, 4, 2), "12.00");
+        assert_eq!(t(-3, 14, 0), "-0.00000000000003");
+        assert_eq!(t(0, 14, 0), "0");
+        assert_eq!(
+            t(i128::MIN, 14, 0),
+            "-1701411834604692317316873.03715884105728"
+        );
+        assert_eq!(t(-1_000, 2, 0), "-10");
+    }
 
     #[test]
     fn parses_plain_decimals_to_steps() {

@@ -4,21 +4,17 @@
 use obi_scalp::config::Config;
 use obi_scalp::record::RecordKind;
 use obi_scalp::replay::{input, Engine};
-use std::path::PathBuf;
 
 #[path = "common/counting_alloc.rs"]
 mod counting_alloc;
+#[path = "common/shared_data.rs"]
+mod shared_data;
 
 #[test]
 fn stage_logic_does_not_allocate_after_warm_up() {
-    let p = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/data/bybit_v5_cryptofeed_20260809.jsonl.zst"
-    ));
-    if !p.exists() {
-        eprintln!("skipping: {} not found", p.display());
+    let Some(p) = shared_data::shared_data("bybit_v5_cryptofeed_20260809.jsonl.zst") else {
         return;
-    }
+    };
     let base = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/config/bybit-btcusdt.toml"

@@ -7,21 +7,11 @@ use obi_scalp::record::RecordKind;
 use obi_scalp::replay::input;
 use obi_scalp::venue::{AnyDecoder, Decoder, DecoderSettings};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::process::Command;
 
-fn shared(name: &str) -> Option<PathBuf> {
-    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data")).join(name);
-    if p.exists() {
-        Some(p)
-    } else {
-        eprintln!(
-            "skipping: {} not found (../shared/data is needed)",
-            p.display()
-        );
-        None
-    }
-}
+#[path = "common/shared_data.rs"]
+mod shared_data;
+use shared_data::shared_data as shared;
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_obi-scalp"))

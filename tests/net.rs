@@ -287,10 +287,10 @@ fn frames_in_order(tls: Option<&Pki>, wait: Duration) {
     c.extra_ca_pem = tls.map(|p| p.ca_file.clone());
     let mut client = WsClient::new(c).unwrap();
     assert_eq!(client.state(), WsState::Waiting);
-    let t_start = net::realtime_ns();
+    let t_start = net::recv_stamp_ns();
     let mut run = Run::default();
     drive_with(&mut client, &mut run, wait, |_, r| r.frames.len() >= N + 2).unwrap();
-    let t_end = net::realtime_ns();
+    let t_end = net::recv_stamp_ns();
 
     let texts = run.texts();
     for (i, t) in texts.iter().take(N).enumerate() {

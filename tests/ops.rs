@@ -377,19 +377,12 @@ fn kill_enabled_without_token_is_a_config_error() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-fn promtool() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join("promtool"))
-        .find(|p| p.is_file())
-}
+#[path = "common/shared_data.rs"]
+mod shared_data;
 
 #[test]
 fn metrics_pass_promtool_check() {
-    let Some(promtool) = promtool() else {
-        println!(
-            "SKIP metrics_pass_promtool_check: promtool not on PATH (apt-get install prometheus)"
-        );
+    let Some(promtool) = shared_data::tool("promtool", "apt-get install prometheus") else {
         return;
     };
     let board = Arc::new(StatusBoard::new(full_status()));

@@ -9,22 +9,12 @@ use obi_scalp::replay::{input, Engine};
 use obi_scalp::strategy::SignalFire;
 use obi_scalp::trader::TraderEvent;
 use obi_scalp::venue::{AnyDecoder, Decoder};
-use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-fn shared(name: &str) -> Option<PathBuf> {
-    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data")).join(name);
-    if p.exists() {
-        Some(p)
-    } else {
-        eprintln!(
-            "skipping: {} not found (../shared/data is needed)",
-            p.display()
-        );
-        None
-    }
-}
+#[path = "common/shared_data.rs"]
+mod shared_data;
+use shared_data::shared_data as shared;
 
 /// The Bybit config with thresholds that fire often on 45 s of data.
 fn active_config() -> Config {

@@ -8,23 +8,9 @@ use obi_scalp::record::{
 };
 use std::path::{Path, PathBuf};
 
-/// The shared data file `name` (`../shared/data` beside the crate, or the folder named by
-/// `OBI_SHARED_DATA`, e.g. from a git worktree elsewhere), or `None` with a skip message.
-fn shared_data(name: &str) -> Option<PathBuf> {
-    let dir = std::env::var_os("OBI_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data").into());
-    let path = dir.join(name);
-    if path.is_file() {
-        Some(path)
-    } else {
-        eprintln!(
-            "skipping: {} not found (the shared data folder is absent)",
-            path.display()
-        );
-        None
-    }
-}
+#[path = "common/shared_data.rs"]
+mod shared_data;
+use shared_data::shared_data;
 
 struct TempDir(PathBuf);
 

@@ -3,18 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn shared(name: &str) -> Option<PathBuf> {
-    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data")).join(name);
-    if p.exists() {
-        Some(p)
-    } else {
-        eprintln!(
-            "skipping: {} not found (../shared/data is needed)",
-            p.display()
-        );
-        None
-    }
-}
+#[path = "common/shared_data.rs"]
+mod shared_data;
+use shared_data::shared_data as shared;
 
 fn tmp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("obi-replay-{}-{name}", std::process::id()));

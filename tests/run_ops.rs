@@ -18,6 +18,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
+#[path = "common/shared_data.rs"]
+mod shared_data;
+
 const BIN: &str = env!("CARGO_BIN_EXE_obi-scalp");
 
 /// Environment variables that would change what `run` does; removed from every child.
@@ -614,8 +617,9 @@ fn live_mode_without_the_env_confirmation_exits_2() {
 #[test]
 fn live_mode_without_credentials_exits_3() {
     if Path::new("/run/secrets/api_key").exists() {
-        eprintln!(
-            "SKIP: /run/secrets/api_key exists on this machine; cannot test a missing secret"
+        shared_data::skip_tool(
+            "a machine without /run/secrets/api_key",
+            "it exists here, so a missing secret cannot be tested",
         );
         return;
     }
@@ -689,6 +693,168 @@ fn unreachable_venue_exits_5() {
     );
     assert_failed(&f, 5, "venue_unreachable", &[&format!("127.0.0.1:{port}")]);
     let _ = std::fs::remove_dir_all(&f.dir);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Exact PnL past the i64 range of money units.
+
+/// An exact decimal (`-123.45`, `100000`) as an integer count of `10^-scale`; panics on
+/// anything else (a float's exponent, more places than `scale`).
+fn exact(s: &str, scale: u32) -> i128 {
+    let (neg, t) = match s.strip_prefix('-') {
+        Some(t) => (true, t),
+        None => (false, s),
+    };
+    let (int, frac) = t.split_once('.').unwrap_or((t, ""));
+    assert!(
+        !int.is_empty()
+            && frac.len() as u32 <= scale
+            && int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()),
+        "not an exact decimal of at most {scale} places: {s:?}"
+    );
+    let mut v = int.parse::<i128>().unwrap() * 10i128.pow(scale);
+    if !frac.is_empty() {
+        v += frac.parse::<i128>().unwrap() * 10i128.pow(scale - frac.len() as u32);
+    }
+    if neg {
+        -v
+    } else {
+        v
+    }
+}
+
+/// The value of `key=` in a `k=v k=v` line.
+fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    line.split(' ')
+        .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+}
+
+/// On BTC/JPY one money unit is 1e-14 JPY (a 1 JPY tick on a 1e-8 BTC lot, over 1e6), so an
+/// i64 of money units ends at 92,233.72 JPY. 1 BTC orders near 10,000,000 JPY with 50 bps fees
+/// pay about 50,000 JPY a fill: two fills and the fees alone are past it. Realized PnL,
+/// unrealized PnL and fees are shown separately and exactly in `/health/detailed`, `/metrics`,
+/// the status and summary lines and `run_complete.json`, and agree with the audit log's fills
+/// and closed trades to the last digit.
+#[test]
+fn pnl_past_92233_jpy_is_exact_and_separate_everywhere() {
+    const S: u32 = 14;
+    // i64::MAX money units, in 1e-14 JPY.
+    const I64_LIMIT: i128 = i64::MAX as i128;
+    let dir = workdir("bigpnl");
+    let cfg = dir.join("run.toml");
+    std::fs::write(
+        &cfg,
+        "duration_s = 60\n[strategy]\norder_size = \"1\"\n[risk]\n\
+         initial_equity = \"100000000000\"\nmax_drawdown = \"100000000000\"\n\
+         daily_loss_limit = \"100000000000\"\nmax_trade_loss = \"100000000000\"\n\
+         max_position_size = \"2\"\nmax_order_size = \"1\"\n\
+         [paper]\ntaker_fee_bps = 50\nmaker_fee_bps = 50\n\
+         [ops]\nhttp_addr = \"127.0.0.1:0\"\nstatus_interval_ms = 200\n",
+    )
+    .unwrap();
+    let mut run = Run::start(&dir, &cfg, &[]);
+    run.wait_healthy();
+    // An open position marked to market: unrealized PnL is shown, and it is not a constant 0.
+    let d = run.wait_detailed(
+        "an open position with non-zero unrealized PnL",
+        Duration::from_secs(30),
+        |v| {
+            v["position_lots"].as_i64().unwrap_or(0) != 0
+                && v["pnl"]["unrealized"]
+                    .as_str()
+                    .is_some_and(|u| exact(u, S) != 0)
+        },
+    );
+    assert!(exact(d["pnl"]["fees"].as_str().unwrap(), S) > 0, "{d}");
+    // Paper mode has no second source for the wallet: no drift that is zero by construction.
+    assert_eq!(d["pnl"]["wallet_drift"], "n/a", "{d}");
+    let d = run.wait_detailed("fees past 92,233.72 JPY", Duration::from_secs(30), |v| {
+        v["pnl"]["fees"]
+            .as_str()
+            .is_some_and(|f| exact(f, S) > I64_LIMIT)
+    });
+    // Realized is after fees: the fees alone put it below the i64 range, and it must not wrap.
+    assert!(
+        exact(d["pnl"]["realized"].as_str().unwrap(), S) < -I64_LIMIT,
+        "{d}"
+    );
+    // /metrics prints the same exact decimals: scrape until a scrape and the health answer
+    // between two scrapes agree (the run keeps trading).
+    let metric = |text: &str, name: &str| -> String {
+        let key = format!("{name}{{currency=\"JPY\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(key.as_str()))
+            .unwrap_or_else(|| panic!("{name} missing:\n{text}"))
+            .to_owned()
+    };
+    let end = Instant::now() + Duration::from_secs(20);
+    loop {
+        let m1 = run.get("/metrics").body;
+        let h = run.get("/health/detailed").json();
+        let m2 = run.get("/metrics").body;
+        let names = [
+            ("obi_scalp_pnl_realized", "realized"),
+            ("obi_scalp_pnl_unrealized", "unrealized"),
+            ("obi_scalp_pnl", "total"),
+            ("obi_scalp_fees", "fees"),
+        ];
+        let same = names.iter().all(|(n, _)| metric(&m1, n) == metric(&m2, n));
+        if same {
+            for (n, k) in names {
+                assert_eq!(metric(&m1, n), h["pnl"][k].as_str().unwrap(), "{n}");
+                exact(&metric(&m1, n), S);
+            }
+            break;
+        }
+        assert!(
+            Instant::now() < end,
+            "/metrics never steady for two scrapes"
+        );
+    }
+    // Kill: flatten (flatten_on_abort) and exit 8, flat.
+    signal(run.pid(), libc::SIGUSR1);
+    assert_eq!(run.wait(Duration::from_secs(30)).code(), Some(8));
+    let rc = run.run_complete();
+    assert_eq!(rc["status"]["position_lots"], 0, "{rc}");
+    let p = &rc["status"]["pnl"];
+    let audit = run.audit();
+    let fills: Vec<&Value> = audit
+        .iter()
+        .filter(|e| e["kind"] == "fill" && e["trade_closed"].is_null())
+        .collect();
+    let fees: i128 = fills
+        .iter()
+        .map(|e| exact(e["fee"].as_str().unwrap(), S))
+        .sum();
+    let net: i128 = audit
+        .iter()
+        .filter(|e| e["trade_closed"] == true)
+        .map(|e| exact(e["net_pnl"].as_str().unwrap(), S))
+        .sum();
+    assert!(fills.len() >= 2 && fees > I64_LIMIT, "{fills:?}");
+    assert_eq!(exact(p["fees"].as_str().unwrap(), S), fees, "{rc}");
+    // Flat: realized is exactly the closed trades' net PnL, and nothing is unrealized.
+    assert_eq!(exact(p["realized"].as_str().unwrap(), S), net, "{rc}");
+    assert_eq!(exact(p["unrealized"].as_str().unwrap(), S), 0, "{rc}");
+    assert_eq!(p["total"], p["realized"], "{rc}");
+    // The summary line and the last status line say the same.
+    let out = run.stdout();
+    let summary = out
+        .lines()
+        .find(|l| l.starts_with("summary: "))
+        .unwrap_or_else(|| panic!("no summary line:\n{out}"));
+    for k in ["realized", "unrealized", "fees"] {
+        assert_eq!(field(summary, k), p[k].as_str(), "summary {k}: {summary}");
+    }
+    let status = out
+        .lines()
+        .rfind(|l| l.contains("] feed="))
+        .unwrap_or_else(|| panic!("no status line:\n{out}"));
+    for k in ["realized", "unrealized", "fees"] {
+        let v = field(status, k).unwrap_or_else(|| panic!("status line without {k}: {status}"));
+        exact(v, S);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1074,7 +1240,10 @@ fn have_rustfmt() -> bool {
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
-        eprintln!("SKIP: cargo fmt (rustfmt) not installed; go_nogo's fmt stage cannot pass");
+        shared_data::skip_tool(
+            "cargo fmt (rustfmt)",
+            "not installed (rustup component add rustfmt); go_nogo's fmt stage cannot pass",
+        );
     }
     ok
 }

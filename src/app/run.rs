@@ -162,8 +162,7 @@ pub fn run(a: RunArgs) -> Result<(), AppError> {
     let mut status = ops::Status::new(env!("CARGO_PKG_VERSION"), cfg.digest.clone(), mode);
     status.venue = inst.key.venue_label();
     status.symbol = inst.key.symbol.to_string();
-    status.pnl.currency = inst.quote.to_string();
-    status.pnl.decimals = inst.notional_decimals() + 6;
+    status.pnl = ops::Pnl::for_instrument(&inst);
     let board = Arc::new(StatusBoard::new(status));
     let ocfg = ops_config(&cfg, secrets.get(ops::secrets::KILL_TOKEN).is_some());
     let mut ops = Ops::start(
@@ -483,11 +482,7 @@ pub fn drive_with<S: FrameSource>(
     );
     let t = &fin.signal.trader;
     let (pos, cash) = fin.order.paper.balance();
-    let mark = t.mark_px();
-    let pnl = match mark {
-        Some(m) => t.ledger.equity(m) - t.ledger.initial_equity(),
-        None => t.ledger.realized() - t.ledger.fees(),
-    };
+    let pnl = ops::PnlFigures::of(&t.ledger, t.mark_px());
     let f = fin.feed.decoder.counters();
     let lat = fin.latencies.get(LatencyKind::TickToTrade);
     // The recorder drains what the feed tapped, then closes its files.
@@ -509,7 +504,7 @@ pub fn drive_with<S: FrameSource>(
         None => (0, f.rest_snapshots),
     };
     println!(
-        "summary: reason=\"{}\" elapsed_s={} frames={} updates={} snapshots={} reconnects={} rest={} gaps={} resyncs={} malformed={} stale={} old_frames={} crossed={} signals={} orders={} fills={} trades={} wins={} position={} pnl={} fees={} cash_change={} risk={} book_state={} ring_overflows={} t2t_p50_ns={} t2t_p99_ns={} t2t_p999_ns={}",
+        "summary: reason=\"{}\" elapsed_s={} frames={} updates={} snapshots={} reconnects={} rest={} gaps={} resyncs={} malformed={} stale={} old_frames={} crossed={} signals={} orders={} fills={} trades={} wins={} position={} pnl={} realized={} unrealized={} fees={} cash_change={} risk={} book_state={} ring_overflows={} t2t_p50_ns={} t2t_p99_ns={} t2t_p999_ns={}",
         stop_reason,
         started.elapsed().as_secs(),
         f.frames,
@@ -529,8 +524,10 @@ pub fn drive_with<S: FrameSource>(
         t.counters.trades,
         t.counters.wins,
         inst.lot.format(pos),
-        format_money(&inst, pnl),
-        format_money(&inst, t.ledger.fees()),
+        format_money(&inst, pnl.total()),
+        format_money(&inst, pnl.realized),
+        format_money(&inst, pnl.unrealized),
+        format_money(&inst, pnl.fees),
         format_money(&inst, cash),
         format!("{:?}", t.risk.status()).to_lowercase(),
         fin.book.books.books.first().map(|b| b.state.as_str()).unwrap_or("none"),
@@ -558,8 +555,9 @@ fn status_line(
 ) -> String {
     let g = HotCounters::get;
     let t2t = lat.get(LatencyKind::TickToTrade);
+    let pnl = c.pnl.load();
     format!(
-        "[{:>5}s] feed={} book={} frames={} updates={} signals={} orders={} fills={} trades={} wins={} pos={} pnl={} risk={} t2t_p50={}us p99={}us",
+        "[{:>5}s] feed={} book={} frames={} updates={} signals={} orders={} fills={} trades={} wins={} pos={} pnl={} realized={} unrealized={} fees={} risk={} t2t_p50={}us p99={}us",
         started.elapsed().as_secs(),
         if flags.feed_active.load(Ordering::Relaxed) { "active" } else { "reconnecting" },
         book_state_of(g(&c.book_state)).as_str(),
@@ -571,7 +569,10 @@ fn status_line(
         g(&c.trades_closed),
         g(&c.wins),
         inst.lot.format(g(&c.position) as i64),
-        format_money(inst, g(&c.pnl_lo) as i64 as i128),
+        format_money(inst, pnl.total()),
+        format_money(inst, pnl.realized),
+        format_money(inst, pnl.unrealized),
+        format_money(inst, pnl.fees),
         risk_of(g(&c.risk_status)).as_str(),
         t2t.value_at_quantile(0.5) / 1000,
         t2t.value_at_quantile(0.99) / 1000,
@@ -641,7 +642,7 @@ fn publish(
             .map(|r| r.as_str().to_string())
             .collect();
         s.position_lots = g(&c.position) as i64;
-        s.pnl.realized_units = g(&c.pnl_lo) as i64 as i128;
+        s.pnl.set(c.pnl.load());
         s.trades = g(&c.trades_closed);
         s.wins = g(&c.wins);
         s.orders = tally.clone();

@@ -407,16 +407,17 @@ impl Ladder {
         }
     }
 
-    /// Sum of sizes over the best `n` levels.
+    /// Sum of sizes over the best `n` levels, saturating at `i64::MAX` (sizes are never
+    /// negative, so a saturated sum is still the larger side for OBI; it never wraps).
     #[inline]
     pub fn top_qty(&self, n: usize) -> i64 {
         let mut left = n;
-        let mut sum = 0;
+        let mut sum: i64 = 0;
         let mut it = self.window_iter();
         while left > 0 {
             match it.next_qty() {
-                Some(q) => sum += q,
-                None => return sum + self.far.top_qty(left),
+                Some(q) => sum = sum.saturating_add(q),
+                None => return sum.saturating_add(self.far.top_qty(left)),
             }
             left -= 1;
         }
@@ -749,11 +750,13 @@ impl Sorted {
         }
     }
 
-    /// Sum of sizes over the best `n` levels.
+    /// Sum of sizes over the best `n` levels, saturating at `i64::MAX`.
     #[inline]
     pub fn top_qty(&self, n: usize) -> i64 {
         let from = self.hi - n.min(self.len());
-        self.qty[from..self.hi].iter().sum()
+        self.qty[from..self.hi]
+            .iter()
+            .fold(0i64, |s, &q| s.saturating_add(q))
     }
 
     /// Size at `px` (0 if absent).
@@ -867,6 +870,26 @@ mod tests {
             a.iter().map(|l| l.0).collect::<Vec<_>>(),
             vec![103, 104, 105]
         );
+    }
+
+    /// Sizes near 1e18 lots: the top-N sum saturates at `i64::MAX` instead of wrapping to a
+    /// negative total (in the window, beyond it, and across both).
+    #[test]
+    fn top_qty_saturates_instead_of_wrapping() {
+        let big = 5_000_000_000_000_000_000; // 5e18 lots: two of them pass i64::MAX
+        let mut b = Ladder::with_window(true, 16, 64);
+        b.set(1_000, big);
+        b.set(999, big);
+        assert_eq!(b.top_qty(1), big);
+        assert_eq!(b.top_qty(2), i64::MAX, "window sum");
+        // Far below the window (sorted part): 1_000 - 64 and lower.
+        let mut f = Ladder::with_window(true, 16, 64);
+        f.set(1_000, 1);
+        f.set(500, big);
+        f.set(400, big);
+        assert_eq!(f.top_qty(2), big + 1);
+        assert_eq!(f.top_qty(3), i64::MAX, "window + sorted sum");
+        assert_eq!(f.far.top_qty(2), i64::MAX, "sorted sum alone");
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub struct L2Book {
     pub state: BookState,
     /// Best bid/ask at the previous commit, for OFI.
     prev_top: (i64, i64, i64, i64),
+    /// Running OFI sum since the last clear, saturating at the i64 bounds.
     ofi_cum: i64,
 }
 
@@ -76,7 +77,7 @@ impl L2Book {
         let (ask_px, ask_qty) = self.asks.best().unwrap_or((NO_PRICE, 0));
         let ofi = signals::ofi(self.prev_top, (bid_px, bid_qty, ask_px, ask_qty));
         self.prev_top = (bid_px, bid_qty, ask_px, ask_qty);
-        self.ofi_cum += ofi;
+        self.ofi_cum = self.ofi_cum.saturating_add(ofi);
         let mut top = Depth::default();
         for (slot, l) in top.bids.iter_mut().zip(self.bids.iter()) {
             *slot = l;
@@ -260,6 +261,51 @@ mod tests {
                                         // microprice = (99*1 + 101*3) / 4 = 100.5 ticks
         assert_eq!(u.micro_e6, 100_500_000);
         assert!(!u.crossed);
+    }
+
+    /// Two bid levels near 1e18 lots against one small ask: OBI stays at +1 (all bids), the
+    /// bid total does not wrap negative and flip the sign; OFI and its running sum saturate.
+    #[test]
+    fn huge_sizes_do_not_flip_obi_or_wrap_ofi() {
+        let big = 4_700_000_000_000_000_000; // 4.7e18 lots each; their sum passes i64::MAX
+        let mut s = BookSet::new(1, 2, 100);
+        for (side, px, qty) in [
+            (Side::Bid, 99, big),
+            (Side::Bid, 98, big),
+            (Side::Ask, 101, 1),
+        ] {
+            s.apply(&ev(BookOp::Set { side, px, qty }));
+        }
+        let commit =
+            |s: &mut BookSet, seq| match s.apply(&ev(BookOp::Commit { seq, exch_ts_ms: 5 })) {
+                Some(MarketMsg::Book(u)) => u,
+                other => panic!("commit publishes: {other:?}"),
+            };
+        let u = commit(&mut s, 1);
+        assert!(u.obi_ppm > 999_000, "OBI flipped: {}", u.obi_ppm);
+        // The best bid grows by `big` and the ask side by `big` at a better price: each OFI
+        // term is near i64::MAX; the total and the running sum saturate, never wrap.
+        s.apply(&ev(BookOp::Set {
+            side: Side::Bid,
+            px: 100,
+            qty: big,
+        }));
+        let u = commit(&mut s, 2);
+        assert_eq!(u.ofi_lots, big);
+        for seq in 3..6 {
+            s.apply(&ev(BookOp::Set {
+                side: Side::Bid,
+                px: 100 + seq,
+                qty: big,
+            }));
+            let u = commit(&mut s, seq as u64);
+            assert!(
+                u.ofi_cum_lots > 0,
+                "cumulative OFI wrapped: {}",
+                u.ofi_cum_lots
+            );
+        }
+        assert!(u.obi_ppm > 999_000);
     }
 
     #[test]

@@ -62,7 +62,9 @@ fn saturate(v: i128) -> i64 {
 }
 
 /// Best-level order-flow imbalance between two tops `(bid_px, bid_qty, ask_px, ask_qty)`
-/// (Cont, Kukanov & Stoikov 2014): bid-side demand minus ask-side supply, in lots.
+/// (Cont, Kukanov & Stoikov 2014): bid-side demand minus ask-side supply, in lots. Summed in
+/// i128 (four terms of at most `i64::MAX` each cannot overflow it) and saturated to i64, so a
+/// flow beyond the i64 range keeps its sign.
 #[inline]
 pub fn ofi(prev: (i64, i64, i64, i64), cur: (i64, i64, i64, i64)) -> i64 {
     let (pbp, pbq, pap, paq) = prev;
@@ -70,20 +72,20 @@ pub fn ofi(prev: (i64, i64, i64, i64), cur: (i64, i64, i64, i64)) -> i64 {
     if pbp == NO_PRICE || pap == NO_PRICE || bp == NO_PRICE || ap == NO_PRICE {
         return 0;
     }
-    let mut e = 0;
+    let mut e: i128 = 0;
     if bp >= pbp {
-        e += bq;
+        e += bq as i128;
     }
     if bp <= pbp {
-        e -= pbq;
+        e -= pbq as i128;
     }
     if ap <= pap {
-        e -= aq;
+        e -= aq as i128;
     }
     if ap >= pap {
-        e += paq;
+        e += paq as i128;
     }
-    e
+    saturate(e)
 }
 
 #[cfg(test)]
@@ -109,6 +111,18 @@ mod tests {
         // ask price lifts: + old ask size
         assert_eq!(ofi((100, 5, 101, 5), (100, 5, 102, 7)), 5);
         assert_eq!(ofi((NO_PRICE, 0, 101, 5), (100, 5, 101, 5)), 0);
+    }
+
+    /// Terms near i64::MAX saturate: the sign of the flow is kept, never wrapped.
+    #[test]
+    fn ofi_saturates() {
+        let m = i64::MAX - 1;
+        // Bid improves with a huge size and the ask lifts away from a huge size: +m + m.
+        assert_eq!(ofi((100, 1, 101, m), (101, m, 102, 1)), i64::MAX);
+        // Bid drops away from a huge size, ask improves with a huge size: -m - m.
+        assert_eq!(ofi((100, m, 102, 1), (99, 1, 101, m)), i64::MIN);
+        // Equal prices on both sides: all four terms.
+        assert_eq!(ofi((100, m, 101, m), (100, m, 101, m)), 0);
     }
 
     /// The i64 fast paths give exactly what the i128 formulas give, near and past their limits.

@@ -289,11 +289,18 @@ pub(crate) fn money_of(inst: &Instrument, key: &str, text: &str) -> Result<Money
     Ok(units / per)
 }
 
-/// Prints money units of `inst` as an exact quote-currency decimal.
+/// Prints money units of `inst` as an exact quote-currency decimal with the currency's own
+/// places ([`Instrument::quote_decimals`]: `12345` JPY, `12.30` USDT), and more only where the
+/// amount has them (`0.03` JPY, `0.0055` USDT): never rounded.
 pub fn format_money(inst: &Instrument, m: Money) -> String {
     let per = inst.tick.step_units() as i128 * inst.lot.step_units() as i128;
     let mut s = String::new();
-    let _ = crate::num::write_units(m * per, inst.notional_decimals() + 6, &mut s);
+    let _ = crate::num::write_units_trimmed(
+        m * per,
+        inst.notional_decimals() + 6,
+        inst.quote_decimals(),
+        &mut s,
+    );
     s
 }
 

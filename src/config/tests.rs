@@ -96,7 +96,7 @@ maker_fee_bps = 2
     assert_eq!(c.risk.limits.max_drawdown, 5_005_000_000_000);
     assert_eq!(
         format_money(&c.market.instrument, c.risk.limits.max_drawdown),
-        "500.50000000000"
+        "500.50"
     );
     assert_eq!(c.paper.taker_fee_cbps, 550);
     assert_eq!(c.paper.maker_fee_cbps, 200);
@@ -107,6 +107,10 @@ fn money_round_trips() {
     let c = Config::builtin();
     let i = c.market.instrument;
     let m = money_of(&i, "k", "1234.5").unwrap();
-    assert_eq!(format_money(&i, m), "1234.50000000000000");
+    assert_eq!(format_money(&i, m), "1234.5");
+    assert_eq!(format_money(&i, money_of(&i, "k", "1234").unwrap()), "1234");
+    // One money unit on BTC/JPY is 1e-14 JPY: shown exactly, not rounded to the yen.
+    assert_eq!(format_money(&i, -1), "-0.00000000000001");
+    assert_eq!(format_money(&i, 0), "0");
     assert!(money_of(&i, "k", "1e-30").is_err());
 }

@@ -11,8 +11,9 @@
 //!   client configuration (ring provider, webpki roots plus an optional extra CA file).
 //!
 //! Two clocks: timers run on [`mono_ns`] (monotonic, passed into `poll` as `now_ns`); receive
-//! times of frames are [`realtime_ns`] (CLOCK_REALTIME, nanoseconds since the Unix epoch), taken
-//! right after the socket read that completed the frame.
+//! times of frames are [`recv_stamp_ns`] (event time: nanoseconds since the Unix epoch on a clock
+//! that an NTP step does not move, see [`crate::clock`]), taken right after the socket read that
+//! completed the frame.
 
 mod backoff;
 mod error;
@@ -30,16 +31,13 @@ pub use ws::{
 };
 
 use std::sync::OnceLock;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
-/// Wall-clock time (CLOCK_REALTIME) in nanoseconds since the Unix epoch: the receive timestamp
-/// carried by every message that starts at the feed. 0 if the clock is before 1970.
+/// The receive timestamp carried by every message that starts at the feed: event time
+/// ([`crate::clock::now_ns`], ns since the Unix epoch on a clock that never steps).
 #[inline]
-pub fn realtime_ns() -> u64 {
-    match SystemTime::now().duration_since(UNIX_EPOCH) {
-        Ok(d) => d.as_nanos() as u64,
-        Err(_) => 0,
-    }
+pub fn recv_stamp_ns() -> u64 {
+    crate::clock::now_ns()
 }
 
 /// Monotonic time in nanoseconds since the first call in this process: the clock of every

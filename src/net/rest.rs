@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
 
-use super::{realtime_ns, tls, NetError, Url};
+use super::{recv_stamp_ns, tls, NetError, Url};
 
 /// Largest response header block accepted.
 const MAX_HEADER_BYTES: usize = 64 * 1024;
@@ -431,7 +431,7 @@ impl Buffered<'_> {
 pub struct RestReply {
     /// Index of the URL in the list given to [`RestWorker::spawn`].
     pub url_idx: usize,
-    /// CLOCK_REALTIME ns when the answer was complete.
+    /// Event time ([`super::recv_stamp_ns`]) when the answer was complete.
     pub done_ns: u64,
     pub result: Result<(u16, Vec<u8>), NetError>,
 }
@@ -486,7 +486,7 @@ impl RestWorker {
                     let result = get_url(&parsed[url_idx], tls_config.as_ref(), timeout);
                     let mut reply = RestReply {
                         url_idx,
-                        done_ns: realtime_ns(),
+                        done_ns: recv_stamp_ns(),
                         result,
                     };
                     // The consumer pops regularly; wait for room rather than drop an answer.

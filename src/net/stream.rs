@@ -7,12 +7,12 @@ use std::io::{self, Read, Write};
 use mio::net::TcpStream;
 use rustls::ClientConnection;
 
-use super::realtime_ns;
+use super::recv_stamp_ns;
 
 pub(crate) struct Conn {
     pub(crate) sock: TcpStream,
     pub(crate) tls: Option<Box<ClientConnection>>,
-    /// CLOCK_REALTIME ns right after the last socket read that returned bytes.
+    /// Event time ([`super::recv_stamp_ns`]) right after the last socket read that returned bytes.
     pub(crate) last_read_ns: u64,
     /// Bytes read from / written to the socket since the client last collected them.
     pub(crate) bytes_rx: u64,
@@ -79,7 +79,7 @@ impl Conn {
         if n == 0 {
             return Ok(0);
         }
-        self.last_read_ns = realtime_ns();
+        self.last_read_ns = recv_stamp_ns();
         self.bytes_rx += n as u64;
         if let Err(err) = tls.process_new_packets() {
             // Tell the peer why (an alert is queued by rustls); ignore failures to do so.
@@ -126,7 +126,7 @@ impl Read for Conn {
         if self.tls.is_none() {
             let n = self.sock.read(buf)?;
             if n > 0 {
-                self.last_read_ns = realtime_ns();
+                self.last_read_ns = recv_stamp_ns();
                 self.bytes_rx += n as u64;
             }
             return Ok(n);

@@ -477,8 +477,8 @@ impl WsClient {
 
     /// The step function: fire due timers, wait up to `timeout` for the socket (`None` = until
     /// the next timer or socket event; `Some(ZERO)` = never block), advance the state machine
-    /// and deliver frames to `on_frame(recv_ns, frame)`. `recv_ns` is CLOCK_REALTIME right
-    /// after the socket read that completed the frame. `now_ns` is [`super::mono_ns`].
+    /// and deliver frames to `on_frame(recv_ns, frame)`. `recv_ns` is event time
+    /// ([`super::recv_stamp_ns`]) right after the socket read that completed the frame. `now_ns` is [`super::mono_ns`].
     ///
     /// Disconnects are handled inside (counted, then reconnect after backoff) and reported in
     /// the outcome. `Err` only when the client is closed: after [`close`](Self::close)

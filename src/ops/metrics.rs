@@ -63,10 +63,10 @@ const SPECS: &[(&str, MetricType, &[&str], &str)] = &[
     ("obi_scalp_kill_switch_engaged", G, &[], "1 once the kill switch fired."),
     ("obi_scalp_live_mode", G, &[], "1 in live mode, 0 in paper mode."),
     ("obi_scalp_position_lots", G, &[], "Signed position in lots (positive long)."),
-    ("obi_scalp_pnl_realized", G, &["currency"], "Realized PnL after fees, in quote currency."),
-    ("obi_scalp_pnl_unrealized", G, &["currency"], "Unrealized PnL of the open position, in quote currency."),
-    ("obi_scalp_pnl", G, &["currency"], "Total PnL (realized + unrealized), in quote currency."),
-    ("obi_scalp_fees", G, &["currency"], "Fees paid (included in realized PnL), in quote currency."),
+    ("obi_scalp_pnl_realized", G, &["currency"], "Realized PnL: gross PnL of the closed lots minus all fees paid, in quote currency (exact decimal)."),
+    ("obi_scalp_pnl_unrealized", G, &["currency"], "Unrealized PnL of the open position at the bid (long) or ask (short), in quote currency (exact decimal)."),
+    ("obi_scalp_pnl", G, &["currency"], "Total PnL (realized + unrealized), in quote currency (exact decimal)."),
+    ("obi_scalp_fees", G, &["currency"], "Fees paid since start (included in realized PnL), in quote currency (exact decimal)."),
     ("obi_scalp_trades_total", C, &[], "Round trips closed."),
     ("obi_scalp_wins_total", C, &[], "Round trips closed with a profit after fees."),
     ("obi_scalp_win_ratio", G, &[], "Wins divided by trades (absent before the first trade)."),
@@ -283,19 +283,7 @@ pub fn families(s: &Status, healthy: bool, kill_engaged: bool) -> Vec<MetricFami
         f64::from(u8::from(s.mode == Mode::Live)),
     );
     f.gauge("obi_scalp_position_lots", &[], s.position_lots as f64);
-    let cur = [("currency", s.pnl.currency.as_str())];
-    f.gauge(
-        "obi_scalp_pnl_realized",
-        &cur,
-        s.pnl.to_f64(s.pnl.realized_units),
-    );
-    f.gauge(
-        "obi_scalp_pnl_unrealized",
-        &cur,
-        s.pnl.to_f64(s.pnl.unrealized_units),
-    );
-    f.gauge("obi_scalp_pnl", &cur, s.pnl.to_f64(s.pnl.total_units()));
-    f.gauge("obi_scalp_fees", &cur, s.pnl.to_f64(s.pnl.fees_units));
+    // The money families are written by `write_money` as exact decimals (a gauge here is f64).
     f.counter("obi_scalp_trades_total", &[], s.trades);
     f.counter("obi_scalp_wins_total", &[], s.wins);
     if let Some(w) = s.win_rate() {
@@ -344,6 +332,34 @@ pub fn families(s: &Status, healthy: bool, kill_engaged: bool) -> Vec<MetricFami
     f.out
 }
 
+/// The four money gauges in the text format with exact decimal values, as
+/// `/health/detailed` shows them: a Prometheus gauge holds an f64, which cannot carry every
+/// i128 amount, so these bypass the encoder. Prometheus parses the decimal into its float; the
+/// text itself is exact.
+pub fn write_money(s: &Status, out: &mut String) {
+    use std::fmt::Write;
+    let p = &s.pnl;
+    let cur = escape_label(&p.currency);
+    for (name, units) in [
+        ("obi_scalp_pnl_realized", p.realized_units),
+        ("obi_scalp_pnl_unrealized", p.unrealized_units),
+        ("obi_scalp_pnl", p.total_units()),
+        ("obi_scalp_fees", p.fees_units),
+    ] {
+        let (_, help) = spec(name);
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} gauge");
+        let _ = writeln!(out, "{name}{{currency=\"{cur}\"}} {}", p.format(units));
+    }
+}
+
+/// A label value in the text format: backslash, double quote and newline escaped.
+fn escape_label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
 /// Reads the board (and the kill switch) on every scrape.
 struct BoardCollector {
     board: Arc<StatusBoard>,
@@ -369,6 +385,7 @@ impl Collector for BoardCollector {
 /// The process's metrics registry with the board collector registered.
 pub struct Metrics {
     registry: Registry,
+    board: Arc<StatusBoard>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -398,13 +415,13 @@ impl Metrics {
         let registry = Registry::new();
         registry
             .register(Box::new(BoardCollector {
-                board,
+                board: board.clone(),
                 kill,
                 feed_down_tolerance,
                 descs,
             }))
             .expect("first registration in a fresh registry");
-        Metrics { registry }
+        Metrics { registry, board }
     }
 
     /// For other components that want to add their own collectors.
@@ -418,7 +435,9 @@ impl Metrics {
         if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut buf) {
             tracing::error!(error = %e, "metrics encoding failed");
         }
-        String::from_utf8(buf).unwrap_or_default()
+        let mut text = String::from_utf8(buf).unwrap_or_default();
+        self.board.read(|s| write_money(s, &mut text));
+        text
     }
 }
 
@@ -485,6 +504,10 @@ mod tests {
         assert_eq!(get("obi_scalp_risk_reason{code=\"ring_overflow\"}"), 1.0);
         assert_eq!(get("obi_scalp_position_lots"), -3.0);
         assert_eq!(get("obi_scalp_pnl_realized{currency=\"USDT\"}"), 12.34);
+        assert!(
+            text.contains("# TYPE obi_scalp_pnl_realized gauge\n"),
+            "{text}"
+        );
         assert_eq!(get("obi_scalp_trades_total"), 4.0);
         assert_eq!(get("obi_scalp_win_ratio"), 0.75);
         assert_eq!(get("obi_scalp_run_loop_failures_total"), 2.0);

@@ -19,6 +19,7 @@ pub mod exit;
 pub mod http;
 pub mod kill;
 pub mod metrics;
+pub mod pnl;
 pub mod sdnotify;
 pub mod secrets;
 pub mod signals;
@@ -37,10 +38,11 @@ pub use audit::{AuditConfig, AuditEvent, AuditKind, AuditLog, AuditSender};
 pub use exit::Exit;
 pub use http::{HttpConfig, HttpContext, HttpError, HttpServer};
 pub use kill::{KillEvent, KillFile, KillSource, KillSwitch};
+pub use pnl::{PnlCell, PnlFigures};
 pub use sdnotify::SdNotify;
 pub use secrets::{Credentials, Secret, SecretSources, SecretStore};
 pub use signals::Signals;
-pub use status::{FeedStatus, Health, Mode, Phase, RiskStatus, Status, StatusBoard};
+pub use status::{FeedStatus, Health, Mode, Phase, Pnl, RiskStatus, Status, StatusBoard};
 
 /// `[ops]` config table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -19,8 +19,10 @@ use hdrhistogram::Histogram;
 use serde::ser::{SerializeMap, SerializeStruct};
 use serde::{Serialize, Serializer};
 
-use crate::msg::BookState;
-use crate::num::write_units;
+use super::pnl::PnlFigures;
+use crate::instrument::Instrument;
+use crate::msg::{BookState, Money};
+use crate::num::write_units_trimmed;
 
 /// Start-up phase of the process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
@@ -120,47 +122,96 @@ impl Mode {
     }
 }
 
-/// Profit and loss as exact integers of `10^-decimals` units of the quote currency.
+/// Profit and loss as exact integers of `10^-decimals` units of the quote currency (the
+/// figures of [`PnlFigures`], scaled by `units_per_money`).
 ///
-/// `realized_units` is the PnL of closed trades after fees; `fees_units` is the total of fees
-/// paid (already inside `realized_units`, shown for information); `unrealized_units` marks the
-/// open position to market. Total = realized + unrealized. JSON shows each as an exact decimal
-/// string.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// `realized_units`: gross PnL of the lots closed minus every fee paid (at flat, the closed
+/// trades' net PnL); `fees_units`: the fees paid (already inside `realized_units`, shown on
+/// their own); `unrealized_units`: the open position marked to market. Total = realized +
+/// unrealized. JSON shows each as an exact decimal string with the currency's own places
+/// (`min_decimals`) and more only where the amount has them; never rounded.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pnl {
     pub currency: String,
     pub decimals: u8,
+    /// Fewest decimal places shown (the quote currency's: 0 for JPY, 2 for USDT).
+    pub min_decimals: u8,
+    /// `10^-decimals` units in one money unit of the ledger.
+    pub units_per_money: i128,
     pub realized_units: i128,
     pub unrealized_units: i128,
     pub fees_units: i128,
+    /// Venue balance against our ledger. `None` where there is no second source to compare
+    /// with (paper mode: the paper exchange is our own ledger, a drift would be zero by
+    /// construction), shown as `n/a`.
+    pub wallet_drift_units: Option<i128>,
+}
+
+impl Default for Pnl {
+    fn default() -> Pnl {
+        Pnl {
+            currency: String::new(),
+            decimals: 0,
+            min_decimals: 0,
+            units_per_money: 1,
+            realized_units: 0,
+            unrealized_units: 0,
+            fees_units: 0,
+            wallet_drift_units: None,
+        }
+    }
 }
 
 impl Pnl {
+    /// Zero PnL in `inst`'s quote currency, at the exact scale of its money.
+    pub fn for_instrument(inst: &Instrument) -> Pnl {
+        Pnl {
+            currency: inst.quote.to_string(),
+            decimals: inst.notional_decimals() + 6,
+            min_decimals: inst.quote_decimals(),
+            units_per_money: inst.tick.step_units() as i128 * inst.lot.step_units() as i128,
+            ..Pnl::default()
+        }
+    }
+
+    /// Takes the ledger's figures (money units).
+    pub fn set(&mut self, f: PnlFigures) {
+        let u = |m: Money| m.saturating_mul(self.units_per_money);
+        self.realized_units = u(f.realized);
+        self.unrealized_units = u(f.unrealized);
+        self.fees_units = u(f.fees);
+    }
+
     pub fn total_units(&self) -> i128 {
         self.realized_units.saturating_add(self.unrealized_units)
     }
 
-    /// `units` as an exact decimal string at this PnL's scale.
+    /// `units` as an exact decimal string at this PnL's scale, with at least `min_decimals`
+    /// places.
     pub fn format(&self, units: i128) -> String {
         let mut s = String::new();
-        let _ = write_units(units, self.decimals, &mut s);
+        let _ = write_units_trimmed(units, self.decimals, self.min_decimals, &mut s);
         s
     }
 
-    /// `units` as a float, for display in metrics only (never for accounting).
-    pub fn to_f64(&self, units: i128) -> f64 {
-        units as f64 / 10f64.powi(i32::from(self.decimals))
+    /// The wallet drift as shown: an exact decimal, or `n/a` without a second source.
+    pub fn wallet_drift(&self) -> String {
+        match self.wallet_drift_units {
+            Some(u) => self.format(u),
+            None => "n/a".to_owned(),
+        }
     }
 }
 
 impl Serialize for Pnl {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("Pnl", 5)?;
+        let mut st = s.serialize_struct("Pnl", 6)?;
         st.serialize_field("currency", &self.currency)?;
         st.serialize_field("realized", &self.format(self.realized_units))?;
         st.serialize_field("unrealized", &self.format(self.unrealized_units))?;
         st.serialize_field("total", &self.format(self.total_units()))?;
         st.serialize_field("fees", &self.format(self.fees_units))?;
+        st.serialize_field("wallet_drift", &self.wallet_drift())?;
         st.end()
     }
 }
@@ -538,9 +589,11 @@ mod tests {
         s.pnl = Pnl {
             currency: "USDT".into(),
             decimals: 4,
+            min_decimals: 2,
             realized_units: -12_345,
             unrealized_units: 100_000_000_000_000_000_000,
             fees_units: 7,
+            ..Pnl::default()
         };
         s.book = BookState::Synced;
         s.feed = FeedStatus::Degraded;
@@ -548,8 +601,13 @@ mod tests {
         s.latency.record_stage("book", 300);
         let v: serde_json::Value = serde_json::to_value(&s).unwrap();
         assert_eq!(v["pnl"]["realized"], "-1.2345");
-        assert_eq!(v["pnl"]["unrealized"], "10000000000000000.0000");
+        assert_eq!(v["pnl"]["unrealized"], "10000000000000000.00");
         assert_eq!(v["pnl"]["total"], "9999999999999998.7655");
+        assert_eq!(v["pnl"]["fees"], "0.0007");
+        assert_eq!(v["pnl"]["wallet_drift"], "n/a", "no second source");
+        s.pnl.wallet_drift_units = Some(-120_000);
+        let v: serde_json::Value = serde_json::to_value(&s).unwrap();
+        assert_eq!(v["pnl"]["wallet_drift"], "-12.00");
         assert_eq!(v["book"], "synced");
         assert_eq!(v["feed"], "degraded");
         assert_eq!(v["mode"], "live");
@@ -558,6 +616,29 @@ mod tests {
         let p50 = v["latency"]["tick_to_trade"]["p50_ns"].as_u64().unwrap();
         assert!((1499..=1501).contains(&p50), "{p50}");
         assert_eq!(v["latency"]["stages"]["book"]["count"], 1);
+    }
+
+    /// BTC/JPY: one money unit is 1e-14 JPY, so an i64 of money ends at 92,233.72 JPY. The
+    /// figures keep going, exactly, in the currency's own places.
+    #[test]
+    fn btc_jpy_pnl_past_92233_jpy_is_exact() {
+        let inst = crate::config::Config::builtin().market.instrument;
+        let mut p = Pnl::for_instrument(&inst);
+        assert_eq!(
+            (p.currency.as_str(), p.decimals, p.min_decimals),
+            ("JPY", 14, 0)
+        );
+        let jpy = 100_000_000_000_000i128; // money units in one JPY
+        p.set(PnlFigures {
+            realized: -150_000 * jpy - 3 * jpy / 100,
+            unrealized: 92_234 * jpy,
+            fees: 100_000 * jpy,
+        });
+        let v: serde_json::Value = serde_json::to_value(&p).unwrap();
+        assert_eq!(v["realized"], "-150000.03");
+        assert_eq!(v["unrealized"], "92234");
+        assert_eq!(v["total"], "-57766.03");
+        assert_eq!(v["fees"], "100000");
     }
 
     #[test]

@@ -71,6 +71,11 @@ pub struct FeedStage<S: FrameSource, D: Decoder + Send + 'static> {
     dropped_samples: u64,
     bytes: u64,
     last_timer_ns: u64,
+    /// Receive time of the newest frame or REST answer: the event time of a recorded source.
+    last_event_ns: u64,
+    /// Wall clock minus event time ([`crate::clock::wall_offset_ns`]), refreshed on idle polls
+    /// and every 1024 frames: maps venue timestamps (wall times) for the old-frame check.
+    wall_offset_ns: i64,
     /// Re-stamp frames with the local time they were taken from the source (bench over recordings).
     pub restamp: bool,
     /// Updates whose venue timestamp is older than this when received are counted (0: off).
@@ -106,6 +111,8 @@ impl<S: FrameSource, D: Decoder + Send + 'static> FeedStage<S, D> {
             dropped_samples: 0,
             bytes: 0,
             last_timer_ns: 0,
+            last_event_ns: 0,
+            wall_offset_ns: 0,
             restamp: false,
             max_frame_age_ns: 0,
             old_frames: 0,
@@ -159,12 +166,17 @@ impl<S: FrameSource, D: Decoder + Send + 'static> Stage for FeedStage<S, D> {
         } else {
             self.max_frame_age_ns
         };
+        let event_clock = !self.restamp && self.source.replay_clock();
+        // A live receive stamp is event time; the venue's is wall time: compare on the wall
+        // clock. A recording's receive stamps are compared as recorded.
+        let wall_offset = if event_clock { 0 } else { self.wall_offset_ns };
         let old_frames = &mut self.old_frames;
         let mut push = |e: MdEvent| {
             if let crate::msg::BookOp::Commit { exch_ts_ms, .. } = e.op {
                 if max_age > 0
                     && exch_ts_ms > 0
                     && e.recv_ns
+                        .saturating_add_signed(wall_offset)
                         .saturating_sub(exch_ts_ms.saturating_mul(1_000_000))
                         > max_age
                 {
@@ -176,10 +188,10 @@ impl<S: FrameSource, D: Decoder + Send + 'static> Stage for FeedStage<S, D> {
                 *overflows += 1;
             }
         };
-        let event_clock = !self.restamp && self.source.replay_clock();
         let did = match ev {
             SourceEvent::Frame { recv_ns } => {
                 let recv_ns = if self.restamp { now_ns() } else { recv_ns };
+                self.last_event_ns = recv_ns;
                 self.bytes += self.buf.len() as u64;
                 self.decoder.on_frame(recv_ns, &mut self.buf, &mut push);
                 if event_clock {
@@ -197,6 +209,7 @@ impl<S: FrameSource, D: Decoder + Send + 'static> Stage for FeedStage<S, D> {
             }
             SourceEvent::Rest { recv_ns } => {
                 let recv_ns = if self.restamp { now_ns() } else { recv_ns };
+                self.last_event_ns = recv_ns;
                 self.decoder
                     .on_rest(recv_ns, &self.url, &mut self.buf, &mut push);
                 true
@@ -219,7 +232,12 @@ impl<S: FrameSource, D: Decoder + Send + 'static> Stage for FeedStage<S, D> {
                 let t = now_ns();
                 if t.saturating_sub(self.last_timer_ns) >= 10_000_000 {
                     self.last_timer_ns = t;
-                    self.decoder.on_timer(t, &mut push);
+                    self.wall_offset_ns = crate::clock::wall_offset_ns();
+                    // A recorded source's watchdogs run on its frames' times (above), never on
+                    // this process's clock.
+                    if !event_clock {
+                        self.decoder.on_timer(t, &mut push);
+                    }
                     self.flags
                         .feed_active
                         .store(self.source.active(), Ordering::Relaxed);
@@ -235,10 +253,15 @@ impl<S: FrameSource, D: Decoder + Send + 'static> Stage for FeedStage<S, D> {
             }
         };
         if self.overflowed {
-            // Events were lost: the books cannot be trusted until they resync.
+            // Events were lost: the books cannot be trusted until they resync. The resync is
+            // stamped in event time: a recorded source's own, never this process's clock.
             self.overflowed = false;
             self.flags.overflowed();
-            let t = now_ns();
+            let t = if event_clock {
+                self.last_event_ns
+            } else {
+                now_ns()
+            };
             let out = &mut self.out;
             self.decoder.on_disconnect(t, &mut |e| {
                 let _ = out.push(e);
@@ -251,6 +274,9 @@ impl<S: FrameSource, D: Decoder + Send + 'static> Stage for FeedStage<S, D> {
         if did && self.decoder.counters().frames % 64 == 0 {
             self.publish();
         }
+        if did && self.decoder.counters().frames % 1024 == 0 {
+            self.wall_offset_ns = crate::clock::wall_offset_ns();
+        }
         did
     }
 
@@ -260,5 +286,128 @@ impl<S: FrameSource, D: Decoder + Send + 'static> Stage for FeedStage<S, D> {
 
     fn name(&self) -> &'static str {
         "feed"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::instrument::{InstrumentTable, Market, Venue};
+    use crate::msg::{BookOp, Side};
+    use crate::venue::{BookRoutes, FeedCounters};
+
+    /// Recorded time of the test's frames: one second after the epoch, far from any clock of
+    /// this process.
+    const T: u64 = 1_000_000_000;
+
+    /// A recording: frames with their recorded receive times, then nothing.
+    struct Recorded {
+        frames: Vec<u64>,
+        next: usize,
+    }
+
+    impl FrameSource for Recorded {
+        fn next(&mut self, buf: &mut Vec<u8>, _url: &mut String) -> SourceEvent {
+            let Some(&t) = self.frames.get(self.next) else {
+                return SourceEvent::Idle;
+            };
+            self.next += 1;
+            buf.clear();
+            buf.extend_from_slice(b"{}");
+            SourceEvent::Frame { recv_ns: t }
+        }
+        fn request_resync(&mut self) {}
+        fn replay_clock(&self) -> bool {
+            true
+        }
+    }
+
+    /// Eight level events per frame; notes the time of every watchdog and disconnect call.
+    struct Burst {
+        counters: FeedCounters,
+        routes: BookRoutes,
+        calls: Vec<(&'static str, u64)>,
+    }
+
+    impl Decoder for Burst {
+        fn on_frame<F: FnMut(MdEvent)>(&mut self, recv_ns: u64, _frame: &mut [u8], out: &mut F) {
+            self.counters.frames += 1;
+            for px in 100..108 {
+                out(MdEvent {
+                    recv_ns,
+                    book: 0,
+                    op: BookOp::Set {
+                        side: Side::Bid,
+                        px,
+                        qty: 1,
+                    },
+                });
+            }
+        }
+        fn on_timer<F: FnMut(MdEvent)>(&mut self, now_ns: u64, _out: &mut F) {
+            self.calls.push(("on_timer", now_ns));
+        }
+        fn on_disconnect<F: FnMut(MdEvent)>(&mut self, now_ns: u64, _out: &mut F) {
+            self.calls.push(("on_disconnect", now_ns));
+        }
+        fn counters(&self) -> &FeedCounters {
+            &self.counters
+        }
+        fn routes(&self) -> &BookRoutes {
+            &self.routes
+        }
+        fn take_resync_request(&mut self) -> bool {
+            false
+        }
+    }
+
+    /// A full ring on a recorded source resyncs the books at the recording's event time, and
+    /// idle polls do not run its watchdogs on this process's clock: the process's time never
+    /// enters a recording's event time (it would fire every timer at once, then freeze them).
+    #[test]
+    fn ring_overflow_on_a_recording_keeps_its_event_time() {
+        let (out, mut rx) = rtrb::RingBuffer::new(4);
+        let (lat, _lat) = rtrb::RingBuffer::new(64);
+        let flags = Arc::new(Flags::default());
+        let routes = BookRoutes::new(
+            InstrumentTable::default(),
+            Venue::Bybit,
+            Market::Linear,
+            &[],
+        )
+        .unwrap();
+        let mut f = FeedStage::new(
+            Recorded {
+                frames: vec![T, T + 5],
+                next: 0,
+            },
+            Burst {
+                counters: FeedCounters::default(),
+                routes,
+                calls: Vec::new(),
+            },
+            out,
+            lat,
+            Arc::new(HotCounters::default()),
+            flags.clone(),
+        );
+        assert!(f.poll(), "first frame: 8 events into a ring of 4");
+        assert!(
+            flags.degraded.load(Ordering::Relaxed),
+            "the overflow is counted"
+        );
+        while rx.pop().is_ok() {}
+        assert!(f.poll(), "second frame");
+        // Idle polls: the first runs the 10 ms idle timer at once (it has never run).
+        assert!(!f.poll());
+        assert!(!f.poll());
+        let calls = &f.decoder.calls;
+        assert!(calls.contains(&("on_disconnect", T)), "{calls:?}");
+        for (what, t) in calls {
+            assert!(
+                *t <= T + 5,
+                "{what} at {t}: this process's clock in a recording's event time ({calls:?})"
+            );
+        }
     }
 }

@@ -28,7 +28,8 @@
 //! longer has); the decoder asks again on the new connection. Non-200 answers and transport
 //! errors are counted, not delivered; the decoder's retry timer asks again.
 //!
-//! Timestamps: frames carry CLOCK_REALTIME taken right after the socket read; REST answers the
+//! Timestamps: frames carry event time ([`crate::clock::now_ns`], a clock an NTP step does not
+//! move) taken right after the socket read; REST answers the
 //! time the answer was complete. Events leave with non-decreasing timestamps (a REST answer
 //! that completed before an already delivered frame gets that frame's time), so a recording of
 //! them replays in exactly the order the live decoder saw.
@@ -59,8 +60,8 @@ use crate::config::Config;
 use crate::instrument::Venue;
 use crate::net::rest::{RestReply, RestWorker};
 use crate::net::{
-    mono_ns, realtime_ns, Backoff, DisconnectCause, FeedStatus, Keepalive, NetError, Url, WsClient,
-    WsConfig, WsCounters, WsState,
+    mono_ns, recv_stamp_ns, Backoff, DisconnectCause, FeedStatus, Keepalive, NetError, Url,
+    WsClient, WsConfig, WsCounters, WsState,
 };
 use crate::venue::{binance, bybit, coincheck, AnyDecoder, Decoder};
 use std::fmt::Write as _;
@@ -577,7 +578,7 @@ impl LiveSource {
             return Ok((false, false));
         }
         // Only while not connected: the time a connection opened, before its first frame.
-        let before_ns = if self.open { 0 } else { realtime_ns() };
+        let before_ns = if self.open { 0 } else { recv_stamp_ns() };
         let arena = &mut self.arena;
         let queue = &mut self.queue;
         let res = self.ws.poll(now, timeout, |recv_ns, frame| {
@@ -783,7 +784,7 @@ impl LiveSource {
             buf.clear();
             buf.extend_from_slice(cause.as_str().as_bytes());
             self.out[3] += 1;
-            let ts = self.stamp(realtime_ns());
+            let ts = self.stamp(recv_stamp_ns());
             return Some(SourceEvent::Disconnected { now_ns: ts });
         }
         None

@@ -74,11 +74,10 @@ impl SignalStage {
         HotCounters::set(&c.position, self.trader.ledger.position() as u64);
         HotCounters::set(&c.risk_status, self.trader.risk.status() as u64);
         HotCounters::set(&c.risk_reasons, self.trader.risk.reasons().bits() as u64);
-        let pnl = match self.trader.mark_px() {
-            Some(m) => self.trader.ledger.equity(m) - self.trader.ledger.initial_equity(),
-            None => self.trader.ledger.realized() - self.trader.ledger.fees(),
-        };
-        HotCounters::set(&c.pnl_lo, pnl as i64 as u64);
+        c.pnl.store(crate::ops::PnlFigures::of(
+            &self.trader.ledger,
+            self.trader.mark_px(),
+        ));
         c.progress.fetch_add(1, Ordering::Relaxed);
     }
 }

@@ -93,8 +93,8 @@ pub struct HotCounters {
     pub position: AtomicU64,
     pub risk_status: AtomicU64,
     pub risk_reasons: AtomicU64,
-    /// Net PnL in money units (two's complement in a u64; money of one run fits 64 bits).
-    pub pnl_lo: AtomicU64,
+    /// Realized PnL, unrealized PnL and fees, exact (i128 money units).
+    pub pnl: crate::ops::PnlCell,
     // rings
     pub ring_overflows: AtomicU64,
     pub samples_dropped: AtomicU64,

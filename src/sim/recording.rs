@@ -772,27 +772,14 @@ mod tests {
     use super::*;
     use std::io::Cursor;
 
-    const BYBIT: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/data/bybit_v5_cryptofeed_20260809.jsonl"
-    );
-    const BINANCE: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/data/binance_spot_cryptofeed_20211012.jsonl.zst"
-    );
-    const BITFLYER: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/data/bitflyer_cryptofeed_20211212.jsonl.zst"
-    );
+    const BYBIT: &str = "bybit_v5_cryptofeed_20260809.jsonl";
+    const BINANCE: &str = "binance_spot_cryptofeed_20211012.jsonl.zst";
+    const BITFLYER: &str = "bitflyer_cryptofeed_20211212.jsonl.zst";
 
-    fn data(path: &str) -> Option<&Path> {
-        let p = Path::new(path);
-        if p.exists() {
-            Some(p)
-        } else {
-            eprintln!("skipping: recorded data {path} is absent");
-            None
-        }
+    /// The shared recording `name`, or `None` after a visible skip (a panic under
+    /// `OBI_REQUIRE_DATA=1`).
+    fn data(name: &str) -> Option<std::path::PathBuf> {
+        crate::testdata::shared_data(name)
     }
 
     fn parse(s: &str) -> Value {
@@ -839,7 +826,7 @@ mod tests {
                 .contains("cannot open")
         );
         if let Some(p) = data(BITFLYER) {
-            let e = RecordingFeed::open(p, Speed::MAX).unwrap_err();
+            let e = RecordingFeed::open(&p, Speed::MAX).unwrap_err();
             assert!(e.contains("BITFLYER"), "{e}");
         }
     }
@@ -847,9 +834,11 @@ mod tests {
     #[test]
     fn bybit_recording_replays_both_routes_with_its_timing() {
         let Some(plain) = data(BYBIT) else { return };
-        let zst = format!("{BYBIT}.zst");
-        let mut f = RecordingFeed::open(Path::new(&zst), Speed::REALTIME).unwrap();
-        let g = RecordingFeed::open(plain, Speed::times(10)).unwrap();
+        let Some(zst) = data(&format!("{BYBIT}.zst")) else {
+            return;
+        };
+        let mut f = RecordingFeed::open(&zst, Speed::REALTIME).unwrap();
+        let g = RecordingFeed::open(&plain, Speed::times(10)).unwrap();
         assert_eq!(f.venue(), Venue::Bybit);
         assert_eq!(f.remaining(), g.remaining());
         let mut routes_seen = f.routes().to_vec();
@@ -963,7 +952,7 @@ mod tests {
     #[test]
     fn binance_recording_serves_rest_snapshots_and_applies_the_sync_rule() {
         let Some(p) = data(BINANCE) else { return };
-        let mut f = RecordingFeed::open(p, Speed::MAX).unwrap();
+        let mut f = RecordingFeed::open(&p, Speed::MAX).unwrap();
         assert_eq!(f.routes(), &[routes::BINANCE_STREAM]);
         let r = f.rest("/api/v3/depth?symbol=NKNUSDT&limit=1000");
         assert_eq!(r.status, 200);

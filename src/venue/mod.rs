@@ -557,24 +557,9 @@ pub(crate) mod testutil {
         evs
     }
 
-    /// The recorded file `name` of the shared data folder (`../shared/data` beside the crate,
-    /// or the folder named by `OBI_SHARED_DATA`, e.g. for a git worktree elsewhere), or `None`
-    /// with a message saying the test is skipped.
-    pub fn shared_data(name: &str) -> Option<std::path::PathBuf> {
-        let dir = std::env::var_os("OBI_SHARED_DATA")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data").into());
-        let path = dir.join(name);
-        if path.is_file() {
-            Some(path)
-        } else {
-            eprintln!(
-                "skipping: {} not found (the shared data folder is absent)",
-                path.display()
-            );
-            None
-        }
-    }
+    /// The recorded file `name` of the shared data folder, or `None` after a visible skip
+    /// (a panic under `OBI_REQUIRE_DATA=1`): see [`crate::testdata`].
+    pub use crate::testdata::shared_data;
 
     /// One edit of a frame for the differential fuzz tests: (operation, position, byte, length).
     pub type Edit = (u8, usize, u8, usize);
