@@ -17,7 +17,8 @@
 
 use crate::config::StrategyConfig;
 use crate::msg::{
-    BookState, BookUpdate, ExecKind, ExecReport, OrderCmd, OrderSide, Tif, NO_PRICE, SIGNAL_SCALE,
+    BookState, BookUpdate, ExecKind, ExecReport, OrderCmd, OrderSide, RejectReason, Tif, NO_PRICE,
+    SIGNAL_SCALE,
 };
 
 /// Direction of a signal.
@@ -154,6 +155,15 @@ pub struct StrategyCounters {
     pub exits_waiting_sync: u64,
 }
 
+/// The rest of a partly filled entry, working until it ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct LateEntry {
+    id: u64,
+    dir: Dir,
+    /// Its cancel is on its way (false after the venue refused one: send it again).
+    cancel_sent: bool,
+}
+
 /// The OBI scalper.
 #[derive(Debug, Clone)]
 pub struct ObiScalper {
@@ -166,7 +176,7 @@ pub struct ObiScalper {
     last_flat_ns: u64,
     /// The entry order whose rest still works after the position opened (id, direction):
     /// its fills count until it ends.
-    late_entry: Option<(u64, Dir)>,
+    late_entry: Option<LateEntry>,
     next_id: u64,
     pub counters: StrategyCounters,
     /// Last exit reason sent, for trade logs.
@@ -257,6 +267,12 @@ impl ObiScalper {
     ) -> Option<SignalFire> {
         let fire = self.signal(u);
         let tradable = u.state == BookState::Synced && !u.crossed && u.has_two_sides();
+        if let Some(l) = self.late_entry.as_mut() {
+            if !l.cancel_sent {
+                l.cancel_sent = true;
+                out(OrderCmd::Cancel { id: l.id });
+            }
+        }
         match self.phase {
             Phase::Flat => {
                 if let Some(f) = fire {
@@ -459,7 +475,11 @@ impl ObiScalper {
                             exit_id: None,
                         };
                         if leaves > 0 {
-                            self.late_entry = Some((id, dir));
+                            self.late_entry = Some(LateEntry {
+                                id,
+                                dir,
+                                cancel_sent: true,
+                            });
                             if !cancel_sent {
                                 out(OrderCmd::Cancel { id });
                             }
@@ -469,12 +489,22 @@ impl ObiScalper {
                         self.phase = Phase::Flat;
                         self.last_flat_ns = r.ts_ns.max(1);
                     }
+                    ExecKind::CancelRejected { reason } if reason != RejectReason::UnknownOrder => {
+                        // Still working: the next update cancels again.
+                        if let Phase::Entering {
+                            ref mut cancel_sent,
+                            ..
+                        } = self.phase
+                        {
+                            *cancel_sent = false;
+                        }
+                    }
                     _ => {}
                 }
                 return;
             }
         }
-        if let Some((id, dir)) = self.late_entry {
+        if let Some(LateEntry { id, dir, .. }) = self.late_entry {
             if r.id == id {
                 match r.kind {
                     ExecKind::Fill {
@@ -519,6 +549,13 @@ impl ObiScalper {
                     }
                     ExecKind::Cancelled { .. } | ExecKind::Rejected { .. } => {
                         self.late_entry = None;
+                    }
+                    ExecKind::CancelRejected { reason } if reason != RejectReason::UnknownOrder => {
+                        self.late_entry = Some(LateEntry {
+                            id,
+                            dir,
+                            cancel_sent: false,
+                        });
                     }
                     _ => {}
                 }
@@ -586,7 +623,7 @@ impl ObiScalper {
     pub fn working_ids(&self) -> [Option<u64>; 2] {
         let entry = match self.phase {
             Phase::Entering { id, .. } => Some(id),
-            _ => self.late_entry.map(|l| l.0),
+            _ => self.late_entry.map(|l| l.id),
         };
         let exit = match self.phase {
             Phase::Open { exit_id, .. } => exit_id,

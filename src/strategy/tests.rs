@@ -487,3 +487,39 @@ fn flatten_on_an_unsynced_book_follows_the_policy() {
     assert_eq!(place_of(&cmds[0]).1, OrderSide::Buy);
     assert_eq!(place_of(&cmds[0]).2, 202);
 }
+
+/// A cancel the venue refused (not "unknown order": the order still works) is sent again on the
+/// next update, for a working entry and for the rest of a partly filled one: no order is left
+/// without a path to its end.
+#[test]
+fn a_refused_cancel_is_sent_again() {
+    let refused = |id, t_ms: u64| ExecReport {
+        id,
+        ts_ns: t_ms * 1_000_000,
+        kind: ExecKind::CancelRejected {
+            reason: crate::msg::RejectReason::Venue,
+        },
+    };
+    let mut s = ObiScalper::new(cfg());
+    let (_, cmds) = run(&mut s, &upd(1000, 500_000, 100, 101), Gate::OPEN);
+    let (id, _, _, qty) = place_of(&cmds[0]);
+    let (_, cmds) = run(&mut s, &upd(4000, 0, 100, 101), Gate::OPEN);
+    assert_eq!(cmds, vec![OrderCmd::Cancel { id }]);
+    s.on_exec(&refused(id, 4001), &mut |_| {});
+    let (_, cmds) = run(&mut s, &upd(4100, 0, 100, 101), Gate::OPEN);
+    assert_eq!(cmds, vec![OrderCmd::Cancel { id }], "entry cancel again");
+
+    let mut s = ObiScalper::new(cfg());
+    let (_, cmds) = run(&mut s, &upd(1000, 500_000, 100, 101), Gate::OPEN);
+    let (id, _, _, _) = place_of(&cmds[0]);
+    let mut out = Vec::new();
+    s.on_exec(&fill(id, 1001, 101, qty / 2, qty - qty / 2), &mut |c| {
+        out.push(c)
+    });
+    assert_eq!(out, vec![OrderCmd::Cancel { id }]);
+    s.on_exec(&refused(id, 1002), &mut |_| {});
+    let (_, cmds) = run(&mut s, &upd(1100, 0, 101, 102), Gate::OPEN);
+    assert_eq!(cmds, vec![OrderCmd::Cancel { id }], "rest cancel again");
+    let (_, cmds) = run(&mut s, &upd(1200, 0, 101, 102), Gate::OPEN);
+    assert!(cmds.is_empty(), "once per refusal: {cmds:?}");
+}
