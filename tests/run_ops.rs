@@ -860,46 +860,160 @@ fn pnl_past_92233_jpy_is_exact_and_separate_everywhere() {
 // ---------------------------------------------------------------------------------------------
 // Kill switch: file, POST /kill, SIGUSR1.
 
-/// Waits for an open position (so the kill has something to flatten), triggers the kill with
-/// `trigger`, and checks the abort path: exit 8, `run_complete.json` with the kill source,
-/// audit `kill_switch` -> risk `abort` (reason `kill_switch`) -> cancel-all, and no new
-/// position afterwards. Returns trigger -> cancel-all time.
+/// Strategy settings for the kill and abort runs: exits so far away that a position, once open,
+/// stays open until the kill or abort flattens it (no race between "a position is open" and
+/// the trigger).
+const HOLD_UNTIL_FLATTENED: &str =
+    "\n[strategy]\ntake_profit = 1000000\nstop_loss = 1000000\nmax_hold_ms = 3600000\n";
+
+/// What one kill or abort run showed.
+struct Stopped {
+    /// Trigger (the test's wall clock just before the trigger) to the cancel-all's event time.
+    to_cancel: Duration,
+    audit: Vec<Value>,
+    rc: Value,
+}
+
+/// With a `trigger`: waits (bounded) for an open position, then runs it; without, the run stops
+/// by itself. Then checks what every stop by the risk stage must do: exit `code`, `run_complete.json` with risk `abort` and `reason`, an
+/// audited risk transition to abort (reason code `reason`), a cancel-all after the trigger, only
+/// reduce-only orders after it, a closed trade with exit `flatten`, and a flat final position
+/// (`flatten_on_abort` is on by default), drained cleanly.
+fn stop_case(run: &mut Run, code: i32, reason: &str, trigger: Option<&dyn Fn(&Run)>) -> Stopped {
+    let (t0_ns, t0) = match trigger {
+        Some(trigger) => {
+            run.wait_detailed(
+                "an open position (for the flatten)",
+                Duration::from_secs(30),
+                |v| v["position_lots"].as_i64().unwrap_or(0) != 0,
+            );
+            let t = (now_unix_ns(), Instant::now());
+            trigger(run);
+            t
+        }
+        None => (0, Instant::now()),
+    };
+    let st = run.wait(Duration::from_secs(20));
+    let to_exit = t0.elapsed();
+    assert_eq!(st.code(), Some(code), "stderr:\n{}", run.stderr());
+    let rc = run.run_complete();
+    assert_eq!(rc["exit_code"], code, "{rc}");
+    assert_eq!(rc["status"]["risk"], "abort", "{rc}");
+    assert!(
+        rc["status"]["risk_reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r == reason),
+        "{rc}"
+    );
+    let audit = run.audit();
+    let pos = |pred: &dyn Fn(&Value) -> bool| audit.iter().position(pred);
+    let abort = pos(&|e| e["kind"] == "risk_transition" && e["to"] == "abort")
+        .expect("risk transition to abort audited");
+    assert!(
+        audit[abort]["reasons"].as_str().unwrap().contains(reason),
+        "{}",
+        audit[abort]
+    );
+    let cancel = pos(&|e| {
+        e["kind"] == "cancel" && e["order_id"] == "all" && e["event_ns"].as_u64() >= Some(t0_ns)
+    })
+    .expect("cancel-all after the trigger audited");
+    let cancel_ns = audit[cancel]["event_ns"].as_u64().unwrap();
+    let to_cancel = Duration::from_nanos(cancel_ns - t0_ns);
+    // After the stop: only reduce-only orders (the flatten), and they close what was open.
+    let after: Vec<&Value> = audit[cancel..]
+        .iter()
+        .filter(|e| e["kind"] == "order")
+        .collect();
+    assert!(!after.is_empty(), "no flatten order after the cancel-all");
+    assert!(after.iter().all(|e| e["reduce_only"] == true), "{after:?}");
+    let flatten = audit[cancel..]
+        .iter()
+        .find(|e| e["trade_closed"] == true && e["exit"] == "flatten")
+        .unwrap_or_else(|| panic!("no trade closed by the flatten after the cancel-all"));
+    assert_eq!(
+        flatten["qty"]
+            .as_str()
+            .map(|q| q.parse::<f64>().unwrap() > 0.0),
+        Some(true),
+        "{flatten}"
+    );
+    assert_eq!(rc["status"]["position_lots"], 0, "position left open: {rc}");
+    assert_eq!(rc["clean"], true, "{rc}");
+    let flattened = &flatten["qty"];
+    if t0_ns > 0 {
+        eprintln!(
+            "stop by {reason}: trigger -> cancel-all {:.3} ms, trigger -> exit {:.1} ms; \
+             flattened {flattened} lots",
+            to_cancel.as_secs_f64() * 1e3,
+            to_exit.as_secs_f64() * 1e3,
+        );
+    } else {
+        eprintln!("stop by {reason}: flattened {flattened} lots");
+    }
+    Stopped {
+        to_cancel,
+        audit,
+        rc,
+    }
+}
+
+/// Kill runs per test: the bounds apply to the median trigger -> cancel-all, so that one stall of
+/// the loaded host (the cold loop fsyncs `run_progress.json` every second) does not decide.
+const KILL_ROUNDS: usize = 3;
+
+/// [`kill_case`] `KILL_ROUNDS` times; the median trigger -> cancel-all.
+fn kill_median(
+    tag: &str,
+    extra_ops: &str,
+    env: &[(&str, &str)],
+    source: &str,
+    before: impl Fn(&Run),
+    trigger: impl Fn(&Run),
+) -> Duration {
+    let mut t: Vec<Duration> = (0..KILL_ROUNDS)
+        .map(|i| {
+            kill_case(
+                &format!("{tag}{i}"),
+                extra_ops,
+                env,
+                source,
+                &before,
+                &trigger,
+            )
+        })
+        .collect();
+    t.sort();
+    eprintln!("kill via {source}: trigger -> cancel-all {t:?}");
+    t[KILL_ROUNDS / 2]
+}
+
+/// A kill by `source`: `before` runs once the run is healthy (checks that must not kill), then
+/// [`stop_case`] with `trigger`; also checks the kill's own record (exit 8, `run_complete.json`
+/// with the kill source and time, the audited `kill_switch`). Returns trigger -> cancel-all.
 fn kill_case(
     tag: &str,
     extra_ops: &str,
     env: &[(&str, &str)],
     source: &str,
-    trigger: impl FnOnce(&Run),
+    before: &dyn Fn(&Run),
+    trigger: &dyn Fn(&Run),
 ) -> Duration {
     let dir = workdir(tag);
-    let cfg = write_config(&dir, extra_ops);
+    let cfg = write_config(&dir, &format!("{extra_ops}{HOLD_UNTIL_FLATTENED}"));
     let mut run = Run::start(&dir, &cfg, env);
     run.wait_healthy();
-    // Prefer killing with a position open (exercises flatten); do not insist.
-    let end = Instant::now() + Duration::from_secs(15);
-    let mut had_position = false;
-    while Instant::now() < end {
-        if let Ok(r) = http(run.addr, "GET", "/health/detailed", None) {
-            if r.json()["position_lots"].as_i64().unwrap_or(0) != 0 {
-                had_position = true;
-                break;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    before(&run);
     let t0_ns = now_unix_ns();
-    let t0 = Instant::now();
-    trigger(&run);
-    let st = run.wait(Duration::from_secs(20));
-    let to_exit = t0.elapsed();
-    assert_eq!(st.code(), Some(8), "stderr:\n{}", run.stderr());
+    let s = stop_case(&mut run, 8, "kill_switch", Some(trigger));
     let reason = run.stderr().lines().last().unwrap_or("").to_owned();
     assert!(
         reason.starts_with("obi-scalp: kill switch: ") && reason.contains(source),
         "{reason}"
     );
-    let rc = run.run_complete();
-    assert_eq!(rc["exit_code"], 8, "{rc}");
+    let rc = &s.rc;
     assert_eq!(rc["exit_name"], "killed", "{rc}");
     assert_eq!(rc["kill"]["source"], source, "{rc}");
     assert!(
@@ -913,68 +1027,41 @@ fn kill_case(
             .starts_with("kill switch: "),
         "{rc}"
     );
-    assert_eq!(rc["status"]["risk"], "abort", "{rc}");
-    assert!(
-        rc["status"]["risk_reasons"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|r| r == "kill_switch"),
-        "{rc}"
-    );
-
-    let audit = run.audit();
-    let pos = |pred: &dyn Fn(&Value) -> bool| audit.iter().position(pred);
+    let pos = |pred: &dyn Fn(&Value) -> bool| s.audit.iter().position(pred);
     let ks = pos(&|e| e["kind"] == "kill_switch").expect("kill_switch audited");
-    assert_eq!(audit[ks]["source"], source);
-    let abort = pos(&|e| e["kind"] == "risk_transition" && e["to"] == "abort")
-        .expect("risk transition to abort audited");
-    assert!(audit[abort]["reasons"]
-        .as_str()
-        .unwrap()
-        .contains("kill_switch"));
-    let cancel = pos(&|e| {
-        e["kind"] == "cancel" && e["order_id"] == "all" && e["event_ns"].as_u64() >= Some(t0_ns)
-    })
-    .expect("cancel-all after the trigger audited");
-    let cancel_ns = audit[cancel]["event_ns"].as_u64().unwrap();
-    let to_cancel = Duration::from_nanos(cancel_ns - t0_ns);
-    // After the kill: only reduce-only orders (the flatten), and they close what was open.
-    let after: Vec<&Value> = audit[cancel..]
-        .iter()
-        .filter(|e| e["kind"] == "order")
-        .collect();
-    assert!(after.iter().all(|e| e["reduce_only"] == true), "{after:?}");
-    let flattened = audit[cancel..]
-        .iter()
-        .any(|e| e["trade_closed"] == true && e["exit"] == "flatten");
-    let final_pos = rc["status"]["position_lots"].as_i64().unwrap();
-    // flatten_on_abort is on by default: the feed runs until the position is flat.
-    assert_eq!(final_pos, 0, "position left open after the kill: {rc}");
-    assert_eq!(rc["clean"], true, "{rc}");
-    eprintln!(
-        "kill via {source}: trigger -> cancel-all {:.3} ms, trigger -> exit {:.1} ms; \
-         position open at trigger: {had_position}; flattened: {flattened}; final position {final_pos} lots",
-        to_cancel.as_secs_f64() * 1e3,
-        to_exit.as_secs_f64() * 1e3
-    );
+    assert_eq!(s.audit[ks]["source"], source);
     let _ = std::fs::remove_dir_all(&dir);
-    to_cancel
+    s.to_cancel
 }
+
+/// Median trigger -> cancel-all bounds. Measured on the 2-vCPU development host under a load
+/// average of 14-15 (other builds running), 16 kills: SIGUSR1 0.4-1.4 ms, `POST /kill` 1.2-5.4
+/// ms (both seen by the cold loop within its ~2 ms tick), with one outlier of ~150 ms (the cold
+/// loop stalled in an fsync of `run_progress.json`); the kill file (polled by the cold thread
+/// every 100 ms) 93-162 ms. A 10x regression (a 20 ms tick, a 1 s file poll) moves the median
+/// past these bounds; a single stall does not.
+const FILE_KILL_BOUND: Duration = Duration::from_millis(400);
+const FAST_KILL_BOUND: Duration = Duration::from_millis(12);
 
 #[test]
 fn kill_file_aborts_with_exit_8() {
-    let t = kill_case("killfile", "", &[], "file", |run| {
-        std::fs::write(run.var("KILL"), b"").unwrap();
-    });
-    // Polled by the cold thread every ~100 ms.
-    assert!(t < Duration::from_secs(2), "{t:?}");
+    let t = kill_median(
+        "killfile",
+        "",
+        &[],
+        "file",
+        |_| {},
+        |run| {
+            std::fs::write(run.var("KILL"), b"").unwrap();
+        },
+    );
+    assert!(t < FILE_KILL_BOUND, "{t:?}");
 }
 
 #[test]
 fn kill_http_with_config_token_aborts_with_exit_8() {
     let token = "cfg-kill-token-5c3a9e";
-    let t = kill_case(
+    let t = kill_median(
         "killhttp",
         &format!("kill_token = \"{token}\""),
         &[],
@@ -985,12 +1072,14 @@ fn kill_http_with_config_token_aborts_with_exit_8() {
             let r = http(run.addr, "POST", "/kill", Some("wrong")).unwrap();
             assert_eq!(r.code, 401, "{}", r.body);
             assert_eq!(run.get("/healthz").code, 200, "a bad token does not kill");
+        },
+        |run| {
             let r = http(run.addr, "POST", "/kill", Some(token)).unwrap();
             assert_eq!(r.code, 200, "{}", r.body);
             assert_eq!(r.json()["kill_switch"]["source"], "http");
         },
     );
-    assert!(t < Duration::from_secs(2), "{t:?}");
+    assert!(t < FAST_KILL_BOUND, "{t:?}");
 }
 
 #[test]
@@ -1000,7 +1089,7 @@ fn kill_http_with_credential_token_aborts_with_exit_8() {
     let creds = workdir("killcreds");
     let token = "cred-kill-token-81f0d2";
     std::fs::write(creds.join("kill_token"), format!("{token}\n")).unwrap();
-    let t = kill_case(
+    let t = kill_median(
         "killhttp2",
         "kill_token = \"config-value-loses\"",
         &[("CREDENTIALS_DIRECTORY", creds.to_str().unwrap())],
@@ -1008,11 +1097,13 @@ fn kill_http_with_credential_token_aborts_with_exit_8() {
         |run| {
             let r = http(run.addr, "POST", "/kill", Some("config-value-loses")).unwrap();
             assert_eq!(r.code, 401, "{}", r.body);
+        },
+        |run| {
             let r = http(run.addr, "POST", "/kill", Some(token)).unwrap();
             assert_eq!(r.code, 200, "{}", r.body);
         },
     );
-    assert!(t < Duration::from_secs(2), "{t:?}");
+    assert!(t < FAST_KILL_BOUND, "{t:?}");
     let _ = std::fs::remove_dir_all(&creds);
 }
 
@@ -1031,10 +1122,57 @@ fn kill_endpoint_is_off_without_a_token() {
 
 #[test]
 fn kill_sigusr1_aborts_with_exit_8() {
-    let t = kill_case("killusr1", "", &[], "signal", |run| {
-        signal(run.pid(), libc::SIGUSR1);
-    });
-    assert!(t < Duration::from_secs(2), "{t:?}");
+    let t = kill_median(
+        "killusr1",
+        "",
+        &[],
+        "signal",
+        |_| {},
+        |run| {
+            signal(run.pid(), libc::SIGUSR1);
+        },
+    );
+    assert!(t < FAST_KILL_BOUND, "{t:?}");
+}
+
+/// A risk limit, not the operator, stops the run: a drawdown limit of 0.001 JPY is passed by the
+/// first open position marked at the far side of the spread. The risk stage aborts, cancels
+/// all, flattens, and the process exits 7 (`risk_abort`) with the reason code named.
+#[test]
+fn risk_abort_flattens_and_exits_7() {
+    let dir = workdir("riskabort");
+    let cfg = dir.join("run.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "duration_s = 60\n[risk]\nmax_drawdown = \"0.001\"\n\
+             [ops]\nhttp_addr = \"127.0.0.1:0\"\nstatus_interval_ms = 500\n{HOLD_UNTIL_FLATTENED}"
+        ),
+    )
+    .unwrap();
+    let mut run = Run::start(&dir, &cfg, &[]);
+    run.wait_healthy();
+    // The limit trips by itself on the first position; nothing to trigger.
+    let s = stop_case(&mut run, 7, "max_drawdown_exceeded", None);
+    // The abort came with a position open: the flatten closed a trade after the cancel-all
+    // (checked in stop_case), and the first fill came before the abort.
+    let first_fill = s.audit.iter().position(|e| e["kind"] == "fill").unwrap();
+    let abort = s
+        .audit
+        .iter()
+        .position(|e| e["kind"] == "risk_transition" && e["to"] == "abort")
+        .unwrap();
+    assert!(first_fill < abort, "the abort follows the first fill");
+    let rc = &s.rc;
+    assert_eq!(rc["exit_name"], "risk_abort", "{rc}");
+    assert_eq!(
+        rc["stop_reason"], "risk abort: max_drawdown_exceeded",
+        "{rc}"
+    );
+    assert!(rc["kill"].is_null(), "{rc}");
+    let reason = run.stderr().lines().last().unwrap_or("").to_owned();
+    assert!(reason.contains("max_drawdown_exceeded"), "{reason}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 // ---------------------------------------------------------------------------------------------
