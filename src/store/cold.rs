@@ -22,6 +22,22 @@ pub struct ColdJournal {
     last_latency: Instant,
     /// A flush failure has been logged and not yet recovered from.
     warned: bool,
+    pg: Option<super::pg::PgSink>,
+}
+
+/// The secret name of `[store] postgres_url` (`$CREDENTIALS_DIRECTORY/postgres_url`,
+/// `/run/secrets/postgres_url`, `OBI_SCALP_POSTGRES_URL`, then the config value).
+pub const POSTGRES_URL: &str = "postgres_url";
+
+/// The PostgreSQL URL from the secret sources, the config value last.
+pub fn postgres_url(cfg: &Config) -> Result<Option<String>, StoreError> {
+    let mut src = crate::ops::SecretSources::from_env();
+    if let Some(v) = &cfg.store.postgres_url {
+        src = src.with_config_value(POSTGRES_URL, "store.postgres_url", v);
+    }
+    src.lookup(POSTGRES_URL)
+        .map(|o| o.map(|(s, _)| s.expose().to_string()))
+        .map_err(|e| StoreError(format!("store.postgres_url: {e}")))
 }
 
 /// Latency rows are cumulative per run: written once a minute and at the end.
@@ -64,7 +80,15 @@ impl ColdJournal {
         let mut info = RunInfo::for_config(cfg, RunKind::Run, now);
         info.risk_reset = reset_risk;
         journal.begin_run(&info)?;
+        let pg = match postgres_url(cfg)? {
+            Some(url) => Some(
+                super::pg::PgSink::spawn(url, path.clone())
+                    .map_err(|e| StoreError::msg(&path, format!("postgres sink thread: {e}")))?,
+            ),
+            None => None,
+        };
         Ok(Some(ColdJournal {
+            pg,
             journal,
             flush_every: Duration::from_nanos(cfg.store.flush_ns),
             equity_every: Duration::from_nanos(cfg.store.equity_interval_ns),
@@ -108,13 +132,26 @@ impl ColdJournal {
 
     fn flush(&mut self) {
         match self.journal.flush() {
-            Ok(_) => {
+            Ok(n) => {
+                if n > 0 {
+                    if let Some(p) = &self.pg {
+                        p.wake();
+                    }
+                }
+                super::metrics::publish(
+                    &self.journal.stats(),
+                    self.pg.as_ref().map(|p| &**p.stats()),
+                );
                 if self.warned {
                     self.warned = false;
                     tracing::info!("journal writable again");
                 }
             }
             Err(e) => {
+                super::metrics::publish(
+                    &self.journal.stats(),
+                    self.pg.as_ref().map(|p| &**p.stats()),
+                );
                 if !self.warned {
                     self.warned = true;
                     tracing::error!(error = %e, "journal degraded: records kept in memory");
@@ -148,6 +185,16 @@ impl ColdJournal {
         };
         if let Err(e) = self.journal.end_run(&end) {
             tracing::error!(error = %e, "journal: the run's last records were not written");
+        }
+        if let Some(p) = self.pg.take() {
+            let s = p.finish();
+            use std::sync::atomic::Ordering::Relaxed;
+            tracing::info!(
+                sent = s.sent.load(Relaxed),
+                behind = s.behind.load(Relaxed),
+                errors = s.errors.load(Relaxed),
+                "postgres sink stopped"
+            );
         }
         self.journal.stats()
     }

@@ -14,6 +14,8 @@
 pub mod carry;
 pub mod cold;
 pub mod journal;
+pub mod metrics;
+pub mod pg;
 pub mod schema;
 
 pub use journal::{EquitySnap, Journal, JournalStats, RunEnd, RunInfo, RunKind};
