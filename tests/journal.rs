@@ -200,4 +200,104 @@ fn run_binary_survives_sigkill_and_restarts_on_its_journal() {
         ),
         1
     );
+    // A report over both runs: all outputs, both runs counted, one restart, one unclean.
+    let r = report(&path, &dir.join("reports"), &["--kind", "run"]);
+    assert_eq!(r["runs"], 2);
+    assert_eq!(r["restarts"], 1);
+    assert_eq!(r["unclean_runs"], 1);
+    assert!(r["latency"].as_array().is_some_and(|l| !l.is_empty()));
+}
+
+fn report(journal: &Path, out: &Path, extra: &[&str]) -> serde_json::Value {
+    let o = Command::new(BIN)
+        .args(["report", "--period", "month", "--journal"])
+        .arg(journal)
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut json = None;
+    for e in std::fs::read_dir(out).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().to_string();
+        if name.starts_with("report_month_") && name.ends_with(".json") {
+            json = Some(serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap());
+        }
+    }
+    for ext in ["md", "html"] {
+        assert!(
+            std::fs::read_dir(out).unwrap().any(|e| e
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == ext)),
+            "no .{ext} written"
+        );
+    }
+    json.expect("report json written")
+}
+
+/// `replay --journal` then `report` on that journal: the figures equal `summary.json` exactly.
+#[test]
+fn report_on_a_replay_journal_equals_summary_json() {
+    let data = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/data/bybit_v5_cryptofeed_20260809.jsonl.zst"
+    ));
+    if !data.exists() {
+        assert_ne!(
+            std::env::var("OBI_REQUIRE_DATA").as_deref(),
+            Ok("1"),
+            "OBI_REQUIRE_DATA=1 but {} is missing",
+            data.display()
+        );
+        eprintln!(
+            "skipping: {} not found (../shared/data is needed)",
+            data.display()
+        );
+        return;
+    }
+    let dir = workdir("report");
+    let j = dir.join("replay.sqlite");
+    let o = Command::new(BIN)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["replay", "--config", "config/bybit-btcusdt.toml", "--input"])
+        .arg(&data)
+        .arg("--out")
+        .arg(dir.join("replay"))
+        .arg("--journal")
+        .arg(&j)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("replay/summary.json")).unwrap())
+            .unwrap();
+    let r = report(&j, &dir.join("out"), &[]);
+    assert!(dir.join("out/monthly_report_202608.json").exists());
+    assert!(dir.join("out/monthly_report_202608.md").exists());
+    for k in [
+        "signals",
+        "orders",
+        "fills",
+        "cancels",
+        "rejects",
+        "trades",
+        "wins",
+        "win_rate",
+        "gross_pnl",
+        "fees",
+        "net_pnl",
+        "profit_factor",
+        "max_drawdown",
+        "sharpe_per_trade",
+    ] {
+        assert_eq!(r[k], summary[k], "{k}");
+    }
+    assert!(
+        summary["trades"].as_u64().unwrap() >= 1,
+        "a recording with trades"
+    );
 }

@@ -16,6 +16,7 @@ pub mod cold;
 pub mod journal;
 pub mod metrics;
 pub mod pg;
+pub mod report;
 pub mod schema;
 
 pub use journal::{EquitySnap, Journal, JournalStats, RunEnd, RunInfo, RunKind};
