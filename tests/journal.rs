@@ -242,10 +242,9 @@ fn report(journal: &Path, out: &Path, extra: &[&str]) -> serde_json::Value {
 /// `replay --journal` then `report` on that journal: the figures equal `summary.json` exactly.
 #[test]
 fn report_on_a_replay_journal_equals_summary_json() {
-    let data = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/data/bybit_v5_cryptofeed_20260809.jsonl.zst"
-    ));
+    let dir = std::env::var("OBI_SHARED_DATA")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data").to_string());
+    let data = PathBuf::from(dir).join("bybit_v5_cryptofeed_20260809.jsonl.zst");
     if !data.exists() {
         assert_ne!(
             std::env::var("OBI_REQUIRE_DATA").as_deref(),

@@ -412,6 +412,7 @@ impl Metrics {
                 .expect("metric specs are valid")
             })
             .collect();
+        crate::store::metrics::register();
         let registry = Registry::new();
         registry
             .register(Box::new(BoardCollector {

@@ -105,9 +105,10 @@ impl ColdJournal {
 
     fn snapshot(&mut self, c: &HotCounters) {
         let g = HotCounters::get;
+        let p = c.pnl.load();
         self.journal.equity(EquitySnap {
             ts_ns: wall_ns(),
-            pnl: g(&c.pnl_lo) as i64 as i128,
+            pnl: p.realized + p.unrealized,
             position: g(&c.position) as i64,
             status: status_of(g(&c.risk_status)),
             reasons: Reasons::from_bits(g(&c.risk_reasons) as u16),

@@ -48,6 +48,8 @@ pub struct RunInfo {
     /// `10^-money_decimals` of the quote currency.
     pub money_per: i64,
     pub money_decimals: u8,
+    /// Decimals the quote currency is printed with (trailing zeros beyond trimmed).
+    pub quote_decimals: u8,
     pub initial_equity: Money,
     pub config_digest: String,
     /// The carried risk state was cleared by the operator for this run.
@@ -64,8 +66,9 @@ impl RunInfo {
             venue: inst.key.venue_label(),
             symbol: inst.key.symbol.to_string(),
             quote: inst.quote.to_string(),
-            money_per: inst.tick.step_units() as i64 * inst.lot.step_units() as i64,
+            money_per: inst.tick.step_units() * inst.lot.step_units(),
             money_decimals: inst.notional_decimals() + 6,
+            quote_decimals: inst.quote_decimals(),
             initial_equity: cfg.risk.initial_equity,
             config_digest: cfg.digest.clone(),
             risk_reset: false,
@@ -335,8 +338,8 @@ impl Journal {
         self.conn
             .execute(
                 "INSERT INTO runs(kind, started_wall_ns, pid, venue, symbol, quote, money_per,
-                    money_decimals, initial_equity, config_digest, risk_reset)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                    money_decimals, quote_decimals, initial_equity, config_digest, risk_reset)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                 params![
                     r.kind.as_str(),
                     ns(r.started_wall_ns),
@@ -346,6 +349,7 @@ impl Journal {
                     r.quote,
                     r.money_per,
                     r.money_decimals,
+                    r.quote_decimals,
                     M(r.initial_equity),
                     r.config_digest,
                     r.risk_reset,
@@ -507,6 +511,10 @@ impl Journal {
                 exit: exit.map(|x| x.as_str()),
             },
             TraderEvent::Risk(e) => Row::Risk { seq, e },
+            TraderEvent::UnknownReport { report } => Row::Event(EventRow {
+                order_id: Some(report.id),
+                ..ev(report.ts_ns, "unknown_report")
+            }),
         };
         self.push(row);
     }

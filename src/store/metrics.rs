@@ -58,6 +58,11 @@ fn gauges() -> &'static Gauges {
     })
 }
 
+/// Registers the gauges (at 0) so `/metrics` exports them from the first scrape.
+pub fn register() {
+    gauges();
+}
+
 /// Publishes the journal's health and, when configured, the sink's.
 pub fn publish(j: &JournalStats, pg: Option<&PgStats>) {
     let g = gauges();

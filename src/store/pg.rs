@@ -73,7 +73,10 @@ fn key_of(table: &str) -> &'static str {
 }
 
 fn pg_err(e: postgres::Error) -> StoreError {
-    StoreError(format!("postgresql: {e}"))
+    match e.as_db_error() {
+        Some(d) => StoreError(format!("postgresql: {}: {}", d.code().code(), d.message())),
+        None => StoreError(format!("postgresql: {e}")),
+    }
 }
 
 fn lite_err(e: rusqlite::Error) -> StoreError {
@@ -105,6 +108,14 @@ pub fn ensure_schema(
             key_of(t)
         );
         pg.batch_execute(&sql).map_err(pg_err)?;
+        // Columns a newer journal schema added.
+        for c in &cols {
+            pg.batch_execute(&format!(
+                "ALTER TABLE {t} ADD COLUMN IF NOT EXISTS {} {}",
+                c.name, c.pg
+            ))
+            .map_err(pg_err)?;
+        }
     }
     Ok(())
 }

@@ -231,9 +231,10 @@ impl Series {
     }
 }
 
-fn fmt_money(m: Money, per: i64, dec: u8) -> String {
+/// As `crate::config::format_money` prints money.
+fn fmt_money(m: Money, per: i64, dec: u8, qdec: u8) -> String {
     let mut s = String::new();
-    let _ = crate::num::write_units(m * per as i128, dec, &mut s);
+    let _ = crate::num::write_units_trimmed(m * per as i128, dec, qdec, &mut s);
     s
 }
 
@@ -279,15 +280,24 @@ pub fn build(
     range: Range,
 ) -> rusqlite::Result<(Report, Series)> {
     // Instrument facts of the latest run of that kind.
-    let (venue, symbol, quote, per, dec): (String, String, String, i64, u8) = c
+    let (venue, symbol, quote, per, dec, qdec): (String, String, String, i64, u8, u8) = c
         .query_row(
-            "SELECT venue, symbol, quote, money_per, money_decimals FROM runs WHERE kind = ?1
-             ORDER BY run_id DESC LIMIT 1",
+            "SELECT venue, symbol, quote, money_per, money_decimals, quote_decimals FROM runs
+             WHERE kind = ?1 ORDER BY run_id DESC LIMIT 1",
             [kind],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            },
         )
-        .unwrap_or_else(|_| (String::new(), String::new(), String::new(), 1, 0));
-    let m = |v: Money| fmt_money(v, per, dec);
+        .unwrap_or_else(|_| (String::new(), String::new(), String::new(), 1, 0, 0));
+    let m = |v: Money| fmt_money(v, per, dec, qdec);
     let (a, b) = (range.from_ns, range.to_ns);
 
     // Runs overlapping the range, with their last record for killed ones.

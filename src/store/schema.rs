@@ -25,6 +25,7 @@ pub const MIGRATIONS: &[&str] = &[
         quote TEXT NOT NULL,
         money_per INTEGER NOT NULL,
         money_decimals INTEGER NOT NULL,
+        quote_decimals INTEGER NOT NULL, -- printed at least this many decimals (trailing zeros trimmed beyond)
         initial_equity NOT NULL,
         config_digest TEXT NOT NULL,
         risk_reset INTEGER NOT NULL,     -- 1: started with the carried risk state cleared
@@ -39,7 +40,7 @@ pub const MIGRATIONS: &[&str] = &[
         seq INTEGER PRIMARY KEY,
         run_id INTEGER NOT NULL REFERENCES runs(run_id),
         ts_ns INTEGER NOT NULL,
-        kind TEXT NOT NULL,  -- signal|order|ack|fill|cancel|cancel_all|cancelled|reject|pre_trade_reject|cancel_reject
+        kind TEXT NOT NULL,  -- signal|order|ack|fill|cancel|cancel_all|cancelled|reject|pre_trade_reject|cancel_reject|unknown_report
         order_id INTEGER,
         side TEXT,
         px INTEGER,
