@@ -20,6 +20,7 @@ pub mod record;
 pub mod replay;
 pub mod risk;
 pub mod sim;
+pub mod store;
 pub mod strategy;
 pub mod trader;
 pub mod venue;

@@ -146,7 +146,13 @@ impl Trader {
         Trader {
             strategy: ObiScalper::new(cfg.strategy),
             ledger: Ledger::new(cfg.risk.initial_equity),
-            risk: RiskEngine::new(cfg.risk.limits),
+            risk: {
+                let mut r = RiskEngine::new(cfg.risk.limits);
+                if let Some(c) = &cfg.risk.carry {
+                    r.restore(c, cfg.risk.initial_equity);
+                }
+                r
+            },
             book,
             working: ArrayVec::new(),
             counters: TraderCounters::default(),

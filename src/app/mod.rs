@@ -5,6 +5,7 @@ pub mod book;
 pub mod check;
 pub mod record;
 pub mod replay;
+pub mod report;
 pub mod run;
 
 use std::fmt;

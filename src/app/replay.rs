@@ -4,6 +4,7 @@ use super::AppError;
 use crate::config::Config;
 use crate::ops::artifacts::write_atomic;
 use crate::replay::{input, report, Engine};
+use crate::store::{EquitySnap, Journal, RunEnd, RunInfo, RunKind, StoreError};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -18,6 +19,10 @@ pub struct ReplayArgs {
     /// Where to write trades.csv and summary.json.
     #[arg(long, default_value = "var/replay")]
     pub out: PathBuf,
+    /// Also write the run into this SQLite journal (the same schema `run` writes), for
+    /// `obi-scalp report`.
+    #[arg(long)]
+    pub journal: Option<PathBuf>,
 }
 
 pub fn run(a: ReplayArgs) -> Result<(), AppError> {
@@ -51,6 +56,10 @@ pub fn run(a: ReplayArgs) -> Result<(), AppError> {
         write_atomic(&p, data)
             .map_err(|e| AppError::with_code(1, format!("cannot write {}: {e}", p.display())))?;
     }
+    if let Some(p) = &a.journal {
+        let n = write_journal(p, &cfg, &out, &engine).map_err(|e| AppError::with_code(1, e.0))?;
+        println!("journal: {n} records into {}", p.display());
+    }
     print!("{}", report::human(&summary));
     println!(
         "wrote {} and {}",
@@ -58,4 +67,41 @@ pub fn run(a: ReplayArgs) -> Result<(), AppError> {
         a.out.join("summary.json").display()
     );
     Ok(())
+}
+
+/// Writes one replay into a journal: its events, the ledger's equity points and its end.
+fn write_journal(
+    path: &std::path::Path,
+    cfg: &Config,
+    out: &crate::replay::Outcome,
+    engine: &crate::replay::Engine,
+) -> Result<usize, StoreError> {
+    let mut j = Journal::open(path)?;
+    j.begin_run(&RunInfo::for_config(cfg, RunKind::Replay, out.first_ns))?;
+    for e in &out.events {
+        j.record(e);
+    }
+    for &(ts_ns, pnl, position, bits) in &out.equity {
+        let reasons = crate::risk::Reasons::from_bits(bits);
+        j.equity(EquitySnap {
+            ts_ns,
+            pnl,
+            position,
+            status: reasons.status(),
+            reasons,
+        });
+    }
+    let status = engine.trader.risk.status();
+    let n = j.flush()?;
+    let (pos, cash) = engine.paper.balance();
+    j.end_run(&RunEnd {
+        ended_wall_ns: out.last_ns,
+        stop_reason: "end of input".into(),
+        clean: true,
+        max_drawdown: Some(engine.trader.ledger.max_drawdown()),
+        position: Some(pos),
+        cash_change: Some(cash),
+        risk_status: Some(status),
+    })?;
+    Ok(n)
 }

@@ -33,6 +33,10 @@ pub struct RunArgs {
     /// Run time in seconds (overrides duration_s; 0 = until SIGINT/SIGTERM).
     #[arg(long)]
     pub duration: Option<u64>,
+    /// Start without the risk state the journal carries over (daily loss, drawdown, latched
+    /// abort reasons); the journal records the reset.
+    #[arg(long)]
+    pub reset_risk: bool,
 }
 
 /// The environment variable that must say `yes` before `mode = "live"` is honoured.
@@ -158,6 +162,9 @@ pub fn run(a: RunArgs) -> Result<(), AppError> {
                    (live market data with paper fills works)";
         return Err(startup_failed(&cfg, None, exit_err(Exit::Config, why)));
     }
+    // The journal first: it rebuilds the carried risk state into the config.
+    let journal = crate::store::cold::ColdJournal::start(&mut cfg, a.reset_risk)
+        .map_err(|e| startup_failed(&cfg, None, exit_err(Exit::Config, e.to_string())))?;
     let inst = cfg.market.instrument;
     let mut status = ops::Status::new(env!("CARGO_PKG_VERSION"), cfg.digest.clone(), mode);
     status.venue = inst.key.venue_label();
@@ -200,8 +207,15 @@ pub fn run(a: RunArgs) -> Result<(), AppError> {
             let src = SyntheticSource::from_config(&cfg, 1)
                 .map_err(|e| exit_err(Exit::Config, format!("synthetic market: {e}")))?;
             flags.feed_active.store(true, Ordering::Relaxed);
-            drive(
-                &cfg, src, decoder, flags, &board, &mut ops, &kill, &shutdown,
+            let extras = Extras {
+                restamp: true,
+                tap: None,
+                recorder: None,
+                live: None,
+                journal,
+            };
+            drive_with(
+                &cfg, src, decoder, flags, &board, &mut ops, &kill, &shutdown, extras,
             )
         }
         Source::Live => {
@@ -245,6 +259,7 @@ pub fn run(a: RunArgs) -> Result<(), AppError> {
                     tap,
                     recorder,
                     live: Some(live),
+                    journal,
                 },
             )
         }
@@ -286,6 +301,8 @@ pub struct Extras {
     pub tap: Option<FrameTap>,
     pub recorder: Option<Recorder>,
     pub live: Option<Arc<LiveStats>>,
+    /// The trade journal the cold thread writes.
+    pub journal: Option<crate::store::cold::ColdJournal>,
 }
 
 /// Runs the pipeline on `src` until the duration, a signal, the kill switch or the end of input.
@@ -306,6 +323,7 @@ pub fn drive<S: FrameSource>(
         tap: None,
         recorder: None,
         live: None,
+        journal: None,
     };
     drive_with(cfg, src, decoder, flags, board, ops, kill, shutdown, extras)
 }
@@ -329,7 +347,9 @@ pub fn drive_with<S: FrameSource>(
         tap,
         recorder,
         live,
+        journal,
     } = extras;
+    let journal = std::cell::RefCell::new(journal);
     let running: Running<S, AnyDecoder> =
         build::start_with_tap(cfg, src, decoder, 0, restamp, flags.clone(), tap)
             .map_err(|e| exit_err(Exit::Internal, format!("cannot start the pipeline: {e}")))?;
@@ -393,10 +413,16 @@ pub fn drive_with<S: FrameSource>(
     }
     let mut on_event = |e: &TraderEvent| {
         count_event(&mut tally.borrow_mut(), e);
+        if let Some(j) = journal.borrow_mut().as_mut() {
+            j.record(e);
+        }
         audit_event(&audit, &inst, e)
     };
     // The cold loop runs inside `join` between drains.
     let mut on_tick = |c: &Collector| {
+        if let Some(j) = journal.borrow_mut().as_mut() {
+            j.tick(&counters, &c.latencies);
+        }
         if last_board.elapsed() >= Duration::from_millis(100) {
             last_board = Instant::now();
             publish(
@@ -536,6 +562,13 @@ pub fn drive_with<S: FrameSource>(
         lat.value_at_quantile(0.99),
         lat.value_at_quantile(0.999),
     );
+    if let Some(j) = journal.into_inner() {
+        let s = j.finish(&counters, &fin.latencies, &stop_reason, !flatten_cut_off);
+        println!(
+            "journal: written={} pending={} write_errors={} dropped={}",
+            s.written, s.pending, s.write_errors, s.dropped
+        );
+    }
     // Not clean when an abort's flatten did not finish in time.
     Ok((exit, stop_reason, !flatten_cut_off))
 }

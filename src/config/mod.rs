@@ -146,6 +146,8 @@ pub struct RiskConfig {
     pub limits: RiskLimits,
     /// What a kill/abort flatten does while the traded book is not synced (or crossed).
     pub flatten_when_unsynced: crate::strategy::FlattenPolicy,
+    /// State carried over from the journal at start-up (not a config key: `run` sets it).
+    pub carry: Option<crate::risk::RiskCarry>,
 }
 
 pub use crate::risk::RiskLimits;
@@ -185,6 +187,21 @@ pub struct RecordConfig {
     pub flush_ns: u64,
 }
 
+/// The trade journal and its PostgreSQL copy (`[store]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreConfig {
+    /// The SQLite journal `run` writes (None: `journal = "off"`).
+    pub journal: Option<PathBuf>,
+    /// How often the cold thread commits what it buffered (the most a SIGKILL can lose).
+    pub flush_ns: u64,
+    /// How often the cold thread snapshots equity into the journal.
+    pub equity_interval_ns: u64,
+    /// PostgreSQL connection URL (secret-capable: see `crate::ops::secrets::POSTGRES_URL`).
+    pub postgres_url: Option<String>,
+    /// Days `obi-scalp backup` keeps old backups.
+    pub backup_retention_days: u32,
+}
+
 /// The resolved configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -197,6 +214,7 @@ pub struct Config {
     pub pipeline: PipelineConfig,
     pub ops: OpsConfig,
     pub record: RecordConfig,
+    pub store: StoreConfig,
     /// Run duration (None: until stopped).
     pub duration_ns: Option<u64>,
     pub instruments: InstrumentTable,

@@ -171,6 +171,7 @@ const SECTIONS: &[&str] = &[
     "pipeline",
     "ops",
     "record",
+    "store",
     "instrument",
 ];
 
@@ -483,6 +484,7 @@ impl RawConfig {
             ));
         }
         let risk = RiskConfig {
+            carry: None,
             initial_equity,
             limits: RiskLimits {
                 max_drawdown,
@@ -599,6 +601,23 @@ impl RawConfig {
             flush_ns: rc.ms("flush_ms", "1000", 1_000_000, 600_000_000_000)?,
         };
         rc.finish()?;
+
+        // [store]
+        let mut st = Section::new(root, "store")?;
+        let journal = st.str_or("journal", "var/journal.sqlite")?;
+        let store = StoreConfig {
+            journal: (journal != "off" && !journal.is_empty()).then(|| PathBuf::from(journal)),
+            flush_ns: st.ms("flush_ms", "200", 1_000_000, 60_000_000_000)?,
+            equity_interval_ns: st.ms(
+                "equity_interval_ms",
+                "1000",
+                1_000_000,
+                3_600_000_000_000,
+            )?,
+            postgres_url: st.opt_str("postgres_url")?,
+            backup_retention_days: st.int("backup_retention_days", 30, 1, 36_500)? as u32,
+        };
+        st.finish()?;
         top.get("instrument");
         top.get("market");
         top.get("synthetic");
@@ -608,6 +627,7 @@ impl RawConfig {
         top.get("pipeline");
         top.get("ops");
         top.get("record");
+        top.get("store");
         top.finish()?;
 
         Ok(Config {
@@ -643,6 +663,7 @@ impl RawConfig {
             },
             ops,
             record,
+            store,
             duration_ns,
             instruments,
             digest: String::new(),

@@ -412,6 +412,7 @@ impl Metrics {
                 .expect("metric specs are valid")
             })
             .collect();
+        crate::store::metrics::register();
         let registry = Registry::new();
         registry
             .register(Box::new(BoardCollector {
@@ -432,7 +433,11 @@ impl Metrics {
     /// The text exposition format (`text/plain; version=0.0.4`).
     pub fn render(&self) -> String {
         let mut buf = Vec::with_capacity(16 * 1024);
-        if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut buf) {
+        // Components without a board field (the journal: crate::store::metrics) register in the
+        // process's default registry.
+        let mut families = self.registry.gather();
+        families.extend(prometheus::gather());
+        if let Err(e) = TextEncoder::new().encode(&families, &mut buf) {
             tracing::error!(error = %e, "metrics encoding failed");
         }
         let mut text = String::from_utf8(buf).unwrap_or_default();

@@ -29,6 +29,9 @@ pub struct Outcome {
     pub records: u64,
     pub first_ns: u64,
     pub last_ns: u64,
+    /// `(event ns, PnL, position, risk reason bits)` each time the ledger's equity peak or its maximum drawdown grew: the
+    /// points from which the journal's reports recompute the ledger's maximum drawdown exactly.
+    pub equity: Vec<(u64, crate::msg::Money, i64, u16)>,
 }
 
 /// The single-thread, event-time composition of the four stages.
@@ -140,6 +143,10 @@ impl Engine {
     /// records go to the decoder (it ignores other symbols).
     pub fn run(mut self, loaded: &input::Loaded) -> (Outcome, Engine) {
         let mut out = Outcome::default();
+        let (mut peak, mut dd) = (
+            self.trader.ledger.equity_peak(),
+            self.trader.ledger.max_drawdown(),
+        );
         let (venue, market): (Venue, Market) = (self.key.venue, self.key.market);
         for r in &loaded.records {
             if !loaded.feeds(r, venue, market) {
@@ -154,6 +161,18 @@ impl Engine {
             out.last_ns = out.last_ns.max(r.ts_ns);
             out.records += 1;
             self.on_record(r, &mut out.events);
+            let l = &self.trader.ledger;
+            let (p, d) = (l.equity_peak(), l.max_drawdown());
+            let (pos, why) = (l.position(), self.trader.risk.reasons().bits());
+            if p != peak {
+                peak = p;
+                out.equity.push((r.ts_ns, p - l.initial_equity(), pos, why));
+            }
+            if d != dd {
+                dd = d;
+                out.equity
+                    .push((r.ts_ns, p - d - l.initial_equity(), pos, why));
+            }
         }
         out.feed = *self.decoder.counters();
         out.book = self.books.counters[0];

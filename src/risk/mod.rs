@@ -29,6 +29,9 @@ use crate::exec::ledger::{value, Ledger};
 use crate::exec::TokenBucket;
 use crate::msg::{Cbps, ExecKind, ExecReport, Money, OrderSide, RejectReason, NO_PRICE};
 
+mod carry;
+pub use carry::RiskCarry;
+
 /// 100% in [`Cbps`]: leverage 1x.
 pub const CBPS_ONE: i128 = 1_000_000;
 

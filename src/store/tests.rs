@@ -1,0 +1,274 @@
+use super::*;
+use crate::config::Config;
+use crate::exec::ClosedTrade;
+use crate::msg::{ExecKind, ExecReport, Liquidity, Money, OrderSide, Tif, MONEY_PER_TICK_LOT};
+use crate::risk::{ReasonCode, Reasons, RiskEvent, RiskSnapshot, RiskStatus};
+use crate::trader::{Trader, TraderEvent};
+use std::path::PathBuf;
+
+const SEC: u64 = 1_000_000_000;
+const M: i128 = MONEY_PER_TICK_LOT;
+
+fn tmp(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("obi-store-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d.join("journal.sqlite")
+}
+
+fn count(j: &Journal, t: &str) -> i64 {
+    j.connection()
+        .query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0))
+        .unwrap()
+}
+
+fn fill(ts: u64, id: u64) -> TraderEvent {
+    TraderEvent::Exec {
+        report: ExecReport {
+            id,
+            ts_ns: ts,
+            kind: ExecKind::Fill {
+                px: 100_000,
+                qty: 2,
+                liquidity: Liquidity::Maker,
+                fee: -3 * M,
+                leaves: 0,
+            },
+        },
+        side: OrderSide::Buy,
+    }
+}
+
+fn run_info(cfg: &Config) -> RunInfo {
+    RunInfo::for_config(cfg, RunKind::Run, 1_767_571_200 * SEC)
+}
+
+#[test]
+fn records_round_trip_with_exact_money() {
+    let p = tmp("roundtrip");
+    let cfg = Config::builtin();
+    let mut j = Journal::open(&p).unwrap();
+    j.begin_run(&run_info(&cfg)).unwrap();
+    j.record(&TraderEvent::Order {
+        ts_ns: 5,
+        recv_ns: 4,
+        id: 7,
+        side: OrderSide::Sell,
+        px: 123,
+        qty: 4,
+        tif: Tif::PostOnly,
+        reduce_only: true,
+    });
+    j.record(&fill(6, 7));
+    // Bigger than 64 bits: kept exact as text.
+    let big = i128::from(i64::MAX) * 1000 + 7;
+    j.record(&TraderEvent::Closed {
+        trade: ClosedTrade {
+            side: OrderSide::Buy,
+            qty: 2,
+            max_position: 2,
+            entry_value: big,
+            exit_value: big + 5 * M,
+            gross_pnl: 5 * M,
+            fees: -3 * M,
+            net_pnl: 8 * M,
+            open_ns: 1,
+            close_ns: 6,
+        },
+        exit: None,
+    });
+    assert_eq!(j.flush().unwrap(), 3);
+    assert_eq!(count(&j, "events"), 2);
+    let (kind, liq, fee): (String, String, i64) = j
+        .connection()
+        .query_row(
+            "SELECT kind, liquidity, fee FROM events WHERE seq = 2",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (kind.as_str(), liq.as_str(), fee as i128),
+        ("fill", "maker", -3 * M)
+    );
+    let v: Money = j
+        .connection()
+        .query_row("SELECT entry_value FROM trades", [], |r| {
+            journal::money(r.get_ref(0)?)
+        })
+        .unwrap();
+    assert_eq!(v, big);
+    // Reopening continues the sequence.
+    drop(j);
+    let mut j = Journal::open(&p).unwrap();
+    j.begin_run(&run_info(&cfg)).unwrap();
+    j.record(&fill(9, 8));
+    j.flush().unwrap();
+    let s: i64 = j
+        .connection()
+        .query_row("SELECT max(seq) FROM events", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(s, 4);
+}
+
+#[test]
+fn schema_is_versioned_and_newer_files_are_refused() {
+    let p = tmp("schema");
+    let j = Journal::open(&p).unwrap();
+    let v: i64 = j
+        .connection()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, schema::VERSION);
+    let mode: String = j
+        .connection()
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    j.connection()
+        .execute_batch(&format!("PRAGMA user_version={}", schema::VERSION + 1))
+        .unwrap();
+    drop(j);
+    let e = Journal::open(&p).err().expect("newer schema refused");
+    assert!(e.0.contains("newer than this build"), "{e}");
+    assert!(e.0.contains(&p.display().to_string()), "{e}");
+}
+
+#[test]
+fn unwritable_path_is_a_clear_start_up_error() {
+    let p = tmp("unwritable");
+    // A regular file where the directory should be.
+    let file = p.parent().unwrap().join("not-a-dir");
+    std::fs::write(&file, b"x").unwrap();
+    let bad = file.join("journal.sqlite");
+    let e = Journal::open(&bad).err().expect("cannot open under a file");
+    assert!(e.0.contains(&bad.display().to_string()), "{e}");
+}
+
+#[test]
+fn a_failed_flush_keeps_records_pending_and_degrades() {
+    let p = tmp("degraded");
+    let cfg = Config::builtin();
+    let mut j = Journal::open(&p).unwrap();
+    j.begin_run(&run_info(&cfg)).unwrap();
+    // Another connection holds the write lock: our flush fails after the busy timeout.
+    let other = journal::connect(&p).unwrap();
+    other
+        .busy_timeout(std::time::Duration::from_millis(1))
+        .unwrap();
+    j.connection()
+        .busy_timeout(std::time::Duration::from_millis(1))
+        .unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    j.record(&fill(1, 1));
+    j.record(&fill(2, 2));
+    assert!(j.flush().is_err());
+    let s = j.stats();
+    assert!(s.degraded);
+    assert_eq!((s.pending, s.write_errors, s.written), (2, 1, 0));
+    other.execute_batch("ROLLBACK").unwrap();
+    assert_eq!(j.flush().unwrap(), 2);
+    let s = j.stats();
+    assert!(!s.degraded);
+    assert_eq!((s.pending, s.written), (0, 2));
+    assert_eq!(count(&j, "events"), 2);
+}
+
+fn risk_event(ts: u64, init: Money, equity: Money, reasons: Reasons) -> TraderEvent {
+    TraderEvent::Risk(RiskEvent {
+        ts_ns: ts,
+        from: RiskStatus::Ok,
+        to: reasons.status(),
+        reasons,
+        raised: reasons,
+        cleared: Reasons::EMPTY,
+        kill_source: None,
+        snapshot: RiskSnapshot {
+            equity,
+            equity_peak: init.max(equity),
+            ..RiskSnapshot::default()
+        },
+    })
+}
+
+/// A run that made 300, then lost 800 (today), and a restart: the new run starts with the day's
+/// loss of 500, a drawdown of 800 from the peak, and the latched max-trade-loss abort.
+#[test]
+fn restart_keeps_daily_loss_equity_peak_and_abort_latch() {
+    let p = tmp("carry");
+    let mut cfg = Config::builtin();
+    cfg.store.journal = Some(p.clone());
+    let init = cfg.risk.initial_equity;
+    let now = wall_ns();
+    let day0 = carry::trading_day(now, cfg.risk.limits.trading_day_offset_ns);
+    let day_start_ns = (day0 as i128 * 86_400 * SEC as i128
+        + cfg.risk.limits.trading_day_offset_ns as i128) as u64;
+    {
+        // Yesterday: +100 (not today's PnL, but part of the peak chain).
+        let mut j = Journal::open(&p).unwrap();
+        j.begin_run(&run_info(&cfg)).unwrap();
+        let snap = |ts, pnl| EquitySnap {
+            ts_ns: ts,
+            pnl,
+            position: 0,
+            status: RiskStatus::Ok,
+            reasons: Reasons::EMPTY,
+        };
+        j.equity(snap(day_start_ns - 10 * SEC, 100 * M));
+        j.flush().unwrap();
+        // Today, a second run: +200 more (peak 300), then -800 (ends at -500 chained).
+        j.begin_run(&run_info(&cfg)).unwrap();
+        j.equity(snap(day_start_ns + SEC, 200 * M));
+        let latched: Reasons = [ReasonCode::MaxTradeLossExceeded].into_iter().collect();
+        j.record(&risk_event(
+            day_start_ns + 2 * SEC,
+            init,
+            init - 400 * M,
+            latched,
+        ));
+        j.equity(snap(day_start_ns + 3 * SEC, -600 * M));
+        j.flush().unwrap();
+    }
+    // A replay in the same file does not count.
+    {
+        let mut j = Journal::open(&p).unwrap();
+        j.begin_run(&RunInfo::for_config(&cfg, RunKind::Replay, now))
+            .unwrap();
+        j.equity(EquitySnap {
+            ts_ns: day_start_ns + 4 * SEC,
+            pnl: 10_000 * M,
+            position: 0,
+            status: RiskStatus::Ok,
+            reasons: Reasons::EMPTY,
+        });
+        j.flush().unwrap();
+    }
+    let cj = cold::ColdJournal::start(&mut cfg, false).unwrap().unwrap();
+    let c = cfg.risk.carry.expect("carried");
+    assert_eq!(c.day, day0);
+    // Chain: +100 (yesterday), then today +200 -> 300, then -600 -> -500. Today: -500 - 100.
+    assert_eq!(c.day_pnl, -600 * M);
+    assert_eq!(c.drawdown, 800 * M);
+    assert!(c.latched.contains(ReasonCode::MaxTradeLossExceeded));
+    drop(cj);
+    // The trader built from that config starts with them.
+    let mut t = Trader::new(&cfg, 0);
+    t.risk
+        .evaluate(now, &t.ledger, crate::msg::NO_PRICE, None, &mut |_| {});
+    let s = t.risk.snapshot();
+    assert_eq!(s.day_pnl, -600 * M);
+    assert_eq!(s.drawdown, 800 * M);
+    assert_eq!(s.equity_peak, init + 800 * M);
+    assert_eq!(t.risk.status(), RiskStatus::Abort);
+    // `--reset-risk` starts a new chain.
+    let mut cfg2 = Config::builtin();
+    cfg2.store.journal = Some(p.clone());
+    let cj = cold::ColdJournal::start(&mut cfg2, true).unwrap().unwrap();
+    assert_eq!(cfg2.risk.carry, None);
+    drop(cj);
+    let mut cfg3 = Config::builtin();
+    cfg3.store.journal = Some(p);
+    let _cj = cold::ColdJournal::start(&mut cfg3, false).unwrap().unwrap();
+    let c = cfg3.risk.carry.expect("an empty chain since the reset");
+    assert_eq!((c.day_pnl, c.drawdown, c.latched), (0, 0, Reasons::EMPTY));
+}

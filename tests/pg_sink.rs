@@ -1,0 +1,321 @@
+//! The PostgreSQL sink against a real PostgreSQL (`OBI_TEST_POSTGRES_URL`, set by `.ci/run`):
+//! the rows there equal the journal's, and a database that goes away mid-run (every connection
+//! cut and new ones refused, by a TCP proxy on 127.0.0.1) and comes back ends with every row
+//! there exactly once. Without the variable the tests print a skip, or fail under
+//! `OBI_REQUIRE_TOOLS=1`.
+
+use obi_scalp::msg::{ExecKind, ExecReport, Liquidity, OrderSide};
+use obi_scalp::store::pg::{self, PgSink};
+use obi_scalp::store::{Journal, RunEnd, RunInfo, RunKind};
+use obi_scalp::trader::TraderEvent;
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+fn url() -> Option<String> {
+    match std::env::var("OBI_TEST_POSTGRES_URL") {
+        Ok(u) if !u.is_empty() => Some(u),
+        _ => {
+            assert_ne!(
+                std::env::var("OBI_REQUIRE_TOOLS").as_deref(),
+                Ok("1"),
+                "OBI_REQUIRE_TOOLS=1 but OBI_TEST_POSTGRES_URL is not set"
+            );
+            eprintln!(
+                "SKIP: OBI_TEST_POSTGRES_URL not set (.ci/run starts PostgreSQL and sets it)"
+            );
+            None
+        }
+    }
+}
+
+fn workdir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("obi-pg-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn fill(id: u64) -> TraderEvent {
+    TraderEvent::Exec {
+        report: ExecReport {
+            id,
+            ts_ns: 1_767_571_200_000_000_000 + id,
+            kind: ExecKind::Fill {
+                px: 100_000 + id as i64,
+                qty: 1,
+                liquidity: Liquidity::Maker,
+                // Beyond 64 bits for some: numeric keeps them exact.
+                fee: if id % 7 == 0 {
+                    i128::from(i64::MAX) * 3 + id as i128
+                } else {
+                    -(id as i128)
+                },
+                leaves: 0,
+            },
+        },
+        side: OrderSide::Sell,
+    }
+}
+
+fn closed(id: u64) -> TraderEvent {
+    TraderEvent::Closed {
+        trade: obi_scalp::exec::ClosedTrade {
+            side: OrderSide::Buy,
+            qty: 1,
+            max_position: 1,
+            entry_value: 1000 * id as i128,
+            exit_value: 1001 * id as i128,
+            gross_pnl: id as i128,
+            fees: 1,
+            net_pnl: id as i128 - 1,
+            open_ns: id,
+            close_ns: id + 1,
+        },
+        exit: Some(obi_scalp::strategy::ExitReason::TakeProfit),
+    }
+}
+
+fn write_batch(j: &mut Journal, from: u64, n: u64) {
+    for id in from..from + n {
+        j.record(&fill(id));
+        if id % 10 == 0 {
+            j.record(&closed(id));
+        }
+    }
+    j.flush().unwrap();
+}
+
+/// Every row of every table, as text, from each side.
+fn dump_lite(c: &rusqlite::Connection, t: &str) -> Vec<Vec<Option<String>>> {
+    let key = if t == "runs" { "run_id" } else { "seq" };
+    let mut st = c
+        .prepare(&format!("SELECT * FROM {t} ORDER BY {key}"))
+        .unwrap();
+    let n = st.column_count();
+    let rows = st
+        .query_map([], |r| {
+            Ok((0..n)
+                .map(|i| match r.get_ref(i).unwrap() {
+                    rusqlite::types::ValueRef::Null => None,
+                    rusqlite::types::ValueRef::Integer(v) => Some(v.to_string()),
+                    rusqlite::types::ValueRef::Text(t) => {
+                        Some(String::from_utf8_lossy(t).into_owned())
+                    }
+                    v => panic!("unexpected {v:?}"),
+                })
+                .collect())
+        })
+        .unwrap();
+    rows.map(|r| r.unwrap()).collect()
+}
+
+fn dump_pg(
+    pg: &mut postgres::Client,
+    t: &str,
+    cols: &[String],
+    jid: &str,
+) -> Vec<Vec<Option<String>>> {
+    let key = if t == "runs" { "run_id" } else { "seq" };
+    let sel: Vec<String> = cols.iter().map(|c| format!("{c}::text")).collect();
+    pg.query(
+        &format!(
+            "SELECT {} FROM {t} WHERE journal_id = $1 ORDER BY {t}.{key}",
+            sel.join(", ")
+        ),
+        &[&jid],
+    )
+    .unwrap()
+    .iter()
+    .map(|r| {
+        (0..cols.len())
+            .map(|i| r.get::<_, Option<String>>(i))
+            .collect()
+    })
+    .collect()
+}
+
+fn assert_equal(lite: &rusqlite::Connection, pg: &mut postgres::Client) {
+    let jid = pg::journal_id(lite).unwrap();
+    for t in obi_scalp::store::schema::TABLES {
+        let st = lite.prepare(&format!("SELECT * FROM {t}")).unwrap();
+        let cols: Vec<String> = st.column_names().iter().map(|s| s.to_string()).collect();
+        drop(st);
+        let a = dump_lite(lite, t);
+        let b = dump_pg(pg, t, &cols, &jid);
+        assert_eq!(a.len(), b.len(), "{t}: row counts");
+        assert_eq!(a, b, "{t}: rows differ");
+    }
+}
+
+fn info() -> RunInfo {
+    RunInfo::for_config(&obi_scalp::config::Config::builtin(), RunKind::Run, 1)
+}
+
+#[test]
+fn rows_in_postgres_equal_the_journal() {
+    let Some(url) = url() else { return };
+    let dir = workdir("equal");
+    let mut j = Journal::open(&dir.join("j.sqlite")).unwrap();
+    j.begin_run(&info()).unwrap();
+    write_batch(&mut j, 1, 1234);
+    j.end_run(&RunEnd {
+        ended_wall_ns: 2,
+        stop_reason: "test".into(),
+        clean: true,
+        max_drawdown: Some(5),
+        position: Some(0),
+        cash_change: Some(-7),
+        risk_status: None,
+    })
+    .unwrap();
+    let mut pgc = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    pg::ensure_schema(&mut pgc, j.connection()).unwrap();
+    let mut total = 0;
+    loop {
+        let n = pg::sync_once(
+            &mut pgc,
+            j.connection(),
+            &pg::journal_id(j.connection()).unwrap(),
+        )
+        .unwrap();
+        if n == 0 {
+            break;
+        }
+        total += n;
+    }
+    assert_eq!(total as i64, pg::journal_rows(j.connection()).unwrap());
+    assert_equal(j.connection(), &mut pgc);
+    // A second sync sends nothing again.
+    let jid = pg::journal_id(j.connection()).unwrap();
+    assert_eq!(pg::sync_once(&mut pgc, j.connection(), &jid).unwrap(), 0);
+}
+
+/// A TCP proxy to PostgreSQL that can be taken down (cutting every connection) and brought up.
+struct Proxy {
+    port: u16,
+    down: Arc<AtomicBool>,
+    conns: Arc<Mutex<Vec<TcpStream>>>,
+}
+
+impl Proxy {
+    fn start(target: String) -> Proxy {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let down = Arc::new(AtomicBool::new(false));
+        let conns = Arc::new(Mutex::new(Vec::new()));
+        let (d, cs) = (down.clone(), conns.clone());
+        std::thread::spawn(move || {
+            for c in l.incoming() {
+                let Ok(c) = c else { continue };
+                if d.load(Ordering::SeqCst) {
+                    let _ = c.shutdown(Shutdown::Both);
+                    continue;
+                }
+                let Ok(s) = TcpStream::connect(&target) else {
+                    continue;
+                };
+                cs.lock().unwrap().push(c.try_clone().unwrap());
+                cs.lock().unwrap().push(s.try_clone().unwrap());
+                for (mut a, mut b) in [(c.try_clone().unwrap(), s.try_clone().unwrap()), (s, c)] {
+                    std::thread::spawn(move || {
+                        let mut buf = [0u8; 16384];
+                        loop {
+                            match a.read(&mut buf) {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => {
+                                    if b.write_all(&buf[..n]).is_err() {
+                                        break;
+                                    }
+                                }
+                            }
+                        }
+                        let _ = b.shutdown(Shutdown::Both);
+                    });
+                }
+            }
+        });
+        Proxy { port, down, conns }
+    }
+
+    fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+        if down {
+            for c in self.conns.lock().unwrap().drain(..) {
+                let _ = c.shutdown(Shutdown::Both);
+            }
+        }
+    }
+}
+
+/// `user:pw@host:port/db` -> (`host:port`, the URL with `127.0.0.1:<port>` instead).
+fn via_proxy(url: &str, port: u16) -> (String, String) {
+    let at = url.rfind('@').expect("URL with user@host");
+    let rest = &url[at + 1..];
+    let end = rest.find('/').unwrap_or(rest.len());
+    let hostport = &rest[..end];
+    let target = if hostport.contains(':') {
+        hostport.to_string()
+    } else {
+        format!("{hostport}:5432")
+    };
+    let new = format!("{}@127.0.0.1:{port}{}", &url[..at], &rest[end..]);
+    (target, new)
+}
+
+fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !f() {
+        assert!(t.elapsed() < Duration::from_secs(60), "timed out: {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn database_gone_mid_run_then_back_ends_with_every_row_once() {
+    let Some(url) = url() else { return };
+    let dir = workdir("outage");
+    let path = dir.join("j.sqlite");
+    let mut j = Journal::open(&path).unwrap();
+    j.begin_run(&info()).unwrap();
+    let (target, purl) = via_proxy(&url, 0);
+    let proxy = Proxy::start(target);
+    let (_, purl) = via_proxy(&purl, proxy.port);
+    let sink = PgSink::spawn(purl, path.clone()).unwrap();
+    let stats = sink.stats().clone();
+    let mut id = 1;
+    for _ in 0..5 {
+        write_batch(&mut j, id, 100);
+        id += 100;
+        sink.wake();
+    }
+    wait_for("the first rows copied", || {
+        stats.connected.load(Ordering::Relaxed) && stats.sent.load(Ordering::Relaxed) > 0
+    });
+    // The database goes away: writing goes on into the journal.
+    proxy.set_down(true);
+    for _ in 0..5 {
+        write_batch(&mut j, id, 100);
+        id += 100;
+        sink.wake();
+    }
+    wait_for("the sink to notice", || {
+        !stats.connected.load(Ordering::Relaxed) && stats.behind.load(Ordering::Relaxed) > 0
+    });
+    // Back: everything arrives.
+    proxy.set_down(false);
+    write_batch(&mut j, id, 100);
+    sink.wake();
+    let want = pg::journal_rows(j.connection()).unwrap();
+    wait_for("every row in PostgreSQL", || {
+        stats.connected.load(Ordering::Relaxed) && stats.sent.load(Ordering::Relaxed) as i64 == want
+    });
+    let s = sink.finish();
+    assert_eq!(s.behind.load(Ordering::Relaxed), 0);
+    assert!(s.errors.load(Ordering::Relaxed) >= 1);
+    let mut pgc = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    assert_equal(j.connection(), &mut pgc);
+}
