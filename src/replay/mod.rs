@@ -6,6 +6,7 @@
 //! clock, so the same input and config always give the same trades, byte for byte.
 
 pub mod input;
+pub mod progress;
 pub mod report;
 
 use crate::book::BookSet;
@@ -158,5 +159,40 @@ impl Engine {
         out.feed = *self.decoder.counters();
         out.book = self.books.counters[0];
         (out, self)
+    }
+
+    /// Replays a [stream](input::Stream) as it is read, in the same order and with the same
+    /// selection as [`Engine::run`]; `progress` is told how many records are done.
+    pub fn run_stream(
+        mut self,
+        s: &mut input::Stream,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<(Outcome, Engine), input::InputError> {
+        let mut out = Outcome::default();
+        let (venue, market): (Venue, Market) = (self.key.venue, self.key.market);
+        let mut n = 0u64;
+        while let Some(next) = s.next_record() {
+            let (r, conn) = next?;
+            n += 1;
+            if n % 1024 == 0 {
+                progress(n);
+            }
+            if r.kind != RecordKind::Http && conn != Some((venue, market)) {
+                if r.kind == RecordKind::Recv {
+                    out.other_frames += 1;
+                }
+                continue;
+            }
+            if out.first_ns == 0 {
+                out.first_ns = r.ts_ns;
+            }
+            out.last_ns = out.last_ns.max(r.ts_ns);
+            out.records += 1;
+            self.on_record(r, &mut out.events);
+        }
+        progress(n);
+        out.feed = *self.decoder.counters();
+        out.book = self.books.counters[0];
+        Ok((out, self))
     }
 }
