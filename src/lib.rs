@@ -21,6 +21,7 @@ pub mod replay;
 pub mod risk;
 pub mod sim;
 pub mod strategy;
+pub mod sweep;
 pub mod trader;
 pub mod venue;
 

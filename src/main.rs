@@ -21,6 +21,8 @@ enum Cmd {
     Run(app::run::RunArgs),
     /// Deterministic single-thread event-time backtest of recordings through the same stage code.
     Replay(app::replay::ReplayArgs),
+    /// Parameter sweep (grid or random), walk-forward and shard merge over replays.
+    Sweep(app::sweep::SweepArgs),
     /// Replay a recording through the parser and book only; CSV of the top of book to stdout.
     Book(app::book::BookArgs),
     /// The threaded pipeline over a recording as fast as it goes: tick-to-trade and stage latency.
@@ -38,6 +40,7 @@ fn main() -> ExitCode {
     let res: Result<(), AppError> = match cli.cmd {
         Cmd::Run(a) => app::run::run(a),
         Cmd::Replay(a) => app::replay::run(a),
+        Cmd::Sweep(a) => app::sweep::run(a),
         Cmd::Book(a) => app::book::run(a),
         Cmd::BenchLatency(a) => app::bench::run(a),
         Cmd::CheckConfig(a) => app::check::run(a),

@@ -268,7 +268,10 @@ fn streamed_input_equals_loaded_input() {
         }
         assert_eq!(i, loaded.records.len(), "{paths:?}");
         if paths[0] == plain || paths[0] == bybit {
-            assert!(s.scan.spilled_bytes > 0, "{paths:?}: times fall back in these files");
+            assert!(
+                s.scan.spilled_bytes > 0,
+                "{paths:?}: times fall back in these files"
+            );
         }
     }
 }

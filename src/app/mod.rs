@@ -6,6 +6,7 @@ pub mod check;
 pub mod record;
 pub mod replay;
 pub mod run;
+pub mod sweep;
 
 use std::fmt;
 

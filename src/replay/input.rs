@@ -333,7 +333,11 @@ fn read_spilled(
 /// Where a stretch's records come from.
 enum Src {
     /// Not opened yet: the spill file and the stretch's byte range in it.
-    Pending { path: PathBuf, from: u64, to: u64 },
+    Pending {
+        path: PathBuf,
+        from: u64,
+        to: u64,
+    },
     /// The input file itself, up to (not including) `end_line`.
     File {
         reader: record::RecordReader,

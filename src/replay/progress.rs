@@ -81,7 +81,11 @@ impl Progress {
         let bar = if self.tty {
             let w = 30usize;
             let fill = ((pct / 100.0) * w as f64) as usize;
-            format!("[{}{}] ", "#".repeat(fill.min(w)), ".".repeat(w - fill.min(w)))
+            format!(
+                "[{}{}] ",
+                "#".repeat(fill.min(w)),
+                ".".repeat(w - fill.min(w))
+            )
         } else {
             String::new()
         };
