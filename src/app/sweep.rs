@@ -166,7 +166,7 @@ pub fn run(a: SweepArgs) -> Result<(), AppError> {
         let mut per = Vec::new();
         for (k, &(tr, te)) in wins.iter().enumerate() {
             eprintln!("walk-forward: training window {} of {}", k + 1, wins.len());
-            let sums = run_progress("train", &configs, &decoded, Some(tr), jobs)?;
+            let (sums, _) = run_progress("train", &configs, &decoded, Some(tr), jobs)?;
             let rows: Vec<Row> = points
                 .iter()
                 .zip(&values)
@@ -203,9 +203,8 @@ pub fn run(a: SweepArgs) -> Result<(), AppError> {
         return Ok(());
     }
 
-    let t1 = Instant::now();
-    let sums = run_progress("sweep", &configs, &decoded, None, jobs)?;
-    let run_s = t1.elapsed().as_secs_f64().max(1e-9);
+    let (sums, run_s) = run_progress("sweep", &configs, &decoded, None, jobs)?;
+    let run_s = run_s.max(1e-9);
     let mut res = Results {
         objective,
         min_trades: a.min_trades,
@@ -266,20 +265,24 @@ fn run_progress(
     d: &replay::Decoded,
     window: Option<replay::Window>,
     jobs: usize,
-) -> Result<Vec<replay::report::Summary>, AppError> {
+) -> Result<(Vec<replay::report::Summary>, f64), AppError> {
     let done = AtomicUsize::new(0);
     let mut bar = Progress::new(label, "points", configs.len() as u64);
-    let r = std::thread::scope(|s| {
-        let h = s.spawn(|| sweep::run_all(configs, d, window, jobs, &done));
+    let (r, secs) = std::thread::scope(|s| {
+        let h = s.spawn(|| {
+            let t = Instant::now();
+            let r = sweep::run_all(configs, d, window, jobs, &done);
+            (r, t.elapsed().as_secs_f64())
+        });
         while !h.is_finished() {
             bar.update(done.load(Ordering::Relaxed) as u64);
-            std::thread::sleep(std::time::Duration::from_millis(50));
+            std::thread::sleep(std::time::Duration::from_millis(5));
         }
         h.join()
     })
     .map_err(|_| AppError::with_code(70, "a sweep thread panicked"))?;
     bar.finish(done.load(Ordering::Relaxed) as u64);
-    r.map_err(usage)
+    Ok((r.map_err(usage)?, secs))
 }
 
 fn merge(dirs: &[PathBuf], out: &std::path::Path) -> Result<(), AppError> {

@@ -330,7 +330,8 @@ fn read_spilled(
     Ok(total)
 }
 
-/// Where a stretch's records come from.
+/// Where a stretch's records come from (one per stretch, a handful at a time: size is no issue).
+#[allow(clippy::large_enum_variant)]
 enum Src {
     /// Not opened yet: the spill file and the stretch's byte range in it.
     Pending {
@@ -697,7 +698,7 @@ impl Stream {
         let mut best: Option<(usize, (u64, usize, u64))> = None;
         for (j, r) in self.runs.iter().enumerate() {
             if let Some(k) = r.key {
-                if best.is_none_or(|(_, b)| k < b) {
+                if best.map_or(true, |(_, b)| k < b) {
                     best = Some((j, k));
                 }
             }

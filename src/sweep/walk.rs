@@ -83,6 +83,10 @@ pub fn windows(spec: WalkSpec, first_ns: u64, last_ns: u64) -> Vec<(Window, Wind
     out
 }
 
+/// One window as run: (train, test) windows, their record counts, the training rows and the
+/// best point's test row.
+pub type WindowRun = ((Window, Window), (u64, u64), Vec<Row>, Option<Row>);
+
 /// One window of the report.
 #[derive(Debug, Clone, Serialize)]
 pub struct WindowReport {
@@ -129,7 +133,7 @@ impl WalkReport {
         quote: String,
         spec: WalkSpec,
         first_ns: u64,
-        per_window: Vec<((Window, Window), (u64, u64), Vec<Row>, Option<Row>)>,
+        per_window: Vec<WindowRun>,
     ) -> WalkReport {
         let mut windows = Vec::new();
         for (i, ((tr, te), (nr_tr, nr_te), train_rows, oos)) in per_window.into_iter().enumerate() {
