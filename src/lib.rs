@@ -22,6 +22,7 @@ pub mod risk;
 pub mod sim;
 pub mod store;
 pub mod strategy;
+pub mod sweep;
 pub mod trader;
 pub mod venue;
 

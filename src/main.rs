@@ -23,6 +23,8 @@ enum Cmd {
     Replay(app::replay::ReplayArgs),
     /// Report from the trade journal: PnL, trades, drawdown, latency, risk events (Markdown, HTML, JSON).
     Report(app::report::ReportArgs),
+    /// Parameter sweep (grid or random), walk-forward and shard merge over replays.
+    Sweep(app::sweep::SweepArgs),
     /// Replay a recording through the parser and book only; CSV of the top of book to stdout.
     Book(app::book::BookArgs),
     /// The threaded pipeline over a recording as fast as it goes: tick-to-trade and stage latency.
@@ -41,6 +43,7 @@ fn main() -> ExitCode {
         Cmd::Run(a) => app::run::run(a),
         Cmd::Replay(a) => app::replay::run(a),
         Cmd::Report(a) => app::report::run(a),
+        Cmd::Sweep(a) => app::sweep::run(a),
         Cmd::Book(a) => app::book::run(a),
         Cmd::BenchLatency(a) => app::bench::run(a),
         Cmd::CheckConfig(a) => app::check::run(a),

@@ -7,6 +7,7 @@ pub mod record;
 pub mod replay;
 pub mod report;
 pub mod run;
+pub mod sweep;
 
 use std::fmt;
 

@@ -3,6 +3,7 @@
 use super::AppError;
 use crate::config::Config;
 use crate::ops::artifacts::write_atomic;
+use crate::replay::progress::Progress;
 use crate::replay::{input, report, Engine};
 use crate::store::{EquitySnap, Journal, RunEnd, RunInfo, RunKind, StoreError};
 use clap::Args;
@@ -28,15 +29,27 @@ pub struct ReplayArgs {
 pub fn run(a: ReplayArgs) -> Result<(), AppError> {
     let cfg = Config::load(&a.config)?;
     let key = cfg.market.instrument.key;
-    let loaded = input::load(&a.input, Some(key.venue), None).map_err(|e| AppError::usage(e.0))?;
-    for s in &loaded.skipped {
+    let mut stream =
+        input::stream(&a.input, Some(key.venue), None).map_err(|e| AppError::usage(e.0))?;
+    for s in &stream.scan.skipped {
         eprintln!("{}:{}: skipped: {}", s.path.display(), s.line, s.message);
     }
-    for w in &loaded.warnings {
+    for w in &stream.scan.warnings {
         eprintln!("warning: {w}");
     }
+    if stream.scan.spilled_bytes > 0 {
+        eprintln!(
+            "note: {} bytes of out-of-order stretches spilled to {} while merging",
+            stream.scan.spilled_bytes,
+            std::env::temp_dir().display()
+        );
+    }
     let engine = Engine::new(&cfg).map_err(AppError::usage)?;
-    let (out, engine) = engine.run(&loaded);
+    let mut bar = Progress::new("replay", "records", stream.total());
+    let (out, engine) = engine
+        .run_stream(&mut stream, &mut |n| bar.update(n))
+        .map_err(|e| AppError::usage(e.0))?;
+    bar.finish(stream.done);
     if out.records == 0 {
         return Err(AppError::usage(format!(
             "no {} frames in the input: check market.venue/market.market/market.symbol",

@@ -6,6 +6,7 @@
 //! clock, so the same input and config always give the same trades, byte for byte.
 
 pub mod input;
+pub mod progress;
 pub mod report;
 
 use crate::book::BookSet;
@@ -115,28 +116,9 @@ impl Engine {
 
     /// Feeds one record of the traded connection (or a REST body).
     pub fn on_record(&mut self, r: &Record, events: &mut Vec<TraderEvent>) {
-        let md = &mut self.md;
-        match r.kind {
-            RecordKind::Recv => {
-                self.buf.clear();
-                self.buf.extend_from_slice(&r.data);
-                self.decoder
-                    .on_frame(r.ts_ns, &mut self.buf, &mut |e| md.push(e));
-            }
-            RecordKind::Http => {
-                self.buf.clear();
-                self.buf.extend_from_slice(&r.data);
-                let url = r.url_or_addr.as_deref().unwrap_or("");
-                self.decoder
-                    .on_rest(r.ts_ns, url, &mut self.buf, &mut |e| md.push(e));
-            }
-            RecordKind::Connect | RecordKind::Disconnect => {
-                self.decoder.on_disconnect(r.ts_ns, &mut |e| md.push(e));
-            }
-            _ => return,
+        if feed_record(&mut self.decoder, &mut self.buf, r, &mut self.md) {
+            self.apply_md(events);
         }
-        self.decoder.on_timer(r.ts_ns, &mut |e| md.push(e));
-        self.apply_md(events);
     }
 
     /// Replays loaded records. Only connections of the traded venue and market are fed; REST
@@ -178,4 +160,180 @@ impl Engine {
         out.book = self.books.counters[0];
         (out, self)
     }
+
+    /// Replays a [stream](input::Stream) as it is read, in the same order and with the same
+    /// selection as [`Engine::run`]; `progress` is told how many records are done.
+    pub fn run_stream(
+        mut self,
+        s: &mut input::Stream,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<(Outcome, Engine), input::InputError> {
+        let mut out = Outcome::default();
+        let (venue, market): (Venue, Market) = (self.key.venue, self.key.market);
+        let mut n = 0u64;
+        while let Some(next) = s.next_record() {
+            let (r, conn) = next?;
+            n += 1;
+            if n % 1024 == 0 {
+                progress(n);
+            }
+            if r.kind != RecordKind::Http && conn != Some((venue, market)) {
+                if r.kind == RecordKind::Recv {
+                    out.other_frames += 1;
+                }
+                continue;
+            }
+            if out.first_ns == 0 {
+                out.first_ns = r.ts_ns;
+            }
+            out.last_ns = out.last_ns.max(r.ts_ns);
+            out.records += 1;
+            self.on_record(r, &mut out.events);
+        }
+        progress(n);
+        out.feed = *self.decoder.counters();
+        out.book = self.books.counters[0];
+        Ok((out, self))
+    }
+}
+
+/// The feed stage's step for one record: decodes it (and the timer tick at its time) into
+/// `md`. False for records the feed ignores (frames we sent).
+fn feed_record(
+    decoder: &mut AnyDecoder,
+    buf: &mut Vec<u8>,
+    r: &Record,
+    md: &mut Vec<MdEvent>,
+) -> bool {
+    match r.kind {
+        RecordKind::Recv => {
+            buf.clear();
+            buf.extend_from_slice(&r.data);
+            decoder.on_frame(r.ts_ns, buf, &mut |e| md.push(e));
+        }
+        RecordKind::Http => {
+            buf.clear();
+            buf.extend_from_slice(&r.data);
+            let url = r.url_or_addr.as_deref().unwrap_or("");
+            decoder.on_rest(r.ts_ns, url, buf, &mut |e| md.push(e));
+        }
+        RecordKind::Connect | RecordKind::Disconnect => {
+            decoder.on_disconnect(r.ts_ns, &mut |e| md.push(e));
+        }
+        _ => return false,
+    }
+    decoder.on_timer(r.ts_ns, &mut |e| md.push(e));
+    true
+}
+
+/// The inputs decoded once for many replays (a sweep): the feed stage's output for the traded
+/// market, in order, with the feed counters the summary reports. Nothing after the feed stage
+/// depends on the feed's input except through these events, so a replay of them
+/// ([`run_events`]) gives exactly what [`Engine::run_stream`] gives on the records.
+#[derive(Debug, Default)]
+pub struct Decoded {
+    pub events: Vec<MdEvent>,
+    /// Receive time of every record fed (for per-window record counts).
+    pub record_ns: Vec<u64>,
+    pub feed: FeedCounters,
+    pub other_frames: u64,
+    /// Records read in all (every market).
+    pub read: u64,
+}
+
+impl Decoded {
+    /// Receive time of the first and last record fed (0 when none).
+    pub fn span(&self) -> (u64, u64) {
+        (
+            self.record_ns.first().copied().unwrap_or(0),
+            self.record_ns.iter().copied().max().unwrap_or(0),
+        )
+    }
+}
+
+/// Decodes a stream for the config's market (the market and venue settings only matter).
+pub fn decode(
+    cfg: &Config,
+    s: &mut input::Stream,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Decoded, String> {
+    let key = cfg.market.instrument.key;
+    let mut decoder = AnyDecoder::for_config(cfg)?;
+    let mut buf = Vec::with_capacity(1 << 16);
+    let mut d = Decoded::default();
+    while let Some(next) = s.next_record() {
+        let (r, conn) = next.map_err(|e| e.0)?;
+        d.read += 1;
+        if d.read % 1024 == 0 {
+            progress(d.read);
+        }
+        if r.kind != RecordKind::Http && conn != Some((key.venue, key.market)) {
+            if r.kind == RecordKind::Recv {
+                d.other_frames += 1;
+            }
+            continue;
+        }
+        d.record_ns.push(r.ts_ns);
+        feed_record(&mut decoder, &mut buf, r, &mut d.events);
+    }
+    progress(d.read);
+    d.feed = *decoder.counters();
+    Ok(d)
+}
+
+/// A part of the decoded time line: market data before `trade_from_ns` only builds the books
+/// (the trader starts at `trade_from_ns` on warm books), nothing from `until_ns` on is fed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub trade_from_ns: u64,
+    pub until_ns: u64,
+}
+
+/// Replays decoded events with `cfg` (one sweep point): the summary `replay` writes for the same
+/// input and config (all of it when `window` is `None`).
+pub fn run_events(
+    cfg: &Config,
+    d: &Decoded,
+    window: Option<Window>,
+) -> Result<report::Summary, String> {
+    let mut e = Engine::new(cfg)?;
+    let mut out = Outcome {
+        feed: d.feed,
+        other_frames: d.other_frames,
+        ..Outcome::default()
+    };
+    match window {
+        None => {
+            let (first, last) = d.span();
+            out.records = d.record_ns.len() as u64;
+            out.first_ns = first;
+            out.last_ns = last;
+            for ev in &d.events {
+                if let Some(msg) = e.books.apply(ev) {
+                    e.on_market(&msg, &mut out.events);
+                }
+            }
+        }
+        Some(w) => {
+            let inside = d
+                .record_ns
+                .iter()
+                .filter(|&&t| t >= w.trade_from_ns && t < w.until_ns);
+            out.records = inside.clone().count() as u64;
+            out.first_ns = inside.clone().min().copied().unwrap_or(0);
+            out.last_ns = inside.max().copied().unwrap_or(0);
+            for ev in &d.events {
+                if ev.recv_ns >= w.until_ns {
+                    break;
+                }
+                if let Some(msg) = e.books.apply(ev) {
+                    if ev.recv_ns >= w.trade_from_ns {
+                        e.on_market(&msg, &mut out.events);
+                    }
+                }
+            }
+        }
+    }
+    out.book = e.books.counters[0];
+    Ok(report::summarize(cfg, &out, &e))
 }
