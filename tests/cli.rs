@@ -17,7 +17,8 @@ fn check_config_prints_the_effective_values() {
         "hold_ms = 500.000000",
         "instant_factor = 1.500000",
         "symbol = \"btc_jpy\"",
-        "wait = \"park\"",
+        "wait = \"auto\"",
+        "layout = \"auto\"",
         "max_consecutive_failures = 5",
     ] {
         assert!(s.contains(want), "missing `{want}` in:\n{s}");

@@ -1,9 +1,9 @@
 //! The threaded pipeline against the single-thread replay, and the hot path's allocations.
 
 use obi_scalp::config::{Config, WaitStrategy};
-use obi_scalp::pipeline::build;
 use obi_scalp::pipeline::sources::RecordingSource;
 use obi_scalp::pipeline::stats::Flags;
+use obi_scalp::pipeline::{LayoutSpec, Pipeline};
 use obi_scalp::record::{Record, RecordKind};
 use obi_scalp::replay::{input, Engine};
 use obi_scalp::strategy::SignalFire;
@@ -54,8 +54,9 @@ fn signals(events: &[TraderEvent]) -> Vec<SignalFire> {
         .collect()
 }
 
-/// N frames through four threads (park strategy, 2 cores) give the same signals, at the same
-/// event times, as the single-thread event-time replay of the same frames.
+/// N frames through the threaded pipeline (park strategy, every layout from one hot thread to
+/// four) give the same signals, at the same event times, as the single-thread event-time replay
+/// of the same frames.
 #[test]
 fn threaded_pipeline_agrees_with_replay_on_signals() {
     let Some(path) = shared("bybit_v5_cryptofeed_20260809.jsonl.zst") else {
@@ -67,39 +68,54 @@ fn threaded_pipeline_agrees_with_replay_on_signals() {
     let want = signals(&out.events);
     assert!(want.len() >= 5, "the test needs signals: {}", want.len());
 
-    let records = our_records(&cfg, &loaded);
-    let frames = records
-        .iter()
-        .filter(|r| r.kind == RecordKind::Recv)
-        .count() as u64;
-    let decoder = decoder_for(&cfg);
-    let flags = Arc::new(Flags::default());
-    flags.feed_active.store(true, Ordering::Relaxed);
-    let running = build::start(
-        &cfg,
-        RecordingSource::new(records),
-        decoder,
-        0,
-        false,
-        flags,
-    )
-    .unwrap();
-    assert_eq!(running.wait.0, WaitStrategy::Park);
-    let mut events = Vec::new();
-    let fin = running
-        .join(&mut |e| events.push(*e), &mut |_| {})
-        .expect("no stage panicked");
-    assert_eq!(fin.feed.decoder.counters().frames, frames);
-    assert_eq!(fin.feed.decoder.counters().frames, out.feed.frames);
-    assert_eq!(fin.book.books.counters[0], out.book, "same book updates");
-    let got = signals(&events);
-    assert_eq!(got, want);
-    // Every order the threaded run sent was decided on a synced book: orders exist at all.
-    let orders = events
-        .iter()
-        .filter(|e| matches!(e, TraderEvent::Order { .. }))
-        .count();
-    assert!(orders > 0);
+    for layout in ["1", "feed|book,signal,order", "feed,book|signal,order", "4"] {
+        let records = our_records(&cfg, &loaded);
+        let frames = records
+            .iter()
+            .filter(|r| r.kind == RecordKind::Recv)
+            .count() as u64;
+        let decoder = decoder_for(&cfg);
+        let flags = Arc::new(Flags::default());
+        flags.feed_active.store(true, Ordering::Relaxed);
+        let running = Pipeline::new(&cfg, RecordingSource::new(records), decoder)
+            .flags(flags)
+            .layout(LayoutSpec::parse(layout).unwrap())
+            .start()
+            .unwrap();
+        assert!(
+            running
+                .plan
+                .threads
+                .iter()
+                .all(|t| t.wait == WaitStrategy::Park),
+            "{layout}: tests park"
+        );
+        assert_eq!(
+            running.plan.layout,
+            match LayoutSpec::parse(layout).unwrap() {
+                LayoutSpec::Fixed(l) => l,
+                LayoutSpec::Auto => unreachable!(),
+            }
+        );
+        let mut events = Vec::new();
+        let fin = running
+            .join(&mut |e| events.push(*e), &mut |_| {})
+            .expect("no stage panicked");
+        assert_eq!(fin.feed.decoder.counters().frames, frames, "{layout}");
+        assert_eq!(fin.feed.decoder.counters().frames, out.feed.frames);
+        assert_eq!(
+            fin.book.books.counters[0], out.book,
+            "{layout}: same book updates"
+        );
+        let got = signals(&events);
+        assert_eq!(got, want, "{layout}");
+        // Every order the threaded run sent was decided on a synced book: orders exist at all.
+        let orders = events
+            .iter()
+            .filter(|e| matches!(e, TraderEvent::Order { .. }))
+            .count();
+        assert!(orders > 0, "{layout}");
+    }
 }
 
 /// A ring too small for the flood: overflows are counted, the pipeline is marked degraded and the
@@ -116,15 +132,10 @@ fn full_rings_are_counted_and_degrade_the_pipeline() {
     let decoder = decoder_for(&cfg);
     let flags = Arc::new(Flags::default());
     flags.feed_active.store(true, Ordering::Relaxed);
-    let running = build::start(
-        &cfg,
-        RecordingSource::new(records),
-        decoder,
-        0,
-        false,
-        flags.clone(),
-    )
-    .unwrap();
+    let running = Pipeline::new(&cfg, RecordingSource::new(records), decoder)
+        .flags(flags.clone())
+        .start()
+        .unwrap();
     let counters = running.counters.clone();
     let fin = running.join(&mut |_| {}, &mut |_| {}).expect("no panic");
     let overflows = obi_scalp::pipeline::stats::HotCounters::get(&counters.ring_overflows);
@@ -161,15 +172,10 @@ fn old_frames_are_counted_against_the_venue_clock() {
         let records = our_records(&cfg, &loaded);
         let decoder = decoder_for(&cfg);
         let flags = Arc::new(Flags::default());
-        let running = build::start(
-            &cfg,
-            RecordingSource::new(records),
-            decoder,
-            0,
-            false,
-            flags,
-        )
-        .unwrap();
+        let running = Pipeline::new(&cfg, RecordingSource::new(records), decoder)
+            .flags(flags)
+            .start()
+            .unwrap();
         let fin = running.join(&mut |_| {}, &mut |_| {}).expect("no panic");
         counts.push((fin.feed.old_frames, fin.book.books.counters[0].updates));
     }

@@ -52,7 +52,7 @@ fn write_config(dir: &Path, extra_ops: &str) -> PathBuf {
     std::fs::write(
         &p,
         format!(
-            "duration_s = 60\n[ops]\nhttp_addr = \"127.0.0.1:0\"\nstatus_interval_ms = 500\n{extra_ops}\n"
+            "duration_s = 60\n[pipeline]\nwait = \"park\"\n[ops]\nhttp_addr = \"127.0.0.1:0\"\nstatus_interval_ms = 500\n{extra_ops}\n"
         ),
     )
     .unwrap();

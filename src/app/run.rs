@@ -9,7 +9,7 @@ use super::AppError;
 use crate::config::{format_money, Config, Mode, Source};
 use crate::msg::{ExecKind, Liquidity};
 use crate::ops::{self, AuditEvent, AuditKind, Exit, Ops, StatusBoard};
-use crate::pipeline::build::{self, Running};
+use crate::pipeline::build::{FrameClock, Pipeline, Running, StartError};
 use crate::pipeline::cold::{Collector, Latencies};
 use crate::pipeline::feed::FrameSource;
 use crate::pipeline::live::{LiveSource, LiveStats};
@@ -122,6 +122,14 @@ pub fn run(a: RunArgs) -> Result<(), AppError> {
         );
         return Err(startup_failed(&cfg, None, exit_err(Exit::Config, why)));
     }
+    // The thread layout and pins must fit this machine (an unknown core is a config error).
+    let plan = crate::pipeline::Plan::resolve(
+        &cfg.pipeline.layout,
+        cfg.pipeline.wait,
+        &cfg.pipeline.cores,
+        &crate::pipeline::layout::available_cores(),
+    )
+    .map_err(|e| startup_failed(&cfg, None, exit_err(Exit::Config, e.to_string())))?;
     let kill = ops::KillSwitch::new();
     let signals = ops::Signals::install(&kill).map_err(|e| {
         exit_err(
@@ -163,6 +171,7 @@ pub fn run(a: RunArgs) -> Result<(), AppError> {
     status.venue = inst.key.venue_label();
     status.symbol = inst.key.symbol.to_string();
     status.pnl = ops::Pnl::for_instrument(&inst);
+    status.pipeline = Some(plan.to_json());
     let board = Arc::new(StatusBoard::new(status));
     let ocfg = ops_config(&cfg, secrets.get(ops::secrets::KILL_TOKEN).is_some());
     let mut ops = Ops::start(
@@ -330,9 +339,19 @@ pub fn drive_with<S: FrameSource>(
         recorder,
         live,
     } = extras;
-    let running: Running<S, AnyDecoder> =
-        build::start_with_tap(cfg, src, decoder, 0, restamp, flags.clone(), tap)
-            .map_err(|e| exit_err(Exit::Internal, format!("cannot start the pipeline: {e}")))?;
+    let running: Running<S, AnyDecoder> = Pipeline::new(cfg, src, decoder)
+        .clock(if restamp {
+            FrameClock::Local
+        } else {
+            FrameClock::Source
+        })
+        .tap(tap)
+        .flags(flags.clone())
+        .start()
+        .map_err(|e| match e {
+            StartError::Plan(e) => exit_err(Exit::Config, format!("config: {e}")),
+            e => exit_err(Exit::Internal, format!("cannot start the pipeline: {e}")),
+        })?;
     let rec_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let recorder = match recorder {
         Some(r) => Some(
@@ -341,9 +360,11 @@ pub fn drive_with<S: FrameSource>(
         ),
         None => None,
     };
-    if let Some(why) = &running.wait.1 {
+    let plan = running.plan.describe();
+    tracing::info!("pipeline {plan}");
+    println!("pipeline: {plan}");
+    if let Some(why) = &running.plan.note {
         tracing::warn!("{why}");
-        println!("note: {why}");
     }
     let counters = running.counters.clone();
     board.update(|s| s.phase = ops::Phase::Running);

@@ -417,6 +417,9 @@ pub struct Status {
     /// Time the feed has been in its current status, in ns (set by the board on read).
     pub feed_status_age_ns: u64,
     pub latency: Latency,
+    /// The hot threads' layout in force (`Plan::to_json`): stages per thread, core, wait.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pipeline: Option<serde_json::Value>,
 }
 
 impl Status {
