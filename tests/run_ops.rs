@@ -405,12 +405,19 @@ fn run_serves_health_and_metrics_and_stops_cleanly_on_sigterm() {
     }
     assert!(!series(&m, "obi_scalp_fills_total").is_empty());
     assert!(!series(&m, "obi_scalp_tick_to_trade_seconds_bucket").is_empty());
-    for stage in ["feed", "book", "signal", "order"] {
+    for stage in ["feed", "signal", "order"] {
         let c = one(
             &m,
-            &format!("obi_scalp_stage_latency_seconds_count{{stage=\"{stage}\"}}"),
+            &format!("obi_scalp_stage_seconds_count{{stage=\"{stage}\"}}"),
         );
         assert!(c > 0.0, "no {stage} latency samples");
+    }
+    for point in ["book", "decision", "tick_to_trade"] {
+        let c = one(
+            &m,
+            &format!("obi_scalp_since_receive_seconds_count{{point=\"{point}\"}}"),
+        );
+        assert!(c > 0.0, "no {point} since-receive samples");
     }
     let info = series(&m, "obi_scalp_build_info");
     assert!(

@@ -142,7 +142,7 @@ pub fn run(a: BenchArgs) -> Result<(), AppError> {
         "elapsed_s": format!("{secs:.3}"),
         "throughput_fps": format!("{:.0}", frames as f64 / secs.max(1e-9)),
         "latency_ns": fin.latencies.to_json(),
-        "note": "latency per stage is measured from the frame's receive stamp to the end of that stage; tick_to_trade ends when the order is handed to the gateway",
+        "note": "feed, signal, order: time one message spent in that stage (hand-off into its input ring to its own hand-off; feed from the frame's receive stamp); book_since_receive, decision_since_receive, tick_to_trade: cumulative from the frame's receive stamp (tick_to_trade ends when the order is handed to the gateway)",
     });
     let text = serde_json::to_string_pretty(&report).expect("json") + "\n";
     if let Some(dir) = a.out.parent() {
@@ -156,13 +156,13 @@ pub fn run(a: BenchArgs) -> Result<(), AppError> {
         plan.describe(),
     );
     println!(
-        "{:<14} {:>9} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        "{:<22} {:>9} {:>10} {:>10} {:>10} {:>10} {:>10}",
         "ns", "count", "p50", "p90", "p99", "p99.9", "max"
     );
     for kind in LatencyKind::ALL {
         let h = fin.latencies.get(kind);
         println!(
-            "{:<14} {:>9} {:>10} {:>10} {:>10} {:>10} {:>10}",
+            "{:<22} {:>9} {:>10} {:>10} {:>10} {:>10} {:>10}",
             kind.as_str(),
             h.len(),
             h.value_at_quantile(0.5),

@@ -682,15 +682,21 @@ fn publish(
             s.last_frame_age_ns = Some(crate::clock::now_ns().saturating_sub(last));
         }
         s.latency.tick_to_trade = lat.get(LatencyKind::TickToTrade).clone();
-        for k in [
-            LatencyKind::Feed,
-            LatencyKind::Book,
-            LatencyKind::Signal,
-            LatencyKind::Order,
+        for k in LatencyKind::ALL {
+            if k.is_stage() {
+                s.latency
+                    .stages
+                    .insert(k.as_str().to_string(), lat.get(k).clone());
+            }
+        }
+        for (point, k) in [
+            ("book", LatencyKind::BookSinceReceive),
+            ("decision", LatencyKind::DecisionSinceReceive),
+            ("tick_to_trade", LatencyKind::TickToTrade),
         ] {
             s.latency
-                .stages
-                .insert(k.as_str().to_string(), lat.get(k).clone());
+                .since_receive
+                .insert(point.to_string(), lat.get(k).clone());
         }
     });
 }

@@ -6,39 +6,55 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-/// What a latency sample measures.
+/// What a latency sample measures. Stage times (`is_stage`) are the time one message spent in
+/// that stage, from the hand-off into its input ring (ring wait included) to its own hand-off;
+/// the others are cumulative since the frame was received, and named so.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u8)]
 pub enum LatencyKind {
-    /// Frame received → decoded and pushed to the book ring.
+    /// Stage time of the feed: frame received → decoded and handed to the book ring (the feed
+    /// is the first stage, so this is also its time since receive).
     Feed = 0,
-    /// Book event pushed → book updated and published.
-    Book = 1,
-    /// Market message published → decision made.
+    /// Frame received → book updated and published to the signal ring (cumulative: the feed's
+    /// hand-off of single book events is not stamped, so the book's own time is not separated).
+    BookSinceReceive = 1,
+    /// Stage time of signal+risk: book update handed off → decision made.
     Signal = 2,
-    /// Decision → order handed to the gateway.
+    /// Stage time of the order stage: decision handed off → order handed to the gateway.
     Order = 3,
-    /// Frame received → order handed to the gateway (internal tick-to-trade).
+    /// Frame received → order handed to the gateway (internal tick-to-trade, cumulative).
     TickToTrade = 4,
+    /// Frame received → decision made (cumulative).
+    DecisionSinceReceive = 5,
 }
 
 impl LatencyKind {
-    pub const ALL: [LatencyKind; 5] = [
+    pub const ALL: [LatencyKind; 6] = [
         LatencyKind::Feed,
-        LatencyKind::Book,
+        LatencyKind::BookSinceReceive,
         LatencyKind::Signal,
         LatencyKind::Order,
         LatencyKind::TickToTrade,
+        LatencyKind::DecisionSinceReceive,
     ];
 
     pub const fn as_str(self) -> &'static str {
         match self {
             LatencyKind::Feed => "feed",
-            LatencyKind::Book => "book",
+            LatencyKind::BookSinceReceive => "book_since_receive",
             LatencyKind::Signal => "signal",
             LatencyKind::Order => "order",
             LatencyKind::TickToTrade => "tick_to_trade",
+            LatencyKind::DecisionSinceReceive => "decision_since_receive",
         }
+    }
+
+    /// Whether this is one stage's own time (else cumulative since receive).
+    pub const fn is_stage(self) -> bool {
+        matches!(
+            self,
+            LatencyKind::Feed | LatencyKind::Signal | LatencyKind::Order
+        )
     }
 }
 
