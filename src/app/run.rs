@@ -360,12 +360,6 @@ pub fn drive_with<S: FrameSource>(
         ),
         None => None,
     };
-    let plan = running.plan.describe();
-    tracing::info!("pipeline {plan}");
-    println!("pipeline: {plan}");
-    if let Some(why) = &running.plan.note {
-        tracing::warn!("{why}");
-    }
     let counters = running.counters.clone();
     board.update(|s| s.phase = ops::Phase::Running);
     ops.ready(&format!(
@@ -386,6 +380,13 @@ pub fn drive_with<S: FrameSource>(
             .map(|a| a.to_string())
             .unwrap_or_else(|| "off".into())
     );
+    // After the start-up line (the first line of stdout, which scripts read).
+    let plan = running.plan.describe();
+    tracing::info!("pipeline {plan}");
+    println!("pipeline: {plan}");
+    if let Some(why) = &running.plan.note {
+        tracing::warn!("{why}");
+    }
     let started = Instant::now();
     let deadline = cfg.duration_ns.map(Duration::from_nanos);
     let status_every = Duration::from_nanos(cfg.ops.status_interval_ns);
