@@ -66,6 +66,7 @@ fn now_unix_ns() -> u64 {
         .as_nanos() as u64
 }
 
+#[allow(unsafe_code)] // kill(2) has no safe wrapper in the dependencies
 fn signal(pid: u32, sig: i32) {
     // SAFETY: kill(2) with a pid of our own child has no memory-safety preconditions.
     let rc = unsafe { libc::kill(pid as libc::pid_t, sig) };

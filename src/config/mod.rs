@@ -1,6 +1,6 @@
 //! Configuration: TOML read in two stages.
 //!
-//! Stage one ([`raw`]) walks the TOML table key by key: every value is checked for type and
+//! Stage one (`raw`) walks the TOML table key by key: every value is checked for type and
 //! range, unknown keys are errors (a typo must not silently fall back to a default), and each
 //! error names the key (`strategy.long_threshold: expected a number >= 0, got -0.1`). Stage two
 //! ([`Config::resolve`]) turns the checked values into what the program runs with: exact
