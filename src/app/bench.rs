@@ -115,13 +115,16 @@ pub fn run(a: BenchArgs) -> Result<(), AppError> {
         .flags(flags)
         .start()
         .map_err(|e| match e {
-            StartError::Plan(e) => AppError::with_code(2, format!("config: {e}")),
-            e => AppError::with_code(70, format!("cannot start the pipeline: {e}")),
+            StartError::Plan(e) => AppError::exit(crate::ops::Exit::Config, format!("config: {e}")),
+            e => AppError::exit(
+                crate::ops::Exit::Internal,
+                format!("cannot start the pipeline: {e}"),
+            ),
         })?;
     let plan = running.plan.clone();
     let fin = running
         .join(&mut |_| {}, &mut |_| {})
-        .map_err(|_| AppError::with_code(70, "a pipeline thread panicked"))?;
+        .map_err(|_| AppError::exit(crate::ops::Exit::Internal, "a pipeline thread panicked"))?;
     let secs = t0.elapsed().as_secs_f64();
     let frames = fin.feed.decoder.counters().frames;
     let orders = fin.order.sent;
@@ -148,8 +151,12 @@ pub fn run(a: BenchArgs) -> Result<(), AppError> {
     if let Some(dir) = a.out.parent() {
         let _ = std::fs::create_dir_all(dir);
     }
-    crate::ops::artifacts::write_atomic(&a.out, text.as_bytes())
-        .map_err(|e| AppError::with_code(1, format!("cannot write {}: {e}", a.out.display())))?;
+    crate::ops::artifacts::write_atomic(&a.out, text.as_bytes()).map_err(|e| {
+        AppError::exit(
+            crate::ops::Exit::Io,
+            format!("cannot write {}: {e}", a.out.display()),
+        )
+    })?;
     println!(
         "bench-latency: {frames} frames in {secs:.3} s = {:.0} frames/s; {orders} orders; {}",
         frames as f64 / secs.max(1e-9),
