@@ -138,7 +138,20 @@ fn full_rings_are_counted_and_degrade_the_pipeline() {
         .unwrap();
     let counters = running.counters.clone();
     let fin = running.join(&mut |_| {}, &mut |_| {}).expect("no panic");
+    let rings = counters.ring_overflows();
+    assert_eq!(
+        rings.map(|(name, _)| name),
+        [
+            "feed_book",
+            "book_signal",
+            "signal_order",
+            "order_signal",
+            "signal_cold"
+        ],
+        "overflows are published per real ring"
+    );
     let overflows = obi_scalp::pipeline::stats::HotCounters::get(&counters.ring_overflows);
+    assert_eq!(rings[0].1, overflows);
     assert!(
         overflows > 0,
         "a 16-slot ring must overflow under the flood"

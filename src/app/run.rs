@@ -553,7 +553,7 @@ pub fn drive_with<S: FrameSource>(
         format_money(&inst, cash),
         format!("{:?}", t.risk.status()).to_lowercase(),
         fin.book.books.books.first().map(|b| b.state.as_str()).unwrap_or("none"),
-        HotCounters::get(&counters.ring_overflows),
+        counters.ring_overflows().iter().map(|(_, n)| n).sum::<u64>(),
         lat.value_at_quantile(0.5),
         lat.value_at_quantile(0.99),
         lat.value_at_quantile(0.999),
@@ -677,7 +677,9 @@ fn publish(
         s.book_counters.updates = g(&c.book_updates);
         s.book_counters.snapshots = g(&c.snapshots);
         s.book_counters.crossed = g(&c.crossed);
-        s.ring_overflows.insert("all".into(), g(&c.ring_overflows));
+        for (ring, n) in c.ring_overflows() {
+            s.ring_overflows.insert(ring.into(), n);
+        }
         let last = g(&c.last_frame_ns);
         if last > 0 {
             s.last_frame_age_ns = Some(crate::clock::now_ns().saturating_sub(last));

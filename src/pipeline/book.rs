@@ -72,6 +72,7 @@ impl Stage for BookStage {
             let c = self.books.counters.first().copied().unwrap_or_default();
             HotCounters::set(&self.counters.book_updates, c.updates);
             HotCounters::set(&self.counters.crossed, c.crossed);
+            HotCounters::set(&self.counters.overflow_book_signal, self.overflows);
             self.counters.progress.fetch_add(1, Ordering::Relaxed);
         }
         n > 0

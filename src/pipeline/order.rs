@@ -96,6 +96,7 @@ impl Stage for OrderStage {
             self.flags.overflowed();
         }
         if n > 0 {
+            HotCounters::set(&self.counters.overflow_order_signal, self.overflows);
             self.counters.progress.fetch_add(1, Ordering::Relaxed);
         }
         n > 0

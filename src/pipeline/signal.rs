@@ -78,6 +78,8 @@ impl SignalStage {
             &self.trader.ledger,
             self.trader.mark_px(),
         ));
+        HotCounters::set(&c.overflow_signal_order, self.overflows);
+        HotCounters::set(&c.overflow_signal_cold, self.events_dropped);
         c.progress.fetch_add(1, Ordering::Relaxed);
     }
 }

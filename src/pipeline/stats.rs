@@ -111,14 +111,37 @@ pub struct HotCounters {
     pub risk_reasons: AtomicU64,
     /// Realized PnL, unrealized PnL and fees, exact (i128 money units).
     pub pnl: crate::ops::PnlCell,
-    // rings
+    // rings: messages a full ring could not take, one counter per ring (written by its producer)
+    /// feed → book (`feed_book`), written by the feed.
     pub ring_overflows: AtomicU64,
+    /// book → signal (`book_signal`), written by the book stage.
+    pub overflow_book_signal: AtomicU64,
+    /// signal → order (`signal_order`), written by the signal stage.
+    pub overflow_signal_order: AtomicU64,
+    /// order → signal, the execution reports (`order_signal`), written by the order stage.
+    pub overflow_order_signal: AtomicU64,
+    /// signal → cold, the trader events for audit and metrics (`signal_cold`), written by the
+    /// signal stage.
+    pub overflow_signal_cold: AtomicU64,
     pub samples_dropped: AtomicU64,
     // progress, for the systemd watchdog: bumped by every hot loop iteration that did work
     pub progress: AtomicU64,
 }
 
 impl HotCounters {
+    /// Overflows by ring name (`feed_book`, `book_signal`, `signal_order`, `order_signal`,
+    /// `signal_cold`).
+    pub fn ring_overflows(&self) -> [(&'static str, u64); 5] {
+        let g = HotCounters::get;
+        [
+            ("feed_book", g(&self.ring_overflows)),
+            ("book_signal", g(&self.overflow_book_signal)),
+            ("signal_order", g(&self.overflow_signal_order)),
+            ("order_signal", g(&self.overflow_order_signal)),
+            ("signal_cold", g(&self.overflow_signal_cold)),
+        ]
+    }
+
     #[inline]
     pub fn set(field: &AtomicU64, v: u64) {
         field.store(v, Ordering::Relaxed);
