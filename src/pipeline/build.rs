@@ -195,7 +195,7 @@ impl<'a, S: FrameSource, D: Decoder + Send + 'static> Pipeline<'a, S, D> {
             counters.clone(),
             flags.clone(),
         );
-        let signal = SignalStage::new(
+        let mut signal = SignalStage::new(
             Trader::new(cfg, self.book),
             mk_rx,
             ex_rx,
@@ -205,6 +205,11 @@ impl<'a, S: FrameSource, D: Decoder + Send + 'static> Pipeline<'a, S, D> {
             counters.clone(),
             flags.clone(),
         );
+        // Signal and order on one thread: one market message per round, so that reports
+        // return before the next market message (the replay's order of events).
+        if plan.layout.thread_of(2) == plan.layout.thread_of(3) {
+            signal.market_batch = 1;
+        }
         let order = OrderStage::new(
             PaperExchange::new(cfg.paper, 64),
             to_rx,

@@ -25,6 +25,10 @@ pub struct SignalStage {
     dropped_samples: u64,
     killed: bool,
     stopping: bool,
+    /// Market messages handled per poll. 1 where the order stage runs on the same thread
+    /// (the builder sets it): every decision's command is handed on and its reports come back
+    /// before the next market message, exactly as `replay` settles them.
+    pub market_batch: usize,
 }
 
 impl SignalStage {
@@ -53,6 +57,7 @@ impl SignalStage {
             dropped_samples: 0,
             killed: false,
             stopping: false,
+            market_batch: BATCH,
         }
     }
 
@@ -132,7 +137,9 @@ impl Stage for SignalStage {
             degraded: self.flags.degraded.load(Ordering::Relaxed),
             stopping: self.flags.no_new_positions.load(Ordering::Relaxed),
         };
-        while n < BATCH {
+        let mut markets = 0;
+        while markets < self.market_batch && n < BATCH {
+            markets += 1;
             let Ok(Stamped { sent_ns, msg: m }) = self.input.pop() else {
                 break;
             };
