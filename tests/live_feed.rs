@@ -853,7 +853,11 @@ fn record_fails_loudly_when_the_venue_cannot_be_reached() {
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&r.stderr);
-    assert_eq!(r.status.code(), Some(3), "{err}");
+    assert_eq!(
+        r.status.code(),
+        Some(5),
+        "venue_unreachable in the exit table: {err}"
+    );
     assert!(
         err.contains("venue not reachable") && err.contains(&port.to_string()),
         "{err}"
