@@ -156,7 +156,7 @@ want_series=(
     'obi_scalp_orders_total{'
     'obi_scalp_fills_total{'
     'obi_scalp_tick_to_trade_seconds_bucket{'
-    'obi_scalp_stage_latency_seconds_bucket{'
+    'obi_scalp_stage_seconds_bucket{'
     'obi_scalp_build_info{'
 )
 metrics=""

@@ -14,6 +14,9 @@
 //! [`EventClock`] is the same construction over any [`ClockSource`], so a test can step the wall
 //! clock and see that event time does not follow.
 
+// The library's only `unsafe` blocks (`[lints]` in Cargo.toml denies them everywhere else).
+#![allow(unsafe_code)]
+
 use std::sync::OnceLock;
 
 /// Nanoseconds of a `clock_gettime` clock.

@@ -325,3 +325,19 @@ pub struct ExecReport {
     pub ts_ns: u64,
     pub kind: ExecKind,
 }
+
+/// A message on a ring between two stages, stamped with the local time the producing stage
+/// handed it off (`sent_ns`, 0 where nobody measures it): the consuming stage's time is
+/// measured from it, ring wait included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamped<T> {
+    pub sent_ns: u64,
+    pub msg: T,
+}
+
+// Ring slots are fixed-size: keep the messages small (a failed assertion here is a deliberate
+// decision to grow a ring's slots, not an accident).
+const _: () = assert!(std::mem::size_of::<MdEvent>() == 48);
+const _: () = assert!(std::mem::size_of::<Stamped<MarketMsg>>() == 264);
+const _: () = assert!(std::mem::size_of::<Stamped<ToOrder>>() == 264);
+const _: () = assert!(std::mem::size_of::<ExecReport>() == 64);

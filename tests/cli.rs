@@ -17,7 +17,8 @@ fn check_config_prints_the_effective_values() {
         "hold_ms = 500.000000",
         "instant_factor = 1.500000",
         "symbol = \"btc_jpy\"",
-        "wait = \"park\"",
+        "wait = \"auto\"",
+        "layout = \"auto\"",
         "max_consecutive_failures = 5",
     ] {
         assert!(s.contains(want), "missing `{want}` in:\n{s}");
@@ -69,4 +70,40 @@ fn check_config_errors_name_the_key_and_exit_2() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// `record` against a venue nobody listens on exits with the table's `venue_unreachable` (5),
+/// not 3 (`missing_secret`).
+#[test]
+fn record_exits_venue_unreachable_when_nobody_listens() {
+    // A port that was free a moment ago: bind, note it, close.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = std::env::temp_dir().join(format!("obi-cli-record-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("rec.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[market]\nvenue = \"bybit\"\nmarket = \"linear\"\nsymbol = \"BTCUSDT\"\nsource = \"live\"\n\
+             ws_url = \"ws://127.0.0.1:{port}/v5/public/linear\"\nrest_url = \"http://127.0.0.1:{port}\"\n\
+             reconnect_initial_ms = 50\nreconnect_max_ms = 100\n"
+        ),
+    )
+    .unwrap();
+    let out = bin()
+        .args(["record", "--connect-timeout", "0.5", "--config"])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(dir.join("out"))
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "stderr: {err}");
+    assert!(err.contains("not reachable"), "{err}");
 }

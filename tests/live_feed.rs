@@ -14,10 +14,10 @@ use obi_scalp::config::Config;
 use obi_scalp::instrument::{Instrument, Venue};
 use obi_scalp::msg::{BookOp, BookState, MdEvent};
 use obi_scalp::net::FeedStatus;
-use obi_scalp::pipeline::build;
 use obi_scalp::pipeline::feed::FeedStage;
 use obi_scalp::pipeline::live::{LiveSnapshot, LiveSource, LiveStats};
 use obi_scalp::pipeline::stats::{Flags, HotCounters, LatencySample};
+use obi_scalp::pipeline::Pipeline;
 use obi_scalp::pipeline::Stage;
 use obi_scalp::sim::fault::FaultSpec;
 use obi_scalp::sim::server::{SimConfig, SimHandle, SimServer, TlsSetup};
@@ -608,7 +608,10 @@ fn pipeline_opens_orders_only_on_synced_books_under_faults() {
         log: log.clone(),
     };
     let flags = Arc::new(Flags::default());
-    let running = build::start(&cfg, source, decoder, 0, false, flags.clone()).unwrap();
+    let running = Pipeline::new(&cfg, source, decoder)
+        .flags(flags.clone())
+        .start()
+        .unwrap();
     let started = Instant::now();
     let mut orders: Vec<(u64, bool)> = Vec::new();
     let stop = flags.clone();
@@ -850,7 +853,11 @@ fn record_fails_loudly_when_the_venue_cannot_be_reached() {
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&r.stderr);
-    assert_eq!(r.status.code(), Some(3), "{err}");
+    assert_eq!(
+        r.status.code(),
+        Some(5),
+        "venue_unreachable in the exit table: {err}"
+    );
     assert!(
         err.contains("venue not reachable") && err.contains(&port.to_string()),
         "{err}"

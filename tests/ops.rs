@@ -406,7 +406,7 @@ fn metrics_pass_promtool_check() {
         "obi_scalp_orders_total",
         "obi_scalp_fills_total",
         "obi_scalp_rejects_total",
-        "obi_scalp_stage_latency_seconds",
+        "obi_scalp_stage_seconds",
         "obi_scalp_win_ratio",
         "obi_scalp_last_frame_age_seconds",
         "obi_scalp_tick_to_trade_budget_seconds",

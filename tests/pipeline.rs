@@ -1,9 +1,9 @@
 //! The threaded pipeline against the single-thread replay, and the hot path's allocations.
 
 use obi_scalp::config::{Config, WaitStrategy};
-use obi_scalp::pipeline::build;
 use obi_scalp::pipeline::sources::RecordingSource;
 use obi_scalp::pipeline::stats::Flags;
+use obi_scalp::pipeline::{LayoutSpec, Pipeline};
 use obi_scalp::record::{Record, RecordKind};
 use obi_scalp::replay::{input, Engine};
 use obi_scalp::strategy::SignalFire;
@@ -54,8 +54,9 @@ fn signals(events: &[TraderEvent]) -> Vec<SignalFire> {
         .collect()
 }
 
-/// N frames through four threads (park strategy, 2 cores) give the same signals, at the same
-/// event times, as the single-thread event-time replay of the same frames.
+/// N frames through the threaded pipeline (park strategy, every layout from one hot thread to
+/// four) give the same signals, at the same event times, as the single-thread event-time replay
+/// of the same frames.
 #[test]
 fn threaded_pipeline_agrees_with_replay_on_signals() {
     let Some(path) = shared("bybit_v5_cryptofeed_20260809.jsonl.zst") else {
@@ -67,39 +68,54 @@ fn threaded_pipeline_agrees_with_replay_on_signals() {
     let want = signals(&out.events);
     assert!(want.len() >= 5, "the test needs signals: {}", want.len());
 
-    let records = our_records(&cfg, &loaded);
-    let frames = records
-        .iter()
-        .filter(|r| r.kind == RecordKind::Recv)
-        .count() as u64;
-    let decoder = decoder_for(&cfg);
-    let flags = Arc::new(Flags::default());
-    flags.feed_active.store(true, Ordering::Relaxed);
-    let running = build::start(
-        &cfg,
-        RecordingSource::new(records),
-        decoder,
-        0,
-        false,
-        flags,
-    )
-    .unwrap();
-    assert_eq!(running.wait.0, WaitStrategy::Park);
-    let mut events = Vec::new();
-    let fin = running
-        .join(&mut |e| events.push(*e), &mut |_| {})
-        .expect("no stage panicked");
-    assert_eq!(fin.feed.decoder.counters().frames, frames);
-    assert_eq!(fin.feed.decoder.counters().frames, out.feed.frames);
-    assert_eq!(fin.book.books.counters[0], out.book, "same book updates");
-    let got = signals(&events);
-    assert_eq!(got, want);
-    // Every order the threaded run sent was decided on a synced book: orders exist at all.
-    let orders = events
-        .iter()
-        .filter(|e| matches!(e, TraderEvent::Order { .. }))
-        .count();
-    assert!(orders > 0);
+    for layout in ["1", "feed|book,signal,order", "feed,book|signal,order", "4"] {
+        let records = our_records(&cfg, &loaded);
+        let frames = records
+            .iter()
+            .filter(|r| r.kind == RecordKind::Recv)
+            .count() as u64;
+        let decoder = decoder_for(&cfg);
+        let flags = Arc::new(Flags::default());
+        flags.feed_active.store(true, Ordering::Relaxed);
+        let running = Pipeline::new(&cfg, RecordingSource::new(records), decoder)
+            .flags(flags)
+            .layout(LayoutSpec::parse(layout).unwrap())
+            .start()
+            .unwrap();
+        assert!(
+            running
+                .plan
+                .threads
+                .iter()
+                .all(|t| t.wait == WaitStrategy::Park),
+            "{layout}: tests park"
+        );
+        assert_eq!(
+            running.plan.layout,
+            match LayoutSpec::parse(layout).unwrap() {
+                LayoutSpec::Fixed(l) => l,
+                LayoutSpec::Auto => unreachable!(),
+            }
+        );
+        let mut events = Vec::new();
+        let fin = running
+            .join(&mut |e| events.push(*e), &mut |_| {})
+            .expect("no stage panicked");
+        assert_eq!(fin.feed.decoder.counters().frames, frames, "{layout}");
+        assert_eq!(fin.feed.decoder.counters().frames, out.feed.frames);
+        assert_eq!(
+            fin.book.books.counters[0], out.book,
+            "{layout}: same book updates"
+        );
+        let got = signals(&events);
+        assert_eq!(got, want, "{layout}");
+        // Every order the threaded run sent was decided on a synced book: orders exist at all.
+        let orders = events
+            .iter()
+            .filter(|e| matches!(e, TraderEvent::Order { .. }))
+            .count();
+        assert!(orders > 0, "{layout}");
+    }
 }
 
 /// A ring too small for the flood: overflows are counted, the pipeline is marked degraded and the
@@ -116,18 +132,26 @@ fn full_rings_are_counted_and_degrade_the_pipeline() {
     let decoder = decoder_for(&cfg);
     let flags = Arc::new(Flags::default());
     flags.feed_active.store(true, Ordering::Relaxed);
-    let running = build::start(
-        &cfg,
-        RecordingSource::new(records),
-        decoder,
-        0,
-        false,
-        flags.clone(),
-    )
-    .unwrap();
+    let running = Pipeline::new(&cfg, RecordingSource::new(records), decoder)
+        .flags(flags.clone())
+        .start()
+        .unwrap();
     let counters = running.counters.clone();
     let fin = running.join(&mut |_| {}, &mut |_| {}).expect("no panic");
+    let rings = counters.ring_overflows();
+    assert_eq!(
+        rings.map(|(name, _)| name),
+        [
+            "feed_book",
+            "book_signal",
+            "signal_order",
+            "order_signal",
+            "signal_cold"
+        ],
+        "overflows are published per real ring"
+    );
     let overflows = obi_scalp::pipeline::stats::HotCounters::get(&counters.ring_overflows);
+    assert_eq!(rings[0].1, overflows);
     assert!(
         overflows > 0,
         "a 16-slot ring must overflow under the flood"
@@ -161,15 +185,10 @@ fn old_frames_are_counted_against_the_venue_clock() {
         let records = our_records(&cfg, &loaded);
         let decoder = decoder_for(&cfg);
         let flags = Arc::new(Flags::default());
-        let running = build::start(
-            &cfg,
-            RecordingSource::new(records),
-            decoder,
-            0,
-            false,
-            flags,
-        )
-        .unwrap();
+        let running = Pipeline::new(&cfg, RecordingSource::new(records), decoder)
+            .flags(flags)
+            .start()
+            .unwrap();
         let fin = running.join(&mut |_| {}, &mut |_| {}).expect("no panic");
         counts.push((fin.feed.old_frames, fin.book.books.counters[0].updates));
     }
@@ -179,4 +198,73 @@ fn old_frames_are_counted_against_the_venue_clock() {
         "1 us: most updates are old ({strict} of {updates})"
     );
     assert_eq!(lenient, 0, "1 h: none is");
+}
+
+/// Orders, executions (fills) and closed trades (PnL), in order.
+fn trading(events: &[TraderEvent]) -> Vec<TraderEvent> {
+    events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                TraderEvent::Order { .. } | TraderEvent::Exec { .. } | TraderEvent::Closed { .. }
+            )
+        })
+        .copied()
+        .collect()
+}
+
+/// The one-thread layout over the Bybit recording (the builder, the real stage structs and
+/// rings, one hot thread) trades exactly as `replay`: the same orders, fills and closed trades,
+/// the same realized PnL, fees and position. So does every layout that keeps signal+risk and
+/// order on one thread (reports return before the next market message there too). Layouts that
+/// split them may hand reports back later relative to market data (report timing), so their
+/// orders may differ; what they must agree on (signals, book updates) is pinned by
+/// `threaded_pipeline_agrees_with_replay_on_signals`.
+#[test]
+fn one_thread_layout_trades_as_replay() {
+    let Some(path) = shared("bybit_v5_cryptofeed_20260809.jsonl.zst") else {
+        return;
+    };
+    let cfg = active_config();
+    let loaded = input::load(&[path], None, None).unwrap();
+    let (out, engine) = Engine::new(&cfg).unwrap().run(&loaded);
+    let want = trading(&out.events);
+    assert!(want.len() >= 10, "the test needs trading: {}", want.len());
+    for layout in [
+        "feed,book,signal,order",
+        "feed|book,signal,order",
+        "feed|book|signal,order",
+    ] {
+        let flags = Arc::new(Flags::default());
+        flags.feed_active.store(true, Ordering::Relaxed);
+        let running = Pipeline::new(
+            &cfg,
+            RecordingSource::new(our_records(&cfg, &loaded)),
+            decoder_for(&cfg),
+        )
+        .flags(flags)
+        .layout(LayoutSpec::parse(layout).unwrap())
+        .start()
+        .unwrap();
+        let mut events = Vec::new();
+        let fin = running
+            .join(&mut |e| events.push(*e), &mut |_| {})
+            .expect("no stage panicked");
+        let got = trading(&events);
+        let first_diff = want.iter().zip(&got).position(|(a, b)| a != b);
+        assert_eq!(
+            (got.len(), first_diff),
+            (want.len(), None),
+            "{layout}: first difference: replay {:?} vs pipeline {:?}",
+            first_diff.map(|i| want[i]),
+            first_diff.and_then(|i| got.get(i).copied())
+        );
+        let (a, b) = (&engine.trader.ledger, &fin.signal.trader.ledger);
+        assert_eq!(
+            (a.realized(), a.fees(), a.position()),
+            (b.realized(), b.fees(), b.position()),
+            "{layout}"
+        );
+    }
 }

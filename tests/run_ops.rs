@@ -52,7 +52,7 @@ fn write_config(dir: &Path, extra_ops: &str) -> PathBuf {
     std::fs::write(
         &p,
         format!(
-            "duration_s = 60\n[ops]\nhttp_addr = \"127.0.0.1:0\"\nstatus_interval_ms = 500\n{extra_ops}\n"
+            "duration_s = 60\n[pipeline]\nwait = \"park\"\n[ops]\nhttp_addr = \"127.0.0.1:0\"\nstatus_interval_ms = 500\n{extra_ops}\n"
         ),
     )
     .unwrap();
@@ -66,6 +66,7 @@ fn now_unix_ns() -> u64 {
         .as_nanos() as u64
 }
 
+#[allow(unsafe_code)] // kill(2) has no safe wrapper in the dependencies
 fn signal(pid: u32, sig: i32) {
     // SAFETY: kill(2) with a pid of our own child has no memory-safety preconditions.
     let rc = unsafe { libc::kill(pid as libc::pid_t, sig) };
@@ -405,12 +406,19 @@ fn run_serves_health_and_metrics_and_stops_cleanly_on_sigterm() {
     }
     assert!(!series(&m, "obi_scalp_fills_total").is_empty());
     assert!(!series(&m, "obi_scalp_tick_to_trade_seconds_bucket").is_empty());
-    for stage in ["feed", "book", "signal", "order"] {
+    for stage in ["feed", "signal", "order"] {
         let c = one(
             &m,
-            &format!("obi_scalp_stage_latency_seconds_count{{stage=\"{stage}\"}}"),
+            &format!("obi_scalp_stage_seconds_count{{stage=\"{stage}\"}}"),
         );
         assert!(c > 0.0, "no {stage} latency samples");
+    }
+    for point in ["book", "decision", "tick_to_trade"] {
+        let c = one(
+            &m,
+            &format!("obi_scalp_since_receive_seconds_count{{point=\"{point}\"}}"),
+        );
+        assert!(c > 0.0, "no {point} since-receive samples");
     }
     let info = series(&m, "obi_scalp_build_info");
     assert!(

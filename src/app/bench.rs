@@ -3,7 +3,8 @@
 
 use super::AppError;
 use crate::config::{Config, WaitStrategy};
-use crate::pipeline::build;
+use crate::pipeline::build::{FrameClock, Pipeline, StartError};
+use crate::pipeline::layout::LayoutSpec;
 use crate::pipeline::sources::RecordingSource;
 use crate::pipeline::stats::{Flags, LatencyKind};
 use crate::record::RecordKind;
@@ -29,9 +30,13 @@ pub struct BenchArgs {
     /// Frames per second to offer (0: as fast as the pipeline takes them).
     #[arg(long, default_value_t = 0)]
     pub rate: u64,
-    /// Override the config's wait strategy: spin, spin_yield or park.
+    /// Override the config's wait strategy: auto, spin, spin_yield or park.
     #[arg(long)]
     pub wait: Option<String>,
+    /// Override the config's thread layout: auto, 1 to 4 hot threads, or groups like
+    /// "feed|book,signal,order".
+    #[arg(long)]
+    pub layout: Option<String>,
     /// Where to write the JSON report.
     #[arg(long, default_value = "var/artifacts/bench_latency.json")]
     pub out: PathBuf,
@@ -65,17 +70,22 @@ pub fn run(a: BenchArgs) -> Result<(), AppError> {
     let mut cfg = Config::load(&a.config)?;
     if let Some(w) = &a.wait {
         cfg.pipeline.wait = match w.as_str() {
+            "auto" => WaitStrategy::Auto,
             "spin" => WaitStrategy::Spin,
             "spin_yield" => WaitStrategy::SpinYield,
             "park" => WaitStrategy::Park,
-            _ => return Err(AppError::usage("--wait: expected spin, spin_yield or park")),
+            _ => {
+                return Err(AppError::usage(
+                    "--wait: expected auto, spin, spin_yield or park",
+                ))
+            }
         };
     }
-    let cores = core_affinity::get_core_ids().map(|c| c.len()).unwrap_or(1);
-    if cfg.pipeline.cores.is_empty() && cores > build::HOT_THREADS {
-        // Pin where cores allow: leave core 0 to the OS and the cold thread.
-        cfg.pipeline.cores = (1..=build::HOT_THREADS).collect();
+    if let Some(l) = &a.layout {
+        cfg.pipeline.layout =
+            LayoutSpec::parse(l).map_err(|e| AppError::usage(format!("--layout: {e}")))?;
     }
+    let cores = core_affinity::get_core_ids().map(|c| c.len()).unwrap_or(1);
     let k = cfg.market.instrument.key;
     let loaded = input::load(std::slice::from_ref(&a.input), Some(k.venue), None)
         .map_err(|e| AppError::usage(e.0))?;
@@ -100,23 +110,29 @@ pub fn run(a: BenchArgs) -> Result<(), AppError> {
         next_ns: 0,
     };
     let t0 = Instant::now();
-    let running = build::start(&cfg, src, decoder, 0, true, flags)
-        .map_err(|e| AppError::with_code(70, format!("cannot start the pipeline: {e}")))?;
-    let wait = running.wait.clone();
+    let running = Pipeline::new(&cfg, src, decoder)
+        .clock(FrameClock::Local)
+        .flags(flags)
+        .start()
+        .map_err(|e| match e {
+            StartError::Plan(e) => AppError::exit(crate::ops::Exit::Config, format!("config: {e}")),
+            e => AppError::exit(
+                crate::ops::Exit::Internal,
+                format!("cannot start the pipeline: {e}"),
+            ),
+        })?;
+    let plan = running.plan.clone();
     let fin = running
         .join(&mut |_| {}, &mut |_| {})
-        .map_err(|_| AppError::with_code(70, "a pipeline thread panicked"))?;
+        .map_err(|_| AppError::exit(crate::ops::Exit::Internal, "a pipeline thread panicked"))?;
     let secs = t0.elapsed().as_secs_f64();
     let frames = fin.feed.decoder.counters().frames;
     let orders = fin.order.sent;
     let report = serde_json::json!({
         "machine": {
             "cores": cores,
-            "hot_threads": build::HOT_THREADS,
-            "pinned_cores": cfg.pipeline.cores,
-            "wait_requested": cfg.pipeline.wait.as_str(),
-            "wait_used": wait.0.as_str(),
-            "wait_note": wait.1,
+            "hot_threads": plan.threads.len(),
+            "layout": plan.to_json(),
             "build": if cfg!(debug_assertions) { "debug" } else { "release" },
         },
         "input": a.input.display().to_string(),
@@ -129,30 +145,31 @@ pub fn run(a: BenchArgs) -> Result<(), AppError> {
         "elapsed_s": format!("{secs:.3}"),
         "throughput_fps": format!("{:.0}", frames as f64 / secs.max(1e-9)),
         "latency_ns": fin.latencies.to_json(),
-        "note": "latency per stage is measured from the frame's receive stamp to the end of that stage; tick_to_trade ends when the order is handed to the gateway",
+        "note": "feed, signal, order: time one message spent in that stage (hand-off into its input ring to its own hand-off; feed from the frame's receive stamp); book_since_receive, decision_since_receive, tick_to_trade: cumulative from the frame's receive stamp (tick_to_trade ends when the order is handed to the gateway)",
     });
     let text = serde_json::to_string_pretty(&report).expect("json") + "\n";
     if let Some(dir) = a.out.parent() {
         let _ = std::fs::create_dir_all(dir);
     }
-    crate::ops::artifacts::write_atomic(&a.out, text.as_bytes())
-        .map_err(|e| AppError::with_code(1, format!("cannot write {}: {e}", a.out.display())))?;
+    crate::ops::artifacts::write_atomic(&a.out, text.as_bytes()).map_err(|e| {
+        AppError::exit(
+            crate::ops::Exit::Io,
+            format!("cannot write {}: {e}", a.out.display()),
+        )
+    })?;
     println!(
-        "bench-latency: {frames} frames in {secs:.3} s = {:.0} frames/s on {cores} cores, {} hot threads, wait {} ({}), pinned {:?}; {orders} orders",
+        "bench-latency: {frames} frames in {secs:.3} s = {:.0} frames/s; {orders} orders; {}",
         frames as f64 / secs.max(1e-9),
-        build::HOT_THREADS,
-        wait.0.as_str(),
-        wait.1.as_deref().unwrap_or("as configured"),
-        cfg.pipeline.cores,
+        plan.describe(),
     );
     println!(
-        "{:<14} {:>9} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        "{:<22} {:>9} {:>10} {:>10} {:>10} {:>10} {:>10}",
         "ns", "count", "p50", "p90", "p99", "p99.9", "max"
     );
     for kind in LatencyKind::ALL {
         let h = fin.latencies.get(kind);
         println!(
-            "{:<14} {:>9} {:>10} {:>10} {:>10} {:>10} {:>10}",
+            "{:<22} {:>9} {:>10} {:>10} {:>10} {:>10} {:>10}",
             kind.as_str(),
             h.len(),
             h.value_at_quantile(0.5),

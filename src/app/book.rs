@@ -270,5 +270,5 @@ fn io_err(e: std::io::Error) -> AppError {
         // `obi-scalp book ... | head`: the reader left; not an error of ours.
         std::process::exit(0);
     }
-    AppError::with_code(1, format!("writing CSV: {e}"))
+    AppError::exit(crate::ops::Exit::Io, format!("writing CSV: {e}"))
 }

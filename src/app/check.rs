@@ -79,8 +79,9 @@ pub fn describe(c: &Config) -> String {
     let _ = writeln!(out, "\n[paper]\norder_latency_ms = {}\ncancel_latency_ms = {}\nmaker_fee_bps = {}\ntaker_fee_bps = {}", ms(c.paper.order_latency_ns), ms(c.paper.cancel_latency_ns), crate::num::Scale::new(2, 1).format(c.paper.maker_fee_cbps), crate::num::Scale::new(2, 1).format(c.paper.taker_fee_cbps));
     let _ = writeln!(
         out,
-        "\n[pipeline]\nwait = \"{}\"\ncores = {:?}\nring_capacity = {}",
+        "\n[pipeline]\nwait = \"{}\"\nlayout = \"{}\"\ncores = {:?}\nring_capacity = {}",
         c.pipeline.wait.as_str(),
+        c.pipeline.layout,
         c.pipeline.cores,
         c.pipeline.ring_capacity
     );

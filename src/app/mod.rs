@@ -27,6 +27,14 @@ impl AppError {
         }
     }
 
+    /// A failure with its code from the one exit-code table ([`crate::ops::Exit`]).
+    pub fn exit(e: crate::ops::Exit, msg: impl Into<String>) -> AppError {
+        AppError {
+            code: e.code(),
+            msg: msg.into(),
+        }
+    }
+
     pub fn with_code(code: u8, msg: impl Into<String>) -> AppError {
         AppError {
             code,

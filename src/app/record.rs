@@ -45,7 +45,7 @@ pub struct RecordArgs {
     /// Stop after this many seconds (fractions allowed); default: until SIGINT/SIGTERM.
     #[arg(long, value_name = "SECONDS")]
     pub duration: Option<f64>,
-    /// Seconds to wait for the first connection before giving up (exit code 3).
+    /// Seconds to wait for the first connection before giving up (exit code 5, venue_unreachable).
     #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
     pub connect_timeout: f64,
 }
@@ -75,11 +75,14 @@ pub fn run(a: RecordArgs) -> Result<(), AppError> {
     let mut source = LiveSource::for_config(&cfg, &decoder)
         .map_err(|e| AppError::usage(format!("{}: {e}", a.config.display())))?;
     let (tap, mut recorder) = Recorder::for_config(&cfg, &a.out, source.ws_url(), RING_BYTES)
-        .map_err(|e| AppError::with_code(1, format!("recorder: {e}")))?;
+        .map_err(|e| AppError::exit(crate::ops::Exit::Io, format!("recorder: {e}")))?;
     let live = source.stats();
-    source
-        .connect_first(connect_timeout)
-        .map_err(|e| AppError::with_code(3, format!("venue not reachable: {e}")))?;
+    source.connect_first(connect_timeout).map_err(|e| {
+        AppError::exit(
+            crate::ops::Exit::VenueUnreachable,
+            format!("venue not reachable: {e}"),
+        )
+    })?;
     eprintln!(
         "record: connected to {}; writing {} ({})",
         source.ws_url(),
@@ -105,13 +108,21 @@ pub fn run(a: RecordArgs) -> Result<(), AppError> {
         flags.clone(),
     );
     feed.tap = Some(tap);
-    let feed = spawn(feed, WaitStrategy::Park, None, flags.clone(), 0)
-        .map_err(|e| AppError::with_code(1, format!("cannot start the feed thread: {e}")))?;
+    let feed = spawn(feed, WaitStrategy::Park, None, flags.clone(), 0).map_err(|e| {
+        AppError::exit(
+            crate::ops::Exit::Internal,
+            format!("cannot start the feed thread: {e}"),
+        )
+    })?;
 
     let interrupted = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, interrupted.clone())
-            .map_err(|e| AppError::with_code(1, format!("cannot install signal handler: {e}")))?;
+        signal_hook::flag::register(sig, interrupted.clone()).map_err(|e| {
+            AppError::exit(
+                crate::ops::Exit::Internal,
+                format!("cannot install signal handler: {e}"),
+            )
+        })?;
     }
     let started = Instant::now();
     let mut last_status = Instant::now();
@@ -175,17 +186,20 @@ pub fn run(a: RecordArgs) -> Result<(), AppError> {
     }
     let mut feed = feed
         .join()
-        .map_err(|_| AppError::with_code(1, "the feed thread panicked"))?;
+        .map_err(|_| AppError::exit(crate::ops::Exit::Internal, "the feed thread panicked"))?;
     let line = status(&counters, book_state);
     feed.source.close();
     let last_error = live.last_error();
     drop(feed);
     if let Some(e) = write_err {
-        return Err(AppError::with_code(1, format!("recorder: {e}")));
+        return Err(AppError::exit(
+            crate::ops::Exit::Io,
+            format!("recorder: {e}"),
+        ));
     }
     let summary = recorder
         .finish()
-        .map_err(|e| AppError::with_code(1, format!("recorder: {e}")))?;
+        .map_err(|e| AppError::exit(crate::ops::Exit::Io, format!("recorder: {e}")))?;
     if !last_error.is_empty() {
         eprintln!("record: last disconnect: {last_error}");
     }

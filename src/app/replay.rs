@@ -57,8 +57,12 @@ pub fn run(a: ReplayArgs) -> Result<(), AppError> {
         )));
     }
     let summary = report::summarize(&cfg, &out, &engine);
-    std::fs::create_dir_all(&a.out)
-        .map_err(|e| AppError::with_code(1, format!("cannot create {}: {e}", a.out.display())))?;
+    std::fs::create_dir_all(&a.out).map_err(|e| {
+        AppError::exit(
+            crate::ops::Exit::Io,
+            format!("cannot create {}: {e}", a.out.display()),
+        )
+    })?;
     let csv = report::trades_csv(&cfg.market.instrument, &out.events);
     let json = serde_json::to_string_pretty(&summary).expect("summary serializes") + "\n";
     for (name, data) in [
@@ -66,8 +70,12 @@ pub fn run(a: ReplayArgs) -> Result<(), AppError> {
         ("summary.json", json.as_bytes()),
     ] {
         let p = a.out.join(name);
-        write_atomic(&p, data)
-            .map_err(|e| AppError::with_code(1, format!("cannot write {}: {e}", p.display())))?;
+        write_atomic(&p, data).map_err(|e| {
+            AppError::exit(
+                crate::ops::Exit::Io,
+                format!("cannot write {}: {e}", p.display()),
+            )
+        })?;
     }
     if let Some(p) = &a.journal {
         let n = write_journal(p, &cfg, &out, &engine).map_err(|e| AppError::with_code(1, e.0))?;

@@ -9,7 +9,7 @@ use super::AppError;
 use crate::config::{format_money, Config, Mode, Source};
 use crate::msg::{ExecKind, Liquidity};
 use crate::ops::{self, AuditEvent, AuditKind, Exit, Ops, StatusBoard};
-use crate::pipeline::build::{self, Running};
+use crate::pipeline::build::{FrameClock, Pipeline, Running, StartError};
 use crate::pipeline::cold::{Collector, Latencies};
 use crate::pipeline::feed::FrameSource;
 use crate::pipeline::live::{LiveSource, LiveStats};
@@ -126,6 +126,14 @@ pub fn run(a: RunArgs) -> Result<(), AppError> {
         );
         return Err(startup_failed(&cfg, None, exit_err(Exit::Config, why)));
     }
+    // The thread layout and pins must fit this machine (an unknown core is a config error).
+    let plan = crate::pipeline::Plan::resolve(
+        &cfg.pipeline.layout,
+        cfg.pipeline.wait,
+        &cfg.pipeline.cores,
+        &crate::pipeline::layout::available_cores(),
+    )
+    .map_err(|e| startup_failed(&cfg, None, exit_err(Exit::Config, e.to_string())))?;
     let kill = ops::KillSwitch::new();
     let signals = ops::Signals::install(&kill).map_err(|e| {
         exit_err(
@@ -170,6 +178,7 @@ pub fn run(a: RunArgs) -> Result<(), AppError> {
     status.venue = inst.key.venue_label();
     status.symbol = inst.key.symbol.to_string();
     status.pnl = ops::Pnl::for_instrument(&inst);
+    status.pipeline = Some(plan.to_json());
     let board = Arc::new(StatusBoard::new(status));
     let ocfg = ops_config(&cfg, secrets.get(ops::secrets::KILL_TOKEN).is_some());
     let mut ops = Ops::start(
@@ -350,9 +359,19 @@ pub fn drive_with<S: FrameSource>(
         journal,
     } = extras;
     let journal = std::cell::RefCell::new(journal);
-    let running: Running<S, AnyDecoder> =
-        build::start_with_tap(cfg, src, decoder, 0, restamp, flags.clone(), tap)
-            .map_err(|e| exit_err(Exit::Internal, format!("cannot start the pipeline: {e}")))?;
+    let running: Running<S, AnyDecoder> = Pipeline::new(cfg, src, decoder)
+        .clock(if restamp {
+            FrameClock::Local
+        } else {
+            FrameClock::Source
+        })
+        .tap(tap)
+        .flags(flags.clone())
+        .start()
+        .map_err(|e| match e {
+            StartError::Plan(e) => exit_err(Exit::Config, format!("config: {e}")),
+            e => exit_err(Exit::Internal, format!("cannot start the pipeline: {e}")),
+        })?;
     let rec_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let recorder = match recorder {
         Some(r) => Some(
@@ -361,10 +380,6 @@ pub fn drive_with<S: FrameSource>(
         ),
         None => None,
     };
-    if let Some(why) = &running.wait.1 {
-        tracing::warn!("{why}");
-        println!("note: {why}");
-    }
     let counters = running.counters.clone();
     board.update(|s| s.phase = ops::Phase::Running);
     ops.ready(&format!(
@@ -385,6 +400,13 @@ pub fn drive_with<S: FrameSource>(
             .map(|a| a.to_string())
             .unwrap_or_else(|| "off".into())
     );
+    // After the start-up line (the first line of stdout, which scripts read).
+    let plan = running.plan.describe();
+    tracing::info!("pipeline {plan}");
+    println!("pipeline: {plan}");
+    if let Some(why) = &running.plan.note {
+        tracing::warn!("{why}");
+    }
     let started = Instant::now();
     let deadline = cfg.duration_ns.map(Duration::from_nanos);
     let status_every = Duration::from_nanos(cfg.ops.status_interval_ns);
@@ -557,7 +579,7 @@ pub fn drive_with<S: FrameSource>(
         format_money(&inst, cash),
         format!("{:?}", t.risk.status()).to_lowercase(),
         fin.book.books.books.first().map(|b| b.state.as_str()).unwrap_or("none"),
-        HotCounters::get(&counters.ring_overflows),
+        counters.ring_overflows().iter().map(|(_, n)| n).sum::<u64>(),
         lat.value_at_quantile(0.5),
         lat.value_at_quantile(0.99),
         lat.value_at_quantile(0.999),
@@ -688,21 +710,29 @@ fn publish(
         s.book_counters.updates = g(&c.book_updates);
         s.book_counters.snapshots = g(&c.snapshots);
         s.book_counters.crossed = g(&c.crossed);
-        s.ring_overflows.insert("all".into(), g(&c.ring_overflows));
+        for (ring, n) in c.ring_overflows() {
+            s.ring_overflows.insert(ring.into(), n);
+        }
         let last = g(&c.last_frame_ns);
         if last > 0 {
             s.last_frame_age_ns = Some(crate::clock::now_ns().saturating_sub(last));
         }
         s.latency.tick_to_trade = lat.get(LatencyKind::TickToTrade).clone();
-        for k in [
-            LatencyKind::Feed,
-            LatencyKind::Book,
-            LatencyKind::Signal,
-            LatencyKind::Order,
+        for k in LatencyKind::ALL {
+            if k.is_stage() {
+                s.latency
+                    .stages
+                    .insert(k.as_str().to_string(), lat.get(k).clone());
+            }
+        }
+        for (point, k) in [
+            ("book", LatencyKind::BookSinceReceive),
+            ("decision", LatencyKind::DecisionSinceReceive),
+            ("tick_to_trade", LatencyKind::TickToTrade),
         ] {
             s.latency
-                .stages
-                .insert(k.as_str().to_string(), lat.get(k).clone());
+                .since_receive
+                .insert(point.to_string(), lat.get(k).clone());
         }
     });
 }

@@ -1,6 +1,6 @@
 //! Configuration: TOML read in two stages.
 //!
-//! Stage one ([`raw`]) walks the TOML table key by key: every value is checked for type and
+//! Stage one (`raw`) walks the TOML table key by key: every value is checked for type and
 //! range, unknown keys are errors (a typo must not silently fall back to a default), and each
 //! error names the key (`strategy.long_threshold: expected a number >= 0, got -0.1`). Stage two
 //! ([`Config::resolve`]) turns the checked values into what the program runs with: exact
@@ -62,6 +62,8 @@ pub enum Source {
 /// Runner wait strategy of the hot threads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WaitStrategy {
+    /// Spin where a hot thread has a core to itself (pinned), park where it does not (default).
+    Auto,
     /// Busy-spin (production, isolated cores).
     Spin,
     /// Spin, yielding the core between polls.
@@ -73,6 +75,7 @@ pub enum WaitStrategy {
 impl WaitStrategy {
     pub const fn as_str(self) -> &'static str {
         match self {
+            WaitStrategy::Auto => "auto",
             WaitStrategy::Spin => "spin",
             WaitStrategy::SpinYield => "spin_yield",
             WaitStrategy::Park => "park",
@@ -158,7 +161,9 @@ pub use crate::exec::PaperConfig;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PipelineConfig {
     pub wait: WaitStrategy,
-    /// Cores for feed, book, signal, order (empty: no pinning).
+    /// Which hot stages share a thread ([`crate::pipeline::layout`]).
+    pub layout: crate::pipeline::layout::LayoutSpec,
+    /// One core per hot thread of the layout (empty: automatic).
     pub cores: Vec<usize>,
     pub ring_capacity: usize,
 }

@@ -516,14 +516,17 @@ impl RawConfig {
 
         // [pipeline]
         let mut pl = Section::new(root, "pipeline")?;
-        let wait = match pl.str_or("wait", "park")?.as_str() {
+        let wait = match pl.str_or("wait", "auto")?.as_str() {
+            "auto" => WaitStrategy::Auto,
             "spin" => WaitStrategy::Spin,
             "spin_yield" => WaitStrategy::SpinYield,
             "park" => WaitStrategy::Park,
             other => {
                 return Err(ConfigError::new(
                     "pipeline.wait",
-                    format!("expected \"spin\", \"spin_yield\" or \"park\", got \"{other}\""),
+                    format!(
+                        "expected \"auto\", \"spin\", \"spin_yield\" or \"park\", got \"{other}\""
+                    ),
                 ))
             }
         };
@@ -542,10 +545,10 @@ impl RawConfig {
                         }
                     }
                 }
-                if !v.is_empty() && v.len() != 4 {
+                if v.len() > 4 {
                     return Err(ConfigError::new(
                         "pipeline.cores",
-                        "expected 4 cores (feed, book, signal, order) or none",
+                        "expected one core per hot thread (at most 4) or none",
                     ));
                 }
                 v
@@ -557,6 +560,8 @@ impl RawConfig {
                 ))
             }
         };
+        let layout = crate::pipeline::layout::LayoutSpec::parse(&pl.str_or("layout", "auto")?)
+            .map_err(|e| ConfigError::new("pipeline.layout", e))?;
         let ring_capacity = pl.int("ring_capacity", 65536, 16, 1 << 24)? as usize;
         pl.finish()?;
 
@@ -658,6 +663,7 @@ impl RawConfig {
             paper,
             pipeline: PipelineConfig {
                 wait,
+                layout,
                 cores,
                 ring_capacity,
             },

@@ -13,7 +13,7 @@ fn builtin_default_resolves() {
     assert_eq!(c.strategy.order_qty, 1_000_000); // 0.01 BTC in 1e-8 lots
     assert_eq!(c.risk.limits.max_consecutive_failures, 5);
     assert_eq!(c.duration_ns, Some(60_000_000_000));
-    assert_eq!(c.pipeline.wait, WaitStrategy::Park);
+    assert_eq!(c.pipeline.wait, WaitStrategy::Auto);
     assert_eq!(c.digest.len(), 16);
 }
 

@@ -3,6 +3,7 @@
 //! | code | name                | meaning                                                          |
 //! |------|---------------------|------------------------------------------------------------------|
 //! | 0    | `ok`                | clean shutdown (signal, end of replay, `--check` passed)         |
+//! | 1    | `io`                | an output could not be written (file, directory, recorder)       |
 //! | 2    | `config`            | bad command line or config (the message names file/key/reason)   |
 //! | 3    | `missing_secret`    | live mode without an API key/secret                              |
 //! | 4    | `auth`              | the venue rejected the credentials at the start-up auth check    |
@@ -27,6 +28,7 @@ use serde::Serialize;
 #[serde(rename_all = "snake_case")]
 pub enum Exit {
     Ok,
+    Io,
     Config,
     MissingSecret,
     Auth,
@@ -40,8 +42,9 @@ pub enum Exit {
 }
 
 impl Exit {
-    pub const ALL: [Exit; 11] = [
+    pub const ALL: [Exit; 12] = [
         Exit::Ok,
+        Exit::Io,
         Exit::Config,
         Exit::MissingSecret,
         Exit::Auth,
@@ -58,6 +61,7 @@ impl Exit {
     pub const fn code(self) -> u8 {
         match self {
             Exit::Ok => 0,
+            Exit::Io => 1,
             Exit::Config => 2,
             Exit::MissingSecret => 3,
             Exit::Auth => 4,
@@ -75,6 +79,7 @@ impl Exit {
     pub const fn name(self) -> &'static str {
         match self {
             Exit::Ok => "ok",
+            Exit::Io => "io",
             Exit::Config => "config",
             Exit::MissingSecret => "missing_secret",
             Exit::Auth => "auth",
@@ -92,6 +97,7 @@ impl Exit {
     pub const fn describe(self) -> &'static str {
         match self {
             Exit::Ok => "clean shutdown",
+            Exit::Io => "an output could not be written",
             Exit::Config => "bad command line or config",
             Exit::MissingSecret => "live mode without API credentials",
             Exit::Auth => "venue rejected the credentials",
@@ -139,7 +145,7 @@ mod tests {
             assert_eq!(Exit::from_code(i32::from(e.code())), Some(e));
             assert_eq!(e.is_success(), e.code() == 0);
         }
-        assert_eq!(Exit::from_code(1), None);
+        assert_eq!(Exit::from_code(9), None);
         assert_eq!(Exit::Killed.to_string(), "8 (killed): kill switch fired");
     }
 

@@ -93,7 +93,8 @@ const SPECS: &[(&str, MetricType, &[&str], &str)] = &[
     ("obi_scalp_uptime_seconds", G, &[], "Time since the process started."),
     ("obi_scalp_tick_to_trade_seconds", H, &[], "Internal tick-to-trade: frame receive to order hand-off."),
     ("obi_scalp_tick_to_trade_budget_seconds", G, &[], "Configured tick-to-trade p99 budget."),
-    ("obi_scalp_stage_latency_seconds", H, &["stage"], "Time per message in each pipeline stage."),
+    ("obi_scalp_stage_seconds", H, &["stage"], "Time one message spent in each pipeline stage, from the hand-off into its input ring to its own hand-off."),
+    ("obi_scalp_since_receive_seconds", H, &["point"], "Time from the frame's receive stamp to a point of the pipeline (book published, decision, tick_to_trade)."),
 ];
 
 fn spec(name: &str) -> (MetricType, &'static str) {
@@ -327,7 +328,10 @@ pub fn families(s: &Status, healthy: bool, kill_engaged: bool) -> Vec<MetricFami
         f.gauge("obi_scalp_tick_to_trade_budget_seconds", &[], secs(b));
     }
     for (stage, h) in &s.latency.stages {
-        f.histogram("obi_scalp_stage_latency_seconds", &[("stage", stage)], h);
+        f.histogram("obi_scalp_stage_seconds", &[("stage", stage)], h);
+    }
+    for (point, h) in &s.latency.since_receive {
+        f.histogram("obi_scalp_since_receive_seconds", &[("point", point)], h);
     }
     f.out
 }
@@ -554,10 +558,7 @@ mod tests {
         );
         let sum = get("obi_scalp_tick_to_trade_seconds_sum");
         assert!((sum - 0.002037).abs() < 0.00001, "{sum}");
-        assert_eq!(
-            get("obi_scalp_stage_latency_seconds_count{stage=\"book\"}"),
-            1.0
-        );
+        assert_eq!(get("obi_scalp_stage_seconds_count{stage=\"book\"}"), 1.0);
         // Running, feed degraded for less than the tolerance, risk only degraded: healthy.
         assert_eq!(get("obi_scalp_healthy"), 1.0);
         assert_eq!(get("obi_scalp_kill_switch_engaged"), 0.0);

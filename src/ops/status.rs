@@ -277,8 +277,12 @@ pub fn new_latency_histogram() -> Histogram<u64> {
 pub struct Latency {
     /// Frame receive timestamp to order hand-off (internal tick-to-trade).
     pub tick_to_trade: Histogram<u64>,
-    /// Per stage (`feed`, `book`, `signal`, `order`, ...): time spent in that stage per message.
+    /// Per stage (`feed`, `signal`, `order`): the time one message spent in that stage, from
+    /// the hand-off into its input ring to its own hand-off.
     pub stages: BTreeMap<String, Histogram<u64>>,
+    /// Cumulative since the frame was received, per point of the pipeline (`book`,
+    /// `decision`, `tick_to_trade`).
+    pub since_receive: BTreeMap<String, Histogram<u64>>,
     /// Tick-to-trade p99 budget from config, in ns (exported so alerts can compare against it).
     pub budget_ns: Option<u64>,
 }
@@ -288,6 +292,7 @@ impl Default for Latency {
         Latency {
             tick_to_trade: new_latency_histogram(),
             stages: BTreeMap::new(),
+            since_receive: BTreeMap::new(),
             budget_ns: None,
         }
     }
@@ -363,9 +368,10 @@ impl Serialize for StageSummaries<'_> {
 
 impl Serialize for Latency {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("Latency", 3)?;
+        let mut st = s.serialize_struct("Latency", 4)?;
         st.serialize_field("tick_to_trade", &HistSummary(&self.tick_to_trade))?;
         st.serialize_field("stages", &StageSummaries(&self.stages))?;
+        st.serialize_field("since_receive", &StageSummaries(&self.since_receive))?;
         st.serialize_field("budget_ns", &self.budget_ns)?;
         st.end()
     }
@@ -417,6 +423,9 @@ pub struct Status {
     /// Time the feed has been in its current status, in ns (set by the board on read).
     pub feed_status_age_ns: u64,
     pub latency: Latency,
+    /// The hot threads' layout in force (`Plan::to_json`): stages per thread, core, wait.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pipeline: Option<serde_json::Value>,
 }
 
 impl Status {

@@ -4,7 +4,7 @@ use super::runner::Stage;
 use super::stats::{sample, Flags, HotCounters, LatencyKind, LatencySample};
 use crate::book::BookSet;
 use crate::clock::now_ns;
-use crate::msg::{MarketMsg, MdEvent};
+use crate::msg::{MarketMsg, MdEvent, Stamped};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -14,7 +14,7 @@ const BATCH: usize = 256;
 pub struct BookStage {
     pub books: BookSet,
     input: rtrb::Consumer<MdEvent>,
-    out: rtrb::Producer<MarketMsg>,
+    out: rtrb::Producer<Stamped<MarketMsg>>,
     lat: rtrb::Producer<LatencySample>,
     counters: Arc<HotCounters>,
     flags: Arc<Flags>,
@@ -26,7 +26,7 @@ impl BookStage {
     pub fn new(
         books: BookSet,
         input: rtrb::Consumer<MdEvent>,
-        out: rtrb::Producer<MarketMsg>,
+        out: rtrb::Producer<Stamped<MarketMsg>>,
         lat: rtrb::Producer<LatencySample>,
         counters: Arc<HotCounters>,
         flags: Arc<Flags>,
@@ -52,17 +52,17 @@ impl Stage for BookStage {
             let Ok(ev) = self.input.pop() else { break };
             n += 1;
             if let Some(msg) = self.books.apply(&ev) {
+                let t = now_ns();
                 if let MarketMsg::Book(u) = &msg {
-                    let t = now_ns();
                     sample(
                         &mut self.lat,
                         &mut self.dropped_samples,
-                        LatencyKind::Book,
+                        LatencyKind::BookSinceReceive,
                         t.saturating_sub(u.recv_ns),
                     );
                     HotCounters::set(&self.counters.book_state, u.state as u64);
                 }
-                if self.out.push(msg).is_err() {
+                if self.out.push(Stamped { sent_ns: t, msg }).is_err() {
                     self.overflows += 1;
                     self.flags.overflowed();
                 }
@@ -72,6 +72,7 @@ impl Stage for BookStage {
             let c = self.books.counters.first().copied().unwrap_or_default();
             HotCounters::set(&self.counters.book_updates, c.updates);
             HotCounters::set(&self.counters.crossed, c.crossed);
+            HotCounters::set(&self.counters.overflow_book_signal, self.overflows);
             self.counters.progress.fetch_add(1, Ordering::Relaxed);
         }
         n > 0

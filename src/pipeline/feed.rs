@@ -1,6 +1,7 @@
 //! The feed stage: frames from a source, decoded under the venue's sync rules, onto the book ring.
 
 use super::runner::Stage;
+pub use super::sources::{FrameSource, SourceEvent};
 use super::stats::{sample, Flags, HotCounters, LatencyKind, LatencySample};
 use super::tap::FrameTap;
 use crate::clock::now_ns;
@@ -8,52 +9,6 @@ use crate::msg::MdEvent;
 use crate::venue::Decoder;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-
-/// What a source produced on one poll.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SourceEvent {
-    /// A frame is in the buffer, received at `recv_ns`.
-    Frame { recv_ns: u64 },
-    /// A REST response body is in the buffer; its URL in the url buffer.
-    Rest { recv_ns: u64 },
-    /// The connection dropped; books must resync. The buffer may hold the cause as text.
-    Disconnected { now_ns: u64 },
-    /// A connection opened (its address in the url buffer). The decoder needs nothing: the
-    /// books already resync since the last `Disconnected` (or start-up).
-    Connected { now_ns: u64 },
-    /// Nothing ready now.
-    Idle,
-    /// The source is finished (end of a recording, run duration reached).
-    End,
-}
-
-/// Where frames come from: the synthetic market, a recording, or a venue WebSocket.
-pub trait FrameSource: Send + 'static {
-    /// Writes the next frame (or REST body) into `buf` (and its URL into `url`) if one is ready.
-    fn next(&mut self, buf: &mut Vec<u8>, url: &mut String) -> SourceEvent;
-
-    /// The sync rules want a fresh snapshot (resubscribe, reconnect or REST fetch).
-    fn request_resync(&mut self);
-
-    /// Whether the source is connected and delivering.
-    fn active(&self) -> bool {
-        true
-    }
-
-    /// True for recorded input: watchdog timers then run on the frames' own receive times
-    /// (exactly as the single-thread replay does), not on the wall clock.
-    fn replay_clock(&self) -> bool {
-        false
-    }
-
-    /// Called by the feed stage after every poll, with the decoder: a source that fetches REST
-    /// snapshots takes the decoder's requests here ([`Decoder::take_snapshot_book`]). Must be
-    /// cheap when there is nothing to do.
-    #[inline]
-    fn on_decoder<D: Decoder>(&mut self, decoder: &mut D) {
-        let _ = decoder;
-    }
-}
 
 /// The feed stage.
 pub struct FeedStage<S: FrameSource, D: Decoder + Send + 'static> {

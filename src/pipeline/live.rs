@@ -47,7 +47,7 @@
 //! let live = source.stats();            // cold thread: live.snapshot(), live.last_error()
 //! source.connect_first(timeout)?;       // start-up fails loudly when the venue is unreachable
 //! let (tap, recorder) = Recorder::for_config(&cfg, &cfg.record.dir, source.ws_url(), ring_bytes)?;
-//! let running = build::start_with_tap(&cfg, source, decoder, 0, false, flags, Some(tap))?;
+//! let running = Pipeline::new(&cfg, source, decoder).flags(flags).tap(Some(tap)).start()?;
 //! let rec = recorder.spawn(rec_stop, Duration::from_millis(5))?;  // cold thread writes files
 //! ```
 //!

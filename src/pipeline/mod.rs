@@ -1,10 +1,11 @@
-//! The threaded pipeline: feed → book → signal+risk → order, one OS thread per stage, joined by
-//! `rtrb` SPSC rings of small `Copy` messages, plus the cold thread.
+//! The threaded pipeline: feed → book → signal+risk → order, joined by `rtrb` SPSC rings of
+//! small `Copy` messages, grouped onto hot threads by a [`Layout`], plus the cold thread.
 
 pub mod book;
 pub mod build;
 pub mod cold;
 pub mod feed;
+pub mod layout;
 pub mod live;
 pub mod order;
 pub mod runner;
@@ -13,4 +14,6 @@ pub mod sources;
 pub mod stats;
 pub mod tap;
 
-pub use runner::{effective_wait, spawn, Stage, Waiter};
+pub use build::{FrameClock, Pipeline, Running, StartError};
+pub use layout::{Layout, LayoutSpec, Plan};
+pub use runner::{spawn, Bells, Stage, Waiter};

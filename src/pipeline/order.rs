@@ -4,7 +4,7 @@ use super::runner::Stage;
 use super::stats::{sample, Flags, HotCounters, LatencyKind, LatencySample};
 use crate::clock::now_ns;
 use crate::exec::PaperExchange;
-use crate::msg::{ExecReport, OrderCmd, ToOrder};
+use crate::msg::{ExecReport, OrderCmd, Stamped, ToOrder};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -12,7 +12,7 @@ const BATCH: usize = 256;
 
 pub struct OrderStage {
     pub paper: PaperExchange,
-    input: rtrb::Consumer<ToOrder>,
+    input: rtrb::Consumer<Stamped<ToOrder>>,
     out: rtrb::Producer<ExecReport>,
     lat: rtrb::Producer<LatencySample>,
     counters: Arc<HotCounters>,
@@ -26,7 +26,7 @@ pub struct OrderStage {
 impl OrderStage {
     pub fn new(
         paper: PaperExchange,
-        input: rtrb::Consumer<ToOrder>,
+        input: rtrb::Consumer<Stamped<ToOrder>>,
         out: rtrb::Producer<ExecReport>,
         lat: rtrb::Producer<LatencySample>,
         counters: Arc<HotCounters>,
@@ -59,7 +59,9 @@ impl Stage for OrderStage {
         };
         let mut n = 0;
         while n < BATCH {
-            let Ok(m) = self.input.pop() else { break };
+            let Ok(Stamped { sent_ns, msg: m }) = self.input.pop() else {
+                break;
+            };
             n += 1;
             match m {
                 ToOrder::Book(u) => self.paper.on_book(&u, &mut push),
@@ -83,7 +85,7 @@ impl Stage for OrderStage {
                             &mut self.lat,
                             &mut self.dropped_samples,
                             LatencyKind::Order,
-                            t.saturating_sub(recv_ns),
+                            t.saturating_sub(sent_ns),
                         );
                     }
                     self.paper.on_cmd(decided_ns, cmd, &mut push);
@@ -94,6 +96,7 @@ impl Stage for OrderStage {
             self.flags.overflowed();
         }
         if n > 0 {
+            HotCounters::set(&self.counters.overflow_order_signal, self.overflows);
             self.counters.progress.fetch_add(1, Ordering::Relaxed);
         }
         n > 0

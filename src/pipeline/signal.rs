@@ -3,7 +3,7 @@
 use super::runner::Stage;
 use super::stats::{sample, Flags, HotCounters, LatencyKind, LatencySample};
 use crate::clock::now_ns;
-use crate::msg::{ExecReport, MarketMsg, ToOrder};
+use crate::msg::{ExecReport, MarketMsg, Stamped, ToOrder};
 use crate::risk::KillSource;
 use crate::trader::{Conditions, Trader, TraderEvent};
 use std::sync::atomic::Ordering;
@@ -13,9 +13,9 @@ const BATCH: usize = 256;
 
 pub struct SignalStage {
     pub trader: Trader,
-    input: rtrb::Consumer<MarketMsg>,
+    input: rtrb::Consumer<Stamped<MarketMsg>>,
     execs: rtrb::Consumer<ExecReport>,
-    out: rtrb::Producer<ToOrder>,
+    out: rtrb::Producer<Stamped<ToOrder>>,
     events: rtrb::Producer<TraderEvent>,
     lat: rtrb::Producer<LatencySample>,
     counters: Arc<HotCounters>,
@@ -25,15 +25,19 @@ pub struct SignalStage {
     dropped_samples: u64,
     killed: bool,
     stopping: bool,
+    /// Market messages handled per poll. 1 where the order stage runs on the same thread
+    /// (the builder sets it): every decision's command is handed on and its reports come back
+    /// before the next market message, exactly as `replay` settles them.
+    pub market_batch: usize,
 }
 
 impl SignalStage {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         trader: Trader,
-        input: rtrb::Consumer<MarketMsg>,
+        input: rtrb::Consumer<Stamped<MarketMsg>>,
         execs: rtrb::Consumer<ExecReport>,
-        out: rtrb::Producer<ToOrder>,
+        out: rtrb::Producer<Stamped<ToOrder>>,
         events: rtrb::Producer<TraderEvent>,
         lat: rtrb::Producer<LatencySample>,
         counters: Arc<HotCounters>,
@@ -53,6 +57,7 @@ impl SignalStage {
             dropped_samples: 0,
             killed: false,
             stopping: false,
+            market_batch: BATCH,
         }
     }
 
@@ -78,6 +83,8 @@ impl SignalStage {
             &self.trader.ledger,
             self.trader.mark_px(),
         ));
+        HotCounters::set(&c.overflow_signal_order, self.overflows);
+        HotCounters::set(&c.overflow_signal_cold, self.events_dropped);
         c.progress.fetch_add(1, Ordering::Relaxed);
     }
 }
@@ -89,7 +96,13 @@ impl Stage for SignalStage {
         let out = &mut self.out;
         let overflows = &mut self.overflows;
         let mut push = |m: ToOrder| {
-            if out.push(m).is_err() {
+            // Commands are stamped at hand-off: the order stage's time is measured from here.
+            let sent_ns = if matches!(m, ToOrder::Cmd { .. }) {
+                now_ns()
+            } else {
+                0
+            };
+            if out.push(Stamped { sent_ns, msg: m }).is_err() {
                 *overflows += 1;
             }
         };
@@ -124,8 +137,12 @@ impl Stage for SignalStage {
             degraded: self.flags.degraded.load(Ordering::Relaxed),
             stopping: self.flags.no_new_positions.load(Ordering::Relaxed),
         };
-        while n < BATCH {
-            let Ok(m) = self.input.pop() else { break };
+        let mut markets = 0;
+        while markets < self.market_batch && n < BATCH {
+            markets += 1;
+            let Ok(Stamped { sent_ns, msg: m }) = self.input.pop() else {
+                break;
+            };
             n += 1;
             self.trader.on_market(&m, cond, &mut push, &mut ev);
             let t = now_ns();
@@ -133,6 +150,12 @@ impl Stage for SignalStage {
                 &mut self.lat,
                 &mut self.dropped_samples,
                 LatencyKind::Signal,
+                t.saturating_sub(sent_ns),
+            );
+            sample(
+                &mut self.lat,
+                &mut self.dropped_samples,
+                LatencyKind::DecisionSinceReceive,
                 t.saturating_sub(m.recv_ns()),
             );
         }
@@ -163,9 +186,9 @@ mod tests {
 
     struct Rig {
         stage: SignalStage,
-        _input: rtrb::Producer<MarketMsg>,
+        _input: rtrb::Producer<Stamped<MarketMsg>>,
         _execs: rtrb::Producer<ExecReport>,
-        out: rtrb::Consumer<ToOrder>,
+        out: rtrb::Consumer<Stamped<ToOrder>>,
         events: rtrb::Consumer<TraderEvent>,
         counters: Arc<HotCounters>,
         flags: Arc<Flags>,
@@ -203,7 +226,7 @@ mod tests {
 
     fn cancel_alls(r: &mut Rig) -> (usize, usize) {
         let mut cmds = 0;
-        while let Ok(m) = r.out.pop() {
+        while let Ok(Stamped { msg: m, .. }) = r.out.pop() {
             if matches!(
                 m,
                 ToOrder::Cmd {

@@ -6,39 +6,55 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-/// What a latency sample measures.
+/// What a latency sample measures. Stage times (`is_stage`) are the time one message spent in
+/// that stage, from the hand-off into its input ring (ring wait included) to its own hand-off;
+/// the others are cumulative since the frame was received, and named so.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u8)]
 pub enum LatencyKind {
-    /// Frame received → decoded and pushed to the book ring.
+    /// Stage time of the feed: frame received → decoded and handed to the book ring (the feed
+    /// is the first stage, so this is also its time since receive).
     Feed = 0,
-    /// Book event pushed → book updated and published.
-    Book = 1,
-    /// Market message published → decision made.
+    /// Frame received → book updated and published to the signal ring (cumulative: the feed's
+    /// hand-off of single book events is not stamped, so the book's own time is not separated).
+    BookSinceReceive = 1,
+    /// Stage time of signal+risk: book update handed off → decision made.
     Signal = 2,
-    /// Decision → order handed to the gateway.
+    /// Stage time of the order stage: decision handed off → order handed to the gateway.
     Order = 3,
-    /// Frame received → order handed to the gateway (internal tick-to-trade).
+    /// Frame received → order handed to the gateway (internal tick-to-trade, cumulative).
     TickToTrade = 4,
+    /// Frame received → decision made (cumulative).
+    DecisionSinceReceive = 5,
 }
 
 impl LatencyKind {
-    pub const ALL: [LatencyKind; 5] = [
+    pub const ALL: [LatencyKind; 6] = [
         LatencyKind::Feed,
-        LatencyKind::Book,
+        LatencyKind::BookSinceReceive,
         LatencyKind::Signal,
         LatencyKind::Order,
         LatencyKind::TickToTrade,
+        LatencyKind::DecisionSinceReceive,
     ];
 
     pub const fn as_str(self) -> &'static str {
         match self {
             LatencyKind::Feed => "feed",
-            LatencyKind::Book => "book",
+            LatencyKind::BookSinceReceive => "book_since_receive",
             LatencyKind::Signal => "signal",
             LatencyKind::Order => "order",
             LatencyKind::TickToTrade => "tick_to_trade",
+            LatencyKind::DecisionSinceReceive => "decision_since_receive",
         }
+    }
+
+    /// Whether this is one stage's own time (else cumulative since receive).
+    pub const fn is_stage(self) -> bool {
+        matches!(
+            self,
+            LatencyKind::Feed | LatencyKind::Signal | LatencyKind::Order
+        )
     }
 }
 
@@ -95,14 +111,37 @@ pub struct HotCounters {
     pub risk_reasons: AtomicU64,
     /// Realized PnL, unrealized PnL and fees, exact (i128 money units).
     pub pnl: crate::ops::PnlCell,
-    // rings
+    // rings: messages a full ring could not take, one counter per ring (written by its producer)
+    /// feed → book (`feed_book`), written by the feed.
     pub ring_overflows: AtomicU64,
+    /// book → signal (`book_signal`), written by the book stage.
+    pub overflow_book_signal: AtomicU64,
+    /// signal → order (`signal_order`), written by the signal stage.
+    pub overflow_signal_order: AtomicU64,
+    /// order → signal, the execution reports (`order_signal`), written by the order stage.
+    pub overflow_order_signal: AtomicU64,
+    /// signal → cold, the trader events for audit and metrics (`signal_cold`), written by the
+    /// signal stage.
+    pub overflow_signal_cold: AtomicU64,
     pub samples_dropped: AtomicU64,
     // progress, for the systemd watchdog: bumped by every hot loop iteration that did work
     pub progress: AtomicU64,
 }
 
 impl HotCounters {
+    /// Overflows by ring name (`feed_book`, `book_signal`, `signal_order`, `order_signal`,
+    /// `signal_cold`).
+    pub fn ring_overflows(&self) -> [(&'static str, u64); 5] {
+        let g = HotCounters::get;
+        [
+            ("feed_book", g(&self.ring_overflows)),
+            ("book_signal", g(&self.overflow_book_signal)),
+            ("signal_order", g(&self.overflow_signal_order)),
+            ("order_signal", g(&self.overflow_order_signal)),
+            ("signal_cold", g(&self.overflow_signal_cold)),
+        ]
+    }
+
     #[inline]
     pub fn set(field: &AtomicU64, v: u64) {
         field.store(v, Ordering::Relaxed);

@@ -18,7 +18,7 @@
 //! Loss window on a crash: the ring (not yet written) plus the writer's flush interval
 //! (`[record] flush_ms`): everything older than one flush interval is in the file.
 
-use super::feed::SourceEvent;
+use super::sources::SourceEvent;
 use crate::config::Config;
 use crate::record::{
     RecordError, RecordKind, RecordMeta, RecordWriter, WriteCompression, WriterConfig,

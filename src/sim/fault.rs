@@ -25,10 +25,10 @@
 //! | `reorder` | – | swap the next two stream frames of one route |
 //! | `malformed` | N (default 1) | before each of the next N stream frames, send a truncated copy of it (not valid JSON) |
 //! | `crossed` | N (default 1) | send the feed's crossed-book frame N times |
-//! | `slow` | DELAY [ `,for=`DURATION ] | hold every outgoing frame DELAY before sending it, for DURATION (default: to the end) |
+//! | `slow` | DELAY \[ `,for=`DURATION \] | hold every outgoing frame DELAY before sending it, for DURATION (default: to the end) |
 //! | `refuse` | DURATION (required) | close new TCP connections on accept for DURATION |
-//! | `rest429`, `rest500` | [DURATION] | answer the next REST request (or all of them for DURATION) with 429 / 500 |
-//! | `reststale` | [DURATION] | answer the next REST request (or all for DURATION) with the first 200 body the server gave for that path (none yet: answered fresh, the one-shot stays pending) |
+//! | `rest429`, `rest500` | \[DURATION\] | answer the next REST request (or all of them for DURATION) with 429 / 500 |
+//! | `reststale` | \[DURATION\] | answer the next REST request (or all for DURATION) with the first 200 body the server gave for that path (none yet: answered fresh, the one-shot stays pending) |
 //!
 //! "Stream frames" are the frames the feed produces as the market moves (not the answers to a
 //! client's own frames); counts are over all routes and all clients, so every client sees the

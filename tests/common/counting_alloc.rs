@@ -5,6 +5,7 @@
 //! Include it with `#[path = "common/counting_alloc.rs"] mod counting_alloc;`: it installs
 //! itself as the binary's global allocator.
 #![allow(dead_code)] // each test binary uses part of it
+#![allow(unsafe_code)] // a GlobalAlloc is unsafe to implement
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
