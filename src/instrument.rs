@@ -5,57 +5,8 @@ use arrayvec::ArrayString;
 use std::fmt;
 use std::str::FromStr;
 
-/// The exchanges obi-scalp speaks to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Venue {
-    Coincheck,
-    Bybit,
-    Binance,
-    Bitflyer,
-    GmoCoin,
-    Bitbank,
-}
-
-impl Venue {
-    pub const ALL: [Venue; 6] = [
-        Venue::Coincheck,
-        Venue::Bybit,
-        Venue::Binance,
-        Venue::Bitflyer,
-        Venue::GmoCoin,
-        Venue::Bitbank,
-    ];
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Venue::Coincheck => "coincheck",
-            Venue::Bybit => "bybit",
-            Venue::Binance => "binance",
-            Venue::Bitflyer => "bitflyer",
-            Venue::GmoCoin => "gmocoin",
-            Venue::Bitbank => "bitbank",
-        }
-    }
-}
-
-impl fmt::Display for Venue {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Venue {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Venue, String> {
-        let l = s.to_ascii_lowercase();
-        Venue::ALL
-            .into_iter()
-            .find(|v| v.as_str() == l || (l == "gmo" && *v == Venue::GmoCoin))
-            .ok_or_else(|| {
-                format!("unknown venue `{s}` (expected coincheck, bybit, binance, bitflyer, gmocoin or bitbank)")
-            })
-    }
-}
+/// The exchanges: the one table that lists them is `venue/table.rs`.
+pub use crate::venue::Venue;
 
 /// Spot or derivatives market of a venue (Bybit serves them on different connections).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

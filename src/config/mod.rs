@@ -332,12 +332,10 @@ fn digest(text: &str) -> String {
     d.as_ref()[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Market type's default for a venue's symbol (Bybit BTCUSDT defaults to linear).
+/// Market type's default for a venue's symbol (the venue's connector says; Bybit BTCUSDT
+/// defaults to linear).
 pub fn default_market(venue: Venue) -> Market {
-    match venue {
-        Venue::Bybit => Market::Linear,
-        _ => Market::Spot,
-    }
+    venue.default_market()
 }
 
 #[cfg(test)]

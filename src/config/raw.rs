@@ -328,7 +328,8 @@ impl RawConfig {
                 "required when market.source = \"live\"",
             ));
         }
-        if source == Source::Synthetic && venue != Venue::Coincheck {
+        if source == Source::Synthetic && !venue.connector().is_some_and(|c| c.builtin_synthetic())
+        {
             return Err(ConfigError::new(
                 "market.source",
                 "the built-in synthetic market speaks Coincheck; use source = \"live\" with the simulator for other venues",

@@ -7,16 +7,14 @@
 //! arena only grows if one poll's frames exceed it, and then stays grown). Event order is the
 //! order the connection saw them: `Connected`, its frames, `Disconnected`.
 //!
-//! Per venue ([`LiveSource::for_config`]):
-//! - **Bybit**: subscribe frames for `orderbook.{stream_depth}.{symbol}` and `publicTrade`;
-//!   application ping `{"op":"ping"}` every `ping_interval`; a sequence gap
-//!   ([`FrameSource::request_resync`]) is answered by unsubscribing and subscribing the book
-//!   topic again, which makes Bybit send a fresh snapshot (no reconnect).
-//! - **Coincheck**: subscribe frames for `{pair}-orderbook` and `{pair}-trades`; a protocol
-//!   ping every `ping_interval`; books are seeded from REST (below).
-//! - **Binance**: the combined-stream URL names the streams (or a SUBSCRIBE frame when the
-//!   configured URL is a bare `/ws` or `/stream` endpoint); no keepalive of ours (the client
-//!   answers the server's pings); books are seeded from REST.
+//! Per venue, the venue's [`Connector`](crate::venue::Connector) (`venue/<name>/connector.rs`)
+//! says what to send ([`LiveSettings::for_config`] asks it): the URL, the subscribe frames, the
+//! keepalive, how long the socket may stay silent, and how a resync ([`FrameSource::request_resync`])
+//! is answered:
+//! - venues with in-band snapshots (Bybit) resubscribe the book topic on the open connection
+//!   (the connector's resubscribe frames), which makes the venue send a fresh snapshot;
+//! - REST-seeded venues (Coincheck, Binance) fetch the books' snapshots (below) from the
+//!   connector's snapshot URLs on `market.rest_url` (default: the venue's production host).
 //!
 //! REST seeding (Coincheck, Binance): the decoder lives in the feed stage, not here, so the
 //! feed stage hands it over after every poll ([`FrameSource::on_decoder`]). After the decoder
@@ -35,9 +33,9 @@
 //! them replays in exactly the order the live decoder saw.
 //!
 //! Silence: a book goes `stale` after `market.max_silence` (decoder watchdog). The WebSocket
-//! itself is dropped and reconnected after twice that (Bybit, Binance: a stall ends in a
-//! detectable sequence gap anyway) or after `max_silence` (Coincheck: diffs carry no sequence,
-//! so a silent connection may have lost updates; start over with a fresh connection and seed).
+//! itself is dropped and reconnected after the connector's limit (Bybit, Binance: twice that,
+//! a stall ends in a detectable sequence gap anyway; Coincheck: `max_silence`, diffs carry no
+//! sequence, so a silent connection may have lost updates).
 //!
 //! Wiring (`obi-scalp run` with `market.source = "live"`, and `obi-scalp record`):
 //!
@@ -60,10 +58,10 @@ use crate::config::Config;
 use crate::instrument::Venue;
 use crate::net::rest::{RestReply, RestWorker};
 use crate::net::{
-    mono_ns, recv_stamp_ns, Backoff, DisconnectCause, FeedStatus, Keepalive, NetError, Url,
-    WsClient, WsConfig, WsCounters, WsState,
+    mono_ns, recv_stamp_ns, Backoff, DisconnectCause, FeedStatus, NetError, Url, WsClient,
+    WsConfig, WsCounters, WsState,
 };
-use crate::venue::{binance, bybit, coincheck, AnyDecoder, Decoder};
+use crate::venue::{AnyDecoder, Decoder, LiveParams, LiveSpec};
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -290,14 +288,6 @@ struct RestSide {
     counters: RestCounters,
 }
 
-/// Which venue-specific behaviour applies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Bybit,
-    Coincheck,
-    Binance,
-}
-
 /// Settings derived from the config (public so tests and tools can adjust them).
 #[derive(Debug, Clone)]
 pub struct LiveSettings {
@@ -325,68 +315,33 @@ impl LiveSettings {
                 m.ws_url
             ));
         }
-        let ping = Duration::from_nanos(m.ping_interval_ns);
-        let silence = Duration::from_nanos(m.max_silence_ns);
-        let (ws_url, subscribe, keepalive, resubscribe, rest_default, ws_silence) = match key.venue
-        {
-            Venue::Bybit => {
-                let depth = m.stream_depth;
-                let topic = format!("orderbook.{depth}.{sym}");
-                (
-                    m.ws_url.clone(),
-                    bybit::subscribe_frames(&[sym], depth),
-                    Keepalive::AppText {
-                        text: bybit::PING_FRAME.to_string(),
-                        every: ping,
-                    },
-                    vec![
-                        format!(r#"{{"op":"unsubscribe","args":["{topic}"]}}"#),
-                        format!(r#"{{"op":"subscribe","args":["{topic}"]}}"#),
-                    ],
-                    None,
-                    silence * 2,
-                )
-            }
-            Venue::Coincheck => (
-                m.ws_url.clone(),
-                coincheck::subscribe_frames(sym).to_vec(),
-                Keepalive::ProtocolPing { every: ping },
-                Vec::new(),
-                Some(coincheck::REST_BASE),
-                silence,
-            ),
-            Venue::Binance => {
-                let path = url.path.split('?').next().unwrap_or("");
-                let named = url.path.contains('?') || path.starts_with("/ws/");
-                let (ws_url, sub) = if path.is_empty() || path == "/" {
-                    (binance::ws_url_at(&m.ws_url, &[sym]), Vec::new())
-                } else if named {
-                    (m.ws_url.clone(), Vec::new())
-                } else {
-                    (m.ws_url.clone(), vec![binance::subscribe_frame(&[sym], 1)])
-                };
-                (
-                    ws_url,
-                    sub,
-                    Keepalive::None,
-                    Vec::new(),
-                    Some(binance::REST_BASE),
-                    silence * 2,
-                )
-            }
-            other => {
-                return Err(format!(
-                "market.venue: no live feed for {other} yet (supported: coincheck, bybit, binance)"
-            ))
-            }
-        };
-        let rest_base = rest_default.map(|d| {
+        let connector = key
+            .venue
+            .require_connector("live feed")
+            .map_err(|e| format!("market.venue: {e}"))?;
+        let spec = connector.live(&LiveParams {
+            ws_url: &m.ws_url,
+            ws_path: &url.path,
+            market: key.market,
+            symbol: sym,
+            stream_depth: m.stream_depth,
+            ping_interval: Duration::from_nanos(m.ping_interval_ns),
+            max_silence: Duration::from_nanos(m.max_silence_ns),
+        })?;
+        let rest_base = connector.rest_snapshot().map(|r| {
             if m.rest_url.is_empty() {
-                d.to_string()
+                r.base.to_string()
             } else {
                 m.rest_url.clone()
             }
         });
+        let LiveSpec {
+            ws_url,
+            subscribe,
+            keepalive,
+            resubscribe,
+            ws_silence,
+        } = spec;
         let mut ws = WsConfig::new(ws_url);
         ws.extra_ca_pem = m.ca_file.clone();
         ws.subscribe = subscribe;
@@ -414,7 +369,9 @@ impl LiveSettings {
 /// The live feed's [`FrameSource`]. See the [module docs](self).
 pub struct LiveSource {
     ws: WsClient,
-    kind: Kind,
+    /// The venue sends snapshots in-band: a resync is answered by resubscribing (Bybit), not
+    /// by REST snapshots.
+    in_band: bool,
     ws_url: String,
     arena: Vec<u8>,
     queue: Vec<Queued>,
@@ -449,29 +406,18 @@ impl LiveSource {
 
     /// The source with explicit settings.
     pub fn new<D: Decoder>(s: LiveSettings, decoder: &D) -> Result<LiveSource, String> {
-        let kind = match s.venue {
-            Venue::Bybit => Kind::Bybit,
-            Venue::Coincheck => Kind::Coincheck,
-            Venue::Binance => Kind::Binance,
-            other => return Err(format!("no live feed for {other} yet")),
-        };
+        let connector = s.venue.require_connector("live feed")?;
+        let in_band = connector.rest_snapshot().is_none();
         let ws_url = s.ws.url.clone();
         let extra_ca = s.ws.extra_ca_pem.clone();
         let ws = WsClient::new(s.ws).map_err(|e| format!("market.ws_url: {e}"))?;
-        let rest = match (&s.rest_base, kind) {
-            (Some(base), Kind::Coincheck | Kind::Binance) => {
+        let rest = match &s.rest_base {
+            Some(base) if !in_band => {
                 let urls: Vec<String> = decoder
                     .routes()
                     .books
                     .iter()
-                    .map(|b| {
-                        let sym = b.key.symbol;
-                        if kind == Kind::Coincheck {
-                            coincheck::snapshot_url_at(base, &sym)
-                        } else {
-                            binance::snapshot_url_at(base, &sym, 1000)
-                        }
-                    })
+                    .map(|b| connector.snapshot_url(base, &b.key.symbol))
                     .collect();
                 if urls.is_empty() {
                     return Err(
@@ -494,7 +440,7 @@ impl LiveSource {
         };
         Ok(LiveSource {
             ws,
-            kind,
+            in_band,
             ws_url,
             arena: Vec::with_capacity(ARENA_BYTES),
             queue: Vec::with_capacity(FRAMES_PER_POLL as usize),
@@ -601,7 +547,7 @@ impl LiveSource {
                     self.open = true;
                     self.pending_connected = true;
                     self.connected_ns = before_ns;
-                    if self.kind == Kind::Bybit {
+                    if self.in_band {
                         // The new subscription brings a fresh snapshot anyway.
                         self.resync_pending = false;
                     }
@@ -817,7 +763,7 @@ impl FrameSource for LiveSource {
         if let Some(ev) = self.deliver_rest(None, buf, url) {
             return ev;
         }
-        if self.resync_pending && self.kind == Kind::Bybit {
+        if self.resync_pending && self.in_band {
             self.resubscribe();
         }
         if self.closed.is_some() {
@@ -850,7 +796,7 @@ impl FrameSource for LiveSource {
 
     #[inline]
     fn on_decoder<D: Decoder>(&mut self, decoder: &mut D) {
-        if !self.resync_pending || self.kind == Kind::Bybit {
+        if !self.resync_pending || self.in_band {
             return;
         }
         self.resync_pending = false;
@@ -883,6 +829,7 @@ impl Drop for LiveSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::Keepalive;
 
     fn cfg(venue: &str, extra: &str) -> Config {
         let (sym, market) = match venue {
@@ -946,7 +893,10 @@ mod tests {
         );
         assert!(s.ws.subscribe.is_empty());
         assert_eq!(s.ws.keepalive, Keepalive::None);
-        assert_eq!(s.rest_base.as_deref(), Some(binance::REST_BASE));
+        assert_eq!(
+            s.rest_base.as_deref(),
+            Some(crate::venue::binance::REST_BASE)
+        );
         let c = cfg("binance", "ws_url = \"ws://127.0.0.1:3/stream\"");
         let s = LiveSettings::for_config(&c).unwrap();
         assert!(s.ws.subscribe[0].contains("SUBSCRIBE"));

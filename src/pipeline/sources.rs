@@ -142,6 +142,8 @@ impl SyntheticSource {
             median_ns: cfg.synthetic.mean_interval_ns,
         };
         let frames = crate::sim::CoincheckFrames::with_config(sc, 50, true)?;
+        let venue = inst.key.venue.require_connector("synthetic market")?;
+        let rest_base = venue.rest_snapshot().map_or("", |r| r.base);
         Ok(SyntheticSource {
             fmt: crate::sim::wire::LevelFmt::for_venue(&inst, 0),
             frames,
@@ -149,7 +151,7 @@ impl SyntheticSource {
             pending: None,
             start_wall_ns: 0,
             speed: speed.max(1),
-            url: crate::venue::coincheck::snapshot_url(&inst.key.symbol),
+            url: venue.snapshot_url(rest_base, &inst.key.symbol),
             resync: false,
             delivered: 0,
         })

@@ -57,29 +57,20 @@ impl std::fmt::Display for InputError {
     }
 }
 
-/// The venue named by a host or a cryptofeed exchange name.
+/// The venue named by a host or a cryptofeed exchange name (the venue table's texts).
 pub fn venue_of_text(s: &str) -> Option<Venue> {
-    let l = s.to_ascii_lowercase();
-    [
-        ("bybit", Venue::Bybit),
-        ("binance", Venue::Binance),
-        ("coincheck", Venue::Coincheck),
-        ("bitflyer", Venue::Bitflyer),
-        ("coin.z.com", Venue::GmoCoin),
-        ("gmo", Venue::GmoCoin),
-        ("bitbank", Venue::Bitbank),
-    ]
-    .into_iter()
-    .find(|(k, _)| l.contains(k))
-    .map(|(_, v)| v)
+    Venue::of_text(s)
 }
 
-/// The market a connection address serves (Bybit's paths; every other venue here is spot).
+/// The market a connection address serves, as the venue's connector reads it (Bybit's paths),
+/// else the venue's default market.
 pub fn market_of_addr(venue: Venue, addr: &str) -> Market {
-    match venue {
-        Venue::Bybit => crate::venue::bybit::market_of_addr(addr).unwrap_or(Market::Linear),
-        _ => Market::Spot,
-    }
+    addr_market(venue, addr).unwrap_or_else(|| venue.default_market())
+}
+
+/// The market `addr` names, when the venue's addresses name one.
+fn addr_market(venue: Venue, addr: &str) -> Option<Market> {
+    venue.connector().and_then(|c| c.market_of_addr(addr))
 }
 
 /// Loads `paths` (cryptofeed, `<ns> <frame>` or obirec; plain, gz or zst), merges them by
@@ -178,9 +169,10 @@ fn load_one(
                     out.venue = v;
                 }
                 if let Some(v) = v {
-                    let m = market
-                        .filter(|_| v != Venue::Bybit)
-                        .unwrap_or_else(|| market_of_addr(v, addr));
+                    // An address that names its market wins over `--venue`'s market.
+                    let m = addr_market(v, addr)
+                        .or(market)
+                        .unwrap_or_else(|| v.default_market());
                     out.conns.insert(format!("{prefix}{}", rec.conn), (v, m));
                 }
             }

@@ -1,10 +1,15 @@
-//! Venues: wire formats and book sync rules, one folder per venue with the same files.
+//! Venues: everything venue-specific, one folder per venue behind one trait ([`Connector`]).
 //!
+//! The one table that lists the venues is `table.rs` ([`Venue`], [`Venue::connector`],
+//! [`AnyDecoder`]); the [`connector`] module documents the trait and how to add a venue. Every
+//! venue folder has the same files:
+//! - `connector.rs`: the venue's [`Connector`]: URLs, subscribe and resubscribe frames,
+//!   keepalive, silence policy, REST snapshot, default market, building the decoder;
 //! - `wire.rs`: the venue's frames read into small typed, borrowed structs (no heap per frame):
 //!   `read_fast` with the pull scanner ([`json::scan`]) where the venue has one, `read` from the
 //!   simd-json tape (the reference) for the frames the fast path gives up on;
 //! - `sync.rs`: the venue's documented book-sync rules, turning frames into [`MdEvent`]s;
-//! - `mod.rs`: the venue's [`Decoder`] (wire + sync for one connection), URLs and subscribe frames.
+//! - `mod.rs`: the venue's [`Decoder`] (wire + sync for one connection).
 //!
 //! A decoder is the feed stage's logic for one connection; it emits book operations only when
 //! the venue's rules say the book stays consistent, and otherwise marks the book `resyncing` or
@@ -15,14 +20,18 @@ pub mod binance;
 pub mod bitflyer;
 pub mod bybit;
 pub mod coincheck;
+pub mod connector;
 pub mod json;
+pub mod table;
 
-use crate::instrument::{BookKey, Instrument, InstrumentTable, Market, Venue};
+use crate::instrument::{BookKey, Instrument, InstrumentTable, Market};
 use crate::msg::{BookOp, BookState, MdEvent, Side};
 use crate::num::{FieldError, Scale};
 pub use any::{AnyDecoder, DecoderSettings};
+pub use connector::{Connector, LiveParams, LiveSpec, RestSnapshot};
 use json::scan::{Scan, Scanner};
 use json::Array;
+pub use table::{NoDecoder, Venue};
 
 /// Counters kept by a decoder (plain integers; the cold path reads copies).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

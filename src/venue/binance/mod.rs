@@ -1,8 +1,14 @@
 //! Binance spot public market data: `<symbol>@depth@100ms` diffs seeded from the REST depth
 //! snapshot, `<symbol>@aggTrade` prints. Always the spot market.
 
+pub mod connector;
 pub mod sync;
 pub mod wire;
+
+pub use connector::{
+    snapshot_url, snapshot_url_at, subscribe_frame, ws_url, ws_url_at, Binance, REST_BASE,
+    SNAPSHOT_DEPTH, WS_BASE,
+};
 
 use crate::msg::{BookState, MdEvent};
 use crate::venue::json::scan::GiveUp;
@@ -13,63 +19,6 @@ use crate::venue::{
 };
 use sync::{BookSync, DiffHead, Verdict};
 use wire::Frame;
-
-/// Public WebSocket host.
-pub const WS_BASE: &str = "wss://stream.binance.com:9443";
-/// Public REST host.
-pub const REST_BASE: &str = "https://api.binance.com";
-
-/// Combined-stream URL for the depth diffs (100 ms) and aggregate trades of `symbols`.
-pub fn ws_url(symbols: &[&str]) -> String {
-    ws_url_at(WS_BASE, symbols)
-}
-
-/// [`ws_url`] on another host (the local simulator).
-pub fn ws_url_at(base: &str, symbols: &[&str]) -> String {
-    let streams: Vec<String> = symbols
-        .iter()
-        .flat_map(|s| {
-            let s = s.to_ascii_lowercase();
-            [format!("{s}@depth@100ms"), format!("{s}@aggTrade")]
-        })
-        .collect();
-    format!(
-        "{}/stream?streams={}",
-        base.trim_end_matches('/'),
-        streams.join("/")
-    )
-}
-
-/// REST depth snapshot URL (`limit` up to 5000; weight 5 up to 100, 25 up to 500, 50 up to
-/// 1000, 250 above).
-pub fn snapshot_url(symbol: &str, limit: u32) -> String {
-    snapshot_url_at(REST_BASE, symbol, limit)
-}
-
-/// [`snapshot_url`] on another host (the local simulator).
-pub fn snapshot_url_at(base: &str, symbol: &str, limit: u32) -> String {
-    format!(
-        "{}/api/v3/depth?symbol={}&limit={limit}",
-        base.trim_end_matches('/'),
-        symbol.to_ascii_uppercase()
-    )
-}
-
-/// Live subscribe frame for the same streams as [`ws_url`] (for an already open `/ws` or
-/// `/stream` connection).
-pub fn subscribe_frame(symbols: &[&str], id: u64) -> String {
-    let params: Vec<String> = symbols
-        .iter()
-        .flat_map(|s| {
-            let s = s.to_ascii_lowercase();
-            [format!("\"{s}@depth@100ms\""), format!("\"{s}@aggTrade\"")]
-        })
-        .collect();
-    format!(
-        r#"{{"method":"SUBSCRIBE","params":[{}],"id":{id}}}"#,
-        params.join(",")
-    )
-}
 
 /// Limits and timings of a [`BinanceDecoder`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

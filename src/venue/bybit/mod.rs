@@ -1,55 +1,17 @@
 //! Bybit v5 public market data: `orderbook.{depth}.{symbol}` snapshot + delta, `publicTrade`.
 
+pub mod connector;
 pub mod sync;
 pub mod wire;
 
-use crate::instrument::Market;
 use crate::msg::{BookOp, BookState, MdEvent};
 use crate::venue::json::scan::{GiveUp, Scan};
 use crate::venue::json::JsonParser;
 use crate::venue::{
     emit_state, BookRoutes, Decoder, FeedCounters, FrameError, LevelUpdate, SyncBook,
 };
+pub use connector::{market_of_addr, public_url, subscribe_frames, Bybit, PING_FRAME};
 use wire::{Frame, TradeUpdate};
-
-/// Public WebSocket URL of a market.
-pub fn public_url(market: Market) -> &'static str {
-    match market {
-        Market::Spot => "wss://stream.bybit.com/v5/public/spot",
-        Market::Linear => "wss://stream.bybit.com/v5/public/linear",
-        Market::Inverse => "wss://stream.bybit.com/v5/public/inverse",
-    }
-}
-
-/// The market a public WebSocket address serves (`.../v5/public/linear` → linear).
-pub fn market_of_addr(addr: &str) -> Option<Market> {
-    let path = addr.split('?').next().unwrap_or(addr);
-    if path.ends_with("/v5/public/spot") {
-        Some(Market::Spot)
-    } else if path.ends_with("/v5/public/linear") {
-        Some(Market::Linear)
-    } else if path.ends_with("/v5/public/inverse") {
-        Some(Market::Inverse)
-    } else {
-        None
-    }
-}
-
-/// Subscribe frames for the book (at `depth`) and trades of `symbols`.
-pub fn subscribe_frames(symbols: &[&str], depth: u32) -> Vec<String> {
-    symbols
-        .iter()
-        .flat_map(|s| {
-            [
-                format!(r#"{{"op":"subscribe","args":["orderbook.{depth}.{s}"]}}"#),
-                format!(r#"{{"op":"subscribe","args":["publicTrade.{s}"]}}"#),
-            ]
-        })
-        .collect()
-}
-
-/// The application-level ping Bybit asks for every 20 s.
-pub const PING_FRAME: &str = r#"{"op":"ping"}"#;
 
 /// Decoder for one Bybit public connection.
 #[derive(Debug)]
@@ -303,7 +265,7 @@ impl Decoder for BybitDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::instrument::{InstrumentTable, Venue};
+    use crate::instrument::{InstrumentTable, Market, Venue};
     use crate::msg::Side;
     use crate::venue::testutil::{collect, edited, edits, shared_data};
     use proptest::prelude::*;

@@ -1,8 +1,13 @@
 //! Coincheck public market data: `{pair}-orderbook` diffs seeded (and periodically re-seeded)
 //! from the REST order book, `{pair}-trades` prints. Spot only.
 
+pub mod connector;
 pub mod sync;
 pub mod wire;
+
+pub use connector::{
+    snapshot_url, snapshot_url_at, subscribe_frames, ws_url, Coincheck, REST_BASE, WS_URL,
+};
 
 use crate::msg::{BookState, MdEvent};
 use crate::venue::json::scan::GiveUp;
@@ -13,40 +18,6 @@ use crate::venue::{
 };
 use sync::{BookSync, Top, Verdict};
 use wire::{BookTrade, Frame};
-
-/// Public WebSocket URL.
-pub const WS_URL: &str = "wss://ws-api.coincheck.com/";
-/// Public REST host.
-pub const REST_BASE: &str = "https://coincheck.com";
-
-/// The public WebSocket URL (one connection carries every pair).
-pub fn ws_url() -> &'static str {
-    WS_URL
-}
-
-/// REST order book URL of `pair` (`btc_jpy`).
-pub fn snapshot_url(pair: &str) -> String {
-    snapshot_url_at(REST_BASE, pair)
-}
-
-/// [`snapshot_url`] on another host (the local simulator).
-pub fn snapshot_url_at(base: &str, pair: &str) -> String {
-    format!(
-        "{}/api/order_books?pair={}",
-        base.trim_end_matches('/'),
-        pair.to_ascii_lowercase()
-    )
-}
-
-/// Subscribe frames for the order book and trades of `pair` (one channel per frame; Coincheck
-/// sends no acknowledgement).
-pub fn subscribe_frames(pair: &str) -> [String; 2] {
-    let p = pair.to_ascii_lowercase();
-    [
-        format!(r#"{{"type":"subscribe","channel":"{p}-orderbook"}}"#),
-        format!(r#"{{"type":"subscribe","channel":"{p}-trades"}}"#),
-    ]
-}
 
 /// Limits and timings of a [`CoincheckDecoder`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
