@@ -94,7 +94,7 @@ fn sigkill_loses_at_most_the_unflushed_batch_and_tears_nothing() {
     }
     assert!(seen >= 20 * BATCH, "the child stopped early");
     // SAFETY: kill(2) of our own child.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGKILL) }, 0);
+    child.kill().expect("SIGKILL the child");
     let st = child.wait().unwrap();
     assert!(!st.success());
     let c = check_intact(&path);
@@ -160,12 +160,12 @@ fn run(dir: &Path) -> std::process::Child {
 fn run_binary_survives_sigkill_and_restarts_on_its_journal() {
     let dir = workdir("runkill");
     let path = dir.join("var/journal.sqlite");
-    let child = run(&dir);
+    let mut child = run(&dir);
     wait_for("equity snapshots in the journal", || {
         count(&path, "SELECT count(*) FROM equity") >= 5
     });
     // SAFETY: kill(2) of our own child.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGKILL) }, 0);
+    child.kill().expect("SIGKILL the child");
     child.wait_with_output().unwrap();
     drop(check_intact(&path));
     assert_eq!(
@@ -183,7 +183,11 @@ fn run_binary_survives_sigkill_and_restarts_on_its_journal() {
         count(&path, "SELECT count(*) FROM equity WHERE run_id = 2") >= 3
     });
     // SAFETY: kill(2) of our own child.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("run kill")
+        .success());
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");

@@ -476,9 +476,10 @@ fn note_record(
                 *venue = v;
             }
             if let Some(v) = v {
-                let m = market
-                    .filter(|_| v != Venue::Bybit)
-                    .unwrap_or_else(|| market_of_addr(v, addr));
+                // The same rule as `load`: an address that names its market wins.
+                let m = addr_market(v, addr)
+                    .or(market)
+                    .unwrap_or_else(|| v.default_market());
                 conns.insert(format!("{prefix}{}", rec.conn), (v, m));
             }
         }

@@ -143,22 +143,33 @@ impl Engine {
             out.last_ns = out.last_ns.max(r.ts_ns);
             out.records += 1;
             self.on_record(r, &mut out.events);
-            let l = &self.trader.ledger;
-            let (p, d) = (l.equity_peak(), l.max_drawdown());
-            let (pos, why) = (l.position(), self.trader.risk.reasons().bits());
-            if p != peak {
-                peak = p;
-                out.equity.push((r.ts_ns, p - l.initial_equity(), pos, why));
-            }
-            if d != dd {
-                dd = d;
-                out.equity
-                    .push((r.ts_ns, p - d - l.initial_equity(), pos, why));
-            }
+            self.note_equity(r.ts_ns, &mut peak, &mut dd, &mut out);
         }
         out.feed = *self.decoder.counters();
         out.book = self.books.counters[0];
         (out, self)
+    }
+
+    /// Records an equity point each time the ledger's equity peak or maximum drawdown grew.
+    fn note_equity(
+        &self,
+        ts_ns: u64,
+        peak: &mut crate::msg::Money,
+        dd: &mut crate::msg::Money,
+        out: &mut Outcome,
+    ) {
+        let l = &self.trader.ledger;
+        let (p, d) = (l.equity_peak(), l.max_drawdown());
+        let (pos, why) = (l.position(), self.trader.risk.reasons().bits());
+        if p != *peak {
+            *peak = p;
+            out.equity.push((ts_ns, p - l.initial_equity(), pos, why));
+        }
+        if d != *dd {
+            *dd = d;
+            out.equity
+                .push((ts_ns, p - d - l.initial_equity(), pos, why));
+        }
     }
 
     /// Replays a [stream](input::Stream) as it is read, in the same order and with the same
@@ -169,6 +180,10 @@ impl Engine {
         progress: &mut dyn FnMut(u64),
     ) -> Result<(Outcome, Engine), input::InputError> {
         let mut out = Outcome::default();
+        let (mut peak, mut dd) = (
+            self.trader.ledger.equity_peak(),
+            self.trader.ledger.max_drawdown(),
+        );
         let (venue, market): (Venue, Market) = (self.key.venue, self.key.market);
         let mut n = 0u64;
         while let Some(next) = s.next_record() {
@@ -189,6 +204,7 @@ impl Engine {
             out.last_ns = out.last_ns.max(r.ts_ns);
             out.records += 1;
             self.on_record(r, &mut out.events);
+            self.note_equity(r.ts_ns, &mut peak, &mut dd, &mut out);
         }
         progress(n);
         out.feed = *self.decoder.counters();

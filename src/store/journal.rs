@@ -265,12 +265,14 @@ fn journal_id_new() -> String {
 }
 
 /// Free bytes on the file system holding `dir`.
+#[allow(unsafe_code)] // one libc call with no safe std equivalent
 pub fn free_bytes(dir: &Path) -> std::io::Result<u64> {
     use std::os::unix::ffi::OsStrExt;
     let c = std::ffi::CString::new(dir.as_os_str().as_bytes())
         .map_err(|_| std::io::Error::other("path has a NUL byte"))?;
-    // SAFETY: statvfs writes into the zeroed struct we own; the path is NUL-terminated.
+    // SAFETY: statvfs is plain old data, so all-zero bytes are a valid value.
     let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is NUL-terminated and outlives the call; `s` is a struct we own for it to fill.
     let rc = unsafe { libc::statvfs(c.as_ptr(), &mut s) };
     if rc != 0 {
         return Err(std::io::Error::last_os_error());
