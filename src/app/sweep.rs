@@ -22,7 +22,7 @@ pub struct SweepArgs {
     #[arg(long, num_args = 1..)]
     pub input: Vec<PathBuf>,
     /// A swept key: `section.key=lo:hi:step` (both ends included) or `section.key=a,b,c`;
-    /// any [strategy], [risk] or [paper] key. Repeat for a grid.
+    /// any `[strategy]`, `[risk]` or `[paper]` key. Repeat for a grid.
     #[arg(long = "param")]
     pub params: Vec<String>,
     /// Run N points drawn from the grid (with --seed) instead of all of it.
