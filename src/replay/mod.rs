@@ -131,23 +131,42 @@ impl Engine {
         );
         let (venue, market): (Venue, Market) = (self.key.venue, self.key.market);
         for r in &loaded.records {
-            if !loaded.feeds(r, venue, market) {
-                if r.kind == RecordKind::Recv {
-                    out.other_frames += 1;
-                }
-                continue;
-            }
-            if out.first_ns == 0 {
-                out.first_ns = r.ts_ns;
-            }
-            out.last_ns = out.last_ns.max(r.ts_ns);
-            out.records += 1;
-            self.on_record(r, &mut out.events);
-            self.note_equity(r.ts_ns, &mut peak, &mut dd, &mut out);
+            self.take(
+                r,
+                loaded.feeds(r, venue, market),
+                &mut peak,
+                &mut dd,
+                &mut out,
+            );
         }
         out.feed = *self.decoder.counters();
         out.book = self.books.counters[0];
         (out, self)
+    }
+
+    /// One record of a replay, loaded or streamed alike: counted as another connection's frame
+    /// when it does not feed the traded book, else fed and its equity point noted.
+    fn take(
+        &mut self,
+        r: &Record,
+        feeds: bool,
+        peak: &mut crate::msg::Money,
+        dd: &mut crate::msg::Money,
+        out: &mut Outcome,
+    ) {
+        if !feeds {
+            if r.kind == RecordKind::Recv {
+                out.other_frames += 1;
+            }
+            return;
+        }
+        if out.first_ns == 0 {
+            out.first_ns = r.ts_ns;
+        }
+        out.last_ns = out.last_ns.max(r.ts_ns);
+        out.records += 1;
+        self.on_record(r, &mut out.events);
+        self.note_equity(r.ts_ns, peak, dd, out);
     }
 
     /// Records an equity point each time the ledger's equity peak or maximum drawdown grew.
@@ -192,19 +211,8 @@ impl Engine {
             if n % 1024 == 0 {
                 progress(n);
             }
-            if r.kind != RecordKind::Http && conn != Some((venue, market)) {
-                if r.kind == RecordKind::Recv {
-                    out.other_frames += 1;
-                }
-                continue;
-            }
-            if out.first_ns == 0 {
-                out.first_ns = r.ts_ns;
-            }
-            out.last_ns = out.last_ns.max(r.ts_ns);
-            out.records += 1;
-            self.on_record(r, &mut out.events);
-            self.note_equity(r.ts_ns, &mut peak, &mut dd, &mut out);
+            let feeds = r.kind == RecordKind::Http || conn == Some((venue, market));
+            self.take(r, feeds, &mut peak, &mut dd, &mut out);
         }
         progress(n);
         out.feed = *self.decoder.counters();
