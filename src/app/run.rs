@@ -381,6 +381,7 @@ pub fn drive_with<S: FrameSource>(
         None => None,
     };
     let counters = running.counters.clone();
+    let mut hot_watch = crate::ops::watchdog::HotWatch::new(&running);
     board.update(|s| s.phase = ops::Phase::Running);
     ops.ready(&format!(
         "trading {} {} (paper)",
@@ -456,7 +457,7 @@ pub fn drive_with<S: FrameSource>(
                 live.as_deref(),
             );
             let alive = !flags.stop.load(Ordering::Relaxed) || stopping_since.is_some();
-            ops.tick(alive);
+            ops.tick_with(&mut || alive && hot_watch.check());
         }
         if kill.is_triggered() && !flags.kill.load(Ordering::Relaxed) {
             flags.kill.store(true, Ordering::Relaxed);

@@ -8,6 +8,7 @@
 //! - [`kill`] + [`signals`]: the kill switch latch (file, HTTP, SIGUSR1) and SIGINT/SIGTERM/SIGHUP.
 //! - [`secrets`]: API credentials from systemd credentials, `/run/secrets` or the environment.
 //! - [`sdnotify`]: `READY=1`, `WATCHDOG=1`, `STOPPING=1` for `Type=notify` units.
+//! - [`watchdog`]: `WATCHDOG=1` only while every hot thread makes progress.
 //! - [`exit`]: the process exit codes.
 //!
 //! [`Ops`] bundles them for `main`: start it after the config is loaded, call [`Ops::tick`] from
@@ -24,6 +25,7 @@ pub mod sdnotify;
 pub mod secrets;
 pub mod signals;
 pub mod status;
+pub mod watchdog;
 
 use std::fmt;
 use std::io;
@@ -279,6 +281,13 @@ impl Ops {
     /// due and `pipeline_alive` (pass `false` when the hot stages stopped making progress, so
     /// systemd's watchdog restarts a stuck process).
     pub fn tick(&mut self, pipeline_alive: bool) -> TickReport {
+        self.tick_with(&mut || pipeline_alive)
+    }
+
+    /// [`Ops::tick`] asking `pipeline_alive` only when a `WATCHDOG=1` is due (at most once per
+    /// watchdog interval): a check like [`crate::pipeline::heartbeat::HeartbeatWatch::check`]
+    /// compares progress since its previous call, so it must run at the ping's pace.
+    pub fn tick_with(&mut self, pipeline_alive: &mut dyn FnMut() -> bool) -> TickReport {
         let mut r = TickReport::default();
         self.kill.sync_signal();
         self.kill_file.poll(&self.kill);
@@ -333,12 +342,15 @@ impl Ops {
             let due = self
                 .last_watchdog
                 .map_or(true, |t| now.duration_since(t) >= every);
-            if due && pipeline_alive {
-                match sd.watchdog() {
-                    Ok(()) => r.watchdog_sent = true,
-                    Err(e) => tracing::warn!(error = %e, "sd_notify WATCHDOG failed"),
-                }
+            if due {
+                // The next check is a whole interval later whether or not this one passed.
                 self.last_watchdog = Some(now);
+                if pipeline_alive() {
+                    match sd.watchdog() {
+                        Ok(()) => r.watchdog_sent = true,
+                        Err(e) => tracing::warn!(error = %e, "sd_notify WATCHDOG failed"),
+                    }
+                }
             }
         }
         r
