@@ -179,6 +179,7 @@ pub fn run(a: RunArgs) -> Result<(), AppError> {
     status.symbol = inst.key.symbol.to_string();
     status.pnl = ops::Pnl::for_instrument(&inst);
     status.pipeline = Some(plan.to_json());
+    status.awaiting_first_sync = true;
     let board = Arc::new(StatusBoard::new(status));
     let ocfg = ops_config(&cfg, secrets.get(ops::secrets::KILL_TOKEN).is_some());
     let mut ops = Ops::start(
@@ -384,7 +385,7 @@ pub fn drive_with<S: FrameSource>(
     let mut hot_watch = crate::ops::watchdog::HotWatch::new(&running);
     board.update(|s| s.phase = ops::Phase::Running);
     ops.ready(&format!(
-        "trading {} {} (paper)",
+        "{} {} (paper)",
         inst.key.venue_label(),
         inst.key.symbol
     ));
@@ -692,6 +693,9 @@ fn publish(
             }
         }
         s.book = book_state_of(g(&c.book_state));
+        if s.book == crate::msg::BookState::Synced {
+            s.awaiting_first_sync = false;
+        }
         s.risk = risk_of(g(&c.risk_status));
         s.risk_reasons = Reasons::from_bits(g(&c.risk_reasons) as u16)
             .iter()

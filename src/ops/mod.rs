@@ -21,6 +21,7 @@ pub mod http;
 pub mod kill;
 pub mod metrics;
 pub mod pnl;
+pub mod sd_status;
 pub mod sdnotify;
 pub mod secrets;
 pub mod signals;
@@ -157,6 +158,10 @@ pub struct Ops {
     last_progress: Option<Instant>,
     last_watchdog: Option<Instant>,
     kill_audited: bool,
+    feed_down_tolerance: Duration,
+    /// What `STATUS=` names (set by [`Ops::ready`]), and the line last sent.
+    subject: Option<String>,
+    last_status: String,
 }
 
 impl fmt::Debug for Ops {
@@ -237,6 +242,9 @@ impl Ops {
             last_progress: None,
             last_watchdog: None,
             kill_audited: false,
+            feed_down_tolerance: cfg.feed_down_tolerance(),
+            subject: None,
+            last_status: String::new(),
         })
     }
 
@@ -266,14 +274,51 @@ impl Ops {
         self.http.as_ref().map(HttpServer::local_addr)
     }
 
-    /// Start-up finished: tells systemd `READY=1` with a status line. (Set `Status::phase` to
-    /// `Running` on the board as well; `/healthz` reads that.)
-    pub fn ready(&self, status_line: &str) {
+    /// Start-up finished: tells systemd `READY=1` with the `STATUS=` line of the current health
+    /// ([`sd_status::status_line`] about `subject`, e.g. `bybit BTCUSDT (paper)`); from then
+    /// on [`Ops::tick`] sends a new `STATUS=` whenever the health's wording changes. (Set
+    /// `Status::phase` to `Running` on the board first; `/healthz` reads that.)
+    pub fn ready(&mut self, subject: &str) {
+        self.subject = Some(subject.to_owned());
+        let line = self.health_line();
+        tracing::info!(status = %line, "ready");
         if let Some(sd) = &self.sd {
-            if let Err(e) = sd.ready_with_status(status_line) {
+            if let Err(e) = sd.ready_with_status(&line) {
                 tracing::warn!(error = %e, "sd_notify READY failed");
             }
         }
+        self.last_status = line;
+    }
+
+    /// The `STATUS=` line for the board's health now.
+    fn health_line(&self) -> String {
+        let kill = self.kill.describe();
+        let subject = self.subject.as_deref().unwrap_or("");
+        self.board.read(|s| {
+            sd_status::status_line(
+                subject,
+                s.phase,
+                &s.health(self.feed_down_tolerance, kill.as_deref()),
+            )
+        })
+    }
+
+    /// Sends `STATUS=` (and logs it) when the health's wording changed since the last one.
+    fn follow_health(&mut self) {
+        if self.subject.is_none() {
+            return;
+        }
+        let line = self.health_line();
+        if line == self.last_status {
+            return;
+        }
+        tracing::info!(status = %line, "status changed");
+        if let Some(sd) = &self.sd {
+            if let Err(e) = sd.status(&line) {
+                tracing::warn!(error = %e, "sd_notify STATUS failed");
+            }
+        }
+        self.last_status = line;
     }
 
     /// One cold-loop step (call every ~100 ms): polls the kill file, records a SIGUSR1, reloads
@@ -323,6 +368,7 @@ impl Ops {
             );
             r.reloaded = true;
         }
+        self.follow_health();
         let now = Instant::now();
         if self
             .last_progress
