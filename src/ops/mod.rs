@@ -7,8 +7,10 @@
 //! - [`audit`]: `audit_events.jsonl` with size rotation, fed through a channel.
 //! - [`kill`] + [`signals`]: the kill switch latch (file, HTTP, SIGUSR1) and SIGINT/SIGTERM/SIGHUP.
 //! - [`secrets`]: API credentials from systemd credentials, `/run/secrets` or the environment.
+//! - [`logging`]: `RUST_LOG`, plain text off a terminal, journald priorities under systemd.
 //! - [`sdnotify`]: `READY=1`, `WATCHDOG=1`, `STOPPING=1` for `Type=notify` units.
 //! - [`watchdog`]: `WATCHDOG=1` only while every hot thread makes progress.
+//! - [`feed_log`]: reconnects, gaps, resyncs and book states logged from the cold thread.
 //! - [`exit`]: the process exit codes.
 //!
 //! [`Ops`] bundles them for `main`: start it after the config is loaded, call [`Ops::tick`] from
@@ -17,8 +19,10 @@
 pub mod artifacts;
 pub mod audit;
 pub mod exit;
+pub mod feed_log;
 pub mod http;
 pub mod kill;
+pub mod logging;
 pub mod metrics;
 pub mod pnl;
 pub mod sd_status;
