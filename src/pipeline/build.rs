@@ -175,6 +175,9 @@ impl<'a, S: FrameSource, D: Decoder + Send + 'static> Pipeline<'a, S, D> {
             .books
             .len()
             .max(self.book as usize + 1);
+        // Frames stamped by their recording, not by this process: kill and stop are decided
+        // on that clock too.
+        let recorded_clock = self.clock == FrameClock::Source && self.source.replay_clock();
         let mut feed = FeedStage::new(
             self.source,
             self.decoder,
@@ -210,6 +213,7 @@ impl<'a, S: FrameSource, D: Decoder + Send + 'static> Pipeline<'a, S, D> {
         if plan.layout.thread_of(2) == plan.layout.thread_of(3) {
             signal.market_batch = 1;
         }
+        signal.recorded_clock = recorded_clock;
         let order = OrderStage::new(
             PaperExchange::new(cfg.paper, 64),
             to_rx,
