@@ -39,6 +39,10 @@ enum Cmd {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // `run` sets logging up itself once its config says whether to log JSON.
+    if !matches!(cli.cmd, Cmd::Run(_)) {
+        obi_scalp::ops::logging::init(false);
+    }
     let res: Result<(), AppError> = match cli.cmd {
         Cmd::Run(a) => app::run::run(a),
         Cmd::Replay(a) => app::replay::run(a),
@@ -53,7 +57,7 @@ fn main() -> ExitCode {
     match res {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("obi-scalp: {}", e.msg);
+            obi_scalp::ops::logging::print_fatal(&e.msg);
             ExitCode::from(e.code)
         }
     }

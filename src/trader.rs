@@ -186,6 +186,16 @@ impl Trader {
         self.in_flight.len()
     }
 
+    /// Event time: the latest market message's receive time (or [`Trader::advance_to`]'s).
+    pub fn clock(&self) -> u64 {
+        self.clock
+    }
+
+    /// Event time at which the next report on its way back reaches us, if any.
+    pub fn next_report_due(&self) -> Option<u64> {
+        self.in_flight.first().map(|&(due, _)| due)
+    }
+
     /// Lots our working orders could still trade, by side.
     pub fn working_lots(&self) -> WorkingLots {
         let mut w = WorkingLots::NONE;

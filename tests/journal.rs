@@ -147,7 +147,7 @@ fn run(dir: &Path) -> std::process::Child {
     Command::new(BIN)
         .current_dir(dir)
         .args(["run", "--config", "run.toml"])
-        .env("OBI_SCALP_LOG", "info")
+        .env("RUST_LOG", "info")
         .env_remove("OBI_SCALP_LIVE")
         .stdin(Stdio::null())
         .stdout(Stdio::null())

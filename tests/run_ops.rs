@@ -108,7 +108,7 @@ fn command(dir: &Path, config: &Path) -> Command {
         .arg("run")
         .arg("--config")
         .arg(config)
-        .env("OBI_SCALP_LOG", "info")
+        .env("RUST_LOG", "info")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

@@ -92,20 +92,6 @@ fn ops_config(cfg: &Config, has_kill_token: bool) -> ops::OpsConfig {
     c
 }
 
-fn init_logging(json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("OBI_SCALP_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let b = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false);
-    let _ = if json {
-        b.json().try_init()
-    } else {
-        b.try_init()
-    };
-}
-
 pub fn run(a: RunArgs) -> Result<(), AppError> {
     let mut cfg = match &a.config {
         Some(p) => Config::load(p)?,
@@ -114,7 +100,7 @@ pub fn run(a: RunArgs) -> Result<(), AppError> {
     if let Some(d) = a.duration {
         cfg.duration_ns = (d > 0).then_some(d * 1_000_000_000);
     }
-    init_logging(cfg.ops.json_logs);
+    ops::logging::init(cfg.ops.json_logs);
     let mode = match cfg.mode {
         Mode::Paper => ops::Mode::Paper,
         Mode::Live => ops::Mode::Live,
@@ -179,6 +165,7 @@ pub fn run(a: RunArgs) -> Result<(), AppError> {
     status.symbol = inst.key.symbol.to_string();
     status.pnl = ops::Pnl::for_instrument(&inst);
     status.pipeline = Some(plan.to_json());
+    status.awaiting_first_sync = true;
     let board = Arc::new(StatusBoard::new(status));
     let ocfg = ops_config(&cfg, secrets.get(ops::secrets::KILL_TOKEN).is_some());
     let mut ops = Ops::start(
@@ -381,9 +368,11 @@ pub fn drive_with<S: FrameSource>(
         None => None,
     };
     let counters = running.counters.clone();
+    let mut hot_watch = crate::ops::watchdog::HotWatch::new(&running);
+    let mut feed_log = crate::ops::feed_log::FeedLog::new();
     board.update(|s| s.phase = ops::Phase::Running);
     ops.ready(&format!(
-        "trading {} {} (paper)",
+        "{} {} (paper)",
         inst.key.venue_label(),
         inst.key.symbol
     ));
@@ -455,8 +444,9 @@ pub fn drive_with<S: FrameSource>(
                 &flags,
                 live.as_deref(),
             );
+            feed_log.observe(&counters, live.as_deref());
             let alive = !flags.stop.load(Ordering::Relaxed) || stopping_since.is_some();
-            ops.tick(alive);
+            ops.tick_with(&mut || alive && hot_watch.check());
         }
         if kill.is_triggered() && !flags.kill.load(Ordering::Relaxed) {
             flags.kill.store(true, Ordering::Relaxed);
@@ -691,6 +681,9 @@ fn publish(
             }
         }
         s.book = book_state_of(g(&c.book_state));
+        if s.book == crate::msg::BookState::Synced {
+            s.awaiting_first_sync = false;
+        }
         s.risk = risk_of(g(&c.risk_status));
         s.risk_reasons = Reasons::from_bits(g(&c.risk_reasons) as u16)
             .iter()

@@ -7,7 +7,10 @@
 //! - [`audit`]: `audit_events.jsonl` with size rotation, fed through a channel.
 //! - [`kill`] + [`signals`]: the kill switch latch (file, HTTP, SIGUSR1) and SIGINT/SIGTERM/SIGHUP.
 //! - [`secrets`]: API credentials from systemd credentials, `/run/secrets` or the environment.
+//! - [`logging`]: `RUST_LOG`, plain text off a terminal, journald priorities under systemd.
 //! - [`sdnotify`]: `READY=1`, `WATCHDOG=1`, `STOPPING=1` for `Type=notify` units.
+//! - [`watchdog`]: `WATCHDOG=1` only while every hot thread makes progress.
+//! - [`feed_log`]: reconnects, gaps, resyncs and book states logged from the cold thread.
 //! - [`exit`]: the process exit codes.
 //!
 //! [`Ops`] bundles them for `main`: start it after the config is loaded, call [`Ops::tick`] from
@@ -16,14 +19,18 @@
 pub mod artifacts;
 pub mod audit;
 pub mod exit;
+pub mod feed_log;
 pub mod http;
 pub mod kill;
+pub mod logging;
 pub mod metrics;
 pub mod pnl;
+pub mod sd_status;
 pub mod sdnotify;
 pub mod secrets;
 pub mod signals;
 pub mod status;
+pub mod watchdog;
 
 use std::fmt;
 use std::io;
@@ -155,6 +162,10 @@ pub struct Ops {
     last_progress: Option<Instant>,
     last_watchdog: Option<Instant>,
     kill_audited: bool,
+    feed_down_tolerance: Duration,
+    /// What `STATUS=` names (set by [`Ops::ready`]), and the line last sent.
+    subject: Option<String>,
+    last_status: String,
 }
 
 impl fmt::Debug for Ops {
@@ -235,6 +246,9 @@ impl Ops {
             last_progress: None,
             last_watchdog: None,
             kill_audited: false,
+            feed_down_tolerance: cfg.feed_down_tolerance(),
+            subject: None,
+            last_status: String::new(),
         })
     }
 
@@ -264,14 +278,51 @@ impl Ops {
         self.http.as_ref().map(HttpServer::local_addr)
     }
 
-    /// Start-up finished: tells systemd `READY=1` with a status line. (Set `Status::phase` to
-    /// `Running` on the board as well; `/healthz` reads that.)
-    pub fn ready(&self, status_line: &str) {
+    /// Start-up finished: tells systemd `READY=1` with the `STATUS=` line of the current health
+    /// ([`sd_status::status_line`] about `subject`, e.g. `bybit BTCUSDT (paper)`); from then
+    /// on [`Ops::tick`] sends a new `STATUS=` whenever the health's wording changes. (Set
+    /// `Status::phase` to `Running` on the board first; `/healthz` reads that.)
+    pub fn ready(&mut self, subject: &str) {
+        self.subject = Some(subject.to_owned());
+        let line = self.health_line();
+        tracing::info!(status = %line, "ready");
         if let Some(sd) = &self.sd {
-            if let Err(e) = sd.ready_with_status(status_line) {
+            if let Err(e) = sd.ready_with_status(&line) {
                 tracing::warn!(error = %e, "sd_notify READY failed");
             }
         }
+        self.last_status = line;
+    }
+
+    /// The `STATUS=` line for the board's health now.
+    fn health_line(&self) -> String {
+        let kill = self.kill.describe();
+        let subject = self.subject.as_deref().unwrap_or("");
+        self.board.read(|s| {
+            sd_status::status_line(
+                subject,
+                s.phase,
+                &s.health(self.feed_down_tolerance, kill.as_deref()),
+            )
+        })
+    }
+
+    /// Sends `STATUS=` (and logs it) when the health's wording changed since the last one.
+    fn follow_health(&mut self) {
+        if self.subject.is_none() {
+            return;
+        }
+        let line = self.health_line();
+        if line == self.last_status {
+            return;
+        }
+        tracing::info!(status = %line, "status changed");
+        if let Some(sd) = &self.sd {
+            if let Err(e) = sd.status(&line) {
+                tracing::warn!(error = %e, "sd_notify STATUS failed");
+            }
+        }
+        self.last_status = line;
     }
 
     /// One cold-loop step (call every ~100 ms): polls the kill file, records a SIGUSR1, reloads
@@ -279,6 +330,13 @@ impl Ops {
     /// due and `pipeline_alive` (pass `false` when the hot stages stopped making progress, so
     /// systemd's watchdog restarts a stuck process).
     pub fn tick(&mut self, pipeline_alive: bool) -> TickReport {
+        self.tick_with(&mut || pipeline_alive)
+    }
+
+    /// [`Ops::tick`] asking `pipeline_alive` only when a `WATCHDOG=1` is due (at most once per
+    /// watchdog interval): a check like [`crate::pipeline::heartbeat::HeartbeatWatch::check`]
+    /// compares progress since its previous call, so it must run at the ping's pace.
+    pub fn tick_with(&mut self, pipeline_alive: &mut dyn FnMut() -> bool) -> TickReport {
         let mut r = TickReport::default();
         self.kill.sync_signal();
         self.kill_file.poll(&self.kill);
@@ -314,6 +372,7 @@ impl Ops {
             );
             r.reloaded = true;
         }
+        self.follow_health();
         let now = Instant::now();
         if self
             .last_progress
@@ -333,12 +392,15 @@ impl Ops {
             let due = self
                 .last_watchdog
                 .map_or(true, |t| now.duration_since(t) >= every);
-            if due && pipeline_alive {
-                match sd.watchdog() {
-                    Ok(()) => r.watchdog_sent = true,
-                    Err(e) => tracing::warn!(error = %e, "sd_notify WATCHDOG failed"),
-                }
+            if due {
+                // The next check is a whole interval later whether or not this one passed.
                 self.last_watchdog = Some(now);
+                if pipeline_alive() {
+                    match sd.watchdog() {
+                        Ok(()) => r.watchdog_sent = true,
+                        Err(e) => tracing::warn!(error = %e, "sd_notify WATCHDOG failed"),
+                    }
+                }
             }
         }
         r

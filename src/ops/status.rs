@@ -426,6 +426,9 @@ pub struct Status {
     /// The hot threads' layout in force (`Plan::to_json`): stages per thread, core, wait.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pipeline: Option<serde_json::Value>,
+    /// True from start-up until the traded book is synced for the first time (`obi-scalp run`
+    /// sets it; the collector clears it): until then the process is not ready.
+    pub awaiting_first_sync: bool,
 }
 
 impl Status {
@@ -446,7 +449,8 @@ impl Status {
 
     /// Whether the process is alive and allowed to trade, and if not, why.
     ///
-    /// Not ready when start-up has not finished or shutdown began, when risk is `abort`, when the
+    /// Not ready when start-up has not finished or shutdown began, before the book was first
+    /// synced (`awaiting_first_sync`), when risk is `abort`, when the
     /// feed has not been `active` for longer than `feed_down_tolerance`, or when `kill` is set
     /// (the kill switch's description). Risk `degraded` is still healthy (it reduces only) and
     /// shows up in `notes`.
@@ -457,6 +461,9 @@ impl Status {
             Phase::Running => {}
             Phase::Starting => reasons.push("starting".to_owned()),
             Phase::Stopping => reasons.push("stopping".to_owned()),
+        }
+        if self.awaiting_first_sync {
+            reasons.push("book_not_synced_yet".to_owned());
         }
         if let Some(k) = kill {
             reasons.push(format!("kill_switch:{k}"));
@@ -661,6 +668,12 @@ mod tests {
         s.phase = Phase::Running;
         s.feed = FeedStatus::Active;
         assert!(s.health(tol, None).ok);
+        // Running with the feed up, but the book not yet synced once: not ready.
+        s.awaiting_first_sync = true;
+        let h = s.health(tol, None);
+        assert!(!h.ok);
+        assert_eq!(h.reasons, vec!["book_not_synced_yet"]);
+        s.awaiting_first_sync = false;
 
         s.feed = FeedStatus::Reconnecting;
         s.feed_status_age_ns = 5_000_000_000;

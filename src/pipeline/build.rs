@@ -16,6 +16,7 @@
 use super::book::BookStage;
 use super::cold::{Collector, Latencies};
 use super::feed::FeedStage;
+use super::heartbeat::Heartbeats;
 use super::layout::{available_cores, LayoutSpec, Plan, PlanError, StageSet, STAGES};
 use super::order::OrderStage;
 use super::runner::{pin_current, Bells, Stage, Waiter};
@@ -175,6 +176,9 @@ impl<'a, S: FrameSource, D: Decoder + Send + 'static> Pipeline<'a, S, D> {
             .books
             .len()
             .max(self.book as usize + 1);
+        // Frames stamped by their recording, not by this process: kill and stop are decided
+        // on that clock too.
+        let recorded_clock = self.clock == FrameClock::Source && self.source.replay_clock();
         let mut feed = FeedStage::new(
             self.source,
             self.decoder,
@@ -210,6 +214,7 @@ impl<'a, S: FrameSource, D: Decoder + Send + 'static> Pipeline<'a, S, D> {
         if plan.layout.thread_of(2) == plan.layout.thread_of(3) {
             signal.market_batch = 1;
         }
+        signal.recorded_clock = recorded_clock;
         let order = OrderStage::new(
             PaperExchange::new(cfg.paper, 64),
             to_rx,
@@ -225,6 +230,7 @@ impl<'a, S: FrameSource, D: Decoder + Send + 'static> Pipeline<'a, S, D> {
             order: Some(order),
         };
         let bells = Arc::new(Bells::new(plan.threads.len(), plan.any_parks()));
+        let heartbeats = Arc::new(Heartbeats::new(plan.threads.len()));
         let mut threads = Vec::with_capacity(plan.threads.len());
         let mut started = Vec::with_capacity(plan.threads.len());
         for (i, t) in plan.threads.iter().enumerate() {
@@ -236,6 +242,7 @@ impl<'a, S: FrameSource, D: Decoder + Send + 'static> Pipeline<'a, S, D> {
                 core: t.core,
                 bells: bells.clone(),
                 flags: flags.clone(),
+                heartbeats: heartbeats.clone(),
             };
             let name = format!("obi-{}", t.stages.to_string().replace(',', "+"));
             let spawned = std::thread::Builder::new()
@@ -274,6 +281,7 @@ impl<'a, S: FrameSource, D: Decoder + Send + 'static> Pipeline<'a, S, D> {
             counters,
             flags,
             bells,
+            heartbeats,
             plan,
         })
     }
@@ -366,6 +374,7 @@ struct ThreadCtx {
     core: Option<usize>,
     bells: Arc<Bells>,
     flags: Arc<Flags>,
+    heartbeats: Arc<Heartbeats>,
 }
 
 /// The body of one hot thread: polls its group in pipeline order until each of its stages is
@@ -394,7 +403,10 @@ fn run_group<S: FrameSource, D: Decoder + Send + 'static>(
     };
     let mut w = Waiter::with_max_park(ctx.wait, max_park);
     let mut finished = 0u8;
+    let beat = ctx.heartbeats.get(ctx.me);
     loop {
+        // Once per turn (after a poll, after a park): the cold side's proof of progress.
+        beat.beat();
         if g.poll(finished) {
             w.reset();
             ctx.bells.ring_others(ctx.me);
@@ -421,6 +433,7 @@ fn run_group<S: FrameSource, D: Decoder + Send + 'static>(
         }
         w.wait(Some(bell), &mut || g.poll(finished));
     }
+    beat.finish();
     g
 }
 
@@ -432,6 +445,8 @@ pub struct Running<S: FrameSource, D: Decoder + Send + 'static> {
     pub flags: Arc<Flags>,
     /// The hot threads' doorbells: [`Bells::wake_all`] after setting a flag from the cold side.
     pub bells: Arc<Bells>,
+    /// One heartbeat per hot thread (watch them with [`super::heartbeat::HeartbeatWatch`]).
+    pub heartbeats: Arc<Heartbeats>,
     /// The layout in force: which stages run on which thread, pinned where, waiting how.
     pub plan: Plan,
 }

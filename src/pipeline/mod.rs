@@ -5,6 +5,7 @@ pub mod book;
 pub mod build;
 pub mod cold;
 pub mod feed;
+pub mod heartbeat;
 pub mod layout;
 pub mod live;
 pub mod order;

@@ -29,6 +29,9 @@ pub struct SignalStage {
     /// (the builder sets it): every decision's command is handed on and its reports come back
     /// before the next market message, exactly as `replay` settles them.
     pub market_batch: usize,
+    /// The frames carry a recording's receive times: event time is the latest market
+    /// message's, not this process's clock (the builder sets it).
+    pub recorded_clock: bool,
 }
 
 impl SignalStage {
@@ -58,6 +61,7 @@ impl SignalStage {
             killed: false,
             stopping: false,
             market_batch: BATCH,
+            recorded_clock: false,
         }
     }
 
@@ -89,6 +93,19 @@ impl SignalStage {
     }
 }
 
+/// Event time, the clock the market data and the paper exchange run on: the process's event
+/// clock live, the latest market message's receive time over a recording. A kill stamped with
+/// today's time in a run over a recording would reach the paper exchange only once the
+/// recording reached today, that is never.
+#[inline]
+fn event_now(recorded_clock: bool, trader: &Trader) -> u64 {
+    if recorded_clock {
+        trader.clock()
+    } else {
+        now_ns()
+    }
+}
+
 impl Stage for SignalStage {
     #[inline]
     fn poll(&mut self) -> bool {
@@ -116,16 +133,19 @@ impl Stage for SignalStage {
         // Kill and shutdown act at once, not at the next book update: a quiet market may send
         // none before the feed stops.
         let mut acted = false;
+        // Both are stamped in event time ([`event_now`]).
         if !self.killed && self.flags.kill.load(Ordering::Relaxed) {
             self.killed = true;
             acted = true;
+            let now = event_now(self.recorded_clock, &self.trader);
             self.trader
-                .kill(now_ns(), KillSource::Operator, &mut push, &mut ev);
+                .kill(now, KillSource::Operator, &mut push, &mut ev);
         }
         if !self.stopping && self.flags.no_new_positions.load(Ordering::Relaxed) {
             self.stopping = true;
             acted = true;
-            self.trader.cancel_all(now_ns(), &mut push, &mut ev);
+            let now = event_now(self.recorded_clock, &self.trader);
+            self.trader.cancel_all(now, &mut push, &mut ev);
         }
         let mut n = 0;
         while let Ok(r) = self.execs.pop() {
@@ -260,6 +280,67 @@ mod tests {
             HotCounters::get(&r.counters.risk_status),
             RiskStatus::Ok as u64
         );
+    }
+
+    /// Over a recording, kill and stop are decided at the recording's time (the latest market
+    /// message), the clock the paper exchange runs on: stamped with the process clock, the
+    /// cancel-all would be due decades after the recording's last frame and never take effect.
+    #[test]
+    fn kill_over_a_recording_is_stamped_in_the_recording_time() {
+        use crate::msg::{BookState, BookUpdate, Depth};
+        let mut r = rig();
+        r.stage.recorded_clock = true;
+        let t = 1_000_000_000; // 1 s after the epoch: a recording's clock, not today's.
+        let u = BookUpdate {
+            recv_ns: t,
+            exch_ts_ms: t / 1_000_000,
+            book: 0,
+            state: BookState::Synced,
+            crossed: false,
+            bid_px: 100,
+            bid_qty: 1,
+            ask_px: 101,
+            ask_qty: 1,
+            obi_ppm: 0,
+            micro_e6: 0,
+            spread_ticks: 1,
+            ofi_lots: 0,
+            ofi_cum_lots: 0,
+            depth: Depth::default(),
+        };
+        r._input
+            .push(Stamped {
+                sent_ns: 0,
+                msg: MarketMsg::Book(u),
+            })
+            .unwrap();
+        assert!(r.stage.poll());
+        while r.out.pop().is_ok() {}
+        r.flags.kill.store(true, Ordering::Relaxed);
+        assert!(r.stage.poll());
+        let mut stamps = Vec::new();
+        while let Ok(Stamped { msg: m, .. }) = r.out.pop() {
+            if let ToOrder::Cmd {
+                decided_ns,
+                cmd: OrderCmd::CancelAll,
+                ..
+            } = m
+            {
+                stamps.push(decided_ns);
+            }
+        }
+        assert_eq!(
+            stamps,
+            [t],
+            "the cancel-all is decided at the recording's time"
+        );
+        let mut kill_ts = None;
+        while let Ok(e) = r.events.pop() {
+            if let TraderEvent::CancelAll { ts_ns } = e {
+                kill_ts = Some(ts_ns);
+            }
+        }
+        assert_eq!(kill_ts, Some(t));
     }
 
     #[test]

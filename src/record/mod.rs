@@ -303,6 +303,11 @@ pub struct RecordReader {
     warnings: Vec<RecordWarning>,
 }
 
+/// How far into a text recording [`RecordReader::open`] looks for its first record line.
+const DETECT_WINDOW: usize = 256 * 1024;
+/// How many non-blank lines it looks at, at most.
+const DETECT_LINES: usize = 64;
+
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 
@@ -414,6 +419,11 @@ impl RecordReader {
                 self.format = Some(Format::Obirec);
                 return Ok(());
             }
+            if let Some(f) = self.text_format_of_lines(more)? {
+                self.format = Some(f);
+                return Ok(());
+            }
+            let av = self.input.available();
             match av.iter().find(|c| !c.is_ascii_whitespace()) {
                 Some(b'{') => self.format = Some(Format::CryptofeedJson),
                 Some(c) if c.is_ascii_digit() => self.format = Some(Format::PlainNs),
@@ -431,6 +441,46 @@ impl RecordReader {
             }
             return Ok(());
         }
+    }
+
+    /// The text format of the first line that is a record of one (cryptofeed JSON line or
+    /// `<ns> <frame>` line), among the first lines of the stream. Lines before it (a header a
+    /// collector wrote, a stray line) are left for [`RecordReader::next_record`] to report one by
+    /// one as [`RecordError::Malformed`] and skip. `None` when no line in the first
+    /// [`DETECT_WINDOW`] bytes is a record (the caller then decides by the first byte).
+    fn text_format_of_lines(&mut self, more: bool) -> Result<Option<Format>, RecordError> {
+        let mut more = more;
+        if more {
+            more = self
+                .input
+                .ensure(DETECT_WINDOW)
+                .map_err(|e| self.io_err(e))?;
+        }
+        let av = self.input.available();
+        let mut lines = av.split(|&c| c == b'\n').peekable();
+        let mut seen = 0;
+        while let Some(line) = lines.next() {
+            if lines.peek().is_none() && more {
+                break; // cut by the window: not a whole line
+            }
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            seen += 1;
+            if seen > DETECT_LINES {
+                break;
+            }
+            if plain::parse_line(line).is_ok() {
+                return Ok(Some(Format::PlainNs));
+            }
+            if line.first() == Some(&b'{')
+                && std::str::from_utf8(line).is_ok()
+                && cryptofeed::parse_line(line, &mut self.scratch).is_ok()
+            {
+                return Ok(Some(Format::CryptofeedJson));
+            }
+        }
+        Ok(None)
     }
 
     /// The stream ended: note a truncated compressed stream, and stop.

@@ -110,6 +110,44 @@ fn plain_lines_with_a_malformed_line_reported_and_skipped() {
     assert!(r.warnings().is_empty());
 }
 
+#[test]
+fn header_and_stray_first_lines_are_reported_one_by_one_and_skipped() {
+    let d = TempDir::new("stray");
+    // A collector's header, a column line, a JSON header: none is a record, each is reported.
+    let text = "# collector v1 binance spot\nreceive_ns frame\n{\"exchange\":\"binance\"}\n\n1000 {\"a\":1}\n2000 {\"b\":2}\n";
+    for (name, bytes) in [
+        ("frames.txt", text.as_bytes().to_vec()),
+        ("frames.txt.zst", zstd_bytes(text.as_bytes())),
+    ] {
+        let p = d.file(name, &bytes);
+        let (recs, errs, warns) = read_everything(&p);
+        assert_eq!(open(&p).unwrap().format(), Some(Format::PlainNs), "{name}");
+        let lines: Vec<u64> = errs
+            .iter()
+            .map(|e| match e {
+                RecordError::Malformed { line, .. } => *line,
+                other => panic!("{other}"),
+            })
+            .collect();
+        assert_eq!(lines, vec![1, 2, 3], "{name}");
+        assert!(
+            errs[0].to_string().contains("`# collector v1"),
+            "{}",
+            errs[0]
+        );
+        let got: Vec<(u64, u64)> = recs.iter().map(|r| (r.ts_ns, r.line)).collect();
+        assert_eq!(got, vec![(1000, 5), (2000, 6)], "{name}");
+        assert!(warns.is_empty());
+    }
+    // The same in front of cryptofeed lines.
+    let (cf, want) = cryptofeed_sample();
+    let p = d.file("cf.jsonl", format!("collector header\n{cf}").as_bytes());
+    let (recs, errs, _) = read_everything(&p);
+    assert_eq!(errs.len(), 1);
+    assert_eq!(recs.len(), want.len());
+    assert_eq!(recs[0].data, want[0].data);
+}
+
 // ---------- cryptofeed lines, compression ----------
 
 fn cryptofeed_sample() -> (String, Vec<Record>) {

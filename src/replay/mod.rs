@@ -92,6 +92,29 @@ impl Engine {
         }
     }
 
+    /// The end of the input: the reports the venue sent before it ended are still on their way
+    /// back (`paper.report_latency_ms`). Event time advances to each one's arrival so that the
+    /// ledger, the strategy and the summary include them. Nothing else moves: the paper
+    /// exchange has no market data past the input, so orders sent in answer wait there
+    /// unfilled. Returns the event time reached (`None` when nothing was in flight).
+    pub fn finish(&mut self, events: &mut Vec<TraderEvent>) -> Option<u64> {
+        let mut reached = None;
+        // Each round delivers the earliest report; a delivery can only put reports in flight
+        // that the paper exchange answers at once (rejects), so the rounds are bounded by the
+        // commands the strategy can have working: stop well past that.
+        for _ in 0..1024 {
+            let Some(due) = self.trader.next_report_due() else {
+                break;
+            };
+            let q = &mut self.to_order;
+            self.trader
+                .advance_to(due, &mut |m| q.push_back(m), &mut |e| events.push(e));
+            self.settle(events);
+            reached = Some(due);
+        }
+        reached
+    }
+
     fn apply_md(&mut self, events: &mut Vec<TraderEvent>) {
         let md = std::mem::take(&mut self.md);
         for e in &md {
@@ -139,6 +162,7 @@ impl Engine {
                 &mut out,
             );
         }
+        self.end(&mut peak, &mut dd, &mut out);
         out.feed = *self.decoder.counters();
         out.book = self.books.counters[0];
         (out, self)
@@ -167,6 +191,14 @@ impl Engine {
         out.records += 1;
         self.on_record(r, &mut out.events);
         self.note_equity(r.ts_ns, peak, dd, out);
+    }
+
+    /// The end of a replay: delivers the reports still in flight ([`Engine::finish`]) and notes
+    /// the equity point they make.
+    fn end(&mut self, peak: &mut crate::msg::Money, dd: &mut crate::msg::Money, out: &mut Outcome) {
+        if let Some(t) = self.finish(&mut out.events) {
+            self.note_equity(t, peak, dd, out);
+        }
     }
 
     /// Records an equity point each time the ledger's equity peak or maximum drawdown grew.
@@ -215,6 +247,7 @@ impl Engine {
             self.take(r, feeds, &mut peak, &mut dd, &mut out);
         }
         progress(n);
+        self.end(&mut peak, &mut dd, &mut out);
         out.feed = *self.decoder.counters();
         out.book = self.books.counters[0];
         Ok((out, self))
@@ -358,6 +391,73 @@ pub fn run_events(
             }
         }
     }
+    e.finish(&mut out.events);
     out.book = e.books.counters[0];
     Ok(report::summarize(cfg, &out, &e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::msg::{BookState, BookUpdate, Depth, ExecKind};
+
+    const MS: u64 = 1_000_000;
+
+    fn book(t_ns: u64, obi_ppm: i64) -> MarketMsg {
+        let mut depth = Depth::default();
+        for i in 0..depth.bids.len() {
+            depth.bids[i] = (100 - i as i64, 10_000_000);
+            depth.asks[i] = (101 + i as i64, 10_000_000);
+        }
+        MarketMsg::Book(BookUpdate {
+            recv_ns: t_ns,
+            exch_ts_ms: t_ns / MS,
+            book: 0,
+            state: BookState::Synced,
+            crossed: false,
+            bid_px: 100,
+            bid_qty: 10_000_000,
+            ask_px: 101,
+            ask_qty: 10_000_000,
+            obi_ppm,
+            micro_e6: 0,
+            spread_ticks: 1,
+            ofi_lots: 0,
+            ofi_cum_lots: 0,
+            depth,
+        })
+    }
+
+    /// A fill the venue sent just before the input ended reaches the ledger and the strategy:
+    /// the replay's last act is to let event time run until the reports in flight arrive.
+    #[test]
+    fn reports_in_flight_at_the_end_of_the_input_are_delivered() {
+        let mut cfg = Config::builtin();
+        cfg.paper.order_latency_ns = 0;
+        cfg.paper.report_latency_ns = 20 * MS;
+        let mut e = Engine::new(&cfg).unwrap();
+        let mut events = Vec::new();
+        e.on_market(&book(1000 * MS, 900_000), &mut events);
+        let (venue_pos, _) = e.paper.balance();
+        assert!(venue_pos > 0, "the entry filled at the venue");
+        assert_eq!(e.trader.ledger.position(), 0, "its report is on its way");
+        assert_eq!(e.trader.reports_in_flight(), 2, "ack and fill");
+
+        assert_eq!(e.finish(&mut events), Some(1020 * MS));
+        assert_eq!(e.trader.reports_in_flight(), 0);
+        assert_eq!(e.trader.ledger.position(), venue_pos);
+        assert_eq!(e.trader.ledger.cash(), e.paper.balance().1);
+        assert!(events.iter().any(|ev| matches!(
+            ev,
+            TraderEvent::Exec {
+                report: ExecReport {
+                    kind: ExecKind::Fill { .. },
+                    ..
+                },
+                ..
+            }
+        )));
+        // Nothing left in flight: a second end is a no-op.
+        assert_eq!(e.finish(&mut events), None);
+    }
 }

@@ -158,8 +158,23 @@ impl BinanceDecoder {
     ) -> Option<Frame> {
         let routes = &mut self.routes;
         let levels = &mut self.levels;
+        let books = &self.books;
         let mut routed: Option<usize> = None;
         let parsed = self.json.parse(frame, |root| {
+            if wire::is_snapshot_body(root) {
+                return wire::read_snapshot_line(
+                    root,
+                    |sym, id| {
+                        let i = match sym {
+                            Some(s) => routes.lookup(s)?,
+                            None => snapshot_owner(books, routes.books.len(), id)?,
+                        };
+                        let inst = &routes.books[i];
+                        Some((i, inst.tick, inst.lot))
+                    },
+                    levels,
+                );
+            }
             wire::read(
                 root,
                 |sym| {
@@ -196,6 +211,62 @@ impl BinanceDecoder {
                 None
             }
         }
+    }
+}
+
+/// The book a REST snapshot body met on a frame line belongs to, told by its `lastUpdateId`
+/// (the body names no symbol): among the first `n` books, those waiting for a snapshot with
+/// diffs buffered, the one whose buffered id range `[U of the first, u of the last]` is
+/// nearest to the id (each symbol has its own id counter, far from the others'); the only book
+/// when just one is routed. `None` when no book waits or two are equally near.
+pub(crate) fn snapshot_owner(books: &[BookSync], n: usize, id: u64) -> Option<usize> {
+    let mut best: Option<(u64, usize)> = None;
+    let mut tie = false;
+    for (i, b) in books.iter().enumerate().take(n) {
+        if !b.awaiting_snapshot() || b.buffer.is_empty() {
+            continue;
+        }
+        let lo = b.buffer.get(0).map_or(0, |(h, _)| h.first_id);
+        let hi = b
+            .buffer
+            .get(b.buffer.len() - 1)
+            .map_or(0, |(h, _)| h.last_id);
+        let dist = if id.saturating_add(1) < lo {
+            lo - id - 1
+        } else {
+            id.saturating_sub(hi)
+        };
+        match best {
+            Some((d, _)) if d < dist => {}
+            Some((d, _)) if d == dist => tie = true,
+            _ => {
+                best = Some((dist, i));
+                tie = false;
+            }
+        }
+    }
+    match best {
+        Some((_, i)) if !tie => Some(i),
+        None if n == 1 => Some(0),
+        _ => None,
+    }
+}
+
+impl BinanceDecoder {
+    /// A snapshot of book `i` (its levels in `self.levels`) under the sync rules.
+    fn apply_snapshot<F: FnMut(MdEvent)>(
+        &mut self,
+        i: usize,
+        recv_ns: u64,
+        id: u64,
+        off_grid: u32,
+        out: &mut F,
+    ) {
+        self.counters.off_grid += off_grid as u64;
+        self.ensure_book(i);
+        let v =
+            self.books[i].on_snapshot(&mut self.counters, recv_ns, i as u16, id, &self.levels, out);
+        self.after_verdict(i, v, recv_ns);
     }
 }
 
@@ -249,6 +320,13 @@ impl Decoder for BinanceDecoder {
                 self.counters.events += emit_trade(recv_ns, book as u16, trade, out);
                 self.counters.trades += 1;
             }
+            Frame::Snapshot {
+                book: Some(i),
+                id,
+                off_grid,
+            } => self.apply_snapshot(i, recv_ns, id, off_grid, out),
+            // A snapshot body no waiting book can claim: nothing to seed.
+            Frame::Snapshot { book: None, .. } => self.counters.unknown += 1,
             Frame::Ack { .. } => self.counters.acks += 1,
             Frame::Other => self.counters.unknown += 1,
         }
@@ -277,11 +355,8 @@ impl Decoder for BinanceDecoder {
         let parsed = self.json.parse(body, |root| {
             wire::read_snapshot(root, inst.tick, inst.lot, levels)
         });
-        let id = match parsed {
-            Ok(Ok((id, off_grid))) => {
-                self.counters.off_grid += off_grid as u64;
-                id
-            }
+        let (id, off_grid) = match parsed {
+            Ok(Ok(r)) => r,
             Ok(Err(e)) => {
                 // Not usable; the request stays outstanding and `on_timer` asks again after
                 // `snapshot_retry_ns` (never hammer the REST endpoint with retries).
@@ -295,9 +370,7 @@ impl Decoder for BinanceDecoder {
                 return;
             }
         };
-        let v =
-            self.books[i].on_snapshot(&mut self.counters, recv_ns, i as u16, id, &self.levels, out);
-        self.after_verdict(i, v, recv_ns);
+        self.apply_snapshot(i, recv_ns, id, off_grid, out);
     }
 
     fn on_timer<F: FnMut(MdEvent)>(&mut self, now_ns: u64, out: &mut F) {
@@ -395,6 +468,96 @@ mod tests {
                 _ => None,
             })
             .collect()
+    }
+
+    #[test]
+    fn snapshot_body_on_a_frame_line_seeds_the_book_it_belongs_to() {
+        // Two books wait, far apart in ids: the body's lastUpdateId says which it is.
+        let mut d = dec(&["NKNUSDT", "BLZETH"]);
+        let blz = r#"{"e":"depthUpdate","E":1,"s":"BLZETH","U":900000,"u":900002,"b":[],"a":[]}"#;
+        let _ = collect(&mut d, &[&depth(95, 100, ""), blz]);
+        let mut line = Vec::new();
+        let mut by_rest = dec(&["NKNUSDT", "BLZETH"]);
+        let _ = collect(&mut by_rest, &[&depth(95, 100, ""), blz]);
+        let next = depth(101, 102, r#"["0.3521","0"]"#);
+        let _ = collect(&mut d, &[&next]);
+        let _ = collect(&mut by_rest, &[&next]);
+        let mut buf = SNAP.as_bytes().to_vec();
+        d.on_frame(5_000, &mut buf, &mut |e| line.push(e));
+        let rest_evs = rest(&mut by_rest, 5_000, SNAP_URL, SNAP);
+        assert_eq!(
+            commits(&line),
+            vec![100, 102],
+            "the sync rule decides which diffs apply"
+        );
+        assert_eq!(line, rest_evs, "the same events as the REST answer");
+        assert_eq!(d.book_state(0), Some(BookState::Synced));
+        assert_ne!(
+            d.book_state(1),
+            Some(BookState::Synced),
+            "the other book still waits"
+        );
+        assert_eq!(d.counters().rest_snapshots, 1);
+        assert_eq!(d.counters().unknown, 0);
+        // A body naming its symbol goes to that book whatever its id.
+        let named =
+            r#"{"symbol":"BLZETH","lastUpdateId":900001,"bids":[["0.00006547","100"]],"asks":[]}"#;
+        let evs = collect(&mut d, &[named]);
+        assert_eq!(evs.first().map(|e| e.book), Some(1));
+        assert_eq!(commits(&evs), vec![900001, 900002]);
+        // No book waits: nothing to seed, counted as unknown, never applied to a synced book.
+        let evs = collect(&mut d, &[SNAP]);
+        assert!(evs.is_empty());
+        assert_eq!(d.counters().unknown, 1);
+        // Malformed body: counted, no panic, no events.
+        let mut d = dec(&["NKNUSDT"]);
+        let evs = collect(&mut d, &[r#"{"lastUpdateId":"x","bids":[],"asks":[]}"#]);
+        assert!(evs.is_empty());
+        assert_eq!(d.counters().malformed, 1);
+    }
+
+    #[test]
+    fn snapshot_owner_picks_the_nearest_waiting_book_and_refuses_ties() {
+        let mut books = vec![
+            BookSync::new(8, 64),
+            BookSync::new(8, 64),
+            BookSync::new(8, 64),
+        ];
+        let head = |a, b| DiffHead {
+            first_id: a,
+            last_id: b,
+            ts_ms: 0,
+        };
+        assert_eq!(
+            snapshot_owner(&books, 3, 5),
+            None,
+            "no book has diffs buffered"
+        );
+        assert_eq!(snapshot_owner(&books[..1], 1, 5), Some(0), "the only book");
+        books[0].buffer.push(head(100, 110), &[]);
+        books[1].buffer.push(head(5_000, 5_010), &[]);
+        assert_eq!(snapshot_owner(&books, 3, 104), Some(0), "inside the range");
+        assert_eq!(
+            snapshot_owner(&books, 3, 6_000),
+            Some(1),
+            "newer than the buffer"
+        );
+        assert_eq!(
+            snapshot_owner(&books, 3, 4_000),
+            Some(1),
+            "older than the buffer"
+        );
+        assert_eq!(
+            snapshot_owner(&books, 1, 6_000),
+            Some(0),
+            "only the first n books"
+        );
+        books[2].buffer.push(head(5_000, 5_010), &[]);
+        assert_eq!(
+            snapshot_owner(&books, 3, 5_005),
+            None,
+            "two books equally near"
+        );
     }
 
     #[test]

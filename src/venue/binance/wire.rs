@@ -51,6 +51,14 @@ pub enum Frame {
     },
     /// `aggTrade` or `trade` of a routed symbol.
     Trade { book: usize, trade: TradeUpdate },
+    /// A REST depth snapshot body (`{"lastUpdateId":..,"bids":..,"asks":..}`) recorded as a
+    /// plain frame line, read by [`read_snapshot_line`] into the levels buffer: the book it
+    /// belongs to (`None` when it cannot be told), its `lastUpdateId`, off-grid levels left out.
+    Snapshot {
+        book: Option<usize>,
+        id: u64,
+        off_grid: u32,
+    },
     /// Subscription answer (`ok == false` for an `error` answer).
     Ack { ok: bool },
     /// A stream or symbol this decoder does not handle.
@@ -147,6 +155,42 @@ pub fn read(
         }
         _ => Ok(Frame::Other),
     }
+}
+
+/// Whether a frame's root is a REST depth snapshot body rather than a stream event: an object
+/// with `lastUpdateId` and no event type `e` (spot `GET /api/v3/depth`, USD-M futures
+/// `GET /fapi/v1/depth`, which adds `E` and `T`).
+pub fn is_snapshot_body(root: Value<'_, '_>) -> bool {
+    root.as_object()
+        .is_some_and(|o| o.get("lastUpdateId").is_some() && o.get("e").is_none())
+}
+
+/// Reads a REST depth snapshot body met as a frame line (see [`Frame::Snapshot`]).
+/// The body names no symbol; `pick(symbol, id)` says which book it is, given the symbol when a
+/// recorder added one (`s` or `symbol`) and the `lastUpdateId`, and gives the book's scales.
+pub fn read_snapshot_line(
+    root: Value<'_, '_>,
+    mut pick: impl FnMut(Option<&str>, u64) -> Option<Route>,
+    levels: &mut Vec<LevelUpdate>,
+) -> Result<Frame, FrameError> {
+    let obj = root
+        .as_object()
+        .ok_or(FrameError::Missing("<root object>"))?;
+    let id = u64_of(obj.get("lastUpdateId")).ok_or(FrameError::Missing("lastUpdateId"))?;
+    let symbol = str_of(obj.get("s")).or_else(|| str_of(obj.get("symbol")));
+    let Some((book, tick, lot)) = pick(symbol, id) else {
+        return Ok(Frame::Snapshot {
+            book: None,
+            id,
+            off_grid: 0,
+        });
+    };
+    let (id, off_grid) = read_snapshot(root, tick, lot, levels)?;
+    Ok(Frame::Snapshot {
+        book: Some(book),
+        id,
+        off_grid,
+    })
 }
 
 /// Reads a REST depth snapshot body into `levels`; returns its `lastUpdateId` and the number of
@@ -415,6 +459,8 @@ impl<R: FnMut(&str) -> Scan<Option<Route>>> Ctx<'_, R> {
                 }
                 Ok(())
             }
+            // A REST snapshot body on a frame line: the tape path reads it.
+            b"lastUpdateId" => Err(GiveUp),
             b"result" | b"id" | b"error" => {
                 let seen = match key {
                     b"result" => &mut ev.result,

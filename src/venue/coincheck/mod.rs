@@ -183,8 +183,23 @@ impl CoincheckDecoder {
         let routes = &mut self.routes;
         let levels = &mut self.levels;
         let trades = &mut self.trades;
+        let books = &self.books;
         let mut routed: Option<usize> = None;
         let parsed = self.json.parse(frame, |root| {
+            if root.as_object().is_some() {
+                return wire::read_object(
+                    root,
+                    |pair| {
+                        let i = match pair {
+                            Some(p) => routes.lookup(p)?,
+                            None => snapshot_owner(books, routes.books.len())?,
+                        };
+                        let inst = &routes.books[i];
+                        Some((i, inst.tick, inst.lot))
+                    },
+                    levels,
+                );
+            }
             wire::read(
                 root,
                 |pair| {
@@ -218,6 +233,27 @@ impl CoincheckDecoder {
                 None
             }
         }
+    }
+}
+
+/// The book a REST order book body met on a frame line belongs to (the body names no pair):
+/// the one book among the first `n` that is not seeded yet, or the only book. `None` when
+/// several wait or none does.
+pub(crate) fn snapshot_owner(books: &[BookSync], n: usize) -> Option<usize> {
+    let mut waiting = books.iter().take(n).enumerate().filter(|(_, b)| !b.seeded);
+    match (waiting.next(), waiting.next()) {
+        (Some((i, _)), None) => Some(i),
+        (None, _) if n == 1 => Some(0),
+        _ => None,
+    }
+}
+
+impl CoincheckDecoder {
+    /// A snapshot of book `i` (its levels in `self.levels`) under the sync rules.
+    fn apply_snapshot<F: FnMut(MdEvent)>(&mut self, i: usize, recv_ns: u64, out: &mut F) {
+        self.ensure_book(i);
+        let v = self.books[i].on_snapshot(&mut self.counters, recv_ns, i as u16, &self.levels, out);
+        self.after_verdict(i, v, recv_ns);
     }
 }
 
@@ -270,7 +306,9 @@ impl Decoder for CoincheckDecoder {
                     self.counters.trades += 1;
                 }
             }
-            Frame::Other => self.counters.unknown += 1,
+            Frame::Snapshot { book: Some(i) } => self.apply_snapshot(i, recv_ns, out),
+            // A body no waiting book can claim: nothing to seed.
+            Frame::Snapshot { book: None } | Frame::Other => self.counters.unknown += 1,
         }
     }
 
@@ -310,8 +348,7 @@ impl Decoder for CoincheckDecoder {
                 return;
             }
         }
-        let v = self.books[i].on_snapshot(&mut self.counters, recv_ns, i as u16, &self.levels, out);
-        self.after_verdict(i, v, recv_ns);
+        self.apply_snapshot(i, recv_ns, out);
     }
 
     fn on_timer<F: FnMut(MdEvent)>(&mut self, now_ns: u64, out: &mut F) {
@@ -522,6 +559,45 @@ mod tests {
         // after the seed, diffs apply at once
         let evs = collect(&mut d, &[&diff(r#"["6287000.0","1"]"#, "")]);
         assert_eq!(commits(&evs), 1);
+    }
+
+    #[test]
+    fn rest_body_on_a_frame_line_seeds_as_the_rest_answer_does() {
+        let early = [
+            diff(r#"["6288279.0","0"]"#, ""),
+            diff(r#"["6286000.0","0.2"]"#, r#"["6290314.0","0.7"]"#),
+        ];
+        let (mut by_line, mut by_rest) = (dec(), dec());
+        let _ = collect(&mut by_line, &[&early[0], &early[1]]);
+        let _ = collect(&mut by_rest, &[&early[0], &early[1]]);
+        let mut line = Vec::new();
+        let mut buf = SEED.as_bytes().to_vec();
+        by_line.on_frame(5_000, &mut buf, &mut |e| line.push(e));
+        assert_eq!(line, rest(&mut by_rest, 5_000, URL, SEED));
+        assert_eq!(commits(&line), 3, "seed + the two buffered diffs");
+        assert_eq!(by_line.book_state(0), Some(BookState::Synced));
+        assert_eq!(by_line.counters().rest_snapshots, 1);
+        // The only book: a later body re-seeds it, as a later REST answer does.
+        let mut again = Vec::new();
+        let mut buf = SEED.as_bytes().to_vec();
+        by_line.on_frame(6_000, &mut buf, &mut |e| again.push(e));
+        assert_eq!(again, rest(&mut by_rest, 6_000, URL, SEED));
+        assert_eq!(by_line.counters().unknown, 0);
+        // Two books waiting and no pair named: not guessed.
+        let r = BookRoutes::new(
+            InstrumentTable::default(),
+            Venue::Coincheck,
+            Market::Spot,
+            &["btc_jpy", "eth_jpy"],
+        )
+        .unwrap();
+        let mut two = CoincheckDecoder::new(r);
+        assert!(collect(&mut two, &[SEED]).is_empty());
+        assert_eq!(two.counters().unknown, 1);
+        // Naming the pair settles it.
+        let named = SEED.replacen('{', r#"{"pair":"eth_jpy","#, 1);
+        let evs = collect(&mut two, &[&named]);
+        assert_eq!(evs.first().map(|e| e.book), Some(1));
     }
 
     #[test]

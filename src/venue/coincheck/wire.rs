@@ -31,8 +31,33 @@ pub enum Frame {
     Book { book: usize, ts_ms: u64 },
     /// Trades; those of routed pairs are in the scratch buffer (possibly none).
     Trades,
+    /// A REST order book body (`{"asks":[..],"bids":[..]}`, `GET /api/order_books`) recorded
+    /// as a plain frame line, its levels in the scratch buffer: the book it belongs to (`None`
+    /// when it cannot be told).
+    Snapshot { book: Option<usize> },
     /// Anything else (an object, an unrouted pair's book).
     Other,
+}
+
+/// Reads a frame whose root is an object: a REST order book body met on a frame line
+/// ([`Frame::Snapshot`]; `pick(pair)` names its book, given the pair when a recorder added
+/// one), or anything else.
+pub fn read_object(
+    root: Value<'_, '_>,
+    mut pick: impl FnMut(Option<&str>) -> Option<Route>,
+    levels: &mut Vec<LevelUpdate>,
+) -> Result<Frame, FrameError> {
+    let Some(obj) = root.as_object() else {
+        return Ok(Frame::Other);
+    };
+    if obj.get("bids").is_none() || obj.get("asks").is_none() {
+        return Ok(Frame::Other);
+    }
+    let Some((book, tick, lot)) = pick(str_of(obj.get("pair"))) else {
+        return Ok(Frame::Snapshot { book: None });
+    };
+    read_snapshot(root, tick, lot, levels)?;
+    Ok(Frame::Snapshot { book: Some(book) })
 }
 
 /// Reads one WebSocket frame. `route(pair)` gives a routed pair's book and scales, `None` for an
@@ -170,7 +195,18 @@ pub fn read_fast(
 ) -> Scan<Frame> {
     let mut s = Scanner::new(input);
     if s.peek()? == b'{' {
-        s.skip_value()?;
+        // An object with `bids`/`asks` is a REST body on a frame line: the tape path reads it.
+        if s.object()? {
+            loop {
+                if matches!(s.key()?, b"bids" | b"asks") {
+                    return Err(GiveUp);
+                }
+                s.skip_value()?;
+                if !s.more_members()? {
+                    break;
+                }
+            }
+        }
         s.finish()?;
         return Ok(Frame::Other);
     }
