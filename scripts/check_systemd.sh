@@ -36,10 +36,14 @@ fi
 
 root="$(mktemp -d)"
 trap 'rm -rf "$root"' EXIT
-mkdir -p "$root/usr/lib/systemd" "$root/etc/systemd/system" "$root/usr/local/bin"
+mkdir -p "$root/usr/lib/systemd" "$root/etc/systemd/system" "$root/usr/local/bin" "$root/bin"
 cp -r "$sys_units" "$root/usr/lib/systemd/system"
-printf '#!/bin/sh\nexit 0\n' > "$root/usr/local/bin/obi-scalp"
-chmod 0755 "$root/usr/local/bin/obi-scalp"
+# Stubs for the commands the units run (verify checks they are executable): ExecStart and
+# ExecReload's /bin/kill.
+for b in usr/local/bin/obi-scalp bin/kill; do
+    printf '#!/bin/sh\nexit 0\n' > "$root/$b"
+    chmod 0755 "$root/$b"
+done
 cp "$units_dir/obi-scalp.service" "$units_dir/obi-scalp@.service" "$root/etc/systemd/system/"
 
 fail=0
@@ -61,6 +65,20 @@ for unit in obi-scalp.service obi-scalp@check.service; do
         fail=1
     else
         echo "ok   security $unit: ${score#→ }"
+    fi
+done
+
+# The live-mode drop-ins (systemd/*.service.d/live.conf) on top of the units.
+for d in obi-scalp.service.d obi-scalp@.service.d; do
+    mkdir -p "$root/etc/systemd/system/$d"
+    cp "$units_dir/$d/live.conf" "$root/etc/systemd/system/$d/"
+done
+for unit in obi-scalp.service obi-scalp@check.service; do
+    out="$(systemd-analyze verify --root="$root" "$unit" 2>&1)" && rc=0 || rc=$?
+    if [ "$rc" -ne 0 ] || [ -n "$out" ]; then
+        echo "FAIL verify $unit with live.conf:"; echo "$out"; fail=1
+    else
+        echo "ok   verify $unit with live.conf"
     fi
 done
 exit "$fail"
