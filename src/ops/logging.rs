@@ -7,8 +7,8 @@
 //!   plain text.
 //! - Under systemd (`$JOURNAL_STREAM` names stderr's device and inode): each line starts with
 //!   the `sd-daemon` priority prefix (`<3>` error, `<4>` warn, `<6>` info, `<7>` debug and
-//!   trace), which journald turns into the entry's `PRIORITY=` and strips, and no timestamp
-//!   (the journal stamps every entry).
+//!   trace), which journald turns into the entry's `PRIORITY=` and strips; no timestamp (the
+//!   journal stamps every entry) and no level word (the priority is the level).
 //! - `json = true` (`[ops] json_logs`): one JSON object per line (the prefix, under journald,
 //!   stays in front of it).
 //!

@@ -370,6 +370,12 @@ impl Ops {
                     .with("missing", &rep.missing)
                     .with("errors", errors),
             );
+            tracing::info!(
+                changed = rep.changed,
+                missing = ?rep.missing,
+                errors = rep.errors.len(),
+                "SIGHUP: secrets reloaded"
+            );
             r.reloaded = true;
         }
         self.follow_health();

@@ -26,7 +26,7 @@
 //! | `malformed` | N (default 1) | before each of the next N stream frames, send a truncated copy of it (not valid JSON) |
 //! | `crossed` | N (default 1) | send the feed's crossed-book frame N times |
 //! | `slow` | DELAY \[ `,for=`DURATION \] | hold every outgoing frame DELAY before sending it, for DURATION (default: to the end) |
-//! | `refuse` | DURATION (required) | close new TCP connections on accept for DURATION |
+//! | `refuse` | DURATION or N (required) | close new TCP connections on accept for DURATION, or the next N of them |
 //! | `rest429`, `rest500` | \[DURATION\] | answer the next REST request (or all of them for DURATION) with 429 / 500 |
 //! | `reststale` | \[DURATION\] | answer the next REST request (or all for DURATION) with the first 200 body the server gave for that path (none yet: answered fresh, the one-shot stays pending) |
 //!
@@ -56,7 +56,7 @@ Kinds:
   malformed[:N]             send a truncated copy (invalid JSON) before each of the next N frames
   crossed[:N]               send the feed's crossed-book frame
   slow:DELAY[,for=DURATION] delay every outgoing frame by DELAY (for DURATION, default to the end)
-  refuse:DURATION           close new connections on accept for DURATION
+  refuse:DURATION|N         close new connections on accept for DURATION, or the next N
   rest429[:DURATION]        answer the next REST request (or all for DURATION) with HTTP 429
   rest500[:DURATION]        same with HTTP 500
   reststale[:DURATION]      same with the first body the server gave for that path
@@ -77,6 +77,8 @@ pub enum FaultKind {
         period: Option<Duration>,
     },
     Refuse(Duration),
+    /// Close the next N new connections on accept (`refuse:N`).
+    RefuseNext(u32),
     Rest429(Option<Duration>),
     Rest500(Option<Duration>),
     RestStale(Option<Duration>),
@@ -93,7 +95,7 @@ impl FaultKind {
             FaultKind::Malformed(_) => "malformed",
             FaultKind::Crossed(_) => "crossed",
             FaultKind::Slow { .. } => "slow",
-            FaultKind::Refuse(_) => "refuse",
+            FaultKind::Refuse(_) | FaultKind::RefuseNext(_) => "refuse",
             FaultKind::Rest429(_) => "rest429",
             FaultKind::Rest500(_) => "rest500",
             FaultKind::RestStale(_) => "reststale",
@@ -297,7 +299,19 @@ fn parse_kind(kind: &str, arg: Option<&str>) -> Result<FaultKind, String> {
         "drop" => no_arg(FaultKind::Drop),
         "reorder" => no_arg(FaultKind::Reorder),
         "stall" => need_duration(FaultKind::Stall),
-        "refuse" => need_duration(FaultKind::Refuse),
+        // A plain number is a count of connections; anything else a duration.
+        "refuse" => match arg {
+            Some(a) if !a.is_empty() && a.bytes().all(|b| b.is_ascii_digit()) => {
+                let n: u32 = a
+                    .parse()
+                    .map_err(|_| format!("refuse:{a}: expected a count of connections"))?;
+                if n == 0 {
+                    return Err(format!("refuse:{a}: the count must be above zero"));
+                }
+                Ok(FaultKind::RefuseNext(n))
+            }
+            _ => need_duration(FaultKind::Refuse),
+        },
         "skip" => count(FaultKind::Skip),
         "dup" => count(FaultKind::Dup),
         "malformed" => count(FaultKind::Malformed),
@@ -422,6 +436,14 @@ mod tests {
             (s.start, s.every),
             (Trigger::After(ms(60_000)), Some(Trigger::After(ms(60_000))))
         );
+        assert_eq!(
+            FaultSpec::parse("refuse:3").unwrap().kind,
+            FaultKind::RefuseNext(3)
+        );
+        assert_eq!(
+            FaultSpec::parse("refuse:3s").unwrap().kind,
+            FaultKind::Refuse(ms(3000))
+        );
         let s = FaultSpec::parse("slow:10ms,for=5s").unwrap();
         assert_eq!(
             s.kind,
@@ -481,6 +503,7 @@ mod tests {
             ("skip@every=0", "above zero"),
             ("@5s", "no fault kind"),
             ("refuse:0s", "above zero"),
+            ("refuse:0", "count must be above zero"),
         ];
         for (spec, want) in cases {
             let e = FaultSpec::parse(spec).unwrap_err();

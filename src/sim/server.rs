@@ -145,6 +145,8 @@ struct Effects {
     slow_delay: AtomicU64,
     slow_until: AtomicU64,
     refuse_until: AtomicU64,
+    /// New connections still to close on accept (`refuse:N`).
+    refuse_next: AtomicU64,
     rest: Mutex<RestFaults>,
 }
 
@@ -647,6 +649,10 @@ impl StreamFaults {
                 fx.refuse_until.fetch_max(window(d), Ordering::SeqCst);
                 fo.fault();
             }
+            FaultKind::RefuseNext(n) => {
+                fx.refuse_next.fetch_add(u64::from(n), Ordering::SeqCst);
+                fo.fault();
+            }
             FaultKind::Rest429(d) | FaultKind::Rest500(d) | FaultKind::RestStale(d) => {
                 let i = match kind {
                     FaultKind::Rest429(_) => 0,
@@ -793,7 +799,12 @@ fn listen_loop(sh: &Arc<Shared>, listener: mio::net::TcpListener, mut poll: Poll
                     break;
                 }
             };
-            if sh.now_ns() < sh.effects.refuse_until.load(Ordering::SeqCst) {
+            let counted = sh
+                .effects
+                .refuse_next
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok();
+            if counted || sh.now_ns() < sh.effects.refuse_until.load(Ordering::SeqCst) {
                 let _ = stream.shutdown(Shutdown::Both);
                 inc(&sh.counters.connections_refused);
                 continue;
