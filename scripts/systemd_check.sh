@@ -252,7 +252,10 @@ else bad "stop: Result=$(prop "$u" Result) status=$(prop "$u" ExecMainStatus)"; 
 ct systemctl start obi-scalp@broken.service 2>/dev/null
 if wait_for 20 "exit 2" down_with obi-scalp@broken.service 2; then
     sleep 3
-    if down_with obi-scalp@broken.service 2 && [ "$(prop obi-scalp@broken.service NRestarts)" = 0 ]; then ok "exit 2 (config) stays down"; else bad "exit 2 restarted"; fi
+    if down_with obi-scalp@broken.service 2 && [ "$(prop obi-scalp@broken.service NRestarts)" = 0 ] \
+        && ct journalctl -u obi-scalp@broken.service -o cat --no-pager | grep -q 'bogus_key'; then
+        ok "exit 2 (config error naming bogus_key) stays down"
+    else bad "exit 2 restarted or not for the bad key"; fi
 else bad "no exit 2"; fi
 ct systemctl start obi-scalp@riskabort.service 2>/dev/null
 if wait_for 90 "exit 7" down_with obi-scalp@riskabort.service 7; then

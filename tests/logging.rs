@@ -75,6 +75,13 @@ fn journal_lines_carry_priorities_and_no_colour() {
         );
     }
     assert!(
+        !lines
+            .iter()
+            .any(|l| l[3..].trim_start().starts_with("WARN")
+                || l[3..].trim_start().starts_with("INFO")),
+        "the priority is the level: no level word after it:\n{err}"
+    );
+    assert!(
         lines
             .iter()
             .any(|l| l.starts_with("<4>") && l.contains("kill switch")),

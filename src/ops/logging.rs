@@ -151,6 +151,7 @@ pub fn init(json: bool) {
             .event_format(JournalPrefix(
                 tracing_subscriber::fmt::format()
                     .without_time()
+                    .with_level(false)
                     .with_target(false),
             ))
             .try_init(),
