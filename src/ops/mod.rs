@@ -43,7 +43,7 @@ use serde::{Deserialize, Serialize};
 pub use artifacts::{Artifacts, ProgressWriter, RunComplete};
 pub use audit::{AuditConfig, AuditEvent, AuditKind, AuditLog, AuditSender};
 pub use exit::Exit;
-pub use http::{HttpConfig, HttpContext, HttpError, HttpServer};
+pub use http::{Handler, HttpConfig, HttpContext, HttpError, HttpServer};
 pub use kill::{KillEvent, KillFile, KillSource, KillSwitch};
 pub use pnl::{PnlCell, PnlFigures};
 pub use sdnotify::SdNotify;
