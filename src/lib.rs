@@ -10,6 +10,7 @@ pub mod book;
 pub mod clock;
 pub mod config;
 pub mod exec;
+pub mod fuzzing;
 pub mod instrument;
 pub mod msg;
 pub mod net;

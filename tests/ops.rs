@@ -492,6 +492,7 @@ fn ops_bundle_kill_file_progress_and_completion() {
     ops.ready("running");
     let r = ops.tick(true);
     assert!(r.progress_written && !r.killed);
+    ops.flush_progress();
     let p: serde_json::Value = serde_json::from_slice(
         &std::fs::read(root.join("var/artifacts/run_progress.json")).unwrap(),
     )
@@ -647,4 +648,60 @@ fn alerts_and_dashboard_use_exported_metric_names() {
             );
         }
     }
+}
+
+/// A kill over HTTP while the fsync of `run_progress.json` hangs is still picked up by the
+/// next tick at once: the cold loop hands progress to its writer thread and never waits for
+/// the disk. The injected writer holds its write until the test releases it (or 30 s pass,
+/// which only a tick that waited for it would let happen).
+#[test]
+fn http_kill_during_a_slow_progress_fsync_is_serviced_at_once() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::mpsc;
+    let root = tmpdir("slowfsync");
+    let creds = root.join("creds");
+    std::fs::create_dir_all(&creds).unwrap();
+    let store = store_with(&creds, &[(KILL_TOKEN, "t")]);
+    let board = Arc::new(StatusBoard::new(Status::new("0.1.0", "d1", Mode::Paper)));
+    let kill = KillSwitch::new();
+    let mut ops = Ops::start(&ops_cfg(&root), board.clone(), kill.clone(), store, None).unwrap();
+    let addr = ops.http_addr().unwrap();
+    let (started_tx, started_rx) = mpsc::channel();
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let timed_out = Arc::new(AtomicBool::new(false));
+    let t = timed_out.clone();
+    let mut first = true;
+    ops.set_progress_writer(
+        obi_scalp::ops::ProgressWriter::spawn(Box::new(move |_bytes: &[u8]| {
+            if std::mem::take(&mut first) {
+                let _ = started_tx.send(());
+                if release_rx.recv_timeout(Duration::from_secs(30)).is_err() {
+                    t.store(true, Ordering::SeqCst);
+                }
+            }
+            Ok(())
+        }))
+        .unwrap(),
+    );
+    assert!(ops.tick(true).progress_written);
+    started_rx.recv().unwrap();
+    // The writer is inside its (slow) write now.
+    assert_eq!(post_kill(addr, Some("Bearer t")).code, 200);
+    let r = ops.tick(true);
+    assert!(r.killed, "the kill is serviced while the write hangs");
+    assert!(
+        !timed_out.load(Ordering::SeqCst),
+        "a tick waited for the progress writer"
+    );
+    release_tx.send(()).unwrap();
+    ops.flush_progress();
+    ops.finish(RunComplete {
+        stop_reason: "kill switch: http".into(),
+        exit: Exit::Killed,
+        clean: true,
+        kill: None,
+        status: None,
+    })
+    .unwrap();
+    std::fs::remove_dir_all(&root).unwrap();
 }

@@ -65,6 +65,132 @@ struct Progress<'a> {
     status: &'a Status,
 }
 
+/// The contents of `run_progress.json` for a status snapshot, stamped now.
+pub fn progress_bytes(status: &Status, kill: Option<&KillEvent>) -> io::Result<Vec<u8>> {
+    let now = SystemTime::now();
+    let mut bytes = serde_json::to_vec_pretty(&Progress {
+        ts: rfc3339(now),
+        unix_ms: unix_ms(now),
+        pid: std::process::id(),
+        kill,
+        status,
+    })
+    .map_err(io::Error::other)?;
+    bytes.push(b'\n');
+    Ok(bytes)
+}
+
+/// What a [`ProgressWriter`] does with each version (the artifacts file, or a test's writer).
+pub type WriteFn = Box<dyn FnMut(&[u8]) -> io::Result<()> + Send>;
+
+#[derive(Default)]
+struct WriterState {
+    /// The newest version not yet taken by the writer.
+    pending: Option<Vec<u8>>,
+    busy: bool,
+    closed: bool,
+    /// Versions replaced by a newer one before the writer took them.
+    superseded: u64,
+}
+
+/// Writes `run_progress.json` on its own thread, so that the cold loop, which also turns a
+/// kill (HTTP, file, SIGUSR1) into the hot stages' kill flag, never waits for an fsync (one can
+/// take 100 ms and more on a busy disk). [`ProgressWriter::offer`] only swaps a buffer under a
+/// lock the writer holds for no I/O; when the writer is still busy with one version, a newer
+/// one replaces the one waiting (the file shows the latest state, never a queue of old ones).
+pub struct ProgressWriter {
+    shared: std::sync::Arc<(std::sync::Mutex<WriterState>, std::sync::Condvar)>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for ProgressWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProgressWriter").finish_non_exhaustive()
+    }
+}
+
+impl ProgressWriter {
+    /// A writer of `path` (atomic: temp file, fsync, rename, directory fsync).
+    pub fn to_file(path: PathBuf) -> io::Result<ProgressWriter> {
+        ProgressWriter::spawn(Box::new(move |b| write_atomic(&path, b)))
+    }
+
+    /// A writer thread calling `write` for each version it takes.
+    pub fn spawn(mut write: WriteFn) -> io::Result<ProgressWriter> {
+        let shared = std::sync::Arc::new((
+            std::sync::Mutex::new(WriterState::default()),
+            std::sync::Condvar::new(),
+        ));
+        let s = std::sync::Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("obi-progress".into())
+            .spawn(move || {
+                let (lock, cv) = &*s;
+                let relock = || lock.lock().unwrap_or_else(|e| e.into_inner());
+                let mut st = relock();
+                loop {
+                    if let Some(bytes) = st.pending.take() {
+                        st.busy = true;
+                        drop(st);
+                        if let Err(e) = write(&bytes) {
+                            tracing::warn!(error = %e, "run_progress.json not written");
+                        }
+                        st = relock();
+                        st.busy = false;
+                        cv.notify_all();
+                    } else if st.closed {
+                        return;
+                    } else {
+                        st = cv.wait(st).unwrap_or_else(|e| e.into_inner());
+                    }
+                }
+            })?;
+        Ok(ProgressWriter {
+            shared,
+            thread: Some(thread),
+        })
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, WriterState> {
+        self.shared.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Hands a new version to the writer without waiting for any I/O.
+    pub fn offer(&self, bytes: Vec<u8>) {
+        let mut st = self.state();
+        if st.pending.replace(bytes).is_some() {
+            st.superseded += 1;
+        }
+        self.shared.1.notify_all();
+    }
+
+    /// Versions replaced by a newer one before they were written (the writer was slower than
+    /// the offers).
+    pub fn superseded(&self) -> u64 {
+        self.state().superseded
+    }
+
+    /// Waits until every version offered so far is written (or replaced and the newest
+    /// written).
+    pub fn flush(&self) {
+        let mut st = self.state();
+        while st.pending.is_some() || st.busy {
+            st = self.shared.1.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+impl Drop for ProgressWriter {
+    /// Writes what is pending, then stops the thread.
+    fn drop(&mut self) {
+        self.state().closed = true;
+        self.shared.1.notify_all();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 /// How the run ended, for `run_complete.json`.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunComplete {
@@ -123,17 +249,7 @@ impl Artifacts {
 
     /// Rewrites `run_progress.json` from a status snapshot.
     pub fn write_progress(&self, status: &Status, kill: Option<&KillEvent>) -> io::Result<()> {
-        let now = SystemTime::now();
-        write_json_atomic(
-            &self.progress_path(),
-            &Progress {
-                ts: rfc3339(now),
-                unix_ms: unix_ms(now),
-                pid: std::process::id(),
-                kill,
-                status,
-            },
-        )
+        write_atomic(&self.progress_path(), &progress_bytes(status, kill)?)
     }
 
     /// Writes `run_complete.json` (at exit, also on start-up failures).

@@ -152,6 +152,58 @@ impl HttpError {
 const WAKER: Token = Token(0);
 const LISTENER: Token = Token(1);
 
+/// The server's whole request path (read the request, route, answer) without a socket: one
+/// request's bytes in, the answer's bytes out, exactly as a worker serves a connection (the
+/// fuzz targets drive it; the context is the one [`HttpServer::start`] takes).
+pub struct Handler {
+    shared: Shared,
+}
+
+impl Handler {
+    pub fn new(cfg: &HttpConfig, ctx: HttpContext) -> Handler {
+        let metrics = Metrics::new(
+            Arc::clone(&ctx.board),
+            Arc::clone(&ctx.kill),
+            ctx.feed_down_tolerance,
+        );
+        Handler {
+            shared: Shared {
+                ctx,
+                metrics,
+                cfg: cfg.clone(),
+            },
+        }
+    }
+
+    /// The bytes the server writes back for a connection that sent `request` and then closed
+    /// its side (empty when the server answers nothing, e.g. the request ended too early).
+    pub fn answer(&self, request: &[u8]) -> Vec<u8> {
+        struct Duplex<'a> {
+            input: &'a [u8],
+            out: Vec<u8>,
+        }
+        impl Read for Duplex<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                self.input.read(buf)
+            }
+        }
+        impl Write for Duplex<'_> {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                self.out.write(buf)
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut d = Duplex {
+            input: request,
+            out: Vec::new(),
+        };
+        let _ = serve(&mut d, &self.shared, "fuzz");
+        d.out
+    }
+}
+
 /// A running server. Stop it with [`HttpServer::stop`] (also on drop).
 pub struct HttpServer {
     addr: SocketAddr,
@@ -204,16 +256,7 @@ impl HttpServer {
         let waker = Arc::new(Waker::new(poll.registry(), WAKER).map_err(HttpError::Io)?);
         let stop = Arc::new(AtomicBool::new(false));
 
-        let metrics = Metrics::new(
-            Arc::clone(&ctx.board),
-            Arc::clone(&ctx.kill),
-            ctx.feed_down_tolerance,
-        );
-        let shared = Arc::new(Shared {
-            ctx,
-            metrics,
-            cfg: cfg.clone(),
-        });
+        let shared = Arc::new(Handler::new(cfg, ctx).shared);
         // Connections handed to workers and not yet answered, at most workers + queue.
         let capacity = cfg.workers + cfg.queue;
         let inflight = Arc::new(AtomicUsize::new(0));
@@ -424,7 +467,7 @@ fn find_head_end(buf: &[u8]) -> Option<usize> {
     buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4)
 }
 
-fn read_request(s: &mut TcpStream, cfg: &HttpConfig) -> Result<Result<Request, Reject>, io::Error> {
+fn read_request(s: &mut impl Read, cfg: &HttpConfig) -> Result<Result<Request, Reject>, io::Error> {
     let deadline = Instant::now() + Duration::from_millis(cfg.request_deadline_ms);
     let mut buf = Vec::with_capacity(1024);
     let mut chunk = [0u8; 1024];
@@ -532,7 +575,7 @@ fn reason_phrase(code: u16) -> &'static str {
 }
 
 fn write_response(
-    s: &mut TcpStream,
+    s: &mut impl Write,
     code: u16,
     content_type: &str,
     extra_headers: &[(&str, &str)],
@@ -586,7 +629,7 @@ impl Response {
     }
 }
 
-fn serve(s: &mut TcpStream, shared: &Shared, peer: &str) -> io::Result<()> {
+fn serve<S: Read + Write>(s: &mut S, shared: &Shared, peer: &str) -> io::Result<()> {
     let resp = match read_request(s, &shared.cfg)? {
         Err(Reject(code, msg)) => Response::error(code, msg),
         Ok(req) => route(&req, shared, peer),

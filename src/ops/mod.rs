@@ -40,10 +40,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-pub use artifacts::{Artifacts, RunComplete};
+pub use artifacts::{Artifacts, ProgressWriter, RunComplete};
 pub use audit::{AuditConfig, AuditEvent, AuditKind, AuditLog, AuditSender};
 pub use exit::Exit;
-pub use http::{HttpConfig, HttpContext, HttpError, HttpServer};
+pub use http::{Handler, HttpConfig, HttpContext, HttpError, HttpServer};
 pub use kill::{KillEvent, KillFile, KillSource, KillSwitch};
 pub use pnl::{PnlCell, PnlFigures};
 pub use sdnotify::SdNotify;
@@ -139,7 +139,8 @@ pub struct TickReport {
     pub killed: bool,
     /// Secrets were reloaded (SIGHUP).
     pub reloaded: bool,
-    /// `run_progress.json` was rewritten.
+    /// A new `run_progress.json` was handed to its writer thread ([`Ops::flush_progress`]
+    /// waits until it is on disk).
     pub progress_written: bool,
     /// `WATCHDOG=1` was sent.
     pub watchdog_sent: bool,
@@ -155,6 +156,7 @@ pub struct Ops {
     audit_tx: AuditSender,
     http: Option<HttpServer>,
     artifacts: Artifacts,
+    progress: Option<ProgressWriter>,
     kill_file: KillFile,
     sd: Option<SdNotify>,
     watchdog: Option<Duration>,
@@ -198,6 +200,8 @@ impl Ops {
             move |error| OpsError::Io { what, error }
         };
         let artifacts = Artifacts::new(&cfg.artifacts_dir).map_err(io_err("artifacts"))?;
+        let progress = ProgressWriter::to_file(artifacts.progress_path())
+            .map_err(io_err("progress writer"))?;
         let audit = AuditLog::start(audit_cfg).map_err(io_err("audit log"))?;
         let audit_tx = audit.sender();
         let http = if cfg.http.enabled {
@@ -239,6 +243,7 @@ impl Ops {
             audit_tx,
             http,
             artifacts,
+            progress: Some(progress),
             kill_file: KillFile::new(&cfg.kill_file),
             sd,
             watchdog,
@@ -250,6 +255,18 @@ impl Ops {
             subject: None,
             last_status: String::new(),
         })
+    }
+
+    /// Replaces the writer of `run_progress.json` (a test injects a slow one).
+    pub fn set_progress_writer(&mut self, w: ProgressWriter) {
+        self.progress = Some(w);
+    }
+
+    /// Waits until the last `run_progress.json` handed over by [`Ops::tick`] is written.
+    pub fn flush_progress(&self) {
+        if let Some(w) = &self.progress {
+            w.flush();
+        }
     }
 
     /// The audit channel (clone it for other cold threads).
@@ -385,12 +402,19 @@ impl Ops {
             .map_or(true, |t| now.duration_since(t) >= self.progress_every)
         {
             let kill = self.kill.event();
-            let res = self
+            // Serialized here, written and fsynced on the writer's thread: a slow disk never
+            // delays the kill handling of the next tick.
+            match self
                 .board
-                .read(|s| self.artifacts.write_progress(s, kill.as_ref()));
-            match res {
-                Ok(()) => r.progress_written = true,
-                Err(e) => tracing::warn!(error = %e, "run_progress.json not written"),
+                .read(|s| artifacts::progress_bytes(s, kill.as_ref()))
+            {
+                Ok(bytes) => {
+                    if let Some(w) = &self.progress {
+                        w.offer(bytes);
+                        r.progress_written = true;
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "run_progress.json not serialized"),
             }
             self.last_progress = Some(now);
         }
@@ -432,6 +456,8 @@ impl Ops {
                 .with("stop_reason", &complete.stop_reason)
                 .with("clean", complete.clean),
         );
+        // The last progress version is written before the completion.
+        drop(self.progress.take());
         let written = self.artifacts.write_complete(&complete);
         if let Some(h) = self.http.take() {
             h.stop();

@@ -359,11 +359,25 @@ impl RecordReader {
             path: path.to_path_buf(),
             source,
         };
-        let mut file = File::open(path).map_err(open_err)?;
+        let file = File::open(path).map_err(open_err)?;
+        RecordReader::from_reader(path, file)
+    }
+
+    /// A reader of `src` (the bytes of a recording file named `path`, which only names it in
+    /// messages and lends its extension to the compression sniffing): what [`RecordReader::open`]
+    /// does after opening the file.
+    pub fn from_reader(
+        path: &Path,
+        mut src: impl Read + Send + 'static,
+    ) -> Result<RecordReader, RecordError> {
+        let open_err = |source| RecordError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
         let mut head = [0u8; 4];
         let mut n = 0;
         while n < head.len() {
-            match file.read(&mut head[n..]) {
+            match src.read(&mut head[n..]) {
                 Ok(0) => break,
                 Ok(k) => n += k,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -371,7 +385,7 @@ impl RecordReader {
             }
         }
         let compression = sniff_compression(&head[..n], path);
-        let raw = io::Cursor::new(head).take(n as u64).chain(file);
+        let raw = io::Cursor::new(head).take(n as u64).chain(src);
         let inner: Box<dyn Read + Send> = match compression {
             Compression::None => Box::new(raw),
             Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(raw)),

@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora of the fuzz targets (fuzz/corpus/TARGET/) from the shared recordings.
+
+Usage: scripts/fuzz_seed.py [DATA_DIR]   (default: $OBI_SHARED_DATA or ../shared/data)
+
+Each seed is small (a few frames); the fuzzer grows its own corpus from them. The committed
+corpora are what tests/fuzz_corpus.rs replays on stable.
+"""
+import json, os, struct, sys, zlib, hashlib
+
+root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+data = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("OBI_SHARED_DATA", os.path.join(root, "..", "shared", "data"))
+out = os.path.join(root, "fuzz", "corpus")
+
+def put(target, blob):
+    d = os.path.join(out, target)
+    os.makedirs(d, exist_ok=True)
+    name = hashlib.sha1(blob).hexdigest()[:16]
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(blob)
+
+def records(path, n):
+    """The first n non-header records of a cryptofeed recording that carry data."""
+    got = []
+    with open(path, "rb") as f:
+        for line in f:
+            try:
+                r = json.loads(line)
+            except ValueError:
+                continue
+            if r.get("t") in ("wssend", "wsrecv", "http", "connect", "disconnect", "recv", "send") or "data" in r:
+                got.append((line, r))
+            if len(got) >= n:
+                break
+    return got
+
+venues = {
+    "decode_bybit": "bybit_v5_cryptofeed_20260809.jsonl",
+    "decode_binance": "binance_spot_cryptofeed_20211012.jsonl",
+    "decode_coincheck": None,
+}
+cryptofeed_lines = []
+for target, fname in venues.items():
+    if fname is None:
+        continue
+    recs = records(os.path.join(data, fname), 400)
+    frames, rests = [], []
+    for line, r in recs:
+        d = r.get("data")
+        if not isinstance(d, str) or len(d) > 4000:
+            continue
+        if r.get("t") == "http":
+            rests.append(b">" + r.get("url", "").encode() + b" " + d.encode())
+        else:
+            frames.append(d.encode())
+    for i in range(0, min(len(frames), 60), 6):
+        for pick in (0, 1):
+            put(target, bytes([pick]) + b"\n".join(rests[:1] + frames[i:i + 6] + [b"~"] + frames[i:i + 2]))
+    cryptofeed_lines += [line for line, _ in recs[:40] if len(line) < 4000]
+
+# Coincheck: the wire shapes of the venue's docs (public channels), as the decoder tests use.
+cc = [
+    b'[[\"1663318663\",\"btc_jpy\",\"2820896.0\",\"5.0\",\"sell\",\"2357062\",\"2357051\",\"1\",\"S\",\"1663318663\"]]',
+    b'[\"btc_jpy\",{\"bids\":[[\"2820000.0\",\"0.5\"]],\"asks\":[[\"2821000.0\",\"0\"]],\"last_update_at\":\"1659321701\"}]',
+    b'>https://coincheck.com/api/order_books?pair=btc_jpy {\"asks\":[[\"2821000\",\"0.3\"],[\"2822000\",\"1.1\"]],\"bids\":[[\"2820000\",\"0.2\"],[\"2819000\",\"2\"]]}',
+]
+put("decode_coincheck", b"\x00" + b"\n".join([cc[2], cc[1], cc[0], b"~", cc[1]]))
+put("decode_coincheck", b"\x00" + b"\n".join([cc[1], cc[2], cc[1]]))
+
+for i in range(0, len(cryptofeed_lines), 8):
+    put("record_cryptofeed", b"".join(cryptofeed_lines[i:i + 8]))
+
+# Plain lines: `<ns> <frame>`.
+for i in range(0, 40, 8):
+    lines = []
+    for line in cryptofeed_lines[i:i + 8]:
+        r = json.loads(line)
+        if isinstance(r.get("data"), str) and "ts" in r:
+            lines.append(b"%d %s\n" % (int(r["ts"] * 1e9), r["data"].encode()))
+    if lines:
+        put("record_plain", b"".join(lines))
+
+# obirec: a header and a few records (see src/record/obirec.rs).
+def obirec(frames):
+    meta = json.dumps({"venue": "bybit", "market": "linear", "symbols": ["BTCUSDT"],
+                       "addr": "wss://stream.bybit.com/v5/public/linear", "created_ns": 1,
+                       "seq": 0, "recorder": "fuzz_seed"}).encode()
+    head = b"OBIREC" + struct.pack("<HI", 1, len(meta)) + meta
+    blob = head + struct.pack("<I", zlib.crc32(head))
+    conn = b"c1"
+    for i, (kind, addr, payload) in enumerate(frames):
+        body = struct.pack("<BBHHQ", kind, 1 if addr else 0, len(conn), len(addr), 1_700_000_000_000_000_000 + i) + conn + addr + payload
+        rec = struct.pack("<I", len(body)) + body
+        blob += rec + struct.pack("<I", zlib.crc32(rec))
+    return blob
+
+bybit = [json.loads(l)["data"].encode() for l in cryptofeed_lines if isinstance(json.loads(l).get("data"), str)]
+put("record_obirec", obirec([(2, b"wss://stream.bybit.com/v5/public/linear", b"")] + [(4, b"", f) for f in bybit[:4]] + [(5, b"", b"")]))
+put("record_obirec", obirec([(1, b"https://api.bybit.com/v5/market/orderbook", bybit[0] if bybit else b"{}")]))
+
+for req in [
+    b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"GET /health/detailed HTTP/1.1\r\n\r\n",
+    b"GET /metrics?x=1 HTTP/1.0\r\n\r\n",
+    b"POST /kill HTTP/1.1\r\nAuthorization: Bearer fuzz-kill-token\r\nContent-Length: 2\r\n\r\n{}",
+    b"POST /kill HTTP/1.1\r\nAuthorization: Bearer wrong\r\n\r\n",
+    b"DELETE /healthz HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+]:
+    put("http_request", req)
+
+for name in sorted(os.listdir(os.path.join(root, "config"))):
+    if name.endswith(".toml"):
+        with open(os.path.join(root, "config", name), "rb") as f:
+            put("config_toml", f.read())
