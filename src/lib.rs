@@ -26,6 +26,7 @@ pub mod strategy;
 pub mod sweep;
 pub mod trader;
 pub mod venue;
+pub mod verify;
 
 /// The shared data folder and the skip rules of the test suite (one file for unit tests,
 /// integration tests and benches; see its module doc).

@@ -27,6 +27,8 @@ enum Cmd {
     Sweep(app::sweep::SweepArgs),
     /// Replay a recording through the parser and book only; CSV of the top of book to stdout.
     Book(app::book::BookArgs),
+    /// Check a recording's books against the venue's own top of book in it (bookTicker, tickers, mid_price).
+    VerifyBook(app::verify::VerifyArgs),
     /// The threaded pipeline over a recording as fast as it goes: tick-to-trade and stage latency.
     BenchLatency(app::bench::BenchArgs),
     /// Validate a config file and print the effective configuration.
@@ -49,6 +51,7 @@ fn main() -> ExitCode {
         Cmd::Report(a) => app::report::run(a),
         Cmd::Sweep(a) => app::sweep::run(a),
         Cmd::Book(a) => app::book::run(a),
+        Cmd::VerifyBook(a) => app::verify::run(a),
         Cmd::BenchLatency(a) => app::bench::run(a),
         Cmd::CheckConfig(a) => app::check::run(a),
         Cmd::Sim(a) => obi_scalp::sim::cli::run(a).map_err(AppError::usage),

@@ -113,6 +113,31 @@ fn collector_format_binance_snapshot_lines_seed_the_books_as_rest_snapshots_do()
     let out_cf = obi(&["book", "--input", src.to_str().unwrap(), "--depth", "1"]);
     assert!(out_cf.status.success());
     assert_eq!(got, rows(&out_cf));
+
+    // And the book agrees with the venue's own bookTicker in the same file, matched by update
+    // id, every time the ticker shows a state the book had.
+    let out = obi(&[
+        "verify-book",
+        "--input",
+        file_s,
+        "--venue",
+        "binance",
+        "--min-agreement",
+        "1",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for want in [
+        "binance_spot:NKNUSDT: 19 of 19 agree (100.00%) against bookTicker by update id; not compared: 0 with no synced book state to match, 55 inside one book update",
+        "binance_spot:LRCBTC: 6 of 6 agree",
+        "binance_spot:BLZETH: 1 of 1 agree",
+    ] {
+        assert!(text.contains(want), "{want}\n{text}");
+    }
 }
 
 #[test]

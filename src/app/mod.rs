@@ -8,6 +8,7 @@ pub mod replay;
 pub mod report;
 pub mod run;
 pub mod sweep;
+pub mod verify;
 
 use std::fmt;
 

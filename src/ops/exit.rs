@@ -11,6 +11,7 @@
 //! | 6    | `bind`              | an ops listener (HTTP) could not bind its address                |
 //! | 7    | `risk_abort`        | the risk stage aborted trading (reason in `run_complete.json`)   |
 //! | 8    | `killed`            | the kill switch fired (file, `POST /kill`, or SIGUSR1)           |
+//! | 9    | `book_disagrees`    | `verify-book`: a book agreed with the venue below the ratio asked |
 //! | 70   | `internal`          | a bug: panic in a stage, invariant broken (EX_SOFTWARE)          |
 //! | 130  | `forced_sigint`     | a second SIGINT while draining: exit at once (128 + 2)           |
 //! | 143  | `forced_sigterm`    | a second SIGTERM while draining: exit at once (128 + 15)         |
@@ -36,13 +37,14 @@ pub enum Exit {
     Bind,
     RiskAbort,
     Killed,
+    BookDisagrees,
     Internal,
     ForcedSigint,
     ForcedSigterm,
 }
 
 impl Exit {
-    pub const ALL: [Exit; 12] = [
+    pub const ALL: [Exit; 13] = [
         Exit::Ok,
         Exit::Io,
         Exit::Config,
@@ -52,6 +54,7 @@ impl Exit {
         Exit::Bind,
         Exit::RiskAbort,
         Exit::Killed,
+        Exit::BookDisagrees,
         Exit::Internal,
         Exit::ForcedSigint,
         Exit::ForcedSigterm,
@@ -69,6 +72,7 @@ impl Exit {
             Exit::Bind => 6,
             Exit::RiskAbort => 7,
             Exit::Killed => 8,
+            Exit::BookDisagrees => 9,
             Exit::Internal => 70,
             Exit::ForcedSigint => 130,
             Exit::ForcedSigterm => 143,
@@ -87,6 +91,7 @@ impl Exit {
             Exit::Bind => "bind",
             Exit::RiskAbort => "risk_abort",
             Exit::Killed => "killed",
+            Exit::BookDisagrees => "book_disagrees",
             Exit::Internal => "internal",
             Exit::ForcedSigint => "forced_sigint",
             Exit::ForcedSigterm => "forced_sigterm",
@@ -105,6 +110,7 @@ impl Exit {
             Exit::Bind => "could not bind an ops listener",
             Exit::RiskAbort => "risk stage aborted trading",
             Exit::Killed => "kill switch fired",
+            Exit::BookDisagrees => "verify-book: the book agreed with the venue too rarely",
             Exit::Internal => "internal error (bug)",
             Exit::ForcedSigint => "second SIGINT while shutting down",
             Exit::ForcedSigterm => "second SIGTERM while shutting down",
@@ -145,7 +151,7 @@ mod tests {
             assert_eq!(Exit::from_code(i32::from(e.code())), Some(e));
             assert_eq!(e.is_success(), e.code() == 0);
         }
-        assert_eq!(Exit::from_code(9), None);
+        assert_eq!(Exit::from_code(10), None);
         assert_eq!(Exit::Killed.to_string(), "8 (killed): kill switch fired");
     }
 

@@ -15,6 +15,7 @@
 //! | [`Connector::live`] | WebSocket URL, subscribe frames, keepalive, resubscribe frames, WebSocket silence limit | `orderbook.50.BTCUSDT`, `{"op":"ping"}` |
 //! | [`Connector::rest_snapshot`] | REST seeding: production host, path and depth of the book snapshot | `None`: snapshots come in-band |
 //! | [`Connector::decoder`] | the feed stage's decoder for one connection | [`BybitDecoder`](super::bybit::BybitDecoder) |
+//! | [`Connector::top_of_book`] | the venue's own top of book in a frame, for `verify-book` | `tickers.*` `bid1Price`/`ask1Price` at `cs`; `orderbook.*` `data.seq` |
 //! | [`Connector::builtin_synthetic`] | whether `market.source = "synthetic"` (the no-network market) speaks it | false |
 //!
 //! The private API (orders, fills, balances) will be one more method returning the venue's
@@ -91,6 +92,44 @@ pub struct RestSnapshot {
     pub depth: Option<u32>,
 }
 
+/// How a venue's own top of book ([`TopItem::Quote`]) is matched to a state of our book.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TopKey {
+    /// By update id: the book after the last update whose id is at most this (Binance
+    /// `bookTicker` `u` against the diffs' `u`; Bybit `tickers` `cs` against the book frames'
+    /// cross sequence, given by [`TopItem::BookId`]).
+    Id(u64),
+    /// By receive time: the book after the last update received at or before the frame.
+    Time,
+}
+
+/// What `verify-book` reads from one frame of a venue's stream (cold path; owned values).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TopItem {
+    /// The venue's best bid and ask as it sent them (decimal text); `None` for a side a delta
+    /// left out (carried forward from the symbol's previous quote).
+    Quote {
+        symbol: String,
+        bid: Option<String>,
+        ask: Option<String>,
+        key: TopKey,
+        /// The stream it came from, for the report (`bookTicker`, `tickers`).
+        source: &'static str,
+    },
+    /// The mid price the venue sent along with a book update (bitFlyer `mid_price`): checked
+    /// against our book right after this frame.
+    Mid { symbol: String, mid: String },
+    /// The id a book frame carries in the id space of the venue's quotes (Bybit `data.seq`,
+    /// the cross sequence of `tickers` `cs`; Binance the diff's `u`), and the first id it
+    /// holds when it spans several (Binance `U`): a quote whose id lies inside a span shows a
+    /// state our book never had, and is not compared.
+    BookId {
+        symbol: String,
+        first: Option<u64>,
+        id: u64,
+    },
+}
+
 /// A venue: see the [module docs](self) for what each method is for and how to add one.
 ///
 /// Object safe and stateless: connectors are `&'static dyn Connector` unit structs; state
@@ -128,6 +167,13 @@ pub trait Connector: Sync {
 
     /// The feed stage's decoder for the books of `routes`, with the config's timings.
     fn decoder(&self, routes: BookRoutes, s: &DecoderSettings) -> AnyDecoder;
+
+    /// The venue's own top of book in one received frame (`verify-book`): quotes, mids and
+    /// book ids pushed to `out`. Nothing for a frame without any, or a venue without a
+    /// top-of-book stream.
+    fn top_of_book(&self, frame: &[u8], out: &mut Vec<TopItem>) {
+        let _ = (frame, out);
+    }
 
     /// Whether the built-in no-network synthetic market (`market.source = "synthetic"`)
     /// speaks this venue's protocol.

@@ -28,7 +28,7 @@ use crate::instrument::{BookKey, Instrument, InstrumentTable, Market};
 use crate::msg::{BookOp, BookState, MdEvent, Side};
 use crate::num::{FieldError, Scale};
 pub use any::{AnyDecoder, DecoderSettings};
-pub use connector::{Connector, LiveParams, LiveSpec, RestSnapshot};
+pub use connector::{Connector, LiveParams, LiveSpec, RestSnapshot, TopItem, TopKey};
 use json::scan::{Scan, Scanner};
 use json::Array;
 pub use table::{NoDecoder, Venue};

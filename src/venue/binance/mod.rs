@@ -3,6 +3,7 @@
 
 pub mod connector;
 pub mod sync;
+pub mod top;
 pub mod wire;
 
 pub use connector::{

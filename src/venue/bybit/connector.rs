@@ -11,6 +11,11 @@ use crate::venue::{AnyDecoder, BookRoutes, Connector, DecoderSettings, LiveParam
 pub struct Bybit;
 
 impl Connector for Bybit {
+    /// `verify-book`: see [`super::top`].
+    fn top_of_book(&self, frame: &[u8], out: &mut Vec<crate::venue::TopItem>) {
+        super::top::read(frame, out);
+    }
+
     fn venue(&self) -> Venue {
         Venue::Bybit
     }

@@ -2,6 +2,7 @@
 
 pub mod connector;
 pub mod sync;
+pub mod top;
 pub mod wire;
 
 use crate::msg::{BookOp, BookState, MdEvent};
