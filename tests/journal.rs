@@ -303,4 +303,43 @@ fn report_on_a_replay_journal_equals_summary_json() {
         summary["trades"].as_u64().unwrap() >= 1,
         "a recording with trades"
     );
+    // The charts are drawn from the journal: one equity point per journaled equity row, one
+    // histogram count per closed trade, one daily bar per day with trades.
+    let svg = |name: &str| {
+        std::fs::read_to_string(dir.join(format!("out/report_month_2026-08-01_{name}.svg")))
+            .unwrap_or_else(|e| panic!("{name}.svg: {e}"))
+    };
+    let eq = svg("equity");
+    let at = eq
+        .find("class=\"series\" points=\"")
+        .expect("equity polyline")
+        + 23;
+    let points = eq[at..at + eq[at..].find('"').unwrap()].split(' ').count();
+    assert_eq!(points as i64, count(&j, "SELECT count(*) FROM equity"));
+    let hist = svg("trade_pnl");
+    let counted: u64 = hist
+        .split("<title>")
+        .skip(1)
+        .map(|t| {
+            let t = &t[..t.find("</title>").unwrap()];
+            t.rsplit(": ")
+                .next()
+                .unwrap()
+                .trim_end_matches(" trades")
+                .parse::<u64>()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(counted, summary["trades"].as_u64().unwrap());
+    let daily = svg("daily_pnl");
+    assert!(daily.contains(&format!(
+        "2026-08-09: {} USDT",
+        summary["net_pnl"].as_str().unwrap()
+    )));
+    assert!(svg("drawdown").contains("drawdown (USDT)"));
+    assert!(svg("latency").contains("no latency samples"));
+    let html = std::fs::read_to_string(dir.join("out/report_month_2026-08-01.html")).unwrap();
+    assert_eq!(html.matches("<svg").count(), 5, "charts inline in the HTML");
+    let md = std::fs::read_to_string(dir.join("out/report_month_2026-08-01.md")).unwrap();
+    assert!(md.contains("](report_month_2026-08-01_equity.svg)"));
 }

@@ -12,6 +12,7 @@
 //!   latched abort reasons from the journal for the next `run`.
 
 pub mod carry;
+pub mod chart;
 pub mod cold;
 pub mod journal;
 pub mod metrics;
