@@ -23,6 +23,8 @@ enum Cmd {
     Replay(app::replay::ReplayArgs),
     /// Report from the trade journal: PnL, trades, drawdown, latency, risk events (Markdown, HTML, JSON).
     Report(app::report::ReportArgs),
+    /// The trade journal's backups: backup (online, with a checksum manifest), verify, restore.
+    Journal(app::journal::JournalArgs),
     /// Parameter sweep (grid or random), walk-forward and shard merge over replays.
     Sweep(app::sweep::SweepArgs),
     /// Replay a recording through the parser and book only; CSV of the top of book to stdout.
@@ -49,6 +51,7 @@ fn main() -> ExitCode {
         Cmd::Run(a) => app::run::run(a),
         Cmd::Replay(a) => app::replay::run(a),
         Cmd::Report(a) => app::report::run(a),
+        Cmd::Journal(a) => app::journal::run(a),
         Cmd::Sweep(a) => app::sweep::run(a),
         Cmd::Book(a) => app::book::run(a),
         Cmd::VerifyBook(a) => app::verify::run(a),

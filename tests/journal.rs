@@ -303,4 +303,203 @@ fn report_on_a_replay_journal_equals_summary_json() {
         summary["trades"].as_u64().unwrap() >= 1,
         "a recording with trades"
     );
+    // The charts are drawn from the journal: one equity point per journaled equity row, one
+    // histogram count per closed trade, one daily bar per day with trades.
+    let svg = |name: &str| {
+        std::fs::read_to_string(dir.join(format!("out/report_month_2026-08-01_{name}.svg")))
+            .unwrap_or_else(|e| panic!("{name}.svg: {e}"))
+    };
+    let eq = svg("equity");
+    let at = eq
+        .find("class=\"series\" points=\"")
+        .expect("equity polyline")
+        + 23;
+    let points = eq[at..at + eq[at..].find('"').unwrap()].split(' ').count();
+    assert_eq!(points as i64, count(&j, "SELECT count(*) FROM equity"));
+    let hist = svg("trade_pnl");
+    let counted: u64 = hist
+        .split("<title>")
+        .skip(1)
+        .map(|t| {
+            let t = &t[..t.find("</title>").unwrap()];
+            t.rsplit(": ")
+                .next()
+                .unwrap()
+                .trim_end_matches(" trades")
+                .parse::<u64>()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(counted, summary["trades"].as_u64().unwrap());
+    let daily = svg("daily_pnl");
+    assert!(daily.contains(&format!(
+        "2026-08-09: {} USDT",
+        summary["net_pnl"].as_str().unwrap()
+    )));
+    assert!(svg("drawdown").contains("drawdown (USDT)"));
+    assert!(svg("latency").contains("no latency samples"));
+    let html = std::fs::read_to_string(dir.join("out/report_month_2026-08-01.html")).unwrap();
+    assert_eq!(html.matches("<svg").count(), 5, "charts inline in the HTML");
+    let md = std::fs::read_to_string(dir.join("out/report_month_2026-08-01.md")).unwrap();
+    assert!(md.contains("](report_month_2026-08-01_equity.svg)"));
+}
+
+fn journal_cmd(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    Command::new(BIN)
+        .arg("journal")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// A backup taken while a writer commits: the copy is consistent (its manifest's row counts are
+/// its own), a restore to a new path has those rows exactly, and one flipped byte in the backup
+/// is caught by `journal verify` and refused by `journal restore`.
+#[test]
+fn backup_during_writes_restores_equal_rows_and_a_corrupted_copy_is_detected() {
+    let dir = workdir("backup");
+    let path = dir.join("live.sqlite");
+    let cfg = obi_scalp::config::Config::builtin();
+    let mut j = Journal::open(&path).unwrap();
+    j.begin_run(&RunInfo::for_config(&cfg, RunKind::Run, 0))
+        .unwrap();
+    for id in 1..=500 {
+        j.record(&fill(id));
+    }
+    j.flush().unwrap();
+    std::fs::write(dir.join("run.toml"), "# the config\n").unwrap();
+    // The writer keeps committing batches until the backup is done.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut id = 500;
+            let mut batches = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) || batches < 3 {
+                for _ in 0..200 {
+                    id += 1;
+                    j.record(&fill(id));
+                }
+                j.flush().unwrap();
+                batches += 1;
+            }
+            j.stats().written
+        })
+    };
+    let root = dir.join("backups");
+    let o = journal_cmd(&[
+        "backup".as_ref(),
+        "--journal".as_ref(),
+        path.as_os_str(),
+        "--out".as_ref(),
+        root.as_os_str(),
+        "--include".as_ref(),
+        dir.join("run.toml").as_os_str(),
+    ]);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let written = writer.join().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let b = std::fs::read_dir(&root)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(b.join("manifest.json")).unwrap()).unwrap();
+    let events = m["rows"]["events"].as_i64().unwrap();
+    // At least the first commit, at most all of them, and whole batches only.
+    assert!(
+        events >= 500 && events <= written as i64,
+        "{events} of {written}"
+    );
+    assert_eq!((events - 500) % 200, 0, "a torn batch: {events}");
+    assert_eq!(m["files"].as_array().unwrap().len(), 2);
+
+    let o = journal_cmd(&["verify".as_ref(), b.as_os_str()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let restored = dir.join("restored/journal.sqlite");
+    let files = dir.join("restored/files");
+    let o = journal_cmd(&[
+        "restore".as_ref(),
+        "--from".as_ref(),
+        b.as_os_str(),
+        "--to".as_ref(),
+        restored.as_os_str(),
+        "--files-to".as_ref(),
+        files.as_os_str(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(count(&restored, "SELECT count(*) FROM events"), events);
+    assert_eq!(count(&restored, "SELECT count(*) FROM runs"), 1);
+    assert_eq!(
+        std::fs::read_to_string(files.join("run.toml")).unwrap(),
+        "# the config\n"
+    );
+    // The source has everything the writer committed.
+    assert_eq!(count(&path, "SELECT count(*) FROM events"), written as i64);
+
+    // One byte flipped in the copy's last page.
+    let copy = b.join("journal.sqlite");
+    let mut bytes = std::fs::read(&copy).unwrap();
+    let at = bytes.len() - 100;
+    bytes[at] ^= 0x55;
+    std::fs::write(&copy, &bytes).unwrap();
+    let o = journal_cmd(&["verify".as_ref(), b.as_os_str()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("journal.sqlite: does not match the manifest"),
+        "{err}"
+    );
+    let o = journal_cmd(&[
+        "restore".as_ref(),
+        "--from".as_ref(),
+        b.as_os_str(),
+        "--to".as_ref(),
+        dir.join("again.sqlite").as_os_str(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(!dir.join("again.sqlite").exists());
+}
+
+/// `scripts/restore_drill.sh` end to end: backup, verify, restore, row comparison; with the test
+/// PostgreSQL (`OBI_TEST_POSTGRES_URL`) also its pg_dump / pg_restore leg.
+#[test]
+fn restore_drill_script_passes() {
+    let dir = workdir("drill");
+    let path = dir.join("live.sqlite");
+    let cfg = obi_scalp::config::Config::builtin();
+    let mut j = Journal::open(&path).unwrap();
+    j.begin_run(&RunInfo::for_config(&cfg, RunKind::Run, 0))
+        .unwrap();
+    for id in 1..=50 {
+        j.record(&fill(id));
+    }
+    j.flush().unwrap();
+    drop(j);
+    let mut cmd = Command::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scripts/restore_drill.sh"
+    ));
+    cmd.arg(&path).arg(BIN);
+    match std::env::var("OBI_TEST_POSTGRES_URL") {
+        Ok(url) => {
+            cmd.env("OBI_DRILL_POSTGRES_URL", url);
+        }
+        Err(_) => assert_ne!(
+            std::env::var("OBI_REQUIRE_TOOLS").as_deref(),
+            Ok("1"),
+            "OBI_REQUIRE_TOOLS=1 but OBI_TEST_POSTGRES_URL is not set"
+        ),
+    }
+    let o = cmd.output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{out}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.contains("events: backup 50, live 50"), "{out}");
+    assert!(out.ends_with("restore drill: ok\n"), "{out}");
 }

@@ -319,3 +319,113 @@ fn database_gone_mid_run_then_back_ends_with_every_row_once() {
     let mut pgc = postgres::Client::connect(&url, postgres::NoTls).unwrap();
     assert_equal(j.connection(), &mut pgc);
 }
+
+/// `ops/grafana/obi-scalp-pnl-postgres.json`: well-formed, and every panel's SQL runs against the
+/// tables the sink writes (in a schema of its own) with Grafana's macro and variables filled in;
+/// the total, count and win-rate panels give the journal's own figures.
+#[test]
+fn grafana_pnl_dashboard_queries_run_on_the_sink_tables() {
+    let Some(url) = url() else { return };
+    let dash: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/ops/grafana/obi-scalp-pnl-postgres.json"
+        ))
+        .unwrap(),
+    )
+    .expect("the dashboard is JSON");
+    let dir = workdir("grafana");
+    let mut j = Journal::open(&dir.join("j.sqlite")).unwrap();
+    j.begin_run(&info()).unwrap();
+    write_batch(&mut j, 1, 100); // closed trades 10, 20, ..., 100: net = id - 1
+    let mut pgc = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let schema = format!("obi_grafana_{}", std::process::id());
+    pgc.batch_execute(&format!(
+        "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}; SET search_path = {schema}"
+    ))
+    .unwrap();
+    pg::ensure_schema(&mut pgc, j.connection()).unwrap();
+    let jid = pg::journal_id(j.connection()).unwrap();
+    while pg::sync_once(&mut pgc, j.connection(), &jid).unwrap() > 0 {}
+    let r = &obi_scalp::store::report::build(
+        j.connection(),
+        "run",
+        obi_scalp::store::report::Period::Day,
+        obi_scalp::store::report::Range {
+            from_ns: 0,
+            to_ns: i64::MAX,
+        },
+    )
+    .unwrap()
+    .0;
+    assert_eq!(r.trades, 10);
+
+    let mut ran = 0;
+    for p in dash["panels"].as_array().unwrap() {
+        let title = p["title"].as_str().unwrap();
+        assert_eq!(p["datasource"]["uid"], "${datasource}", "{title}");
+        for t in p["targets"].as_array().unwrap() {
+            let mut sql = t["rawSql"].as_str().unwrap().to_string();
+            // $__unixEpochFilter(expr) as Grafana expands it, over all time.
+            while let Some(i) = sql.find("$__unixEpochFilter(") {
+                let rest = &sql[i + 19..];
+                let mut depth = 1;
+                let end = rest
+                    .char_indices()
+                    .find(|&(_, c)| {
+                        depth += match c {
+                            '(' => 1,
+                            ')' => -1,
+                            _ => 0,
+                        };
+                        depth == 0
+                    })
+                    .unwrap()
+                    .0;
+                let e = rest[..end].to_string();
+                sql = format!(
+                    "{}{e} >= 0 AND {e} <= 4102444800{}",
+                    &sql[..i],
+                    &rest[end + 1..]
+                );
+            }
+            sql = sql.replace("$kind", "run");
+            assert!(!sql.contains('$'), "{title}: unexpanded {sql}");
+            let rows = pgc
+                .simple_query(&sql)
+                .unwrap_or_else(|e| panic!("{title}: {e}\n{sql}"));
+            let first = rows.iter().find_map(|m| match m {
+                postgres::SimpleQueryMessage::Row(r) => Some(r.get(0).unwrap().to_string()),
+                _ => None,
+            });
+            let trim = |s: String| {
+                let s = if s.contains('.') {
+                    s.trim_end_matches('0').trim_end_matches('.').to_string()
+                } else {
+                    s
+                };
+                s
+            };
+            match title {
+                "Total net PnL" => assert_eq!(trim(first.unwrap()), r.net_pnl, "{title}"),
+                "Closed trades" => assert_eq!(first.unwrap(), "10"),
+                "Win rate" => assert_eq!(
+                    first.unwrap().parse::<f64>().unwrap(),
+                    r.win_rate.parse::<f64>().unwrap()
+                ),
+                "Recent trades" | "Cumulative net PnL" => {
+                    let n = rows
+                        .iter()
+                        .filter(|m| matches!(m, postgres::SimpleQueryMessage::Row(_)))
+                        .count();
+                    assert_eq!(n, 10, "{title}");
+                }
+                _ => assert!(first.is_some(), "{title}: no rows"),
+            }
+            ran += 1;
+        }
+    }
+    assert_eq!(ran, 6);
+    pgc.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .unwrap();
+}

@@ -1,8 +1,10 @@
 //! `obi-scalp report`: the figures of a day, week or month (or `--from`/`--to`) from the journal,
-//! as `report_<period>_<from>.md/.html/.json` (and `monthly_report_YYYYMM.md/.json` for a month).
+//! as `report_<period>_<from>.md/.html/.json`, its SVG charts `report_<period>_<from>_<chart>.svg`
+//! (and `monthly_report_YYYYMM.md/.json` for a month).
 
 use super::AppError;
 use crate::ops::artifacts::write_atomic;
+use crate::store::chart;
 use crate::store::report::{self, Period, Range};
 use clap::Args;
 use std::path::PathBuf;
@@ -82,18 +84,29 @@ pub fn run(a: ReportArgs) -> Result<(), AppError> {
             period.containing(last)
         }
     };
-    let (r, _series) = report::build(&c, &kind, period, range).map_err(db)?;
+    let (r, series) = report::build(&c, &kind, period, range).map_err(db)?;
     std::fs::create_dir_all(&a.out)
         .map_err(|e| AppError::with_code(1, format!("cannot create {}: {e}", a.out.display())))?;
     let json = serde_json::to_string_pretty(&r).expect("report serializes") + "\n";
-    let md = report::markdown(&r, &[]);
-    let html = report::html(&r, &[]);
     let stem = format!("report_{}_{}", r.period, r.from);
+    let daily: Vec<String> = r.daily.iter().map(|d| d.net_pnl.clone()).collect();
+    let charts = chart::all(&series, &daily);
+    // The Markdown links the SVG files written beside it; the HTML carries them inline.
+    let links: Vec<(&str, String)> = charts
+        .iter()
+        .map(|(file, title, _)| (*title, format!("{stem}_{file}.svg")))
+        .collect();
+    let inline: Vec<(&str, String)> = charts.iter().map(|(_, t, svg)| (*t, svg.clone())).collect();
+    let md = report::markdown(&r, &links);
+    let html = report::html(&r, &inline);
     let mut files = vec![
         (format!("{stem}.json"), json.clone()),
         (format!("{stem}.md"), md.clone()),
         (format!("{stem}.html"), html),
     ];
+    for ((_, file), (_, _, svg)) in links.iter().zip(charts) {
+        files.push((file.clone(), svg));
+    }
     if period == Period::Month && from.is_none() && to.is_none() {
         let ym = r.from[..7].replace('-', "");
         files.push((format!("monthly_report_{ym}.json"), json));

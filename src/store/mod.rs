@@ -11,7 +11,9 @@
 //! - [`carry::risk_carry`] rebuilds the daily loss, the drawdown from the equity peak and the
 //!   latched abort reasons from the journal for the next `run`.
 
+pub mod backup;
 pub mod carry;
+pub mod chart;
 pub mod cold;
 pub mod journal;
 pub mod metrics;

@@ -1,5 +1,6 @@
 //! Reports from the journal: the figures of a time range, exact money, and their renderings
-//! (Markdown, a self-contained HTML page, JSON). Charts are not drawn by this build.
+//! (Markdown, a self-contained HTML page, JSON) and the [`Series`] the charts
+//! ([`super::chart`]) draw.
 //!
 //! The figures are computed the way `replay`'s `summary.json` computes them, from the same kind
 //! of records, so a report over a replay's journal gives the same strings:
@@ -217,6 +218,8 @@ pub struct Series {
     pub equity: Vec<(i64, Money)>,
     /// `(day start ns, net PnL of the day's trades)`.
     pub daily: Vec<(i64, Money)>,
+    /// Net PnL of each closed trade, in close order.
+    pub trades: Vec<Money>,
     /// Tick-to-trade percentiles of the last run with samples: `(label, ns)`.
     pub latency: Vec<(&'static str, i64)>,
     pub money_per: i64,
@@ -467,6 +470,7 @@ pub fn build(
         }
     }
     series.daily = by_day.iter().map(|(d, v)| (d * DAY_NS, v.1)).collect();
+    series.trades = nets.iter().map(|t| t.0).collect();
 
     // Latency: the last journaled percentiles of each run.
     let mut latency = Vec::new();

@@ -272,3 +272,43 @@ fn restart_keeps_daily_loss_equity_peak_and_abort_latch() {
     let c = cfg3.risk.carry.expect("an empty chain since the reset");
     assert_eq!((c.day_pnl, c.drawdown, c.latched), (0, 0, Reasons::EMPTY));
 }
+
+#[test]
+fn prune_removes_only_backups_older_than_the_retention() {
+    let p = tmp("prune");
+    let cfg = Config::builtin();
+    let mut j = Journal::open(&p).unwrap();
+    j.begin_run(&run_info(&cfg)).unwrap();
+    j.record(&fill(5, 1));
+    j.flush().unwrap();
+    let root = p.parent().unwrap().join("backups");
+    let old = root.join(backup::stamp_name(1_000 * SEC));
+    let new = root.join(backup::stamp_name(2_000 * SEC));
+    for d in [&old, &new] {
+        backup::backup(&p, d, &[]).unwrap();
+    }
+    // Backdate the first: 31 days before "now".
+    let now = 40 * 86_400 * SEC;
+    let mut m = backup::manifest(&old).unwrap();
+    m.created_wall_ns = now - 31 * 86_400 * SEC;
+    std::fs::write(
+        old.join(backup::MANIFEST),
+        serde_json::to_string(&m).unwrap(),
+    )
+    .unwrap();
+    let mut m = backup::manifest(&new).unwrap();
+    m.created_wall_ns = now - 29 * 86_400 * SEC;
+    std::fs::write(
+        new.join(backup::MANIFEST),
+        serde_json::to_string(&m).unwrap(),
+    )
+    .unwrap();
+    std::fs::create_dir_all(root.join("backup-not-ours")).unwrap();
+    assert_eq!(backup::prune(&root, 30, now).unwrap(), vec![old.clone()]);
+    assert!(!old.exists() && new.exists() && root.join("backup-not-ours").exists());
+    assert_eq!(backup::verify(&new).unwrap().rows["events"], 1);
+    assert_eq!(
+        backup::stamp_name(1_785_542_400 * SEC + 3_723 * SEC),
+        "backup-20260801T010203Z"
+    );
+}
