@@ -12,8 +12,11 @@ pub mod ledger;
 pub mod orders;
 pub mod paper;
 pub mod rate;
+pub mod sign;
 
 pub use gateway::Gateway;
 pub use ledger::{ClosedTrade, Ledger, MarkResult};
+pub use orders::{ClientIds, OrderState, OrderTable, VenueEvent};
 pub use paper::{OpenOrder, PaperConfig, PaperCounters, PaperExchange};
 pub use rate::TokenBucket;
+pub use sign::Signer;
