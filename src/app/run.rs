@@ -519,7 +519,7 @@ pub fn drive_with<S: FrameSource>(
         live.as_deref(),
     );
     let t = &fin.signal.trader;
-    let (pos, cash) = fin.order.paper.balance();
+    let (pos, cash) = fin.order.gateway.balance();
     let pnl = ops::PnlFigures::of(&t.ledger, t.mark_px());
     let f = fin.feed.decoder.counters();
     let lat = fin.latencies.get(LatencyKind::TickToTrade);

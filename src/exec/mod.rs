@@ -1,14 +1,22 @@
-//! Order execution: the paper exchange (the order stage's logic in paper mode), our ledger of
+//! Order execution: the [`Gateway`] the order stage talks to, the paper exchange (the order
+//! stage's logic in paper mode), the per-order state machine of live orders, our ledger of
 //! positions and PnL, and the order-rate limiter.
 //!
-//! [`PaperExchange`] fills orders against recorded or live market data in event time;
+//! [`OrderTable`] turns a venue's answers and stream events (in any order, duplicated) into
+//! the reports the trader can act on; [`PaperExchange`] fills orders against recorded or live market data in event time;
 //! [`Ledger`] is our own view of position, cash and round trips; [`TokenBucket`] limits the
 //! order rate. All amounts are exact [`crate::msg::Money`].
 
+pub mod gateway;
 pub mod ledger;
+pub mod orders;
 pub mod paper;
 pub mod rate;
+pub mod sign;
 
+pub use gateway::Gateway;
 pub use ledger::{ClosedTrade, Ledger, MarkResult};
+pub use orders::{ClientIds, OrderState, OrderTable, VenueEvent};
 pub use paper::{OpenOrder, PaperConfig, PaperCounters, PaperExchange};
 pub use rate::TokenBucket;
+pub use sign::Signer;

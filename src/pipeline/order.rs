@@ -1,17 +1,18 @@
-//! The order stage: commands to the gateway (the paper exchange here), reports back.
+//! The order stage: commands to the [`Gateway`] (the paper exchange, or a venue's live
+//! gateway), reports back.
 
 use super::runner::Stage;
 use super::stats::{sample, Flags, HotCounters, LatencyKind, LatencySample};
 use crate::clock::now_ns;
-use crate::exec::PaperExchange;
+use crate::exec::{Gateway, PaperExchange};
 use crate::msg::{ExecReport, OrderCmd, Stamped, ToOrder};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 const BATCH: usize = 256;
 
-pub struct OrderStage {
-    pub paper: PaperExchange,
+pub struct OrderStage<G: Gateway = PaperExchange> {
+    pub gateway: G,
     input: rtrb::Consumer<Stamped<ToOrder>>,
     out: rtrb::Producer<ExecReport>,
     lat: rtrb::Producer<LatencySample>,
@@ -23,17 +24,17 @@ pub struct OrderStage {
     pub sent: u64,
 }
 
-impl OrderStage {
+impl<G: Gateway> OrderStage<G> {
     pub fn new(
-        paper: PaperExchange,
+        gateway: G,
         input: rtrb::Consumer<Stamped<ToOrder>>,
         out: rtrb::Producer<ExecReport>,
         lat: rtrb::Producer<LatencySample>,
         counters: Arc<HotCounters>,
         flags: Arc<Flags>,
-    ) -> OrderStage {
+    ) -> OrderStage<G> {
         OrderStage {
-            paper,
+            gateway,
             input,
             out,
             lat,
@@ -46,7 +47,7 @@ impl OrderStage {
     }
 }
 
-impl Stage for OrderStage {
+impl<G: Gateway + Send + 'static> Stage for OrderStage<G> {
     #[inline]
     fn poll(&mut self) -> bool {
         let overflows_before = self.overflows;
@@ -64,8 +65,8 @@ impl Stage for OrderStage {
             };
             n += 1;
             match m {
-                ToOrder::Book(u) => self.paper.on_book(&u, &mut push),
-                ToOrder::Trade(t) => self.paper.on_trade(&t, &mut push),
+                ToOrder::Book(u) => self.gateway.on_book(&u, &mut push),
+                ToOrder::Trade(t) => self.gateway.on_trade(&t, &mut push),
                 ToOrder::Cmd {
                     recv_ns,
                     decided_ns,
@@ -88,18 +89,20 @@ impl Stage for OrderStage {
                             t.saturating_sub(sent_ns),
                         );
                     }
-                    self.paper.on_cmd(decided_ns, cmd, &mut push);
+                    self.gateway.on_cmd(decided_ns, cmd, &mut push);
                 }
             }
         }
+        // The venue's answers and private stream (nothing for the paper exchange).
+        let polled = self.gateway.poll(&mut push);
         if self.overflows > overflows_before {
             self.flags.overflowed();
         }
-        if n > 0 {
+        if n > 0 || polled {
             HotCounters::set(&self.counters.overflow_order_signal, self.overflows);
             self.counters.progress.fetch_add(1, Ordering::Relaxed);
         }
-        n > 0
+        n > 0 || polled
     }
 
     fn done(&self) -> bool {

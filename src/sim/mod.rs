@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod fault;
 pub mod market;
+pub mod private;
 pub mod recording;
 pub mod server;
 pub mod synthetic;

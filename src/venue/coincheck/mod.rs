@@ -2,6 +2,7 @@
 //! from the REST order book, `{pair}-trades` prints. Spot only.
 
 pub mod connector;
+pub mod private;
 pub mod sync;
 pub mod wire;
 

@@ -1,0 +1,62 @@
+//! The order stage's one view of a venue: the [`Gateway`] trait.
+//!
+//! The order stage hands every command, and the market data the command was decided on, to its
+//! gateway, and forwards what the gateway reports to signal+risk. The strategy, risk and ledger
+//! never learn which gateway is behind it:
+//! - [`PaperExchange`] fills orders against the market data in event time (replay, paper);
+//! - a venue's live gateway sends signed orders and turns the venue's answers and private
+//!   stream into the same [`ExecReport`]s, through the per-order state machine in
+//!   [`super::orders`], so that a report the trader gets is always one it can act on (no ack
+//!   after a fill, no fill after a cancel, no duplicate).
+//!
+//! The methods take `impl FnMut(ExecReport)` so that the paper exchange stays monomorphised on
+//! the hot path; the order stage is generic over its gateway.
+
+use super::paper::PaperExchange;
+use crate::msg::{BookUpdate, ExecReport, Money, OrderCmd, TradePrint};
+
+/// Where the order stage's commands go.
+pub trait Gateway {
+    /// A book update the strategy decided on (the paper exchange fills against it; a live
+    /// gateway may ignore it: the venue has its own book).
+    fn on_book(&mut self, upd: &BookUpdate, out: &mut impl FnMut(ExecReport));
+
+    /// A public trade print, in the same order as the book updates.
+    fn on_trade(&mut self, t: &TradePrint, out: &mut impl FnMut(ExecReport));
+
+    /// A command decided at `decided_ns`.
+    fn on_cmd(&mut self, decided_ns: u64, cmd: OrderCmd, out: &mut impl FnMut(ExecReport));
+
+    /// Work that arrives without a command: the venue's answers and private stream, timers
+    /// (request time-outs, rate-limit refills); a gateway with timers reads the monotonic
+    /// clock itself. Returns whether it did any. The paper exchange is driven by market data
+    /// alone and has none (and reads no clock).
+    fn poll(&mut self, _out: &mut impl FnMut(ExecReport)) -> bool {
+        false
+    }
+
+    /// The venue's view of our account since start: position in lots and cash change in
+    /// [`Money`], fees included.
+    fn balance(&self) -> (i64, Money);
+}
+
+impl Gateway for PaperExchange {
+    #[inline]
+    fn on_book(&mut self, upd: &BookUpdate, out: &mut impl FnMut(ExecReport)) {
+        PaperExchange::on_book(self, upd, out)
+    }
+
+    #[inline]
+    fn on_trade(&mut self, t: &TradePrint, out: &mut impl FnMut(ExecReport)) {
+        PaperExchange::on_trade(self, t, out)
+    }
+
+    #[inline]
+    fn on_cmd(&mut self, decided_ns: u64, cmd: OrderCmd, out: &mut impl FnMut(ExecReport)) {
+        PaperExchange::on_cmd(self, decided_ns, cmd, out)
+    }
+
+    fn balance(&self) -> (i64, Money) {
+        PaperExchange::balance(self)
+    }
+}
