@@ -107,3 +107,69 @@ impl FeedLog {
         self.seen = Some(now);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::Ordering;
+    use std::sync::{Arc, Mutex};
+
+    /// Collects what the subscriber writes.
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn one_line_per_change_with_counts() {
+        let buf = Buf::default();
+        let w = buf.clone();
+        let sub = tracing_subscriber::fmt()
+            .with_writer(move || w.clone())
+            .with_ansi(false)
+            .finish();
+        let c = HotCounters::default();
+        let mut log = FeedLog::new();
+        tracing::subscriber::with_default(sub, || {
+            log.observe(&c, None);
+            log.observe(&c, None);
+            c.book_state
+                .store(BookState::Synced as u64, Ordering::Relaxed);
+            log.observe(&c, None);
+            c.gaps.store(3, Ordering::Relaxed);
+            c.resyncs.store(1, Ordering::Relaxed);
+            c.book_state
+                .store(BookState::Resyncing as u64, Ordering::Relaxed);
+            log.observe(&c, None);
+            log.observe(&c, None);
+        });
+        let out = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 4, "{out}");
+        assert!(
+            lines[0].contains("INFO") && lines[0].contains("book synced"),
+            "{out}"
+        );
+        assert!(
+            lines[1].contains("WARN") && lines[1].contains("sequence gap"),
+            "{out}"
+        );
+        assert!(lines[1].contains("count=3"), "{out}");
+        assert!(
+            lines[2].contains("book resync") && lines[2].contains("count=1"),
+            "{out}"
+        );
+        assert!(
+            lines[3].contains("WARN") && lines[3].contains("to=\"resyncing\""),
+            "{out}"
+        );
+    }
+}
