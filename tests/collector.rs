@@ -132,12 +132,34 @@ fn collector_format_binance_snapshot_lines_seed_the_books_as_rest_snapshots_do()
         String::from_utf8_lossy(&out.stderr)
     );
     for want in [
-        "binance_spot:NKNUSDT: 19 of 19 agree (100.00%) against bookTicker by update id; not compared: 0 with no synced book state to match, 55 inside one book update",
+        "binance_spot:NKNUSDT: 19 of 19 agree (100.00%) against bookTicker by update id; not compared: 0 with no book state to match (before the first sync or resyncing), 55 inside one book update",
         "binance_spot:LRCBTC: 6 of 6 agree",
         "binance_spot:BLZETH: 1 of 1 agree",
     ] {
         assert!(text.contains(want), "{want}\n{text}");
     }
+}
+
+#[test]
+fn bitflyer_is_a_venue_book_reads() {
+    let Some(src) = shared_data::shared_data("bitflyer_cryptofeed_20211212.jsonl") else {
+        return;
+    };
+    let out = obi(&[
+        "book",
+        "--input",
+        src.to_str().unwrap(),
+        "--symbol",
+        "FX_BTC_JPY",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    // 16 diffs before the first snapshot are dropped; 6 snapshots and 213 diffs make rows.
+    assert_eq!(rows(&out).len(), 219, "{err}");
+    assert!(
+        err.contains("dropped 16") && err.contains("malformed 0"),
+        "{err}"
+    );
 }
 
 #[test]

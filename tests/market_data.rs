@@ -156,14 +156,18 @@ fn book_command_reports_malformed_lines_and_goes_on() {
 
 #[test]
 fn book_command_on_a_venue_without_decoder_is_a_clear_error() {
-    let Some(path) = shared("bitflyer_cryptofeed_20211212.jsonl.zst") else {
-        return;
-    };
-    let out = bin().args(["book", "--input"]).arg(&path).output().unwrap();
+    let path = std::env::temp_dir().join(format!("obi-gmo-{}.txt", std::process::id()));
+    std::fs::write(&path, "1000 {\"channel\":\"orderbooks\"}\n").unwrap();
+    let out = bin()
+        .args(["book", "--venue", "gmocoin", "--input"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    std::fs::remove_file(&path).ok();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(
-        err.contains("bitflyer") && !err.contains("panicked"),
+        err.contains("gmocoin") && err.contains("bitflyer") && !err.contains("panicked"),
         "{err}"
     );
 }

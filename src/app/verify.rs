@@ -56,7 +56,7 @@ pub fn run(a: VerifyArgs) -> Result<(), AppError> {
     let mut below = Vec::new();
     for b in &v.books {
         println!(
-            "{}: {} of {} agree ({:.2}%) against {}; not compared: {} with no synced book state to match, {} inside one book update (a state the book never had), {} unreadable",
+            "{}: {} of {} agree ({:.2}%) against {}; not compared: {} with no book state to match (before the first sync or resyncing), {} inside one book update (a state the book never had), {} unreadable",
             b.book,
             b.agree,
             b.compared,

@@ -82,6 +82,8 @@ pub enum FrameError {
     Missing(&'static str),
     /// A number that is not an exact multiple of the tick/lot, too long, or not a number.
     Number(FieldError),
+    /// Valid JSON in a form the venue's exact reader does not take (what it says).
+    Unsupported(&'static str),
 }
 
 impl std::fmt::Display for FrameError {
@@ -90,6 +92,7 @@ impl std::fmt::Display for FrameError {
             FrameError::Json => f.write_str("not valid JSON"),
             FrameError::Missing(field) => write!(f, "field `{field}` missing or of the wrong type"),
             FrameError::Number(e) => e.fmt(f),
+            FrameError::Unsupported(what) => f.write_str(what),
         }
     }
 }

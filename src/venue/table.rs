@@ -10,9 +10,9 @@
 //! virtual calls on the hot path). Outside `src/venue/`, nothing matches on a venue; see the
 //! [connector docs](super::connector) for how to add one.
 
-use super::coincheck;
 use super::connector::Connector;
 use super::{binance, bybit};
+use super::{bitflyer, coincheck};
 use super::{BookRoutes, Decoder, FeedCounters};
 use crate::msg::MdEvent;
 
@@ -133,7 +133,7 @@ venue_table! {
     Coincheck [ "coincheck" ]          in [ "coincheck" ]               { coincheck::Coincheck, coincheck::CoincheckDecoder },
     Bybit     [ "bybit" ]              in [ "bybit" ]                   { bybit::Bybit, bybit::BybitDecoder },
     Binance   [ "binance" ]            in [ "binance" ]                 { binance::Binance, binance::BinanceDecoder },
-    Bitflyer  [ "bitflyer" ]           in [ "bitflyer" ]                {},
+    Bitflyer  [ "bitflyer" ]           in [ "bitflyer" ]                { bitflyer::Bitflyer, bitflyer::BitflyerDecoder },
     GmoCoin   [ "gmocoin", "gmo" ]     in [ "coin.z.com", "gmo" ]       {},
     Bitbank   [ "bitbank" ]            in [ "bitbank" ]                 {},
 }
@@ -270,9 +270,11 @@ mod tests {
             }
         }
         let e = Venue::Bitflyer.require_connector("live feed").err();
+        assert_eq!(e, None);
+        let e = Venue::Bitbank.require_connector("live feed").err();
         assert_eq!(
             e.as_deref(),
-            Some("no live feed for bitflyer yet (supported: coincheck, bybit, binance)")
+            Some("no live feed for bitbank yet (supported: coincheck, bybit, binance, bitflyer)")
         );
     }
 }

@@ -15,8 +15,11 @@
 //! - a mid the venue sends with a book update ([`TopItem::Mid`]) against the book right after
 //!   that update.
 //!
-//! Only quotes matched to a `synced` book are compared; the others are counted as not compared.
-//! A quote agrees when both best prices are equal (a mid: when bid + ask equals twice the mid).
+//! Only quotes matched to a book that is not `resyncing` are compared (a `stale` book is still
+//! a book: bitFlyer's decoder marks it stale when its mid disagrees with `mid_price`, and that
+//! is what is being checked); the others are counted as not compared.
+//! A quote agrees when both best prices are equal; a mid when it is (bid + ask) / 2 exactly or
+//! rounded down to the tick (bitFlyer floors its `mid_price` to the yen).
 
 use crate::book::BookSet;
 use crate::instrument::{Instrument, InstrumentTable, Market, Venue};
@@ -52,7 +55,8 @@ struct State {
     xid: Option<u64>,
     /// The first id the update holds, when it spans several.
     first: Option<u64>,
-    synced: bool,
+    /// Not resyncing: a book to compare with.
+    usable: bool,
     bid: Option<i64>,
     ask: Option<i64>,
 }
@@ -88,7 +92,7 @@ pub struct BookVerdict {
     pub against: String,
     pub agree: u64,
     pub compared: u64,
-    /// Quotes with no synced book state to compare with (before the first sync, resyncing).
+    /// Quotes with no book state to compare with (before the first sync, resyncing).
     pub not_compared: u64,
     /// Quotes whose id lies inside one book update's span: a state our book never had.
     pub inside_update: u64,
@@ -170,7 +174,7 @@ pub fn verify(o: &VerifyOptions) -> Result<Verification, String> {
                 seq,
                 xid: None,
                 first: None,
-                synced: u.state == BookState::Synced,
+                usable: u.state != BookState::Resyncing,
                 bid: l2.best_bid().map(|l| l.0),
                 ask: l2.best_ask().map(|l| l.0),
             });
@@ -314,16 +318,26 @@ pub fn verify(o: &VerifyOptions) -> Result<Verification, String> {
             let Some(i) = c.dec.routes().find(symbol) else {
                 continue;
             };
-            let Some(Some(b)) = c.books.get(i) else {
-                let inst = c.dec.routes().books[i];
-                let empty = Book {
-                    inst,
-                    states: Vec::new(),
-                };
-                out.books.push(judge(&empty, quotes, o.show));
-                continue;
+            let empty;
+            let b = match c.books.get(i) {
+                Some(Some(b)) => b,
+                _ => {
+                    empty = Book {
+                        inst: c.dec.routes().books[i],
+                        states: Vec::new(),
+                    };
+                    &empty
+                }
             };
-            out.books.push(judge(b, quotes, o.show));
+            // One verdict per stream the quotes came from (bitFlyer: mids and tickers).
+            let mut sources: Vec<&'static str> = quotes.iter().map(|q| q.source).collect();
+            sources.dedup();
+            sources.sort_unstable();
+            sources.dedup();
+            for src in sources {
+                let of: Vec<Quote> = quotes.iter().filter(|q| q.source == src).cloned().collect();
+                out.books.push(judge(b, &of, o.show));
+            }
         }
     }
     Ok(out)
@@ -375,7 +389,7 @@ fn judge(b: &Book, quotes: &[Quote], show: usize) -> BookVerdict {
             (false, TopKey::Id(x)) => at_id(x),
             (false, TopKey::Time) => at_time(q.recv_ns),
         };
-        let Some(k) = k.filter(|&k| b.states[k].synced) else {
+        let Some(k) = k.filter(|&k| b.states[k].usable) else {
             v.not_compared += 1;
             continue;
         };
@@ -392,8 +406,10 @@ fn judge(b: &Book, quotes: &[Quote], show: usize) -> BookVerdict {
                 v.unreadable += 1;
                 continue;
             };
+            // In half ticks: bid + ask is twice the mid; floored to the tick, an even count.
             let ours = s.bid.zip(s.ask).map(|(b, a)| b + a);
-            (ours == Some(m), format!("mid {mid}"))
+            let agree = ours.is_some_and(|sum| m == sum || m == sum.div_euclid(2) * 2);
+            (agree, format!("mid {mid}"))
         } else {
             let parse = |t: &Option<String>| {
                 t.as_deref()

@@ -3,14 +3,18 @@
 //! One connection carries every product; a decoder serves the products of one market of the
 //! instrument table (`FX_BTC_JPY` is `linear`, `BTC_JPY` is `spot`).
 
+pub mod connector;
 pub mod sync;
+pub mod top;
 pub mod wire;
+
+pub use connector::Bitflyer;
 
 use crate::msg::{BookState, MdEvent};
 use crate::venue::json::JsonParser;
 use crate::venue::{emit_trade, BookRoutes, Decoder, FeedCounters, FrameError, LevelUpdate};
 use sync::BookSync;
-use wire::{BookTrade, Frame};
+use wire::{BookTrade, Frame, ReadError};
 
 /// Public JSON-RPC WebSocket URL.
 pub const WS_URL: &str = "wss://ws.lightstream.bitflyer.com/json-rpc";
@@ -119,26 +123,45 @@ impl Decoder for BitflyerDecoder {
     #[inline]
     fn on_frame<F: FnMut(MdEvent)>(&mut self, recv_ns: u64, frame: &mut [u8], out: &mut F) {
         self.counters.frames += 1;
-        let routes = &mut self.routes;
-        let levels = &mut self.levels;
-        let trades = &mut self.trades;
         let mut routed: Option<usize> = None;
-        let parsed = self.json.parse(frame, |root| {
+        let read = {
+            let routes = &mut self.routes;
             wire::read(
-                root,
+                frame,
                 |product| {
                     let i = routes.lookup(product)?;
                     let inst = &routes.books[i];
                     Some((i, inst.tick, inst.lot))
                 },
-                levels,
-                trades,
+                &mut self.levels,
+                &mut self.trades,
                 &mut routed,
             )
-        });
-        let frame = match parsed {
-            Ok(Ok(f)) => f,
-            Ok(Err(e)) => {
+        };
+        let result = match read {
+            Ok(f) => Ok(f),
+            Err(ReadError::Bad(e)) => Err(e),
+            Err(ReadError::NotPlain) => {
+                let routes = &mut self.routes;
+                match self.json.parse(frame, |root| {
+                    wire::classify(
+                        root,
+                        |product| {
+                            let i = routes.lookup(product)?;
+                            let inst = &routes.books[i];
+                            Some((i, inst.tick, inst.lot))
+                        },
+                        &mut routed,
+                    )
+                }) {
+                    Ok(r) => r,
+                    Err(_) => Err(FrameError::Json),
+                }
+            }
+        };
+        let frame = match result {
+            Ok(f) => f,
+            Err(e) => {
                 self.counters.malformed += 1;
                 self.last_error = Some(e);
                 // A lost board frame: a lost diff leaves the book wrong until the next snapshot.
@@ -149,11 +172,6 @@ impl Decoder for BitflyerDecoder {
                         b.mark_resyncing(&mut self.counters, recv_ns, i as u16, out);
                     }
                 }
-                return;
-            }
-            Err(_) => {
-                self.counters.malformed += 1;
-                self.last_error = Some(FrameError::Json);
                 return;
             }
         };

@@ -231,6 +231,39 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// A number token as written, in the full JSON grammar
+    /// (`-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`, any length): for venues that send
+    /// prices as JSON numbers, to be parsed exactly from their text ([`Scale::parse`] reads
+    /// exponents too). Anything else gives up.
+    #[inline]
+    pub fn number_token(&mut self) -> Scan<&'a [u8]> {
+        self.peek()?;
+        let start = self.pos;
+        if self.buf.get(self.pos) == Some(&b'-') {
+            self.pos += 1;
+        }
+        let int = self.digits();
+        if int == 0 || (int > 1 && self.buf[self.pos - int] == b'0') {
+            return Err(GiveUp);
+        }
+        if self.buf.get(self.pos) == Some(&b'.') {
+            self.pos += 1;
+            if self.digits() == 0 {
+                return Err(GiveUp);
+            }
+        }
+        if matches!(self.buf.get(self.pos), Some(b'e' | b'E')) {
+            self.pos += 1;
+            if matches!(self.buf.get(self.pos), Some(b'+' | b'-')) {
+                self.pos += 1;
+            }
+            if self.digits() == 0 {
+                return Err(GiveUp);
+            }
+        }
+        Ok(&self.buf[start..self.pos])
+    }
+
     /// A non-negative integer number token of at most [`MAX_DIGITS`] digits (no sign, fraction,
     /// exponent or leading zero).
     #[inline]
