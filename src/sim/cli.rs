@@ -66,7 +66,7 @@ pub struct SimArgs {
     pub fault: Vec<FaultSpec>,
 
     /// Serve the venue's private API (order entry, private stream, `GET /sim/state`) for the
-    /// account in FILE (TOML: api_key, api_secret, [balances], [positions], maker_fee_bps,
+    /// account in FILE (TOML: api_key, api_secret, `[balances]`, `[positions]`, maker_fee_bps,
     /// taker_fee_bps). Bybit only so far (linear BTCUSDT).
     #[arg(long, value_name = "FILE")]
     pub account: Option<PathBuf>,

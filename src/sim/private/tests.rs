@@ -1,9 +1,11 @@
 use super::*;
-use crate::instrument::{InstrumentTable, Market, Venue};
+use crate::instrument::{InstrumentTable, Market};
 
 fn engine() -> Engine {
+    // The built-in linear BTCUSDT (tick 0.10, lot 0.001).
     let inst = *InstrumentTable::default()
-        .get(Venue::Bybit, Market::Linear, "BTCUSDT")
+        .iter()
+        .find(|i| i.key.market == Market::Linear && i.key.symbol.as_str() == "BTCUSDT")
         .unwrap();
     // maker 2 bp, taker 5.5 bp
     let mut e = Engine::new(inst, 200, 550, 0);
