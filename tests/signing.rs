@@ -17,7 +17,6 @@ use std::process::{Command, Stdio};
 #[path = "common/counting_alloc.rs"]
 mod counting_alloc;
 #[path = "common/shared_data.rs"]
-#[allow(dead_code)]
 mod shared_data;
 
 const KEY: &str = "obiTESTkey0001";
@@ -129,22 +128,19 @@ fn bybit_signatures_match_openssl_for_every_request_kind() {
     let mut r = bybit();
     let id = ClientId::from("obi1kx9ab-17").unwrap();
     let ts = 1_658_385_579_423;
-    let mut sent = Vec::new();
-    sent.push(
+    let sent = [
         r.create(ts, &id, OrderSide::Sell, 650_123, 5, Tif::Gtc, false)
             .unwrap()
             .bytes()
             .to_vec(),
-    );
-    sent.push(
         r.create(ts + 1, &id, OrderSide::Buy, 1, 1, Tif::PostOnly, true)
             .unwrap()
             .bytes()
             .to_vec(),
-    );
-    sent.push(r.cancel(ts + 2, &id).unwrap().bytes().to_vec());
-    sent.push(r.cancel_all(ts + 3).unwrap().bytes().to_vec());
-    sent.push(r.query(ts + 4, &id).unwrap().bytes().to_vec());
+        r.cancel(ts + 2, &id).unwrap().bytes().to_vec(),
+        r.cancel_all(ts + 3).unwrap().bytes().to_vec(),
+        r.query(ts + 4, &id).unwrap().bytes().to_vec(),
+    ];
     let paths = [
         "/v5/order/create",
         "/v5/order/create",

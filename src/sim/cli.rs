@@ -65,6 +65,12 @@ pub struct SimArgs {
     #[arg(long, value_name = "SPEC", value_parser = FaultSpec::parse)]
     pub fault: Vec<FaultSpec>,
 
+    /// Serve the venue's private API (order entry, private stream, `GET /sim/state`) for the
+    /// account in FILE (TOML: api_key, api_secret, `[balances]`, `[positions]`, maker_fee_bps,
+    /// taker_fee_bps). Bybit only so far (linear BTCUSDT).
+    #[arg(long, value_name = "FILE")]
+    pub account: Option<PathBuf>,
+
     /// Stop after this many seconds (wall time; fractions allowed). Without it the simulator
     /// runs until interrupted, or until a recording ends.
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
@@ -77,6 +83,28 @@ fn parse_venue(s: &str) -> Result<Venue, String> {
         Venue::Coincheck | Venue::Bybit | Venue::Binance => Ok(v),
         other => Err(format!(
             "the simulator does not serve {other} yet (expected coincheck, bybit or binance)"
+        )),
+    }
+}
+
+/// The private API of `venue` for the account in `path`.
+fn private_side(
+    venue: Venue,
+    path: &std::path::Path,
+) -> Result<super::private::PrivateSide, String> {
+    let account = super::private::AccountFile::load(path)?;
+    match venue {
+        Venue::Bybit => {
+            let table = crate::instrument::InstrumentTable::default();
+            let inst = table
+                .get(Venue::Bybit, crate::instrument::Market::Linear, "BTCUSDT")
+                .ok_or("no built-in Bybit BTCUSDT instrument")?;
+            let api = crate::venue::bybit::sim_private::BybitPrivate::new(&account, *inst)
+                .map_err(|e| format!("account file {}: {e}", path.display()))?;
+            Ok(super::private::PrivateSide::new(Box::new(api)))
+        }
+        other => Err(format!(
+            "--account: the simulator serves the private API of bybit only so far (not {other})"
         )),
     }
 }
@@ -116,6 +144,9 @@ pub fn run(args: SimArgs) -> Result<(), String> {
     config.tls = args.tls_setup();
     config.speed = args.speed;
     config.faults = args.fault.clone();
+    if let Some(path) = &args.account {
+        config.private = Some(private_side(args.venue, path)?);
+    }
 
     let interrupted = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {

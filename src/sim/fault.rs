@@ -28,6 +28,10 @@
 //! | `slow` | DELAY \[ `,for=`DURATION \] | hold every outgoing frame DELAY before sending it, for DURATION (default: to the end) |
 //! | `refuse` | DURATION or N (required) | close new TCP connections on accept for DURATION, or the next N of them |
 //! | `rest429`, `rest500` | \[DURATION\] | answer the next REST request (or all of them for DURATION) with 429 / 500 |
+//! | `reject` | N (default 1) | private API: refuse the next N places with the venue's own error |
+//! | `order429`, `order500` | N (default 1) | private API: answer the next N order requests with the venue's rate-limit / internal error |
+//! | `timeout` | N (default 1) | private API: do not execute the next N order requests, and never answer them |
+//! | `lostack` | N (default 1) | private API: execute the next N order requests, but never answer them |
 //! | `reststale` | \[DURATION\] | answer the next REST request (or all for DURATION) with the first 200 body the server gave for that path (none yet: answered fresh, the one-shot stays pending) |
 //!
 //! "Stream frames" are the frames the feed produces as the market moves (not the answers to a
@@ -35,6 +39,7 @@
 //! same fault. Examples: `drop@30s`, `skip@msg=100,every=500`, `stall@10s:3s`,
 //! `slow:10ms,for=5s`, `refuse@5s,every=60s:2s`, `rest429`.
 
+use crate::sim::private::PrivateFault;
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
@@ -60,6 +65,12 @@ Kinds:
   rest429[:DURATION]        answer the next REST request (or all for DURATION) with HTTP 429
   rest500[:DURATION]        same with HTTP 500
   reststale[:DURATION]      same with the first body the server gave for that path
+Private API (with --account):
+  reject[:N]                refuse the next N places with the venue's own error
+  order429[:N]              answer the next N order requests with the venue's rate-limit error
+  order500[:N]              answer the next N order requests with the venue's internal error
+  timeout[:N]               do not execute the next N order requests and never answer them
+  lostack[:N]               execute the next N order requests but never answer them
 Examples: drop@30s  skip@msg=100,every=500  stall@10s:3s  slow:10ms,for=5s  refuse@5s:2s  rest429";
 
 /// What goes wrong.
@@ -82,6 +93,8 @@ pub enum FaultKind {
     Rest429(Option<Duration>),
     Rest500(Option<Duration>),
     RestStale(Option<Duration>),
+    /// The private API (`--account`): see [`crate::sim::private::PrivateFault`].
+    Private(crate::sim::private::PrivateFault),
 }
 
 impl FaultKind {
@@ -99,6 +112,13 @@ impl FaultKind {
             FaultKind::Rest429(_) => "rest429",
             FaultKind::Rest500(_) => "rest500",
             FaultKind::RestStale(_) => "reststale",
+            FaultKind::Private(p) => match p {
+                crate::sim::private::PrivateFault::Reject(_) => "reject",
+                crate::sim::private::PrivateFault::Order429(_) => "order429",
+                crate::sim::private::PrivateFault::Order500(_) => "order500",
+                crate::sim::private::PrivateFault::Timeout(_) => "timeout",
+                crate::sim::private::PrivateFault::LostAck(_) => "lostack",
+            },
         }
     }
 }
@@ -129,7 +149,7 @@ impl fmt::Display for FaultSpec {
 }
 
 const KINDS: &str = "drop, stall, skip, dup, reorder, malformed, crossed, slow, refuse, rest429, \
-                     rest500, reststale";
+                     rest500, reststale, reject, order429, order500, timeout, lostack";
 
 impl FaultSpec {
     /// Parses `KIND[@TRIGGER][:ARG]`; the error quotes the whole spec and names the bad part.
@@ -319,6 +339,11 @@ fn parse_kind(kind: &str, arg: Option<&str>) -> Result<FaultKind, String> {
         "rest429" => opt_duration(FaultKind::Rest429),
         "rest500" => opt_duration(FaultKind::Rest500),
         "reststale" => opt_duration(FaultKind::RestStale),
+        "reject" => count(|n| FaultKind::Private(PrivateFault::Reject(n))),
+        "order429" => count(|n| FaultKind::Private(PrivateFault::Order429(n))),
+        "order500" => count(|n| FaultKind::Private(PrivateFault::Order500(n))),
+        "timeout" => count(|n| FaultKind::Private(PrivateFault::Timeout(n))),
+        "lostack" => count(|n| FaultKind::Private(PrivateFault::LostAck(n))),
         "slow" => {
             let a = arg.ok_or("slow needs a delay argument, e.g. slow:10ms or slow:10ms,for=5s")?;
             let (delay_s, period_s) = match a.split_once(',') {

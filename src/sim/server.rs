@@ -78,6 +78,8 @@ pub struct SimConfig {
     pub tick: Duration,
     /// Frames queued per connection before it counts as a slow client and is dropped.
     pub queue_capacity: usize,
+    /// The venue's private API (`--account`): order entry, private stream, `/sim/state`.
+    pub private: Option<super::private::PrivateSide>,
 }
 
 impl SimConfig {
@@ -89,6 +91,7 @@ impl SimConfig {
             faults: Vec::new(),
             tick: Duration::from_millis(1),
             queue_capacity: 4096,
+            private: None,
         }
     }
 }
@@ -190,6 +193,7 @@ struct Shared {
     conn_threads: Mutex<Vec<JoinHandle<()>>>,
     /// The first successful REST answer per path, for `reststale`.
     rest_first: Mutex<HashMap<String, RestReply>>,
+    private: Option<super::private::PrivateSide>,
 }
 
 impl Shared {
@@ -251,7 +255,10 @@ impl SimServer {
             Waker::new(poll.registry(), WAKE).map_err(|e| format!("listener waker: {e}"))?,
         );
 
-        let routes = feed.routes().to_vec();
+        let mut routes = feed.routes().to_vec();
+        if let Some(p) = &config.private {
+            routes.extend_from_slice(p.lock().ws_routes());
+        }
         let shared = Arc::new(Shared {
             feed: Mutex::new(feed),
             routes,
@@ -268,6 +275,7 @@ impl SimServer {
             live_threads: AtomicUsize::new(0),
             conn_threads: Mutex::new(Vec::new()),
             rest_first: Mutex::new(HashMap::new()),
+            private: config.private.clone(),
         });
         // Faults due at start (no trigger) are in force before the first connection.
         let mut market = Market::new(&config.faults);
@@ -653,6 +661,13 @@ impl StreamFaults {
                 fx.refuse_next.fetch_add(u64::from(n), Ordering::SeqCst);
                 fo.fault();
             }
+            FaultKind::Private(pf) => match &fo.sh.private {
+                Some(p) => {
+                    p.lock().fault(pf);
+                    fo.fault();
+                }
+                None => tracing::warn!("sim: a private-API fault, but no --account is served"),
+            },
             FaultKind::Rest429(d) | FaultKind::Rest500(d) | FaultKind::RestStale(d) => {
                 let i = match kind {
                     FaultKind::Rest429(_) => 0,
@@ -757,6 +772,31 @@ impl Market {
                 tracing::info!("sim: feed exhausted");
             }
         }
+        if let Some(p) = &sh.private {
+            // The private side matches against the market as it is now and streams what
+            // changed to its authenticated connections.
+            let mut p = p.lock();
+            let now_ms = wall_ms();
+            if advance {
+                p.on_market(&**feed, now_ms);
+            }
+            let mut frames = Vec::new();
+            p.drain_stream(now_ms, &mut frames);
+            for (id, text) in frames {
+                if let Some(i) = conns.iter().position(|c| c.id == id) {
+                    if conns[i]
+                        .tx
+                        .try_send(Out {
+                            text: text.into(),
+                            at_ns: now,
+                        })
+                        .is_ok()
+                    {
+                        fo.touched[i] = true;
+                    }
+                }
+            }
+        }
         drop(feed);
         for (c, touched) in conns.iter().zip(&fo.touched) {
             if *touched {
@@ -764,6 +804,11 @@ impl Market {
             }
         }
     }
+}
+
+/// Wall-clock milliseconds (the private API's timestamps and recv-window checks).
+fn wall_ms() -> u64 {
+    crate::clock::wall_ns() / 1_000_000
 }
 
 fn market_loop(sh: &Shared, mut market: Market, tick: Duration) {
@@ -847,7 +892,7 @@ impl Drop for LiveThread<'_> {
 // Connections
 
 /// A TCP socket: blocking `std` during the handshake, non-blocking `mio` for a WebSocket session.
-trait Sock: Read + Write {
+pub(super) trait Sock: Read + Write {
     fn shutdown(&self, how: Shutdown) -> io::Result<()>;
 }
 
@@ -864,13 +909,13 @@ impl Sock for mio::net::TcpStream {
 }
 
 /// A plain or TLS server stream.
-enum Io<S: Sock> {
+pub(super) enum Io<S: Sock> {
     Plain(S),
     Tls(Box<StreamOwned<ServerConnection, S>>),
 }
 
 impl<S: Sock> Io<S> {
-    fn sock(&self) -> &S {
+    pub(super) fn sock(&self) -> &S {
         match self {
             Io::Plain(s) => s,
             Io::Tls(s) => &s.sock,
@@ -884,7 +929,7 @@ impl<S: Sock> Io<S> {
         }
     }
 
-    fn shutdown(&self, how: Shutdown) {
+    pub(super) fn shutdown(&self, how: Shutdown) {
         let _ = self.sock().shutdown(how);
     }
 }
@@ -932,10 +977,10 @@ impl<S: Sock> Write for Io<S> {
 
 /// The parts of an HTTP request head the server uses.
 #[derive(Debug)]
-struct Request {
-    method: String,
-    target: String,
-    headers: Vec<(String, String)>,
+pub(super) struct Request {
+    pub(super) method: String,
+    pub(super) target: String,
+    pub(super) headers: Vec<(String, String)>,
 }
 
 impl Request {
@@ -983,6 +1028,13 @@ fn serve_connection(sh: &Shared, tcp: TcpStream) -> Result<(), String> {
         }
     };
     let upgrade = req.has_token("upgrade", "websocket");
+    if let (false, Some(p)) = (upgrade, &sh.private) {
+        let path = req.target.split('?').next().unwrap_or("");
+        if p.lock().handles(path) {
+            inc(&sh.counters.rest_requests);
+            return super::private::http::serve(p, &sh.stopping, io, req, rest);
+        }
+    }
     if !upgrade {
         return serve_rest(sh, io, &req);
     }
@@ -1048,7 +1100,7 @@ fn read_head(sh: &Shared, io: &mut Io<TcpStream>) -> Result<(String, Vec<u8>), S
     }
 }
 
-fn parse_head(head: &str) -> Result<Request, String> {
+pub(super) fn parse_head(head: &str) -> Result<Request, String> {
     let mut lines = head.split("\r\n");
     let first = lines.next().unwrap_or("");
     let mut parts = first.split(' ');
@@ -1098,7 +1150,7 @@ fn route_for(routes: &[Route], target: &str) -> Option<(Route, bool)> {
         .map(|r| (*r, true))
 }
 
-fn reason(status: u16) -> &'static str {
+pub(super) fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
         400 => "Bad Request",
@@ -1205,6 +1257,9 @@ struct Registered<'a> {
 
 impl Drop for Registered<'_> {
     fn drop(&mut self) {
+        if let Some(p) = &self.sh.private {
+            p.lock().ws_closed(self.id);
+        }
         lock(&self.sh.conns).retain(|c| c.id != self.id);
         self.sh.counters.ws_open.fetch_sub(1, Ordering::Relaxed);
     }
@@ -1358,7 +1413,14 @@ fn on_client_text(
 ) {
     inc(&sh.counters.client_frames);
     let mut feed = lock(&sh.feed);
-    let replies = feed.on_client_frame(me.route, text);
+    let private = sh
+        .private
+        .as_ref()
+        .filter(|p| p.lock().ws_routes().contains(&me.route));
+    let replies = match private {
+        Some(p) => p.lock().on_ws_frame(me.id, text, wall_ms()),
+        None => feed.on_client_frame(me.route, text),
+    };
     me.subscribed.store(true, Ordering::SeqCst);
     while let Ok(o) = rx.try_recv() {
         pending.push_back(o);

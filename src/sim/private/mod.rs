@@ -143,7 +143,8 @@ pub enum Refusal {
     DuplicateLinkId,
     /// Size or price not positive.
     Invalid,
-    /// A post-only order would have taken liquidity.
+    /// A post-only order would have taken liquidity: it was entered and cancelled at once
+    /// (it is the last of [`Engine::orders`]).
     PostOnlyWouldCross,
     /// A reduce-only order would not reduce the position.
     ReduceOnly,
@@ -244,17 +245,19 @@ impl Engine {
         let parse = |side: &BookSide, out: &mut Vec<(i64, i64)>| {
             out.clear();
             for (p, q) in side {
-                if let (Ok(p), Ok(q)) = (
-                    inst.tick.parse(p.as_bytes()),
-                    inst.lot.parse(q.as_bytes()),
-                ) {
+                if let (Ok(p), Ok(q)) =
+                    (inst.tick.parse(p.as_bytes()), inst.lot.parse(q.as_bytes()))
+                {
                     if q > 0 {
                         out.push((p, q));
                     }
                 }
             }
         };
-        let (mut b, mut a) = (std::mem::take(&mut self.bids), std::mem::take(&mut self.asks));
+        let (mut b, mut a) = (
+            std::mem::take(&mut self.bids),
+            std::mem::take(&mut self.asks),
+        );
         parse(bids, &mut b);
         parse(asks, &mut a);
         self.bids = b;
@@ -300,9 +303,6 @@ impl Engine {
             OrderSide::Buy => self.asks.first().is_some_and(|&(a, _)| px >= a),
             OrderSide::Sell => self.bids.first().is_some_and(|&(b, _)| px <= b),
         };
-        if crosses && tif == Tif::PostOnly {
-            return Err(Refusal::PostOnlyWouldCross);
-        }
         let order_id = self.next_order_id;
         self.next_order_id += 1;
         self.orders.push(SimOrder {
@@ -322,6 +322,13 @@ impl Engine {
         });
         let i = self.orders.len() - 1;
         self.changes.push(Change::Order(i));
+        if crosses && tif == Tif::PostOnly {
+            // Accepted, then cancelled at once without trading (Bybit's behaviour; a venue
+            // that refuses it outright maps this to its error).
+            self.orders[i].status = Status::Cancelled;
+            self.changes.push(Change::Order(i));
+            return Err(Refusal::PostOnlyWouldCross);
+        }
         if crosses {
             self.take(i, now_ms);
         }
@@ -368,7 +375,11 @@ impl Engine {
     }
 
     fn fill(&mut self, i: usize, px: i64, qty: i64, maker: bool, now_ms: u64) {
-        let rate = if maker { self.maker_fee } else { self.taker_fee };
+        let rate = if maker {
+            self.maker_fee
+        } else {
+            self.taker_fee
+        };
         let fee = px as i128 * qty as i128 * rate as i128;
         let value = px as i128 * qty as i128 * MONEY_PER_TICK_LOT;
         let o = &mut self.orders[i];
@@ -438,18 +449,8 @@ impl Engine {
             }
             let (side, px) = (self.orders[i].side, self.orders[i].px);
             let budget: i64 = match side {
-                OrderSide::Buy => self
-                    .asks
-                    .iter()
-                    .take_while(|l| l.0 < px)
-                    .map(|l| l.1)
-                    .sum(),
-                OrderSide::Sell => self
-                    .bids
-                    .iter()
-                    .take_while(|l| l.0 > px)
-                    .map(|l| l.1)
-                    .sum(),
+                OrderSide::Buy => self.asks.iter().take_while(|l| l.0 < px).map(|l| l.1).sum(),
+                OrderSide::Sell => self.bids.iter().take_while(|l| l.0 > px).map(|l| l.1).sum(),
             };
             let leaves = self.orders[i].qty - self.orders[i].cum;
             let f = leaves.min(budget);
@@ -594,6 +595,27 @@ pub enum PrivateFault {
     LostAck(u32),
 }
 
+/// The private side the server runs (shared by its threads).
+#[derive(Clone)]
+pub struct PrivateSide(pub std::sync::Arc<std::sync::Mutex<Box<dyn PrivateApi>>>);
+
+impl PrivateSide {
+    pub fn new(api: Box<dyn PrivateApi>) -> PrivateSide {
+        PrivateSide(std::sync::Arc::new(std::sync::Mutex::new(api)))
+    }
+
+    /// Locks, ignoring poisoning (a panicked connection thread must not stop the others).
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, Box<dyn PrivateApi>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl std::fmt::Debug for PrivateSide {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PrivateSide")
+    }
+}
+
 /// A venue's private protocol over an [`Engine`].
 pub trait PrivateApi: Send {
     /// WebSocket routes of the private side (`/v5/private`).
@@ -623,6 +645,8 @@ pub trait PrivateApi: Send {
     /// `GET /sim/state`.
     fn state(&self) -> serde_json::Value;
 }
+
+pub mod http;
 
 #[cfg(test)]
 mod tests;

@@ -2,6 +2,7 @@
 
 pub mod connector;
 pub mod private;
+pub mod sim_private;
 pub mod sync;
 pub mod top;
 pub mod wire;
