@@ -244,17 +244,19 @@ impl Engine {
         let parse = |side: &BookSide, out: &mut Vec<(i64, i64)>| {
             out.clear();
             for (p, q) in side {
-                if let (Ok(p), Ok(q)) = (
-                    inst.tick.parse(p.as_bytes()),
-                    inst.lot.parse(q.as_bytes()),
-                ) {
+                if let (Ok(p), Ok(q)) =
+                    (inst.tick.parse(p.as_bytes()), inst.lot.parse(q.as_bytes()))
+                {
                     if q > 0 {
                         out.push((p, q));
                     }
                 }
             }
         };
-        let (mut b, mut a) = (std::mem::take(&mut self.bids), std::mem::take(&mut self.asks));
+        let (mut b, mut a) = (
+            std::mem::take(&mut self.bids),
+            std::mem::take(&mut self.asks),
+        );
         parse(bids, &mut b);
         parse(asks, &mut a);
         self.bids = b;
@@ -368,7 +370,11 @@ impl Engine {
     }
 
     fn fill(&mut self, i: usize, px: i64, qty: i64, maker: bool, now_ms: u64) {
-        let rate = if maker { self.maker_fee } else { self.taker_fee };
+        let rate = if maker {
+            self.maker_fee
+        } else {
+            self.taker_fee
+        };
         let fee = px as i128 * qty as i128 * rate as i128;
         let value = px as i128 * qty as i128 * MONEY_PER_TICK_LOT;
         let o = &mut self.orders[i];
@@ -438,18 +444,8 @@ impl Engine {
             }
             let (side, px) = (self.orders[i].side, self.orders[i].px);
             let budget: i64 = match side {
-                OrderSide::Buy => self
-                    .asks
-                    .iter()
-                    .take_while(|l| l.0 < px)
-                    .map(|l| l.1)
-                    .sum(),
-                OrderSide::Sell => self
-                    .bids
-                    .iter()
-                    .take_while(|l| l.0 > px)
-                    .map(|l| l.1)
-                    .sum(),
+                OrderSide::Buy => self.asks.iter().take_while(|l| l.0 < px).map(|l| l.1).sum(),
+                OrderSide::Sell => self.bids.iter().take_while(|l| l.0 > px).map(|l| l.1).sum(),
             };
             let leaves = self.orders[i].qty - self.orders[i].cum;
             let f = leaves.min(budget);
