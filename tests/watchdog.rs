@@ -1,6 +1,6 @@
 //! `WATCHDOG=1` only while every hot thread makes progress.
 //!
-//! `obi-scalp run`'s driver (`app::run::drive`) runs the real pipeline (four hot threads, all
+//! `obi-scalp run`'s driver (`app::session::drive`) runs the real pipeline (four hot threads, all
 //! parking when idle) over a source the test steers, with `$NOTIFY_SOCKET` pointing at a unix
 //! datagram socket the test reads (a fake systemd) and `$WATCHDOG_USEC` asking for a ping every
 //! 200 ms. The source's `next` can be made to block: that stalls the feed stage inside its
@@ -11,7 +11,7 @@
 //! (a check whose baseline predates the stall), and none after; pings again once it resumes.
 //! The one time window is the "no more pings" one, and a slow machine can only send fewer.
 
-use obi_scalp::app::run::drive;
+use obi_scalp::app::session::drive;
 use obi_scalp::config::{Config, WaitStrategy};
 use obi_scalp::ops::{self, Ops, StatusBoard};
 use obi_scalp::pipeline::layout::LayoutSpec;

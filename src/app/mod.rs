@@ -8,6 +8,7 @@ pub mod record;
 pub mod replay;
 pub mod report;
 pub mod run;
+pub mod session;
 pub mod sweep;
 pub mod verify;
 

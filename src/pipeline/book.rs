@@ -5,7 +5,6 @@ use super::stats::{sample, Flags, HotCounters, LatencyKind, LatencySample};
 use crate::book::BookSet;
 use crate::clock::now_ns;
 use crate::msg::{MarketMsg, MdEvent, Stamped};
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// Events handled per poll before yielding to the runner's checks.
@@ -73,7 +72,6 @@ impl Stage for BookStage {
             HotCounters::set(&self.counters.book_updates, c.updates);
             HotCounters::set(&self.counters.crossed, c.crossed);
             HotCounters::set(&self.counters.overflow_book_signal, self.overflows);
-            self.counters.progress.fetch_add(1, Ordering::Relaxed);
         }
         n > 0
     }

@@ -90,7 +90,6 @@ impl<S: FrameSource, D: Decoder + Send + 'static> FeedStage<S, D> {
         HotCounters::set(&h.snapshots, c.snapshots + c.rest_snapshots);
         HotCounters::set(&h.ring_overflows, self.overflows);
         HotCounters::set(&h.samples_dropped, self.dropped_samples);
-        h.progress.fetch_add(1, Ordering::Relaxed);
     }
 }
 

@@ -6,7 +6,6 @@ use super::stats::{sample, Flags, HotCounters, LatencyKind, LatencySample};
 use crate::clock::now_ns;
 use crate::exec::{Gateway, PaperExchange};
 use crate::msg::{ExecReport, OrderCmd, Stamped, ToOrder};
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 const BATCH: usize = 256;
@@ -100,7 +99,6 @@ impl<G: Gateway + Send + 'static> Stage for OrderStage<G> {
         }
         if n > 0 || polled {
             HotCounters::set(&self.counters.overflow_order_signal, self.overflows);
-            self.counters.progress.fetch_add(1, Ordering::Relaxed);
         }
         n > 0 || polled
     }

@@ -89,7 +89,6 @@ impl SignalStage {
         ));
         HotCounters::set(&c.overflow_signal_order, self.overflows);
         HotCounters::set(&c.overflow_signal_cold, self.events_dropped);
-        c.progress.fetch_add(1, Ordering::Relaxed);
     }
 }
 

@@ -124,8 +124,6 @@ pub struct HotCounters {
     /// signal stage.
     pub overflow_signal_cold: AtomicU64,
     pub samples_dropped: AtomicU64,
-    // progress, for the systemd watchdog: bumped by every hot loop iteration that did work
-    pub progress: AtomicU64,
 }
 
 impl HotCounters {
