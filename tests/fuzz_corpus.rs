@@ -109,3 +109,20 @@ fn seeds_reach_the_parsers() {
     let ok = fuzzing::http_request_status(b"GET /healthz HTTP/1.1\r\n\r\n");
     assert!(ok == Some(200) || ok == Some(503), "{ok:?}");
 }
+
+/// Every venue with a decoder has a fuzz target (a new venue's decoder fails this until
+/// `fuzz/fuzz_targets/decode_VENUE.rs`, its corpus and a test above exist).
+#[test]
+fn every_decoder_has_a_fuzz_target() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+    for v in Venue::connected() {
+        let name = format!("decode_{}", v.as_str());
+        assert!(
+            root.join("fuzz_targets")
+                .join(format!("{name}.rs"))
+                .is_file(),
+            "no fuzz target {name}"
+        );
+        assert!(!inputs(&name).is_empty(), "no corpus for {name}");
+    }
+}

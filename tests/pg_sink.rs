@@ -1,7 +1,7 @@
 //! The PostgreSQL sink against a real PostgreSQL (`OBI_TEST_POSTGRES_URL`, set by `.ci/run`):
 //! the rows there equal the journal's, and a database that goes away mid-run (every connection
 //! cut and new ones refused, by a TCP proxy on 127.0.0.1) and comes back ends with every row
-//! there exactly once. Without the variable the tests print a skip, or fail under
+//! there exactly once; so does a private cluster really stopped (`pg_ctl stop`) and started again. Without the variable the tests print a skip, or fail under
 //! `OBI_REQUIRE_TOOLS=1`.
 
 use obi_scalp::msg::{ExecKind, ExecReport, Liquidity, OrderSide};
@@ -428,4 +428,172 @@ fn grafana_pnl_dashboard_queries_run_on_the_sink_tables() {
     assert_eq!(ran, 6);
     pgc.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
         .unwrap();
+}
+
+/// A private PostgreSQL cluster (initdb + pg_ctl from `PG_BINDIR` or /usr/lib/postgresql/*/bin,
+/// run as the `postgres` user when the test runs as root, as initdb requires), on a free port of
+/// 127.0.0.1. Stopped and removed on drop.
+struct Cluster {
+    bindir: PathBuf,
+    data: PathBuf,
+    port: u16,
+    as_postgres: bool,
+}
+
+impl Cluster {
+    fn cmd(&self, tool: &str) -> std::process::Command {
+        let bin = self.bindir.join(tool);
+        if self.as_postgres {
+            let mut c = std::process::Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(bin);
+            c
+        } else {
+            std::process::Command::new(bin)
+        }
+    }
+
+    fn run(&self, mut c: std::process::Command, what: &str) {
+        let o = c.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert!(
+            o.status.success(),
+            "{what}: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+
+    fn start(&self) {
+        let mut c = self.cmd("pg_ctl");
+        c.arg("-D")
+            .arg(&self.data)
+            .args(["-w", "-l"])
+            .arg(self.data.join("log"));
+        c.arg("-o").arg(format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1",
+            self.port,
+            self.data.display()
+        ));
+        c.arg("start");
+        self.run(c, "pg_ctl start");
+    }
+
+    fn stop(&self) {
+        let mut c = self.cmd("pg_ctl");
+        c.arg("-D")
+            .arg(&self.data)
+            .args(["-w", "-m", "fast", "stop"]);
+        self.run(c, "pg_ctl stop");
+    }
+
+    fn url(&self) -> String {
+        format!("postgresql://obi@127.0.0.1:{}/postgres", self.port)
+    }
+
+    fn new() -> Option<Cluster> {
+        let bindir = std::env::var("PG_BINDIR")
+            .map(PathBuf::from)
+            .ok()
+            .or_else(|| {
+                let mut v: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+                    .ok()?
+                    .flatten()
+                    .map(|e| e.path().join("bin"))
+                    .filter(|p| p.join("initdb").exists())
+                    .collect();
+                v.sort();
+                v.pop()
+            });
+        let Some(bindir) = bindir else {
+            assert_ne!(
+                std::env::var("OBI_REQUIRE_TOOLS").as_deref(),
+                Ok("1"),
+                "OBI_REQUIRE_TOOLS=1 but no PostgreSQL initdb (PG_BINDIR or /usr/lib/postgresql/*/bin)"
+            );
+            eprintln!("SKIP: no PostgreSQL initdb found");
+            return None;
+        };
+        // initdb refuses to run as root.
+        let root = std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+            .unwrap_or(false);
+        let data = std::env::temp_dir().join(format!("obi-pg-cluster-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&data);
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let c = Cluster {
+            bindir,
+            data,
+            port,
+            as_postgres: root,
+        };
+        let mut init = c.cmd("initdb");
+        init.arg("-D")
+            .arg(&c.data)
+            .args(["-U", "obi", "--auth=trust", "-E", "UTF8", "--no-sync"]);
+        c.run(init, "initdb");
+        c.start();
+        Some(c)
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let mut c = self.cmd("pg_ctl");
+        c.arg("-D")
+            .arg(&self.data)
+            .args(["-w", "-m", "immediate", "stop"]);
+        let _ = c.output();
+        let _ = std::fs::remove_dir_all(&self.data);
+    }
+}
+
+/// The must-show: the database really stopped mid-run (`pg_ctl stop`) and started again; the
+/// records written meanwhile wait in the journal and every row ends up there exactly once.
+#[test]
+fn database_stopped_mid_run_and_started_again_ends_with_every_row_once() {
+    let Some(cluster) = Cluster::new() else {
+        return;
+    };
+    let url = cluster.url();
+    let dir = workdir("stopstart");
+    let path = dir.join("j.sqlite");
+    let mut j = Journal::open(&path).unwrap();
+    j.begin_run(&info()).unwrap();
+    let sink = PgSink::spawn(url.clone(), path.clone()).unwrap();
+    let stats = sink.stats().clone();
+    let mut id = 1;
+    for _ in 0..5 {
+        write_batch(&mut j, id, 100);
+        id += 100;
+        sink.wake();
+    }
+    wait_for("the first rows copied", || {
+        stats.connected.load(Ordering::Relaxed) && stats.sent.load(Ordering::Relaxed) > 0
+    });
+    cluster.stop();
+    for _ in 0..5 {
+        write_batch(&mut j, id, 100);
+        id += 100;
+        sink.wake();
+    }
+    wait_for("the sink to notice", || {
+        !stats.connected.load(Ordering::Relaxed) && stats.behind.load(Ordering::Relaxed) > 0
+    });
+    cluster.start();
+    write_batch(&mut j, id, 100);
+    sink.wake();
+    let want = pg::journal_rows(j.connection()).unwrap();
+    wait_for("every row in PostgreSQL", || {
+        stats.connected.load(Ordering::Relaxed) && stats.sent.load(Ordering::Relaxed) as i64 == want
+    });
+    let s = sink.finish();
+    assert_eq!(s.behind.load(Ordering::Relaxed), 0);
+    assert!(s.errors.load(Ordering::Relaxed) >= 1);
+    let mut pgc = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    assert_equal(j.connection(), &mut pgc);
 }

@@ -146,51 +146,15 @@ pub fn summarize(cfg: &Config, out: &Outcome, engine: &super::Engine) -> Summary
     let gross: Money = trades.iter().map(|t| t.gross_pnl).sum();
     let fees: Money = trades.iter().map(|t| t.fees).sum();
     let net: Money = trades.iter().map(|t| t.net_pnl).sum();
-    let wins = trades.iter().filter(|t| t.net_pnl > 0).count() as u64;
-    let won: Money = trades
-        .iter()
-        .filter(|t| t.net_pnl > 0)
-        .map(|t| t.net_pnl)
-        .sum();
-    let lost: Money = -trades
-        .iter()
-        .filter(|t| t.net_pnl < 0)
-        .map(|t| t.net_pnl)
-        .sum::<Money>();
     let n = trades.len() as u64;
-    let ratio = |a: f64| format!("{a:.4}");
-    let win_rate = if n == 0 {
-        "0.0000".into()
-    } else {
-        ratio(wins as f64 / n as f64)
-    };
-    let profit_factor = if lost == 0 {
-        if won > 0 {
-            "inf".into()
-        } else {
-            "0.0000".into()
-        }
-    } else {
-        ratio(won as f64 / lost as f64)
-    };
-    // Sharpe of per-trade returns: net PnL over the trade's entry value.
-    let rets: Vec<f64> = trades
-        .iter()
-        .filter(|t| t.entry_value != 0)
-        .map(|t| t.net_pnl as f64 / t.entry_value as f64)
-        .collect();
-    let sharpe = if rets.len() < 2 {
-        "0.0000".into()
-    } else {
-        let mean = rets.iter().sum::<f64>() / rets.len() as f64;
-        let var =
-            rets.iter().map(|r| (r - mean) * (r - mean)).sum::<f64>() / (rets.len() - 1) as f64;
-        if var > 0.0 {
-            ratio(mean / var.sqrt())
-        } else {
-            "0.0000".into()
-        }
-    };
+    // The same ratios as `obi-scalp report` computes from the journal.
+    let nets: Vec<(Money, Money)> = trades.iter().map(|t| (t.net_pnl, t.entry_value)).collect();
+    let crate::store::report::TradeRatios {
+        wins,
+        win_rate,
+        profit_factor,
+        sharpe_per_trade: sharpe,
+    } = crate::store::report::TradeRatios::of(&nets);
     let t = &engine.trader.counters;
     let (pos, cash) = engine.paper.balance();
     Summary {

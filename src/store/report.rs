@@ -234,6 +234,66 @@ impl Series {
     }
 }
 
+/// The ratios of a set of closed trades, as `summary.json` and the report print them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TradeRatios {
+    /// Trades with a net PnL above zero.
+    pub wins: u64,
+    pub win_rate: String,
+    /// Won over lost money; `inf` with no loss and some win.
+    pub profit_factor: String,
+    /// Sharpe of per-trade returns `net / entry_value` (sample standard deviation).
+    pub sharpe_per_trade: String,
+}
+
+impl TradeRatios {
+    /// From `(net PnL, entry value)` per closed trade.
+    pub fn of(nets: &[(Money, Money)]) -> TradeRatios {
+        let n = nets.len() as u64;
+        let wins = nets.iter().filter(|t| t.0 > 0).count() as u64;
+        let won: Money = nets.iter().filter(|t| t.0 > 0).map(|t| t.0).sum();
+        let lost: Money = -nets.iter().filter(|t| t.0 < 0).map(|t| t.0).sum::<Money>();
+        let ratio = |x: f64| format!("{x:.4}");
+        let win_rate = if n == 0 {
+            "0.0000".into()
+        } else {
+            ratio(wins as f64 / n as f64)
+        };
+        let profit_factor = if lost == 0 {
+            if won > 0 {
+                "inf".into()
+            } else {
+                "0.0000".into()
+            }
+        } else {
+            ratio(won as f64 / lost as f64)
+        };
+        let rets: Vec<f64> = nets
+            .iter()
+            .filter(|t| t.1 != 0)
+            .map(|t| t.0 as f64 / t.1 as f64)
+            .collect();
+        let sharpe_per_trade = if rets.len() < 2 {
+            "0.0000".into()
+        } else {
+            let mean = rets.iter().sum::<f64>() / rets.len() as f64;
+            let var =
+                rets.iter().map(|r| (r - mean) * (r - mean)).sum::<f64>() / (rets.len() - 1) as f64;
+            if var > 0.0 {
+                ratio(mean / var.sqrt())
+            } else {
+                "0.0000".into()
+            }
+        };
+        TradeRatios {
+            wins,
+            win_rate,
+            profit_factor,
+            sharpe_per_trade,
+        }
+    }
+}
+
 /// As `crate::config::format_money` prints money.
 fn fmt_money(m: Money, per: i64, dec: u8, qdec: u8) -> String {
     let mut s = String::new();
@@ -404,41 +464,13 @@ pub fn build(
         }
     }
     let n = nets.len() as u64;
-    let wins = nets.iter().filter(|t| t.0 > 0).count() as u64;
-    let won: Money = nets.iter().filter(|t| t.0 > 0).map(|t| t.0).sum();
-    let lost: Money = -nets.iter().filter(|t| t.0 < 0).map(|t| t.0).sum::<Money>();
+    let TradeRatios {
+        wins,
+        win_rate,
+        profit_factor,
+        sharpe_per_trade: sharpe,
+    } = TradeRatios::of(&nets);
     let ratio = |x: f64| format!("{x:.4}");
-    let win_rate = if n == 0 {
-        "0.0000".into()
-    } else {
-        ratio(wins as f64 / n as f64)
-    };
-    let profit_factor = if lost == 0 {
-        if won > 0 {
-            "inf".into()
-        } else {
-            "0.0000".into()
-        }
-    } else {
-        ratio(won as f64 / lost as f64)
-    };
-    let rets: Vec<f64> = nets
-        .iter()
-        .filter(|t| t.1 != 0)
-        .map(|t| t.0 as f64 / t.1 as f64)
-        .collect();
-    let sharpe = if rets.len() < 2 {
-        "0.0000".into()
-    } else {
-        let mean = rets.iter().sum::<f64>() / rets.len() as f64;
-        let var =
-            rets.iter().map(|r| (r - mean) * (r - mean)).sum::<f64>() / (rets.len() - 1) as f64;
-        if var > 0.0 {
-            ratio(mean / var.sqrt())
-        } else {
-            "0.0000".into()
-        }
-    };
 
     // The equity chain and its drawdown.
     let mut series = Series {
