@@ -37,6 +37,7 @@ def records(path, n):
 venues = {
     "decode_bybit": "bybit_v5_cryptofeed_20260809.jsonl",
     "decode_binance": "binance_spot_cryptofeed_20211012.jsonl",
+    "decode_bitflyer": "bitflyer_cryptofeed_20211212.jsonl",
     "decode_coincheck": None,
 }
 cryptofeed_lines = []
@@ -102,7 +103,7 @@ for req in [
     b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
     b"GET /health/detailed HTTP/1.1\r\n\r\n",
     b"GET /metrics?x=1 HTTP/1.0\r\n\r\n",
-    b"POST /kill HTTP/1.1\r\nAuthorization: Bearer fuzz-kill-token\r\nContent-Length: 2\r\n\r\n{}",
+    b"POST /kill HTTP/1.1\r\nAuthorization: Bearer fuzz-kill-token-32-bytes-at-least-0001\r\nContent-Length: 2\r\n\r\n{}",
     b"POST /kill HTTP/1.1\r\nAuthorization: Bearer wrong\r\n\r\n",
     b"DELETE /healthz HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
 ]:

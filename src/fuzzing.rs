@@ -123,7 +123,7 @@ pub fn record_reader(format: Format, data: &[u8]) {
 }
 
 /// The kill token the HTTP target's server knows.
-pub const HTTP_KILL_TOKEN: &str = "fuzz-kill-token";
+pub const HTTP_KILL_TOKEN: &str = "fuzz-kill-token-32-bytes-at-least-0001";
 
 fn handler() -> &'static Handler {
     static H: OnceLock<Handler> = OnceLock::new();

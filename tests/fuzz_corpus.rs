@@ -60,6 +60,13 @@ fn decode_binance() {
 }
 
 #[test]
+fn decode_bitflyer() {
+    replay("decode_bitflyer", |d| {
+        fuzzing::venue_decoder(Venue::Bitflyer, d)
+    });
+}
+
+#[test]
 fn record_cryptofeed() {
     replay("record_cryptofeed", |d| {
         fuzzing::record_reader(Format::CryptofeedJson, d)

@@ -1068,7 +1068,7 @@ fn kill_file_aborts_with_exit_8() {
 
 #[test]
 fn kill_http_with_config_token_aborts_with_exit_8() {
-    let token = "cfg-kill-token-5c3a9e";
+    let token = "cfg-kill-token-5c3a9e-padded-to-32-bytes";
     let t = kill_median(
         "killhttp",
         &format!("kill_token = \"{token}\""),
@@ -1095,15 +1095,21 @@ fn kill_http_with_credential_token_aborts_with_exit_8() {
     // The secret path: no token in the config, `$CREDENTIALS_DIRECTORY/kill_token` enables the
     // endpoint (and would win over a config value).
     let creds = workdir("killcreds");
-    let token = "cred-kill-token-81f0d2";
+    let token = "cred-kill-token-81f0d2-padded-to-32-bytes";
     std::fs::write(creds.join("kill_token"), format!("{token}\n")).unwrap();
     let t = kill_median(
         "killhttp2",
-        "kill_token = \"config-value-loses\"",
+        "kill_token = \"config-value-loses-padded-to-32-bytes\"",
         &[("CREDENTIALS_DIRECTORY", creds.to_str().unwrap())],
         "http",
         |run| {
-            let r = http(run.addr, "POST", "/kill", Some("config-value-loses")).unwrap();
+            let r = http(
+                run.addr,
+                "POST",
+                "/kill",
+                Some("config-value-loses-padded-to-32-bytes"),
+            )
+            .unwrap();
             assert_eq!(r.code, 401, "{}", r.body);
         },
         |run| {
@@ -1204,11 +1210,11 @@ fn planted_secrets_appear_nowhere() {
     std::fs::create_dir_all(&creds).unwrap();
     let key = "AKIA-planted-key-4f1c2b";
     let secret = "planted-api-secret-9a8b7c6d";
-    let token = "planted-kill-token-0e1d2c";
+    let token = "planted-kill-token-0e1d2c-padded-to-32-bytes";
     std::fs::write(creds.join("api_key"), format!("{key}\n")).unwrap();
     std::fs::write(creds.join("api_secret"), format!("{secret}\n")).unwrap();
     std::fs::write(creds.join("kill_token"), token).unwrap();
-    let cfg_token = "config-planted-token-77aa";
+    let cfg_token = "config-planted-token-77aa-padded-to-32-bytes";
     let cfg = write_config(&dir, &format!("kill_token = \"{cfg_token}\""));
     let mut run = Run::start(
         &dir,

@@ -584,7 +584,19 @@ impl RawConfig {
             artifacts_dir: PathBuf::from(o.str_or("artifacts_dir", "var/artifacts")?),
             log_dir: PathBuf::from(o.str_or("log_dir", "var/logs")?),
             kill_file: PathBuf::from(o.str_or("kill_file", "var/KILL")?),
-            kill_token: o.opt_str("kill_token")?,
+            kill_token: match o.opt_str("kill_token")? {
+                Some(t) if t.trim().len() < crate::ops::secrets::MIN_KILL_TOKEN_BYTES => {
+                    return Err(ConfigError::new(
+                        "ops.kill_token",
+                        format!(
+                            "is {} bytes: expected at least {} (for example `openssl rand -hex 32`)",
+                            t.trim().len(),
+                            crate::ops::secrets::MIN_KILL_TOKEN_BYTES
+                        ),
+                    ))
+                }
+                t => t,
+            },
             status_interval_ns: o.ms(
                 "status_interval_ms",
                 "5000",

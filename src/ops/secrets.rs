@@ -11,8 +11,9 @@
 //! the next source silently). Surrounding whitespace (a trailing newline) is trimmed.
 //!
 //! [`Secret`] prints as `[redacted]` under `Debug` and `Display` and is not `Serialize`, so it
-//! cannot end up in status JSON, metrics, artifacts or the audit log by accident. Its bytes are
-//! overwritten when dropped.
+//! cannot end up in status JSON, metrics, artifacts or the audit log by accident. It is not
+//! `Clone`: the store hands out `Arc<Secret>`, so each value lives in one allocation, which is
+//! zeroised (`zeroize`) when the last reference goes.
 //!
 //! [`SecretStore::reload`] re-reads everything on demand (the cold thread calls it on SIGHUP);
 //! consumers watch [`SecretStore::generation`] to pick up new values.
@@ -32,9 +33,11 @@ pub const API_KEY: &str = "api_key";
 pub const API_SECRET: &str = "api_secret";
 /// Name of the bearer token that `POST /kill` requires.
 pub const KILL_TOKEN: &str = "kill_token";
+/// Shortest kill token accepted (bytes): 32 random bytes, or their 64-character hex form.
+pub const MIN_KILL_TOKEN_BYTES: usize = 32;
 
 /// A secret value. `Debug`/`Display` print `[redacted]`; read it with [`Secret::expose`].
-#[derive(Clone, PartialEq, Eq)]
+#[derive(PartialEq, Eq)]
 pub struct Secret(String);
 
 impl Secret {
@@ -48,13 +51,10 @@ impl Secret {
     }
 
     /// Constant-time comparison with `other` (for tokens).
+    /// (`subtle`; only the lengths are compared in variable time).
     pub fn matches(&self, other: &[u8]) -> bool {
-        let a = self.0.as_bytes();
-        if a.len() != other.len() {
-            return false;
-        }
-        let diff = a.iter().zip(other).fold(0u8, |acc, (x, y)| acc | (x ^ y));
-        std::hint::black_box(diff) == 0
+        use subtle::ConstantTimeEq;
+        self.0.as_bytes().ct_eq(other).into()
     }
 }
 
@@ -72,10 +72,8 @@ impl fmt::Display for Secret {
 
 impl Drop for Secret {
     fn drop(&mut self) {
-        let mut bytes = std::mem::take(&mut self.0).into_bytes();
-        bytes.fill(0);
-        // Keep the zeroing from being optimised away as a dead store.
-        std::hint::black_box(&bytes);
+        // The whole capacity, with writes the optimiser may not remove.
+        zeroize::Zeroize::zeroize(&mut self.0);
     }
 }
 
@@ -145,7 +143,7 @@ pub struct SecretSources {
     pub env_prefix: String,
     env: Arc<EnvLookup>,
     /// Last-resort values from the config file: secret name -> (config key, value).
-    config: BTreeMap<String, (String, Secret)>,
+    config: BTreeMap<String, (String, Arc<Secret>)>,
 }
 
 impl fmt::Debug for SecretSources {
@@ -192,8 +190,10 @@ impl SecretSources {
     /// when no file or environment variable has it, so an operator can move the value out of
     /// the config file without editing it.
     pub fn with_config_value(mut self, name: &str, key: &str, value: &str) -> SecretSources {
-        self.config
-            .insert(name.to_owned(), (key.to_owned(), Secret::new(value)));
+        self.config.insert(
+            name.to_owned(),
+            (key.to_owned(), Arc::new(Secret::new(value))),
+        );
         self
     }
 
@@ -306,15 +306,15 @@ fn read_secret_file(path: &Path) -> Result<Option<String>, SecretError> {
 /// API key and secret for the venue.
 #[derive(Clone, Debug)]
 pub struct Credentials {
-    pub api_key: Secret,
-    pub api_secret: Secret,
+    pub api_key: Arc<Secret>,
+    pub api_secret: Arc<Secret>,
 }
 
 /// Secrets loaded once and reloaded on demand, shared by the cold side (`Arc<SecretStore>`).
 pub struct SecretStore {
     sources: SecretSources,
     names: Vec<String>,
-    current: Mutex<BTreeMap<String, (Secret, SecretOrigin)>>,
+    current: Mutex<BTreeMap<String, (Arc<Secret>, SecretOrigin)>>,
     generation: AtomicU64,
 }
 
@@ -354,7 +354,7 @@ impl SecretStore {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, (Secret, SecretOrigin)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, (Arc<Secret>, SecretOrigin)>> {
         self.current.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -367,11 +367,11 @@ impl SecretStore {
             match self.sources.lookup(name) {
                 Ok(Some((secret, origin))) => {
                     let changed = match cur.get(name) {
-                        Some((old, o)) => *old != secret || *o != origin,
+                        Some((old, o)) => **old != secret || *o != origin,
                         None => true,
                     };
                     if changed {
-                        cur.insert(name.clone(), (secret, origin.clone()));
+                        cur.insert(name.clone(), (Arc::new(secret), origin.clone()));
                         report.changed = true;
                     }
                     report.loaded.push((name.clone(), origin));
@@ -401,8 +401,9 @@ impl SecretStore {
         self.generation.load(Ordering::Acquire)
     }
 
-    pub fn get(&self, name: &str) -> Option<Secret> {
-        self.lock().get(name).map(|(s, _)| s.clone())
+    /// The current value (shared, not copied).
+    pub fn get(&self, name: &str) -> Option<Arc<Secret>> {
+        self.lock().get(name).map(|(s, _)| Arc::clone(s))
     }
 
     pub fn origin(&self, name: &str) -> Option<SecretOrigin> {
@@ -463,9 +464,10 @@ mod tests {
         let s = Secret::new("hunter2");
         assert_eq!(format!("{s}"), "[redacted]");
         assert_eq!(format!("{s:?}"), "[redacted]");
+        let s = Arc::new(s);
         let c = Credentials {
-            api_key: s.clone(),
-            api_secret: Secret::new("x"),
+            api_key: Arc::clone(&s),
+            api_secret: Arc::new(Secret::new("x")),
         };
         assert!(!format!("{c:?}").contains("hunter2"));
         assert!(s.matches(b"hunter2"));
