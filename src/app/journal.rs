@@ -14,7 +14,7 @@ pub struct JournalArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum JournalCmd {
-    /// A consistent copy of the live journal into OUT/backup-<UTC stamp>/, with manifest.json.
+    /// A consistent copy of the live journal into `OUT/backup-<UTC stamp>/`, with manifest.json.
     Backup {
         /// The journal (default: the `[store] journal` default).
         #[arg(long, default_value = "var/journal.sqlite")]
