@@ -205,6 +205,18 @@ if [ "$(prop "$u" NRestarts)" = 0 ] && [ "$(prop "$u" MainPID)" = "$pid" ]; then
 if ct systemctl reload "$u" && wait_for 10 "the reload line" sh -c "nsenter -t $leader -m -u -i -n -p -C -- journalctl -u $u -o cat --no-pager | grep -q 'SIGHUP: secrets reloaded'" \
     && [ "$(prop "$u" MainPID)" = "$pid" ]; then ok "systemctl reload: SIGHUP handled by pid $pid"; else bad "reload"; ct systemctl status --no-pager -n 20 "$u"; fi
 
+# 3b. The daily backup unit (started by hand here, as its timer would): a journal copy that
+# verifies against its manifest, taken while obi-scalp runs.
+if ct systemctl start obi-scalp-backup.service \
+    && b="$(ct sh -c 'ls -d /var/lib/obi-scalp/backups/backup-* | tail -1')" && [ -n "$b" ] \
+    && v="$(ct /usr/local/bin/obi-scalp journal verify "$b" 2>&1)"; then
+    ok "obi-scalp-backup.service: $b verifies (${v%%$'\n'*})"
+else bad "obi-scalp-backup.service"; ct journalctl -u obi-scalp-backup.service -n 20 --no-pager; fi
+if ct systemctl enable --now obi-scalp-backup.timer >/dev/null 2>&1 \
+    && [ "$(prop obi-scalp-backup.timer ActiveState)" = active ]; then
+    ok "obi-scalp-backup.timer enabled: next run $(prop obi-scalp-backup.timer NextElapseUSecRealtime)"
+else bad "obi-scalp-backup.timer does not start"; fi
+
 # 4. SIGSTOP: the watchdog kills and restarts it.
 ct kill -STOP "$pid"
 t0=$(date +%s)
