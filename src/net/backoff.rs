@@ -1,6 +1,12 @@
-//! Reconnect backoff: exponential growth with deterministic jitter.
+//! Reconnect backoff: exponential growth with seeded jitter.
+//!
+//! Production seeds come from [`jitter_seed`]: different in every process and for every client
+//! within one, so instances that lose the venue together do not retry in step. Tests that need
+//! reproducible timing set [`WsConfig::jitter_seed`](super::WsConfig::jitter_seed) themselves.
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::NetError;
 
@@ -95,6 +101,41 @@ impl XorShift64 {
     pub fn next_f64(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
     }
+}
+
+/// A fresh jitter seed: a per-process random base (the OS generator through `ring`; if that
+/// fails, process id XOR the wall-clock nanoseconds at the first call) mixed with a per-process
+/// call counter by splitmix64, a bijection, so no two calls in one process return the same seed.
+/// Called once per client at construction, never on the hot path.
+pub fn jitter_seed() -> u64 {
+    static BASE: OnceLock<u64> = OnceLock::new();
+    static CALLS: AtomicU64 = AtomicU64::new(0);
+    let base = *BASE.get_or_init(|| {
+        let mut b = [0u8; 8];
+        match ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b) {
+            Ok(()) => u64::from_le_bytes(b),
+            Err(_) => pid_clock_seed(
+                std::process::id(),
+                SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos() as u64),
+            ),
+        }
+    });
+    let n = CALLS.fetch_add(1, Ordering::Relaxed);
+    splitmix64(base.wrapping_add(n.wrapping_mul(0x9E37_79B9_7F4A_7C15)))
+}
+
+/// Fallback base when the OS generator is unavailable.
+fn pid_clock_seed(pid: u32, wall_ns: u64) -> u64 {
+    splitmix64(u64::from(pid) ^ wall_ns)
+}
+
+/// splitmix64 finaliser (Steele, Lea, Flood): a bijective 64-bit mix.
+const fn splitmix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 /// Backoff state of one client: how many attempts failed in a row, and the jitter source.
@@ -220,6 +261,45 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("backoff.jitter"));
+    }
+
+    fn delays(seed: u64) -> Vec<u64> {
+        let p = Backoff {
+            initial: ms(100),
+            max: ms(10_000),
+            multiplier: 2.0,
+            jitter: 0.5,
+        };
+        let mut s = BackoffState::new(p, seed);
+        (0..16).map(|_| s.next_delay_ns()).collect()
+    }
+
+    #[test]
+    fn production_seeds_differ_between_clients() {
+        // Built as WsClient::new builds them: BackoffState::new(cfg.backoff, cfg.jitter_seed)
+        // with the seed WsConfig::new draws.
+        let (a, b) = (
+            crate::net::WsConfig::new("ws://127.0.0.1:1/"),
+            crate::net::WsConfig::new("ws://127.0.0.1:1/"),
+        );
+        assert_ne!(a.jitter_seed, b.jitter_seed);
+        let mut sa = BackoffState::new(a.backoff, a.jitter_seed);
+        let mut sb = BackoffState::new(b.backoff, b.jitter_seed);
+        let (da, db): (Vec<u64>, Vec<u64>) = (0..16)
+            .map(|_| (sa.next_delay_ns(), sb.next_delay_ns()))
+            .unzip();
+        assert_ne!(da, db, "two clients must not retry in step");
+    }
+
+    #[test]
+    fn fallback_seed_depends_on_pid_and_clock() {
+        let s = pid_clock_seed(1000, 1_700_000_000_000_000_000);
+        assert_ne!(s, pid_clock_seed(1001, 1_700_000_000_000_000_000));
+        assert_ne!(s, pid_clock_seed(1000, 1_700_000_000_000_000_001));
+        assert_ne!(
+            delays(s),
+            delays(pid_clock_seed(1001, 1_700_000_000_000_000_000))
+        );
     }
 
     #[test]

@@ -23,7 +23,7 @@ pub mod tls;
 mod url;
 mod ws;
 
-pub use backoff::{Backoff, XorShift64};
+pub use backoff::{jitter_seed, Backoff, XorShift64};
 pub use error::{DisconnectCause, NetError};
 pub use url::{Scheme, Url};
 pub use ws::{

@@ -76,7 +76,8 @@ pub struct WsConfig {
     pub subscribe: Vec<String>,
     pub keepalive: Keepalive,
     pub backoff: Backoff,
-    /// Seed of the jitter generator (deterministic reconnect timing).
+    /// Seed of the jitter generator. [`WsConfig::new`] draws a fresh one per client from
+    /// [`jitter_seed`](super::backoff::jitter_seed); set it to reproduce reconnect timing.
     pub jitter_seed: u64,
     /// A connection open this long is healthy: backoff and the failure streak start over.
     pub healthy_after: Duration,
@@ -100,7 +101,8 @@ pub struct WsConfig {
 impl WsConfig {
     /// Defaults: no subscribe frames, no keepalive, backoff 100 ms ×2 up to 30 s with 20 %
     /// jitter, healthy after 30 s, no silence watchdog, 10 s connect timeout, degraded after 3
-    /// failures, never give up, 64 frames per poll, 16 KiB read buffer, 16 MiB messages.
+    /// failures, never give up, 64 frames per poll, 16 KiB read buffer, 16 MiB messages; a
+    /// jitter seed different in every process and for every call.
     pub fn new(url: impl Into<String>) -> Self {
         WsConfig {
             url: url.into(),
@@ -108,7 +110,7 @@ impl WsConfig {
             subscribe: Vec::new(),
             keepalive: Keepalive::None,
             backoff: Backoff::default(),
-            jitter_seed: 0x5EED_0B15_CA1F_0001,
+            jitter_seed: super::backoff::jitter_seed(),
             healthy_after: Duration::from_secs(30),
             max_silence: None,
             connect_timeout: Duration::from_secs(10),
