@@ -782,7 +782,7 @@ mod tests {
             let sc = Scale::new(dec, step);
             if let Some((v, end)) = sc.parse_prefix(&chars) {
                 proptest::prop_assert_eq!(sc.parse_unsigned(&chars[..end], "x"), Ok(v));
-                proptest::prop_assert!(chars.get(end).map_or(true, |c| !c.is_ascii_digit()));
+                proptest::prop_assert!(chars.get(end).is_none_or(|c| !c.is_ascii_digit()));
             }
         }
 

@@ -49,7 +49,7 @@ fn fill(id: u64) -> TraderEvent {
                 qty: 1,
                 liquidity: Liquidity::Maker,
                 // Beyond 64 bits for some: numeric keeps them exact.
-                fee: if id % 7 == 0 {
+                fee: if id.is_multiple_of(7) {
                     i128::from(i64::MAX) * 3 + id as i128
                 } else {
                     -(id as i128)

@@ -454,7 +454,7 @@ impl PaperExchange {
                 let k = p.key();
                 // An order does not meet a book we cannot trust: it waits in `pending`.
                 let waits = !self.book_ok && matches!(p, Pending::Arrive { .. });
-                if k.0 <= now && !waits && best.map_or(true, |(_, bk)| k < bk) {
+                if k.0 <= now && !waits && best.is_none_or(|(_, bk)| k < bk) {
                     best = Some((i, k));
                 }
             }
@@ -533,7 +533,7 @@ impl PaperExchange {
                 let k = p.key();
                 if matches!(p, Pending::Arrive { .. })
                     && k.0 <= ts
-                    && best.map_or(true, |(_, bk)| k < bk)
+                    && best.is_none_or(|(_, bk)| k < bk)
                 {
                     best = Some((i, k));
                 }

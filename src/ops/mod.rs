@@ -399,7 +399,7 @@ impl Ops {
         let now = Instant::now();
         if self
             .last_progress
-            .map_or(true, |t| now.duration_since(t) >= self.progress_every)
+            .is_none_or(|t| now.duration_since(t) >= self.progress_every)
         {
             let kill = self.kill.event();
             // Serialized here, written and fsynced on the writer's thread: a slow disk never
@@ -421,7 +421,7 @@ impl Ops {
         if let (Some(sd), Some(every)) = (&self.sd, self.watchdog) {
             let due = self
                 .last_watchdog
-                .map_or(true, |t| now.duration_since(t) >= every);
+                .is_none_or(|t| now.duration_since(t) >= every);
             if due {
                 // The next check is a whole interval later whether or not this one passed.
                 self.last_watchdog = Some(now);

@@ -225,10 +225,10 @@ impl<S: FrameSource, D: Decoder + Send + 'static> Stage for FeedStage<S, D> {
             self.source.request_resync();
         }
         self.source.on_decoder(&mut self.decoder);
-        if did && self.decoder.counters().frames % 64 == 0 {
+        if did && self.decoder.counters().frames.is_multiple_of(64) {
             self.publish();
         }
-        if did && self.decoder.counters().frames % 1024 == 0 {
+        if did && self.decoder.counters().frames.is_multiple_of(1024) {
             self.wall_offset_ns = crate::clock::wall_offset_ns();
         }
         did

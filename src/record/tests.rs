@@ -680,7 +680,7 @@ fn torn_obirec_tail_loses_only_the_last_record() {
     }
     // zeros after the last record (what a crash can leave): warning, all records kept
     let mut z = bytes.clone();
-    z.extend(std::iter::repeat(0).take(5000));
+    z.extend(std::iter::repeat_n(0, 5000));
     let (got, errs, warns) = read_everything(&d.file("zeros.obirec", &z));
     assert!(errs.is_empty());
     assert_eq!(data_records(&got), recs);

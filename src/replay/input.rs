@@ -691,7 +691,7 @@ impl Stream {
         let mut best: Option<(usize, (u64, usize, u64))> = None;
         for (j, r) in self.runs.iter().enumerate() {
             if let Some(k) = r.key {
-                if best.map_or(true, |(_, b)| k < b) {
+                if best.is_none_or(|(_, b)| k < b) {
                     best = Some((j, k));
                 }
             }

@@ -240,7 +240,7 @@ impl Engine {
         while let Some(next) = s.next_record() {
             let (r, conn) = next?;
             n += 1;
-            if n % 1024 == 0 {
+            if n.is_multiple_of(1024) {
                 progress(n);
             }
             let feeds = r.kind == RecordKind::Http || conn == Some((venue, market));

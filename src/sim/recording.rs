@@ -535,7 +535,7 @@ impl RecordingFeed {
         };
         self.books.iter().find(|b| {
             b.symbol.eq_ignore_ascii_case(sym)
-                && market.map_or(true, |m| b.route.ends_with(&format!("/{m}")))
+                && market.is_none_or(|m| b.route.ends_with(&format!("/{m}")))
         })
     }
 

@@ -295,7 +295,7 @@ impl SyntheticFeed {
             None => (None, symbol),
         };
         self.books.iter().position(|b| {
-            b.symbol().eq_ignore_ascii_case(sym) && market.map_or(true, |m| m == b.market())
+            b.symbol().eq_ignore_ascii_case(sym) && market.is_none_or(|m| m == b.market())
         })
     }
 
@@ -574,7 +574,7 @@ impl SimFeed for SyntheticFeed {
             let mut next: Option<(usize, u64)> = None;
             for (i, b) in self.books.iter().enumerate() {
                 let t = b.m.next_event_ns();
-                if t <= t_ns && next.map_or(true, |(_, bt)| t < bt) {
+                if t <= t_ns && next.is_none_or(|(_, bt)| t < bt) {
                     next = Some((i, t));
                 }
             }

@@ -585,7 +585,7 @@ mod tests {
         for n in 0..40 {
             for special in [None, Some(b'\\'), Some(0x80u8), Some(0x1f)] {
                 let mut s = vec![b'"'];
-                s.extend(std::iter::repeat(b'x').take(n));
+                s.extend(std::iter::repeat_n(b'x', n));
                 if let Some(c) = special {
                     s.push(c);
                 }
