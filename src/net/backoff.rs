@@ -291,6 +291,46 @@ mod tests {
         assert_ne!(da, db, "two clients must not retry in step");
     }
 
+    /// Run in a child process by `production_seeds_differ_between_processes`: prints the seed
+    /// the first `WsConfig::new` of a fresh process draws.
+    #[test]
+    #[ignore = "helper: run in child processes by production_seeds_differ_between_processes"]
+    fn print_first_production_seed() {
+        println!(
+            "seed={}",
+            crate::net::WsConfig::new("ws://127.0.0.1:1/").jitter_seed
+        );
+    }
+
+    #[test]
+    fn production_seeds_differ_between_processes() {
+        let exe = std::env::current_exe().unwrap();
+        let child_seed = || {
+            let out = std::process::Command::new(&exe)
+                .args([
+                    "net::backoff::tests::print_first_production_seed",
+                    "--exact",
+                ])
+                .args(["--ignored", "--nocapture", "--test-threads=1"])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{out:?}");
+            let text = String::from_utf8(out.stdout).unwrap();
+            // The harness prints `test NAME ... ` on the same line, before the seed.
+            let at = text
+                .find("seed=")
+                .unwrap_or_else(|| panic!("no seed in {text:?}"));
+            let digits: String = text[at + 5..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            digits.parse::<u64>().unwrap()
+        };
+        let (a, b) = (child_seed(), child_seed());
+        assert_ne!(a, b, "two processes drew the same first jitter seed");
+        assert_ne!(delays(a), delays(b));
+    }
+
     #[test]
     fn fallback_seed_depends_on_pid_and_clock() {
         let s = pid_clock_seed(1000, 1_700_000_000_000_000_000);
