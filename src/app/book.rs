@@ -12,8 +12,9 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 
+/// The recording a book command reads (`book`, `verify-book`).
 #[derive(Args, Debug)]
-pub struct BookArgs {
+pub struct RecordingArgs {
     /// Recording: cryptofeed JSON lines, `<receive_ns> <frame>` lines or obirec; plain, .gz or .zst.
     #[arg(long)]
     pub input: PathBuf,
@@ -24,6 +25,25 @@ pub struct BookArgs {
     /// Only this symbol.
     #[arg(long)]
     pub symbol: Option<String>,
+}
+
+impl RecordingArgs {
+    /// `--venue` parsed: the venue and, for Bybit, the market (both `None` without the flag).
+    pub fn venue_market(&self) -> Result<(Option<Venue>, Option<Market>), AppError> {
+        match &self.venue {
+            Some(s) => {
+                let (v, m) = parse_venue(s)?;
+                Ok((Some(v), m))
+            }
+            None => Ok((None, None)),
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct BookArgs {
+    #[command(flatten)]
+    pub rec: RecordingArgs,
     /// Levels per side in the CSV.
     #[arg(long, default_value_t = 1)]
     pub depth: usize,
@@ -49,14 +69,8 @@ pub fn run(a: BookArgs) -> Result<(), AppError> {
     if a.depth == 0 || a.depth > 1000 {
         return Err(AppError::usage("--depth: expected 1 to 1000"));
     }
-    let (venue, market) = match &a.venue {
-        Some(s) => {
-            let (v, m) = parse_venue(s)?;
-            (Some(v), m)
-        }
-        None => (None, None),
-    };
-    let loaded = input::load(std::slice::from_ref(&a.input), venue, market)
+    let (venue, market) = a.rec.venue_market()?;
+    let loaded = input::load(std::slice::from_ref(&a.rec.input), venue, market)
         .map_err(|e| AppError::usage(e.0))?;
     if let Some(v) = loaded.venue {
         // Fail before any output when the venue has no decoder here.
@@ -67,7 +81,7 @@ pub fn run(a: BookArgs) -> Result<(), AppError> {
             &[],
             &DecoderSettings::default(),
         )
-        .map_err(|e| AppError::usage(format!("{}: {e}", a.input.display())))?;
+        .map_err(|e| AppError::usage(format!("{}: {e}", a.rec.input.display())))?;
     }
     for s in &loaded.skipped {
         eprintln!("{}:{}: skipped: {}", s.path.display(), s.line, s.message);
@@ -175,7 +189,7 @@ pub fn run(a: BookArgs) -> Result<(), AppError> {
                 continue;
             };
             let o = c.outs[i].as_ref().expect("set above");
-            if let Some(s) = &a.symbol {
+            if let Some(s) = &a.rec.symbol {
                 if !o.key.symbol.eq_ignore_ascii_case(s) {
                     continue;
                 }

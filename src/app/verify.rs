@@ -1,25 +1,15 @@
 //! `obi-scalp verify-book`: replays a recording's books and checks them against the venue's own
 //! top of book in the same recording (see [`crate::verify`]).
 
-use super::book::parse_venue;
 use super::AppError;
 use crate::ops::Exit;
 use crate::verify::{verify, VerifyOptions};
 use clap::Args;
-use std::path::PathBuf;
 
 #[derive(Args, Debug)]
 pub struct VerifyArgs {
-    /// Recording: cryptofeed JSON lines, `<receive_ns> <frame>` lines or obirec; plain, .gz or .zst.
-    #[arg(long)]
-    pub input: PathBuf,
-    /// Venue (needed for `<ns> <frame>` files; otherwise taken from the recording).
-    /// `bybit_linear` / `bybit_spot` also select the market.
-    #[arg(long)]
-    pub venue: Option<String>,
-    /// Only this symbol.
-    #[arg(long)]
-    pub symbol: Option<String>,
+    #[command(flatten)]
+    pub rec: super::book::RecordingArgs,
     /// Exit with code 9 when a book agrees with the venue in a smaller share of the compared
     /// quotes than this (0 to 1), or when nothing could be compared.
     #[arg(long, default_value_t = 0.95)]
@@ -35,18 +25,12 @@ pub fn run(a: VerifyArgs) -> Result<(), AppError> {
             "--min-agreement: expected a ratio from 0 to 1",
         ));
     }
-    let (venue, market) = match &a.venue {
-        Some(s) => {
-            let (v, m) = parse_venue(s)?;
-            (Some(v), m)
-        }
-        None => (None, None),
-    };
+    let (venue, market) = a.rec.venue_market()?;
     let o = VerifyOptions {
-        input: a.input.clone(),
+        input: a.rec.input.clone(),
         venue,
         market,
-        symbol: a.symbol.clone(),
+        symbol: a.rec.symbol.clone(),
         show: a.show,
     };
     let v = verify(&o).map_err(AppError::usage)?;
@@ -79,7 +63,7 @@ pub fn run(a: VerifyArgs) -> Result<(), AppError> {
             Exit::BookDisagrees,
             format!(
                 "{}: no quote of the venue's own top of book could be compared with a synced book",
-                a.input.display()
+                a.rec.input.display()
             ),
         ));
     }
