@@ -1,6 +1,6 @@
 //! `WATCHDOG=1` only while every hot thread makes progress.
 //!
-//! `obi-scalp run`'s driver (`app::session::drive`) runs the real pipeline (four hot threads, all
+//! `obi-scalp run`'s supervisor (`app::session::Session`) runs the real pipeline (four hot threads, all
 //! parking when idle) over a source the test steers, with `$NOTIFY_SOCKET` pointing at a unix
 //! datagram socket the test reads (a fake systemd) and `$WATCHDOG_USEC` asking for a ping every
 //! 200 ms. The source's `next` can be made to block: that stalls the feed stage inside its
@@ -11,12 +11,11 @@
 //! (a check whose baseline predates the stall), and none after; pings again once it resumes.
 //! The one time window is the "no more pings" one, and a slow machine can only send fewer.
 
-use obi_scalp::app::session::drive;
+use obi_scalp::app::session::{Feed, Session};
 use obi_scalp::config::{Config, WaitStrategy};
 use obi_scalp::ops::{self, Ops, StatusBoard};
 use obi_scalp::pipeline::layout::LayoutSpec;
 use obi_scalp::pipeline::sources::{FrameSource, SourceEvent, SyntheticSource};
-use obi_scalp::pipeline::stats::Flags;
 use obi_scalp::venue::AnyDecoder;
 use std::os::unix::net::UnixDatagram;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
@@ -103,9 +102,9 @@ fn watchdog_pings_stop_while_a_hot_thread_is_stuck_and_not_while_threads_park_id
     cfg.pipeline.layout = LayoutSpec::parse("4").unwrap();
     cfg.pipeline.wait = WaitStrategy::Park;
     cfg.pipeline.cores.clear();
-    cfg.ops.http_addr = None;
+    cfg.ops.http.enabled = false;
     cfg.ops.artifacts_dir = dir.join("artifacts");
-    cfg.ops.log_dir = dir.join("logs");
+    cfg.ops.audit.dir = dir.join("logs");
     cfg.ops.kill_file = dir.join("KILL");
 
     let mode = Arc::new(AtomicU8::new(MARKET));
@@ -130,23 +129,11 @@ fn watchdog_pings_stop_while_a_hot_thread_is_stuck_and_not_while_threads_park_id
                 "",
                 ops::Mode::Paper,
             )));
-            let mut ocfg = ops::OpsConfig::default();
-            ocfg.http.enabled = false;
-            ocfg.artifacts_dir = cfg.ops.artifacts_dir.clone();
-            ocfg.audit.dir = cfg.ops.log_dir.clone();
-            ocfg.kill_file = cfg.ops.kill_file.clone();
-            let mut o = Ops::start(&ocfg, board.clone(), kill.clone(), secrets, None).unwrap();
-            let flags = Arc::new(Flags::default());
-            flags.feed_active.store(true, Ordering::Relaxed);
-            let r = drive(&cfg, src, decoder, flags, &board, &mut o, &kill, &shutdown);
-            let _ = o.finish(ops::RunComplete {
-                stop_reason: "test".into(),
-                exit: ops::Exit::Ok,
-                clean: true,
-                kill: None,
-                status: None,
-            });
-            r.map(|(exit, reason, _)| (exit, reason)).map_err(|e| e.msg)
+            let o = Ops::start(&cfg.ops, board.clone(), kill.clone(), secrets, None).unwrap();
+            let mut session = Session::start(&cfg, o, shutdown, None).map_err(|e| e.msg)?;
+            let r = session.run(src, decoder, Feed::Local);
+            let _ = session.finish(r.clone());
+            r.map(|o| (o.exit, o.reason)).map_err(|e| e.msg)
         })
     };
     let generous = Duration::from_secs(30);

@@ -85,7 +85,19 @@ pub fn describe(c: &Config) -> String {
         c.pipeline.cores,
         c.pipeline.ring_capacity
     );
-    let _ = writeln!(out, "\n[ops]\nhttp_addr = \"{}\"\nartifacts_dir = \"{}\"\nlog_dir = \"{}\"\nkill_file = \"{}\"\nkill_endpoint = {}", c.ops.http_addr.map(|a| a.to_string()).unwrap_or_else(|| "off".into()), c.ops.artifacts_dir.display(), c.ops.log_dir.display(), c.ops.kill_file.display(), c.ops.kill_token.is_some());
+    let o = &c.ops;
+    let _ = writeln!(
+        out,
+        "\n[ops]\nhttp_addr = \"{}\"\nartifacts_dir = \"{}\"\nlog_dir = \"{}\"\nkill_file = \"{}\"\nkill_endpoint = {}\nstatus_interval_ms = {}\nprogress_interval_ms = {}\nfeed_down_tolerance_ms = {}",
+        if o.http.enabled { o.http.addr.as_str() } else { "off" },
+        o.artifacts_dir.display(),
+        o.audit.dir.display(),
+        o.kill_file.display(),
+        o.kill_token.is_some(),
+        o.status_interval_ms,
+        o.progress_interval_ms,
+        o.feed_down_tolerance_ms
+    );
     let _ = writeln!(
         out,
         "\n[record]\nenabled = {}\ndir = \"{}\"",

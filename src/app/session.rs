@@ -1,28 +1,33 @@
-//! The run's lifecycle once the config is read and the source is chosen: starts the pipeline
-//! through the builder, runs the cold loop (status board, ops ticks, the journal, audit lines and
-//! by-reason order counters from the trader's events), drives the stop state machine ([`Stop`])
-//! and prints the final summary. `app::run` is the glue in front of it: config, secrets, ops
-//! start-up, the connector and the source.
+//! The run's supervisor: [`Session`] owns the run's life once the config is read and ops are
+//! up: the order entry ([`order_entry`], the live-mode hook), the pipeline's start through the
+//! builder, the cold loop (status board, ops ticks and `STATUS=`, the journal, audit lines and
+//! by-reason order counters from the trader's events), the run's [`State`] with its stop
+//! machine ([`Stop`]), the flatten wait, the final summary and `run_complete.json`. `app::run`
+//! is the glue in front of it: config, secrets, ops start-up, the connector and the source.
 //!
-//! Stop: a reason (signal, duration, kill switch, risk abort) moves [`Stop::Running`] to
-//! [`Stop::Cancelling`]: no new positions, the signal stage cancels what rests. After 200 ms (and,
-//! after a kill or abort with `flatten_on_abort`, once the position is flat or [`FLATTEN_WAIT`]
-//! has passed) it moves to [`Stop::Draining`]: the feed stops and the stages drain their rings.
+//! States: [`State::Starting`] (ops up, no pipeline) → [`State::Warming`] (the pipeline runs,
+//! `/healthz` is 503 until the traded book first syncs) → [`State::Trading`] →
+//! [`State::Stopping`] → [`State::Stopped`]. A stop reason (signal, duration, kill switch, risk
+//! abort, from any running state) moves to [`Stop::Cancelling`]: no new positions, the signal
+//! stage cancels what rests. After [`CANCEL_WAIT`] (and, after a kill or abort with
+//! `flatten_on_abort`, once the position is flat or [`FLATTEN_WAIT`] has passed) it moves to
+//! [`Stop::Draining`]: the feed stops and the stages drain their rings.
 
 use super::AppError;
-use crate::config::{format_money, Config, Source};
+use crate::config::{format_money, Config, Mode, Source};
 use crate::msg::{ExecKind, Liquidity};
-use crate::ops::{self, AuditEvent, AuditKind, Exit, Ops, StatusBoard};
+use crate::ops::{self, AuditEvent, AuditKind, Exit, Ops, RiskStatus, StatusBoard};
 use crate::pipeline::build::{FrameClock, Pipeline, Running, StartError};
 use crate::pipeline::cold::{Collector, Latencies};
 use crate::pipeline::feed::FrameSource;
 use crate::pipeline::live::LiveStats;
 use crate::pipeline::stats::{Flags, HotCounters, LatencyKind};
 use crate::pipeline::tap::{FrameTap, Recorder};
-use crate::risk::{Reasons, RiskStatus};
+use crate::risk::Reasons;
+use crate::store::cold::ColdJournal;
 use crate::trader::TraderEvent;
 use crate::venue::{AnyDecoder, Decoder};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -33,274 +38,497 @@ pub const FLATTEN_WAIT: Duration = Duration::from_secs(5);
 /// How long [`Stop::Cancelling`] lasts at least: the cancels reach the gateway before the feed stops.
 pub const CANCEL_WAIT: Duration = Duration::from_millis(200);
 
-/// Where the run is in its stop sequence (driven by the cold loop).
+/// Where the run is in its life (driven by the [`Session`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Ops are up (HTTP, audit, artifacts); the pipeline is not running yet.
+    Starting,
+    /// The pipeline runs; the traded book has not synced yet (`/healthz` 503, no trading).
+    Warming,
+    /// The traded book synced: trading.
+    Trading,
+    /// A stop reason is set; where the stop sequence is.
+    Stopping(Stop),
+    /// The stages finished and drained; the summary is out.
+    Stopped,
+}
+
+impl State {
+    /// The phase the status board (`/health/detailed`, `obi_scalp_phase`) shows for it.
+    pub const fn phase(self) -> ops::Phase {
+        match self {
+            State::Starting => ops::Phase::Starting,
+            State::Warming | State::Trading => ops::Phase::Running,
+            State::Stopping(_) | State::Stopped => ops::Phase::Stopping,
+        }
+    }
+}
+
+/// The stop sequence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stop {
-    /// Trading; no stop reason yet.
-    Running,
-    /// A stop reason is set: no new positions, resting orders cancelled; the feed still runs
-    /// (an abort's flatten is priced off the next book update).
+    /// No new positions, resting orders cancelled; the feed still runs (an abort's flatten is
+    /// priced off the next book update).
     Cancelling { since: Instant },
     /// The feed is told to stop; the stages drain their rings and finish.
     Draining,
 }
 
-pub(crate) fn exit_err(e: Exit, msg: impl Into<String>) -> AppError {
-    AppError::with_code(e.code(), msg)
+/// How a run ended: the exit status, the stop reason, and whether the drain was clean (not
+/// clean: an abort's flatten did not finish within [`FLATTEN_WAIT`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub exit: Exit,
+    pub reason: String,
+    pub clean: bool,
 }
 
-/// What differs between sources: frame stamping, the recorder tap, live feed statistics.
-pub struct Extras {
-    /// Stamp frames with the time the feed takes them (sources that are not sockets).
-    pub restamp: bool,
-    pub tap: Option<FrameTap>,
-    pub recorder: Option<Recorder>,
-    pub live: Option<Arc<LiveStats>>,
-    /// The trade journal the cold thread writes.
-    pub journal: Option<crate::store::cold::ColdJournal>,
+/// Where the run's orders go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderEntry {
+    /// The pipeline's paper exchange: fills simulated against the book.
+    Paper,
 }
 
-/// Runs the pipeline on `src` until the duration, a signal, the kill switch or the end of input.
-/// Returns the exit status, the stop reason and whether the drain was clean.
-#[allow(clippy::too_many_arguments)]
-pub fn drive<S: FrameSource>(
-    cfg: &Config,
-    src: S,
-    decoder: AnyDecoder,
-    flags: Arc<Flags>,
-    board: &StatusBoard,
-    ops: &mut Ops,
-    kill: &ops::KillSwitch,
-    shutdown: &std::sync::atomic::AtomicBool,
-) -> Result<(Exit, String, bool), AppError> {
-    let extras = Extras {
-        restamp: true,
-        tap: None,
-        recorder: None,
-        live: None,
-        journal: None,
-    };
-    drive_with(cfg, src, decoder, flags, board, ops, kill, shutdown, extras)
-}
-
-/// [`drive`] with the source's extras.
-#[allow(clippy::too_many_arguments)]
-pub fn drive_with<S: FrameSource>(
-    cfg: &Config,
-    src: S,
-    decoder: AnyDecoder,
-    flags: Arc<Flags>,
-    board: &StatusBoard,
-    ops: &mut Ops,
-    kill: &ops::KillSwitch,
-    shutdown: &std::sync::atomic::AtomicBool,
-    extras: Extras,
-) -> Result<(Exit, String, bool), AppError> {
-    let inst = cfg.market.instrument;
-    let Extras {
-        restamp,
-        tap,
-        recorder,
-        live,
-        journal,
-    } = extras;
-    let journal = std::cell::RefCell::new(journal);
-    let running: Running<S, AnyDecoder> = Pipeline::new(cfg, src, decoder)
-        .clock(if restamp {
-            FrameClock::Local
-        } else {
-            FrameClock::Source
-        })
-        .tap(tap)
-        .flags(flags.clone())
-        .start()
-        .map_err(|e| match e {
-            StartError::Plan(e) => exit_err(Exit::Config, format!("config: {e}")),
-            e => exit_err(Exit::Internal, format!("cannot start the pipeline: {e}")),
-        })?;
-    let rec_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let recorder = match recorder {
-        Some(r) => Some(
-            r.spawn(rec_stop.clone(), Duration::from_millis(5))
-                .map_err(|e| exit_err(Exit::Internal, format!("cannot start the recorder: {e}")))?,
-        ),
-        None => None,
-    };
-    let counters = running.counters.clone();
-    let mut hot_watch = crate::ops::watchdog::HotWatch::new(&running);
-    let mut feed_log = crate::ops::feed_log::FeedLog::new();
-    board.update(|s| s.phase = ops::Phase::Running);
-    ops.ready(&format!(
-        "{} {} (paper)",
-        inst.key.venue_label(),
-        inst.key.symbol
-    ));
-    println!(
-        "obi-scalp {}: {} {} paper trading on the {} market; http {}; Ctrl-C stops",
-        env!("CARGO_PKG_VERSION"),
-        inst.key.venue_label(),
-        inst.key.symbol,
-        match cfg.market.source {
-            Source::Synthetic => "built-in synthetic",
-            Source::Live => "live",
-        },
-        ops.http_addr()
-            .map(|a| a.to_string())
-            .unwrap_or_else(|| "off".into())
-    );
-    // After the start-up line (the first line of stdout, which scripts read).
-    let plan = running.plan.describe();
-    tracing::info!("pipeline {plan}");
-    println!("pipeline: {plan}");
-    if let Some(why) = &running.plan.note {
-        tracing::warn!("{why}");
+/// The live-mode hook: decides the run's order entry before the pipeline starts (the
+/// [`Session`] calls it first). Paper mode: the paper exchange. Live mode is where a venue's live
+/// gateway plugs in (built here, handed to the pipeline by [`Session::run`]); this build has
+/// none, so it is a config error.
+pub fn order_entry(cfg: &Config) -> Result<OrderEntry, AppError> {
+    match cfg.mode {
+        Mode::Paper => Ok(OrderEntry::Paper),
+        Mode::Live => Err(AppError::exit(
+            Exit::Config,
+            "live order entry is not available in this build: run mode = \"paper\" \
+             (live market data with paper fills works)",
+        )),
     }
-    let started = Instant::now();
-    let deadline = cfg.duration_ns.map(Duration::from_nanos);
-    let status_every = Duration::from_nanos(cfg.ops.status_interval_ns);
-    let mut last_status = Instant::now();
-    let mut last_board = Instant::now();
-    let mut stop_reason: Option<String> = None;
-    let mut stop = Stop::Running;
-    let mut exit = Exit::Ok;
-    let mut flatten_cut_off = false;
-    let audit = ops.audit().clone();
-    // Orders, fills, cancels and rejects by reason, counted here on the cold thread from the
-    // trader's events (the hot stages only keep totals).
-    let tally = std::cell::RefCell::new(ops::status::OrderCounters::default());
+}
+
+/// What the session needs to know of the source besides its frames.
+pub enum Feed {
+    /// Not a socket (the synthetic market, a test's source): frames are stamped when the feed
+    /// takes them, and the feed counts as active from the start.
+    Local,
+    /// A venue connection: frames carry their receive time, the connection's statistics give
+    /// the feed status, and `tap` copies every raw event to the `recorder`.
+    Venue {
+        live: Arc<LiveStats>,
+        tap: Option<FrameTap>,
+        recorder: Option<Recorder>,
+    },
+}
+
+/// The exit code an error carries, in the one table ([`Exit`]).
+pub fn exit_of(e: &AppError) -> Exit {
+    Exit::from_code(i32::from(e.code)).unwrap_or(Exit::Internal)
+}
+
+/// Start-up failed after the config was read but before ops started: records the reason in
+/// `run_complete.json` (best effort; nothing was started, so there is nothing to drain) and
+/// hands the error back.
+pub fn failed_before_start(cfg: &Config, status: Option<ops::Status>, e: AppError) -> AppError {
+    let done = ops::RunComplete {
+        stop_reason: e.msg.clone(),
+        exit: exit_of(&e),
+        clean: true,
+        kill: None,
+        status,
+    };
+    if let Err(w) =
+        ops::Artifacts::new(&cfg.ops.artifacts_dir).and_then(|a| a.write_complete(&done))
     {
-        // Known series start at zero so dashboards and rate() see them from the first scrape.
-        let mut t = tally.borrow_mut();
-        for k in ["open", "close"] {
-            t.orders.insert(k.into(), 0);
+        tracing::warn!(error = %w, "run_complete.json not written");
+    }
+    e
+}
+
+/// The supervisor of one run (see the module doc).
+pub struct Session<'c> {
+    cfg: &'c Config,
+    ops: Ops,
+    board: Arc<StatusBoard>,
+    kill: Arc<ops::KillSwitch>,
+    shutdown: Arc<AtomicBool>,
+    flags: Arc<Flags>,
+    journal: Option<ColdJournal>,
+    entry: OrderEntry,
+    state: State,
+}
+
+impl<'c> Session<'c> {
+    /// Takes over `ops` (started, with the run's status board and kill switch) and decides the
+    /// order entry ([`order_entry`]); a failure there is written to `run_complete.json`.
+    /// `shutdown` is the signal handlers' flag; `journal` the trade journal the cold thread
+    /// writes.
+    pub fn start(
+        cfg: &'c Config,
+        ops: Ops,
+        shutdown: Arc<AtomicBool>,
+        journal: Option<ColdJournal>,
+    ) -> Result<Session<'c>, AppError> {
+        let board = ops.board().clone();
+        let kill = ops.kill().clone();
+        let mut s = Session {
+            cfg,
+            ops,
+            board,
+            kill,
+            shutdown,
+            flags: Arc::new(Flags::default()),
+            journal,
+            entry: OrderEntry::Paper,
+            state: State::Starting,
+        };
+        s.set_state(State::Starting);
+        match order_entry(cfg) {
+            Ok(e) => s.entry = e,
+            Err(e) => return Err(s.abort(e)),
         }
-        for k in ["maker", "taker"] {
-            t.fills.insert(k.into(), 0);
-        }
-        for k in ["order", "cancel_all"] {
-            t.cancels.insert(k.into(), 0);
+        Ok(s)
+    }
+
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    pub fn ops(&self) -> &Ops {
+        &self.ops
+    }
+
+    /// The flags shared with the hot stages.
+    pub fn flags(&self) -> &Arc<Flags> {
+        &self.flags
+    }
+
+    fn set_state(&mut self, st: State) {
+        self.state = st;
+        self.board.update(|s| s.phase = st.phase());
+    }
+
+    /// Start-up failed before the pipeline ran: writes `run_complete.json` with the reason
+    /// (clean: nothing to drain), stops ops and hands the error back.
+    pub fn abort(self, e: AppError) -> AppError {
+        let snapshot = self.board.snapshot();
+        let _ = self.ops.finish(ops::RunComplete {
+            stop_reason: e.msg.clone(),
+            exit: exit_of(&e),
+            clean: true,
+            kill: None,
+            status: Some(snapshot),
+        });
+        e
+    }
+
+    /// The end of the run: writes `run_complete.json` from `res` (an error is an unclean stop),
+    /// stops ops; `Ok` only for a clean [`Exit::Ok`].
+    pub fn finish(self, res: Result<Outcome, AppError>) -> Result<(), AppError> {
+        let snapshot = Some(self.board.snapshot());
+        match res {
+            Ok(o) => {
+                let kill = self.kill.event();
+                self.ops
+                    .finish(ops::RunComplete {
+                        stop_reason: o.reason.clone(),
+                        exit: o.exit,
+                        clean: o.clean,
+                        kill,
+                        status: snapshot,
+                    })
+                    .map_err(|e| {
+                        AppError::exit(Exit::Internal, format!("writing run_complete.json: {e}"))
+                    })?;
+                match o.exit {
+                    Exit::Ok => Ok(()),
+                    x => Err(AppError::exit(x, o.reason)),
+                }
+            }
+            Err(e) => {
+                let _ = self.ops.finish(ops::RunComplete {
+                    stop_reason: e.msg.clone(),
+                    exit: exit_of(&e),
+                    clean: false,
+                    kill: None,
+                    status: snapshot,
+                });
+                Err(e)
+            }
         }
     }
-    let mut on_event = |e: &TraderEvent| {
-        count_event(&mut tally.borrow_mut(), e);
-        if let Some(j) = journal.borrow_mut().as_mut() {
-            j.record(e);
+
+    /// Runs the pipeline on `src` until the duration, a signal, the kill switch, a risk abort
+    /// or the end of input, then prints the summary.
+    pub fn run<S: FrameSource>(
+        &mut self,
+        src: S,
+        decoder: AnyDecoder,
+        feed: Feed,
+    ) -> Result<Outcome, AppError> {
+        let cfg = self.cfg;
+        let inst = cfg.market.instrument;
+        let (clock, tap, recorder, live) = match feed {
+            Feed::Local => {
+                self.flags.feed_active.store(true, Ordering::Relaxed);
+                (FrameClock::Local, None, None, None)
+            }
+            Feed::Venue {
+                live,
+                tap,
+                recorder,
+            } => (FrameClock::Source, tap, recorder, Some(live)),
+        };
+        // The order entry decided at start: the paper exchange is the pipeline's default.
+        match self.entry {
+            OrderEntry::Paper => {}
         }
-        audit_event(&audit, &inst, e)
-    };
-    // The cold loop runs inside `join` between drains.
-    let mut on_tick = |c: &Collector| {
-        if let Some(j) = journal.borrow_mut().as_mut() {
-            j.tick(&counters, &c.latencies);
+        let running: Running<S, AnyDecoder> = Pipeline::new(cfg, src, decoder)
+            .clock(clock)
+            .tap(tap)
+            .flags(self.flags.clone())
+            .start()
+            .map_err(|e| match e {
+                StartError::Plan(e) => AppError::exit(Exit::Config, format!("config: {e}")),
+                e => AppError::exit(Exit::Internal, format!("cannot start the pipeline: {e}")),
+            })?;
+        let rec_stop = Arc::new(AtomicBool::new(false));
+        let recorder = match recorder {
+            Some(r) => Some(
+                r.spawn(rec_stop.clone(), Duration::from_millis(5))
+                    .map_err(|e| {
+                        AppError::exit(Exit::Internal, format!("cannot start the recorder: {e}"))
+                    })?,
+            ),
+            None => None,
+        };
+        let counters = running.counters.clone();
+        let mut hot_watch = crate::ops::watchdog::HotWatch::new(&running);
+        let mut feed_log = crate::ops::feed_log::FeedLog::new();
+        self.set_state(State::Warming);
+        self.ops.ready(&format!(
+            "{} {} (paper)",
+            inst.key.venue_label(),
+            inst.key.symbol
+        ));
+        println!(
+            "obi-scalp {}: {} {} paper trading on the {} market; http {}; Ctrl-C stops",
+            env!("CARGO_PKG_VERSION"),
+            inst.key.venue_label(),
+            inst.key.symbol,
+            match cfg.market.source {
+                Source::Synthetic => "built-in synthetic",
+                Source::Live => "live",
+            },
+            self.ops
+                .http_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_else(|| "off".into())
+        );
+        // After the start-up line (the first line of stdout, which scripts read).
+        let plan = running.plan.describe();
+        tracing::info!("pipeline {plan}");
+        println!("pipeline: {plan}");
+        if let Some(why) = &running.plan.note {
+            tracing::warn!("{why}");
         }
-        if last_board.elapsed() >= Duration::from_millis(100) {
-            last_board = Instant::now();
-            publish(
-                board,
-                &counters,
-                &c.latencies,
-                &tally.borrow(),
-                &flags,
-                live.as_deref(),
-            );
-            feed_log.observe(&counters, live.as_deref());
-            let alive = !flags.stop.load(Ordering::Relaxed) || stop != Stop::Running;
-            ops.tick_with(&mut || alive && hot_watch.check());
-        }
-        if kill.is_triggered() && !flags.kill.load(Ordering::Relaxed) {
-            flags.kill.store(true, Ordering::Relaxed);
-            // A SIGUSR1 is only a flag until recorded; record it so the reason names it.
-            kill.sync_signal();
-            let why = format!("kill switch: {}", kill.describe().unwrap_or_default());
-            tracing::warn!("{why}; cancelling all orders");
-            exit = Exit::Killed;
-            stop_reason.get_or_insert(why);
-        }
-        if stop_reason.is_none() {
-            if shutdown.load(Ordering::Relaxed) {
-                stop_reason = Some("signal".into());
-            } else if deadline.is_some_and(|d| started.elapsed() >= d) {
-                stop_reason = Some("duration reached".into());
-            } else if HotCounters::get(&counters.risk_status) == RiskStatus::Abort as u64 {
-                exit = Exit::RiskAbort;
-                stop_reason = Some(format!(
-                    "risk abort: {}",
-                    reasons_text(HotCounters::get(&counters.risk_reasons))
-                ));
+        let started = Instant::now();
+        let deadline = cfg.duration_ns.map(Duration::from_nanos);
+        let status_every = Duration::from_millis(cfg.ops.status_interval_ms);
+        let mut last_status = Instant::now();
+        let mut last_board = Instant::now();
+        let mut stop_reason: Option<String> = None;
+        let mut exit = Exit::Ok;
+        let mut flatten_cut_off = false;
+        let audit = self.ops.audit().clone();
+        // Orders, fills, cancels and rejects by reason, counted here on the cold thread from
+        // the trader's events (the hot stages only keep totals).
+        let tally = std::cell::RefCell::new(ops::status::OrderCounters::default());
+        {
+            // Known series start at zero so dashboards and rate() see them from the first scrape.
+            let mut t = tally.borrow_mut();
+            for k in ["open", "close"] {
+                t.orders.insert(k.into(), 0);
+            }
+            for k in ["maker", "taker"] {
+                t.fills.insert(k.into(), 0);
+            }
+            for k in ["order", "cancel_all"] {
+                t.cancels.insert(k.into(), 0);
             }
         }
-        if stop_reason.is_some() && stop == Stop::Running {
-            // No new positions, cancel what rests (the signal stage sends CancelAll).
-            stop = Stop::Cancelling {
-                since: Instant::now(),
-            };
-            flags.no_new_positions.store(true, Ordering::Relaxed);
-            board.update(|s| s.phase = ops::Phase::Stopping);
-            tracing::info!(reason = stop_reason.as_deref().unwrap_or(""), "stopping");
-        }
-        if let Stop::Cancelling { since: t } = stop {
-            // Then, once the cancels have had time to reach the gateway (and after an abort
-            // with flatten_on_abort, once the position is flat: the flatten order is priced off
-            // the next book update, so the feed must keep running): stop the feed; the stages
-            // drain their rings and finish.
-            let flattening = matches!(exit, Exit::Killed | Exit::RiskAbort)
-                && cfg.risk.limits.flatten_on_abort
-                && HotCounters::get(&counters.position) != 0;
-            if t.elapsed() >= CANCEL_WAIT && (!flattening || t.elapsed() >= FLATTEN_WAIT) {
-                if flattening {
-                    flatten_cut_off = true;
-                    tracing::warn!(
-                        "position not flat {FLATTEN_WAIT:?} after the abort; stopping anyway"
-                    );
+        let journal = std::cell::RefCell::new(self.journal.take());
+        let mut on_event = |e: &TraderEvent| {
+            count_event(&mut tally.borrow_mut(), e);
+            if let Some(j) = journal.borrow_mut().as_mut() {
+                j.record(e);
+            }
+            audit_event(&audit, &inst, e)
+        };
+        let Session {
+            ops,
+            board,
+            kill,
+            shutdown,
+            flags,
+            state,
+            ..
+        } = self;
+        let board: &StatusBoard = board;
+        // The cold loop runs inside `join` between drains.
+        let mut on_tick = |c: &Collector| {
+            if let Some(j) = journal.borrow_mut().as_mut() {
+                j.tick(&counters, &c.latencies);
+            }
+            if last_board.elapsed() >= Duration::from_millis(100) {
+                last_board = Instant::now();
+                publish(
+                    board,
+                    &counters,
+                    &c.latencies,
+                    &tally.borrow(),
+                    flags,
+                    live.as_deref(),
+                );
+                if *state == State::Warming
+                    && book_state_of(HotCounters::get(&counters.book_state))
+                        == crate::msg::BookState::Synced
+                {
+                    *state = State::Trading;
                 }
-                flags.stop.store(true, Ordering::Relaxed);
-                stop = Stop::Draining;
+                feed_log.observe(&counters, live.as_deref());
+                let alive =
+                    !flags.stop.load(Ordering::Relaxed) || matches!(state, State::Stopping(_));
+                ops.tick_with(&mut || alive && hot_watch.check());
+            }
+            if kill.is_triggered() && !flags.kill.load(Ordering::Relaxed) {
+                flags.kill.store(true, Ordering::Relaxed);
+                // A SIGUSR1 is only a flag until recorded; record it so the reason names it.
+                kill.sync_signal();
+                let why = format!("kill switch: {}", kill.describe().unwrap_or_default());
+                tracing::warn!("{why}; cancelling all orders");
+                exit = Exit::Killed;
+                stop_reason.get_or_insert(why);
+            }
+            if stop_reason.is_none() {
+                if shutdown.load(Ordering::Relaxed) {
+                    stop_reason = Some("signal".into());
+                } else if deadline.is_some_and(|d| started.elapsed() >= d) {
+                    stop_reason = Some("duration reached".into());
+                } else if HotCounters::get(&counters.risk_status) == RiskStatus::Abort as u64 {
+                    exit = Exit::RiskAbort;
+                    stop_reason = Some(format!(
+                        "risk abort: {}",
+                        reasons_text(HotCounters::get(&counters.risk_reasons))
+                    ));
+                }
+            }
+            if stop_reason.is_some() && matches!(state, State::Warming | State::Trading) {
+                // No new positions, cancel what rests (the signal stage sends CancelAll).
+                *state = State::Stopping(Stop::Cancelling {
+                    since: Instant::now(),
+                });
+                flags.no_new_positions.store(true, Ordering::Relaxed);
+                board.update(|s| s.phase = state.phase());
+                tracing::info!(reason = stop_reason.as_deref().unwrap_or(""), "stopping");
+            }
+            if let State::Stopping(Stop::Cancelling { since: t }) = *state {
+                // Then, once the cancels have had time to reach the gateway (and after an abort
+                // with flatten_on_abort, once the position is flat: the flatten order is priced
+                // off the next book update, so the feed must keep running): stop the feed; the
+                // stages drain their rings and finish.
+                let flattening = matches!(exit, Exit::Killed | Exit::RiskAbort)
+                    && cfg.risk.limits.flatten_on_abort
+                    && HotCounters::get(&counters.position) != 0;
+                if t.elapsed() >= CANCEL_WAIT && (!flattening || t.elapsed() >= FLATTEN_WAIT) {
+                    if flattening {
+                        flatten_cut_off = true;
+                        tracing::warn!(
+                            "position not flat {FLATTEN_WAIT:?} after the abort; stopping anyway"
+                        );
+                    }
+                    flags.stop.store(true, Ordering::Relaxed);
+                    *state = State::Stopping(Stop::Draining);
+                }
+            }
+            if last_status.elapsed() >= status_every {
+                last_status = Instant::now();
+                println!(
+                    "{}",
+                    status_line(started, &counters, &c.latencies, &inst, flags)
+                );
+            }
+        };
+        let fin = running
+            .join(&mut on_event, &mut on_tick)
+            .map_err(|_| AppError::exit(Exit::Internal, "a pipeline thread panicked"))?;
+        self.set_state(State::Stopped);
+        let stop_reason = stop_reason.unwrap_or_else(|| "end of input".into());
+        publish(
+            &self.board,
+            &counters,
+            &fin.latencies,
+            &tally.borrow(),
+            &self.flags,
+            live.as_deref(),
+        );
+        // The recorder drains what the feed tapped, then closes its files.
+        rec_stop.store(true, Ordering::Relaxed);
+        if let Some(h) = recorder {
+            match h.join() {
+                Ok(Ok(s)) => println!(
+                    "recorded {} records ({} dropped) into {} file(s)",
+                    s.records,
+                    s.dropped,
+                    s.files.len()
+                ),
+                Ok(Err(e)) => tracing::error!(error = %e, "recorder failed"),
+                Err(_) => tracing::error!("recorder thread panicked"),
             }
         }
-        if last_status.elapsed() >= status_every {
-            last_status = Instant::now();
+        println!(
+            "{}",
+            summary_line(
+                &fin,
+                &counters,
+                live.as_deref(),
+                &inst,
+                &stop_reason,
+                started
+            )
+        );
+        if let Some(j) = journal.into_inner() {
+            let s = j.finish(&counters, &fin.latencies, &stop_reason, !flatten_cut_off);
             println!(
-                "{}",
-                status_line(started, &counters, &c.latencies, &inst, &flags)
+                "journal: written={} pending={} write_errors={} dropped={}",
+                s.written, s.pending, s.write_errors, s.dropped
             );
         }
-    };
-    let fin = running
-        .join(&mut on_event, &mut on_tick)
-        .map_err(|_| exit_err(Exit::Internal, "a pipeline thread panicked"))?;
-    let stop_reason = stop_reason.unwrap_or_else(|| "end of input".into());
-    publish(
-        board,
-        &counters,
-        &fin.latencies,
-        &tally.borrow(),
-        &flags,
-        live.as_deref(),
-    );
+        Ok(Outcome {
+            exit,
+            reason: stop_reason,
+            clean: !flatten_cut_off,
+        })
+    }
+}
+
+/// The `summary:` line at the end of a run.
+fn summary_line<S: FrameSource>(
+    fin: &crate::pipeline::build::Finished<S, AnyDecoder>,
+    counters: &HotCounters,
+    live: Option<&LiveStats>,
+    inst: &crate::instrument::Instrument,
+    stop_reason: &str,
+    started: Instant,
+) -> String {
     let t = &fin.signal.trader;
     let (pos, cash) = fin.order.gateway.balance();
     let pnl = ops::PnlFigures::of(&t.ledger, t.mark_px());
     let f = fin.feed.decoder.counters();
     let lat = fin.latencies.get(LatencyKind::TickToTrade);
-    // The recorder drains what the feed tapped, then closes its files.
-    rec_stop.store(true, Ordering::Relaxed);
-    if let Some(h) = recorder {
-        match h.join() {
-            Ok(Ok(s)) => println!(
-                "recorded {} records ({} dropped) into {} file(s)",
-                s.records,
-                s.dropped,
-                s.files.len()
-            ),
-            Ok(Err(e)) => tracing::error!(error = %e, "recorder failed"),
-            Err(_) => tracing::error!("recorder thread panicked"),
-        }
-    }
-    let (reconnects, rest) = match live.as_deref().map(|l| l.snapshot()) {
+    let (reconnects, rest) = match live.map(|l| l.snapshot()) {
         Some(s) => (s.ws.connects.saturating_sub(1), s.rest.delivered),
         None => (0, f.rest_snapshots),
     };
-    println!(
+    format!(
         "summary: reason=\"{}\" elapsed_s={} frames={} updates={} snapshots={} reconnects={} rest={} gaps={} resyncs={} malformed={} stale={} old_frames={} crossed={} signals={} orders={} fills={} trades={} wins={} position={} pnl={} realized={} unrealized={} fees={} cash_change={} risk={} book_state={} ring_overflows={} t2t_p50_ns={} t2t_p99_ns={} t2t_p999_ns={}",
         stop_reason,
         started.elapsed().as_secs(),
@@ -321,27 +549,18 @@ pub fn drive_with<S: FrameSource>(
         t.counters.trades,
         t.counters.wins,
         inst.lot.format(pos),
-        format_money(&inst, pnl.total()),
-        format_money(&inst, pnl.realized),
-        format_money(&inst, pnl.unrealized),
-        format_money(&inst, pnl.fees),
-        format_money(&inst, cash),
-        format!("{:?}", t.risk.status()).to_lowercase(),
+        format_money(inst, pnl.total()),
+        format_money(inst, pnl.realized),
+        format_money(inst, pnl.unrealized),
+        format_money(inst, pnl.fees),
+        format_money(inst, cash),
+        t.risk.status().as_str(),
         fin.book.books.books.first().map(|b| b.state.as_str()).unwrap_or("none"),
         counters.ring_overflows().iter().map(|(_, n)| n).sum::<u64>(),
         lat.value_at_quantile(0.5),
         lat.value_at_quantile(0.99),
         lat.value_at_quantile(0.999),
-    );
-    if let Some(j) = journal.into_inner() {
-        let s = j.finish(&counters, &fin.latencies, &stop_reason, !flatten_cut_off);
-        println!(
-            "journal: written={} pending={} write_errors={} dropped={}",
-            s.written, s.pending, s.write_errors, s.dropped
-        );
-    }
-    // Not clean when an abort's flatten did not finish in time.
-    Ok((exit, stop_reason, !flatten_cut_off))
+    )
 }
 
 fn reasons_text(bits: u64) -> String {
@@ -394,11 +613,11 @@ fn book_state_of(v: u64) -> crate::msg::BookState {
 }
 
 /// The risk status the signal stage stored as `status as u64`.
-fn risk_of(v: u64) -> ops::RiskStatus {
+fn risk_of(v: u64) -> RiskStatus {
     match v {
-        x if x == RiskStatus::Ok as u64 => ops::RiskStatus::Ok,
-        x if x == RiskStatus::Degraded as u64 => ops::RiskStatus::Degraded,
-        _ => ops::RiskStatus::Abort,
+        x if x == RiskStatus::Ok as u64 => RiskStatus::Ok,
+        x if x == RiskStatus::Degraded as u64 => RiskStatus::Degraded,
+        _ => RiskStatus::Abort,
     }
 }
 
@@ -417,11 +636,7 @@ fn publish(
         s.feed = if flags.degraded.load(Ordering::Relaxed) {
             ops::FeedStatus::Degraded
         } else if let Some(l) = &live {
-            match l.status {
-                crate::net::FeedStatus::Active => ops::FeedStatus::Active,
-                crate::net::FeedStatus::Reconnecting => ops::FeedStatus::Reconnecting,
-                crate::net::FeedStatus::Degraded => ops::FeedStatus::Degraded,
-            }
+            l.status
         } else if flags.feed_active.load(Ordering::Relaxed) {
             ops::FeedStatus::Active
         } else {

@@ -13,7 +13,6 @@ pub use raw::RawConfig;
 use crate::instrument::{Instrument, InstrumentTable, Market, Venue};
 use crate::msg::{Money, MONEY_PER_TICK_LOT};
 use std::fmt;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 /// The config shipped as `config/default.toml`, built in so `obi-scalp run` works with no file.
@@ -168,19 +167,8 @@ pub struct PipelineConfig {
     pub ring_capacity: usize,
 }
 
-/// Operations: HTTP, artifacts, audit, kill switch.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OpsConfig {
-    pub http_addr: Option<SocketAddr>,
-    pub artifacts_dir: PathBuf,
-    pub log_dir: PathBuf,
-    pub kill_file: PathBuf,
-    pub kill_token: Option<String>,
-    pub status_interval_ns: u64,
-    pub audit_max_bytes: u64,
-    pub audit_retention: u32,
-    pub json_logs: bool,
-}
+/// Operations: HTTP, artifacts, audit, kill switch, intervals: the one ops config type.
+pub use crate::ops::OpsConfig;
 
 /// Recording of raw frames.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -119,6 +119,22 @@ impl<'a> Section<'a> {
         self.scaled(k, &default.to_string(), 0, min, max)
     }
 
+    /// Whole milliseconds within `range` (the error names the key and the range).
+    fn whole_ms(
+        &mut self,
+        k: &'a str,
+        default: u64,
+        range: &std::ops::RangeInclusive<u64>,
+    ) -> Result<u64, ConfigError> {
+        let v = self.int(
+            k,
+            default as i64,
+            *range.start() as i64,
+            *range.end() as i64,
+        )?;
+        Ok(v as u64)
+    }
+
     /// Milliseconds (may be fractional down to 1 µs) → nanoseconds.
     fn ms(
         &mut self,
@@ -569,7 +585,7 @@ impl RawConfig {
         // [ops]
         let mut o = Section::new(root, "ops")?;
         let http = o.str_or("http_addr", "127.0.0.1:9754")?;
-        let http_addr = if http.is_empty() || http == "off" {
+        let http_addr: Option<std::net::SocketAddr> = if http.is_empty() || http == "off" {
             None
         } else {
             Some(http.parse().map_err(|_| {
@@ -579,34 +595,42 @@ impl RawConfig {
                 )
             })?)
         };
-        let ops = OpsConfig {
-            http_addr,
-            artifacts_dir: PathBuf::from(o.str_or("artifacts_dir", "var/artifacts")?),
-            log_dir: PathBuf::from(o.str_or("log_dir", "var/logs")?),
-            kill_file: PathBuf::from(o.str_or("kill_file", "var/KILL")?),
-            kill_token: match o.opt_str("kill_token")? {
-                Some(t) if t.trim().len() < crate::ops::secrets::MIN_KILL_TOKEN_BYTES => {
-                    return Err(ConfigError::new(
-                        "ops.kill_token",
-                        format!(
-                            "is {} bytes: expected at least {} (for example `openssl rand -hex 32`)",
-                            t.trim().len(),
-                            crate::ops::secrets::MIN_KILL_TOKEN_BYTES
-                        ),
-                    ))
-                }
-                t => t,
-            },
-            status_interval_ns: o.ms(
-                "status_interval_ms",
-                "5000",
-                10_000_000,
-                3_600_000_000_000,
-            )?,
-            audit_max_bytes: o.int("audit_max_bytes", 64 << 20, 1024, i64::MAX)? as u64,
-            audit_retention: o.int("audit_retention", 10, 1, 10_000)? as u32,
-            json_logs: o.bool_or("json_logs", false)?,
+        let mut ops = OpsConfig::default();
+        match http_addr {
+            Some(a) => ops.http.addr = a.to_string(),
+            None => ops.http.enabled = false,
+        }
+        ops.artifacts_dir = PathBuf::from(o.str_or("artifacts_dir", "var/artifacts")?);
+        ops.audit.dir = PathBuf::from(o.str_or("log_dir", "var/logs")?);
+        ops.kill_file = PathBuf::from(o.str_or("kill_file", "var/KILL")?);
+        ops.kill_token = match o.opt_str("kill_token")? {
+            Some(t) if t.trim().len() < crate::ops::secrets::MIN_KILL_TOKEN_BYTES => {
+                return Err(ConfigError::new(
+                    "ops.kill_token",
+                    format!(
+                        "is {} bytes: expected at least {} (for example `openssl rand -hex 32`)",
+                        t.trim().len(),
+                        crate::ops::secrets::MIN_KILL_TOKEN_BYTES
+                    ),
+                ))
+            }
+            t => t,
         };
+        ops.status_interval_ms =
+            o.whole_ms("status_interval_ms", 5_000, &crate::ops::STATUS_INTERVAL_MS)?;
+        ops.progress_interval_ms = o.whole_ms(
+            "progress_interval_ms",
+            1_000,
+            &crate::ops::PROGRESS_INTERVAL_MS,
+        )?;
+        ops.feed_down_tolerance_ms = o.whole_ms(
+            "feed_down_tolerance_ms",
+            30_000,
+            &crate::ops::FEED_DOWN_TOLERANCE_MS,
+        )?;
+        ops.audit.max_bytes = o.int("audit_max_bytes", 64 << 20, 1024, i64::MAX)? as u64;
+        ops.audit.retention = o.int("audit_retention", 10, 1, 10_000)? as u32;
+        ops.json_logs = o.bool_or("json_logs", false)?;
         o.finish()?;
 
         // [record]

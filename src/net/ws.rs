@@ -200,18 +200,34 @@ impl WsState {
     }
 }
 
-/// The feed status the operator sees.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// The market-data feed's status: the one enum for it (the WebSocket client's view, the status
+/// board, `/health/detailed`'s `feed.status`, the `obi_scalp_monitor_status` metric and
+/// `STATUS=` all use this one).
+///
+/// - `active`: frames can flow: the connection is open (or the source is not a socket and runs).
+/// - `reconnecting`: not connected: connecting for the first time, or after a disconnect with
+///   fewer than `degraded_after_failures` consecutive failures.
+/// - `degraded`: market data cannot be relied on: not open after `degraded_after_failures`
+///   consecutive failures, closed for good, or (the pipeline's view) a ring overflowed and the
+///   books have not been quiet since. No new positions are opened while degraded.
+///
+/// `/healthz` answers 503 once the feed has not been `active` for `ops.feed_down_tolerance_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum FeedStatus {
-    /// The connection is open.
     Active,
-    /// Not open, fewer than `degraded_after_failures` consecutive failures.
+    #[default]
     Reconnecting,
-    /// Not open after `degraded_after_failures` consecutive failures, or closed for good.
     Degraded,
 }
 
 impl FeedStatus {
+    pub const ALL: [FeedStatus; 3] = [
+        FeedStatus::Active,
+        FeedStatus::Reconnecting,
+        FeedStatus::Degraded,
+    ];
+
     pub const fn as_str(self) -> &'static str {
         match self {
             FeedStatus::Active => "active",

@@ -38,8 +38,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use serde::{Deserialize, Serialize};
-
 pub use artifacts::{Artifacts, ProgressWriter, RunComplete};
 pub use audit::{AuditConfig, AuditEvent, AuditKind, AuditLog, AuditSender};
 pub use exit::Exit;
@@ -51,21 +49,39 @@ pub use secrets::{Credentials, Secret, SecretSources, SecretStore};
 pub use signals::Signals;
 pub use status::{FeedStatus, Health, Mode, Phase, Pnl, RiskStatus, Status, StatusBoard};
 
-/// `[ops]` config table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+/// The `[ops]` settings: the one ops config type. `config::Config::ops` is this, read from the
+/// `[ops]` table of the config file (keys in the README's configuration section); tests build
+/// it from [`OpsConfig::default`].
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpsConfig {
+    /// `http_addr` (`"off"`: `enabled = false`); `kill_enabled` is set at start-up from
+    /// whether the `kill_token` secret is loaded.
     pub http: HttpConfig,
+    /// `log_dir`, `audit_max_bytes`, `audit_retention`.
     pub audit: AuditConfig,
-    /// Directory of `run_progress.json` and `run_complete.json`.
+    /// Directory of `run_progress.json` and `run_complete.json` (`artifacts_dir`).
     pub artifacts_dir: PathBuf,
-    /// How often `run_progress.json` is rewritten, ms.
+    /// How often `run_progress.json` is rewritten, ms ([`PROGRESS_INTERVAL_MS`]).
     pub progress_interval_ms: u64,
     /// The kill file: when it exists, the kill switch fires.
     pub kill_file: PathBuf,
-    /// How long the feed may be not `active` before `/healthz` answers 503, ms.
+    /// How long the feed may be not `active` before `/healthz` answers 503, ms
+    /// ([`FEED_DOWN_TOLERANCE_MS`]).
     pub feed_down_tolerance_ms: u64,
+    /// The config's fallback for the `kill_token` secret (`[ops] kill_token`).
+    pub kill_token: Option<String>,
+    /// How often `run` prints its status line on stdout, ms ([`STATUS_INTERVAL_MS`]).
+    pub status_interval_ms: u64,
+    /// JSON log lines instead of plain text.
+    pub json_logs: bool,
 }
+
+/// The range `ops.progress_interval_ms` must be in (10 ms to 1 h).
+pub const PROGRESS_INTERVAL_MS: std::ops::RangeInclusive<u64> = 10..=3_600_000;
+/// The range `ops.feed_down_tolerance_ms` must be in (100 ms to 1 day).
+pub const FEED_DOWN_TOLERANCE_MS: std::ops::RangeInclusive<u64> = 100..=86_400_000;
+/// The range `ops.status_interval_ms` must be in (10 ms to 1 h).
+pub const STATUS_INTERVAL_MS: std::ops::RangeInclusive<u64> = 10..=3_600_000;
 
 impl Default for OpsConfig {
     fn default() -> Self {
@@ -76,21 +92,49 @@ impl Default for OpsConfig {
             progress_interval_ms: 1_000,
             kill_file: PathBuf::from("var/KILL"),
             feed_down_tolerance_ms: 30_000,
+            kill_token: None,
+            status_interval_ms: 5_000,
+            json_logs: false,
         }
     }
 }
 
+/// `ops.KEY = v` must be in `range`: the message names the key and the range.
+pub fn check_range(key: &str, v: u64, range: &std::ops::RangeInclusive<u64>) -> Result<(), String> {
+    if range.contains(&v) {
+        Ok(())
+    } else {
+        Err(format!(
+            "ops.{key} = {v}: expected {} to {}",
+            range.start(),
+            range.end()
+        ))
+    }
+}
+
 impl OpsConfig {
-    /// Checks every field (the HTTP address parses, intervals are positive, audit limits hold);
-    /// the message names the key.
+    /// Checks every field (the HTTP address parses, intervals are in range, audit limits hold);
+    /// the message names the key and what it expects.
     pub fn validate(&self) -> Result<(), String> {
         self.http.validate()?;
         self.audit
             .validate()
             .map_err(|e| format!("ops.audit: {e}"))?;
-        if self.progress_interval_ms == 0 {
-            return Err("ops.progress_interval_ms = 0: expected at least 1".to_owned());
-        }
+        check_range(
+            "progress_interval_ms",
+            self.progress_interval_ms,
+            &PROGRESS_INTERVAL_MS,
+        )?;
+        check_range(
+            "feed_down_tolerance_ms",
+            self.feed_down_tolerance_ms,
+            &FEED_DOWN_TOLERANCE_MS,
+        )?;
+        check_range(
+            "status_interval_ms",
+            self.status_interval_ms,
+            &STATUS_INTERVAL_MS,
+        )?;
         if self.kill_file.as_os_str().is_empty() {
             return Err("ops.kill_file is empty: expected a path".to_owned());
         }
@@ -524,22 +568,29 @@ mod tests {
     }
 
     #[test]
-    fn config_from_toml_with_defaults_and_errors() {
-        let cfg: OpsConfig = toml::from_str(
-            "kill_file = \"/tmp/k\"\n[http]\naddr = \"127.0.0.1:0\"\nkill_enabled = true\n[audit]\nretention = 3\n",
-        )
-        .unwrap();
-        assert_eq!(cfg.kill_file, PathBuf::from("/tmp/k"));
-        assert!(cfg.http.kill_enabled);
-        assert_eq!(cfg.http.workers, HttpConfig::default().workers);
-        assert_eq!(cfg.audit.retention, 3);
-        cfg.validate().unwrap();
-        let e = toml::from_str::<OpsConfig>("[http]\nadr = \"x\"\n").unwrap_err();
-        assert!(e.to_string().contains("adr"), "{e}");
+    fn validate_names_the_key_and_the_range() {
+        OpsConfig::default().validate().unwrap();
         let bad = OpsConfig {
             progress_interval_ms: 0,
             ..OpsConfig::default()
         };
-        assert!(bad.validate().unwrap_err().contains("progress_interval_ms"));
+        assert_eq!(
+            bad.validate().unwrap_err(),
+            "ops.progress_interval_ms = 0: expected 10 to 3600000"
+        );
+        let bad = OpsConfig {
+            feed_down_tolerance_ms: 86_400_001,
+            ..OpsConfig::default()
+        };
+        assert_eq!(
+            bad.validate().unwrap_err(),
+            "ops.feed_down_tolerance_ms = 86400001: expected 100 to 86400000"
+        );
+        let ok = OpsConfig {
+            feed_down_tolerance_ms: 100,
+            progress_interval_ms: 3_600_000,
+            ..OpsConfig::default()
+        };
+        ok.validate().unwrap();
     }
 }

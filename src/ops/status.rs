@@ -49,58 +49,12 @@ impl Phase {
     }
 }
 
-/// Market-data feed status (the seed's `monitor_status`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FeedStatus {
-    /// Connected, frames flowing, no unresolved gap.
-    Active,
-    /// Not connected: connecting for the first time or after a disconnect.
-    #[default]
-    Reconnecting,
-    /// Connected but not healthy: frames late, gaps, ring overflows.
-    Degraded,
-}
+/// Market-data feed status: the one [`crate::net::FeedStatus`] (its doc says what `degraded`
+/// means everywhere).
+pub use crate::net::FeedStatus;
 
-impl FeedStatus {
-    pub const ALL: [FeedStatus; 3] = [
-        FeedStatus::Active,
-        FeedStatus::Reconnecting,
-        FeedStatus::Degraded,
-    ];
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            FeedStatus::Active => "active",
-            FeedStatus::Reconnecting => "reconnecting",
-            FeedStatus::Degraded => "degraded",
-        }
-    }
-}
-
-/// Risk stage status. Abort wins when several conditions fire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RiskStatus {
-    #[default]
-    Ok,
-    /// No new positions; reduce only.
-    Degraded,
-    /// Cancel all, flatten if configured, stop trading.
-    Abort,
-}
-
-impl RiskStatus {
-    pub const ALL: [RiskStatus; 3] = [RiskStatus::Ok, RiskStatus::Degraded, RiskStatus::Abort];
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            RiskStatus::Ok => "ok",
-            RiskStatus::Degraded => "degraded",
-            RiskStatus::Abort => "abort",
-        }
-    }
-}
+/// Risk stage status: the one [`crate::risk::RiskStatus`] the risk stage keeps.
+pub use crate::risk::RiskStatus;
 
 /// Paper trading (simulated fills) or live orders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]

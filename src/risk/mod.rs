@@ -37,8 +37,10 @@ pub const CBPS_ONE: i128 = 1_000_000;
 
 const DAY_NS: i128 = 86_400_000_000_000;
 
-/// Risk status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+/// Risk status: the one enum for it (the risk stage, the status board, `/health/detailed`'s
+/// `risk.status`, the `obi_scalp_risk_status` metric). Abort wins when several conditions fire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum RiskStatus {
     /// Trading normally.
     #[default]
@@ -50,6 +52,8 @@ pub enum RiskStatus {
 }
 
 impl RiskStatus {
+    pub const ALL: [RiskStatus; 3] = [RiskStatus::Ok, RiskStatus::Degraded, RiskStatus::Abort];
+
     pub const fn as_str(self) -> &'static str {
         match self {
             RiskStatus::Ok => "ok",
