@@ -57,7 +57,7 @@ fn main() -> ExitCode {
         Cmd::VerifyBook(a) => app::verify::run(a),
         Cmd::BenchLatency(a) => app::bench::run(a),
         Cmd::CheckConfig(a) => app::check::run(a),
-        Cmd::Sim(a) => obi_scalp::sim::cli::run(a).map_err(AppError::usage),
+        Cmd::Sim(a) => obi_scalp::sim::cli::run(a).map_err(|e| AppError::exit(e.exit, e.msg)),
         Cmd::Record(a) => app::record::run(a),
     };
     match res {

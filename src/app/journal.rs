@@ -2,6 +2,7 @@
 //! manifest, their check, and restoring one to a new file (see [`crate::store::backup`]).
 
 use super::AppError;
+use crate::ops::Exit;
 use crate::store::backup;
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
@@ -48,7 +49,19 @@ pub enum JournalCmd {
 }
 
 fn failed(e: crate::store::StoreError) -> AppError {
-    AppError::with_code(1, e.0)
+    AppError::exit(Exit::Io, e.0)
+}
+
+/// An input that is not there is a bad argument (exit 2), not a failed output.
+fn must_exist(what: &str, p: &std::path::Path) -> Result<(), AppError> {
+    if p.exists() {
+        Ok(())
+    } else {
+        Err(AppError::usage(format!(
+            "{what} {}: not found",
+            p.display()
+        )))
+    }
 }
 
 fn rows(m: &backup::Manifest) -> String {
@@ -67,6 +80,7 @@ pub fn run(a: JournalArgs) -> Result<(), AppError> {
             include,
             keep_days,
         } => {
+            must_exist("--journal", &journal)?;
             let now = crate::store::wall_ns();
             let dir = out.join(backup::stamp_name(now));
             let m = backup::backup(&journal, &dir, &include).map_err(failed)?;
@@ -83,6 +97,7 @@ pub fn run(a: JournalArgs) -> Result<(), AppError> {
             }
         }
         JournalCmd::Verify { dir } => {
+            must_exist("backup", &dir)?;
             let m = backup::verify(&dir).map_err(failed)?;
             println!(
                 "backup {} ok: {} files match the manifest, rows: {}",
@@ -92,6 +107,7 @@ pub fn run(a: JournalArgs) -> Result<(), AppError> {
             );
         }
         JournalCmd::Restore { from, to, files_to } => {
+            must_exist("--from", &from)?;
             let m = backup::restore(&from, &to, files_to.as_deref()).map_err(failed)?;
             println!(
                 "restored {} from {}: rows: {}",

@@ -24,10 +24,7 @@ pub struct AppError {
 impl AppError {
     /// Bad input: a missing file, an invalid config, a wrong flag (exit code 2).
     pub fn usage(msg: impl Into<String>) -> AppError {
-        AppError {
-            code: 2,
-            msg: msg.into(),
-        }
+        AppError::exit(crate::ops::Exit::Config, msg)
     }
 
     /// A failure with its code from the one exit-code table ([`crate::ops::Exit`]).
@@ -38,6 +35,7 @@ impl AppError {
         }
     }
 
+    /// A failure with a raw code; prefer [`AppError::exit`] (the code must be in the table).
     pub fn with_code(code: u8, msg: impl Into<String>) -> AppError {
         AppError {
             code,

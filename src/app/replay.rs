@@ -78,7 +78,8 @@ pub fn run(a: ReplayArgs) -> Result<(), AppError> {
         })?;
     }
     if let Some(p) = &a.journal {
-        let n = write_journal(p, &cfg, &out, &engine).map_err(|e| AppError::with_code(1, e.0))?;
+        let n = write_journal(p, &cfg, &out, &engine)
+            .map_err(|e| AppError::exit(crate::ops::Exit::Io, e.0))?;
         println!("journal: {n} records into {}", p.display());
     }
     print!("{}", report::human(&summary));

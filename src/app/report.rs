@@ -41,7 +41,12 @@ pub fn run(a: ReportArgs) -> Result<(), AppError> {
         )));
     }
     let c = crate::store::journal::connect(&a.journal).map_err(|e| AppError::usage(e.0))?;
-    let db = |e: rusqlite::Error| AppError::with_code(1, format!("{}: {e}", a.journal.display()));
+    let db = |e: rusqlite::Error| {
+        AppError::exit(
+            crate::ops::Exit::Io,
+            format!("{}: {e}", a.journal.display()),
+        )
+    };
     let kind = match &a.kind {
         Some(k) if k == "run" || k == "replay" => k.clone(),
         Some(k) => {
@@ -85,8 +90,12 @@ pub fn run(a: ReportArgs) -> Result<(), AppError> {
         }
     };
     let (r, series) = report::build(&c, &kind, period, range).map_err(db)?;
-    std::fs::create_dir_all(&a.out)
-        .map_err(|e| AppError::with_code(1, format!("cannot create {}: {e}", a.out.display())))?;
+    std::fs::create_dir_all(&a.out).map_err(|e| {
+        AppError::exit(
+            crate::ops::Exit::Io,
+            format!("cannot create {}: {e}", a.out.display()),
+        )
+    })?;
     let json = serde_json::to_string_pretty(&r).expect("report serializes") + "\n";
     let stem = format!("report_{}_{}", r.period, r.from);
     let daily: Vec<String> = r.daily.iter().map(|d| d.net_pnl.clone()).collect();
@@ -114,8 +123,12 @@ pub fn run(a: ReportArgs) -> Result<(), AppError> {
     }
     for (name, data) in &files {
         let p = a.out.join(name);
-        write_atomic(&p, data.as_bytes())
-            .map_err(|e| AppError::with_code(1, format!("cannot write {}: {e}", p.display())))?;
+        write_atomic(&p, data.as_bytes()).map_err(|e| {
+            AppError::exit(
+                crate::ops::Exit::Io,
+                format!("cannot write {}: {e}", p.display()),
+            )
+        })?;
         println!("wrote {}", p.display());
     }
     println!(

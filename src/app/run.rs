@@ -119,7 +119,7 @@ pub fn run(a: RunArgs) -> Result<(), AppError> {
     let mut ocfg = cfg.ops.clone();
     ocfg.http.kill_enabled = secrets.get(ops::secrets::KILL_TOKEN).is_some();
     let ops = Ops::start(&ocfg, board.clone(), kill, secrets, Some(signals)).map_err(|e| {
-        let err = AppError::with_code(e.exit().code(), format!("start-up failed: {e}"));
+        let err = AppError::exit(e.exit(), format!("start-up failed: {e}"));
         failed_before_start(&cfg, Some(board.snapshot()), err)
     })?;
     if let Some(addr) = ops.http_addr() {

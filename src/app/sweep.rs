@@ -186,7 +186,10 @@ pub fn run(a: SweepArgs) -> Result<(), AppError> {
         let report = walk::WalkReport::new(objective, a.min_trades, quote, spec, first, per);
         let keys: Vec<String> = params.iter().map(|p| p.key.clone()).collect();
         std::fs::create_dir_all(&a.out).map_err(|e| {
-            AppError::with_code(1, format!("cannot create {}: {e}", a.out.display()))
+            AppError::exit(
+                crate::ops::Exit::Io,
+                format!("cannot create {}: {e}", a.out.display()),
+            )
         })?;
         let json = serde_json::to_string_pretty(&report).expect("report serializes") + "\n";
         for (name, data) in [
@@ -195,7 +198,10 @@ pub fn run(a: SweepArgs) -> Result<(), AppError> {
         ] {
             let p = a.out.join(name);
             crate::ops::artifacts::write_atomic(&p, data.as_bytes()).map_err(|e| {
-                AppError::with_code(1, format!("cannot write {}: {e}", p.display()))
+                AppError::exit(
+                    crate::ops::Exit::Io,
+                    format!("cannot write {}: {e}", p.display()),
+                )
             })?;
         }
         print!("{}", report.human());
@@ -221,7 +227,8 @@ pub fn run(a: SweepArgs) -> Result<(), AppError> {
         best: None,
     };
     res.finish();
-    res.write(&a.out).map_err(|e| AppError::with_code(1, e))?;
+    res.write(&a.out)
+        .map_err(|e| AppError::exit(crate::ops::Exit::Io, e))?;
     let n = points.len() as f64;
     let threads = jobs.min(points.len()).max(1) as f64;
     println!(
@@ -280,7 +287,7 @@ fn run_progress(
         }
         h.join()
     })
-    .map_err(|_| AppError::with_code(70, "a sweep thread panicked"))?;
+    .map_err(|_| AppError::exit(crate::ops::Exit::Internal, "a sweep thread panicked"))?;
     bar.finish(done.load(Ordering::Relaxed) as u64);
     Ok((r.map_err(usage)?, secs))
 }
@@ -296,7 +303,8 @@ fn merge(dirs: &[PathBuf], out: &std::path::Path) -> Result<(), AppError> {
         parts.push(r);
     }
     let all = Results::merge(parts).map_err(usage)?;
-    all.write(out).map_err(|e| AppError::with_code(1, e))?;
+    all.write(out)
+        .map_err(|e| AppError::exit(crate::ops::Exit::Io, e))?;
     println!(
         "merged {} shards: {} points; wrote {}",
         dirs.len(),

@@ -8,6 +8,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::instrument::Venue;
+use crate::ops::Exit;
 
 use super::fault::{parse_duration, FaultSpec, FAULT_HELP};
 use super::server::{SimConfig, SimServer, TlsSetup};
@@ -138,7 +139,24 @@ impl SimArgs {
 
 /// Runs the simulator until `--duration` passes, SIGINT/SIGTERM arrives, or a recording ends
 /// (and its frames have been handed to the connections).
-pub fn run(args: SimArgs) -> Result<(), String> {
+/// Why `obi-scalp sim` failed: the code from the one exit-code table and the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimError {
+    pub exit: Exit,
+    pub msg: String,
+}
+
+impl From<String> for SimError {
+    /// Bad arguments or files (exit 2).
+    fn from(msg: String) -> Self {
+        SimError {
+            exit: Exit::Config,
+            msg,
+        }
+    }
+}
+
+pub fn run(args: SimArgs) -> Result<(), SimError> {
     let feed = super::feed_for(args.venue, args.input.as_deref(), args.synthetic)?;
     let mut config = SimConfig::new(args.listen);
     config.tls = args.tls_setup();
@@ -150,11 +168,17 @@ pub fn run(args: SimArgs) -> Result<(), String> {
 
     let interrupted = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, interrupted.clone())
-            .map_err(|e| format!("cannot install the signal handler: {e}"))?;
+        signal_hook::flag::register(sig, interrupted.clone()).map_err(|e| SimError {
+            exit: Exit::Internal,
+            msg: format!("cannot install the signal handler: {e}"),
+        })?;
     }
 
-    let mut server = SimServer::start(feed, config)?;
+    let listener = std::net::TcpListener::bind(args.listen).map_err(|e| SimError {
+        exit: Exit::Bind,
+        msg: format!("cannot listen on {}: {e}", args.listen),
+    })?;
+    let mut server = SimServer::start_on(feed, config, listener)?;
     let handle = server.handle();
     let addr = server.local_addr();
     let (ws, http) = if server.is_tls() {

@@ -225,6 +225,18 @@ pub struct SimHandle {
 impl SimServer {
     /// Binds, sets up TLS (writing the self-signed files if asked) and starts the threads.
     pub fn start(feed: Box<dyn SimFeed>, config: SimConfig) -> Result<SimServer, String> {
+        let listener = TcpListener::bind(config.listen)
+            .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+        SimServer::start_on(feed, config, listener)
+    }
+
+    /// [`SimServer::start`] on a listener the caller bound (so that it can tell a bind failure
+    /// from the rest); `config.listen` is not used.
+    pub fn start_on(
+        feed: Box<dyn SimFeed>,
+        config: SimConfig,
+        listener: TcpListener,
+    ) -> Result<SimServer, String> {
         if !(config.speed.is_finite() && config.speed > 0.0) {
             return Err(format!(
                 "speed {} must be a finite number above 0",
@@ -238,8 +250,6 @@ impl SimServer {
             None => None,
             Some(setup) => Some(tls_config(setup)?),
         };
-        let listener = TcpListener::bind(config.listen)
-            .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
         let addr = listener
             .local_addr()
             .map_err(|e| format!("listener address: {e}"))?;
