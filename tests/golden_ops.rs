@@ -290,6 +290,18 @@ const HEALTH_SHAPE: &[&str] = &[
     "mode",
     "notes",
     "phase",
+    // The thread layout in force, as README's "Quick start" says.
+    "pipeline",
+    "pipeline.cores_online",
+    "pipeline.hot_threads",
+    "pipeline.layout",
+    "pipeline.note",
+    "pipeline.requested",
+    "pipeline.threads",
+    "pipeline.threads[].core",
+    "pipeline.threads[].stages",
+    "pipeline.threads[].wait",
+    "pipeline.wait_requested",
     "pnl",
     "pnl.currency",
     "pnl.fees",
@@ -485,6 +497,15 @@ fn golden_run_against_the_simulator() {
         ),
         (4500, 50, 200)
     );
+    // The layout this machine gets for the config (what start-up, /health/detailed and
+    // run_complete.json must state).
+    let plan = obi_scalp::pipeline::Plan::resolve(
+        &cfg.pipeline.layout,
+        cfg.pipeline.wait,
+        &cfg.pipeline.cores,
+        &obi_scalp::pipeline::layout::available_cores(),
+    )
+    .unwrap();
     let cmd = command(&dir, &["run", "--config", cfg_path.to_str().unwrap()]);
     let (mut run, line) = Proc::start(cmd, "obi-scalp run");
     let addr: SocketAddr = line
@@ -531,6 +552,7 @@ fn golden_run_against_the_simulator() {
         ("run_loop_failures", Value::from(0)),
         ("pnl.currency", Value::from("USDT")),
         ("pnl.wallet_drift", Value::from("n/a")),
+        ("pipeline", plan.to_json()),
     ];
     for (k, v) in &pinned {
         assert_eq!(at(&d, k), v, "/health/detailed {k}: {d}");
@@ -632,13 +654,6 @@ fn golden_run_against_the_simulator() {
         want,
         "run_complete.json shape: {rc}"
     );
-    let plan = obi_scalp::pipeline::Plan::resolve(
-        &cfg.pipeline.layout,
-        cfg.pipeline.wait,
-        &cfg.pipeline.cores,
-        &obi_scalp::pipeline::layout::available_cores(),
-    )
-    .unwrap();
     let pinned = [
         ("stop_reason", Value::from("signal")),
         ("exit_code", Value::from(0)),

@@ -41,14 +41,7 @@ pub fn describe(c: &Config) -> String {
             .unwrap_or_else(|| "built-in default".into()),
         c.digest
     );
-    let _ = writeln!(
-        out,
-        "mode = \"{}\"",
-        match c.mode {
-            crate::config::Mode::Paper => "paper",
-            crate::config::Mode::Live => "live",
-        }
-    );
+    let _ = writeln!(out, "mode = \"{}\"", c.mode.as_str());
     let _ = writeln!(
         out,
         "duration_s = {}",

@@ -47,10 +47,7 @@ pub fn run(a: RunArgs) -> Result<(), AppError> {
         cfg.duration_ns = (d > 0).then_some(d * 1_000_000_000);
     }
     ops::logging::init(cfg.ops.json_logs);
-    let mode = match cfg.mode {
-        Mode::Paper => ops::Mode::Paper,
-        Mode::Live => ops::Mode::Live,
-    };
+    let mode = cfg.mode;
     // Fail fast, before anything looks alive.
     if cfg.mode == Mode::Live && std::env::var(LIVE_CONFIRM_ENV).as_deref() != Ok("yes") {
         let why = format!(

@@ -42,12 +42,9 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// Paper or live trading.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    Paper,
-    Live,
-}
+/// Paper or live trading: the one enum for it (the config's `mode`, the status board,
+/// `/health/detailed`, the audit log).
+pub use crate::ops::Mode;
 
 /// Where market data comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]

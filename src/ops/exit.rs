@@ -4,11 +4,11 @@
 //! |------|---------------------|------------------------------------------------------------------|
 //! | 0    | `ok`                | clean shutdown (signal, end of replay, `--check` passed)         |
 //! | 1    | `io`                | an output could not be written (file, directory, recorder)       |
-//! | 2    | `config`            | bad command line or config (the message names file/key/reason)   |
+//! | 2    | `config`            | bad command line, config or missing input (names file/key/range) |
 //! | 3    | `missing_secret`    | live mode without an API key/secret                              |
 //! | 4    | `auth`              | the venue rejected the credentials at the start-up auth check    |
 //! | 5    | `venue_unreachable` | the venue could not be reached within the configured time        |
-//! | 6    | `bind`              | an ops listener (HTTP) could not bind its address                |
+//! | 6    | `bind`              | a listener (ops HTTP, `sim --listen`) could not bind its address |
 //! | 7    | `risk_abort`        | the risk stage aborted trading (reason in `run_complete.json`)   |
 //! | 8    | `killed`            | the kill switch fired (file, `POST /kill`, or SIGUSR1)           |
 //! | 9    | `book_disagrees`    | `verify-book`: a book agreed with the venue below the ratio asked |
@@ -107,7 +107,7 @@ impl Exit {
             Exit::MissingSecret => "live mode without API credentials",
             Exit::Auth => "venue rejected the credentials",
             Exit::VenueUnreachable => "venue unreachable within the configured time",
-            Exit::Bind => "could not bind an ops listener",
+            Exit::Bind => "could not bind a listener",
             Exit::RiskAbort => "risk stage aborted trading",
             Exit::Killed => "kill switch fired",
             Exit::BookDisagrees => "verify-book: the book agreed with the venue too rarely",

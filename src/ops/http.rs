@@ -1047,6 +1047,8 @@ fn health_detailed(shared: &Shared) -> Response {
             "uptime_seconds": secs(s.uptime_ns),
             "version": s.version,
             "config_digest": s.config_digest,
+            // The thread layout in force (null where the process has no pipeline).
+            "pipeline": s.pipeline,
         });
         (h.ok, body)
     });
