@@ -994,3 +994,60 @@ fn readme_exit_codes_match_the_table() {
     let table: BTreeSet<u8> = Exit::ALL.iter().map(|e| e.code()).collect();
     assert_eq!(listed, table, "README's exit codes vs ops::Exit");
 }
+
+// ---------------------------------------------------------------------------------------------
+// The session's states, in process.
+
+#[test]
+fn session_goes_from_starting_to_stopped_on_the_duration() {
+    use obi_scalp::app::session::{Feed, Session, State};
+    use obi_scalp::ops::{self, Ops, StatusBoard};
+    use std::sync::atomic::AtomicBool;
+
+    let dir = workdir("session");
+    let mut cfg = obi_scalp::config::Config::builtin();
+    cfg.duration_ns = Some(1_000_000_000);
+    cfg.pipeline.wait = obi_scalp::config::WaitStrategy::Park;
+    cfg.ops.http.enabled = false;
+    cfg.ops.artifacts_dir = dir.join("artifacts");
+    cfg.ops.audit.dir = dir.join("logs");
+    cfg.ops.kill_file = dir.join("KILL");
+    let board = Arc::new(StatusBoard::new(ops::Status::new(
+        "test",
+        "",
+        ops::Mode::Paper,
+    )));
+    let secrets = Arc::new(ops::SecretStore::new(
+        ops::SecretSources::new(None, None, "OBI_TEST_", |_| None),
+        &[],
+    ));
+    let o = Ops::start(
+        &cfg.ops,
+        board.clone(),
+        ops::KillSwitch::new(),
+        secrets,
+        None,
+    )
+    .unwrap();
+    let mut s = Session::start(&cfg, o, Arc::new(AtomicBool::new(false)), None).unwrap();
+    assert_eq!(s.state(), State::Starting);
+    assert_eq!(board.snapshot().phase, ops::Phase::Starting);
+    let src = obi_scalp::pipeline::sources::SyntheticSource::from_config(&cfg, 1).unwrap();
+    let decoder = obi_scalp::venue::AnyDecoder::for_config(&cfg).unwrap();
+    let out = s.run(src, decoder, Feed::Local).unwrap();
+    assert_eq!(s.state(), State::Stopped);
+    assert_eq!(board.snapshot().phase, ops::Phase::Stopping);
+    assert_eq!(
+        (out.exit, out.reason.as_str(), out.clean),
+        (Exit::Ok, "duration reached", true)
+    );
+    s.finish(Ok(out)).unwrap();
+    let rc = read_json(&dir.join("artifacts/run_complete.json"));
+    assert_eq!(rc["stop_reason"], "duration reached", "{rc}");
+    assert_eq!(rc["exit_code"], 0, "{rc}");
+    assert_eq!(
+        rc["status"]["awaiting_first_sync"], false,
+        "trading began: {rc}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

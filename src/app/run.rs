@@ -1,8 +1,9 @@
 //! `obi-scalp run`: the main job. Market data in, the threaded pipeline, paper orders out, with
 //! the cold thread serving `/healthz` and `/metrics`, writing artifacts and the audit log.
 //!
-//! This file is the glue: config, secrets, ops start-up, the source; the lifecycle after that
-//! (cold loop, stop state machine, summary) is [`super::session`].
+//! This file is the glue: config, the live gate, secrets, the journal, ops start-up, the source;
+//! the run's life after that (order entry, the live-mode hook, pipeline start, cold loop, stop
+//! state machine, summary, `run_complete.json`) is the [`super::session::Session`].
 //!
 //! Shutdown: the first SIGINT/SIGTERM (or the run duration) stops opening positions and cancels
 //! resting orders, then stops the feed; the stages drain their rings and the final summary is
@@ -47,7 +48,6 @@ pub fn run(a: RunArgs) -> Result<(), AppError> {
         cfg.duration_ns = (d > 0).then_some(d * 1_000_000_000);
     }
     ops::logging::init(cfg.ops.json_logs);
-    let mode = cfg.mode;
     // Fail fast, before anything looks alive.
     if cfg.mode == Mode::Live && std::env::var(LIVE_CONFIRM_ENV).as_deref() != Ok("yes") {
         let why = format!(
@@ -88,7 +88,7 @@ pub fn run(a: RunArgs) -> Result<(), AppError> {
         ],
     ));
     secrets.reload();
-    if let Err(e) = secrets.require_credentials(mode) {
+    if let Err(e) = secrets.require_credentials(cfg.mode) {
         return Err(failed_before_start(
             &cfg,
             None,
@@ -103,7 +103,7 @@ pub fn run(a: RunArgs) -> Result<(), AppError> {
         failed_before_start(&cfg, None, AppError::exit(Exit::Config, e.to_string()))
     })?;
     let inst = cfg.market.instrument;
-    let mut status = ops::Status::new(env!("CARGO_PKG_VERSION"), cfg.digest.clone(), mode);
+    let mut status = ops::Status::new(env!("CARGO_PKG_VERSION"), cfg.digest.clone(), cfg.mode);
     status.venue = inst.key.venue_label();
     status.symbol = inst.key.symbol.to_string();
     status.pnl = ops::Pnl::for_instrument(&inst);
@@ -152,7 +152,7 @@ pub fn run(a: RunArgs) -> Result<(), AppError> {
             }
             let (tap, recorder) = if cfg.record.enabled {
                 match Recorder::for_config(&cfg, &cfg.record.dir, src.ws_url(), 8 << 20) {
-                    Ok((t, r)) => (Some(t), Some(r)),
+                    Ok((t, r)) => (Some(t), Some(Box::new(r))),
                     Err(e) => {
                         let e = AppError::exit(Exit::Config, format!("recorder: {e}"));
                         return Err(session.abort(e));

@@ -115,7 +115,8 @@ pub enum Feed {
     Venue {
         live: Arc<LiveStats>,
         tap: Option<FrameTap>,
-        recorder: Option<Recorder>,
+        /// Boxed: a recorder is large and a `Feed` is passed by value.
+        recorder: Option<Box<Recorder>>,
     },
 }
 
