@@ -163,18 +163,25 @@ impl KillSwitch {
     pub fn trigger(&self, source: KillSource, detail: impl Into<String>) -> bool {
         // A SIGUSR1 that arrived before this call fired first: record it as such.
         self.sync_signal();
+        // The event is stored under its lock before the latch is visible: a reader that sees
+        // `is_triggered` and then asks `event`/`describe` waits for this lock, never sees `None`.
+        let mut slot = self.event.lock().unwrap_or_else(|e| e.into_inner());
         let first = self
             .source
             .compare_exchange(0, source.to_u8(), Ordering::AcqRel, Ordering::Acquire)
             .is_ok();
-        if first {
-            let ev = KillEvent {
+        let logged = first.then(|| {
+            let detail: String = detail.into();
+            *slot = Some(KillEvent {
                 source,
-                detail: detail.into(),
+                detail: detail.clone(),
                 unix_ms: unix_ms(),
-            };
-            tracing::warn!(source = source.as_str(), detail = %ev.detail, "kill switch triggered");
-            *self.event.lock().unwrap_or_else(|e| e.into_inner()) = Some(ev);
+            });
+            detail
+        });
+        drop(slot);
+        if let Some(detail) = logged {
+            tracing::warn!(source = source.as_str(), detail = %detail, "kill switch triggered");
         }
         first
     }
@@ -185,6 +192,8 @@ impl KillSwitch {
         if !self.signal.load(Ordering::Acquire) {
             return false;
         }
+        // As in `trigger`: the event is in place before the source is.
+        let mut slot = self.event.lock().unwrap_or_else(|e| e.into_inner());
         let first = self
             .source
             .compare_exchange(
@@ -195,16 +204,19 @@ impl KillSwitch {
             )
             .is_ok();
         if first {
+            *slot = Some(KillEvent {
+                source: KillSource::Signal,
+                detail: "SIGUSR1".to_owned(),
+                unix_ms: unix_ms(),
+            });
+        }
+        drop(slot);
+        if first {
             tracing::warn!(
                 source = "signal",
                 detail = "SIGUSR1",
                 "kill switch triggered"
             );
-            *self.event.lock().unwrap_or_else(|e| e.into_inner()) = Some(KillEvent {
-                source: KillSource::Signal,
-                detail: "SIGUSR1".to_owned(),
-                unix_ms: unix_ms(),
-            });
         }
         first
     }
@@ -244,6 +256,27 @@ impl KillFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A reader that sees the latch set also sees what fired it: `describe` is never `None`
+    /// once `is_triggered` (the cold loop builds the stop reason from it at once).
+    #[test]
+    fn a_triggered_switch_always_describes_its_source() {
+        for round in 0..2000 {
+            let k = KillSwitch::new();
+            let reader = {
+                let k = k.clone();
+                std::thread::spawn(move || {
+                    while !k.is_triggered() {
+                        std::hint::spin_loop();
+                    }
+                    k.describe()
+                })
+            };
+            k.trigger(KillSource::Http, "op");
+            let seen = reader.join().unwrap();
+            assert_eq!(seen.as_deref(), Some("http:op"), "round {round}");
+        }
+    }
 
     #[test]
     fn first_source_wins_and_latch_stays() {
