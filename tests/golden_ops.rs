@@ -9,9 +9,9 @@
 //! arguments, a bad config and the failures each can have, against the one exit-code table
 //! ([`obi_scalp::ops::Exit`]), and the README's table against that table.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::collections::BTreeSet;
+use std::io::Read;
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -22,21 +22,16 @@ use obi_scalp::ops::Exit;
 use obi_scalp::pipeline::stats::LatencyKind;
 use serde_json::Value;
 
+#[path = "common/child.rs"]
+mod child;
+use child::{collect, http, read_json, samples, SCRUB_ENV};
+
 const BIN: &str = env!("CARGO_BIN_EXE_obi-scalp");
 
-/// Environment variables that would change what a command does; removed from every child.
-const SCRUB_ENV: &[&str] = &[
-    "CREDENTIALS_DIRECTORY",
-    "NOTIFY_SOCKET",
-    "WATCHDOG_USEC",
-    "WATCHDOG_PID",
-    "OBI_SCALP_LIVE",
-    "OBI_SCALP_API_KEY",
-    "OBI_SCALP_API_SECRET",
-    "OBI_SCALP_KILL_TOKEN",
-    "AUDIT_LOG_MAX_BYTES",
-    "AUDIT_LOG_RETENTION",
-];
+/// One GET: (status, body).
+fn get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
+    http(addr, "GET", path, None).map(|r| (r.code, r.body))
+}
 
 fn workdir(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("obi-golden-{tag}-{}", std::process::id()));
@@ -65,25 +60,6 @@ struct Proc {
     stdout: Arc<Mutex<String>>,
     stderr: Arc<Mutex<String>>,
     readers: Vec<std::thread::JoinHandle<()>>,
-}
-
-fn collect(
-    r: impl Read + Send + 'static,
-    into: Arc<Mutex<String>>,
-    first: Option<mpsc::Sender<String>>,
-) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
-        let mut first = first;
-        for line in BufReader::new(r).lines() {
-            let Ok(line) = line else { break };
-            if let Some(tx) = first.take() {
-                let _ = tx.send(line.clone());
-            }
-            let mut s = into.lock().unwrap();
-            s.push_str(&line);
-            s.push('\n');
-        }
-    })
 }
 
 impl Proc {
@@ -159,27 +135,6 @@ fn sigterm(pid: u32) {
     assert_eq!(rc, 0, "kill({pid}, SIGTERM)");
 }
 
-/// One HTTP/1.1 GET; the server answers and closes. (status, body)
-fn get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
-    s.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n"
-    )?;
-    let mut buf = String::new();
-    s.read_to_string(&mut buf)?;
-    let (head, body) = buf
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| std::io::Error::other(format!("no header end in {buf:?}")))?;
-    let code = head
-        .get(9..12)
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| std::io::Error::other(format!("bad status line in {head:?}")))?;
-    Ok((code, body.to_owned()))
-}
-
-/// Every key path of a JSON value: `a.b.c` for objects; an array's elements are `a[]`.
 /// Paths in `leaves` are not descended into.
 fn shape(v: &Value, at: &str, leaves: &[&str], out: &mut BTreeSet<String>) {
     if leaves.contains(&at) {
@@ -210,22 +165,6 @@ fn shape_of(v: &Value, leaves: &[&str]) -> BTreeSet<String> {
     let mut s = BTreeSet::new();
     shape(v, "", leaves, &mut s);
     s
-}
-
-/// Prometheus text -> `name{labels}` -> value (samples only).
-fn samples(text: &str) -> BTreeMap<String, f64> {
-    text.lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .filter_map(|l| {
-            let (k, v) = l.rsplit_once(' ')?;
-            Some((k.to_owned(), v.parse().ok()?))
-        })
-        .collect()
-}
-
-fn read_json(p: &Path) -> Value {
-    let t = std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    serde_json::from_str(&t).unwrap_or_else(|e| panic!("{}: {e}\n{t}", p.display()))
 }
 
 /// The simulator on a free port: (process, its address).

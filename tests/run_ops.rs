@@ -8,8 +8,7 @@
 //! planted secrets appear nowhere; `scripts/go_nogo.sh --quick` decides GO / NO-GO.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
@@ -21,21 +20,11 @@ use serde_json::Value;
 #[path = "common/shared_data.rs"]
 mod shared_data;
 
-const BIN: &str = env!("CARGO_BIN_EXE_obi-scalp");
+#[path = "common/child.rs"]
+mod child;
+use child::{collect, http, read_json, samples, Resp, SCRUB_ENV};
 
-/// Environment variables that would change what `run` does; removed from every child.
-const SCRUB_ENV: &[&str] = &[
-    "CREDENTIALS_DIRECTORY",
-    "NOTIFY_SOCKET",
-    "WATCHDOG_USEC",
-    "WATCHDOG_PID",
-    "OBI_SCALP_LIVE",
-    "OBI_SCALP_API_KEY",
-    "OBI_SCALP_API_SECRET",
-    "OBI_SCALP_KILL_TOKEN",
-    "AUDIT_LOG_MAX_BYTES",
-    "AUDIT_LOG_RETENTION",
-];
+const BIN: &str = env!("CARGO_BIN_EXE_obi-scalp");
 
 /// A fresh working directory for one run.
 fn workdir(tag: &str) -> PathBuf {
@@ -81,25 +70,6 @@ struct Run {
     stdout: Arc<Mutex<String>>,
     stderr: Arc<Mutex<String>>,
     readers: Vec<std::thread::JoinHandle<()>>,
-}
-
-fn collect(
-    r: impl Read + Send + 'static,
-    into: Arc<Mutex<String>>,
-    first: Option<mpsc::Sender<String>>,
-) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
-        let mut first = first;
-        for line in BufReader::new(r).lines() {
-            let Ok(line) = line else { break };
-            if let Some(tx) = first.take() {
-                let _ = tx.send(line.clone());
-            }
-            let mut s = into.lock().unwrap();
-            s.push_str(&line);
-            s.push('\n');
-        }
-    })
 }
 
 fn command(dir: &Path, config: &Path) -> Command {
@@ -255,67 +225,11 @@ impl Drop for Run {
     }
 }
 
-fn read_json(p: &Path) -> Value {
-    let t = std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    serde_json::from_str(&t).unwrap_or_else(|e| panic!("{}: {e}\n{t}", p.display()))
-}
-
 fn audit_lines(p: &Path) -> Vec<Value> {
     std::fs::read_to_string(p)
         .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("audit line {l}: {e}")))
-        .collect()
-}
-
-struct Resp {
-    code: u16,
-    body: String,
-}
-
-impl Resp {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
-    }
-}
-
-/// One HTTP/1.1 request; the server answers and closes.
-fn http(addr: SocketAddr, method: &str, path: &str, auth: Option<&str>) -> std::io::Result<Resp> {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
-    s.set_read_timeout(Some(Duration::from_secs(5)))?;
-    s.set_write_timeout(Some(Duration::from_secs(5)))?;
-    let auth = auth
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    let body = if method == "POST" { "{}" } else { "" };
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Content-Length: {}\r\n\r\n{body}",
-        body.len()
-    )?;
-    let mut buf = String::new();
-    s.read_to_string(&mut buf)?;
-    let (head, body) = buf
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| std::io::Error::other(format!("no header end in {buf:?}")))?;
-    let code = head
-        .get(9..12)
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| std::io::Error::other(format!("bad status line in {head:?}")))?;
-    Ok(Resp {
-        code,
-        body: body.to_owned(),
-    })
-}
-
-/// Prometheus text -> `name{labels}` -> value (samples only).
-fn samples(text: &str) -> BTreeMap<String, f64> {
-    text.lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .filter_map(|l| {
-            let (k, v) = l.rsplit_once(' ')?;
-            Some((k.to_owned(), v.parse().ok()?))
-        })
         .collect()
 }
 
