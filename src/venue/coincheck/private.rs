@@ -665,8 +665,8 @@ mod tests {
         assert_eq!((f.id, f.order_id, f.side, f.maker), (38, 49, OrderSide::Buy, false));
         assert_eq!((f.rate_ticks, f.qty_lots), (40_900, 10_000_000));
         // 1 Money = 1e-14 JPY here (tick 1, lot 1e-8, 6 more places).
-        assert_eq!(f.fee, 6_135_000_000_000_000);
-        assert_eq!(f.quote_change, -4_096_135_000_000_000_000);
+        assert_eq!(f.fee, 613_500_000_000_000);
+        assert_eq!(f.quote_change, -409_613_500_000_000_000);
         assert_eq!(money_to_decimal(f.quote_change, a.tick, a.lot), "-4096.135");
         let o = a
             .opens(
@@ -709,7 +709,7 @@ mod tests {
             .unwrap();
         assert_eq!(b.base_lots, 775_052_654);
         assert_eq!(b.base_reserved_lots, 350_020_000);
-        assert_eq!(b.quote, 840_100_000_000_000);
+        assert_eq!(b.quote, 84_010_000_000_000);
         assert_eq!(money_to_decimal(b.quote_reserved, a.tick, a.lot), "3000");
     }
 
