@@ -57,9 +57,7 @@ fn start(faults: &[&str]) -> Sim {
     ));
     std::fs::create_dir_all(&dir).unwrap();
     let mut cfg = SimConfig::new("127.0.0.1:0".parse().unwrap());
-    cfg.tls = Some(TlsSetup::SelfSigned {
-        dir: dir.clone(),
-    });
+    cfg.tls = Some(TlsSetup::SelfSigned { dir: dir.clone() });
     cfg.private = Some(PrivateSide::new(Box::new(api)));
     cfg.faults = faults
         .iter()
@@ -90,8 +88,15 @@ impl Sim {
 
     fn requests(&self, secret: &str) -> CoincheckRequests {
         let i = inst();
-        CoincheckRequests::new(&self.base(), KEY, secret.as_bytes(), "btc_jpy", i.tick, i.lot)
-            .unwrap()
+        CoincheckRequests::new(
+            &self.base(),
+            KEY,
+            secret.as_bytes(),
+            "btc_jpy",
+            i.tick,
+            i.lot,
+        )
+        .unwrap()
     }
 
     fn connect(&self) -> Tls {
@@ -183,12 +188,16 @@ fn place_cancel_opens_transactions_and_balance_over_tls_and_the_books_balance() 
     )
     .unwrap();
     let ack = a.order(st, &body).unwrap();
-    assert_eq!((ack.rate_ticks, ack.amount_lots), (Some(px), Some(lots("0.01"))));
+    assert_eq!(
+        (ack.rate_ticks, ack.amount_lots),
+        (Some(px), Some(lots("0.01")))
+    );
     let (st, body) = exchange(&mut c, r.get(now_ms(), OPENS_PATH).unwrap().bytes(), WAIT).unwrap();
     let opens = a.opens(st, &body).unwrap();
     assert_eq!(opens.len(), 1);
     assert_eq!((opens[0].id, opens[0].pending_lots), (ack.id, lots("0.01")));
-    let (st, body) = exchange(&mut c, r.get(now_ms(), BALANCE_PATH).unwrap().bytes(), WAIT).unwrap();
+    let (st, body) =
+        exchange(&mut c, r.get(now_ms(), BALANCE_PATH).unwrap().bytes(), WAIT).unwrap();
     let b = a.balance(st, &body).unwrap();
     let held = px as i128 * lots("0.01") as i128 * MONEY_PER_TICK_LOT;
     assert_eq!(b.quote_reserved, held);
@@ -220,9 +229,15 @@ fn place_cancel_opens_transactions_and_balance_over_tls_and_the_books_balance() 
     // A buy through the ask takes liquidity (taker); a market sell takes bids back.
     let (st, body) = exchange(
         &mut c,
-        r.create(now_ms(), OrderSide::Buy, ask + 5_000, lots("0.002"), Tif::Gtc)
-            .unwrap()
-            .bytes(),
+        r.create(
+            now_ms(),
+            OrderSide::Buy,
+            ask + 5_000,
+            lots("0.002"),
+            Tif::Gtc,
+        )
+        .unwrap()
+        .bytes(),
         WAIT,
     )
     .unwrap();
@@ -257,7 +272,9 @@ fn place_cancel_opens_transactions_and_balance_over_tls_and_the_books_balance() 
     assert_eq!(a.transactions(st, &body).unwrap(), fills);
     let (st, body) = exchange(
         &mut c,
-        r.transactions_page(now_ms(), 1, Some(fills[0].id)).unwrap().bytes(),
+        r.transactions_page(now_ms(), 1, Some(fills[0].id))
+            .unwrap()
+            .bytes(),
         WAIT,
     )
     .unwrap();
@@ -290,14 +307,18 @@ fn place_cancel_opens_transactions_and_balance_over_tls_and_the_books_balance() 
         .iter()
         .map(|o| o.rate_ticks as i128 * o.pending_lots as i128 * MONEY_PER_TICK_LOT)
         .sum();
-    let (st, body) = exchange(&mut c, r.get(now_ms(), BALANCE_PATH).unwrap().bytes(), WAIT).unwrap();
+    let (st, body) =
+        exchange(&mut c, r.get(now_ms(), BALANCE_PATH).unwrap().bytes(), WAIT).unwrap();
     let b = a.balance(st, &body).unwrap();
     assert_eq!((b.base_lots, b.base_reserved_lots), (btc, 0));
     assert_eq!((b.quote, b.quote_reserved), (jpy - held, held));
     // And /sim/state agrees to the unit.
     let s = sim.state();
     let fees: i128 = fills.iter().map(|f| f.fee).sum();
-    assert_eq!(s["fees_money"].as_str().unwrap().parse::<i128>().unwrap(), fees);
+    assert_eq!(
+        s["fees_money"].as_str().unwrap().parse::<i128>().unwrap(),
+        fees
+    );
     assert_eq!(
         s["venue"]["balance_money"]["available"].as_str().unwrap(),
         (jpy - held).to_string()
@@ -312,10 +333,18 @@ fn a_wrong_signature_and_a_stale_nonce_get_coincheck_errors() {
     let a = answers();
     let mut c = sim.connect();
     let mut bad = sim.requests("not-the-secret");
-    let (st, body) = exchange(&mut c, bad.get(now_ms(), BALANCE_PATH).unwrap().bytes(), WAIT).unwrap();
+    let (st, body) = exchange(
+        &mut c,
+        bad.get(now_ms(), BALANCE_PATH).unwrap().bytes(),
+        WAIT,
+    )
+    .unwrap();
     match a.balance(st, &body) {
         Err(AnswerError::Venue(e)) => {
-            assert_eq!((e.status, e.error.as_str()), (401, "invalid authentication"));
+            assert_eq!(
+                (e.status, e.error.as_str()),
+                (401, "invalid authentication")
+            );
             assert!(e.is_auth());
         }
         other => panic!("wrong secret: {other:?}"),
@@ -326,7 +355,8 @@ fn a_wrong_signature_and_a_stale_nonce_get_coincheck_errors() {
     let (st, body) = exchange(&mut c, good.get(t, BALANCE_PATH).unwrap().bytes(), WAIT).unwrap();
     a.balance(st, &body).unwrap();
     let mut behind = sim.requests(SECRET);
-    let (st, body) = exchange(&mut c, behind.get(t - 1, OPENS_PATH).unwrap().bytes(), WAIT).unwrap();
+    let (st, body) =
+        exchange(&mut c, behind.get(t - 1, OPENS_PATH).unwrap().bytes(), WAIT).unwrap();
     match a.opens(st, &body) {
         Err(AnswerError::Venue(e)) => {
             assert_eq!(e.status, 401);
@@ -346,7 +376,9 @@ fn a_wrong_signature_and_a_stale_nonce_get_coincheck_errors() {
     let at = tampered.windows(4).position(|w| w == b"1000").unwrap();
     tampered[at] = b'2';
     let (st, body) = exchange(&mut c, &tampered, WAIT).unwrap();
-    assert!(matches!(a.order(st, &body), Err(AnswerError::Venue(e)) if e.error == "invalid authentication"));
+    assert!(
+        matches!(a.order(st, &body), Err(AnswerError::Venue(e)) if e.error == "invalid authentication")
+    );
     let s = sim.state();
     assert_eq!(s["venue"]["auth_failures"], 4);
     assert_eq!(s["orders"].as_array().unwrap().len(), 0);
@@ -383,6 +415,11 @@ fn a_lost_ack_is_found_in_opens_and_not_sent_again() {
     assert_eq!(s["orders"].as_array().unwrap().len(), 1);
     assert_eq!(s["venue"]["unanswered_requests"], 1);
     // It is the simulator's order, and can be cancelled by that id.
-    let (st, body) = exchange(&mut c, r.cancel(now_ms(), found[0].id).unwrap().bytes(), WAIT).unwrap();
+    let (st, body) = exchange(
+        &mut c,
+        r.cancel(now_ms(), found[0].id).unwrap().bytes(),
+        WAIT,
+    )
+    .unwrap();
     assert_eq!(a.cancel(st, &body), Ok(found[0].id));
 }

@@ -157,7 +157,11 @@ pub fn run(args: SimArgs) -> Result<(), String> {
     config.speed = args.speed;
     config.faults = args.fault.clone();
     if let Some(path) = &args.account {
-        let scheme = if config.tls.is_some() { "https" } else { "http" };
+        let scheme = if config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
         config.private = Some(private_side(args.venue, path, scheme)?);
     }
 

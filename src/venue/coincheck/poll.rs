@@ -93,7 +93,11 @@ mod tests {
         }
         // Filled and nothing open: 100, 200, ..., then capped at 2 s.
         p.polled(t, 0, true);
-        assert_eq!(p.interval_ns(), 50 * MS, "a poll that found fills stays fast");
+        assert_eq!(
+            p.interval_ns(),
+            50 * MS,
+            "a poll that found fills stays fast"
+        );
         let mut seen = Vec::new();
         for _ in 0..8 {
             t = p.next_ns();

@@ -169,7 +169,10 @@ impl CoincheckRequests {
     pub fn market_sell(&mut self, now_ms: u64, qty_lots: i64) -> Result<Request<'_>, TooLong> {
         let (pair, lot) = (self.pair, self.lot);
         self.build(now_ms, "POST", ORDERS_PATH, None, |w| {
-            write!(w, r#"{{"pair":"{pair}","order_type":"market_sell","amount":""#)?;
+            write!(
+                w,
+                r#"{{"pair":"{pair}","order_type":"market_sell","amount":""#
+            )?;
             lot.write(qty_lots, w)?;
             w.write_str("\"}")
         })
@@ -205,9 +208,14 @@ impl CoincheckRequests {
         if let Some(id) = starting_after {
             let _ = write!(q, "&starting_after={id}");
         }
-        self.build_q(now_ms, "GET", TRANSACTIONS_PAGINATION_PATH, None, &q, |_| {
-            Ok(())
-        })
+        self.build_q(
+            now_ms,
+            "GET",
+            TRANSACTIONS_PAGINATION_PATH,
+            None,
+            &q,
+            |_| Ok(()),
+        )
     }
 
     fn build(
@@ -508,7 +516,8 @@ impl Answers {
             .get(field)
             .and_then(text_of)
             .ok_or_else(|| malformed(format!("no `{field}`")))?;
-        money_from_decimal(&t, self.tick, self.lot).map_err(|e| malformed(format!("`{field}`: {e}")))
+        money_from_decimal(&t, self.tick, self.lot)
+            .map_err(|e| malformed(format!("`{field}`: {e}")))
     }
 
     fn side(v: &Value, field: &str) -> Result<OrderSide, AnswerError> {
@@ -662,7 +671,10 @@ mod tests {
             .unwrap();
         assert_eq!(t.len(), 1);
         let f = &t[0];
-        assert_eq!((f.id, f.order_id, f.side, f.maker), (38, 49, OrderSide::Buy, false));
+        assert_eq!(
+            (f.id, f.order_id, f.side, f.maker),
+            (38, 49, OrderSide::Buy, false)
+        );
         assert_eq!((f.rate_ticks, f.qty_lots), (40_900, 10_000_000));
         // 1 Money = 1e-14 JPY here (tick 1, lot 1e-8, 6 more places).
         assert_eq!(f.fee, 613_500_000_000_000);
@@ -717,27 +729,42 @@ mod tests {
     fn venue_errors_and_malformed_answers_are_told_apart() {
         let a = answers();
         let e = a
-            .order(401, br#"{"success":false,"error":"Nonce must be incremented"}"#)
+            .order(
+                401,
+                br#"{"success":false,"error":"Nonce must be incremented"}"#,
+            )
             .unwrap_err();
         let AnswerError::Venue(v) = e else {
             panic!("{e:?}")
         };
         assert!(v.is_stale_nonce() && v.is_auth());
         let e = a
-            .balance(200, br#"{"success":false,"error":"invalid authentication"}"#)
+            .balance(
+                200,
+                br#"{"success":false,"error":"invalid authentication"}"#,
+            )
             .unwrap_err();
         assert!(matches!(&e, AnswerError::Venue(v) if v.is_auth()), "{e:?}");
         let e = a.opens(502, b"<html>bad gateway</html>").unwrap_err();
-        assert!(matches!(&e, AnswerError::Venue(v) if v.status == 502), "{e:?}");
+        assert!(
+            matches!(&e, AnswerError::Venue(v) if v.status == 502),
+            "{e:?}"
+        );
         let e = a.opens(200, br#"{"success":true}"#).unwrap_err();
-        assert!(matches!(&e, AnswerError::Malformed(m) if m.contains("orders")), "{e:?}");
+        assert!(
+            matches!(&e, AnswerError::Malformed(m) if m.contains("orders")),
+            "{e:?}"
+        );
         let e = a
             .transactions(
                 200,
                 br#"{"success":true,"transactions":[{"id":1,"order_id":2,"funds":{"btc":"0.1","jpy":"-1"},"rate":"10","fee_currency":"BTC","fee":"0","liquidity":"M","side":"buy"}]}"#,
             )
             .unwrap_err();
-        assert!(matches!(&e, AnswerError::Malformed(m) if m.contains("fee_currency")), "{e:?}");
+        assert!(
+            matches!(&e, AnswerError::Malformed(m) if m.contains("fee_currency")),
+            "{e:?}"
+        );
         // Finer than a money unit, or not a number: refused, not rounded.
         let (t, l) = (a.tick, a.lot);
         assert!(money_from_decimal("0.000000000000001", t, l).is_err());

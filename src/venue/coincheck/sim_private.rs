@@ -290,7 +290,8 @@ impl CoincheckPrivate {
                 // Walk the asks: the lots the JPY amount buys, the worst price reached.
                 let (mut left, mut qty, mut px) = (budget, 0i64, 0i64);
                 for &(p, q) in self.engine.asks() {
-                    let per = p as i128 * (MONEY_PER_TICK_LOT + self.engine.taker_fee.max(0) as i128);
+                    let per =
+                        p as i128 * (MONEY_PER_TICK_LOT + self.engine.taker_fee.max(0) as i128);
                     let n = (left / per).min(q as i128) as i64;
                     if n == 0 {
                         break;
@@ -310,7 +311,8 @@ impl CoincheckPrivate {
             return err(400, "amount is invalid");
         }
         let (base, _, quote, _) = self.balances();
-        let need_quote = px as i128 * qty as i128 * (MONEY_PER_TICK_LOT + self.engine.taker_fee.max(0) as i128);
+        let need_quote =
+            px as i128 * qty as i128 * (MONEY_PER_TICK_LOT + self.engine.taker_fee.max(0) as i128);
         let short = match side {
             OrderSide::Buy => order_type == "buy" && need_quote > quote,
             OrderSide::Sell => qty > base,
@@ -347,7 +349,13 @@ impl CoincheckPrivate {
         self.engine.fills().iter().rev()
     }
 
-    fn route(&mut self, req: &HttpRequest<'_>, path: &str, query: &str, now_ms: u64) -> (u16, Value) {
+    fn route(
+        &mut self,
+        req: &HttpRequest<'_>,
+        path: &str,
+        query: &str,
+        now_ms: u64,
+    ) -> (u16, Value) {
         let q: BTreeMap<&str, &str> = query
             .split('&')
             .filter_map(|kv| kv.split_once('='))
@@ -441,7 +449,10 @@ impl CoincheckPrivate {
                 m.insert(self.quote.clone(), json!(self.dec(jq)));
                 m.insert(self.base.clone(), json!(inst.lot.format(b)));
                 m.insert(format!("{}_reserved", self.quote), json!(self.dec(rq)));
-                m.insert(format!("{}_reserved", self.base), json!(inst.lot.format(rb)));
+                m.insert(
+                    format!("{}_reserved", self.base),
+                    json!(inst.lot.format(rb)),
+                );
                 for c in [&self.quote, &self.base] {
                     for k in ["lend_in_use", "lent", "debt"] {
                         m.insert(format!("{c}_{k}"), json!("0"));
