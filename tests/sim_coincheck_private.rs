@@ -109,8 +109,8 @@ impl Sim {
 
     fn state(&self) -> Value {
         let mut c = self.connect();
-        let req = format!("GET /sim/state HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
-        serde_json::from_slice(&exchange(&mut c, req.as_bytes(), WAIT).unwrap().1).unwrap()
+        let req = b"GET /sim/state HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+        serde_json::from_slice(&exchange(&mut c, req, WAIT).unwrap().1).unwrap()
     }
 
     /// The best (bid, ask) once the market has one.
