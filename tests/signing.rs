@@ -10,7 +10,9 @@ use obi_scalp::instrument::Market;
 use obi_scalp::msg::{OrderSide, Tif};
 use obi_scalp::num::Scale;
 use obi_scalp::venue::bybit::private::BybitRequests;
-use obi_scalp::venue::coincheck::private::{CoincheckRequests, BALANCE_PATH, OPENS_PATH};
+use obi_scalp::venue::coincheck::private::{
+    CoincheckRequests, BALANCE_PATH, OPENS_PATH, TRANSACTIONS_PATH,
+};
 use std::io::Write;
 use std::process::{Command, Stdio};
 
@@ -201,19 +203,31 @@ fn coincheck_signatures_match_openssl_for_every_request_kind() {
         r.cancel(now, 12_345).unwrap().bytes().to_vec(),
         r.get(now, OPENS_PATH).unwrap().bytes().to_vec(),
         r.get(now, BALANCE_PATH).unwrap().bytes().to_vec(),
+        r.get(now, TRANSACTIONS_PATH).unwrap().bytes().to_vec(),
+        r.transactions_page(now, 25, Some(9876))
+            .unwrap()
+            .bytes()
+            .to_vec(),
+        r.cancel_status(now, 12_345).unwrap().bytes().to_vec(),
+        r.market_buy(now, 5_000).unwrap().bytes().to_vec(),
+        r.market_sell(now, 250_000).unwrap().bytes().to_vec(),
     ];
     let mut last_nonce = 0u64;
     for bytes in &sent {
         let s = Sent::parse(bytes);
-        let (_, path, _) = s.target();
+        let (_, path, q) = s.target();
         let nonce = s.get("ACCESS-NONCE");
         let n: u64 = nonce.parse().unwrap();
         assert!(n > last_nonce, "nonces increase");
         last_nonce = n;
-        // nonce + full URL + body
+        // nonce + full URL (query string included) + body
         let mut pre = nonce.as_bytes().to_vec();
         pre.extend_from_slice(base.as_bytes());
         pre.extend_from_slice(path.as_bytes());
+        if !q.is_empty() {
+            pre.push(b'?');
+            pre.extend_from_slice(q.as_bytes());
+        }
         pre.extend_from_slice(&s.body);
         assert_eq!(
             s.get("ACCESS-SIGNATURE"),
@@ -230,6 +244,30 @@ fn coincheck_signatures_match_openssl_for_every_request_kind() {
     assert_eq!(
         Sent::parse(&sent[2]).request_line,
         "DELETE /api/exchange/orders/12345 HTTP/1.1"
+    );
+    assert_eq!(
+        Sent::parse(&sent[6]).request_line,
+        "GET /api/exchange/orders/transactions_pagination?limit=25&order=desc&starting_after=9876 HTTP/1.1"
+    );
+    assert_eq!(
+        Sent::parse(&sent[7]).request_line,
+        "GET /api/exchange/orders/cancel_status?id=12345 HTTP/1.1"
+    );
+    assert_eq!(
+        std::str::from_utf8(&Sent::parse(&sent[8]).body).unwrap(),
+        r#"{"pair":"btc_jpy","order_type":"market_buy","market_buy_amount":"5000"}"#
+    );
+    assert_eq!(
+        std::str::from_utf8(&Sent::parse(&sent[9]).body).unwrap(),
+        r#"{"pair":"btc_jpy","order_type":"market_sell","amount":"0.00250000"}"#
+    );
+    // A fixed vector, computed once with `printf %s "$pre" | openssl dgst -sha256 -hmac`:
+    // the cancel_status request (nonce now + 7).
+    let s7 = Sent::parse(&sent[7]);
+    assert_eq!(s7.get("ACCESS-NONCE"), "1700000000007");
+    assert_eq!(
+        s7.get("ACCESS-SIGNATURE"),
+        "546e2df8adf012566f839519dbc2f26a0c20d1f0af86e96a50c1a7364b91be17"
     );
 }
 

@@ -68,7 +68,7 @@ pub struct SimArgs {
 
     /// Serve the venue's private API (order entry, private stream, `GET /sim/state`) for the
     /// account in FILE (TOML: api_key, api_secret, `[balances]`, `[positions]`, maker_fee_bps,
-    /// taker_fee_bps). Bybit only so far (linear BTCUSDT).
+    /// taker_fee_bps). Bybit (linear BTCUSDT) and Coincheck (spot btc_jpy).
     #[arg(long, value_name = "FILE")]
     pub account: Option<PathBuf>,
 
@@ -92,6 +92,7 @@ fn parse_venue(s: &str) -> Result<Venue, String> {
 fn private_side(
     venue: Venue,
     path: &std::path::Path,
+    scheme: &'static str,
 ) -> Result<super::private::PrivateSide, String> {
     let account = super::private::AccountFile::load(path)?;
     match venue {
@@ -104,8 +105,19 @@ fn private_side(
                 .map_err(|e| format!("account file {}: {e}", path.display()))?;
             Ok(super::private::PrivateSide::new(Box::new(api)))
         }
+        Venue::Coincheck => {
+            let table = crate::instrument::InstrumentTable::default();
+            let inst = table
+                .get(Venue::Coincheck, crate::instrument::Market::Spot, "btc_jpy")
+                .ok_or("no built-in Coincheck btc_jpy instrument")?;
+            let api = crate::venue::coincheck::sim_private::CoincheckPrivate::new(
+                &account, *inst, scheme,
+            )
+            .map_err(|e| format!("account file {}: {e}", path.display()))?;
+            Ok(super::private::PrivateSide::new(Box::new(api)))
+        }
         other => Err(format!(
-            "--account: the simulator serves the private API of bybit only so far (not {other})"
+            "--account: the simulator serves the private API of bybit and coincheck only so far (not {other})"
         )),
     }
 }
@@ -163,7 +175,12 @@ pub fn run(args: SimArgs) -> Result<(), SimError> {
     config.speed = args.speed;
     config.faults = args.fault.clone();
     if let Some(path) = &args.account {
-        config.private = Some(private_side(args.venue, path)?);
+        let scheme = if config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        config.private = Some(private_side(args.venue, path, scheme)?);
     }
 
     let interrupted = Arc::new(AtomicBool::new(false));

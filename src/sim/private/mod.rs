@@ -231,6 +231,11 @@ impl Engine {
         out.append(&mut self.changes);
     }
 
+    /// The engine's copy of the asks (best first), as market orders would take them.
+    pub fn asks(&self) -> &[(i64, i64)] {
+        &self.asks
+    }
+
     pub fn find_link(&self, link_id: &str) -> Option<&SimOrder> {
         self.orders.iter().find(|o| o.link_id == link_id)
     }

@@ -2,7 +2,9 @@
 //! from the REST order book, `{pair}-trades` prints. Spot only.
 
 pub mod connector;
+pub mod poll;
 pub mod private;
+pub mod sim_private;
 pub mod sync;
 pub mod wire;
 
