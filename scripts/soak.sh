@@ -8,7 +8,8 @@
 #   - no stuck state: the book was never out of `synced` for longer than --max-unsynced seconds
 #     in a row (sampled from /metrics), and synced and healthy at the end;
 #   - with --prometheus: no "stuck" alert (target down, unhealthy, book stale/resyncing, feed
-#     reconnecting/silent, run loop failures) fired while the client ran; other alerts are listed.
+#     reconnecting/silent, run loop failures, journal degraded) fired while the client ran;
+#     other alerts are listed.
 # Every --sample-every seconds it samples the client's RSS, open fds and threads (/proc), and
 # from its /metrics: healthy, book synced, ring overflows, last frame age, kill switch; with
 # --prometheus also the alerts firing (/api/v1/alerts). The samples are in WORK/VENUE/samples
@@ -120,6 +121,7 @@ cleanup() {
     if [ "$KEEP" = 1 ]; then echo "soak: work directory kept: $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 FAILED=0
 fail() { echo "soak: FAIL [$1] $2" >&2; FAILED=$((FAILED + 1)); }
@@ -245,7 +247,7 @@ sample() { # pid t http_addr venue
 }
 
 # Alerts that mean the client is stuck (or gone) rather than reacting to one fault.
-STUCK_ALERTS="ObiScalpTargetDown ObiScalpTargetAbsent ObiScalpUnhealthy ObiScalpBookStale ObiScalpBookResyncing ObiScalpFeedReconnecting ObiScalpFeedSilent ObiScalpRunLoopFailures"
+STUCK_ALERTS="ObiScalpTargetDown ObiScalpTargetAbsent ObiScalpUnhealthy ObiScalpBookStale ObiScalpBookResyncing ObiScalpFeedReconnecting ObiScalpFeedSilent ObiScalpRunLoopFailures ObiScalpJournalDegraded"
 
 soak_one() {
     local venue="$1"
@@ -275,6 +277,9 @@ soak_one() {
         -e "s#^max_silence_ms = .*#max_silence_ms = 1000#" \
         -e 's#^http_addr = .*#http_addr = "127.0.0.1:0"#' \
         "config/sim-$venue.toml" >"$cfg"
+    # The journal in the venue's directory too (the default var/journal.sqlite is relative to the
+    # working directory: parallel venues would share one, and runs would carry risk state over).
+    printf '\n[store]\njournal = "%s/journal.sqlite"\n' "$dir" >>"$cfg"
     out="$dir/client.out"
     err="$dir/client.err"
     if [ "$MODE" = run ]; then
