@@ -263,6 +263,9 @@ pub fn run(a: RunArgs) -> Result<(), AppError> {
             return Err(e);
         }
     };
+    if matches!(exit, Exit::RiskAbort | Exit::Killed) && cfg.ops.stop_linger_ns > 0 {
+        ops.linger(Duration::from_nanos(cfg.ops.stop_linger_ns), &shutdown);
+    }
     let kill_ev = kill.event();
     let snapshot = board.snapshot();
     ops.finish(ops::RunComplete {

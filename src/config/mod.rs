@@ -180,6 +180,11 @@ pub struct OpsConfig {
     pub audit_max_bytes: u64,
     pub audit_retention: u32,
     pub json_logs: bool,
+    /// After a kill switch or risk abort (exit 8 / 7): how long the process keeps answering
+    /// `/healthz` (503), `/health/detailed` and `/metrics` before it exits, so that Prometheus
+    /// scrapes the final state and the kill-switch / risk-abort alerts fire (`stop_linger_ms`;
+    /// 0: exit at once). SIGTERM or SIGINT ends the wait.
+    pub stop_linger_ns: u64,
 }
 
 /// Recording of raw frames.

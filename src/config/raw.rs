@@ -606,6 +606,7 @@ impl RawConfig {
             audit_max_bytes: o.int("audit_max_bytes", 64 << 20, 1024, i64::MAX)? as u64,
             audit_retention: o.int("audit_retention", 10, 1, 10_000)? as u32,
             json_logs: o.bool_or("json_logs", false)?,
+            stop_linger_ns: o.ms("stop_linger_ms", "0", 0, 300_000_000_000)?,
         };
         o.finish()?;
 

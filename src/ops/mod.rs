@@ -439,6 +439,30 @@ impl Ops {
     /// Shutdown: tells systemd `STOPPING=1`, audits `shutdown`, writes `run_complete.json`
     /// (with the last status when `complete.status` is `None`), stops the HTTP server and
     /// closes the audit log (flushed and fsynced).
+    /// After a kill switch or risk abort: tells systemd the service is stopping, then keeps the
+    /// HTTP server answering (`/healthz` 503, `/metrics` with the kill switch or abort) for `d`
+    /// or until `stop` is set (SIGTERM / SIGINT), so that a scrape sees the final state before
+    /// the target goes away. Returns how long it waited.
+    pub fn linger(&mut self, d: Duration, stop: &std::sync::atomic::AtomicBool) -> Duration {
+        if let Some(sd) = &self.sd {
+            let _ = sd.stopping();
+        }
+        tracing::info!(
+            seconds = d.as_secs_f64(),
+            "trading stopped; serving /healthz and /metrics for ops.stop_linger_ms before exiting (SIGTERM ends the wait)"
+        );
+        let start = Instant::now();
+        let end = start + d;
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            let now = Instant::now();
+            if now >= end {
+                break;
+            }
+            std::thread::sleep((end - now).min(Duration::from_millis(50)));
+        }
+        start.elapsed()
+    }
+
     pub fn finish(mut self, mut complete: RunComplete) -> io::Result<()> {
         if let Some(sd) = &self.sd {
             let _ = sd.stopping();
