@@ -133,7 +133,7 @@ say "prometheus $(prometheus --version 2>&1 | head -1 | awk '{print $3}') on $PR
 PIDS="$PIDS $!"
 SIM_PORT=""
 for _ in $(seq 1 200); do
-    SIM_PORT="$(sed -n 's#.*listening on ws://127\.0\.0\.1:\([0-9]*\).*#\1#p' "$WORK/sim.out" | head -1)"
+    SIM_PORT="$(sed -n 's#.*listening on ws://127\.0\.0\.1:\([0-9]*\).*#\1#p' "$WORK/sim.out" 2>/dev/null | head -1 || true)"
     [ -n "$SIM_PORT" ] && break
     sleep 0.05
 done
@@ -152,7 +152,7 @@ CLIENT=$!
 PIDS="$CLIENT $PIDS"
 ADDR=""
 for _ in $(seq 1 300); do
-    ADDR="$(sed -n 's/.*ops HTTP listening addr=\([0-9.:]*\).*/\1/p' "$WORK/client.err" | head -1)"
+    ADDR="$(sed -n 's/.*ops HTTP listening addr=\([0-9.:]*\).*/\1/p' "$WORK/client.err" 2>/dev/null | head -1 || true)"
     [ -n "$ADDR" ] && break
     kill -0 "$CLIENT" 2>/dev/null || die "the client exited at start-up"
     sleep 0.1

@@ -262,7 +262,7 @@ soak_one() {
     echo "$SIM_PID" >>"$WORK/pids"
     port=""
     for _ in $(seq 1 100); do
-        port="$(sed -n 's#.*listening on ws://127\.0\.0\.1:\([0-9]*\).*#\1#p' "$dir/sim.out" | head -1)"
+        port="$(sed -n 's#.*listening on ws://127\.0\.0\.1:\([0-9]*\).*#\1#p' "$dir/sim.out" 2>/dev/null | head -1 || true)"
         [ -n "$port" ] && break
         sleep 0.05
     done
@@ -297,7 +297,7 @@ soak_one() {
     while kill -0 "$CLIENT_PID" 2>/dev/null; do
         now=$(date +%s)
         if [ -z "$addr" ]; then
-            addr="$(sed -n 's/.*ops HTTP listening addr=\([0-9.:]*\).*/\1/p' "$err" | head -1)"
+            addr="$(sed -n 's/.*ops HTTP listening addr=\([0-9.:]*\).*/\1/p' "$err" 2>/dev/null | head -1 || true)"
             if [ -n "$addr" ] && [ "$PROM" = 1 ]; then
                 printf '[{"targets": ["%s"], "labels": {"venue": "%s"}}]\n' "$addr" "$venue" >"$WORK/targets/$venue.json.tmp"
                 mv "$WORK/targets/$venue.json.tmp" "$WORK/targets/$venue.json"
