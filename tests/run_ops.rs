@@ -1035,6 +1035,64 @@ fn kill_http_with_credential_token_aborts_with_exit_8() {
     let _ = std::fs::remove_dir_all(&creds);
 }
 
+/// `ops.stop_linger_ms`: after the kill switch the process keeps answering `/metrics` (kill
+/// switch engaged, unhealthy) and `/healthz` (503) so that a scrape sees it, then exits 8 by itself
+/// once the linger has passed; a SIGTERM during the linger ends it at once (still exit 8).
+#[test]
+fn kill_with_stop_linger_keeps_serving_metrics_then_exits_8() {
+    let metric = |run: &Run, name: &str| -> Option<f64> {
+        let r = http(run.addr, "GET", "/metrics", None).ok()?;
+        r.body
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+    };
+    for (tag, linger_ms, sigterm) in [("linger1", 1500u64, false), ("linger2", 120_000, true)] {
+        let dir = workdir(tag);
+        let cfg = write_config(&dir, &format!("stop_linger_ms = {linger_ms}\n"));
+        let mut run = Run::start(&dir, &cfg, &[]);
+        run.wait_healthy();
+        let t0 = Instant::now();
+        std::fs::write(run.var("KILL"), b"").unwrap();
+        // Event: the scrape shows the kill switch (bounded wait).
+        let end = Instant::now() + Duration::from_secs(20);
+        while metric(&run, "obi_scalp_kill_switch_engaged") != Some(1.0) {
+            assert!(Instant::now() < end, "kill switch never seen in /metrics");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // Still answering after the trading stopped: unhealthy, and /healthz 503.
+        assert_eq!(metric(&run, "obi_scalp_healthy"), Some(0.0));
+        assert_eq!(run.get("/healthz").code, 503);
+        assert!(
+            run.child.try_wait().unwrap().is_none(),
+            "exited during the linger"
+        );
+        if sigterm {
+            signal(run.pid(), libc::SIGTERM);
+            let st = run.wait(Duration::from_secs(20));
+            assert_eq!(st.code(), Some(8), "stderr:\n{}", run.stderr());
+            assert!(
+                t0.elapsed() < Duration::from_millis(linger_ms),
+                "SIGTERM did not end the linger"
+            );
+        } else {
+            let st = run.wait(Duration::from_secs(30));
+            assert_eq!(st.code(), Some(8), "stderr:\n{}", run.stderr());
+            assert!(
+                t0.elapsed() >= Duration::from_millis(linger_ms),
+                "exited {:?} after the kill, before the {linger_ms} ms linger",
+                t0.elapsed()
+            );
+        }
+        assert!(
+            run.stderr().contains("ops.stop_linger_ms"),
+            "{}",
+            run.stderr()
+        );
+        assert_eq!(run.run_complete()["exit_name"], "killed");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
 #[test]
 fn kill_endpoint_is_off_without_a_token() {
     let dir = workdir("killoff");

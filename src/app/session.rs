@@ -223,7 +223,14 @@ impl<'c> Session<'c> {
 
     /// The end of the run: writes `run_complete.json` from `res` (an error is an unclean stop),
     /// stops ops; `Ok` only for a clean [`Exit::Ok`].
-    pub fn finish(self, res: Result<Outcome, AppError>) -> Result<(), AppError> {
+    pub fn finish(mut self, res: Result<Outcome, AppError>) -> Result<(), AppError> {
+        if let Ok(o) = &res {
+            let linger = self.cfg.ops.stop_linger_ms;
+            if matches!(o.exit, Exit::RiskAbort | Exit::Killed) && linger > 0 {
+                self.ops
+                    .linger(Duration::from_millis(linger), &self.shutdown);
+            }
+        }
         let snapshot = Some(self.board.snapshot());
         match res {
             Ok(o) => {

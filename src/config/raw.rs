@@ -631,6 +631,7 @@ impl RawConfig {
         ops.audit.max_bytes = o.int("audit_max_bytes", 64 << 20, 1024, i64::MAX)? as u64;
         ops.audit.retention = o.int("audit_retention", 10, 1, 10_000)? as u32;
         ops.json_logs = o.bool_or("json_logs", false)?;
+        ops.stop_linger_ms = o.whole_ms("stop_linger_ms", 0, &crate::ops::STOP_LINGER_MS)?;
         o.finish()?;
 
         // [record]

@@ -74,6 +74,11 @@ pub struct OpsConfig {
     pub status_interval_ms: u64,
     /// JSON log lines instead of plain text.
     pub json_logs: bool,
+    /// After a kill switch or risk abort (exit 8 / 7): how long the process keeps answering
+    /// `/healthz` (503), `/health/detailed` and `/metrics` before it exits, so that Prometheus
+    /// scrapes the final state and the kill-switch / risk-abort alerts fire, ms
+    /// ([`STOP_LINGER_MS`]; 0: exit at once). SIGTERM or SIGINT ends the wait.
+    pub stop_linger_ms: u64,
 }
 
 /// The range `ops.progress_interval_ms` must be in (10 ms to 1 h).
@@ -82,6 +87,8 @@ pub const PROGRESS_INTERVAL_MS: std::ops::RangeInclusive<u64> = 10..=3_600_000;
 pub const FEED_DOWN_TOLERANCE_MS: std::ops::RangeInclusive<u64> = 100..=86_400_000;
 /// The range `ops.status_interval_ms` must be in (10 ms to 1 h).
 pub const STATUS_INTERVAL_MS: std::ops::RangeInclusive<u64> = 10..=3_600_000;
+/// The range `ops.stop_linger_ms` must be in (0 to 5 min).
+pub const STOP_LINGER_MS: std::ops::RangeInclusive<u64> = 0..=300_000;
 
 impl Default for OpsConfig {
     fn default() -> Self {
@@ -94,6 +101,7 @@ impl Default for OpsConfig {
             feed_down_tolerance_ms: 30_000,
             kill_token: None,
             status_interval_ms: 5_000,
+            stop_linger_ms: 0,
             json_logs: false,
         }
     }
@@ -483,6 +491,30 @@ impl Ops {
     /// Shutdown: tells systemd `STOPPING=1`, audits `shutdown`, writes `run_complete.json`
     /// (with the last status when `complete.status` is `None`), stops the HTTP server and
     /// closes the audit log (flushed and fsynced).
+    /// After a kill switch or risk abort: tells systemd the service is stopping, then keeps the
+    /// HTTP server answering (`/healthz` 503, `/metrics` with the kill switch or abort) for `d`
+    /// or until `stop` is set (SIGTERM / SIGINT), so that a scrape sees the final state before
+    /// the target goes away. Returns how long it waited.
+    pub fn linger(&mut self, d: Duration, stop: &std::sync::atomic::AtomicBool) -> Duration {
+        if let Some(sd) = &self.sd {
+            let _ = sd.stopping();
+        }
+        tracing::info!(
+            seconds = d.as_secs_f64(),
+            "trading stopped; serving /healthz and /metrics for ops.stop_linger_ms before exiting (SIGTERM ends the wait)"
+        );
+        let start = Instant::now();
+        let end = start + d;
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            let now = Instant::now();
+            if now >= end {
+                break;
+            }
+            std::thread::sleep((end - now).min(Duration::from_millis(50)));
+        }
+        start.elapsed()
+    }
+
     pub fn finish(mut self, mut complete: RunComplete) -> io::Result<()> {
         if let Some(sd) = &self.sd {
             let _ = sd.stopping();
