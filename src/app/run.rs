@@ -141,11 +141,7 @@ pub fn run(a: RunArgs) -> Result<(), AppError> {
             ),
         ));
     }
-    if cfg.mode == Mode::Live {
-        let why = "live order entry is not available in this build: run mode = \"paper\" \
-                   (live market data with paper fills works)";
-        return Err(startup_failed(&cfg, None, exit_err(Exit::Config, why)));
-    }
+    let gateway = super::live::gateway_for(&cfg, &secrets).map_err(|e| startup_failed(&cfg, None, e))?;
     // The journal first: it rebuilds the carried risk state into the config.
     let journal = crate::store::cold::ColdJournal::start(&mut cfg, a.reset_risk)
         .map_err(|e| startup_failed(&cfg, None, exit_err(Exit::Config, e.to_string())))?;
@@ -199,6 +195,7 @@ pub fn run(a: RunArgs) -> Result<(), AppError> {
                 recorder: None,
                 live: None,
                 journal,
+                gateway,
             };
             drive_with(
                 &cfg, src, decoder, flags, &board, &mut ops, &kill, &shutdown, extras,
@@ -246,6 +243,7 @@ pub fn run(a: RunArgs) -> Result<(), AppError> {
                     recorder,
                     live: Some(live),
                     journal,
+                    gateway,
                 },
             )
         }

@@ -11,6 +11,7 @@
 
 use super::AppError;
 use crate::config::{format_money, Config, Source};
+use crate::exec::Gateway as _;
 use crate::msg::{ExecKind, Liquidity};
 use crate::ops::{self, AuditEvent, AuditKind, Exit, Ops, StatusBoard};
 use crate::pipeline::build::{FrameClock, Pipeline, Running, StartError};
@@ -58,6 +59,8 @@ pub struct Extras {
     pub live: Option<Arc<LiveStats>>,
     /// The trade journal the cold thread writes.
     pub journal: Option<crate::store::cold::ColdJournal>,
+    /// The order stage's gateway (`None`: the paper exchange).
+    pub gateway: Option<crate::exec::OrderGateway>,
 }
 
 /// Runs the pipeline on `src` until the duration, a signal, the kill switch or the end of input.
@@ -79,6 +82,7 @@ pub fn drive<S: FrameSource>(
         recorder: None,
         live: None,
         journal: None,
+        gateway: None,
     };
     drive_with(cfg, src, decoder, flags, board, ops, kill, shutdown, extras)
 }
@@ -103,6 +107,7 @@ pub fn drive_with<S: FrameSource>(
         recorder,
         live,
         journal,
+        gateway,
     } = extras;
     let journal = std::cell::RefCell::new(journal);
     let running: Running<S, AnyDecoder> = Pipeline::new(cfg, src, decoder)
@@ -113,6 +118,7 @@ pub fn drive_with<S: FrameSource>(
         })
         .tap(tap)
         .flags(flags.clone())
+        .gateway(gateway)
         .start()
         .map_err(|e| match e {
             StartError::Plan(e) => exit_err(Exit::Config, format!("config: {e}")),
@@ -246,7 +252,12 @@ pub fn drive_with<S: FrameSource>(
             let flattening = matches!(exit, Exit::Killed | Exit::RiskAbort)
                 && cfg.risk.limits.flatten_on_abort
                 && HotCounters::get(&counters.position) != 0;
-            if t.elapsed() >= CANCEL_WAIT && (!flattening || t.elapsed() >= FLATTEN_WAIT) {
+            // A live gateway's requests and the venue's last reports are booked first.
+            let settling = flags.gateway_busy.load(Ordering::Relaxed) && t.elapsed() < FLATTEN_WAIT;
+            if t.elapsed() >= CANCEL_WAIT
+                && !settling
+                && (!flattening || t.elapsed() >= FLATTEN_WAIT)
+            {
                 if flattening {
                     flatten_cut_off = true;
                     tracing::warn!(
@@ -332,6 +343,12 @@ pub fn drive_with<S: FrameSource>(
         lat.value_at_quantile(0.5),
         lat.value_at_quantile(0.99),
         lat.value_at_quantile(0.999),
+    );
+    println!(
+        "ledger: position_lots={} cash_money={} fees_money={}",
+        t.ledger.position(),
+        t.ledger.cash(),
+        t.ledger.fees()
     );
     if let Some(j) = journal.into_inner() {
         let s = j.finish(&counters, &fin.latencies, &stop_reason, !flatten_cut_off);
