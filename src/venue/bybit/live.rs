@@ -628,6 +628,16 @@ impl Rest {
     }
 }
 
+impl std::fmt::Display for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SendError::Timeout => f.write_str("no answer in time"),
+            SendError::NotSent(e) => write!(f, "not sent: {e}"),
+            SendError::Broken(e) => write!(f, "connection broken after sending: {e}"),
+        }
+    }
+}
+
 fn content_length(head: &[u8]) -> Option<usize> {
     let head = std::str::from_utf8(head).ok()?;
     head.lines().find_map(|l| {
@@ -796,7 +806,7 @@ impl Io {
             }
             Err(e) => {
                 return Err(LiveStartError::Unreachable(format!(
-                    "{what}: start-up query failed: {e:?}"
+                    "{what}: start-up query failed: {e}"
                 )))
             }
         }
@@ -1095,7 +1105,7 @@ impl Io {
                 }
                 Err(e) => {
                     LiveStats::inc(&self.stats.timeouts);
-                    tracing::warn!(error = ?e, "bybit: place unanswered; asking the venue");
+                    tracing::warn!(error = %e, "bybit: place unanswered; asking the venue");
                     match self.resolve(id, &link) {
                         Resolved::Found => return,
                         Resolved::Absent if !resent => {
