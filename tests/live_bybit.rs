@@ -13,7 +13,16 @@
 //! - `kill_switch_cancels_every_open_order_fast`: the gateway alone (no strategy) rests orders
 //!   far from the market, then a cancel-all as the kill switch sends it; 20 trials, every order
 //!   cancelled at the simulator; prints the p50 of command → the venue's cancel-all answer.
+//!   The order stage's side of the gateway (`on_cmd`, `poll`) allocates nothing after the first
+//!   trial (counted on the calling thread; the I/O thread's TLS records and JSON parsing do
+//!   allocate and are not counted here).
+//! - `kill_file_during_a_live_run_cancels_everything_at_the_venue`: `obi-scalp run` with orders
+//!   resting at the simulator, the kill file touched: exit code 8, nothing open at the simulator.
+//! - `dry_run_signs_and_journals_without_sending`.
 //! - `wrong_secret_is_exit_code_4_at_start_up`.
+
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
 
 use obi_scalp::exec::Gateway;
 use obi_scalp::instrument::{InstrumentTable, Market, Venue};
@@ -115,7 +124,15 @@ fn sim_state(sim: &Sim) -> Value {
 
 /// config/sim-bybit-live.toml pointed at this simulator and this test's directories.
 fn live_config(dir: &Path, sim: &Sim, secs: u64) -> PathBuf {
-    let text = std::fs::read_to_string(repo().join("config/sim-bybit-live.toml")).unwrap();
+    live_config_with(dir, sim, secs, &[])
+}
+
+fn live_config_with(dir: &Path, sim: &Sim, secs: u64, edits: &[(&str, &str)]) -> PathBuf {
+    let mut text = std::fs::read_to_string(repo().join("config/sim-bybit-live.toml")).unwrap();
+    for (from, to) in edits {
+        assert!(text.contains(from), "config has {from}");
+        text = text.replace(from, to);
+    }
     let text = text
         .replace("127.0.0.1:19102", &format!("127.0.0.1:{}", sim.port))
         .replace("var/sim-tls/ca.pem", &sim.ca.display().to_string())
@@ -190,6 +207,13 @@ fn live_run_trades_and_books_exactly_what_the_venue_did() {
     println!("{}", out.stdout);
     assert_eq!(out.code, Some(0), "stderr:\n{}", out.stderr);
     assert!(t0.elapsed() >= Duration::from_secs(secs));
+    // The operator is told it is live, not paper.
+    assert!(
+        out.stdout.contains("BTCUSDT live trading") && !out.stdout.contains("paper trading"),
+        "{}",
+        out.stdout.lines().next().unwrap_or("")
+    );
+    assert!(out.stderr.contains("BTCUSDT (live)"), "systemd status line says live");
     let st = sim_state(&sim);
     let orders = st["orders"].as_array().unwrap();
     let n = |f: &dyn Fn(&Value) -> bool| orders.iter().filter(|o| f(o)).count();
@@ -303,7 +327,8 @@ fn kill_switch_cancels_every_open_order_fast() {
     let mut lat_ms = Vec::new();
     let mut next_id = 1u64;
     let per_trial = 3;
-    let mut reports = Vec::new();
+    let mut reports = Vec::with_capacity(4096);
+    let mut hot_allocs = 0;
     for trial in 0..20 {
         if trial > 0 {
             // The venue allows 10 order requests per second per endpoint: 3 places a trial
@@ -322,19 +347,26 @@ fn kill_switch_cancels_every_open_order_fast() {
                 reduce_only: false,
             };
             next_id += 1;
-            g.on_cmd(0, cmd, &mut |r| reports.push(r));
+            let ((), n) = counting_alloc::counted(|| g.on_cmd(0, cmd, &mut |r| reports.push(r)));
+            hot_allocs += if trial > 0 { n } else { 0 };
         }
-        let acked = pump(&mut g, &mut reports, Duration::from_secs(10), &mut |_, r| {
-            r.iter().filter(|r| r.kind == ExecKind::Accepted).count() == per_trial
+        let (acked, n) = counting_alloc::counted(|| {
+            pump(&mut g, &mut reports, Duration::from_secs(10), &mut |_, r| {
+                r.iter().filter(|r| r.kind == ExecKind::Accepted).count() == per_trial
+            })
         });
+        hot_allocs += if trial > 0 { n } else { 0 };
         assert!(acked, "trial {trial}: orders acknowledged: {reports:?}");
         let acks_before = LiveStats::get(&stats.cancel_all_acks);
         let t0 = Instant::now();
-        g.on_cmd(0, OrderCmd::CancelAll, &mut |r| reports.push(r));
-        let ok = pump(&mut g, &mut reports, Duration::from_secs(10), &mut |_, _| {
-            LiveStats::get(&stats.cancel_all_acks) > acks_before
+        let (ok, n) = counting_alloc::counted(|| {
+            g.on_cmd(0, OrderCmd::CancelAll, &mut |r| reports.push(r));
+            pump(&mut g, &mut reports, Duration::from_secs(10), &mut |_, _| {
+                LiveStats::get(&stats.cancel_all_acks) > acks_before
+            })
         });
         let dt = t0.elapsed();
+        hot_allocs += if trial > 0 { n } else { 0 };
         assert!(ok, "trial {trial}: cancel-all answered");
         lat_ms.push(dt.as_secs_f64() * 1e3);
         let all = pump(&mut g, &mut reports, Duration::from_secs(10), &mut |_, r| {
@@ -362,4 +394,97 @@ fn kill_switch_cancels_every_open_order_fast() {
         lat_ms[lat_ms.len() - 1]
     );
     assert!(p50 < 100.0, "p50 {p50} ms");
+    assert_eq!(hot_allocs, 0, "the order stage's side allocated after warm-up");
+}
+
+#[test]
+fn kill_file_during_a_live_run_cancels_everything_at_the_venue() {
+    let dir = tmpdir("killfile");
+    let sim = start_sim(&dir, &[]);
+    // Entries 10 ticks inside the touch that never time out: they rest at the venue.
+    let cfg = live_config_with(
+        &dir,
+        &sim,
+        120,
+        &[
+            ("entry_offset = 0", "entry_offset = -10"),
+            ("entry_timeout_ms = 300", "entry_timeout_ms = 600000"),
+        ],
+    );
+    let mut child = Command::new(bin())
+        .args(["run", "--config"])
+        .arg(&cfg)
+        .env("OBI_SCALP_LIVE", "yes")
+        .env("OBI_SCALP_API_KEY", KEY)
+        .env("OBI_SCALP_API_SECRET", SECRET)
+        .env_remove("CREDENTIALS_DIRECTORY")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait (bounded) for an order resting at the simulator.
+    let open = |st: &Value| {
+        st["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|o| o["status"] == "new" || o["status"] == "partially_filled")
+            .count()
+    };
+    let end = Instant::now() + Duration::from_secs(60);
+    let mut resting = 0;
+    while Instant::now() < end {
+        assert!(child.try_wait().unwrap().is_none(), "the run ended early");
+        resting = open(&sim_state(&sim));
+        if resting > 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(resting > 0, "an order rests at the simulator");
+    std::fs::write(dir.join("var/KILL"), "test\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    println!("{stdout}");
+    assert_eq!(out.status.code(), Some(8), "exit code 8: killed");
+    let st = sim_state(&sim);
+    assert_eq!(open(&st), 0, "every order cancelled at the simulator");
+    assert!(
+        field(&stdout, "bybit live:", "cancel_all_acks").parse::<u64>().unwrap() >= 1,
+        "the venue acknowledged the cancel-all"
+    );
+    assert_books_agree(
+        &RunOut {
+            code: out.status.code(),
+            stdout,
+            stderr: String::new(),
+        },
+        &st,
+    );
+}
+
+#[test]
+fn dry_run_signs_and_journals_without_sending() {
+    let dir = tmpdir("dry");
+    let sim = start_sim(&dir, &[]);
+    let cfg = live_config_with(&dir, &sim, 6, &[("dry_run = false", "dry_run = true")]);
+    let out = run_live(&cfg, SECRET);
+    assert_eq!(out.code, Some(0), "stderr:\n{}", out.stderr);
+    let st = sim_state(&sim);
+    assert_eq!(st["place_requests"].as_u64(), Some(0), "nothing sent");
+    let journal =
+        std::fs::read_to_string(dir.join("var/artifacts/dry-run-requests.jsonl")).unwrap();
+    let lines: Vec<Value> = journal
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        lines.iter().any(|l| l["path"] == "/v5/order/create"),
+        "places journalled: {journal}"
+    );
+    for l in &lines {
+        let sig = l["signature"].as_str().unwrap();
+        assert!(sig.len() == 64 && sig.bytes().all(|b| b.is_ascii_hexdigit()));
+    }
+    assert!(!journal.contains(SECRET) && !journal.contains(KEY), "no credentials journalled");
 }

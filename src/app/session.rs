@@ -136,13 +136,17 @@ pub fn drive_with<S: FrameSource>(
     let mut hot_watch = crate::ops::watchdog::HotWatch::new(&running);
     let mut feed_log = crate::ops::feed_log::FeedLog::new();
     board.update(|s| s.phase = ops::Phase::Running);
+    let mode = match cfg.mode {
+        crate::config::Mode::Paper => "paper",
+        crate::config::Mode::Live => "live",
+    };
     ops.ready(&format!(
-        "{} {} (paper)",
+        "{} {} ({mode})",
         inst.key.venue_label(),
         inst.key.symbol
     ));
     println!(
-        "obi-scalp {}: {} {} paper trading on the {} market; http {}; Ctrl-C stops",
+        "obi-scalp {}: {} {} {mode} trading on the {} market; http {}; Ctrl-C stops",
         env!("CARGO_PKG_VERSION"),
         inst.key.venue_label(),
         inst.key.symbol,
