@@ -180,12 +180,19 @@ fn field(stdout: &str, prefix: &str, key: &str) -> String {
 }
 
 fn assert_books_agree(out: &RunOut, st: &Value) {
-    let pos: i64 = field(&out.stdout, "ledger:", "position_lots").parse().unwrap();
+    let pos: i64 = field(&out.stdout, "ledger:", "position_lots")
+        .parse()
+        .unwrap();
     let cash = field(&out.stdout, "ledger:", "cash_money");
     let fees = field(&out.stdout, "ledger:", "fees_money");
-    let sim_pos = st["position_lots"].as_i64().unwrap() - st["start_position_lots"].as_i64().unwrap();
+    let sim_pos =
+        st["position_lots"].as_i64().unwrap() - st["start_position_lots"].as_i64().unwrap();
     assert_eq!(pos, sim_pos, "position (lots)");
-    assert_eq!(cash, st["cash_change_money"].as_str().unwrap(), "cash change");
+    assert_eq!(
+        cash,
+        st["cash_change_money"].as_str().unwrap(),
+        "cash change"
+    );
     assert_eq!(fees, st["fees_money"].as_str().unwrap(), "fees");
 }
 
@@ -213,14 +220,20 @@ fn live_run_trades_and_books_exactly_what_the_venue_did() {
         "{}",
         out.stdout.lines().next().unwrap_or("")
     );
-    assert!(out.stderr.contains("BTCUSDT (live)"), "systemd status line says live");
+    assert!(
+        out.stderr.contains("BTCUSDT (live)"),
+        "systemd status line says live"
+    );
     let st = sim_state(&sim);
     let orders = st["orders"].as_array().unwrap();
     let n = |f: &dyn Fn(&Value) -> bool| orders.iter().filter(|o| f(o)).count();
     let filled = n(&|o| o["status"] == "filled");
     let cancelled = n(&|o| o["status"] == "cancelled");
     let part = n(&|o| {
-        let (c, q) = (o["cum_lots"].as_i64().unwrap(), o["qty_lots"].as_i64().unwrap());
+        let (c, q) = (
+            o["cum_lots"].as_i64().unwrap(),
+            o["qty_lots"].as_i64().unwrap(),
+        );
         c > 0 && c < q
     });
     let open = n(&|o| o["status"] == "new" || o["status"] == "partially_filled");
@@ -231,7 +244,10 @@ fn live_run_trades_and_books_exactly_what_the_venue_did() {
         st["fills"].as_array().unwrap().len()
     );
     assert!(orders.len() >= 5, "it trades");
-    assert!(filled > 0 && cancelled > 0 && part > 0, "filled, cancelled, part filled");
+    assert!(
+        filled > 0 && cancelled > 0 && part > 0,
+        "filled, cancelled, part filled"
+    );
     assert_eq!(open, 0, "the stop cancels everything that rests");
     assert_eq!(rejected, 0);
     // Every order the bot sent reached the venue once and was acknowledged (nothing rejected,
@@ -241,7 +257,9 @@ fn live_run_trades_and_books_exactly_what_the_venue_did() {
     assert_eq!(st["duplicate_places"].as_u64(), Some(0));
     assert_eq!(field(&out.stdout, "bybit live:", "timeouts"), "0");
     assert_eq!(
-        field(&out.stdout, "bybit live:", "ws_fills").parse::<usize>().unwrap(),
+        field(&out.stdout, "bybit live:", "ws_fills")
+            .parse::<usize>()
+            .unwrap(),
         st["fills"].as_array().unwrap().len(),
         "every fill came from the private stream"
     );
@@ -262,9 +280,17 @@ fn lostack_and_timeout_are_resolved_without_a_duplicate_order() {
     assert_eq!(out.code, Some(0), "stderr:\n{}", out.stderr);
     let st = sim_state(&sim);
     assert_eq!(st["venue"]["unanswered_requests"].as_u64(), Some(2));
-    assert_eq!(st["duplicate_places"].as_u64(), Some(0), "no order sent twice");
-    let timeouts: u64 = field(&out.stdout, "bybit live:", "timeouts").parse().unwrap();
-    let queries: u64 = field(&out.stdout, "bybit live:", "queries").parse().unwrap();
+    assert_eq!(
+        st["duplicate_places"].as_u64(),
+        Some(0),
+        "no order sent twice"
+    );
+    let timeouts: u64 = field(&out.stdout, "bybit live:", "timeouts")
+        .parse()
+        .unwrap();
+    let queries: u64 = field(&out.stdout, "bybit live:", "queries")
+        .parse()
+        .unwrap();
     assert!(timeouts >= 2 && queries >= 2, "both resolved by a query");
     assert_books_agree(&out, &st);
 }
@@ -275,7 +301,13 @@ fn wrong_secret_is_exit_code_4_at_start_up() {
     let sim = start_sim(&dir, &[]);
     let cfg = live_config(&dir, &sim, 5);
     let out = run_live(&cfg, "not-the-secret");
-    assert_eq!(out.code, Some(4), "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
+    assert_eq!(
+        out.code,
+        Some(4),
+        "stdout:\n{}\nstderr:\n{}",
+        out.stdout,
+        out.stderr
+    );
     assert!(out.stderr.contains("10004"), "{}", out.stderr);
     assert_eq!(sim_state(&sim)["place_requests"].as_u64(), Some(0));
 }
@@ -351,9 +383,12 @@ fn kill_switch_cancels_every_open_order_fast() {
             hot_allocs += if trial > 0 { n } else { 0 };
         }
         let (acked, n) = counting_alloc::counted(|| {
-            pump(&mut g, &mut reports, Duration::from_secs(10), &mut |_, r| {
-                r.iter().filter(|r| r.kind == ExecKind::Accepted).count() == per_trial
-            })
+            pump(
+                &mut g,
+                &mut reports,
+                Duration::from_secs(10),
+                &mut |_, r| r.iter().filter(|r| r.kind == ExecKind::Accepted).count() == per_trial,
+            )
         });
         hot_allocs += if trial > 0 { n } else { 0 };
         assert!(acked, "trial {trial}: orders acknowledged: {reports:?}");
@@ -361,21 +396,32 @@ fn kill_switch_cancels_every_open_order_fast() {
         let t0 = Instant::now();
         let (ok, n) = counting_alloc::counted(|| {
             g.on_cmd(0, OrderCmd::CancelAll, &mut |r| reports.push(r));
-            pump(&mut g, &mut reports, Duration::from_secs(10), &mut |_, _| {
-                LiveStats::get(&stats.cancel_all_acks) > acks_before
-            })
+            pump(
+                &mut g,
+                &mut reports,
+                Duration::from_secs(10),
+                &mut |_, _| LiveStats::get(&stats.cancel_all_acks) > acks_before,
+            )
         });
         let dt = t0.elapsed();
         hot_allocs += if trial > 0 { n } else { 0 };
         assert!(ok, "trial {trial}: cancel-all answered");
         lat_ms.push(dt.as_secs_f64() * 1e3);
-        let all = pump(&mut g, &mut reports, Duration::from_secs(10), &mut |_, r| {
-            r.iter()
-                .filter(|r| r.id >= first && matches!(r.kind, ExecKind::Cancelled { .. }))
-                .count()
-                == per_trial
-        });
-        assert!(all, "trial {trial}: every order reported cancelled: {reports:?}");
+        let all = pump(
+            &mut g,
+            &mut reports,
+            Duration::from_secs(10),
+            &mut |_, r| {
+                r.iter()
+                    .filter(|r| r.id >= first && matches!(r.kind, ExecKind::Cancelled { .. }))
+                    .count()
+                    == per_trial
+            },
+        );
+        assert!(
+            all,
+            "trial {trial}: every order reported cancelled: {reports:?}"
+        );
     }
     let st = sim_state(&sim);
     let orders = st["orders"].as_array().unwrap();
@@ -394,7 +440,10 @@ fn kill_switch_cancels_every_open_order_fast() {
         lat_ms[lat_ms.len() - 1]
     );
     assert!(p50 < 100.0, "p50 {p50} ms");
-    assert_eq!(hot_allocs, 0, "the order stage's side allocated after warm-up");
+    assert_eq!(
+        hot_allocs, 0,
+        "the order stage's side allocated after warm-up"
+    );
 }
 
 #[test]
@@ -450,7 +499,10 @@ fn kill_file_during_a_live_run_cancels_everything_at_the_venue() {
     let st = sim_state(&sim);
     assert_eq!(open(&st), 0, "every order cancelled at the simulator");
     assert!(
-        field(&stdout, "bybit live:", "cancel_all_acks").parse::<u64>().unwrap() >= 1,
+        field(&stdout, "bybit live:", "cancel_all_acks")
+            .parse::<u64>()
+            .unwrap()
+            >= 1,
         "the venue acknowledged the cancel-all"
     );
     assert_books_agree(
@@ -486,5 +538,66 @@ fn dry_run_signs_and_journals_without_sending() {
         let sig = l["signature"].as_str().unwrap();
         assert!(sig.len() == 64 && sig.bytes().all(|b| b.is_ascii_hexdigit()));
     }
-    assert!(!journal.contains(SECRET) && !journal.contains(KEY), "no credentials journalled");
+    assert!(
+        !journal.contains(SECRET) && !journal.contains(KEY),
+        "no credentials journalled"
+    );
+}
+
+#[test]
+fn live_mode_on_a_venue_without_a_live_gateway_refuses_naming_it() {
+    let dir = tmpdir("othervenue");
+    let cfg = dir.join("cc.toml");
+    std::fs::write(
+        &cfg,
+        "mode = \"live\"\n[market]\nvenue = \"coincheck\"\nsymbol = \"btc_jpy\"\n[ops]\nhttp_addr = \"off\"\n",
+    )
+    .unwrap();
+    let out = Command::new(bin())
+        .current_dir(&dir)
+        .args(["run", "--config"])
+        .arg(&cfg)
+        .env("OBI_SCALP_LIVE", "yes")
+        .env("OBI_SCALP_API_KEY", KEY)
+        .env("OBI_SCALP_API_SECRET", SECRET)
+        .env_remove("CREDENTIALS_DIRECTORY")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("venue coincheck") && stderr.contains("bybit only"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn venue_rate_limit_backs_off_and_counts_toward_consecutive_failures() {
+    let dir = tmpdir("429");
+    // Every order request answered `10006` (Too many visits): the run must back off (at most
+    // about one order request a second reaches the venue) and abort once more than
+    // `max_consecutive_failures = 5` orders in a row failed.
+    let sim = start_sim(&dir, &["order429:50"]);
+    let cfg = live_config(&dir, &sim, 60);
+    let t0 = Instant::now();
+    let out = run_live(&cfg, SECRET);
+    let secs = t0.elapsed().as_secs_f64();
+    println!("{}", out.stdout);
+    assert_eq!(out.code, Some(7), "risk abort; stderr:\n{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("summary: reason=\"risk abort: consecutive_failures_exceeded"),
+        "{}",
+        out.stdout
+    );
+    let limited: f64 = field(&out.stdout, "bybit live:", "venue_rate_limited")
+        .parse()
+        .unwrap();
+    assert!(limited >= 6.0, "six refusals in a row at least");
+    assert!(
+        limited <= secs + 2.0,
+        "backed off: {limited} refusals in {secs:.1} s"
+    );
+    let st = sim_state(&sim);
+    assert_eq!(st["place_requests"].as_u64(), Some(0), "nothing executed");
 }

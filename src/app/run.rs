@@ -141,7 +141,8 @@ pub fn run(a: RunArgs) -> Result<(), AppError> {
             ),
         ));
     }
-    let gateway = super::live::gateway_for(&cfg, &secrets).map_err(|e| startup_failed(&cfg, None, e))?;
+    let gateway =
+        super::live::gateway_for(&cfg, &secrets).map_err(|e| startup_failed(&cfg, None, e))?;
     // The journal first: it rebuilds the carried risk state into the config.
     let journal = crate::store::cold::ColdJournal::start(&mut cfg, a.reset_risk)
         .map_err(|e| startup_failed(&cfg, None, exit_err(Exit::Config, e.to_string())))?;

@@ -103,9 +103,9 @@ pub enum LiveStartError {
 impl std::fmt::Display for LiveStartError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            LiveStartError::Auth(s) | LiveStartError::Unreachable(s) | LiveStartError::Config(s) => {
-                f.write_str(s)
-            }
+            LiveStartError::Auth(s)
+            | LiveStartError::Unreachable(s)
+            | LiveStartError::Config(s) => f.write_str(s),
         }
     }
 }
@@ -373,8 +373,7 @@ impl Gateway for BybitLive {
                     let side = self.table.get(id).map(|o| o.side);
                     let (pos, cash) = (&mut self.position, &mut self.cash);
                     self.table.apply(id, now, ev, &mut |r: ExecReport| {
-                        if let (ExecKind::Fill { px, qty, fee, .. }, Some(side)) = (r.kind, side)
-                        {
+                        if let (ExecKind::Fill { px, qty, fee, .. }, Some(side)) = (r.kind, side) {
                             let s = match side {
                                 OrderSide::Buy => 1i64,
                                 OrderSide::Sell => -1,
@@ -739,10 +738,7 @@ impl Io {
             };
             wc.connect_timeout = s.connect_timeout;
             wc.max_message_size = 1 << 20;
-            Some(
-                WsClient::new(wc)
-                    .map_err(|e| cfg_err(format!("live.private_ws_url: {e}")))?,
-            )
+            Some(WsClient::new(wc).map_err(|e| cfg_err(format!("live.private_ws_url: {e}")))?)
         };
         let rate = s.order_rate_per_sec;
         Ok(Io {
@@ -1042,15 +1038,7 @@ impl Io {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn place(
-        &mut self,
-        id: u64,
-        side: OrderSide,
-        px: i64,
-        qty: i64,
-        tif: Tif,
-        reduce_only: bool,
-    ) {
+    fn place(&mut self, id: u64, side: OrderSide, px: i64, qty: i64, tif: Tif, reduce_only: bool) {
         let now = mono_ns();
         if now < self.blocked_until_ns || !self.create.try_take(now) {
             LiveStats::inc(&self.stats.local_rate_limited);
@@ -1066,10 +1054,7 @@ impl Io {
         let mut resent = false;
         loop {
             let ts = wall_ms();
-            let Ok(r) = self
-                .req
-                .create(ts, &link, side, px, qty, tif, reduce_only)
-            else {
+            let Ok(r) = self.req.create(ts, &link, side, px, qty, tif, reduce_only) else {
                 self.venue(
                     id,
                     VenueEvent::Rejected {
@@ -1145,7 +1130,11 @@ impl Io {
                     },
                 ),
                 // Ambiguous (internal error) or already there (a late first copy): ask.
-                c if c == ret::INTERNAL || c == ret::DUPLICATE_ORDER || c == 110072 || a.status >= 500 => {
+                c if c == ret::INTERNAL
+                    || c == ret::DUPLICATE_ORDER
+                    || c == 110072
+                    || a.status >= 500 =>
+                {
                     match self.resolve(id, &link) {
                         Resolved::Found => {}
                         _ => self.venue(
@@ -1215,7 +1204,9 @@ impl Io {
         for attempt in 0..3 {
             self.wait_token(Bucket::Cancel);
             let ts = wall_ms();
-            let Ok(r) = self.req.cancel(ts, &link) else { return };
+            let Ok(r) = self.req.cancel(ts, &link) else {
+                return;
+            };
             LiveStats::inc(&self.stats.cancels);
             if self.dry_run {
                 let (p, s) = (r.payload().to_vec(), r.signature);
@@ -1265,7 +1256,9 @@ impl Io {
         for _ in 0..5 {
             self.wait_token(Bucket::CancelAll);
             let ts = wall_ms();
-            let Ok(r) = self.req.cancel_all(ts) else { return };
+            let Ok(r) = self.req.cancel_all(ts) else {
+                return;
+            };
             LiveStats::inc(&self.stats.cancel_alls);
             if self.dry_run {
                 let (p, s) = (r.payload().to_vec(), r.signature);
@@ -1363,7 +1356,10 @@ mod tests {
         };
         assert_eq!(px, i.tick.parse(b"50000.10").unwrap());
         assert_eq!(qty, 2);
-        assert_eq!(fee, crate::config::Config::money(&i, "f", "0.0550011").unwrap());
+        assert_eq!(
+            fee,
+            crate::config::Config::money(&i, "f", "0.0550011").unwrap()
+        );
         assert_eq!(liquidity, Liquidity::Taker);
         let bad: Value = serde_json::json!({"execId": "e", "execPrice": "x"});
         assert!(fill_of(&bad, &i).is_none());
@@ -1373,14 +1369,17 @@ mod tests {
     fn order_states_map_to_venue_events() {
         let i = inst();
         let mut got = Vec::new();
-        let o = serde_json::json!({"orderStatus": "PartiallyFilledCanceled", "cumExecQty": "0.003"});
+        let o =
+            serde_json::json!({"orderStatus": "PartiallyFilledCanceled", "cumExecQty": "0.003"});
         order_events(&o, &i, &mut |e| got.push(e));
         assert_eq!(
             got,
             vec![VenueEvent::Ack, VenueEvent::Cancelled { cum_qty: 3 }]
         );
         got.clear();
-        order_events(&serde_json::json!({"orderStatus": "New"}), &i, &mut |e| got.push(e));
+        order_events(&serde_json::json!({"orderStatus": "New"}), &i, &mut |e| {
+            got.push(e)
+        });
         assert_eq!(got, vec![VenueEvent::Ack]);
     }
 }

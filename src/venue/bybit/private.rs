@@ -225,7 +225,9 @@ impl BybitRequests {
     /// `GET /v5/order/realtime` for the symbol's open orders (the start-up credentials check).
     pub fn query_open(&mut self, ts_ms: u64) -> Result<Request<'_>, TooLong> {
         let (cat, sym) = (self.category, self.symbol);
-        self.get(ts_ms, REALTIME_PATH, |w| write!(w, "category={cat}&symbol={sym}"))
+        self.get(ts_ms, REALTIME_PATH, |w| {
+            write!(w, "category={cat}&symbol={sym}")
+        })
     }
 
     /// The private WebSocket's auth frame: `{"op":"auth","args":[key, expires, sign]}` with
