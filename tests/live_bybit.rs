@@ -348,6 +348,7 @@ fn kill_switch_cancels_every_open_order_fast() {
         request_timeout: Duration::from_secs(2),
         connect_timeout: Duration::from_secs(5),
         order_rate_per_sec: 10,
+        keep_warm: Duration::from_secs(2), // longer than the pacing: none inside a trial
         dry_run: false,
         journal_dir: dir.clone(),
         start_ms: obi_scalp::clock::wall_ns() / 1_000_000,
@@ -443,6 +444,17 @@ fn kill_switch_cancels_every_open_order_fast() {
     assert_eq!(
         hot_allocs, 0,
         "the order stage's side allocated after warm-up"
+    );
+    // One keep-alive TLS connection carried every request, and an idle one is kept warm.
+    let ka = LiveStats::get(&stats.keepalives);
+    let warm = pump(&mut g, &mut reports, Duration::from_secs(5), &mut |_, _| {
+        LiveStats::get(&stats.keepalives) > ka
+    });
+    assert!(warm, "a keep-warm query on the idle connection");
+    assert_eq!(
+        LiveStats::get(&stats.connects),
+        1,
+        "one connection for everything"
     );
 }
 

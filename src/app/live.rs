@@ -46,6 +46,7 @@ pub fn gateway_for(cfg: &Config, secrets: &SecretStore) -> Result<Option<OrderGa
         request_timeout: Duration::from_nanos(l.request_timeout_ns),
         connect_timeout: Duration::from_nanos(cfg.market.connect_timeout_ns),
         order_rate_per_sec: l.order_rate_per_sec,
+        keep_warm: crate::venue::bybit::live::KEEP_WARM,
         dry_run: l.dry_run,
         journal_dir: cfg.ops.artifacts_dir.clone(),
         start_ms: crate::clock::wall_ns() / 1_000_000,

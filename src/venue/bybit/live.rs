@@ -56,6 +56,9 @@ use super::private::{ret, BybitRequests, CANCEL_ALL_PATH, CANCEL_PATH, CREATE_PA
 pub const RING: usize = 4096;
 /// Orders the table holds (working and recently finished).
 pub const TABLE: usize = 1024;
+/// An idle REST connection gets a signed query this often by default (the venue closes idle
+/// ones).
+pub const KEEP_WARM: Duration = Duration::from_secs(15);
 
 /// Everything the gateway needs (from `[live]`, `[market]` and the credentials).
 #[derive(Clone)]
@@ -72,6 +75,8 @@ pub struct LiveSettings {
     pub request_timeout: Duration,
     pub connect_timeout: Duration,
     pub order_rate_per_sec: u32,
+    /// An idle REST connection gets a signed query after this long ([`KEEP_WARM`]).
+    pub keep_warm: Duration,
     pub dry_run: bool,
     /// Where the dry run journals its signed requests.
     pub journal_dir: PathBuf,
@@ -128,6 +133,8 @@ pub struct LiveStats {
     pub local_rate_limited: AtomicU64,
     pub auth_errors: AtomicU64,
     pub connects: AtomicU64,
+    /// Keep-warm queries on the idle connection.
+    pub keepalives: AtomicU64,
     pub ws_fills: AtomicU64,
     /// Cancel-all answers received, and the last one's time from the order stage's command to
     /// the venue's answer (ns).
@@ -152,7 +159,7 @@ impl LiveStats {
     pub fn line(&self) -> String {
         let g = Self::get;
         format!(
-            "bybit live: requests={} places={} cancels={} cancel_alls={} queries={} timeouts={} resends={} venue_rate_limited={} local_rate_limited={} auth_errors={} connects={} ws_fills={} cancel_all_acks={} last_cancel_all_ack_us={} malformed={}",
+            "bybit live: requests={} places={} cancels={} cancel_alls={} queries={} timeouts={} resends={} venue_rate_limited={} local_rate_limited={} auth_errors={} connects={} keepalives={} ws_fills={} cancel_all_acks={} last_cancel_all_ack_us={} malformed={}",
             g(&self.requests),
             g(&self.places),
             g(&self.cancels),
@@ -164,6 +171,7 @@ impl LiveStats {
             g(&self.local_rate_limited),
             g(&self.auth_errors),
             g(&self.connects),
+            g(&self.keepalives),
             g(&self.ws_fills),
             g(&self.cancel_all_acks),
             g(&self.last_cancel_all_ns) / 1000,
@@ -205,6 +213,8 @@ pub struct BybitLive {
     stop: Arc<AtomicBool>,
     io: Option<JoinHandle<()>>,
     scratch: Vec<u64>,
+    /// A cancel-all (its command time) that found the ring full: sent from `poll`.
+    cancel_all_due: Option<u64>,
     sent: u64,
     position: i64,
     cash: Money,
@@ -241,6 +251,7 @@ impl BybitLive {
             stop,
             io: Some(handle),
             scratch: Vec::with_capacity(TABLE),
+            cancel_all_due: None,
             sent: 0,
             position: 0,
             cash: 0,
@@ -352,12 +363,12 @@ impl Gateway for BybitLive {
                     let id = self.scratch[i];
                     self.table.cancel_sent(id);
                 }
-                // A full ring cannot drop the kill switch's cancel-all: the order stage retries
-                // on its next poll until it goes out.
-                while !self.push(IoReq::CancelAll {
-                    t_ns: crate::clock::now_ns(),
-                }) {
-                    std::hint::spin_loop();
+                // A full ring cannot drop the kill switch's cancel-all: `poll` retries it until
+                // it goes out (spinning here could deadlock with an I/O thread waiting for room
+                // on the report ring, which only `poll` drains).
+                let t_ns = self.cancel_all_due.unwrap_or(now);
+                if !self.push(IoReq::CancelAll { t_ns }) {
+                    self.cancel_all_due = Some(t_ns);
                 }
             }
         }
@@ -365,6 +376,12 @@ impl Gateway for BybitLive {
 
     fn poll(&mut self, out: &mut impl FnMut(ExecReport)) -> bool {
         let mut did = false;
+        if let Some(t_ns) = self.cancel_all_due {
+            if self.push(IoReq::CancelAll { t_ns }) {
+                self.cancel_all_due = None;
+                did = true;
+            }
+        }
         while let Ok(e) = self.rx.pop() {
             did = true;
             match e {
@@ -399,7 +416,8 @@ impl Gateway for BybitLive {
     }
 
     fn busy(&self) -> bool {
-        self.sent != self.stats.finished.load(Ordering::Acquire)
+        self.cancel_all_due.is_some()
+            || self.sent != self.stats.finished.load(Ordering::Acquire)
             || self.table.working().next().is_some()
     }
 }
@@ -479,6 +497,8 @@ struct Rest {
     next_try_ns: u64,
     timeout: Duration,
     stats: Arc<LiveStats>,
+    /// When the connection last carried a request (monotonic).
+    last_used_ns: u64,
 }
 
 impl Rest {
@@ -545,6 +565,7 @@ impl Rest {
             self.connect().map_err(SendError::NotSent)?;
         }
         LiveStats::inc(&self.stats.requests);
+        self.last_used_ns = mono_ns();
         let deadline = Instant::now() + self.timeout;
         let r = self.exchange(req, deadline);
         if r.is_err() {
@@ -685,6 +706,8 @@ struct Io {
     create: TokenBucket,
     cancel: TokenBucket,
     cancel_all: TokenBucket,
+    query: TokenBucket,
+    keep_warm_ns: u64,
     /// Order requests wait until this monotonic time after a `10006`.
     blocked_until_ns: u64,
     dry_run: bool,
@@ -760,6 +783,7 @@ impl Io {
                 next_try_ns: 0,
                 timeout: s.request_timeout,
                 stats: stats.clone(),
+                last_used_ns: 0,
             },
             ws,
             ws_ready: false,
@@ -767,6 +791,8 @@ impl Io {
             create: TokenBucket::new(rate, rate),
             cancel: TokenBucket::new(rate, rate),
             cancel_all: TokenBucket::new(rate, rate),
+            query: TokenBucket::new(rate, rate),
+            keep_warm_ns: s.keep_warm.as_nanos() as u64,
             blocked_until_ns: 0,
             dry_run: s.dry_run,
             journal: None,
@@ -864,6 +890,12 @@ impl Io {
                 std::thread::sleep(wait);
             }
             self.flush(&mut tx, stop);
+            if !did
+                && !self.dry_run
+                && mono_ns().saturating_sub(self.rest.last_used_ns) > self.keep_warm_ns
+            {
+                self.keep_warm();
+            }
             if stop.load(Ordering::SeqCst) && rx.is_empty() {
                 break;
             }
@@ -872,6 +904,29 @@ impl Io {
             ws.close();
         }
         println!("{}", self.stats.line());
+    }
+
+    /// A signed query of the open orders on the idle connection: keeps it (and the TLS
+    /// session) warm so the next order does not pay for a reconnect, and finds a connection
+    /// the venue closed while idle before an order does.
+    fn keep_warm(&mut self) {
+        let Ok(r) = self.req.query_open(wall_ms()) else {
+            return;
+        };
+        LiveStats::inc(&self.stats.keepalives);
+        match self.rest.send(r.bytes()) {
+            Ok(a) if ret::is_auth(a.code) => {
+                LiveStats::inc(&self.stats.auth_errors);
+                tracing::error!(
+                    code = a.code,
+                    "bybit: keep-alive query refused for our credentials"
+                );
+            }
+            Ok(a) => {
+                self.rate_feedback(&a, Bucket::Query);
+            }
+            Err(e) => tracing::warn!(error = %e, "bybit: keep-alive query failed; reconnecting"),
+        }
     }
 
     fn flush(&mut self, tx: &mut rtrb::Producer<IoEvent>, stop: &AtomicBool) {
@@ -1003,6 +1058,7 @@ impl Io {
             Bucket::Create => &mut self.create,
             Bucket::Cancel => &mut self.cancel,
             Bucket::CancelAll => &mut self.cancel_all,
+            Bucket::Query => &mut self.query,
         }
     }
 
@@ -1165,6 +1221,7 @@ impl Io {
     /// Asks the venue about `link` (up to three tries); reports what it says.
     fn resolve(&mut self, id: u64, link: &crate::exec::orders::ClientId) -> Resolved {
         for _ in 0..3 {
+            self.wait_token(Bucket::Query);
             let Ok(r) = self.req.query(wall_ms(), link) else {
                 return Resolved::Unknown;
             };
@@ -1191,7 +1248,7 @@ impl Io {
                     return Resolved::Found;
                 }
                 Ok(a) => {
-                    self.rate_feedback(&a, Bucket::Create);
+                    self.rate_feedback(&a, Bucket::Query);
                 }
                 Err(_) => LiveStats::inc(&self.stats.timeouts),
             }
@@ -1294,6 +1351,7 @@ enum Bucket {
     Create,
     Cancel,
     CancelAll,
+    Query,
 }
 
 enum Resolved {
