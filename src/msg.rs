@@ -236,6 +236,8 @@ pub enum RejectReason {
     Venue,
     /// Could not reach the venue.
     Network,
+    /// The venue refused our credentials or clock (Bybit `10003`, `10004`, ...): a risk abort.
+    Auth,
 }
 
 impl RejectReason {
@@ -248,6 +250,7 @@ impl RejectReason {
             RejectReason::Invalid => "invalid",
             RejectReason::Venue => "venue",
             RejectReason::Network => "network",
+            RejectReason::Auth => "auth",
         }
     }
 }

@@ -4,6 +4,7 @@ pub mod bench;
 pub mod book;
 pub mod check;
 pub mod journal;
+pub mod live;
 pub mod record;
 pub mod replay;
 pub mod report;

@@ -98,6 +98,9 @@ pub fn run(a: RunArgs) -> Result<(), AppError> {
             ),
         ));
     }
+    // Live mode: the venue's gateway, its credentials checked (exit 4 when refused).
+    let gateway =
+        super::live::gateway_for(&cfg, &secrets).map_err(|e| failed_before_start(&cfg, None, e))?;
     // The journal first: it rebuilds the carried risk state into the config.
     let journal = crate::store::cold::ColdJournal::start(&mut cfg, a.reset_risk).map_err(|e| {
         failed_before_start(&cfg, None, AppError::exit(Exit::Config, e.to_string()))
@@ -123,7 +126,7 @@ pub fn run(a: RunArgs) -> Result<(), AppError> {
         tracing::info!(%addr, "serving /healthz, /health/detailed and /metrics");
     }
     // From here the session writes run_complete.json, whatever happens.
-    let mut session = Session::start(&cfg, ops, shutdown, journal)?;
+    let mut session = Session::start_with(&cfg, ops, shutdown, journal, gateway)?;
     let decoder = match AnyDecoder::for_config(&cfg) {
         Ok(d) => d,
         Err(e) => return Err(session.abort(AppError::exit(Exit::Config, e))),

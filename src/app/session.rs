@@ -15,6 +15,7 @@
 
 use super::AppError;
 use crate::config::{format_money, Config, Mode, Source};
+use crate::exec::Gateway as _;
 use crate::msg::{ExecKind, Liquidity};
 use crate::ops::{self, AuditEvent, AuditKind, Exit, Ops, RiskStatus, StatusBoard};
 use crate::pipeline::build::{FrameClock, Pipeline, Running, StartError};
@@ -84,23 +85,35 @@ pub struct Outcome {
 }
 
 /// Where the run's orders go.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)]
 pub enum OrderEntry {
     /// The pipeline's paper exchange: fills simulated against the book.
     Paper,
+    /// A venue's live gateway (built by [`super::live::gateway_for`] after the live gate).
+    Live(crate::exec::OrderGateway),
 }
 
 /// The live-mode hook: decides the run's order entry before the pipeline starts (the
-/// [`Session`] calls it first). Paper mode: the paper exchange. Live mode is where a venue's live
-/// gateway plugs in (built here, handed to the pipeline by [`Session::run`]); this build has
-/// none, so it is a config error.
-pub fn order_entry(cfg: &Config) -> Result<OrderEntry, AppError> {
-    match cfg.mode {
-        Mode::Paper => Ok(OrderEntry::Paper),
-        Mode::Live => Err(AppError::exit(
+/// [`Session`] calls it first). Paper mode: the paper exchange. Live mode: the venue's live
+/// gateway, built by `run` ([`super::live::gateway_for`]) once the live gate and the venue's
+/// credential check passed; live mode without one is a config error.
+pub fn order_entry(
+    cfg: &Config,
+    gateway: Option<crate::exec::OrderGateway>,
+) -> Result<OrderEntry, AppError> {
+    match (cfg.mode, gateway) {
+        (Mode::Paper, None) => Ok(OrderEntry::Paper),
+        (Mode::Live, Some(g)) => Ok(OrderEntry::Live(g)),
+        (Mode::Paper, Some(_)) => Err(AppError::exit(
+            Exit::Internal,
+            "a live gateway was built for a paper-mode run",
+        )),
+        (Mode::Live, None) => Err(AppError::exit(
             Exit::Config,
-            "live order entry is not available in this build: run mode = \"paper\" \
-             (live market data with paper fills works)",
+            format!(
+                "live order entry is not available for venue {}: run mode = \"paper\"",
+                cfg.market.instrument.key.venue
+            ),
         )),
     }
 }
@@ -168,6 +181,17 @@ impl<'c> Session<'c> {
         shutdown: Arc<AtomicBool>,
         journal: Option<ColdJournal>,
     ) -> Result<Session<'c>, AppError> {
+        Session::start_with(cfg, ops, shutdown, journal, None)
+    }
+
+    /// [`Session::start`] with the live gateway `run` built for a live-mode run.
+    pub fn start_with(
+        cfg: &'c Config,
+        ops: Ops,
+        shutdown: Arc<AtomicBool>,
+        journal: Option<ColdJournal>,
+        gateway: Option<crate::exec::OrderGateway>,
+    ) -> Result<Session<'c>, AppError> {
         let board = ops.board().clone();
         let kill = ops.kill().clone();
         let mut s = Session {
@@ -182,7 +206,7 @@ impl<'c> Session<'c> {
             state: State::Starting,
         };
         s.set_state(State::Starting);
-        match order_entry(cfg) {
+        match order_entry(cfg, gateway) {
             Ok(e) => s.entry = e,
             Err(e) => return Err(s.abort(e)),
         }
@@ -286,13 +310,15 @@ impl<'c> Session<'c> {
             } => (FrameClock::Source, tap, recorder, Some(live)),
         };
         // The order entry decided at start: the paper exchange is the pipeline's default.
-        match self.entry {
-            OrderEntry::Paper => {}
-        }
+        let gateway = match std::mem::replace(&mut self.entry, OrderEntry::Paper) {
+            OrderEntry::Paper => None,
+            OrderEntry::Live(g) => Some(g),
+        };
         let running: Running<S, AnyDecoder> = Pipeline::new(cfg, src, decoder)
             .clock(clock)
             .tap(tap)
             .flags(self.flags.clone())
+            .gateway(gateway)
             .start()
             .map_err(|e| match e {
                 StartError::Plan(e) => AppError::exit(Exit::Config, format!("config: {e}")),
@@ -312,13 +338,17 @@ impl<'c> Session<'c> {
         let mut hot_watch = crate::ops::watchdog::HotWatch::new(&running);
         let mut feed_log = crate::ops::feed_log::FeedLog::new();
         self.set_state(State::Warming);
+        let mode = match cfg.mode {
+            Mode::Paper => "paper",
+            Mode::Live => "live",
+        };
         self.ops.ready(&format!(
-            "{} {} (paper)",
+            "{} {} ({mode})",
             inst.key.venue_label(),
             inst.key.symbol
         ));
         println!(
-            "obi-scalp {}: {} {} paper trading on the {} market; http {}; Ctrl-C stops",
+            "obi-scalp {}: {} {} {mode} trading on the {} market; http {}; Ctrl-C stops",
             env!("CARGO_PKG_VERSION"),
             inst.key.venue_label(),
             inst.key.symbol,
@@ -446,7 +476,13 @@ impl<'c> Session<'c> {
                 let flattening = matches!(exit, Exit::Killed | Exit::RiskAbort)
                     && cfg.risk.limits.flatten_on_abort
                     && HotCounters::get(&counters.position) != 0;
-                if t.elapsed() >= CANCEL_WAIT && (!flattening || t.elapsed() >= FLATTEN_WAIT) {
+                // A live gateway's requests and the venue's last reports are booked first.
+                let settling =
+                    flags.gateway_busy.load(Ordering::Relaxed) && t.elapsed() < FLATTEN_WAIT;
+                if t.elapsed() >= CANCEL_WAIT
+                    && !settling
+                    && (!flattening || t.elapsed() >= FLATTEN_WAIT)
+                {
                     if flattening {
                         flatten_cut_off = true;
                         tracing::warn!(
@@ -502,6 +538,12 @@ impl<'c> Session<'c> {
                 &stop_reason,
                 started
             )
+        );
+        println!(
+            "ledger: position_lots={} cash_money={} fees_money={}",
+            fin.signal.trader.ledger.position(),
+            fin.signal.trader.ledger.cash(),
+            fin.signal.trader.ledger.fees()
         );
         if let Some(j) = journal.into_inner() {
             let s = j.finish(&counters, &fin.latencies, &stop_reason, !flatten_cut_off);

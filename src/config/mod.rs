@@ -192,6 +192,23 @@ pub struct StoreConfig {
     pub backup_retention_days: u32,
 }
 
+/// Live order entry (`[live]`, used when `mode = "live"`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveConfig {
+    /// The venue's private REST base URL (Bybit: `https://api.bybit.com`).
+    pub rest_url: String,
+    /// The venue's private WebSocket (Bybit: `wss://stream.bybit.com/v5/private`).
+    pub private_ws_url: String,
+    /// Sign and journal every request without sending it.
+    pub dry_run: bool,
+    /// Bybit `X-BAPI-RECV-WINDOW`.
+    pub recv_window_ms: u32,
+    /// A request without an answer this long is resolved by querying the order.
+    pub request_timeout_ns: u64,
+    /// Requests per second per order endpoint (Bybit linear: 10 per UID, the documented limit).
+    pub order_rate_per_sec: u32,
+}
+
 /// The resolved configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -201,6 +218,7 @@ pub struct Config {
     pub strategy: StrategyConfig,
     pub risk: RiskConfig,
     pub paper: PaperConfig,
+    pub live: LiveConfig,
     pub pipeline: PipelineConfig,
     pub ops: OpsConfig,
     pub record: RecordConfig,

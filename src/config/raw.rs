@@ -184,6 +184,7 @@ const SECTIONS: &[&str] = &[
     "strategy",
     "risk",
     "paper",
+    "live",
     "pipeline",
     "ops",
     "record",
@@ -531,6 +532,18 @@ impl RawConfig {
         };
         p.finish()?;
 
+        // [live]
+        let mut lv = Section::new(root, "live")?;
+        let live = super::LiveConfig {
+            rest_url: lv.str_or("rest_url", "https://api.bybit.com")?,
+            private_ws_url: lv.str_or("private_ws_url", "wss://stream.bybit.com/v5/private")?,
+            dry_run: lv.bool_or("dry_run", false)?,
+            recv_window_ms: lv.int("recv_window_ms", 5000, 1, 60_000)? as u32,
+            request_timeout_ns: lv.ms("request_timeout_ms", "2000", 1_000_000, 60_000_000_000)?,
+            order_rate_per_sec: lv.int("order_rate_per_sec", 10, 1, 1000)? as u32,
+        };
+        lv.finish()?;
+
         // [pipeline]
         let mut pl = Section::new(root, "pipeline")?;
         let wait = match pl.str_or("wait", "auto")?.as_str() {
@@ -667,6 +680,7 @@ impl RawConfig {
         top.get("strategy");
         top.get("risk");
         top.get("paper");
+        top.get("live");
         top.get("pipeline");
         top.get("ops");
         top.get("record");
@@ -699,6 +713,7 @@ impl RawConfig {
             strategy,
             risk,
             paper,
+            live,
             pipeline: PipelineConfig {
                 wait,
                 layout,

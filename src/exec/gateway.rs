@@ -38,6 +38,68 @@ pub trait Gateway {
     /// The venue's view of our account since start: position in lots and cash change in
     /// [`Money`], fees included.
     fn balance(&self) -> (i64, Money);
+
+    /// Requests in flight or orders the venue has not finished: a stop waits (bounded) for
+    /// them so that the ledger books every fill and cancel before the stages drain. The paper
+    /// exchange is never busy.
+    fn busy(&self) -> bool {
+        false
+    }
+}
+
+/// The gateways the pipeline can run with: the paper exchange, or a venue's live gateway.
+#[allow(clippy::large_enum_variant)]
+pub enum OrderGateway {
+    Paper(PaperExchange),
+    Bybit(Box<crate::venue::bybit::live::BybitLive>),
+}
+
+impl Gateway for OrderGateway {
+    #[inline]
+    fn on_book(&mut self, upd: &BookUpdate, out: &mut impl FnMut(ExecReport)) {
+        match self {
+            OrderGateway::Paper(g) => Gateway::on_book(g, upd, out),
+            OrderGateway::Bybit(g) => g.on_book(upd, out),
+        }
+    }
+
+    #[inline]
+    fn on_trade(&mut self, t: &TradePrint, out: &mut impl FnMut(ExecReport)) {
+        match self {
+            OrderGateway::Paper(g) => Gateway::on_trade(g, t, out),
+            OrderGateway::Bybit(g) => g.on_trade(t, out),
+        }
+    }
+
+    #[inline]
+    fn on_cmd(&mut self, decided_ns: u64, cmd: OrderCmd, out: &mut impl FnMut(ExecReport)) {
+        match self {
+            OrderGateway::Paper(g) => Gateway::on_cmd(g, decided_ns, cmd, out),
+            OrderGateway::Bybit(g) => g.on_cmd(decided_ns, cmd, out),
+        }
+    }
+
+    #[inline]
+    fn poll(&mut self, out: &mut impl FnMut(ExecReport)) -> bool {
+        match self {
+            OrderGateway::Paper(_) => false,
+            OrderGateway::Bybit(g) => g.poll(out),
+        }
+    }
+
+    fn balance(&self) -> (i64, Money) {
+        match self {
+            OrderGateway::Paper(g) => Gateway::balance(g),
+            OrderGateway::Bybit(g) => g.balance(),
+        }
+    }
+
+    fn busy(&self) -> bool {
+        match self {
+            OrderGateway::Paper(_) => false,
+            OrderGateway::Bybit(g) => g.busy(),
+        }
+    }
 }
 
 impl Gateway for PaperExchange {

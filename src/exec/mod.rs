@@ -14,7 +14,7 @@ pub mod paper;
 pub mod rate;
 pub mod sign;
 
-pub use gateway::Gateway;
+pub use gateway::{Gateway, OrderGateway};
 pub use ledger::{ClosedTrade, Ledger, MarkResult};
 pub use orders::{ClientIds, OrderState, OrderTable, VenueEvent};
 pub use paper::{OpenOrder, PaperConfig, PaperCounters, PaperExchange};

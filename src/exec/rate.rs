@@ -61,6 +61,13 @@ impl TokenBucket {
         self.level / UNIT
     }
 
+    /// Lowers the level to at most `tokens` whole tokens at `now_ns` (the venue says how many
+    /// requests are left in its window: we never believe we have more).
+    pub fn cap_level(&mut self, now_ns: u64, tokens: u64) {
+        self.refill(now_ns);
+        self.level = self.level.min(tokens.saturating_mul(UNIT));
+    }
+
     pub fn burst(&self) -> u64 {
         self.cap / UNIT
     }
@@ -104,6 +111,18 @@ mod tests {
         assert!(b.try_take(666_666_667));
         assert!(!b.try_take(999_999_999));
         assert!(b.try_take(SEC));
+    }
+
+    #[test]
+    fn venue_header_caps_the_level() {
+        let mut b = TokenBucket::new(10, 10);
+        b.cap_level(0, 2);
+        assert_eq!(b.available(0), 2);
+        b.cap_level(0, 5);
+        assert_eq!(b.available(0), 2, "a header never raises the level");
+        assert!(b.try_take(0) && b.try_take(0));
+        assert!(!b.try_take(0));
+        assert!(b.try_take(100_000_000), "refills at the rate again");
     }
 
     #[test]

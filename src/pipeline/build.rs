@@ -26,7 +26,7 @@ use super::stats::{Flags, HotCounters};
 use super::tap::FrameTap;
 use crate::book::BookSet;
 use crate::config::{Config, WaitStrategy};
-use crate::exec::PaperExchange;
+use crate::exec::{OrderGateway, PaperExchange};
 use crate::trader::Trader;
 use crate::venue::Decoder;
 use std::sync::atomic::Ordering;
@@ -78,6 +78,7 @@ pub struct Pipeline<'a, S: FrameSource, D: Decoder + Send + 'static> {
     wait: WaitStrategy,
     pins: Vec<usize>,
     cores: Option<Vec<usize>>,
+    gateway: Option<OrderGateway>,
 }
 
 impl<'a, S: FrameSource, D: Decoder + Send + 'static> Pipeline<'a, S, D> {
@@ -96,7 +97,14 @@ impl<'a, S: FrameSource, D: Decoder + Send + 'static> Pipeline<'a, S, D> {
             wait: cfg.pipeline.wait,
             pins: cfg.pipeline.cores.clone(),
             cores: None,
+            gateway: None,
         }
+    }
+
+    /// The order stage's gateway (default: the paper exchange of `[paper]`).
+    pub fn gateway(mut self, gateway: Option<OrderGateway>) -> Self {
+        self.gateway = gateway;
+        self
     }
 
     /// The traded book among the decoder's books (default 0).
@@ -215,8 +223,11 @@ impl<'a, S: FrameSource, D: Decoder + Send + 'static> Pipeline<'a, S, D> {
             signal.market_batch = 1;
         }
         signal.recorded_clock = recorded_clock;
+        let gateway = self
+            .gateway
+            .unwrap_or_else(|| OrderGateway::Paper(PaperExchange::new(cfg.paper, 64)));
         let order = OrderStage::new(
-            PaperExchange::new(cfg.paper, 64),
+            gateway,
             to_rx,
             ex_tx,
             lat_tx.next().expect("4 rings"),
@@ -300,7 +311,7 @@ pub struct Group<S: FrameSource, D: Decoder + Send + 'static> {
     pub feed: Option<FeedStage<S, D>>,
     pub book: Option<BookStage>,
     pub signal: Option<SignalStage>,
-    pub order: Option<OrderStage>,
+    pub order: Option<OrderStage<OrderGateway>>,
 }
 
 impl<S: FrameSource, D: Decoder + Send + 'static> Group<S, D> {
@@ -456,7 +467,7 @@ pub struct Finished<S: FrameSource, D: Decoder + Send + 'static> {
     pub feed: FeedStage<S, D>,
     pub book: BookStage,
     pub signal: SignalStage,
-    pub order: OrderStage,
+    pub order: OrderStage<OrderGateway>,
     pub latencies: Latencies,
 }
 

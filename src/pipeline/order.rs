@@ -6,6 +6,7 @@ use super::stats::{sample, Flags, HotCounters, LatencyKind, LatencySample};
 use crate::clock::now_ns;
 use crate::exec::{Gateway, PaperExchange};
 use crate::msg::{ExecReport, OrderCmd, Stamped, ToOrder};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 const BATCH: usize = 256;
@@ -94,6 +95,11 @@ impl<G: Gateway + Send + 'static> Stage for OrderStage<G> {
         }
         // The venue's answers and private stream (nothing for the paper exchange).
         let polled = self.gateway.poll(&mut push);
+        if n > 0 || polled {
+            self.flags
+                .gateway_busy
+                .store(self.gateway.busy(), Ordering::Relaxed);
+        }
         if self.overflows > overflows_before {
             self.flags.overflowed();
         }

@@ -168,6 +168,9 @@ pub struct Flags {
     pub done: [AtomicBool; 4],
     /// Local time of the last ring overflow anywhere (0: never).
     pub last_overflow_ns: AtomicU64,
+    /// The order stage's gateway has requests in flight or orders the venue has not finished
+    /// (a live gateway; the paper exchange never): a stop waits for it, bounded.
+    pub gateway_busy: AtomicBool,
 }
 
 impl Flags {

@@ -13,6 +13,7 @@
 //! | venue balance vs our ledger > `max_wallet_drift`       | degraded | `wallet_drift_exceeded`        |
 //! | consecutive failed orders > `max_consecutive_failures` | abort    | `consecutive_failures_exceeded`|
 //! | [`RiskEngine::kill`]                                   | abort    | `kill_switch`                  |
+//! | the venue refused our credentials (a live order answered with an auth error) | abort | `venue_auth_failed` |
 //! | a report for an order we never sent ([`RiskEngine::unknown_report`]) | degraded | `unknown_order_report` |
 //!
 //! Abort wins when several fire. Abort reasons are latched until restart. Degraded reasons clear
@@ -76,10 +77,11 @@ pub enum ReasonCode {
     ConsecutiveFailuresExceeded = 6,
     KillSwitch = 7,
     UnknownOrderReport = 8,
+    VenueAuthFailed = 9,
 }
 
 impl ReasonCode {
-    pub const ALL: [ReasonCode; 9] = [
+    pub const ALL: [ReasonCode; 10] = [
         ReasonCode::MaxDrawdownExceeded,
         ReasonCode::DailyLossLimitExceeded,
         ReasonCode::MaxPositionSizeExceeded,
@@ -89,6 +91,7 @@ impl ReasonCode {
         ReasonCode::ConsecutiveFailuresExceeded,
         ReasonCode::KillSwitch,
         ReasonCode::UnknownOrderReport,
+        ReasonCode::VenueAuthFailed,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -102,6 +105,7 @@ impl ReasonCode {
             ReasonCode::ConsecutiveFailuresExceeded => "consecutive_failures_exceeded",
             ReasonCode::KillSwitch => "kill_switch",
             ReasonCode::UnknownOrderReport => "unknown_order_report",
+            ReasonCode::VenueAuthFailed => "venue_auth_failed",
         }
     }
 
@@ -111,7 +115,8 @@ impl ReasonCode {
             ReasonCode::MaxDrawdownExceeded
             | ReasonCode::MaxTradeLossExceeded
             | ReasonCode::ConsecutiveFailuresExceeded
-            | ReasonCode::KillSwitch => RiskStatus::Abort,
+            | ReasonCode::KillSwitch
+            | ReasonCode::VenueAuthFailed => RiskStatus::Abort,
             ReasonCode::DailyLossLimitExceeded
             | ReasonCode::MaxPositionSizeExceeded
             | ReasonCode::MaxLeverageExceeded
@@ -550,6 +555,18 @@ impl RiskEngine {
     /// venue or network refused. An acceptance or a fill resets the count. Post-only rejects,
     /// our own risk and rate-limit refusals and cancels of orders already gone are not failures.
     pub fn on_exec(&mut self, r: &ExecReport, out: &mut impl FnMut(RiskEvent)) {
+        if let ExecKind::Rejected {
+            reason: RejectReason::Auth,
+        }
+        | ExecKind::CancelRejected {
+            reason: RejectReason::Auth,
+        } = r.kind
+        {
+            // Our credentials stopped working while running: nothing more can be sent.
+            let mut next = self.reasons;
+            next.insert(ReasonCode::VenueAuthFailed);
+            self.change(r.ts_ns, next, None, out);
+        }
         let failed = match r.kind {
             ExecKind::Accepted | ExecKind::Fill { .. } => {
                 self.consecutive_failures = 0;
@@ -557,10 +574,16 @@ impl RiskEngine {
             }
             ExecKind::Rejected { reason } => matches!(
                 reason,
-                RejectReason::Venue | RejectReason::Network | RejectReason::Invalid
+                RejectReason::Venue
+                    | RejectReason::Network
+                    | RejectReason::Invalid
+                    | RejectReason::Auth
             ),
             ExecKind::CancelRejected { reason } => {
-                matches!(reason, RejectReason::Venue | RejectReason::Network)
+                matches!(
+                    reason,
+                    RejectReason::Venue | RejectReason::Network | RejectReason::Auth
+                )
             }
             ExecKind::Cancelled { .. } => false,
         };
@@ -868,6 +891,21 @@ mod tests {
     }
 
     #[test]
+    fn a_venue_auth_error_while_running_aborts_at_once() {
+        let mut r = engine(|_| {});
+        let mut ev = Vec::new();
+        r.on_exec(
+            &report(ExecKind::Rejected {
+                reason: RejectReason::Auth,
+            }),
+            &mut |e| ev.push(e),
+        );
+        assert_eq!(r.status(), RiskStatus::Abort);
+        assert_eq!(r.reasons(), set(&[ReasonCode::VenueAuthFailed]));
+        assert_eq!(ev.len(), 1);
+    }
+
+    #[test]
     fn consecutive_failures_abort_after_the_limit() {
         let mut r = engine(|_| {});
         let mut ev = Vec::new();
@@ -1070,12 +1108,12 @@ mod tests {
     #[test]
     fn reason_names_and_severities() {
         let names: Vec<&str> = ReasonCode::ALL.iter().map(|r| r.as_str()).collect();
-        assert_eq!(names.len(), 9);
+        assert_eq!(names.len(), 10);
         for (i, n) in names.iter().enumerate() {
             assert!(!names[..i].contains(n), "duplicate {n}");
         }
         let all: Reasons = ReasonCode::ALL.into_iter().collect();
-        assert_eq!(all.iter().count(), 9);
+        assert_eq!(all.iter().count(), 10);
         assert_eq!(all.status(), RiskStatus::Abort);
         let d = set(&[
             ReasonCode::MaxLeverageExceeded,

@@ -222,6 +222,14 @@ impl BybitRequests {
         })
     }
 
+    /// `GET /v5/order/realtime` for the symbol's open orders (the start-up credentials check).
+    pub fn query_open(&mut self, ts_ms: u64) -> Result<Request<'_>, TooLong> {
+        let (cat, sym) = (self.category, self.symbol);
+        self.get(ts_ms, REALTIME_PATH, |w| {
+            write!(w, "category={cat}&symbol={sym}")
+        })
+    }
+
     /// The private WebSocket's auth frame: `{"op":"auth","args":[key, expires, sign]}` with
     /// sign = HMAC-SHA256 of `GET/realtime{expires}` (docs `v5/ws/connect`).
     pub fn ws_auth(&self, expires_ms: u64) -> String {

@@ -1,0 +1,1443 @@
+//! The Bybit v5 live gateway: orders over signed REST on one persistent (TLS) keep-alive
+//! connection, fills, fees and order states from the private WebSocket.
+//!
+//! Two halves:
+//! - [`BybitLive`] is the [`Gateway`] the order stage owns. It never blocks, locks or
+//!   allocates after start-up: a command enters the [`OrderTable`] and is pushed onto an `rtrb`
+//!   ring to the I/O thread; the venue's answers come back on a second ring and go through the
+//!   table (which orders them: no fill after a cancel, no duplicate) to the trader.
+//! - The I/O thread builds and signs each request in [`BybitRequests`]' pre-sized buffer and
+//!   writes it on the keep-alive connection; it reads the private stream (`order`,
+//!   `execution`) between requests. It owns the rate limiting and the recovery rules:
+//!   * a token bucket per endpoint at the documented limit (`order_rate_per_sec`, Bybit's
+//!     linear order endpoints: 10/s per UID), whose level is lowered to what the venue's
+//!     `X-Bapi-Limit-Status` header says is left; a place that finds no token is refused
+//!     locally (`RateLimit`, nothing sent), a cancel waits for its token;
+//!   * `10006` (too many visits) blocks order requests until `X-Bapi-Limit-Reset-Timestamp`
+//!     (at least 1 s) and is reported as a venue reject, which counts toward risk's
+//!     `max_consecutive_failures`;
+//!   * auth errors (`10003`, `10004`, the time window `10002`, ...) are reported as
+//!     [`RejectReason::Auth`]: a risk abort while running; at start-up [`BybitLive::start`]
+//!     fails with [`LiveStartError::Auth`] (exit code 4);
+//!   * a request that gets no answer within `request_timeout_ms` (or an ambiguous `10016` /
+//!     HTTP 5xx) closes the connection (a late answer must not be read as the next one's) and
+//!     is resolved by `GET /v5/order/realtime?orderLinkId=...` on a new connection before
+//!     anything is sent again: found ⇒ acknowledged as the venue has it; not found ⇒ the place
+//!     is sent once more with the same `orderLinkId` (a venue that did get the first copy
+//!     refuses the second as a duplicate, which is resolved the same way). Never a double send.
+//!   * connection failures reconnect with the project's [`Backoff`].
+//! - `dry_run`: every request is built and signed and its payload and signature (never the
+//!   key) journalled to `<artifacts_dir>/dry-run-requests.jsonl`; nothing is sent; places are
+//!   acknowledged and cancels confirmed locally so the strategy runs on.
+
+use crate::exec::gateway::Gateway;
+use crate::exec::ledger::value;
+use crate::exec::orders::{exec_id_hash, ClientIds, OrderTable, VenueEvent};
+use crate::exec::rate::TokenBucket;
+use crate::instrument::Instrument;
+use crate::msg::{
+    BookUpdate, ExecKind, ExecReport, Liquidity, Money, OrderCmd, OrderSide, RejectReason, Tif,
+    TradePrint,
+};
+use crate::net::{mono_ns, tls, Backoff, Keepalive, Scheme, Url, WsClient, WsConfig, XorShift64};
+use rustls::{ClientConnection, StreamOwned};
+use serde_json::Value;
+use std::io::{self, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::private::{ret, BybitRequests, CANCEL_ALL_PATH, CANCEL_PATH, CREATE_PATH};
+
+/// Slots of the rings between the order stage and the I/O thread.
+pub const RING: usize = 4096;
+/// Orders the table holds (working and recently finished).
+pub const TABLE: usize = 1024;
+/// An idle REST connection gets a signed query this often by default (the venue closes idle
+/// ones).
+pub const KEEP_WARM: Duration = Duration::from_secs(15);
+
+/// Everything the gateway needs (from `[live]`, `[market]` and the credentials).
+#[derive(Clone)]
+pub struct LiveSettings {
+    pub inst: Instrument,
+    /// `https://api.bybit.com` or the simulator's `https://127.0.0.1:PORT`.
+    pub rest_url: String,
+    /// `wss://stream.bybit.com/v5/private` or the simulator's.
+    pub private_ws_url: String,
+    pub ca_file: Option<PathBuf>,
+    pub api_key: String,
+    pub api_secret: String,
+    pub recv_window_ms: u32,
+    pub request_timeout: Duration,
+    pub connect_timeout: Duration,
+    pub order_rate_per_sec: u32,
+    /// An idle REST connection gets a signed query after this long ([`KEEP_WARM`]).
+    pub keep_warm: Duration,
+    pub dry_run: bool,
+    /// Where the dry run journals its signed requests.
+    pub journal_dir: PathBuf,
+    /// Client order id prefix seed (wall-clock ms of the start).
+    pub start_ms: u64,
+}
+
+impl std::fmt::Debug for LiveSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveSettings")
+            .field("rest_url", &self.rest_url)
+            .field("private_ws_url", &self.private_ws_url)
+            .field("dry_run", &self.dry_run)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why the gateway did not start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LiveStartError {
+    /// The venue refused our credentials (or clock): exit code 4.
+    Auth(String),
+    /// The venue could not be reached.
+    Unreachable(String),
+    /// A setting is wrong.
+    Config(String),
+}
+
+impl std::fmt::Display for LiveStartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LiveStartError::Auth(s)
+            | LiveStartError::Unreachable(s)
+            | LiveStartError::Config(s) => f.write_str(s),
+        }
+    }
+}
+
+/// Counters shared by both halves (read by tests and the end-of-run line).
+#[derive(Debug, Default)]
+pub struct LiveStats {
+    pub requests: AtomicU64,
+    pub places: AtomicU64,
+    pub cancels: AtomicU64,
+    pub cancel_alls: AtomicU64,
+    pub queries: AtomicU64,
+    /// Requests without an answer in time (resolved by a query).
+    pub timeouts: AtomicU64,
+    /// Places sent again after a query found them absent at the venue.
+    pub resends: AtomicU64,
+    /// `10006` answers.
+    pub venue_rate_limited: AtomicU64,
+    /// Places refused by our own bucket (not sent).
+    pub local_rate_limited: AtomicU64,
+    pub auth_errors: AtomicU64,
+    pub connects: AtomicU64,
+    /// Keep-warm queries on the idle connection.
+    pub keepalives: AtomicU64,
+    pub ws_fills: AtomicU64,
+    /// Cancel-all answers received, and the last one's time from the order stage's command to
+    /// the venue's answer (ns).
+    pub cancel_all_acks: AtomicU64,
+    pub last_cancel_all_ns: AtomicU64,
+    /// Requests the I/O thread finished (with `sent` on the hot side: what is in flight).
+    pub finished: AtomicU64,
+    /// Malformed or unexpected frames and answers.
+    pub malformed: AtomicU64,
+}
+
+impl LiveStats {
+    fn inc(a: &AtomicU64) {
+        a.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn get(a: &AtomicU64) -> u64 {
+        a.load(Ordering::Relaxed)
+    }
+
+    /// One line for the end of the run.
+    pub fn line(&self) -> String {
+        let g = Self::get;
+        format!(
+            "bybit live: requests={} places={} cancels={} cancel_alls={} queries={} timeouts={} resends={} venue_rate_limited={} local_rate_limited={} auth_errors={} connects={} keepalives={} ws_fills={} cancel_all_acks={} last_cancel_all_ack_us={} malformed={}",
+            g(&self.requests),
+            g(&self.places),
+            g(&self.cancels),
+            g(&self.cancel_alls),
+            g(&self.queries),
+            g(&self.timeouts),
+            g(&self.resends),
+            g(&self.venue_rate_limited),
+            g(&self.local_rate_limited),
+            g(&self.auth_errors),
+            g(&self.connects),
+            g(&self.keepalives),
+            g(&self.ws_fills),
+            g(&self.cancel_all_acks),
+            g(&self.last_cancel_all_ns) / 1000,
+            g(&self.malformed),
+        )
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum IoReq {
+    Place {
+        id: u64,
+        side: OrderSide,
+        px: i64,
+        qty: i64,
+        tif: Tif,
+        reduce_only: bool,
+    },
+    Cancel {
+        id: u64,
+    },
+    CancelAll {
+        t_ns: u64,
+    },
+}
+
+#[derive(Debug, Clone, Copy)]
+enum IoEvent {
+    Venue { id: u64, ev: VenueEvent },
+    CancelAllAck { t_ns: u64 },
+}
+
+/// The order stage's side of the Bybit live gateway.
+pub struct BybitLive {
+    table: OrderTable,
+    tx: rtrb::Producer<IoReq>,
+    rx: rtrb::Consumer<IoEvent>,
+    stats: Arc<LiveStats>,
+    stop: Arc<AtomicBool>,
+    io: Option<JoinHandle<()>>,
+    scratch: Vec<u64>,
+    /// A cancel-all (its command time) that found the ring full: sent from `poll`.
+    cancel_all_due: Option<u64>,
+    sent: u64,
+    position: i64,
+    cash: Money,
+}
+
+impl std::fmt::Debug for BybitLive {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BybitLive").finish_non_exhaustive()
+    }
+}
+
+impl BybitLive {
+    /// Connects (REST and private stream), checks the credentials with a signed query and
+    /// starts the I/O thread. In a dry run nothing is connected.
+    pub fn start(s: LiveSettings) -> Result<BybitLive, LiveStartError> {
+        let stats = Arc::new(LiveStats::default());
+        let mut io = Io::new(&s, stats.clone())?;
+        if !s.dry_run {
+            io.startup_check(s.connect_timeout)?;
+        }
+        let (tx, req_rx) = rtrb::RingBuffer::new(RING);
+        let (ev_tx, rx) = rtrb::RingBuffer::new(RING);
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop2 = stop.clone();
+        let handle = std::thread::Builder::new()
+            .name("obi-bybit-io".into())
+            .spawn(move || io.run(req_rx, ev_tx, &stop2))
+            .map_err(|e| LiveStartError::Config(format!("cannot start the I/O thread: {e}")))?;
+        Ok(BybitLive {
+            table: OrderTable::new(TABLE),
+            tx,
+            rx,
+            stats,
+            stop,
+            io: Some(handle),
+            scratch: Vec::with_capacity(TABLE),
+            cancel_all_due: None,
+            sent: 0,
+            position: 0,
+            cash: 0,
+        })
+    }
+
+    pub fn stats(&self) -> Arc<LiveStats> {
+        self.stats.clone()
+    }
+
+    pub fn table(&self) -> &OrderTable {
+        &self.table
+    }
+
+    fn push(&mut self, r: IoReq) -> bool {
+        if self.tx.push(r).is_ok() {
+            self.sent += 1;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+impl Drop for BybitLive {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(h) = self.io.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Gateway for BybitLive {
+    fn on_book(&mut self, _upd: &BookUpdate, _out: &mut impl FnMut(ExecReport)) {}
+
+    fn on_trade(&mut self, _t: &TradePrint, _out: &mut impl FnMut(ExecReport)) {}
+
+    fn on_cmd(&mut self, _decided_ns: u64, cmd: OrderCmd, out: &mut impl FnMut(ExecReport)) {
+        let now = crate::clock::now_ns();
+        match cmd {
+            OrderCmd::Place {
+                id,
+                side,
+                px,
+                qty,
+                tif,
+                reduce_only,
+            } => {
+                if self.table.place(id, side, px, qty).is_err() {
+                    out(ExecReport {
+                        id,
+                        ts_ns: now,
+                        kind: ExecKind::Rejected {
+                            reason: RejectReason::Invalid,
+                        },
+                    });
+                    return;
+                }
+                let req = IoReq::Place {
+                    id,
+                    side,
+                    px,
+                    qty,
+                    tif,
+                    reduce_only,
+                };
+                if !self.push(req) {
+                    self.table.apply(
+                        id,
+                        now,
+                        VenueEvent::Rejected {
+                            reason: RejectReason::Network,
+                        },
+                        out,
+                    );
+                }
+            }
+            OrderCmd::Cancel { id } => {
+                if !self.table.cancel_sent(id) {
+                    out(ExecReport {
+                        id,
+                        ts_ns: now,
+                        kind: ExecKind::CancelRejected {
+                            reason: RejectReason::UnknownOrder,
+                        },
+                    });
+                    return;
+                }
+                if !self.push(IoReq::Cancel { id }) {
+                    self.table.apply(
+                        id,
+                        now,
+                        VenueEvent::CancelRejected {
+                            reason: RejectReason::Network,
+                        },
+                        out,
+                    );
+                }
+            }
+            OrderCmd::CancelAll => {
+                self.scratch.clear();
+                for o in self.table.working() {
+                    if self.scratch.len() < self.scratch.capacity() {
+                        self.scratch.push(o.id);
+                    }
+                }
+                for i in 0..self.scratch.len() {
+                    let id = self.scratch[i];
+                    self.table.cancel_sent(id);
+                }
+                // A full ring cannot drop the kill switch's cancel-all: `poll` retries it until
+                // it goes out (spinning here could deadlock with an I/O thread waiting for room
+                // on the report ring, which only `poll` drains).
+                let t_ns = self.cancel_all_due.unwrap_or(now);
+                if !self.push(IoReq::CancelAll { t_ns }) {
+                    self.cancel_all_due = Some(t_ns);
+                }
+            }
+        }
+    }
+
+    fn poll(&mut self, out: &mut impl FnMut(ExecReport)) -> bool {
+        let mut did = false;
+        if let Some(t_ns) = self.cancel_all_due {
+            if self.push(IoReq::CancelAll { t_ns }) {
+                self.cancel_all_due = None;
+                did = true;
+            }
+        }
+        while let Ok(e) = self.rx.pop() {
+            did = true;
+            match e {
+                IoEvent::Venue { id, ev } => {
+                    let now = crate::clock::now_ns();
+                    let side = self.table.get(id).map(|o| o.side);
+                    let (pos, cash) = (&mut self.position, &mut self.cash);
+                    self.table.apply(id, now, ev, &mut |r: ExecReport| {
+                        if let (ExecKind::Fill { px, qty, fee, .. }, Some(side)) = (r.kind, side) {
+                            let s = match side {
+                                OrderSide::Buy => 1i64,
+                                OrderSide::Sell => -1,
+                            };
+                            *pos += s * qty;
+                            *cash -= s as i128 * value(px, qty) + fee;
+                        }
+                        out(r)
+                    });
+                }
+                IoEvent::CancelAllAck { t_ns } => {
+                    let d = crate::clock::now_ns().saturating_sub(t_ns);
+                    self.stats.last_cancel_all_ns.store(d, Ordering::Relaxed);
+                    LiveStats::inc(&self.stats.cancel_all_acks);
+                }
+            }
+        }
+        did
+    }
+
+    fn balance(&self) -> (i64, Money) {
+        (self.position, self.cash)
+    }
+
+    fn busy(&self) -> bool {
+        self.cancel_all_due.is_some()
+            || self.sent != self.stats.finished.load(Ordering::Acquire)
+            || self.table.working().next().is_some()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The I/O thread
+
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+}
+
+impl Stream {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(t) => t,
+            Stream::Tls(s) => &s.sock,
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, b: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(t) => t.read(b),
+            Stream::Tls(s) => s.read(b),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(t) => t.write(b),
+            Stream::Tls(s) => s.write(b),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Plain(t) => t.flush(),
+            Stream::Tls(s) => s.flush(),
+        }
+    }
+}
+
+/// One HTTP answer.
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    /// `X-Bapi-Limit-Status`: requests left in the current window.
+    limit_left: Option<u64>,
+    /// `X-Bapi-Limit-Reset-Timestamp` (wall ms).
+    reset_ms: Option<u64>,
+    code: i64,
+    body: Value,
+}
+
+#[derive(Debug)]
+enum SendError {
+    /// No (complete) answer in time: the request may or may not have been executed.
+    Timeout,
+    /// The connection failed before the request was written: it was not sent.
+    NotSent(String),
+    /// The connection failed after writing: as ambiguous as a time-out.
+    Broken(String),
+}
+
+/// The persistent REST connection.
+struct Rest {
+    url: Url,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    conn: Option<Stream>,
+    buf: Vec<u8>,
+    backoff: Backoff,
+    rng: XorShift64,
+    failures: u32,
+    next_try_ns: u64,
+    timeout: Duration,
+    stats: Arc<LiveStats>,
+    /// When the connection last carried a request (monotonic).
+    last_used_ns: u64,
+}
+
+impl Rest {
+    fn connect(&mut self) -> Result<(), String> {
+        let now = mono_ns();
+        if now < self.next_try_ns {
+            std::thread::sleep(Duration::from_nanos(self.next_try_ns - now));
+        }
+        match self.try_connect() {
+            Ok(s) => {
+                self.conn = Some(s);
+                self.failures = 0;
+                LiveStats::inc(&self.stats.connects);
+                Ok(())
+            }
+            Err(e) => {
+                let d = self.backoff.delay_ns(self.failures, &mut self.rng);
+                self.failures = self.failures.saturating_add(1);
+                self.next_try_ns = mono_ns() + d;
+                Err(e)
+            }
+        }
+    }
+
+    fn try_connect(&self) -> Result<Stream, String> {
+        let auth = self.url.authority();
+        let addr = (self.url.host.as_str(), self.url.port)
+            .to_socket_addrs()
+            .map_err(|e| format!("{auth}: {e}"))?
+            .next()
+            .ok_or_else(|| format!("{auth}: no address"))?;
+        let tcp = TcpStream::connect_timeout(&addr, self.timeout)
+            .map_err(|e| format!("{auth}: connect: {e}"))?;
+        tcp.set_nodelay(true).map_err(|e| e.to_string())?;
+        tcp.set_write_timeout(Some(self.timeout))
+            .map_err(|e| e.to_string())?;
+        match &self.tls {
+            None => Ok(Stream::Plain(tcp)),
+            Some(cfg) => {
+                let name = tls::server_name(&self.url.host).map_err(|e| e.to_string())?;
+                let conn = ClientConnection::new(cfg.clone(), name)
+                    .map_err(|e| format!("{auth}: TLS: {e}"))?;
+                let mut s = StreamOwned::new(conn, tcp);
+                s.sock
+                    .set_read_timeout(Some(self.timeout))
+                    .map_err(|e| e.to_string())?;
+                while s.conn.is_handshaking() {
+                    s.conn
+                        .complete_io(&mut s.sock)
+                        .map_err(|e| match tls::rustls_error(&e) {
+                            Some(t) => tls::describe(t, &auth),
+                            None => format!("{auth}: TLS handshake: {e}"),
+                        })?;
+                }
+                Ok(Stream::Tls(Box::new(s)))
+            }
+        }
+    }
+
+    /// Writes `req` and reads its answer within the time-out. A time-out or a broken
+    /// connection drops the connection (the next request reconnects).
+    fn send(&mut self, req: &[u8]) -> Result<Answer, SendError> {
+        if self.conn.is_none() {
+            self.connect().map_err(SendError::NotSent)?;
+        }
+        LiveStats::inc(&self.stats.requests);
+        self.last_used_ns = mono_ns();
+        let deadline = Instant::now() + self.timeout;
+        let r = self.exchange(req, deadline);
+        if r.is_err() {
+            self.conn = None;
+        }
+        r
+    }
+
+    fn exchange(&mut self, req: &[u8], deadline: Instant) -> Result<Answer, SendError> {
+        let conn = self.conn.as_mut().expect("connected");
+        if let Err(e) = conn.write_all(req).and_then(|()| conn.flush()) {
+            // A keep-alive connection the server closed while idle: nothing went out.
+            return Err(SendError::NotSent(format!("write: {e}")));
+        }
+        self.buf.clear();
+        let mut chunk = [0u8; 8192];
+        let mut head_end = None;
+        let mut want = usize::MAX;
+        loop {
+            if head_end.is_none() {
+                if let Some(p) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                    head_end = Some(p + 4);
+                    let len = content_length(&self.buf[..p]).unwrap_or(0);
+                    want = p + 4 + len;
+                }
+            }
+            if self.buf.len() >= want {
+                break;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(SendError::Timeout);
+            }
+            let _ = conn.tcp().set_read_timeout(Some(left));
+            match conn.read(&mut chunk) {
+                Ok(0) => return Err(SendError::Broken("closed by the venue".into())),
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return Err(SendError::Timeout)
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(SendError::Broken(format!("read: {e}"))),
+            }
+        }
+        let he = head_end.unwrap_or(0);
+        let head = std::str::from_utf8(&self.buf[..he]).unwrap_or("");
+        let status = head
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let header = |name: &str| {
+            head.lines().find_map(|l| {
+                let (n, v) = l.split_once(':')?;
+                n.trim()
+                    .eq_ignore_ascii_case(name)
+                    .then(|| v.trim().to_string())
+            })
+        };
+        let limit_left = header("X-Bapi-Limit-Status").and_then(|v| v.parse().ok());
+        let reset_ms = header("X-Bapi-Limit-Reset-Timestamp").and_then(|v| v.parse().ok());
+        let close = header("Connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
+        let body: Value = serde_json::from_slice(&self.buf[he..want]).unwrap_or(Value::Null);
+        let code = body.get("retCode").and_then(Value::as_i64).unwrap_or(-1);
+        if close {
+            self.conn = None;
+        }
+        Ok(Answer {
+            status,
+            limit_left,
+            reset_ms,
+            code,
+            body,
+        })
+    }
+}
+
+impl std::fmt::Display for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SendError::Timeout => f.write_str("no answer in time"),
+            SendError::NotSent(e) => write!(f, "not sent: {e}"),
+            SendError::Broken(e) => write!(f, "connection broken after sending: {e}"),
+        }
+    }
+}
+
+fn content_length(head: &[u8]) -> Option<usize> {
+    let head = std::str::from_utf8(head).ok()?;
+    head.lines().find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        if n.trim().eq_ignore_ascii_case("content-length") {
+            v.trim().parse().ok()
+        } else {
+            None
+        }
+    })
+}
+
+fn wall_ms() -> u64 {
+    crate::clock::wall_ns() / 1_000_000
+}
+
+/// How an order stands at the venue, from the order stream or a query.
+fn order_events(o: &Value, inst: &Instrument, out: &mut impl FnMut(VenueEvent)) {
+    let cum = o
+        .get("cumExecQty")
+        .and_then(Value::as_str)
+        .and_then(|q| inst.lot.parse(q.as_bytes()).ok())
+        .unwrap_or(0);
+    match o.get("orderStatus").and_then(Value::as_str).unwrap_or("") {
+        "New" | "PartiallyFilled" | "Filled" | "Untriggered" => out(VenueEvent::Ack),
+        "Cancelled" | "PartiallyFilledCanceled" => {
+            out(VenueEvent::Ack);
+            out(VenueEvent::Cancelled { cum_qty: cum });
+        }
+        "Deactivated" => out(VenueEvent::Expired { cum_qty: cum }),
+        "Rejected" => out(VenueEvent::Rejected {
+            reason: RejectReason::Venue,
+        }),
+        _ => {}
+    }
+}
+
+struct Io {
+    inst: Instrument,
+    req: BybitRequests,
+    ids: ClientIds,
+    rest: Rest,
+    ws: Option<WsClient>,
+    ws_ready: bool,
+    ws_auth_failed: bool,
+    create: TokenBucket,
+    cancel: TokenBucket,
+    cancel_all: TokenBucket,
+    query: TokenBucket,
+    keep_warm_ns: u64,
+    /// Order requests wait until this monotonic time after a `10006`.
+    blocked_until_ns: u64,
+    dry_run: bool,
+    journal: Option<std::fs::File>,
+    journal_dir: PathBuf,
+    stats: Arc<LiveStats>,
+    events: Vec<IoEvent>,
+}
+
+impl Io {
+    fn new(s: &LiveSettings, stats: Arc<LiveStats>) -> Result<Io, LiveStartError> {
+        let cfg_err = |e: String| LiveStartError::Config(e);
+        let url = Url::parse(&s.rest_url).map_err(|e| cfg_err(format!("live.rest_url: {e}")))?;
+        let tls_cfg = match url.scheme {
+            Scheme::Https => Some(
+                tls::client_config(s.ca_file.as_deref())
+                    .map_err(|e| cfg_err(format!("market.ca_file: {e}")))?,
+            ),
+            Scheme::Http => None,
+            _ => {
+                return Err(cfg_err(format!(
+                    "live.rest_url: expected https:// (or http://), got {}",
+                    s.rest_url
+                )))
+            }
+        };
+        let req = BybitRequests::new(
+            &url.host_header(),
+            &s.api_key,
+            s.api_secret.as_bytes(),
+            s.recv_window_ms,
+            s.inst.key.market,
+            s.inst.key.symbol.as_str(),
+            s.inst.tick,
+            s.inst.lot,
+        )
+        .map_err(cfg_err)?;
+        let ws = if s.dry_run {
+            None
+        } else {
+            let mut wc = WsConfig::new(s.private_ws_url.clone());
+            wc.extra_ca_pem = s.ca_file.clone();
+            wc.keepalive = Keepalive::AppText {
+                text: r#"{"op":"ping"}"#.into(),
+                every: Duration::from_secs(20),
+            };
+            wc.backoff = Backoff {
+                initial: Duration::from_millis(50),
+                max: Duration::from_secs(5),
+                ..Backoff::default()
+            };
+            wc.connect_timeout = s.connect_timeout;
+            wc.max_message_size = 1 << 20;
+            Some(WsClient::new(wc).map_err(|e| cfg_err(format!("live.private_ws_url: {e}")))?)
+        };
+        let rate = s.order_rate_per_sec;
+        Ok(Io {
+            inst: s.inst,
+            req,
+            ids: ClientIds::new(s.start_ms),
+            rest: Rest {
+                url,
+                tls: tls_cfg,
+                conn: None,
+                buf: Vec::with_capacity(64 * 1024),
+                backoff: Backoff {
+                    initial: Duration::from_millis(50),
+                    max: Duration::from_secs(5),
+                    ..Backoff::default()
+                },
+                rng: XorShift64::new(s.start_ms),
+                failures: 0,
+                next_try_ns: 0,
+                timeout: s.request_timeout,
+                stats: stats.clone(),
+                last_used_ns: 0,
+            },
+            ws,
+            ws_ready: false,
+            ws_auth_failed: false,
+            create: TokenBucket::new(rate, rate),
+            cancel: TokenBucket::new(rate, rate),
+            cancel_all: TokenBucket::new(rate, rate),
+            query: TokenBucket::new(rate, rate),
+            keep_warm_ns: s.keep_warm.as_nanos() as u64,
+            blocked_until_ns: 0,
+            dry_run: s.dry_run,
+            journal: None,
+            journal_dir: s.journal_dir.clone(),
+            stats,
+            events: Vec::with_capacity(64),
+        })
+    }
+
+    /// A signed query answered with `retCode` 0 (credentials and clock accepted) and the
+    /// private stream authenticated and subscribed, within `timeout`.
+    fn startup_check(&mut self, timeout: Duration) -> Result<(), LiveStartError> {
+        let r = self
+            .req
+            .query_open(wall_ms())
+            .map_err(|e| LiveStartError::Config(e.to_string()))?;
+        let what = self.rest.url.authority();
+        match self.rest.send(r.bytes()) {
+            Ok(a) if a.code == ret::OK => {}
+            Ok(a) if ret::is_auth(a.code) => {
+                LiveStats::inc(&self.stats.auth_errors);
+                return Err(LiveStartError::Auth(format!(
+                    "{what}: the venue refused our API credentials: retCode {} ({})",
+                    a.code,
+                    a.body.get("retMsg").and_then(Value::as_str).unwrap_or("")
+                )));
+            }
+            Ok(a) => {
+                return Err(LiveStartError::Unreachable(format!(
+                    "{what}: start-up query answered HTTP {} retCode {}",
+                    a.status, a.code
+                )))
+            }
+            Err(e) => {
+                return Err(LiveStartError::Unreachable(format!(
+                    "{what}: start-up query failed: {e}"
+                )))
+            }
+        }
+        let deadline = Instant::now() + timeout;
+        while !self.ws_ready {
+            if self.ws_auth_failed {
+                return Err(LiveStartError::Auth(format!(
+                    "{}: the private stream refused our API credentials",
+                    self.rest.url.authority()
+                )));
+            }
+            if Instant::now() >= deadline {
+                return Err(LiveStartError::Unreachable(
+                    "the private stream did not authenticate and subscribe in time".into(),
+                ));
+            }
+            self.poll_ws(Some(Duration::from_millis(5)));
+            self.events.clear();
+        }
+        Ok(())
+    }
+
+    fn run(
+        mut self,
+        mut rx: rtrb::Consumer<IoReq>,
+        mut tx: rtrb::Producer<IoEvent>,
+        stop: &AtomicBool,
+    ) {
+        loop {
+            let mut did = false;
+            while let Ok(r) = rx.pop() {
+                did = true;
+                match r {
+                    IoReq::Place {
+                        id,
+                        side,
+                        px,
+                        qty,
+                        tif,
+                        reduce_only,
+                    } => self.place(id, side, px, qty, tif, reduce_only),
+                    IoReq::Cancel { id } => self.cancel(id),
+                    IoReq::CancelAll { t_ns } => self.cancel_all(t_ns),
+                }
+                self.flush(&mut tx, stop);
+                self.stats.finished.fetch_add(1, Ordering::Release);
+                // The private stream between requests, without waiting.
+                self.poll_ws(Some(Duration::ZERO));
+                self.flush(&mut tx, stop);
+            }
+            let wait = if did {
+                Duration::ZERO
+            } else {
+                Duration::from_micros(500)
+            };
+            if self.ws.is_some() {
+                self.poll_ws(Some(wait));
+            } else if !did {
+                std::thread::sleep(wait);
+            }
+            self.flush(&mut tx, stop);
+            if !did
+                && !self.dry_run
+                && mono_ns().saturating_sub(self.rest.last_used_ns) > self.keep_warm_ns
+            {
+                self.keep_warm();
+            }
+            if stop.load(Ordering::SeqCst) && rx.is_empty() {
+                break;
+            }
+        }
+        if let Some(ws) = &mut self.ws {
+            ws.close();
+        }
+        println!("{}", self.stats.line());
+    }
+
+    /// A signed query of the open orders on the idle connection: keeps it (and the TLS
+    /// session) warm so the next order does not pay for a reconnect, and finds a connection
+    /// the venue closed while idle before an order does.
+    fn keep_warm(&mut self) {
+        let Ok(r) = self.req.query_open(wall_ms()) else {
+            return;
+        };
+        LiveStats::inc(&self.stats.keepalives);
+        match self.rest.send(r.bytes()) {
+            Ok(a) if ret::is_auth(a.code) => {
+                LiveStats::inc(&self.stats.auth_errors);
+                tracing::error!(
+                    code = a.code,
+                    "bybit: keep-alive query refused for our credentials"
+                );
+            }
+            Ok(a) => {
+                self.rate_feedback(&a, Bucket::Query);
+            }
+            Err(e) => tracing::warn!(error = %e, "bybit: keep-alive query failed; reconnecting"),
+        }
+    }
+
+    fn flush(&mut self, tx: &mut rtrb::Producer<IoEvent>, stop: &AtomicBool) {
+        for e in self.events.drain(..) {
+            // The order stage drains this ring every turn; wait for room rather than lose a fill.
+            let mut e = e;
+            loop {
+                match tx.push(e) {
+                    Ok(()) => break,
+                    Err(rtrb::PushError::Full(back)) => {
+                        if stop.load(Ordering::SeqCst) {
+                            return;
+                        }
+                        e = back;
+                        std::thread::yield_now();
+                    }
+                }
+            }
+        }
+    }
+
+    fn venue(&mut self, id: u64, ev: VenueEvent) {
+        self.events.push(IoEvent::Venue { id, ev });
+    }
+
+    fn poll_ws(&mut self, wait: Option<Duration>) {
+        let Some(ws) = self.ws.as_mut() else { return };
+        let mut frames: Vec<Value> = Vec::new();
+        let out = ws.poll(mono_ns(), wait, |_, f| match serde_json::from_slice(f) {
+            Ok(v) => frames.push(v),
+            Err(_) => LiveStats::inc(&self.stats.malformed),
+        });
+        match out {
+            Ok(o) => {
+                if o.opened {
+                    self.ws_ready = false;
+                    let auth = self.req.ws_auth(wall_ms() + 10_000);
+                    let sub = r#"{"op":"subscribe","args":["order","execution"]}"#;
+                    let _ = ws.send_text(&auth);
+                    let _ = ws.send_text(sub);
+                }
+                if o.disconnected.is_some() {
+                    self.ws_ready = false;
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "bybit private stream closed"),
+        }
+        for v in frames {
+            self.on_frame(&v);
+        }
+    }
+
+    fn on_frame(&mut self, v: &Value) {
+        match v.get("op").and_then(Value::as_str) {
+            Some("auth") => {
+                if v.get("success").and_then(Value::as_bool) != Some(true) {
+                    self.ws_auth_failed = true;
+                    LiveStats::inc(&self.stats.auth_errors);
+                    tracing::error!("bybit private stream: authentication refused");
+                }
+                return;
+            }
+            Some("subscribe") => {
+                self.ws_ready = v.get("success").and_then(Value::as_bool) == Some(true);
+                return;
+            }
+            Some(_) => return,
+            None => {}
+        }
+        let topic = v.get("topic").and_then(Value::as_str).unwrap_or("");
+        let Some(data) = v.get("data").and_then(Value::as_array) else {
+            return;
+        };
+        let inst = self.inst;
+        for d in data {
+            let id = d
+                .get("orderLinkId")
+                .and_then(Value::as_str)
+                .and_then(|l| self.ids.id_of(l));
+            let Some(id) = id else { continue };
+            match topic {
+                "execution" => {
+                    if d.get("execType").and_then(Value::as_str) != Some("Trade") {
+                        continue;
+                    }
+                    match fill_of(d, &inst) {
+                        Some(ev) => {
+                            LiveStats::inc(&self.stats.ws_fills);
+                            self.venue(id, ev);
+                        }
+                        None => LiveStats::inc(&self.stats.malformed),
+                    }
+                }
+                "order" => {
+                    let mut evs = arrayvec::ArrayVec::<VenueEvent, 2>::new();
+                    order_events(d, &inst, &mut |e| {
+                        let _ = evs.try_push(e);
+                    });
+                    for e in evs {
+                        self.venue(id, e);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Applies what an answer says about the rate limit; whether it was a `10006`.
+    fn rate_feedback(&mut self, a: &Answer, bucket: Bucket) -> bool {
+        let now = mono_ns();
+        if let Some(left) = a.limit_left {
+            self.bucket(bucket).cap_level(now, left);
+        }
+        if a.code == ret::TOO_MANY_VISITS || a.status == 429 {
+            LiveStats::inc(&self.stats.venue_rate_limited);
+            let wait_ms = a
+                .reset_ms
+                .map(|r| r.saturating_sub(wall_ms()))
+                .unwrap_or(0)
+                .max(1000);
+            self.blocked_until_ns = now + wait_ms * 1_000_000;
+            return true;
+        }
+        false
+    }
+
+    fn bucket(&mut self, b: Bucket) -> &mut TokenBucket {
+        match b {
+            Bucket::Create => &mut self.create,
+            Bucket::Cancel => &mut self.cancel,
+            Bucket::CancelAll => &mut self.cancel_all,
+            Bucket::Query => &mut self.query,
+        }
+    }
+
+    /// Waits for a token of `b` (cancels must go out).
+    fn wait_token(&mut self, b: Bucket) {
+        loop {
+            let now = mono_ns();
+            if now >= self.blocked_until_ns && self.bucket(b).try_take(now) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    fn journal(&mut self, path: &str, ts_ms: u64, payload: &[u8], sig: &[u8]) {
+        if self.journal.is_none() {
+            let _ = std::fs::create_dir_all(&self.journal_dir);
+            self.journal = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(self.journal_dir.join("dry-run-requests.jsonl"))
+                .ok();
+        }
+        if let Some(f) = &mut self.journal {
+            let line = serde_json::json!({
+                "ts_ms": ts_ms,
+                "path": path,
+                "payload": String::from_utf8_lossy(payload),
+                "signature": String::from_utf8_lossy(sig),
+            });
+            let _ = writeln!(f, "{line}");
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn place(&mut self, id: u64, side: OrderSide, px: i64, qty: i64, tif: Tif, reduce_only: bool) {
+        let now = mono_ns();
+        if now < self.blocked_until_ns || !self.create.try_take(now) {
+            LiveStats::inc(&self.stats.local_rate_limited);
+            self.venue(
+                id,
+                VenueEvent::Rejected {
+                    reason: RejectReason::RateLimit,
+                },
+            );
+            return;
+        }
+        let link = self.ids.of(id);
+        let mut resent = false;
+        loop {
+            let ts = wall_ms();
+            let Ok(r) = self.req.create(ts, &link, side, px, qty, tif, reduce_only) else {
+                self.venue(
+                    id,
+                    VenueEvent::Rejected {
+                        reason: RejectReason::Invalid,
+                    },
+                );
+                return;
+            };
+            LiveStats::inc(&self.stats.places);
+            if self.dry_run {
+                let (p, s) = (r.payload().to_vec(), r.signature);
+                self.journal(CREATE_PATH, ts, &p, &s);
+                self.venue(id, VenueEvent::Ack);
+                return;
+            }
+            let res = self.rest.send(r.bytes());
+            let a = match res {
+                Ok(a) => a,
+                Err(SendError::NotSent(e)) if !resent => {
+                    // Nothing went out: one more try on a fresh connection.
+                    tracing::warn!(error = %e, "bybit: place not sent; reconnecting");
+                    resent = true;
+                    continue;
+                }
+                Err(SendError::NotSent(_)) => {
+                    self.venue(
+                        id,
+                        VenueEvent::Rejected {
+                            reason: RejectReason::Network,
+                        },
+                    );
+                    return;
+                }
+                Err(e) => {
+                    LiveStats::inc(&self.stats.timeouts);
+                    tracing::warn!(error = %e, "bybit: place unanswered; asking the venue");
+                    match self.resolve(id, &link) {
+                        Resolved::Found => return,
+                        Resolved::Absent if !resent => {
+                            LiveStats::inc(&self.stats.resends);
+                            resent = true;
+                            continue;
+                        }
+                        Resolved::Absent | Resolved::Unknown => {
+                            self.venue(
+                                id,
+                                VenueEvent::Rejected {
+                                    reason: RejectReason::Network,
+                                },
+                            );
+                            return;
+                        }
+                    }
+                }
+            };
+            let limited = self.rate_feedback(&a, Bucket::Create);
+            match a.code {
+                ret::OK => self.venue(id, VenueEvent::Ack),
+                c if ret::is_auth(c) => {
+                    LiveStats::inc(&self.stats.auth_errors);
+                    tracing::error!(code = c, "bybit: order refused for our credentials");
+                    self.venue(
+                        id,
+                        VenueEvent::Rejected {
+                            reason: RejectReason::Auth,
+                        },
+                    );
+                }
+                _ if limited => self.venue(
+                    id,
+                    VenueEvent::Rejected {
+                        reason: RejectReason::Venue,
+                    },
+                ),
+                // Ambiguous (internal error) or already there (a late first copy): ask.
+                c if c == ret::INTERNAL
+                    || c == ret::DUPLICATE_ORDER
+                    || c == 110072
+                    || a.status >= 500 =>
+                {
+                    match self.resolve(id, &link) {
+                        Resolved::Found => {}
+                        _ => self.venue(
+                            id,
+                            VenueEvent::Rejected {
+                                reason: RejectReason::Venue,
+                            },
+                        ),
+                    }
+                }
+                ret::PARAM => self.venue(
+                    id,
+                    VenueEvent::Rejected {
+                        reason: RejectReason::Invalid,
+                    },
+                ),
+                _ => self.venue(
+                    id,
+                    VenueEvent::Rejected {
+                        reason: RejectReason::Venue,
+                    },
+                ),
+            }
+            return;
+        }
+    }
+
+    /// Asks the venue about `link` (up to three tries); reports what it says.
+    fn resolve(&mut self, id: u64, link: &crate::exec::orders::ClientId) -> Resolved {
+        for _ in 0..3 {
+            self.wait_token(Bucket::Query);
+            let Ok(r) = self.req.query(wall_ms(), link) else {
+                return Resolved::Unknown;
+            };
+            LiveStats::inc(&self.stats.queries);
+            match self.rest.send(r.bytes()) {
+                Ok(a) if a.code == ret::OK => {
+                    let list = a
+                        .body
+                        .pointer("/result/list")
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default();
+                    let Some(o) = list.first() else {
+                        return Resolved::Absent;
+                    };
+                    let inst = self.inst;
+                    let mut evs = arrayvec::ArrayVec::<VenueEvent, 2>::new();
+                    order_events(o, &inst, &mut |e| {
+                        let _ = evs.try_push(e);
+                    });
+                    for e in evs {
+                        self.venue(id, e);
+                    }
+                    return Resolved::Found;
+                }
+                Ok(a) => {
+                    self.rate_feedback(&a, Bucket::Query);
+                }
+                Err(_) => LiveStats::inc(&self.stats.timeouts),
+            }
+        }
+        Resolved::Unknown
+    }
+
+    fn cancel(&mut self, id: u64) {
+        let link = self.ids.of(id);
+        for attempt in 0..3 {
+            self.wait_token(Bucket::Cancel);
+            let ts = wall_ms();
+            let Ok(r) = self.req.cancel(ts, &link) else {
+                return;
+            };
+            LiveStats::inc(&self.stats.cancels);
+            if self.dry_run {
+                let (p, s) = (r.payload().to_vec(), r.signature);
+                self.journal(CANCEL_PATH, ts, &p, &s);
+                self.venue(id, VenueEvent::Cancelled { cum_qty: 0 });
+                return;
+            }
+            match self.rest.send(r.bytes()) {
+                Ok(a) => {
+                    let limited = self.rate_feedback(&a, Bucket::Cancel);
+                    let reason = match a.code {
+                        // The order stream reports the cancel with its executed size.
+                        ret::OK => return,
+                        ret::ORDER_NOT_EXISTS | ret::ORDER_FINISHED => RejectReason::UnknownOrder,
+                        c if ret::is_auth(c) => {
+                            LiveStats::inc(&self.stats.auth_errors);
+                            RejectReason::Auth
+                        }
+                        _ if limited && attempt < 2 => continue,
+                        _ => RejectReason::Venue,
+                    };
+                    self.venue(id, VenueEvent::CancelRejected { reason });
+                    return;
+                }
+                Err(SendError::NotSent(_)) => continue,
+                Err(_) => {
+                    // Did the cancel go through? A cancel sent twice is harmless, but ask first.
+                    LiveStats::inc(&self.stats.timeouts);
+                    if let Resolved::Found = self.resolve(id, &link) {
+                        // The query reported a final state if there is one; a working order
+                        // gets the cancel once more.
+                        continue;
+                    }
+                    self.venue(
+                        id,
+                        VenueEvent::CancelRejected {
+                            reason: RejectReason::Network,
+                        },
+                    );
+                    return;
+                }
+            }
+        }
+    }
+
+    fn cancel_all(&mut self, t_ns: u64) {
+        for _ in 0..5 {
+            self.wait_token(Bucket::CancelAll);
+            let ts = wall_ms();
+            let Ok(r) = self.req.cancel_all(ts) else {
+                return;
+            };
+            LiveStats::inc(&self.stats.cancel_alls);
+            if self.dry_run {
+                let (p, s) = (r.payload().to_vec(), r.signature);
+                self.journal(CANCEL_ALL_PATH, ts, &p, &s);
+                self.events.push(IoEvent::CancelAllAck { t_ns });
+                return;
+            }
+            match self.rest.send(r.bytes()) {
+                Ok(a) => {
+                    let limited = self.rate_feedback(&a, Bucket::CancelAll);
+                    if a.code == ret::OK {
+                        self.events.push(IoEvent::CancelAllAck { t_ns });
+                        return;
+                    }
+                    if ret::is_auth(a.code) {
+                        LiveStats::inc(&self.stats.auth_errors);
+                        return;
+                    }
+                    if !limited {
+                        tracing::warn!(code = a.code, "bybit: cancel-all refused");
+                        return;
+                    }
+                }
+                // Cancel-all is idempotent: sending it again is safe.
+                Err(_) => LiveStats::inc(&self.stats.timeouts),
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Bucket {
+    Create,
+    Cancel,
+    CancelAll,
+    Query,
+}
+
+enum Resolved {
+    /// The venue has the order; its state was reported.
+    Found,
+    /// The venue does not have it: it was never placed.
+    Absent,
+    /// The venue could not be asked.
+    Unknown,
+}
+
+/// An `execution` item as a fill: exact price, size and fee.
+fn fill_of(d: &Value, inst: &Instrument) -> Option<VenueEvent> {
+    let s = |k: &str| d.get(k).and_then(Value::as_str);
+    let exec_id = exec_id_hash(s("execId")?.as_bytes());
+    let px = inst.tick.parse(s("execPrice")?.as_bytes()).ok()?;
+    let qty = inst.lot.parse(s("execQty")?.as_bytes()).ok()?;
+    let fee = crate::config::Config::money(inst, "execFee", s("execFee")?).ok()?;
+    let liquidity = if d.get("isMaker").and_then(Value::as_bool)? {
+        Liquidity::Maker
+    } else {
+        Liquidity::Taker
+    };
+    Some(VenueEvent::Fill {
+        exec_id,
+        px,
+        qty,
+        fee,
+        liquidity,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::instrument::{InstrumentTable, Market, Venue};
+
+    fn inst() -> Instrument {
+        *InstrumentTable::default()
+            .get(Venue::Bybit, Market::Linear, "BTCUSDT")
+            .unwrap()
+    }
+
+    #[test]
+    fn execution_items_become_exact_fills() {
+        let d: Value = serde_json::json!({
+            "execId": "e-1", "execPrice": "50000.10", "execQty": "0.002",
+            "execFee": "0.0550011", "isMaker": false, "execType": "Trade"
+        });
+        let i = inst();
+        let Some(VenueEvent::Fill {
+            px,
+            qty,
+            fee,
+            liquidity,
+            ..
+        }) = fill_of(&d, &i)
+        else {
+            panic!("not a fill")
+        };
+        assert_eq!(px, i.tick.parse(b"50000.10").unwrap());
+        assert_eq!(qty, 2);
+        assert_eq!(
+            fee,
+            crate::config::Config::money(&i, "f", "0.0550011").unwrap()
+        );
+        assert_eq!(liquidity, Liquidity::Taker);
+        let bad: Value = serde_json::json!({"execId": "e", "execPrice": "x"});
+        assert!(fill_of(&bad, &i).is_none());
+    }
+
+    #[test]
+    fn order_states_map_to_venue_events() {
+        let i = inst();
+        let mut got = Vec::new();
+        let o =
+            serde_json::json!({"orderStatus": "PartiallyFilledCanceled", "cumExecQty": "0.003"});
+        order_events(&o, &i, &mut |e| got.push(e));
+        assert_eq!(
+            got,
+            vec![VenueEvent::Ack, VenueEvent::Cancelled { cum_qty: 3 }]
+        );
+        got.clear();
+        order_events(&serde_json::json!({"orderStatus": "New"}), &i, &mut |e| {
+            got.push(e)
+        });
+        assert_eq!(got, vec![VenueEvent::Ack]);
+    }
+}
