@@ -159,6 +159,7 @@ fn book_sized(
         ofi_lots: 0,
         ofi_cum_lots: 0,
         depth: d,
+        levels_n: 0,
     }
 }
 

@@ -190,7 +190,10 @@ impl<'a, S: FrameSource, D: Decoder + Send + 'static> Pipeline<'a, S, D> {
         feed.restamp = self.clock == FrameClock::Local;
         feed.max_frame_age_ns = cfg.market.max_frame_age_ns;
         feed.tap = self.tap;
-        let books = BookSet::new(n_books, cfg.strategy.obi_levels, cfg.market.book_levels);
+        // The traded book's level operations, for the order stage's mirror (full depth).
+        let (lv_tx, lv_rx) = crate::exec::mirror::level_ring(cap, cfg.market.book_levels);
+        let books = BookSet::new(n_books, cfg.strategy.obi_levels, cfg.market.book_levels)
+            .with_tap(crate::exec::LevelTap::new(self.book, lv_tx));
         let book = BookStage::new(
             books,
             md_rx,
@@ -216,7 +219,7 @@ impl<'a, S: FrameSource, D: Decoder + Send + 'static> Pipeline<'a, S, D> {
         }
         signal.recorded_clock = recorded_clock;
         let order = OrderStage::new(
-            PaperExchange::new(cfg.paper, 64),
+            PaperExchange::new(cfg.paper, 64).with_level_feed(lv_rx, cfg.market.book_levels),
             to_rx,
             ex_tx,
             lat_tx.next().expect("4 rings"),

@@ -306,6 +306,7 @@ mod tests {
             ofi_lots: 0,
             ofi_cum_lots: 0,
             depth: Depth::default(),
+            levels_n: 0,
         };
         r._input
             .push(Stamped {

@@ -116,6 +116,9 @@ pub struct HotCounters {
     pub ring_overflows: AtomicU64,
     /// book → signal (`book_signal`), written by the book stage.
     pub overflow_book_signal: AtomicU64,
+    /// book → order, the traded book's levels for the paper exchange's mirror (`book_order`),
+    /// written by the book stage.
+    pub overflow_book_order: AtomicU64,
     /// signal → order (`signal_order`), written by the signal stage.
     pub overflow_signal_order: AtomicU64,
     /// order → signal, the execution reports (`order_signal`), written by the order stage.
@@ -127,13 +130,14 @@ pub struct HotCounters {
 }
 
 impl HotCounters {
-    /// Overflows by ring name (`feed_book`, `book_signal`, `signal_order`, `order_signal`,
-    /// `signal_cold`).
-    pub fn ring_overflows(&self) -> [(&'static str, u64); 5] {
+    /// Overflows by ring name (`feed_book`, `book_signal`, `book_order`, `signal_order`,
+    /// `order_signal`, `signal_cold`).
+    pub fn ring_overflows(&self) -> [(&'static str, u64); 6] {
         let g = HotCounters::get;
         [
             ("feed_book", g(&self.ring_overflows)),
             ("book_signal", g(&self.overflow_book_signal)),
+            ("book_order", g(&self.overflow_book_order)),
             ("signal_order", g(&self.overflow_signal_order)),
             ("order_signal", g(&self.overflow_order_signal)),
             ("signal_cold", g(&self.overflow_signal_cold)),
