@@ -39,6 +39,11 @@
 //!   (which does not know our fills) keeps showing them; a rested rest is a maker only for
 //!   liquidity that comes after it rests.
 //!
+//! When the market data ends (the end of a recording: [`PaperExchange::end_of_market_data`]),
+//! time still passes for commands that need no book: cancels and cancel-alls pending then, or
+//! sent later, take effect at their own event time (decision + cancel latency), not at a
+//! market message that never comes. Arrivals wait, as on an unsynced book.
+//!
 //! Prints by our own side's aggressor never fill us. Our paper orders are invisible to the
 //! market data, so there is no self-trade check and no market impact beyond the consumed copy.
 //! The exchange trades one book: the caller sends it that book's messages only.
@@ -168,6 +173,8 @@ pub struct PaperExchange {
     book: Mirror,
     /// The last book update was synced and uncrossed, and the mirror is synced.
     book_ok: bool,
+    /// The market data has ended: no book comes any more.
+    ended: bool,
     /// Resting orders in price-time priority: bids best first, then asks best first.
     orders: Vec<OpenOrder>,
     pending: Vec<Pending>,
@@ -205,6 +212,7 @@ impl PaperExchange {
             clock: 0,
             book: Mirror::from_updates(),
             book_ok: false,
+            ended: false,
             orders: Vec::with_capacity(max_open),
             pending: Vec::with_capacity(max_pending),
             pending_arrivals: 0,
@@ -231,6 +239,7 @@ impl PaperExchange {
     pub fn on_book(&mut self, upd: &BookUpdate, out: &mut impl FnMut(ExecReport)) {
         self.advance_to(upd.recv_ns, out);
         self.book.take_update(upd);
+        self.ended = false;
         self.book_ok = upd.state == BookState::Synced && !upd.crossed && self.book.synced();
         // Orders whose price was beyond the visible depth learn their queue once it shows.
         for i in 0..self.orders.len() {
@@ -407,6 +416,37 @@ impl PaperExchange {
         }
         let now = self.clock;
         self.run_due(now, out);
+        if self.ended {
+            self.run_pending_cancels(out);
+        }
+    }
+
+    /// The market data has ended (the end of a recording): no book comes after this. Cancels
+    /// and cancel-alls need none: the ones pending now, and any sent later, take effect at their
+    /// own due time (the clock moves there without market data); arrivals wait, as on an
+    /// unsynced book (a cancel reaching one cancels it).
+    pub fn end_of_market_data(&mut self, out: &mut impl FnMut(ExecReport)) {
+        self.ended = true;
+        self.book_ok = false;
+        self.run_pending_cancels(out);
+    }
+
+    /// Runs, in (due, submission) order, every pending command that needs no book.
+    fn run_pending_cancels(&mut self, out: &mut impl FnMut(ExecReport)) {
+        // Each round runs at least the earliest such command: bounded by the pending list.
+        while let Some(due) = self.next_due() {
+            self.advance_to(due, out);
+        }
+    }
+
+    /// Due time of the earliest pending command that can take effect (an arrival cannot while
+    /// the book is not trusted), if any.
+    pub fn next_due(&self) -> Option<u64> {
+        self.pending
+            .iter()
+            .filter(|p| self.book_ok || !matches!(p, Pending::Arrive { .. }))
+            .map(|p| p.key().0)
+            .min()
     }
 
     /// Moves the clock to `now_ns` (never backwards), running every command due by then.

@@ -97,12 +97,17 @@ impl Engine {
         }
     }
 
-    /// The end of the input: the reports the venue sent before it ended are still on their way
+    /// The end of the input: the paper exchange learns that the market data ended, so the
+    /// cancels pending there (a kill's cancel-all) take effect at their own event time
+    /// ([`PaperExchange::end_of_market_data`]); the reports the venue sent are still on their way
     /// back (`paper.report_latency_ms`). Event time advances to each one's arrival so that the
-    /// ledger, the strategy and the summary include them. Nothing else moves: the paper
+    /// ledger, the strategy and the summary include them. Orders need a book: the paper
     /// exchange has no market data past the input, so orders sent in answer wait there
     /// unfilled. Returns the event time reached (`None` when nothing was in flight).
     pub fn finish(&mut self, events: &mut Vec<TraderEvent>) -> Option<u64> {
+        let reports = &mut self.reports;
+        self.paper.end_of_market_data(&mut |r| reports.push_back(r));
+        self.settle(events);
         let mut reached = None;
         // Each round delivers the earliest report; a delivery can only put reports in flight
         // that the paper exchange answers at once (rejects), so the rounds are bounded by the
