@@ -310,6 +310,9 @@ pub enum ToOrder {
     },
     Book(BookUpdate),
     Trade(TradePrint),
+    /// The market data has ended (the book stage finished): no book follows. The paper exchange
+    /// lets time pass for the cancels pending, which need no book.
+    End,
 }
 
 /// Liquidity flag of a fill.

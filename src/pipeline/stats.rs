@@ -172,6 +172,10 @@ pub struct Flags {
     pub done: [AtomicBool; 4],
     /// Local time of the last ring overflow anywhere (0: never).
     pub last_overflow_ns: AtomicU64,
+    /// Commands (and the end of market data) the order stage has handed to its gateway, stored
+    /// (Release) after their reports were pushed: the signal stage waits for all it sent to be
+    /// answered before it finishes.
+    pub order_handled: AtomicU64,
 }
 
 impl Flags {

@@ -81,6 +81,7 @@ impl Engine {
                 match m {
                     ToOrder::Book(u) => self.paper.on_book(&u, &mut push),
                     ToOrder::Trade(t) => self.paper.on_trade(&t, &mut push),
+                    ToOrder::End => self.paper.end_of_market_data(&mut push),
                     ToOrder::Cmd {
                         decided_ns, cmd, ..
                     } => self.paper.on_cmd(decided_ns, cmd, &mut push),
