@@ -109,6 +109,8 @@ pub struct Mirror {
     synced: bool,
     /// Gaps seen in the level feed (each marks the mirror unsynced until a snapshot).
     pub gaps: u64,
+    /// Level messages applied from the feed.
+    pub applied: u64,
     /// Our takes since the last update, per side (bids, asks): every level better than the
     /// price is gone, and the size given was taken at the price itself. `NO_PRICE`: nothing.
     taken: [(i64, i64); 2],
@@ -137,6 +139,7 @@ impl Clone for Mirror {
             next_n: self.next_n,
             synced: self.synced,
             gaps: self.gaps,
+            applied: self.applied,
             taken: self.taken,
         }
     }
@@ -164,6 +167,7 @@ impl Mirror {
             next_n: 1,
             synced: true,
             gaps: 0,
+            applied: 0,
             taken: [(NO_PRICE, 0); 2],
         }
     }
@@ -210,6 +214,7 @@ impl Mirror {
                 self.synced = false;
             }
             self.next_n = m.n.wrapping_add(1);
+            self.applied += 1;
             match m.op {
                 LevelOp::Clear => {
                     self.bids.clear();
