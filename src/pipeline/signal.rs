@@ -466,7 +466,7 @@ mod tests {
                 msg: MarketMsg::Book(u),
             })
             .unwrap();
-        let mut round = |signal: &mut SignalStage, order: &mut OrderStage| {
+        let round = |signal: &mut SignalStage, order: &mut OrderStage| {
             let a = signal.poll();
             let b = order.poll();
             a || b
