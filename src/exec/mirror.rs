@@ -313,3 +313,140 @@ fn better(side: Side, a: i64, b: i64) -> bool {
         Side::Ask => a < b,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::book::BookSet;
+    use crate::exec::{PaperConfig, PaperExchange};
+    use crate::msg::{BookOp, ExecKind, ExecReport, MarketMsg, MdEvent, OrderCmd, OrderSide, Tif};
+
+    fn ev(t: u64, op: BookOp) -> MdEvent {
+        MdEvent {
+            recv_ns: t,
+            book: 0,
+            op,
+        }
+    }
+
+    /// A snapshot of `asks` ask levels (1 lot each from 101) and one bid, committed.
+    fn snapshot(s: &mut BookSet, t: u64, asks: i64) -> BookUpdate {
+        s.apply(&ev(t, BookOp::Clear));
+        s.apply(&ev(
+            t,
+            BookOp::Set {
+                side: Side::Bid,
+                px: 99,
+                qty: 1,
+            },
+        ));
+        for i in 0..asks {
+            s.apply(&ev(
+                t,
+                BookOp::Set {
+                    side: Side::Ask,
+                    px: 101 + i,
+                    qty: 1,
+                },
+            ));
+        }
+        commit(s, t)
+    }
+
+    fn commit(s: &mut BookSet, t: u64) -> BookUpdate {
+        match s.apply(&ev(
+            t,
+            BookOp::Commit {
+                seq: 0,
+                exch_ts_ms: 0,
+            },
+        )) {
+            Some(MarketMsg::Book(u)) => u,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn buy(id: u64, px: i64, qty: i64) -> OrderCmd {
+        OrderCmd::Place {
+            id,
+            side: OrderSide::Buy,
+            px,
+            qty,
+            tif: Tif::Ioc,
+            reduce_only: false,
+        }
+    }
+
+    fn filled(r: &[ExecReport]) -> i64 {
+        r.iter()
+            .map(|x| match x.kind {
+                ExecKind::Fill { qty, .. } => qty,
+                _ => 0,
+            })
+            .sum()
+    }
+
+    /// The book stage runs ahead (two updates before the order stage takes the first): the
+    /// mirror applies the levels of each update and no more, so it is the book each update was
+    /// computed on. A full ring loses level messages: counted by the tap, seen by the mirror
+    /// as a gap, and the paper exchange fills nothing until the next snapshot.
+    #[test]
+    fn the_mirror_follows_each_update_and_a_lost_level_stops_fills_until_a_snapshot() {
+        // 1 clear + 1 bid + 8 asks = 10 messages a snapshot; 24 slots hold two, not three.
+        let (tx, rx) = rtrb::RingBuffer::new(24);
+        let mut s = BookSet::new(1, 1, 100).with_tap(LevelTap::new(0, tx));
+        let mut x = PaperExchange::new(PaperConfig::default(), 8).with_level_feed(rx, 100);
+        let mut r = Vec::new();
+        let u1 = snapshot(&mut s, 1, 8);
+        let u2 = snapshot(&mut s, 2, 2);
+        x.on_book(&u1, &mut |e| r.push(e));
+        assert_eq!(
+            x.levels(Side::Ask).count(),
+            8,
+            "the first update's book, not the second's"
+        );
+        x.on_cmd(1, buy(1, 200, 100), &mut |e| r.push(e));
+        assert_eq!(filled(&r), 8, "all eight levels swept");
+        x.on_book(&u2, &mut |e| r.push(e));
+        assert_eq!(
+            x.levels(Side::Ask).collect::<Vec<_>>(),
+            [(101, 1), (102, 1)]
+        );
+        assert!(x.mirror().synced() && x.mirror().gaps == 0);
+
+        // Three snapshots before the order stage looks: the third does not fit.
+        let u3 = snapshot(&mut s, 3, 8);
+        let u4 = snapshot(&mut s, 4, 8);
+        let u5 = snapshot(&mut s, 5, 8);
+        assert!(s.tap_overflows() > 0, "the full ring is counted");
+        x.on_book(&u3, &mut |e| r.push(e));
+        x.on_book(&u4, &mut |e| r.push(e));
+        assert!(x.mirror().synced());
+        x.on_book(&u5, &mut |e| r.push(e));
+        assert!(!x.mirror().synced() && x.mirror().gaps > 0);
+        r.clear();
+        x.on_cmd(5, buy(2, 200, 1), &mut |e| r.push(e));
+        assert!(
+            r.is_empty(),
+            "no fill, not even an ack, on an unsynced mirror: {r:?}"
+        );
+
+        // A delta does not resync it; the next snapshot does, and the waiting order meets it.
+        s.apply(&ev(
+            6,
+            BookOp::Set {
+                side: Side::Ask,
+                px: 150,
+                qty: 1,
+            },
+        ));
+        let u6 = commit(&mut s, 6);
+        x.on_book(&u6, &mut |e| r.push(e));
+        assert!(!x.mirror().synced());
+        assert!(r.is_empty(), "{r:?}");
+        let u7 = snapshot(&mut s, 7, 3);
+        x.on_book(&u7, &mut |e| r.push(e));
+        assert!(x.mirror().synced());
+        assert_eq!(filled(&r), 1, "{r:?}");
+    }
+}
