@@ -54,6 +54,7 @@ fn msg(i: u64) -> Stamped<MarketMsg> {
                 bids: [(NO_PRICE, 0); 5],
                 asks: [(NO_PRICE, 0); 5],
             },
+            levels_n: 0,
         }),
     }
 }

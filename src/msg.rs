@@ -3,7 +3,9 @@
 //! feed → book: [`MdEvent`] (book operations decided by the venue's sync rules);
 //! book → signal: [`MarketMsg`] (top of book and signals after every applied update, trades);
 //! signal → order: [`ToOrder`] (commands, and market data for the paper exchange);
-//! order → signal: [`ExecReport`] (acks, fills, cancels, rejects).
+//! order → signal: [`ExecReport`] (acks, fills, cancels, rejects);
+//! book → order: [`LevelMsg`] (every level operation of the traded book, for the order stage's
+//! mirror ladder: the paper exchange sweeps the full depth, not the top levels of a message).
 //! Every message carries `recv_ns`, the local receive time of the frame it came from.
 
 /// Side of the book.
@@ -110,8 +112,12 @@ pub struct BookUpdate {
     pub ofi_lots: i64,
     /// Cumulative OFI since the book was last (re)built, in lots.
     pub ofi_cum_lots: i64,
-    /// Top levels of both sides (for the paper exchange).
+    /// Top levels of both sides (for a paper exchange without a level feed).
     pub depth: Depth,
+    /// Running number ([`LevelMsg::n`]) of the last level message of this book sent before this
+    /// update, 0 where no level feed runs: the order stage's mirror applies the level messages
+    /// up to it, no further, when it takes this update.
+    pub levels_n: u32,
 }
 
 impl BookUpdate {
@@ -167,6 +173,26 @@ impl Default for Depth {
             asks: [(NO_PRICE, 0); DEPTH_LEVELS],
         }
     }
+}
+
+/// What a [`LevelMsg`] does to the mirror ladder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LevelOp {
+    /// Empty both sides (a snapshot follows).
+    Clear,
+    /// Set the absolute size at a price level of one side; `qty == 0` deletes it.
+    Set(Side),
+}
+
+/// One level operation of the traded book (book → order, for the mirror ladder).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LevelMsg {
+    /// Running number of the level messages of this book, from 1, wrapping; a gap means the
+    /// ring was full and messages were lost.
+    pub n: u32,
+    pub op: LevelOp,
+    pub px: i64,
+    pub qty: i64,
 }
 
 /// Money: exact quote-currency amounts in units of one tick times one lot divided by
@@ -287,6 +313,9 @@ pub enum ToOrder {
     },
     Book(BookUpdate),
     Trade(TradePrint),
+    /// The market data has ended (the book stage finished): no book follows. The paper exchange
+    /// lets time pass for the cancels pending, which need no book.
+    End,
 }
 
 /// Liquidity flag of a fill.
@@ -344,3 +373,4 @@ const _: () = assert!(std::mem::size_of::<MdEvent>() == 48);
 const _: () = assert!(std::mem::size_of::<Stamped<MarketMsg>>() == 264);
 const _: () = assert!(std::mem::size_of::<Stamped<ToOrder>>() == 264);
 const _: () = assert!(std::mem::size_of::<ExecReport>() == 64);
+const _: () = assert!(std::mem::size_of::<LevelMsg>() == 24);

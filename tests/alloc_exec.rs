@@ -36,6 +36,7 @@ fn book(ns: u64, mid: i64) -> BookUpdate {
         ofi_lots: 0,
         ofi_cum_lots: 0,
         depth: d,
+        levels_n: 0,
     }
 }
 

@@ -11,12 +11,13 @@ use obi_scalp::pipeline::{LayoutSpec, Pipeline};
 use obi_scalp::record::Record;
 use obi_scalp::replay::input;
 use obi_scalp::trader::TraderEvent;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 #[path = "common/counting_alloc.rs"]
 mod counting_alloc;
+#[path = "common/shared_data.rs"]
+mod shared_data;
 
 /// The recording played `passes` times; notes the hot thread's allocation count when the
 /// measured part starts (after `warm` events) and when the input ends.
@@ -54,14 +55,9 @@ impl FrameSource for Counted {
 
 #[test]
 fn the_one_thread_layout_does_not_allocate_after_warm_up() {
-    let p = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/data/bybit_v5_cryptofeed_20260809.jsonl.zst"
-    ));
-    if !p.exists() {
-        eprintln!("skipping: {} not found", p.display());
+    let Some(p) = shared_data::shared_data("bybit_v5_cryptofeed_20260809.jsonl.zst") else {
         return;
-    }
+    };
     let base = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/config/bybit-btcusdt.toml"
@@ -130,4 +126,17 @@ fn the_one_thread_layout_does_not_allocate_after_warm_up() {
         e - w
     );
     assert!(orders > 0);
+    // The book -> order level ring and the order stage's mirror ladder ran on the measured
+    // path: every level operation of the book stage reached the mirror, none was lost.
+    let mirror = fin.order.gateway.mirror();
+    let c = fin.book.books.counters[0];
+    assert!(mirror.is_fed());
+    assert!(c.levels > 0);
+    assert_eq!(
+        mirror.applied,
+        c.levels + c.clears,
+        "every level op mirrored"
+    );
+    assert_eq!((mirror.gaps, fin.book.books.tap_overflows()), (0, 0));
+    assert!(mirror.synced());
 }

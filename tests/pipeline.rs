@@ -144,6 +144,7 @@ fn full_rings_are_counted_and_degrade_the_pipeline() {
         [
             "feed_book",
             "book_signal",
+            "book_order",
             "signal_order",
             "order_signal",
             "signal_cold"

@@ -53,6 +53,7 @@ impl Sim {
                 match m {
                     ToOrder::Book(u) => self.x.on_book(&u, &mut push),
                     ToOrder::Trade(t) => self.x.on_trade(&t, &mut push),
+                    ToOrder::End => self.x.end_of_market_data(&mut push),
                     ToOrder::Cmd {
                         decided_ns, cmd, ..
                     } => self.x.on_cmd(decided_ns, cmd, &mut push),
@@ -159,6 +160,7 @@ fn book_sized(
         ofi_lots: 0,
         ofi_cum_lots: 0,
         depth: d,
+        levels_n: 0,
     }
 }
 

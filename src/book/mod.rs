@@ -9,7 +9,10 @@ pub mod signals;
 
 pub use ladder::Ladder;
 
-use crate::msg::{BookOp, BookState, BookUpdate, Depth, MarketMsg, MdEvent, TradePrint, NO_PRICE};
+use crate::exec::LevelTap;
+use crate::msg::{
+    BookOp, BookState, BookUpdate, Depth, LevelOp, MarketMsg, MdEvent, TradePrint, NO_PRICE,
+};
 
 /// Default levels kept per side (Binance REST snapshots are up to 5000 deep).
 pub const DEFAULT_LEVELS: usize = 5000;
@@ -105,6 +108,7 @@ impl L2Book {
             ofi_lots: ofi,
             ofi_cum_lots: self.ofi_cum,
             depth: top,
+            levels_n: 0,
         }
     }
 }
@@ -131,6 +135,8 @@ pub struct BookSet {
     pub counters: Vec<BookCounters>,
     depth: usize,
     levels_per_side: usize,
+    /// The level feed of the traded book to the order stage's mirror, if one runs.
+    pub tap: Option<LevelTap>,
 }
 
 impl BookSet {
@@ -141,6 +147,7 @@ impl BookSet {
             counters: vec![BookCounters::default(); n_books],
             depth: depth.max(1),
             levels_per_side,
+            tap: None,
         }
     }
 
@@ -156,6 +163,26 @@ impl BookSet {
         self.depth
     }
 
+    /// Sends every level operation of the tap's book on its ring (see [`crate::exec::mirror`]).
+    pub fn with_tap(mut self, tap: LevelTap) -> BookSet {
+        self.tap = Some(tap);
+        self
+    }
+
+    /// Level messages the level ring could not take.
+    pub fn tap_overflows(&self) -> u64 {
+        self.tap.as_ref().map_or(0, |t| t.overflows)
+    }
+
+    /// The number of the last level message of `book` (0 where no tap feeds it).
+    #[inline]
+    fn levels_n(&self, book: u16) -> u32 {
+        match &self.tap {
+            Some(t) if t.book() == book => t.last_n(),
+            _ => 0,
+        }
+    }
+
     /// Applies one event; returns what the book stage publishes for it, if anything.
     #[inline]
     pub fn apply(&mut self, ev: &MdEvent) -> Option<MarketMsg> {
@@ -168,6 +195,11 @@ impl BookSet {
                 l.set(px, qty);
                 c.evicted += l.evicted - before;
                 c.levels += 1;
+                if let Some(t) = &mut self.tap {
+                    if t.book() == ev.book {
+                        t.send(LevelOp::Set(side), px, qty);
+                    }
+                }
             }
             return None;
         }
@@ -178,6 +210,7 @@ impl BookSet {
     #[inline(never)]
     fn apply_other(&mut self, ev: &MdEvent) -> Option<MarketMsg> {
         let i = ev.book as usize;
+        let levels_n = self.levels_n(ev.book);
         let (book, c) = match (self.books.get_mut(i), self.counters.get_mut(i)) {
             (Some(b), Some(c)) => (b, c),
             _ => return None,
@@ -186,13 +219,19 @@ impl BookSet {
             BookOp::Clear => {
                 book.clear();
                 c.clears += 1;
+                if let Some(t) = &mut self.tap {
+                    if t.book() == ev.book {
+                        t.send(LevelOp::Clear, 0, 0);
+                    }
+                }
                 None
             }
             BookOp::Set { .. } => None, // (applied by `apply`)
             BookOp::Commit { exch_ts_ms, .. } => {
                 book.state = BookState::Synced;
                 c.updates += 1;
-                let u = book.publish(ev.recv_ns, exch_ts_ms, ev.book, self.depth);
+                let mut u = book.publish(ev.recv_ns, exch_ts_ms, ev.book, self.depth);
+                u.levels_n = levels_n;
                 if u.crossed {
                     c.crossed += 1;
                 }
@@ -200,7 +239,8 @@ impl BookSet {
             }
             BookOp::State(s) => {
                 book.state = s;
-                let u = book.publish(ev.recv_ns, 0, ev.book, self.depth);
+                let mut u = book.publish(ev.recv_ns, 0, ev.book, self.depth);
+                u.levels_n = levels_n;
                 Some(MarketMsg::Book(u))
             }
             BookOp::Trade {

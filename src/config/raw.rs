@@ -392,20 +392,9 @@ impl RawConfig {
                 ),
             ));
         }
-        // A paper entry at the touch + offset may take every level up to that price; the book
-        // message carries the best `DEPTH_LEVELS` levels, which hold every price within
-        // `DEPTH_LEVELS - 1` ticks of the touch, so the sweep always sees all it can take.
-        let depth_ticks = crate::msg::DEPTH_LEVELS as i64 - 1;
-        if mode == Mode::Paper && entry_offset_ticks > depth_ticks {
-            return Err(ConfigError::new(
-                "strategy.entry_offset",
-                format!(
-                    "{entry_offset_ticks} ticks reaches past the {} levels of depth the paper \
-                     exchange sees: at most {depth_ticks} in paper mode",
-                    crate::msg::DEPTH_LEVELS
-                ),
-            ));
-        }
+        // A paper entry at the touch + offset takes every level up to that price: the paper
+        // exchange sweeps the full depth of its mirror of the book (`exec::mirror`), so the
+        // offset is bounded by `max_entry_offset` only, in every mode.
         let entry_timeout_ns = s.ms("entry_timeout_ms", "3000", 1_000_000, 3_600_000_000_000)?;
         let take_profit_ticks = s.int("take_profit", 3, 1, 1_000_000)?;
         let stop_loss_ticks = s.int("stop_loss", 5, 1, 1_000_000)?;

@@ -40,17 +40,17 @@ fn errors_name_the_key() {
     let e = err("[strategy]\nentry_offset = 11\nmax_entry_offset = 10\n");
     assert_eq!(e.key, "strategy.entry_offset");
     assert!(e.msg.contains("max_entry_offset"));
-    // Paper: the sweep must stay inside the depth the book message carries.
-    let e = err("[strategy]\nentry_offset = 5\n");
+    // Paper: the exchange sweeps the full depth, so an offset past the 5 levels a book message
+    // carries is fine; `max_entry_offset` (default 10) is the bound, named by the error.
+    for ok in [5, 10, -10] {
+        let text = format!("[strategy]\nentry_offset = {ok}\n");
+        let c = Config::from_toml(&text).unwrap();
+        assert_eq!(c.mode, crate::config::Mode::Paper);
+        assert_eq!(c.strategy.entry_offset_ticks, ok);
+    }
+    let e = err("[strategy]\nentry_offset = 11\n");
     assert_eq!(e.key, "strategy.entry_offset");
-    assert!(e.msg.contains("at most 4 in paper mode"), "{e}");
-    assert_eq!(
-        Config::from_toml("[strategy]\nentry_offset = 4\n")
-            .unwrap()
-            .strategy
-            .entry_offset_ticks,
-        4
-    );
+    assert!(e.msg.contains("strategy.max_entry_offset = 10"), "{e}");
     let e = err("[strategy]\nlong_treshold = 0.3\n");
     assert_eq!(e.key, "strategy.long_treshold");
     assert_eq!(e.msg, "unknown key");

@@ -35,6 +35,9 @@ pub trait Gateway {
         false
     }
 
+    /// The market data has ended: no book follows (a live venue keeps its own time).
+    fn on_end(&mut self, _out: &mut impl FnMut(ExecReport)) {}
+
     /// The venue's view of our account since start: position in lots and cash change in
     /// [`Money`], fees included.
     fn balance(&self) -> (i64, Money);
@@ -116,6 +119,10 @@ impl Gateway for PaperExchange {
     #[inline]
     fn on_cmd(&mut self, decided_ns: u64, cmd: OrderCmd, out: &mut impl FnMut(ExecReport)) {
         PaperExchange::on_cmd(self, decided_ns, cmd, out)
+    }
+
+    fn on_end(&mut self, out: &mut impl FnMut(ExecReport)) {
+        self.end_of_market_data(out)
     }
 
     fn balance(&self) -> (i64, Money) {

@@ -9,6 +9,7 @@
 
 pub mod gateway;
 pub mod ledger;
+pub mod mirror;
 pub mod orders;
 pub mod paper;
 pub mod rate;
@@ -16,6 +17,7 @@ pub mod sign;
 
 pub use gateway::{Gateway, OrderGateway};
 pub use ledger::{ClosedTrade, Ledger, MarkResult};
+pub use mirror::{LevelTap, Mirror};
 pub use orders::{ClientIds, OrderState, OrderTable, VenueEvent};
 pub use paper::{OpenOrder, PaperConfig, PaperCounters, PaperExchange};
 pub use rate::TokenBucket;

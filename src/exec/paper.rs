@@ -13,9 +13,14 @@
 //! synced, uncrossed book after its arrival, at that book's time; cancels reach it while it
 //! waits. A gap or reconnect therefore never fills against pre-disconnect levels.
 //!
-//! On arrival a limit order that crosses the visible book takes liquidity level by level at each
-//! level's price (taker fee), consuming the paper copy of the book until the next update. The
-//! rest rests (`Gtc`) or is cancelled (`Ioc`); a crossing `PostOnly` is rejected.
+//! The book is the order stage's [`Mirror`] of the traded book: the full depth, fed level by
+//! level by the book stage (or, without a level feed, the top levels each update carries). An
+//! unsynced mirror (level messages lost) is not trusted either.
+//!
+//! On arrival a limit order that crosses the book takes liquidity level by level at each
+//! level's price (taker fee), as deep as its price and size reach, consuming the paper copy of
+//! the book until the next update. The rest rests (`Gtc`) or is cancelled (`Ioc`); a crossing
+//! `PostOnly` is rejected.
 //!
 //! Resting orders follow a conservative queue model. On arrival an order records the size ahead
 //! of it: the visible size at its price on its side, plus our own earlier orders there (0 if
@@ -34,15 +39,21 @@
 //!   (which does not know our fills) keeps showing them; a rested rest is a maker only for
 //!   liquidity that comes after it rests.
 //!
+//! When the market data ends (the end of a recording: [`PaperExchange::end_of_market_data`]),
+//! time still passes for commands that need no book: cancels and cancel-alls pending then, or
+//! sent later, take effect at their own event time (decision + cancel latency), not at a
+//! market message that never comes. Arrivals wait, as on an unsynced book.
+//!
 //! Prints by our own side's aggressor never fill us. Our paper orders are invisible to the
 //! market data, so there is no self-trade check and no market impact beyond the consumed copy.
 //! The exchange trades one book: the caller sends it that book's messages only.
 //!
 //! Nothing allocates after [`PaperExchange::new`].
 
+use super::mirror::Mirror;
 use crate::msg::{
-    BookState, BookUpdate, Cbps, Depth, ExecKind, ExecReport, Liquidity, Money, OrderCmd,
-    OrderSide, RejectReason, Side, Tif, TradePrint, DEPTH_LEVELS, MONEY_PER_TICK_LOT, NO_PRICE,
+    BookState, BookUpdate, Cbps, ExecKind, ExecReport, LevelMsg, Liquidity, Money, OrderCmd,
+    OrderSide, RejectReason, Side, Tif, TradePrint, MONEY_PER_TICK_LOT, NO_PRICE,
 };
 
 /// Paper venue parameters.
@@ -158,9 +169,12 @@ pub struct PaperExchange {
     max_open: usize,
     max_pending: usize,
     clock: u64,
-    depth: Depth,
-    /// The last book update was synced and uncrossed.
+    /// The venue's copy of the book (consumed by our taking fills until the next update).
+    book: Mirror,
+    /// The last book update was synced and uncrossed, and the mirror is synced.
     book_ok: bool,
+    /// The market data has ended: no book comes any more.
+    ended: bool,
     /// Resting orders in price-time priority: bids best first, then asks best first.
     orders: Vec<OpenOrder>,
     pending: Vec<Pending>,
@@ -169,6 +183,15 @@ pub struct PaperExchange {
     position: i64,
     cash: Money,
     counters: PaperCounters,
+}
+
+/// The side of the book our orders of `side` rest on (buys on the bids).
+#[inline]
+fn book_side(side: OrderSide) -> Side {
+    match side {
+        OrderSide::Buy => Side::Bid,
+        OrderSide::Sell => Side::Ask,
+    }
 }
 
 #[inline]
@@ -187,8 +210,9 @@ impl PaperExchange {
             max_open,
             max_pending,
             clock: 0,
-            depth: Depth::default(),
+            book: Mirror::from_updates(),
             book_ok: false,
+            ended: false,
             orders: Vec::with_capacity(max_open),
             pending: Vec::with_capacity(max_pending),
             pending_arrivals: 0,
@@ -199,12 +223,24 @@ impl PaperExchange {
         }
     }
 
+    /// The venue with the book stage's level feed: the mirror holds the full depth
+    /// (`levels_per_side` as the book stage's ladders) instead of the top levels of each update.
+    pub fn with_level_feed(
+        mut self,
+        feed: rtrb::Consumer<LevelMsg>,
+        levels_per_side: usize,
+    ) -> PaperExchange {
+        self.book = Mirror::fed(feed, levels_per_side);
+        self
+    }
+
     /// Applies a book update: first runs the commands due by its `recv_ns` against the previous
     /// book, then takes the new depth and fills resting orders it trades through.
     pub fn on_book(&mut self, upd: &BookUpdate, out: &mut impl FnMut(ExecReport)) {
         self.advance_to(upd.recv_ns, out);
-        self.depth = upd.depth;
-        self.book_ok = upd.state == BookState::Synced && !upd.crossed;
+        self.book.take_update(upd);
+        self.ended = false;
+        self.book_ok = upd.state == BookState::Synced && !upd.crossed && self.book.synced();
         // Orders whose price was beyond the visible depth learn their queue once it shows.
         for i in 0..self.orders.len() {
             if self.orders[i].ahead == AHEAD_UNKNOWN {
@@ -217,8 +253,8 @@ impl PaperExchange {
         if !self.book_ok {
             return;
         }
-        let best_bid = self.depth.bids[0].0;
-        let best_ask = self.depth.asks[0].0;
+        let best_bid = self.book.best(Side::Bid).map_or(NO_PRICE, |l| l.0);
+        let best_ask = self.book.best(Side::Ask).map_or(NO_PRICE, |l| l.0);
         let ts = self.clock;
         let mut i = 0;
         while i < self.orders.len() {
@@ -380,6 +416,37 @@ impl PaperExchange {
         }
         let now = self.clock;
         self.run_due(now, out);
+        if self.ended {
+            self.run_pending_cancels(out);
+        }
+    }
+
+    /// The market data has ended (the end of a recording): no book comes after this. Cancels
+    /// and cancel-alls need none: the ones pending now, and any sent later, take effect at their
+    /// own due time (the clock moves there without market data); arrivals wait, as on an
+    /// unsynced book (a cancel reaching one cancels it).
+    pub fn end_of_market_data(&mut self, out: &mut impl FnMut(ExecReport)) {
+        self.ended = true;
+        self.book_ok = false;
+        self.run_pending_cancels(out);
+    }
+
+    /// Runs, in (due, submission) order, every pending command that needs no book.
+    fn run_pending_cancels(&mut self, out: &mut impl FnMut(ExecReport)) {
+        // Each round runs at least the earliest such command: bounded by the pending list.
+        while let Some(due) = self.next_due() {
+            self.advance_to(due, out);
+        }
+    }
+
+    /// Due time of the earliest pending command that can take effect (an arrival cannot while
+    /// the book is not trusted), if any.
+    pub fn next_due(&self) -> Option<u64> {
+        self.pending
+            .iter()
+            .filter(|p| self.book_ok || !matches!(p, Pending::Arrive { .. }))
+            .map(|p| p.key().0)
+            .min()
     }
 
     /// Moves the clock to `now_ns` (never backwards), running every command due by then.
@@ -420,9 +487,15 @@ impl PaperExchange {
         self.clock
     }
 
-    /// The venue's copy of the visible book (consumed by our taking fills until the next update).
-    pub fn depth(&self) -> &Depth {
-        &self.depth
+    /// The venue's copy of one side of the book from the touch down (consumed by our taking
+    /// fills until the next update).
+    pub fn levels(&self, side: Side) -> impl Iterator<Item = (i64, i64)> + '_ {
+        self.book.levels(side)
+    }
+
+    /// The venue's copy of the book.
+    pub fn mirror(&self) -> &Mirror {
+        &self.book
     }
 
     pub fn counters(&self) -> PaperCounters {
@@ -603,10 +676,15 @@ impl PaperExchange {
         tif: Tif,
         out: &mut impl FnMut(ExecReport),
     ) {
-        let crosses = match side {
-            OrderSide::Buy => self.depth.asks[0].0 != NO_PRICE && px >= self.depth.asks[0].0,
-            OrderSide::Sell => self.depth.bids[0].0 != NO_PRICE && px <= self.depth.bids[0].0,
-        };
+        let first_taken = self
+            .book
+            .best(book_side(side.opposite()))
+            .map_or(NO_PRICE, |l| l.0);
+        let crosses = first_taken != NO_PRICE
+            && match side {
+                OrderSide::Buy => px >= first_taken,
+                OrderSide::Sell => px <= first_taken,
+            };
         if crosses && tif == Tif::PostOnly {
             self.counters.rejected += 1;
             out(ExecReport {
@@ -624,10 +702,6 @@ impl PaperExchange {
             ts_ns: ts,
             kind: ExecKind::Accepted,
         });
-        let first_taken = match side {
-            OrderSide::Buy => self.depth.asks[0].0,
-            OrderSide::Sell => self.depth.bids[0].0,
-        };
         let leaves = if crosses {
             self.take(ts, id, side, px, qty, out)
         } else {
@@ -665,7 +739,8 @@ impl PaperExchange {
         self.orders.insert(at, o);
     }
 
-    /// Takes liquidity from the visible book for an arriving crossing order; returns leaves.
+    /// Takes liquidity from the book for an arriving crossing order, level by level as deep as
+    /// its price and size reach; returns leaves.
     fn take(
         &mut self,
         ts: u64,
@@ -675,31 +750,20 @@ impl PaperExchange {
         qty: i64,
         out: &mut impl FnMut(ExecReport),
     ) -> i64 {
-        let levels = match side {
-            OrderSide::Buy => &mut self.depth.asks,
-            OrderSide::Sell => &mut self.depth.bids,
-        };
+        let opp = book_side(side.opposite());
         let mut leaves = qty;
-        let mut consumed = 0;
-        for lvl in levels.iter_mut() {
-            let (lp, lq) = *lvl;
+        let mut last = None;
+        for (lp, lq) in self.book.levels(opp) {
             let reach = match side {
                 OrderSide::Buy => lp <= px,
                 OrderSide::Sell => lp >= px,
             };
-            if leaves == 0 || lp == NO_PRICE || !reach {
+            if leaves == 0 || !reach {
                 break;
             }
             let f = leaves.min(lq);
-            if f <= 0 {
-                consumed += 1;
-                continue;
-            }
             leaves -= f;
-            lvl.1 -= f;
-            if lvl.1 == 0 {
-                consumed += 1;
-            }
+            last = Some((lp, f));
             let fee = fee(lp, f, self.cfg.taker_fee_cbps);
             self.position += side.sign() * f;
             self.cash -= side.sign() as i128 * lp as i128 * f as i128 * MONEY_PER_TICK_LOT + fee;
@@ -716,11 +780,8 @@ impl PaperExchange {
                 },
             });
         }
-        if consumed > 0 {
-            levels.copy_within(consumed.., 0);
-            for l in &mut levels[DEPTH_LEVELS - consumed..] {
-                *l = (NO_PRICE, 0);
-            }
+        if let Some((lp, f)) = last {
+            self.book.consume(opp, lp, f);
         }
         leaves
     }
@@ -760,26 +821,13 @@ impl PaperExchange {
     }
 
     /// Visible size at `px` on our order side of the book: `Some(0)` if the price improves the
-    /// book or sits in a visible gap, `None` if it lies beyond the visible depth or the book is
-    /// not synced (or crossed), so the queue cannot be known.
+    /// book or sits in a gap, `None` if it lies beyond the levels kept (a full side) or the book
+    /// is not synced (or crossed), so the queue cannot be known.
     fn visible_at(&self, side: OrderSide, px: i64) -> Option<i64> {
         if !self.book_ok {
             return None;
         }
-        let levels = match side {
-            OrderSide::Buy => &self.depth.bids,
-            OrderSide::Sell => &self.depth.asks,
-        };
-        for &(lp, lq) in levels {
-            if lp == px {
-                return Some(lq);
-            }
-            // An empty slot ends the side; a better price than this level improves on it.
-            if lp == NO_PRICE || side.sign() * (px - lp) > 0 {
-                return Some(0);
-            }
-        }
-        None
+        self.book.visible_at(book_side(side), px)
     }
 
     /// Leaves of our own orders resting at `o`'s price and side, submitted before it.
@@ -828,6 +876,7 @@ mod tests {
             ofi_lots: 0,
             ofi_cum_lots: 0,
             depth: d,
+            levels_n: 0,
         }
     }
 
@@ -978,8 +1027,7 @@ mod tests {
                 rep(2, 1, ExecKind::Cancelled { leaves: 2 }),
             ]
         );
-        assert_eq!(x.depth().asks[0], (104, 5));
-        assert_eq!(x.depth().asks[2], (NO_PRICE, 0));
+        assert_eq!(x.levels(Side::Ask).collect::<Vec<_>>(), [(104, 5)]);
         let o = x.open_orders();
         assert_eq!(o.len(), 1);
         assert_eq!(

@@ -47,6 +47,7 @@ impl Stage for BookStage {
     #[inline]
     fn poll(&mut self) -> bool {
         let mut n = 0;
+        let tap_before = self.books.tap_overflows();
         while n < BATCH {
             let Ok(ev) = self.input.pop() else { break };
             n += 1;
@@ -68,6 +69,11 @@ impl Stage for BookStage {
             }
         }
         if n > 0 {
+            let tap = self.books.tap_overflows();
+            if tap > tap_before {
+                self.flags.overflowed();
+            }
+            HotCounters::set(&self.counters.overflow_book_order, tap);
             let c = self.books.counters.first().copied().unwrap_or_default();
             HotCounters::set(&self.counters.book_updates, c.updates);
             HotCounters::set(&self.counters.crossed, c.crossed);

@@ -159,7 +159,7 @@ impl<'a, S: FrameSource, D: Decoder + Send + 'static> Pipeline<'a, S, D> {
     }
 
     /// Builds the stages and starts the hot threads of the plan (pinned where it says).
-    pub fn start(self) -> Result<Running<S, D>, StartError> {
+    pub fn start(mut self) -> Result<Running<S, D>, StartError> {
         let plan = self.plan().map_err(StartError::Plan)?;
         let cfg = self.cfg;
         let flags = self.flags.unwrap_or_default();
@@ -198,7 +198,14 @@ impl<'a, S: FrameSource, D: Decoder + Send + 'static> Pipeline<'a, S, D> {
         feed.restamp = self.clock == FrameClock::Local;
         feed.max_frame_age_ns = cfg.market.max_frame_age_ns;
         feed.tap = self.tap;
-        let books = BookSet::new(n_books, cfg.strategy.obi_levels, cfg.market.book_levels);
+        // The traded book's level operations, for the order stage's mirror (full depth).
+        let (lv_tx, lv_rx) = crate::exec::mirror::level_ring(cap, cfg.market.book_levels);
+        // A live gateway trades at the venue: no mirror to feed.
+        let live_gateway = self.gateway.take();
+        let mut books = BookSet::new(n_books, cfg.strategy.obi_levels, cfg.market.book_levels);
+        if live_gateway.is_none() {
+            books = books.with_tap(crate::exec::LevelTap::new(self.book, lv_tx));
+        }
         let book = BookStage::new(
             books,
             md_rx,
@@ -223,9 +230,11 @@ impl<'a, S: FrameSource, D: Decoder + Send + 'static> Pipeline<'a, S, D> {
             signal.market_batch = 1;
         }
         signal.recorded_clock = recorded_clock;
-        let gateway = self
-            .gateway
-            .unwrap_or_else(|| OrderGateway::Paper(PaperExchange::new(cfg.paper, 64)));
+        let gateway = live_gateway.unwrap_or_else(|| {
+            OrderGateway::Paper(
+                PaperExchange::new(cfg.paper, 64).with_level_feed(lv_rx, cfg.market.book_levels),
+            )
+        });
         let order = OrderStage::new(
             gateway,
             to_rx,

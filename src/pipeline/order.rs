@@ -22,6 +22,8 @@ pub struct OrderStage<G: Gateway = PaperExchange> {
     dropped_samples: u64,
     /// Orders handed to the gateway.
     pub sent: u64,
+    /// Commands and ends handed to the gateway (published as `flags.order_handled`).
+    handled: u64,
 }
 
 impl<G: Gateway> OrderStage<G> {
@@ -43,6 +45,7 @@ impl<G: Gateway> OrderStage<G> {
             overflows: 0,
             dropped_samples: 0,
             sent: 0,
+            handled: 0,
         }
     }
 }
@@ -67,6 +70,10 @@ impl<G: Gateway + Send + 'static> Stage for OrderStage<G> {
             match m {
                 ToOrder::Book(u) => self.gateway.on_book(&u, &mut push),
                 ToOrder::Trade(t) => self.gateway.on_trade(&t, &mut push),
+                ToOrder::End => {
+                    self.handled += 1;
+                    self.gateway.on_end(&mut push);
+                }
                 ToOrder::Cmd {
                     recv_ns,
                     decided_ns,
@@ -89,9 +96,16 @@ impl<G: Gateway + Send + 'static> Stage for OrderStage<G> {
                             t.saturating_sub(sent_ns),
                         );
                     }
+                    self.handled += 1;
                     self.gateway.on_cmd(decided_ns, cmd, &mut push);
                 }
             }
+        }
+        if n > 0 {
+            // After the reports: whoever sees the count sees them on the ring.
+            self.flags
+                .order_handled
+                .store(self.handled, Ordering::Release);
         }
         // The venue's answers and private stream (nothing for the paper exchange).
         let polled = self.gateway.poll(&mut push);

@@ -32,6 +32,10 @@ pub struct SignalStage {
     /// The frames carry a recording's receive times: event time is the latest market
     /// message's, not this process's clock (the builder sets it).
     pub recorded_clock: bool,
+    /// Commands and ends handed to the order stage (compared with `flags.order_handled`).
+    sent: u64,
+    /// The end of market data was handed to the order stage.
+    end_sent: bool,
 }
 
 impl SignalStage {
@@ -62,6 +66,8 @@ impl SignalStage {
             stopping: false,
             market_batch: BATCH,
             recorded_clock: false,
+            sent: 0,
+            end_sent: false,
         }
     }
 
@@ -111,15 +117,15 @@ impl Stage for SignalStage {
         let overflows_before = self.overflows;
         let out = &mut self.out;
         let overflows = &mut self.overflows;
+        let sent = std::cell::Cell::new(self.sent);
         let mut push = |m: ToOrder| {
             // Commands are stamped at hand-off: the order stage's time is measured from here.
-            let sent_ns = if matches!(m, ToOrder::Cmd { .. }) {
-                now_ns()
-            } else {
-                0
-            };
+            let answered = matches!(m, ToOrder::Cmd { .. } | ToOrder::End);
+            let sent_ns = if answered { now_ns() } else { 0 };
             if out.push(Stamped { sent_ns, msg: m }).is_err() {
                 *overflows += 1;
+            } else if answered {
+                sent.set(sent.get() + 1);
             }
         };
         let events = &mut self.events;
@@ -178,6 +184,26 @@ impl Stage for SignalStage {
                 t.saturating_sub(m.recv_ns()),
             );
         }
+        // The market data has ended: the order stage learns it (the paper exchange runs the
+        // cancels pending, at their own time); once it has answered everything sent, the
+        // reports still on their way back (report latency) arrive in event time, as at the end
+        // of a replay.
+        if !self.end_sent && self.flags.is_done(1) && self.input.is_empty() {
+            let before = sent.get();
+            push(ToOrder::End);
+            self.end_sent = sent.get() > before;
+            acted = true;
+        }
+        if self.end_sent
+            && self.flags.order_handled.load(Ordering::Acquire) == sent.get()
+            && self.execs.is_empty()
+        {
+            if let Some(due) = self.trader.next_report_due() {
+                self.trader.advance_to(due, &mut push, &mut ev);
+                acted = true;
+            }
+        }
+        self.sent = sent.get();
         if *overflows > overflows_before {
             self.flags.overflowed();
         }
@@ -188,7 +214,13 @@ impl Stage for SignalStage {
     }
 
     fn done(&self) -> bool {
-        self.flags.is_done(1) && self.input.is_empty() && self.execs.is_empty()
+        // `order_handled` before the exec ring: the reports of what it counts are on it.
+        self.flags.is_done(1)
+            && self.input.is_empty()
+            && self.end_sent
+            && self.flags.order_handled.load(Ordering::Acquire) == self.sent
+            && self.execs.is_empty()
+            && self.trader.next_report_due().is_none()
     }
 
     fn name(&self) -> &'static str {
@@ -306,6 +338,7 @@ mod tests {
             ofi_lots: 0,
             ofi_cum_lots: 0,
             depth: Depth::default(),
+            levels_n: 0,
         };
         r._input
             .push(Stamped {
@@ -356,5 +389,123 @@ mod tests {
             "the abort is visible to the cold side at once"
         );
         assert!(!r.stage.poll());
+    }
+
+    /// The threaded stages over a recording: a kill decided on the last market message, with
+    /// none after it. The cancel-all takes effect at its own event time once the market data
+    /// has ended (decision + cancel latency), its report reaches the strategy, and the signal
+    /// stage finishes only after that: the order is neither left open at the venue nor
+    /// working for the strategy.
+    #[test]
+    fn a_kill_after_the_last_market_message_is_cancelled_at_its_time() {
+        use crate::exec::PaperExchange;
+        use crate::msg::{BookState, BookUpdate, Depth, ExecKind};
+        use crate::pipeline::order::OrderStage;
+        const MS: u64 = 1_000_000;
+        let mut cfg = Config::builtin();
+        cfg.paper.order_latency_ns = 0;
+        cfg.paper.cancel_latency_ns = 5 * MS;
+        cfg.paper.report_latency_ns = 2 * MS;
+        cfg.strategy.entry_offset_ticks = -2; // the entry rests below the touch
+        let (mut input, input_rx) = rtrb::RingBuffer::new(16);
+        let (ex_tx, ex_rx) = rtrb::RingBuffer::new(64);
+        let (to_tx, to_rx) = rtrb::RingBuffer::new(64);
+        let (ev_tx, mut events) = rtrb::RingBuffer::new(64);
+        let (lat_tx, _lat) = rtrb::RingBuffer::new(64);
+        let (lat2_tx, _lat2) = rtrb::RingBuffer::new(64);
+        let counters = Arc::new(HotCounters::default());
+        let flags = Arc::new(Flags::default());
+        flags.feed_active.store(true, Ordering::Relaxed);
+        let mut signal = SignalStage::new(
+            Trader::new(&cfg, 0),
+            input_rx,
+            ex_rx,
+            to_tx,
+            ev_tx,
+            lat_tx,
+            counters.clone(),
+            flags.clone(),
+        );
+        signal.recorded_clock = true;
+        signal.market_batch = 1;
+        let mut order = OrderStage::new(
+            PaperExchange::new(cfg.paper, 8),
+            to_rx,
+            ex_tx,
+            lat2_tx,
+            counters,
+            flags.clone(),
+        );
+        let mut depth = Depth::default();
+        for i in 0..depth.bids.len() {
+            depth.bids[i] = (100 - i as i64, 10_000_000);
+            depth.asks[i] = (101 + i as i64, 10_000_000);
+        }
+        let t = 1000 * MS;
+        let u = BookUpdate {
+            recv_ns: t,
+            exch_ts_ms: t / MS,
+            book: 0,
+            state: BookState::Synced,
+            crossed: false,
+            bid_px: 100,
+            bid_qty: 10_000_000,
+            ask_px: 101,
+            ask_qty: 10_000_000,
+            obi_ppm: 900_000,
+            micro_e6: 0,
+            spread_ticks: 1,
+            ofi_lots: 0,
+            ofi_cum_lots: 0,
+            depth,
+            levels_n: 0,
+        };
+        input
+            .push(Stamped {
+                sent_ns: 0,
+                msg: MarketMsg::Book(u),
+            })
+            .unwrap();
+        let round = |signal: &mut SignalStage, order: &mut OrderStage| {
+            let a = signal.poll();
+            let b = order.poll();
+            a || b
+        };
+        for _ in 0..4 {
+            round(&mut signal, &mut order);
+        }
+        assert_eq!(order.gateway.open_orders().len(), 1, "the entry rests");
+        flags.kill.store(true, Ordering::Relaxed);
+        for _ in 0..4 {
+            round(&mut signal, &mut order);
+        }
+        assert_eq!(
+            order.gateway.open_orders().len(),
+            1,
+            "no time has passed yet: the cancel-all is due at 1005 ms"
+        );
+        // The recording ends: the book stage is done, nothing follows.
+        flags.done[1].store(true, Ordering::Release);
+        let mut rounds = 0;
+        while !signal.done() {
+            rounds += 1;
+            assert!(rounds < 100, "the signal stage must finish");
+            round(&mut signal, &mut order);
+        }
+        assert!(order.gateway.open_orders().is_empty());
+        assert_eq!(signal.trader.working_ids().count(), 0);
+        let mut cancelled = Vec::new();
+        while let Ok(e) = events.pop() {
+            if let TraderEvent::Exec { report, .. } = e {
+                if matches!(report.kind, ExecKind::Cancelled { .. }) {
+                    cancelled.push(report.ts_ns);
+                }
+            }
+        }
+        assert_eq!(
+            cancelled,
+            [t + 5 * MS],
+            "at the kill's time + cancel latency"
+        );
     }
 }

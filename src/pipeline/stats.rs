@@ -116,6 +116,9 @@ pub struct HotCounters {
     pub ring_overflows: AtomicU64,
     /// book → signal (`book_signal`), written by the book stage.
     pub overflow_book_signal: AtomicU64,
+    /// book → order, the traded book's levels for the paper exchange's mirror (`book_order`),
+    /// written by the book stage.
+    pub overflow_book_order: AtomicU64,
     /// signal → order (`signal_order`), written by the signal stage.
     pub overflow_signal_order: AtomicU64,
     /// order → signal, the execution reports (`order_signal`), written by the order stage.
@@ -127,13 +130,14 @@ pub struct HotCounters {
 }
 
 impl HotCounters {
-    /// Overflows by ring name (`feed_book`, `book_signal`, `signal_order`, `order_signal`,
-    /// `signal_cold`).
-    pub fn ring_overflows(&self) -> [(&'static str, u64); 5] {
+    /// Overflows by ring name (`feed_book`, `book_signal`, `book_order`, `signal_order`,
+    /// `order_signal`, `signal_cold`).
+    pub fn ring_overflows(&self) -> [(&'static str, u64); 6] {
         let g = HotCounters::get;
         [
             ("feed_book", g(&self.ring_overflows)),
             ("book_signal", g(&self.overflow_book_signal)),
+            ("book_order", g(&self.overflow_book_order)),
             ("signal_order", g(&self.overflow_signal_order)),
             ("order_signal", g(&self.overflow_order_signal)),
             ("signal_cold", g(&self.overflow_signal_cold)),
@@ -171,6 +175,10 @@ pub struct Flags {
     /// The order stage's gateway has requests in flight or orders the venue has not finished
     /// (a live gateway; the paper exchange never): a stop waits for it, bounded.
     pub gateway_busy: AtomicBool,
+    /// Commands (and the end of market data) the order stage has handed to its gateway, stored
+    /// (Release) after their reports were pushed: the signal stage waits for all it sent to be
+    /// answered before it finishes.
+    pub order_handled: AtomicU64,
 }
 
 impl Flags {

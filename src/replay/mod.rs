@@ -54,11 +54,16 @@ impl Engine {
     pub fn new(cfg: &Config) -> Result<Engine, String> {
         let inst = cfg.market.instrument;
         let decoder = AnyDecoder::for_config(cfg)?;
+        // The same level feed as the threaded pipeline's: the paper exchange sweeps the full
+        // depth of the book stage's mirror. The levels of one frame at most wait on the ring.
+        let levels = cfg.market.book_levels;
+        let (lv_tx, lv_rx) = crate::exec::mirror::level_ring(1 << 16, levels);
         Ok(Engine {
             decoder,
-            books: BookSet::new(1, cfg.strategy.obi_levels, cfg.market.book_levels),
+            books: BookSet::new(1, cfg.strategy.obi_levels, levels)
+                .with_tap(crate::exec::LevelTap::new(0, lv_tx)),
             trader: Trader::new(cfg, 0),
-            paper: PaperExchange::new(cfg.paper, 64),
+            paper: PaperExchange::new(cfg.paper, 64).with_level_feed(lv_rx, levels),
             to_order: VecDeque::with_capacity(64),
             reports: VecDeque::with_capacity(64),
             md: Vec::with_capacity(4096),
@@ -76,6 +81,7 @@ impl Engine {
                 match m {
                     ToOrder::Book(u) => self.paper.on_book(&u, &mut push),
                     ToOrder::Trade(t) => self.paper.on_trade(&t, &mut push),
+                    ToOrder::End => self.paper.end_of_market_data(&mut push),
                     ToOrder::Cmd {
                         decided_ns, cmd, ..
                     } => self.paper.on_cmd(decided_ns, cmd, &mut push),
@@ -92,12 +98,17 @@ impl Engine {
         }
     }
 
-    /// The end of the input: the reports the venue sent before it ended are still on their way
+    /// The end of the input: the paper exchange learns that the market data ended, so the
+    /// cancels pending there (a kill's cancel-all) take effect at their own event time
+    /// ([`PaperExchange::end_of_market_data`]); the reports the venue sent are still on their way
     /// back (`paper.report_latency_ms`). Event time advances to each one's arrival so that the
-    /// ledger, the strategy and the summary include them. Nothing else moves: the paper
+    /// ledger, the strategy and the summary include them. Orders need a book: the paper
     /// exchange has no market data past the input, so orders sent in answer wait there
     /// unfilled. Returns the event time reached (`None` when nothing was in flight).
     pub fn finish(&mut self, events: &mut Vec<TraderEvent>) -> Option<u64> {
+        let reports = &mut self.reports;
+        self.paper.end_of_market_data(&mut |r| reports.push_back(r));
+        self.settle(events);
         let mut reached = None;
         // Each round delivers the earliest report; a delivery can only put reports in flight
         // that the paper exchange answers at once (rejects), so the rounds are bounded by the
@@ -399,33 +410,38 @@ pub fn run_events(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::msg::{BookState, BookUpdate, Depth, ExecKind};
+    use crate::msg::{BookOp, BookState, ExecKind, Side};
 
     const MS: u64 = 1_000_000;
 
-    fn book(t_ns: u64, obi_ppm: i64) -> MarketMsg {
-        let mut depth = Depth::default();
-        for i in 0..depth.bids.len() {
-            depth.bids[i] = (100 - i as i64, 10_000_000);
-            depth.asks[i] = (101 + i as i64, 10_000_000);
-        }
-        MarketMsg::Book(BookUpdate {
+    /// A book of five levels a side, 10 lots each, built by the engine's book stage (so its
+    /// level feed reaches the paper exchange's mirror), with the OBI forced to `obi_ppm`.
+    fn book(e: &mut Engine, t_ns: u64, obi_ppm: i64) -> MarketMsg {
+        let ev = |op| MdEvent {
             recv_ns: t_ns,
-            exch_ts_ms: t_ns / MS,
             book: 0,
-            state: BookState::Synced,
-            crossed: false,
-            bid_px: 100,
-            bid_qty: 10_000_000,
-            ask_px: 101,
-            ask_qty: 10_000_000,
-            obi_ppm,
-            micro_e6: 0,
-            spread_ticks: 1,
-            ofi_lots: 0,
-            ofi_cum_lots: 0,
-            depth,
-        })
+            op,
+        };
+        e.books.apply(&ev(BookOp::Clear));
+        for i in 0..5 {
+            for (side, px) in [(Side::Bid, 100 - i), (Side::Ask, 101 + i)] {
+                e.books.apply(&ev(BookOp::Set {
+                    side,
+                    px,
+                    qty: 10_000_000,
+                }));
+            }
+        }
+        let commit = BookOp::Commit {
+            seq: 0,
+            exch_ts_ms: t_ns / MS,
+        };
+        let Some(MarketMsg::Book(mut u)) = e.books.apply(&ev(commit)) else {
+            panic!("a commit publishes")
+        };
+        assert_eq!((u.state, u.bid_px, u.ask_px), (BookState::Synced, 100, 101));
+        u.obi_ppm = obi_ppm;
+        MarketMsg::Book(u)
     }
 
     /// A fill the venue sent just before the input ended reaches the ledger and the strategy:
@@ -437,7 +453,8 @@ mod tests {
         cfg.paper.report_latency_ns = 20 * MS;
         let mut e = Engine::new(&cfg).unwrap();
         let mut events = Vec::new();
-        e.on_market(&book(1000 * MS, 900_000), &mut events);
+        let m = book(&mut e, 1000 * MS, 900_000);
+        e.on_market(&m, &mut events);
         let (venue_pos, _) = e.paper.balance();
         assert!(venue_pos > 0, "the entry filled at the venue");
         assert_eq!(e.trader.ledger.position(), 0, "its report is on its way");
@@ -459,5 +476,61 @@ mod tests {
         )));
         // Nothing left in flight: a second end is a no-op.
         assert_eq!(e.finish(&mut events), None);
+    }
+
+    /// A kill over a recording with no market data after it: its cancel-all needs no book, so
+    /// it takes effect at its own event time (decision + cancel latency) and its report reaches
+    /// the strategy a report latency later. It does not wait for a market message that never
+    /// comes (the order would stay open at the venue and working for the strategy).
+    #[test]
+    fn a_pending_cancel_all_runs_at_its_time_without_market_data_after_it() {
+        let mut cfg = Config::builtin();
+        cfg.paper.order_latency_ns = 0;
+        cfg.paper.cancel_latency_ns = 5 * MS;
+        cfg.paper.report_latency_ns = 2 * MS;
+        // The entry rests two ticks below the touch.
+        cfg.strategy.entry_offset_ticks = -2;
+        let mut e = Engine::new(&cfg).unwrap();
+        let mut events = Vec::new();
+        let m = book(&mut e, 1000 * MS, 900_000);
+        e.on_market(&m, &mut events);
+        assert_eq!(e.paper.open_orders().len(), 1, "the entry rests");
+        assert_eq!(e.finish(&mut events), Some(1002 * MS), "its ack arrives");
+        let id = e.paper.open_orders()[0].id;
+        assert_eq!(e.trader.working_ids().collect::<Vec<_>>(), [id]);
+
+        let q = &mut e.to_order;
+        e.trader.kill(
+            1003 * MS,
+            crate::risk::KillSource::Operator,
+            &mut |m| q.push_back(m),
+            &mut |x| events.push(x),
+        );
+        e.settle(&mut events);
+        assert_eq!(
+            e.finish(&mut events),
+            Some(1010 * MS),
+            "cancelled at 1008 ms, reported at 1010 ms"
+        );
+        assert!(e.paper.open_orders().is_empty());
+        assert_eq!(e.trader.working_ids().count(), 0);
+        let cancelled: Vec<u64> = events
+            .iter()
+            .filter_map(|ev| match ev {
+                TraderEvent::Exec {
+                    report:
+                        ExecReport {
+                            ts_ns,
+                            kind: ExecKind::Cancelled { .. },
+                            ..
+                        },
+                    ..
+                } => Some(*ts_ns),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(cancelled, [1008 * MS]);
+        assert_eq!(e.trader.ledger.position(), 0);
+        assert_eq!(e.trader.ledger.cash(), e.paper.balance().1);
     }
 }

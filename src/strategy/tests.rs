@@ -23,6 +23,7 @@ fn upd(t_ms: u64, obi_ppm: i64, bid: i64, ask: i64) -> BookUpdate {
         ofi_lots: 0,
         ofi_cum_lots: 0,
         depth: Depth::default(),
+        levels_n: 0,
     }
 }
 
