@@ -128,7 +128,10 @@ fn the_one_thread_layout_does_not_allocate_after_warm_up() {
     assert!(orders > 0);
     // The book -> order level ring and the order stage's mirror ladder ran on the measured
     // path: every level operation of the book stage reached the mirror, none was lost.
-    let mirror = fin.order.gateway.mirror();
+    let obi_scalp::exec::OrderGateway::Paper(paper) = &fin.order.gateway else {
+        panic!("a paper-mode pipeline runs the paper exchange");
+    };
+    let mirror = paper.mirror();
     let c = fin.book.books.counters[0];
     assert!(mirror.is_fed());
     assert!(c.levels > 0);
