@@ -330,6 +330,7 @@ const COMPLETE_SHAPE: &[&str] = &[
     "status.pnl.wallet_drift",
     "status.position_lots",
     "status.ring_overflows",
+    "status.ring_overflows.book_order",
     "status.ring_overflows.book_signal",
     "status.ring_overflows.feed_book",
     "status.ring_overflows.order_signal",
@@ -562,6 +563,7 @@ fn golden_run_against_the_simulator() {
     assert_eq!(
         rings,
         [
+            "obi_scalp_ring_overflows_total{ring=\"book_order\"}",
             "obi_scalp_ring_overflows_total{ring=\"book_signal\"}",
             "obi_scalp_ring_overflows_total{ring=\"feed_book\"}",
             "obi_scalp_ring_overflows_total{ring=\"order_signal\"}",

@@ -107,13 +107,14 @@ pub fn get_url(
     }
 }
 
-enum Stream {
+/// A client connection, plain or TLS (the REST client's and the live gateways').
+pub(crate) enum Stream {
     Plain(TcpStream),
     Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
 }
 
 impl Stream {
-    fn tcp(&self) -> &TcpStream {
+    pub(crate) fn tcp(&self) -> &TcpStream {
         match self {
             Stream::Plain(s) => s,
             Stream::Tls(s) => &s.sock,

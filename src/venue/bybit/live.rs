@@ -39,6 +39,7 @@ use crate::msg::{
     BookUpdate, ExecKind, ExecReport, Liquidity, Money, OrderCmd, OrderSide, RejectReason, Tif,
     TradePrint,
 };
+use crate::net::rest::Stream;
 use crate::net::{mono_ns, tls, Backoff, Keepalive, Scheme, Url, WsClient, WsConfig, XorShift64};
 use rustls::{ClientConnection, StreamOwned};
 use serde_json::Value;
@@ -424,44 +425,6 @@ impl Gateway for BybitLive {
 
 // ---------------------------------------------------------------------------------------------
 // The I/O thread
-
-enum Stream {
-    Plain(TcpStream),
-    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
-}
-
-impl Stream {
-    fn tcp(&self) -> &TcpStream {
-        match self {
-            Stream::Plain(t) => t,
-            Stream::Tls(s) => &s.sock,
-        }
-    }
-}
-
-impl Read for Stream {
-    fn read(&mut self, b: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Stream::Plain(t) => t.read(b),
-            Stream::Tls(s) => s.read(b),
-        }
-    }
-}
-
-impl Write for Stream {
-    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
-        match self {
-            Stream::Plain(t) => t.write(b),
-            Stream::Tls(s) => s.write(b),
-        }
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Stream::Plain(t) => t.flush(),
-            Stream::Tls(s) => s.flush(),
-        }
-    }
-}
 
 /// One HTTP answer.
 #[derive(Debug)]
