@@ -38,6 +38,17 @@ const ALLOWED: &[(&str, &str)] = &[
         "src/sim/recording.rs",
         "not moved yet: recorded frames and REST answers per venue",
     ),
+    // NOT DONE YET (issue #13): the live gateway is chosen by venue here (Bybit is the only
+    // one); it is to come from the venue's Connector (`Connector::live_gateway`) once
+    // Coincheck's and GMO's exist. Remove these two rows when it does.
+    (
+        "src/app/live.rs",
+        "not moved yet: the live gateway of each venue",
+    ),
+    (
+        "src/exec/gateway.rs",
+        "not moved yet: the gateway enum's venue variants",
+    ),
 ];
 
 /// `src` with comments and literals replaced by spaces (newlines kept, so lines still count).

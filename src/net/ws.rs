@@ -1251,7 +1251,13 @@ fn classify_ws_error(
             let body = resp
                 .body()
                 .as_deref()
-                .map(|b| String::from_utf8_lossy(&b[..b.len().min(200)]).into_owned())
+                .map(|b| {
+                    // One line: the reason is the last line of stderr and of run_complete.json.
+                    String::from_utf8_lossy(&b[..b.len().min(200)])
+                        .split_whitespace()
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
                 .unwrap_or_default();
             let hint = match status.as_u16() {
                 429 | 418 => " (rate limited: too many connections)",
