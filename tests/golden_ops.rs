@@ -24,7 +24,7 @@ use serde_json::Value;
 
 #[path = "common/child.rs"]
 mod child;
-use child::{collect, http, read_json, samples, SCRUB_ENV};
+use child::{collect, http, read_json, samples};
 
 const BIN: &str = env!("CARGO_BIN_EXE_obi-scalp");
 
@@ -41,16 +41,8 @@ fn workdir(tag: &str) -> PathBuf {
 }
 
 fn command(dir: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new(BIN);
-    c.current_dir(dir)
-        .args(args)
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for k in SCRUB_ENV {
-        c.env_remove(k);
-    }
+    let mut c = child::command(BIN, dir);
+    c.args(args);
     c
 }
 

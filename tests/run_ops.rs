@@ -73,18 +73,8 @@ struct Run {
 }
 
 fn command(dir: &Path, config: &Path) -> Command {
-    let mut c = Command::new(BIN);
-    c.current_dir(dir)
-        .arg("run")
-        .arg("--config")
-        .arg(config)
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for k in SCRUB_ENV {
-        c.env_remove(k);
-    }
+    let mut c = child::command(BIN, dir);
+    c.arg("run").arg("--config").arg(config);
     c
 }
 

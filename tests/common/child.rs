@@ -26,6 +26,21 @@ pub const SCRUB_ENV: &[&str] = &[
     "AUDIT_LOG_RETENTION",
 ];
 
+/// `bin` to run in `dir` with logs at `info`, no stdin, stdout and stderr piped, and the
+/// [`SCRUB_ENV`] variables removed.
+pub fn command(bin: &str, dir: &Path) -> std::process::Command {
+    let mut c = std::process::Command::new(bin);
+    c.current_dir(dir)
+        .env("RUST_LOG", "info")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for k in SCRUB_ENV {
+        c.env_remove(k);
+    }
+    c
+}
+
 /// Collects the lines of `r` into `into`; the first one also goes to `first`.
 pub fn collect(
     r: impl Read + Send + 'static,
