@@ -181,24 +181,13 @@ impl LiveStats {
     }
 }
 
+/// A command for the I/O thread: the order stage's command as it came, and the time it was
+/// handed over (a cancel-all's trigger time, for the trigger → cancel-ack figure).
 #[derive(Debug, Clone, Copy)]
-enum IoReq {
-    Place {
-        id: u64,
-        side: OrderSide,
-        px: i64,
-        qty: i64,
-        tif: Tif,
-        reduce_only: bool,
-    },
-    Cancel {
-        id: u64,
-    },
-    CancelAll {
-        t_ns: u64,
-    },
+struct IoReq {
+    cmd: OrderCmd,
+    t_ns: u64,
 }
-
 #[derive(Debug, Clone, Copy)]
 enum IoEvent {
     Venue { id: u64, ev: VenueEvent },
@@ -295,12 +284,7 @@ impl Gateway for BybitLive {
         let now = crate::clock::now_ns();
         match cmd {
             OrderCmd::Place {
-                id,
-                side,
-                px,
-                qty,
-                tif,
-                reduce_only,
+                id, side, px, qty, ..
             } => {
                 if self.table.place(id, side, px, qty).is_err() {
                     out(ExecReport {
@@ -312,15 +296,7 @@ impl Gateway for BybitLive {
                     });
                     return;
                 }
-                let req = IoReq::Place {
-                    id,
-                    side,
-                    px,
-                    qty,
-                    tif,
-                    reduce_only,
-                };
-                if !self.push(req) {
+                if !self.push(IoReq { cmd, t_ns: now }) {
                     self.table.apply(
                         id,
                         now,
@@ -342,7 +318,7 @@ impl Gateway for BybitLive {
                     });
                     return;
                 }
-                if !self.push(IoReq::Cancel { id }) {
+                if !self.push(IoReq { cmd, t_ns: now }) {
                     self.table.apply(
                         id,
                         now,
@@ -368,7 +344,7 @@ impl Gateway for BybitLive {
                 // it goes out (spinning here could deadlock with an I/O thread waiting for room
                 // on the report ring, which only `poll` drains).
                 let t_ns = self.cancel_all_due.unwrap_or(now);
-                if !self.push(IoReq::CancelAll { t_ns }) {
+                if !self.push(IoReq { cmd, t_ns }) {
                     self.cancel_all_due = Some(t_ns);
                 }
             }
@@ -378,7 +354,10 @@ impl Gateway for BybitLive {
     fn poll(&mut self, out: &mut impl FnMut(ExecReport)) -> bool {
         let mut did = false;
         if let Some(t_ns) = self.cancel_all_due {
-            if self.push(IoReq::CancelAll { t_ns }) {
+            if self.push(IoReq {
+                cmd: OrderCmd::CancelAll,
+                t_ns,
+            }) {
                 self.cancel_all_due = None;
                 did = true;
             }
@@ -824,8 +803,8 @@ impl Io {
             let mut did = false;
             while let Ok(r) = rx.pop() {
                 did = true;
-                match r {
-                    IoReq::Place {
+                match r.cmd {
+                    OrderCmd::Place {
                         id,
                         side,
                         px,
@@ -833,8 +812,8 @@ impl Io {
                         tif,
                         reduce_only,
                     } => self.place(id, side, px, qty, tif, reduce_only),
-                    IoReq::Cancel { id } => self.cancel(id),
-                    IoReq::CancelAll { t_ns } => self.cancel_all(t_ns),
+                    OrderCmd::Cancel { id } => self.cancel(id),
+                    OrderCmd::CancelAll => self.cancel_all(r.t_ns),
                 }
                 self.flush(&mut tx, stop);
                 self.stats.finished.fetch_add(1, Ordering::Release);
