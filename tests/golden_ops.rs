@@ -654,18 +654,8 @@ fn exit_code(dir: &Path, args: &[&str]) -> (i32, String) {
         let _ = err.read_to_string(&mut s);
         s
     });
-    let end = Instant::now() + Duration::from_secs(30);
-    let st = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        if Instant::now() >= end {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{args:?} did not exit within 30 s");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
+    let st = child::wait_bounded(&mut child, Duration::from_secs(30))
+        .unwrap_or_else(|| panic!("{args:?} did not exit within 30 s"));
     (st.code().unwrap_or(-1), reader.join().unwrap())
 }
 

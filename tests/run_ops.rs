@@ -443,21 +443,12 @@ fn run_failing(tag: &str, config_text: &str, env: &[(&str, &str)]) -> Failed {
         collect(child.stdout.take().unwrap(), so.clone(), None),
         collect(child.stderr.take().unwrap(), se.clone(), None),
     ];
-    let end = Instant::now() + Duration::from_secs(30);
-    let st = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        if Instant::now() >= end {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "{tag}: still running after 30 s; stderr:\n{}",
-                se.lock().unwrap()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let st = child::wait_bounded(&mut child, Duration::from_secs(30)).unwrap_or_else(|| {
+        panic!(
+            "{tag}: still running after 30 s; stderr:\n{}",
+            se.lock().unwrap()
+        )
+    });
     for r in readers {
         let _ = r.join();
     }
@@ -1275,21 +1266,12 @@ fn script(name: &str, args: &[&str], env: &[(&str, &str)], limit: Duration) -> S
         collect(child.stdout.take().unwrap(), out.clone(), None),
         collect(child.stderr.take().unwrap(), out.clone(), None),
     ];
-    let end = Instant::now() + limit;
-    let st = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        if Instant::now() >= end {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "{name} {args:?} did not finish within {limit:?}:\n{}",
-                out.lock().unwrap()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let st = child::wait_bounded(&mut child, limit).unwrap_or_else(|| {
+        panic!(
+            "{name} {args:?} did not finish within {limit:?}:\n{}",
+            out.lock().unwrap()
+        )
+    });
     for r in readers {
         let _ = r.join();
     }

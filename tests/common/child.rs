@@ -41,6 +41,26 @@ pub fn command(bin: &str, dir: &Path) -> std::process::Command {
     c
 }
 
+/// Waits for `child` to exit, at most `limit`; past it the child is killed and reaped, and the
+/// answer is `None`.
+pub fn wait_bounded(
+    child: &mut std::process::Child,
+    limit: Duration,
+) -> Option<std::process::ExitStatus> {
+    let end = std::time::Instant::now() + limit;
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            return Some(st);
+        }
+        if std::time::Instant::now() >= end {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 /// Collects the lines of `r` into `into`; the first one also goes to `first`.
 pub fn collect(
     r: impl Read + Send + 'static,
