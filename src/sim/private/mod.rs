@@ -600,6 +600,64 @@ pub enum PrivateFault {
     LostAck(u32),
 }
 
+/// Faults waiting for their order request (the venue's API arms them, then asks per request).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PendingFaults {
+    order429: u32,
+    order500: u32,
+    timeout: u32,
+    lostack: u32,
+}
+
+/// What a pending fault does to the order request that meets it, instead of executing it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BeforeOrder {
+    /// Answer with the venue's rate-limit error.
+    Order429,
+    /// Answer with an internal error.
+    Order500,
+    /// Do not execute, send no answer.
+    Timeout,
+}
+
+impl PendingFaults {
+    /// Arms `f` (a reject is the engine's: it refuses the next places).
+    pub fn arm(&mut self, f: PrivateFault, engine: &mut Engine) {
+        match f {
+            PrivateFault::Reject(n) => engine.reject_next(n),
+            PrivateFault::Order429(n) => self.order429 += n,
+            PrivateFault::Order500(n) => self.order500 += n,
+            PrivateFault::Timeout(n) => self.timeout += n,
+            PrivateFault::LostAck(n) => self.lostack += n,
+        }
+    }
+
+    /// The fault that meets this order request before it executes (consumed), if any.
+    pub fn before_order(&mut self) -> Option<BeforeOrder> {
+        let take = |n: &mut u32| {
+            let armed = *n > 0;
+            *n = n.saturating_sub(1);
+            armed
+        };
+        if take(&mut self.order429) {
+            Some(BeforeOrder::Order429)
+        } else if take(&mut self.order500) {
+            Some(BeforeOrder::Order500)
+        } else if take(&mut self.timeout) {
+            Some(BeforeOrder::Timeout)
+        } else {
+            None
+        }
+    }
+
+    /// Whether the answer to this executed order request is dropped (consumed).
+    pub fn lose_ack(&mut self) -> bool {
+        let armed = self.lostack > 0;
+        self.lostack = self.lostack.saturating_sub(1);
+        armed
+    }
+}
+
 /// The private side the server runs (shared by its threads).
 #[derive(Clone)]
 pub struct PrivateSide(pub std::sync::Arc<std::sync::Mutex<Box<dyn PrivateApi>>>);

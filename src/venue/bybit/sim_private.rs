@@ -31,8 +31,8 @@ use crate::exec::sign::Signer;
 use crate::instrument::{Instrument, Market};
 use crate::msg::{Cbps, OrderSide, Tif};
 use crate::sim::private::{
-    AccountFile, Change, Engine, Fate, HttpRequest, PrivateApi, PrivateFault, Refusal, SimOrder,
-    Status,
+    AccountFile, BeforeOrder, Change, Engine, Fate, HttpRequest, PendingFaults, PrivateApi,
+    PrivateFault, Refusal, SimOrder, Status,
 };
 use crate::sim::{RestReply, Route, SimFeed};
 use serde_json::{json, Value};
@@ -56,15 +56,6 @@ struct WsConn {
     topics: Vec<String>,
 }
 
-/// Faults waiting for their request.
-#[derive(Debug, Default, Clone, Copy)]
-struct Pending {
-    order429: u32,
-    order500: u32,
-    timeout: u32,
-    lostack: u32,
-}
-
 /// The Bybit private API of one simulated account.
 pub struct BybitPrivate {
     engine: Engine,
@@ -73,7 +64,7 @@ pub struct BybitPrivate {
     market: Market,
     buckets: BTreeMap<&'static str, TokenBucket>,
     ws: BTreeMap<u64, WsConn>,
-    faults: Pending,
+    faults: PendingFaults,
     changes: Vec<Change>,
     /// Answers the API withheld (`timeout`: not executed; `lostack`: executed).
     pub unanswered: u64,
@@ -118,7 +109,7 @@ impl BybitPrivate {
             market: inst.key.market,
             buckets,
             ws: BTreeMap::new(),
-            faults: Pending::default(),
+            faults: PendingFaults::default(),
             changes: Vec::new(),
             unanswered: 0,
             start_quote,
@@ -409,24 +400,22 @@ impl PrivateApi for BybitPrivate {
         }
         let is_order = req.method == "POST";
         if is_order {
-            let f = &mut self.faults;
-            if f.order429 > 0 {
-                f.order429 -= 1;
-                return self.answer(ret::TOO_MANY_VISITS, json!({}), now_ms, (0, now_ms + 1000));
-            }
-            if f.order500 > 0 {
-                f.order500 -= 1;
-                return self.answer(ret::INTERNAL, json!({}), now_ms, (left, reset));
-            }
-            if f.timeout > 0 {
-                f.timeout -= 1;
-                self.unanswered += 1;
-                return Fate::NoAnswer;
+            match self.faults.before_order() {
+                Some(BeforeOrder::Order429) => {
+                    return self.answer(ret::TOO_MANY_VISITS, json!({}), now_ms, (0, now_ms + 1000))
+                }
+                Some(BeforeOrder::Order500) => {
+                    return self.answer(ret::INTERNAL, json!({}), now_ms, (left, reset))
+                }
+                Some(BeforeOrder::Timeout) => {
+                    self.unanswered += 1;
+                    return Fate::NoAnswer;
+                }
+                None => {}
             }
         }
         let (code, result) = self.route(path, req, query, now_ms);
-        if is_order && self.faults.lostack > 0 {
-            self.faults.lostack -= 1;
+        if is_order && self.faults.lose_ack() {
             self.unanswered += 1;
             return Fate::NoAnswer;
         }
@@ -602,13 +591,7 @@ impl PrivateApi for BybitPrivate {
     }
 
     fn fault(&mut self, f: PrivateFault) {
-        match f {
-            PrivateFault::Reject(n) => self.engine.reject_next(n),
-            PrivateFault::Order429(n) => self.faults.order429 += n,
-            PrivateFault::Order500(n) => self.faults.order500 += n,
-            PrivateFault::Timeout(n) => self.faults.timeout += n,
-            PrivateFault::LostAck(n) => self.faults.lostack += n,
-        }
+        self.faults.arm(f, &mut self.engine)
     }
 
     fn state(&self) -> Value {

@@ -24,7 +24,8 @@ use crate::exec::sign::Signer;
 use crate::instrument::Instrument;
 use crate::msg::{Cbps, Money, OrderSide, Tif, MONEY_PER_TICK_LOT};
 use crate::sim::private::{
-    AccountFile, Engine, Fate, HttpRequest, PrivateApi, PrivateFault, Refusal, SimFill, SimOrder,
+    AccountFile, BeforeOrder, Engine, Fate, HttpRequest, PendingFaults, PrivateApi, PrivateFault,
+    Refusal, SimFill, SimOrder,
 };
 use crate::sim::{RestReply, Route, SimFeed};
 use serde_json::{json, Value};
@@ -40,14 +41,6 @@ use super::private::{
 pub const DEFAULT_MAKER_CBPS: Cbps = 0;
 pub const DEFAULT_TAKER_CBPS: Cbps = 0;
 
-#[derive(Debug, Default, Clone, Copy)]
-struct Pending {
-    order429: u32,
-    order500: u32,
-    timeout: u32,
-    lostack: u32,
-}
-
 /// The Coincheck private API of one simulated account.
 pub struct CoincheckPrivate {
     engine: Engine,
@@ -59,7 +52,7 @@ pub struct CoincheckPrivate {
     start_base_lots: i64,
     start_quote: Money,
     last_nonce: u64,
-    faults: Pending,
+    faults: PendingFaults,
     pub unanswered: u64,
     pub auth_failures: u64,
     scratch: Vec<crate::sim::private::Change>,
@@ -135,7 +128,7 @@ impl CoincheckPrivate {
             start_base_lots,
             start_quote,
             last_nonce: 0,
-            faults: Pending::default(),
+            faults: PendingFaults::default(),
             unanswered: 0,
             auth_failures: 0,
             scratch: Vec::new(),
@@ -495,24 +488,18 @@ impl PrivateApi for CoincheckPrivate {
         }
         let is_order = matches!(req.method, "POST" | "DELETE");
         if is_order {
-            let f = &mut self.faults;
-            if f.order429 > 0 {
-                f.order429 -= 1;
-                return answer(err(429, "too many requests"));
-            }
-            if f.order500 > 0 {
-                f.order500 -= 1;
-                return answer(err(500, "internal server error"));
-            }
-            if f.timeout > 0 {
-                f.timeout -= 1;
-                self.unanswered += 1;
-                return Fate::NoAnswer;
+            match self.faults.before_order() {
+                Some(BeforeOrder::Order429) => return answer(err(429, "too many requests")),
+                Some(BeforeOrder::Order500) => return answer(err(500, "internal server error")),
+                Some(BeforeOrder::Timeout) => {
+                    self.unanswered += 1;
+                    return Fate::NoAnswer;
+                }
+                None => {}
             }
         }
         let out = self.route(req, path, query, now_ms);
-        if is_order && self.faults.lostack > 0 {
-            self.faults.lostack -= 1;
+        if is_order && self.faults.lose_ack() {
             self.unanswered += 1;
             return Fate::NoAnswer;
         }
@@ -538,13 +525,7 @@ impl PrivateApi for CoincheckPrivate {
     }
 
     fn fault(&mut self, f: PrivateFault) {
-        match f {
-            PrivateFault::Reject(n) => self.engine.reject_next(n),
-            PrivateFault::Order429(n) => self.faults.order429 += n,
-            PrivateFault::Order500(n) => self.faults.order500 += n,
-            PrivateFault::Timeout(n) => self.faults.timeout += n,
-            PrivateFault::LostAck(n) => self.faults.lostack += n,
-        }
+        self.faults.arm(f, &mut self.engine)
     }
 
     fn state(&self) -> Value {
