@@ -197,6 +197,54 @@ pub struct Journal {
     next_seq: i64,
     buf: Vec<Row>,
     stats: JournalStats,
+    /// The writer's lock, held while the journal is open ([`lock_writer`]).
+    _lock: std::fs::File,
+}
+
+/// Takes the one-writer lock of the journal at `path`: an exclusive `flock` on `<path>.lock`,
+/// which holds the writer's pid. Two writers would hand out the same sequence numbers; the
+/// second is refused naming the file and the holder. The kernel drops the lock when the process
+/// ends, however it ends, so a SIGKILLed run never leaves a stale lock.
+#[allow(unsafe_code)] // flock(2) has no safe std wrapper in our MSRV
+fn lock_writer(path: &Path) -> Result<std::fs::File, StoreError> {
+    use std::io::{Read, Seek, Write};
+    use std::os::fd::AsRawFd;
+    let lock_path = PathBuf::from(format!("{}.lock", path.display()));
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lock_path)
+        .map_err(|e| StoreError::msg(path, format!("cannot open {}: {e}", lock_path.display())))?;
+    // SAFETY: the descriptor is open and owned by `f` for the whole call.
+    let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc != 0 {
+        let err = std::io::Error::last_os_error();
+        if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
+            let mut holder = String::new();
+            let _ = f.read_to_string(&mut holder);
+            let holder = holder.trim();
+            let holder = if holder.is_empty() { "unknown" } else { holder };
+            return Err(StoreError::msg(
+                path,
+                format!(
+                    "is in use by another writer (pid {holder}, lock {}); one journal per running process",
+                    lock_path.display()
+                ),
+            ));
+        }
+        return Err(StoreError::msg(
+            path,
+            format!("flock {}: {err}", lock_path.display()),
+        ));
+    }
+    let pid = std::process::id().to_string();
+    f.set_len(0)
+        .and_then(|_| f.rewind())
+        .and_then(|_| f.write_all(pid.as_bytes()))
+        .map_err(|e| StoreError::msg(path, format!("writing {}: {e}", lock_path.display())))?;
+    Ok(f)
 }
 
 /// Opens (creating when missing) a journal connection in WAL mode with the schema current.
@@ -302,6 +350,7 @@ impl Journal {
                 ),
             ));
         }
+        let lock = lock_writer(path)?;
         let conn = connect(path)?;
         let next_seq = 1 + max_seq(&conn).map_err(|e| StoreError::at(path, "reading seq", e))?;
         Ok(Journal {
@@ -314,6 +363,7 @@ impl Journal {
                 committed_seq: next_seq - 1,
                 ..JournalStats::default()
             },
+            _lock: lock,
         })
     }
 

@@ -312,3 +312,24 @@ fn prune_removes_only_backups_older_than_the_retention() {
         "backup-20260801T010203Z"
     );
 }
+
+/// Two processes writing one journal collide on its sequence numbers (`UNIQUE constraint failed:
+/// events.seq`, found in #17's soak): the second writer is refused at open, naming the file and
+/// the holder, and the journal opens again once the first is gone.
+#[test]
+fn a_second_writer_of_one_journal_is_refused_naming_the_file() {
+    let p = tmp("locked");
+    let first = Journal::open(&p).unwrap();
+    let e = Journal::open(&p)
+        .err()
+        .expect("a second writer of the same journal refused");
+    let msg = e.to_string();
+    assert!(msg.contains(&p.display().to_string()), "{msg}");
+    assert!(msg.contains("in use by another writer"), "{msg}");
+    assert!(
+        msg.contains(&format!("pid {}", std::process::id())),
+        "{msg}"
+    );
+    drop(first);
+    Journal::open(&p).expect("reopened after the first writer is gone");
+}
