@@ -149,16 +149,20 @@ struct RunOut {
     stderr: String,
 }
 
-fn run_live(cfg: &Path, secret: &str) -> RunOut {
-    let out = Command::new(bin())
-        .args(["run", "--config"])
+/// `obi-scalp run --config CFG` in live mode with the credentials in the environment only.
+fn live_command(cfg: &Path, secret: &str) -> Command {
+    let mut c = Command::new(bin());
+    c.args(["run", "--config"])
         .arg(cfg)
         .env("OBI_SCALP_LIVE", "yes")
         .env("OBI_SCALP_API_KEY", KEY)
         .env("OBI_SCALP_API_SECRET", secret)
-        .env_remove("CREDENTIALS_DIRECTORY")
-        .output()
-        .unwrap();
+        .env_remove("CREDENTIALS_DIRECTORY");
+    c
+}
+
+fn run_live(cfg: &Path, secret: &str) -> RunOut {
+    let out = live_command(cfg, secret).output().unwrap();
     RunOut {
         code: out.status.code(),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -472,13 +476,7 @@ fn kill_file_during_a_live_run_cancels_everything_at_the_venue() {
             ("entry_timeout_ms = 300", "entry_timeout_ms = 600000"),
         ],
     );
-    let mut child = Command::new(bin())
-        .args(["run", "--config"])
-        .arg(&cfg)
-        .env("OBI_SCALP_LIVE", "yes")
-        .env("OBI_SCALP_API_KEY", KEY)
-        .env("OBI_SCALP_API_SECRET", SECRET)
-        .env_remove("CREDENTIALS_DIRECTORY")
+    let mut child = live_command(&cfg, SECRET)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -565,14 +563,8 @@ fn live_mode_on_a_venue_without_a_live_gateway_refuses_naming_it() {
         "mode = \"live\"\n[market]\nvenue = \"coincheck\"\nsymbol = \"btc_jpy\"\n[ops]\nhttp_addr = \"off\"\n",
     )
     .unwrap();
-    let out = Command::new(bin())
+    let out = live_command(&cfg, SECRET)
         .current_dir(&dir)
-        .args(["run", "--config"])
-        .arg(&cfg)
-        .env("OBI_SCALP_LIVE", "yes")
-        .env("OBI_SCALP_API_KEY", KEY)
-        .env("OBI_SCALP_API_SECRET", SECRET)
-        .env_remove("CREDENTIALS_DIRECTORY")
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
