@@ -14,7 +14,6 @@ use std::io::Read;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -24,7 +23,7 @@ use serde_json::Value;
 
 #[path = "common/child.rs"]
 mod child;
-use child::{collect, http, read_json, samples};
+use child::{http, read_json, samples};
 
 const BIN: &str = env!("CARGO_BIN_EXE_obi-scalp");
 
@@ -56,32 +55,15 @@ struct Proc {
 
 impl Proc {
     /// Spawns `cmd` and waits (bounded) for its first line of stdout.
-    fn start(mut cmd: Command, what: &str) -> (Proc, String) {
-        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {what}: {e}"));
-        let stdout = Arc::new(Mutex::new(String::new()));
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = mpsc::channel();
-        let readers = vec![
-            collect(child.stdout.take().unwrap(), stdout.clone(), Some(tx)),
-            collect(child.stderr.take().unwrap(), stderr.clone(), None),
-        ];
-        let mut p = Proc {
-            child,
-            stdout,
-            stderr,
-            readers,
+    fn start(cmd: Command, what: &str) -> (Proc, String) {
+        let s = child::spawn_collecting(cmd, what);
+        let p = Proc {
+            child: s.child,
+            stdout: s.stdout,
+            stderr: s.stderr,
+            readers: s.readers,
         };
-        match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(l) => (p, l),
-            Err(_) => {
-                let _ = p.child.kill();
-                let _ = p.child.wait();
-                panic!(
-                    "{what}: no first line within 30 s; stderr:\n{}",
-                    p.stderr.lock().unwrap()
-                );
-            }
-        }
+        (p, s.first_line)
     }
 
     fn wait(&mut self, limit: Duration) -> i32 {

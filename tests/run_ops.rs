@@ -11,7 +11,6 @@ use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -85,25 +84,13 @@ impl Run {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let mut child = cmd.spawn().expect("spawn obi-scalp run");
-        let stdout = Arc::new(Mutex::new(String::new()));
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = mpsc::channel();
-        let readers = vec![
-            collect(child.stdout.take().unwrap(), stdout.clone(), Some(tx)),
-            collect(child.stderr.take().unwrap(), stderr.clone(), None),
-        ];
-        let line = match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(l) => l,
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "no start-up line within 30 s; stderr:\n{}",
-                    stderr.lock().unwrap()
-                );
-            }
-        };
+        let child::Spawned {
+            child,
+            stdout,
+            stderr,
+            readers,
+            first_line: line,
+        } = child::spawn_collecting(cmd, "obi-scalp run");
         // "obi-scalp 0.1.0: ... ; http 127.0.0.1:PORT; Ctrl-C stops"
         let addr = line
             .split("; ")

@@ -141,3 +141,43 @@ pub fn samples(text: &str) -> BTreeMap<String, f64> {
         })
         .collect()
 }
+
+/// A spawned child with its stdout and stderr collected by reader threads, and its first line
+/// of stdout.
+pub struct Spawned {
+    pub child: std::process::Child,
+    pub stdout: Arc<Mutex<String>>,
+    pub stderr: Arc<Mutex<String>>,
+    pub readers: Vec<std::thread::JoinHandle<()>>,
+    pub first_line: String,
+}
+
+/// Spawns `cmd` (stdout and stderr piped) and waits, at most 30 s, for its first line of
+/// stdout; past that the child is killed and the test panics with `what` and its stderr.
+pub fn spawn_collecting(mut cmd: std::process::Command, what: &str) -> Spawned {
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {what}: {e}"));
+    let stdout = Arc::new(Mutex::new(String::new()));
+    let stderr = Arc::new(Mutex::new(String::new()));
+    let (tx, rx) = mpsc::channel();
+    let readers = vec![
+        collect(child.stdout.take().unwrap(), stdout.clone(), Some(tx)),
+        collect(child.stderr.take().unwrap(), stderr.clone(), None),
+    ];
+    match rx.recv_timeout(Duration::from_secs(30)) {
+        Ok(first_line) => Spawned {
+            child,
+            stdout,
+            stderr,
+            readers,
+            first_line,
+        },
+        Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{what}: no first line within 30 s; stderr:\n{}",
+                stderr.lock().unwrap()
+            );
+        }
+    }
+}
