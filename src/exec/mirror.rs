@@ -93,7 +93,7 @@ pub fn level_ring(
     ring_capacity: usize,
     levels_per_side: usize,
 ) -> (rtrb::Producer<LevelMsg>, rtrb::Consumer<LevelMsg>) {
-    rtrb::RingBuffer::new(level_ring_capacity(ring_capacity, levels_per_side))
+    crate::pipeline::ring::ring(level_ring_capacity(ring_capacity, levels_per_side))
 }
 
 /// The order stage's copy of the traded book.

@@ -165,15 +165,15 @@ impl<'a, S: FrameSource, D: Decoder + Send + 'static> Pipeline<'a, S, D> {
         let flags = self.flags.unwrap_or_default();
         let cap = cfg.pipeline.ring_capacity;
         let counters = Arc::new(HotCounters::default());
-        let (md_tx, md_rx) = rtrb::RingBuffer::new(cap);
-        let (mk_tx, mk_rx) = rtrb::RingBuffer::new(cap);
-        let (to_tx, to_rx) = rtrb::RingBuffer::new(cap);
-        let (ex_tx, ex_rx) = rtrb::RingBuffer::new(cap);
-        let (ev_tx, ev_rx) = rtrb::RingBuffer::new(cap);
+        let (md_tx, md_rx) = super::ring::ring(cap);
+        let (mk_tx, mk_rx) = super::ring::ring(cap);
+        let (to_tx, to_rx) = super::ring::ring(cap);
+        let (ex_tx, ex_rx) = super::ring::ring(cap);
+        let (ev_tx, ev_rx) = super::ring::ring(cap);
         let mut lat_tx = Vec::new();
         let mut lat_rx = Vec::new();
         for _ in 0..STAGES {
-            let (t, r) = rtrb::RingBuffer::new(cap);
+            let (t, r) = super::ring::ring(cap);
             lat_tx.push(t);
             lat_rx.push(r);
         }

@@ -9,6 +9,7 @@ pub mod heartbeat;
 pub mod layout;
 pub mod live;
 pub mod order;
+pub mod ring;
 pub mod runner;
 pub mod signal;
 pub mod sources;

@@ -70,7 +70,7 @@ pub struct TapReader {
 /// (so the feed thread takes no page faults on it later, and the resident size does not creep
 /// up as the ring fills for the first time).
 pub fn tap_pair(capacity: usize) -> (FrameTap, TapReader) {
-    let (mut tx, mut rx) = rtrb::RingBuffer::<u8>::new(capacity.max(ENTRY_HEADER + 64));
+    let (mut tx, mut rx) = crate::pipeline::ring::ring::<u8>(capacity.max(ENTRY_HEADER + 64));
     let zeros = [0u8; 4096];
     let mut sink = [0u8; 4096];
     loop {
