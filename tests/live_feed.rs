@@ -9,6 +9,9 @@
 //! REST answers carry the whole book; Bybit's window is the top `stream_depth` levels).
 //! Every wait is bounded.
 
+#[path = "common/child.rs"]
+mod child;
+
 use obi_scalp::book::BookSet;
 use obi_scalp::config::Config;
 use obi_scalp::instrument::{Instrument, Venue};
@@ -39,10 +42,28 @@ const QUIET: Duration = Duration::from_millis(300);
 // Simulator side
 
 /// The synthetic market, stopped at feed time `until_ns`: after that no frame is produced and
-/// the simulator's book stays as it is.
+/// the simulator's book stays as it is. `held`: its time starts at the first client frame (a
+/// subscription), not at the simulator's start, so a slow client misses none of it.
 struct Finite {
     inner: SyntheticFeed,
     until_ns: u64,
+    held: bool,
+    /// Feed time of the first client frame (held markets).
+    start_ns: Option<u64>,
+    /// Feed time of the latest advance.
+    now_ns: u64,
+}
+
+impl Finite {
+    fn new(venue: Venue, feed_secs: u64, held: bool) -> Finite {
+        Finite {
+            inner: synthetic(venue, 7),
+            until_ns: feed_secs * 1_000_000_000,
+            held,
+            start_ns: None,
+            now_ns: 0,
+        }
+    }
 }
 
 impl SimFeed for Finite {
@@ -53,10 +74,20 @@ impl SimFeed for Finite {
         self.inner.routes()
     }
     fn on_client_frame(&mut self, route: Route, frame: &str) -> Vec<String> {
+        if self.held && self.start_ns.is_none() {
+            self.start_ns = Some(self.now_ns);
+        }
         self.inner.on_client_frame(route, frame)
     }
     fn advance(&mut self, t_ns: u64, out: &mut Vec<(Route, String)>) -> bool {
-        self.inner.advance(t_ns.min(self.until_ns), out)
+        self.now_ns = t_ns;
+        let t = match (self.held, self.start_ns) {
+            (false, _) => t_ns,
+            (true, Some(start)) => t_ns - start,
+            (true, None) => return true,
+        };
+        // Exhausted once its end has been reached (the simulator then says so).
+        self.inner.advance(t.min(self.until_ns), out) && t < self.until_ns
     }
     fn rest(&mut self, path_and_query: &str) -> RestReply {
         self.inner.rest(path_and_query)
@@ -92,14 +123,17 @@ fn start_sim(
     faults: &[&str],
     tls: Option<&Path>,
 ) -> Sim {
-    start_sim_on("127.0.0.1:0", venue, speed, feed_secs, faults, tls)
+    start_sim_on("127.0.0.1:0", venue, speed, feed_secs, false, faults, tls)
 }
 
+/// `held`: a finite market starts at the first client frame (see [`Finite`]); it has no
+/// `ends_at` then.
 fn start_sim_on(
     listen: &str,
     venue: Venue,
     speed: f64,
     feed_secs: Option<u64>,
+    held: bool,
     faults: &[&str],
     tls: Option<&Path>,
 ) -> Sim {
@@ -113,10 +147,7 @@ fn start_sim_on(
         dir: d.to_path_buf(),
     });
     let feed: Box<dyn SimFeed> = match feed_secs {
-        Some(s) => Box::new(Finite {
-            inner: synthetic(venue, 7),
-            until_ns: s * 1_000_000_000,
-        }),
+        Some(s) => Box::new(Finite::new(venue, s, held)),
         None => Box::new(synthetic(venue, 7)),
     };
     let start = Instant::now();
@@ -125,7 +156,9 @@ fn start_sim_on(
     Sim {
         server,
         handle,
-        ends_at: feed_secs.map(|s| start + Duration::from_secs_f64(s as f64 / speed)),
+        ends_at: feed_secs
+            .filter(|_| !held)
+            .map(|s| start + Duration::from_secs_f64(s as f64 / speed)),
     }
 }
 
@@ -701,8 +734,8 @@ fn pipeline_opens_orders_only_on_synced_books_under_faults() {
 // `obi-scalp record` → `obi-scalp book`
 
 fn record_and_replay(venue: Venue) {
-    // The recorder starts first and keeps trying until the simulator listens, so the market
-    // and the drop (1.2 s after the simulator started) always find an open connection.
+    // The recorder starts first and keeps trying (up to its connect timeout) until the
+    // simulator listens; the simulator's market waits for the recorder's subscription.
     let dir = temp_dir("record");
     let addr = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -726,39 +759,86 @@ fn record_and_replay(venue: Venue) {
     .unwrap();
     let out = dir.join("out");
     let bin = env!("CARGO_BIN_EXE_obi-scalp");
-    // 45 s of market at 15x: 3 s; the recording stops about 2 s after the market.
-    let child = Command::new(bin)
-        .args(["record", "--duration", "5", "--config"])
+    // 45 s of market at 15x (3 s). The recording runs until the test stops it: once the
+    // market has ended and the recorder has read all of it (no fixed window to outlast the
+    // market on a loaded machine); 120 s is only the bound.
+    let mut rec = Command::new(bin)
+        .args([
+            "record",
+            "--duration",
+            "120",
+            "--connect-timeout",
+            "60",
+            "--config",
+        ])
         .arg(&cfg_path)
         .arg("--out")
         .arg(&out)
+        .env("RUST_LOG", "info")
+        .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    let (stdout, stderr) = (
+        Arc::new(Mutex::new(String::new())),
+        Arc::new(Mutex::new(String::new())),
+    );
+    let readers = [
+        child::collect(rec.stdout.take().unwrap(), stdout.clone(), None),
+        child::collect(rec.stderr.take().unwrap(), stderr.clone(), None),
+    ];
     std::thread::sleep(Duration::from_millis(300));
-    let sim = start_sim_on(
+    // The market waits for the recorder's subscription, and the drop comes 25 frames into it,
+    // however late a loaded machine starts the recorder.
+    let mut sim = start_sim_on(
         &addr.to_string(),
         venue,
         15.0,
         Some(45),
-        &["drop@1200ms"],
+        true,
+        &["drop@msg=25"],
         None,
     );
-    let r = child.wait_with_output().unwrap();
+    let h = sim.handle.clone();
+    let ended = wait_until(LIMIT, || h.feed_exhausted() && h.queued_frames() == 0);
+    assert!(ended, "the simulator's market did not end");
+    // Closing the simulator ends the recorder's connection after the last frame written to it
+    // (TCP keeps the order): once the recorder logs that connection lost (its second: the
+    // first is the drop), it has read the whole market.
+    assert!(sim.server.stop(), "the simulator stopped cleanly");
+    let lost = || connections_lost(&stderr.lock().unwrap());
     assert!(
-        sim.ends_at.unwrap() < Instant::now(),
-        "the recording stopped before the market"
+        wait_until(LIMIT, || lost() >= 2),
+        "the recorder never logged the simulator's close: {}",
+        stderr.lock().unwrap()
     );
-    let stdout = String::from_utf8_lossy(&r.stdout);
-    let stderr = String::from_utf8_lossy(&r.stderr);
-    assert!(r.status.success(), "record failed: {stdout}\n{stderr}");
+    let kill = Command::new("kill")
+        .args(["-INT", &rec.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let st = child::wait_bounded(&mut rec, LIMIT).expect("record stops on SIGINT");
+    for r in readers {
+        r.join().unwrap();
+    }
+    let stdout = stdout.lock().unwrap().clone();
+    let stderr = stderr.lock().unwrap().clone();
+    assert!(st.success(), "record failed: {stdout}\n{stderr}");
     assert!(stdout.contains(" 0 dropped"), "{stdout}");
     let summary = stdout
         .lines()
         .find(|l| l.starts_with("summary: "))
         .expect("a summary line");
-    for want in ["reconnects=1", "book_state=synced", "dropped=0", "files=1"] {
+    // One reconnect (after the drop); at the end the simulator's close is seen: the book waits
+    // for a new connection.
+    for want in [
+        "reconnects=1",
+        "book_state=resyncing",
+        "feed=reconnecting",
+        "dropped=0",
+        "files=1",
+    ] {
         assert!(summary.contains(want), "{want} not in {summary}");
     }
     let files: Vec<PathBuf> = std::fs::read_dir(&out)
@@ -803,9 +883,34 @@ fn record_and_replay(venue: Venue) {
         asks.len()
     );
     assert_eq!((bids, asks), want, "replayed book != simulator book");
-    let stderr = String::from_utf8_lossy(&b.stderr);
-    eprintln!("{stdout}{stderr}");
+    eprintln!("{stdout}{}", String::from_utf8_lossy(&b.stderr));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Connections the recorder logged as lost (the sum of the `count=` of its "feed connection
+/// lost" lines).
+fn connections_lost(log: &str) -> u64 {
+    log.lines()
+        .filter(|l| l.contains("feed connection lost"))
+        .map(|l| {
+            l.split_whitespace()
+                .find_map(|w| w.strip_prefix("count="))
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(1)
+        })
+        .sum()
+}
+
+/// Polls `done` every 10 ms until it holds (true) or `limit` passes (false).
+fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + limit;
+    while !done() {
+        if Instant::now() >= end {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    true
 }
 
 #[test]
@@ -913,7 +1018,15 @@ fn rotated_recording_of_bybit_spot_replays_every_file() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(300));
-    let _sim = start_sim_on(&addr.to_string(), Venue::Bybit, 15.0, None, &[], None);
+    let _sim = start_sim_on(
+        &addr.to_string(),
+        Venue::Bybit,
+        15.0,
+        None,
+        false,
+        &[],
+        None,
+    );
     let r = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&r.stdout);
     assert!(

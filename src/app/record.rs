@@ -97,8 +97,8 @@ pub fn run(a: RecordArgs) -> Result<(), AppError> {
     let counters = Arc::new(HotCounters::default());
     let flags = Arc::new(Flags::default());
     let cap = cfg.pipeline.ring_capacity.max(1024);
-    let (md_tx, mut md_rx) = rtrb::RingBuffer::<MdEvent>::new(cap);
-    let (lat_tx, mut lat_rx) = rtrb::RingBuffer::<LatencySample>::new(4096);
+    let (md_tx, mut md_rx) = crate::pipeline::ring::ring::<MdEvent>(cap);
+    let (lat_tx, mut lat_rx) = crate::pipeline::ring::ring::<LatencySample>(4096);
     let mut feed = FeedStage::new(
         source,
         decoder,
@@ -126,6 +126,9 @@ pub fn run(a: RecordArgs) -> Result<(), AppError> {
     }
     let started = Instant::now();
     let mut last_status = Instant::now();
+    // Connections lost and made, gaps and resyncs in the log, as `run` tells them.
+    let mut feed_log = crate::ops::feed_log::FeedLog::new();
+    let mut last_look = Instant::now();
     let mut write_err = None;
     // The recorded instrument's book state, as the book stage would see it.
     let mut book_state = BookState::Resyncing;
@@ -175,6 +178,10 @@ pub fn run(a: RecordArgs) -> Result<(), AppError> {
             interrupted.load(Ordering::Relaxed) || duration.is_some_and(|d| started.elapsed() >= d);
         if stop {
             flags.stop.store(true, Ordering::Relaxed);
+        }
+        if last_look.elapsed() >= Duration::from_millis(100) {
+            last_look = Instant::now();
+            feed_log.observe(&counters, Some(&live));
         }
         if last_status.elapsed() >= Duration::from_secs(5) {
             last_status = Instant::now();
