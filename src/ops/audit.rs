@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
-use crossbeam::channel::{self, Receiver, RecvTimeoutError, Sender, TrySendError};
+use crossbeam_channel::{self as channel, Receiver, RecvTimeoutError, Sender, TrySendError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 

@@ -34,7 +34,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam::channel::{self, Receiver, TrySendError};
+use crossbeam_channel::{self as channel, Receiver, TrySendError};
 use mio::{Events, Interest, Poll, Token, Waker};
 use prometheus::IntCounter;
 use serde::{Deserialize, Serialize};

@@ -254,7 +254,7 @@ pub fn journal_rows(lite: &rusqlite::Connection) -> rusqlite::Result<i64> {
 
 /// The sink thread's handle: wake it after each flush, stop it at the end.
 pub struct PgSink {
-    wake: crossbeam::channel::Sender<()>,
+    wake: crossbeam_channel::Sender<()>,
     stop: Arc<AtomicBool>,
     stats: Arc<PgStats>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -263,7 +263,7 @@ pub struct PgSink {
 impl PgSink {
     /// Starts the sink thread for the journal at `journal` (already open and migrated).
     pub fn spawn(url: String, journal: PathBuf) -> std::io::Result<PgSink> {
-        let (wake, rx) = crossbeam::channel::bounded(1);
+        let (wake, rx) = crossbeam_channel::bounded(1);
         let stop = Arc::new(AtomicBool::new(false));
         let stats = Arc::new(PgStats::default());
         let (s2, st2) = (stop.clone(), stats.clone());
@@ -309,7 +309,7 @@ fn connect_pg(url: &str) -> Result<postgres::Client, StoreError> {
 fn sink_loop(
     url: &str,
     journal: &Path,
-    rx: &crossbeam::channel::Receiver<()>,
+    rx: &crossbeam_channel::Receiver<()>,
     stop: &AtomicBool,
     stats: &PgStats,
 ) {
