@@ -809,7 +809,18 @@ fn stop_case(run: &mut Run, code: i32, reason: &str, trigger: Option<&dyn Fn(&Ru
     let cancel = pos(&|e| {
         e["kind"] == "cancel" && e["order_id"] == "all" && e["event_ns"].as_u64() >= Some(t0_ns)
     })
-    .expect("cancel-all after the trigger audited");
+    .unwrap_or_else(|| {
+        // What the audit did say, so a failure shows its cause (seen once, not reproduced).
+        let told: Vec<&Value> = audit
+            .iter()
+            .filter(|e| {
+                e["kind"] == "cancel"
+                    || e["kind"] == "risk_transition"
+                    || e["kind"] == "kill_switch"
+            })
+            .collect();
+        panic!("no cancel-all audited at or after the trigger (t0 {t0_ns} ns): {told:?}")
+    });
     let cancel_ns = audit[cancel]["event_ns"].as_u64().unwrap();
     let to_cancel = Duration::from_nanos(cancel_ns - t0_ns);
     // After the stop: only reduce-only orders (the flatten), and they close what was open.
