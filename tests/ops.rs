@@ -467,6 +467,48 @@ fn connections_beyond_max_connections_get_busy_and_the_server_recovers() {
 }
 
 #[test]
+fn requests_are_counted_by_endpoint_and_status_code() {
+    let ctx = HttpContext {
+        board: Arc::new(StatusBoard::new(full_status())),
+        kill: KillSwitch::new(),
+        secrets: None,
+        audit: None,
+        feed_down_tolerance: Duration::from_secs(30),
+    };
+    let cfg = HttpConfig {
+        kill_enabled: false,
+        ..test_http_cfg()
+    };
+    let srv = HttpServer::start(&cfg, ctx).unwrap();
+    let addr = srv.local_addr();
+    for _ in 0..3 {
+        assert_eq!(get(addr, "/healthz").code, 200);
+    }
+    assert_eq!(get(addr, "/health/detailed").code, 200);
+    assert_eq!(get(addr, "/nope").code, 404);
+    // The kill endpoint off: 404, still counted as "kill".
+    assert_eq!(post_kill(addr, None).code, 404);
+    assert_eq!(get(addr, "/metrics").code, 200);
+    // Counted before this scrape is rendered: the scrape itself is not in it yet.
+    let metrics = get(addr, "/metrics").body;
+    let value = |labels: &str| -> u64 {
+        let key = format!("obi_scalp_http_requests_total{{{labels}}} ");
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&key))
+            .unwrap_or_else(|| panic!("{key} missing in\n{metrics}"))
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(value("code=\"200\",endpoint=\"healthz\""), 3);
+    assert_eq!(value("code=\"200\",endpoint=\"health_detailed\""), 1);
+    assert_eq!(value("code=\"404\",endpoint=\"other\""), 1);
+    assert_eq!(value("code=\"404\",endpoint=\"kill\""), 1);
+    assert_eq!(value("code=\"200\",endpoint=\"metrics\""), 1);
+    srv.stop();
+}
+
+#[test]
 fn failed_kill_attempts_are_counted_and_throttled() {
     let dir = tmpdir("throttle");
     let good = "good-token-0123456789abcdef0123456789";
@@ -825,11 +867,22 @@ fn referenced_metrics(text: &str) -> std::collections::BTreeSet<String> {
 
 #[test]
 fn alerts_and_dashboard_use_exported_metric_names() {
-    let board = Arc::new(StatusBoard::new(full_status()));
-    let kill = KillSwitch::new();
-    let metrics = obi_scalp::ops::metrics::Metrics::new(board, kill, Duration::from_secs(30));
-    let exported: std::collections::BTreeSet<String> = metrics
-        .render()
+    // What the ops server exports: the status board's figures and the server's own counters.
+    let ctx = HttpContext {
+        board: Arc::new(StatusBoard::new(full_status())),
+        kill: KillSwitch::new(),
+        secrets: None,
+        audit: None,
+        feed_down_tolerance: Duration::from_secs(30),
+    };
+    let cfg = HttpConfig {
+        kill_enabled: false,
+        ..test_http_cfg()
+    };
+    let srv = HttpServer::start(&cfg, ctx).unwrap();
+    let text = get(srv.local_addr(), "/metrics").body;
+    srv.stop();
+    let exported: std::collections::BTreeSet<String> = text
         .lines()
         .filter_map(|l| l.strip_prefix("# TYPE "))
         .map(|l| l.split(' ').next().unwrap().to_owned())

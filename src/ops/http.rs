@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{self as channel, Receiver, TrySendError};
 use mio::{Events, Interest, Poll, Token, Waker};
-use prometheus::IntCounter;
+use prometheus::{IntCounter, IntCounterVec, Opts};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use zeroize::Zeroizing;
@@ -232,17 +232,19 @@ impl Handler {
     /// The bytes the server writes back for a connection that sent `request` and then closed
     /// its side (empty when the server answers nothing: the request ended too early).
     pub fn answer(&self, request: &[u8]) -> Vec<u8> {
-        let resp = match parse_request(request, &self.shared.cfg) {
+        let (resp, path) = match parse_request(request, &self.shared.cfg) {
             Parsed::Partial => return Vec::new(),
-            Parsed::Reject(Reject(code, msg)) => Response::error(code, msg),
-            Parsed::Done(req) => route(&req, &self.shared, "fuzz"),
+            Parsed::Reject(Reject(code, msg)) => (Response::error(code, msg), None),
+            Parsed::Done(req) => (route(&req, &self.shared, "fuzz"), Some(req.path)),
         };
+        self.shared.counters.answered(path.as_deref(), resp.code);
         response_bytes(&resp)
     }
 }
 
 /// The server's own counters, in its metrics registry.
 struct HttpCounters {
+    requests: IntCounterVec,
     unauthorized: IntCounter,
     throttled: IntCounter,
     busy: IntCounter,
@@ -257,7 +259,17 @@ impl HttpCounters {
             let _ = metrics.registry().register(Box::new(c.clone()));
             c
         };
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "obi_scalp_http_requests_total",
+                "Ops HTTP requests answered, by endpoint (healthz, health_detailed, metrics, kill; other: an unknown path or a request that did not parse) and status code. Connections answered before a whole request are in obi_scalp_http_busy_total and obi_scalp_http_request_timeouts_total.",
+            ),
+            &["endpoint", "code"],
+        )
+        .expect("valid metric");
+        let _ = metrics.registry().register(Box::new(requests.clone()));
         HttpCounters {
+            requests,
             unauthorized: counter(
                 "obi_scalp_http_kill_unauthorized_total",
                 "POST /kill requests answered 401: bearer token missing or wrong.",
@@ -275,6 +287,22 @@ impl HttpCounters {
                 "Ops HTTP connections answered 408: no whole request within the deadlines.",
             ),
         }
+    }
+}
+
+impl HttpCounters {
+    /// Counts one answer to a request for `path` (`None`: it did not parse).
+    fn answered(&self, path: Option<&str>, code: u16) {
+        let endpoint = match path {
+            Some("/healthz") => "healthz",
+            Some("/health/detailed") => "health_detailed",
+            Some("/metrics") => "metrics",
+            Some("/kill") => "kill",
+            _ => "other",
+        };
+        self.requests
+            .with_label_values(&[endpoint, &code.to_string()])
+            .inc();
     }
 }
 
@@ -759,16 +787,19 @@ fn read_some(conn: &mut Conn, shared: &Shared) -> Next {
     if let ConnState::Reading { idle_until, .. } = &mut conn.state {
         *idle_until = Instant::now() + Duration::from_millis(cfg.io_timeout_ms);
     }
-    let resp = match parse_request(&conn.buf, cfg) {
+    let (resp, path) = match parse_request(&conn.buf, cfg) {
         Parsed::Partial if eof => return Next::Close,
         Parsed::Partial => return Next::Keep,
-        Parsed::Reject(Reject(code, msg)) => Response::error(code, msg),
-        Parsed::Done(req) if req.method == "GET" && req.path == "/healthz" => healthz(shared),
+        Parsed::Reject(Reject(code, msg)) => (Response::error(code, msg), None),
+        Parsed::Done(req) if req.method == "GET" && req.path == "/healthz" => {
+            (healthz(shared), Some(req.path))
+        }
         Parsed::Done(req) => match check_route(&req, cfg) {
-            Some(r) => r,
+            Some(r) => (r, Some(req.path)),
             None => return Next::Work(req),
         },
     };
+    shared.counters.answered(path.as_deref(), resp.code);
     let until = Instant::now() + Duration::from_millis(cfg.io_timeout_ms);
     conn.state = ConnState::Writing {
         out: response_bytes(&resp),
@@ -800,6 +831,7 @@ fn worker(rx: Receiver<Job>, shared: Arc<Shared>) {
     while let Ok(mut job) = rx.recv() {
         let peer = job.peer.to_string();
         let resp = route(&job.req, &shared, &peer);
+        shared.counters.answered(Some(&job.req.path), resp.code);
         if let Err(e) = job.stream.write_all(&response_bytes(&resp)) {
             tracing::debug!(peer = %peer, error = %e, "ops HTTP answer not sent");
         }
