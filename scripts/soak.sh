@@ -223,9 +223,12 @@ print(r[0]["value"][1] if r else "")' 2>/dev/null || true
 }
 
 # One sample line: t rss_kb fds threads healthy synced overflows frame_age kill alerts
+# rss_anon_kb rss_file_kb (RSS split: anonymous memory, where a leak grows, and mapped files,
+# the binary's own pages among them, paged in as code first runs)
 sample() { # pid t http_addr venue
-    local pid="$1" t="$2" addr="$3" venue="$4" rss threads fds m alerts="-"
+    local pid="$1" t="$2" addr="$3" venue="$4" rss threads fds m alerts="-" split
     rss="$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status" 2>/dev/null)" || return 0
+    split="$(awk '/^RssAnon:/ { a = $2 } /^RssFile:/ { f = $2 } END { printf "%s\t%s", a, f }' "/proc/$pid/status" 2>/dev/null)" || split="-	-"
     threads="$(awk '/^Threads:/ { print $2 }' "/proc/$pid/status" 2>/dev/null)"
     fds="$(ls "/proc/$pid/fd" 2>/dev/null | wc -l)"
     [ -n "$rss" ] || return 0
@@ -243,7 +246,7 @@ sample() { # pid t http_addr venue
         [ -n "$m" ] || m="-	-	-	-	-"
     fi
     [ "$PROM" = 1 ] && alerts="$(firing_alerts "$venue")"
-    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$rss" "$fds" "$threads" "$m" "$alerts"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$rss" "$fds" "$threads" "$m" "$alerts" "$split"
 }
 
 # Alerts that mean the client is stuck (or gone) rather than reacting to one fault.
@@ -289,7 +292,7 @@ soak_one() {
     fi
     CLIENT_PID=$!
     echo "$CLIENT_PID" >>"$WORK/pids"
-    printf 't_s\trss_kb\tfds\tthreads\thealthy\tbook_synced\tring_overflows\tlast_frame_age_s\tkill_engaged\talerts_firing\n' >"$dir/samples"
+    printf 't_s\trss_kb\tfds\tthreads\thealthy\tbook_synced\tring_overflows\tlast_frame_age_s\tkill_engaged\talerts_firing\trss_anon_kb\trss_file_kb\n' >"$dir/samples"
     local start now next alive
     start=$(date +%s)
     alive=$start
@@ -358,22 +361,22 @@ soak_one() {
     local warm_t stats
     warm_t=$(( DURATION * 3 / 10 ))
     stats="$(awk -F'\t' -v w="$warm_t" 'NR > 1 && $1 >= w && $2 != "" {
-            n++; if (n == 1) { r0 = $2; f0 = $3; t0 = $4 }
-            r1 = $2; f1 = $3; t1 = $4
+            n++; if (n == 1) { r0 = $2; f0 = $3; t0 = $4; a0 = $11; m0 = $12 }
+            r1 = $2; f1 = $3; t1 = $4; a1 = $11; m1 = $12
             if ($2 > rmax) rmax = $2; if ($3 > fmax) fmax = $3; if ($4 > tmax) tmax = $4
             sx += $1; sy += $2; sxx += $1 * $1; sxy += $1 * $2 }
         END {
             if (n < 2) { print "none"; exit }
             d = n * sxx - sx * sx; slope = d ? (n * sxy - sx * sy) / d : 0
-            printf "%d %d %d %d %d %d %d %d %d %d %.1f\n", n, r0, r1, rmax, f0, f1, fmax, t0, t1, tmax, slope * 3600
+            printf "%d %d %d %d %d %d %d %d %d %d %.1f %d %d\n", n, r0, r1, rmax, f0, f1, fmax, t0, t1, tmax, slope * 3600, a1 - a0, m1 - m0
         }' "$dir/samples")"
     if [ "$stats" = none ] || [ -z "$stats" ]; then
         fail "$venue" "fewer than 2 samples after warm-up"
     else
-        local n r0 r1 rmax f0 f1 fmax t0 t1 tmax slope growth_kb
-        read -r n r0 r1 rmax f0 f1 fmax t0 t1 tmax slope <<<"$stats"
+        local n r0 r1 rmax f0 f1 fmax t0 t1 tmax slope growth_kb anon_kb file_kb
+        read -r n r0 r1 rmax f0 f1 fmax t0 t1 tmax slope anon_kb file_kb <<<"$stats"
         growth_kb=$((r1 - r0))
-        echo "soak: $venue: RSS ${r0} kB after warm-up (t=${warm_t}s), ${r1} kB at the end, peak ${rmax} kB: growth $((growth_kb)) kB ($(awk -v g="$growth_kb" 'BEGIN { printf "%.2f", g / 1024 }') MiB, bound ${RSS_GROWTH_MIB} MiB), slope ${slope} kB/h over $n samples"
+        echo "soak: $venue: RSS ${r0} kB after warm-up (t=${warm_t}s), ${r1} kB at the end, peak ${rmax} kB: growth $((growth_kb)) kB ($(awk -v g="$growth_kb" 'BEGIN { printf "%.2f", g / 1024 }') MiB, bound ${RSS_GROWTH_MIB} MiB), slope ${slope} kB/h over $n samples; of the growth ${anon_kb} kB anonymous, ${file_kb} kB mapped files"
         echo "soak: $venue: fds ${f0} after warm-up, ${f1} at the end, peak ${fmax}; threads ${t0} -> ${t1}, peak ${tmax}"
         [ "$growth_kb" -lt $((RSS_GROWTH_MIB * 1024)) ] || fail "$venue" "RSS grew by ${growth_kb} kB (bound ${RSS_GROWTH_MIB} MiB)"
         [ "$f1" -le $((f0 + 4)) ] || fail "$venue" "open fds grew from $f0 to $f1"
