@@ -238,7 +238,16 @@ wait_for 60 "healthy again" healthy 9754
 # 6. Exit 8 (kill file) stays down; its warning is PRIORITY=4 in the journal.
 n="$(prop "$u" NRestarts)"
 ct touch /var/lib/obi-scalp/var/KILL
-if wait_for 30 "exit 8" down_with "$u" 8; then
+# The config's stop_linger_ms (25 s): the process stays up answering /healthz 503 and /metrics
+# with the kill switch engaged, so Prometheus sees it, then exits 8.
+kill_scrapeable() {
+    [ "$(http_code 9754 /healthz)" = 503 ] \
+        && ct curl -s http://127.0.0.1:9754/metrics | grep -q '^obi_scalp_kill_switch_engaged 1'
+}
+if wait_for 20 "the kill switch on /metrics while lingering" kill_scrapeable; then
+    ok "kill switch: /healthz 503 and obi_scalp_kill_switch_engaged 1 served while lingering ($(prop "$u" ActiveState))"
+else bad "the kill switch was not served on /metrics before the exit"; fi
+if wait_for 60 "exit 8" down_with "$u" 8; then
     sleep 3
     if down_with "$u" 8 && [ "$(prop "$u" NRestarts)" = "$n" ]; then ok "exit 8 (kill switch) stays down"; else bad "exit 8 restarted"; fi
 else bad "no exit 8 after the kill file"; fi
