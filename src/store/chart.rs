@@ -220,6 +220,11 @@ const GRID: RGBColor = RGBColor(0xdd, 0xdd, 0xdd);
 const ZERO: RGBColor = RGBColor(0x44, 0x44, 0x44);
 const NOTE: RGBColor = RGBColor(0x66, 0x66, 0x66);
 
+/// A bar's value and colour.
+type Bar = (f64, RGBColor);
+/// A label on the x axis at a position.
+type Tick = (f64, String);
+
 /// What one chart shows; [`png`] and [`svg`] draw it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Chart {
@@ -242,8 +247,8 @@ pub enum Body {
     /// bottom; `histogram`: counts (the value axis steps by whole numbers) of bins whose bars
     /// span their slot, edge to edge.
     Bars {
-        bars: Vec<(f64, RGBColor)>,
-        ticks: Vec<(f64, String)>,
+        bars: Vec<Bar>,
+        ticks: Vec<Tick>,
         x_desc: String,
         histogram: bool,
     },
@@ -560,7 +565,7 @@ fn label_every(slots: usize) -> usize {
 }
 
 /// Labels at the slots' centres, thinned so that they do not overlap.
-fn centre_ticks(labels: impl Iterator<Item = String>, slots: usize) -> Vec<(f64, String)> {
+fn centre_ticks(labels: impl Iterator<Item = String>, slots: usize) -> Vec<Tick> {
     let every = label_every(slots);
     labels
         .enumerate()
@@ -573,7 +578,7 @@ fn bar_chart(
     title: &str,
     y_desc: String,
     x_desc: String,
-    (bars, ticks): (Vec<(f64, RGBColor)>, Vec<(f64, String)>),
+    (bars, ticks): (Vec<Bar>, Vec<Tick>),
     histogram: bool,
     empty: &str,
 ) -> Chart {
@@ -655,14 +660,14 @@ pub fn trade_histogram(s: &Series) -> Chart {
     let step = bins.first().map_or(1.0, |b| b.1 - b.0);
     let dec = decimals_for(step);
     let every = label_every(bins.len() + 1);
-    let mut ticks: Vec<(f64, String)> = bins
+    let mut ticks: Vec<Tick> = bins
         .iter()
         .enumerate()
         .filter(|(i, _)| i % every == 0)
         .map(|(i, b)| (i as f64, format!("{:.dec$}", b.0)))
         .collect();
     if let Some(last) = bins.last() {
-        if bins.len() % every == 0 {
+        if bins.len().is_multiple_of(every) {
             ticks.push((bins.len() as f64, format!("{:.dec$}", last.1)));
         }
     }
