@@ -619,7 +619,7 @@ pub fn daily_pnl(s: &Series) -> Chart {
         "day (UTC, MM-DD)".into(),
         (bars, ticks),
         false,
-        "nothing in this range",
+        "no closed trades in this range",
     )
 }
 
