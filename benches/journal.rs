@@ -4,7 +4,7 @@
 //!    [`Journal::equity`] / [`Journal::flush`], the calls the cold thread makes, on one thread.
 //!    Each trade is six records (entry order, entry fill, exit order, exit fill, closed trade,
 //!    equity snapshot); a flush (one transaction) every 1,000 trades. Prints records/s.
-//! 2. **Report:** [`report::build`] over the whole month and all five SVG charts, timed, with the
+//! 2. **Report:** [`report::build`] over the whole month and all five charts as PNG and SVG, timed, with the
 //!    peak resident set of that phase alone (`VmHWM` after resetting it through
 //!    `/proc/self/clear_refs`).
 //!
@@ -162,12 +162,14 @@ fn main() {
     let range = Period::Month.containing(MONTH_NS as i64);
     let (r, series) = report::build(&c, "replay", Period::Month, range).unwrap();
     let build_s = t0.elapsed().as_secs_f64();
-    let daily: Vec<String> = r.daily.iter().map(|d| d.net_pnl.clone()).collect();
-    let charts = chart::all(&series, &daily);
-    let svg_bytes: usize = charts.iter().map(|c| c.2.len()).sum();
+    let (mut png_bytes, mut svg_bytes) = (0, 0);
+    for (_, _, c) in chart::all(&series) {
+        png_bytes += chart::png(&c).unwrap().len();
+        svg_bytes += chart::svg(&c).unwrap().len();
+    }
     let total_s = t0.elapsed().as_secs_f64();
     println!(
-        "report/month: {} trades: build {build_s:.2} s, with 5 SVG charts ({svg_bytes} bytes) {total_s:.2} s; \
+        "report/month: {} trades: build {build_s:.2} s, with 5 charts as PNG ({png_bytes} bytes) and SVG ({svg_bytes} bytes) {total_s:.2} s; \
          peak RSS of the report phase {} kB{}",
         r.trades,
         vm_hwm_kb().map_or("?".into(), |k| k.to_string()),

@@ -240,7 +240,44 @@ fn report(journal: &Path, out: &Path, extra: &[&str]) -> serde_json::Value {
             "no .{ext} written"
         );
     }
-    json.expect("report json written")
+    let json: serde_json::Value = json.expect("report json written");
+    // Every chart as PNG and SVG; the PNG decodes at the chart's size and is not blank.
+    let stem = format!("report_month_{}", json["from"].as_str().unwrap());
+    for chart in ["equity", "drawdown", "daily_pnl", "trade_pnl", "latency"] {
+        let svg = std::fs::read_to_string(out.join(format!("{stem}_{chart}.svg")))
+            .unwrap_or_else(|e| panic!("{chart}.svg: {e}"));
+        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+        let file = out.join(format!("{stem}_{chart}.png"));
+        let png = std::fs::read(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let (w, h, px) = decode_png(&png);
+        assert_eq!((w, h), (900, 360), "{}", file.display());
+        let n = px.len() as f64;
+        let mean = px.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+        let var = px
+            .iter()
+            .map(|&v| (f64::from(v) - mean).powi(2))
+            .sum::<f64>()
+            / n;
+        let ink = px.chunks(3).filter(|p| p.iter().all(|&v| v < 160)).count();
+        assert!(
+            var > 10.0 && ink > 300,
+            "{}: variance {var}, {ink} dark pixels",
+            file.display()
+        );
+    }
+    json
+}
+
+/// `(width, height, RGB pixels)` of a PNG file.
+fn decode_png(png: &[u8]) -> (u32, u32, Vec<u8>) {
+    let mut r = png::Decoder::new(std::io::Cursor::new(png))
+        .read_info()
+        .expect("a PNG");
+    let mut buf = vec![0; r.output_buffer_size().unwrap()];
+    let info = r.next_frame(&mut buf).expect("a PNG frame");
+    assert_eq!(info.color_type, png::ColorType::Rgb);
+    buf.truncate(info.buffer_size());
+    (info.width, info.height, buf)
 }
 
 /// `replay --journal` then `report` on that journal: the figures equal `summary.json` exactly.
@@ -304,43 +341,31 @@ fn report_on_a_replay_journal_equals_summary_json() {
         "a recording with trades"
     );
     // The charts are drawn from the journal: one equity point per journaled equity row, one
-    // histogram count per closed trade, one daily bar per day with trades.
+    // daily bar per day with trades, red for this loss.
     let svg = |name: &str| {
         std::fs::read_to_string(dir.join(format!("out/report_month_2026-08-01_{name}.svg")))
             .unwrap_or_else(|e| panic!("{name}.svg: {e}"))
     };
     let eq = svg("equity");
-    let at = eq
-        .find("class=\"series\" points=\"")
-        .expect("equity polyline")
-        + 23;
-    let points = eq[at..at + eq[at..].find('"').unwrap()].split(' ').count();
+    let line = eq
+        .lines()
+        .find(|l| l.starts_with("<polyline") && l.contains("stroke=\"#1F5FBF\""))
+        .expect("equity polyline");
+    let at = line.find("points=\"").unwrap() + 8;
+    let points = line[at..at + line[at..].find('"').unwrap()]
+        .split_whitespace()
+        .count();
     assert_eq!(points as i64, count(&j, "SELECT count(*) FROM equity"));
-    let hist = svg("trade_pnl");
-    let counted: u64 = hist
-        .split("<title>")
-        .skip(1)
-        .map(|t| {
-            let t = &t[..t.find("</title>").unwrap()];
-            t.rsplit(": ")
-                .next()
-                .unwrap()
-                .trim_end_matches(" trades")
-                .parse::<u64>()
-                .unwrap()
-        })
-        .sum();
-    assert_eq!(counted, summary["trades"].as_u64().unwrap());
+    assert!(summary["net_pnl"].as_str().unwrap().starts_with('-'));
     let daily = svg("daily_pnl");
-    assert!(daily.contains(&format!(
-        "2026-08-09: {} USDT",
-        summary["net_pnl"].as_str().unwrap()
-    )));
+    assert_eq!(daily.matches("fill=\"#C03030\"").count(), 1, "one red bar");
+    assert!(daily.contains("\n08-09\n"));
     assert!(svg("drawdown").contains("drawdown (USDT)"));
     assert!(svg("latency").contains("no latency samples"));
     let html = std::fs::read_to_string(dir.join("out/report_month_2026-08-01.html")).unwrap();
     assert_eq!(html.matches("<svg").count(), 5, "charts inline in the HTML");
     let md = std::fs::read_to_string(dir.join("out/report_month_2026-08-01.md")).unwrap();
+    assert!(md.contains("](report_month_2026-08-01_equity.png)"));
     assert!(md.contains("](report_month_2026-08-01_equity.svg)"));
 }
 

@@ -901,6 +901,100 @@ fn alerts_and_dashboard_use_exported_metric_names() {
     }
 }
 
+/// Every Grafana panel that draws a money metric (one with a `currency` label in /metrics) gives
+/// each series its quote currency: the legend ends with the series' `currency`, and an override
+/// sets the unit of the series ending with each built-in instrument's quote currency (e.g. JPY
+/// for Coincheck BTC/JPY); the title names the `$currency` variable, which the queries filter by.
+#[test]
+fn dashboard_money_panels_carry_the_quote_currency_unit() {
+    let board = Arc::new(StatusBoard::new(full_status()));
+    let metrics =
+        obi_scalp::ops::metrics::Metrics::new(board, KillSwitch::new(), Duration::from_secs(30));
+    let money: std::collections::BTreeSet<String> = metrics
+        .render()
+        .lines()
+        .filter(|l| !l.starts_with('#') && l.contains("currency=\""))
+        .map(|l| l.split('{').next().unwrap().to_owned())
+        .collect();
+    assert!(
+        money.contains("obi_scalp_pnl") && money.contains("obi_scalp_fees"),
+        "{money:?}"
+    );
+    let quotes: std::collections::BTreeSet<String> =
+        obi_scalp::instrument::InstrumentTable::default()
+            .iter()
+            .map(|i| i.quote.to_string())
+            .collect();
+    assert!(
+        quotes.contains("JPY") && quotes.contains("USDT"),
+        "{quotes:?}"
+    );
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/ops/grafana/obi-scalp.json"
+    ))
+    .unwrap();
+    let board: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let vars = board["templating"]["list"].as_array().unwrap();
+    let var = vars
+        .iter()
+        .find(|v| v["name"] == "currency")
+        .expect("a currency variable");
+    assert!(var["query"]["query"]
+        .as_str()
+        .unwrap()
+        .ends_with(", currency)"));
+    let mut checked = 0;
+    for panel in board["panels"].as_array().unwrap() {
+        let targets = panel["targets"].as_array().cloned().unwrap_or_default();
+        let uses_money = targets.iter().any(|t| {
+            referenced_metrics(t["expr"].as_str().unwrap_or(""))
+                .iter()
+                .any(|m| money.contains(m))
+        });
+        if !uses_money {
+            continue;
+        }
+        let title = panel["title"].as_str().unwrap();
+        assert!(
+            title.contains("$currency"),
+            "panel {title}: title without $currency"
+        );
+        for t in &targets {
+            let expr = t["expr"].as_str().unwrap();
+            assert!(
+                expr.contains("currency=~\"$currency\""),
+                "panel {title}: {expr}"
+            );
+            let legend = t["legendFormat"].as_str().unwrap_or("");
+            assert!(
+                legend.ends_with(" {{currency}}"),
+                "panel {title}: legend {legend:?}"
+            );
+        }
+        let overrides = panel["fieldConfig"]["overrides"].as_array().unwrap();
+        for q in &quotes {
+            let unit = overrides
+                .iter()
+                .find(|o| {
+                    o["matcher"]["id"] == "byRegexp"
+                        && o["matcher"]["options"] == format!(".* {q}$")
+                })
+                .and_then(|o| {
+                    o["properties"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .find(|p| p["id"] == "unit")
+                })
+                .unwrap_or_else(|| panic!("panel {title}: no unit for {q} series"));
+            assert_eq!(unit["value"], format!("suffix: {q}"), "panel {title}");
+        }
+        checked += 1;
+    }
+    assert!(checked >= 1, "no money panel found");
+}
+
 /// A kill over HTTP while the fsync of `run_progress.json` hangs is still picked up by the
 /// next tick at once: the cold loop hands progress to its writer thread and never waits for
 /// the disk. The injected writer holds its write until the test releases it (or 30 s pass,

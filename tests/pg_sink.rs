@@ -194,6 +194,78 @@ fn rows_in_postgres_equal_the_journal() {
     assert_eq!(pg::sync_once(&mut pgc, j.connection(), &jid).unwrap(), 0);
 }
 
+/// TimescaleDB on the test server or not: `pg::ensure_schema` says what `pg_extension` says (and
+/// never claims it where `pg_available_extensions` lacks it); without it every record table is
+/// plain, keyed `(journal_id, seq)`; with it, each is a hypertable keyed with its time column.
+/// The rows arrive once either way. (Debian bookworm ships no timescaledb package, so CI runs the
+/// plain branch.)
+#[test]
+fn timescale_hypertables_when_present_plain_tables_otherwise() {
+    let Some(url) = url() else { return };
+    let dir = workdir("timescale");
+    let mut j = Journal::open(&dir.join("j.sqlite")).unwrap();
+    j.begin_run(&info()).unwrap();
+    write_batch(&mut j, 1, 50);
+    let mut pgc = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let schema = format!("obi_ts_{}", std::process::id());
+    pgc.batch_execute(&format!(
+        "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}; SET search_path = {schema}"
+    ))
+    .unwrap();
+    let offered: bool = pgc
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb')",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let layout = pg::ensure_schema(&mut pgc, j.connection()).unwrap();
+    let present: bool = pgc
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(layout.timescale, present);
+    assert!(offered || !present);
+    eprintln!("timescaledb offered: {offered}, in the database: {present}");
+    let records = &obi_scalp::store::schema::TABLES[1..];
+    for t in records {
+        let key: Vec<String> = pgc
+            .query(
+                "SELECT a.attname::text FROM pg_index i JOIN pg_attribute a \
+                 ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey) \
+                 WHERE i.indrelid = $1::text::regclass AND i.indisprimary \
+                 ORDER BY array_position(i.indkey::int2[], a.attnum)",
+                &[t],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        if present {
+            let time = pg::time_column(t).unwrap().to_string();
+            assert_eq!(key, ["journal_id".to_string(), "seq".into(), time], "{t}");
+        } else {
+            assert_eq!(key, ["journal_id", "seq"], "{t}");
+        }
+    }
+    if present {
+        assert_eq!(layout.hypertables, records);
+    } else {
+        assert!(layout.hypertables.is_empty());
+    }
+    let jid = pg::journal_id(j.connection()).unwrap();
+    while pg::sync_once(&mut pgc, j.connection(), &jid).unwrap() > 0 {}
+    assert_equal(j.connection(), &mut pgc);
+    // A second ensure_schema keeps the layout; a resend inserts nothing.
+    assert_eq!(pg::ensure_schema(&mut pgc, j.connection()).unwrap(), layout);
+    assert_eq!(pg::sync_once(&mut pgc, j.connection(), &jid).unwrap(), 0);
+    pgc.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .unwrap();
+}
+
 /// A TCP proxy to PostgreSQL that can be taken down (cutting every connection) and brought up.
 struct Proxy {
     port: u16,

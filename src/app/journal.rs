@@ -15,18 +15,20 @@ pub struct JournalArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum JournalCmd {
-    /// A consistent copy of the live journal into `OUT/backup-<UTC stamp>/`, with manifest.json.
+    /// A consistent copy of the live journal into `OUT/backup-YYYYMMDDTHHMMSSZ/` (the UTC time it
+    /// is taken), with manifest.json.
     Backup {
         /// The journal (default: the `[store] journal` default).
         #[arg(long, default_value = "var/journal.sqlite")]
         journal: PathBuf,
-        /// The folder that holds the backups.
-        #[arg(long)]
+        /// The folder that holds the backups, one dated folder each (`--to` is the same).
+        #[arg(long, visible_alias = "to")]
         out: PathBuf,
         /// Files or folders to copy too (config, audit logs, recordings); repeatable.
         #[arg(long)]
         include: Vec<PathBuf>,
-        /// Remove backups in OUT older than this many days (0: keep all).
+        /// Remove the backups in OUT whose dated name is more than this many days old (0: keep
+        /// all); other folders in OUT are left alone.
         #[arg(long, default_value_t = 30)]
         keep_days: u32,
     },

@@ -1,6 +1,6 @@
 //! `obi-scalp report`: the figures of a day, week or month (or `--from`/`--to`) from the journal,
-//! as `report_<period>_<from>.md/.html/.json`, its SVG charts `report_<period>_<from>_<chart>.svg`
-//! (and `monthly_report_YYYYMM.md/.json` for a month).
+//! as `report_<period>_<from>.md/.html/.json`, its charts `report_<period>_<from>_<chart>.png` and
+//! `.svg` (and `monthly_report_YYYYMM.md/.json` for a month).
 
 use super::AppError;
 use crate::ops::artifacts::write_atomic;
@@ -98,32 +98,44 @@ pub fn run(a: ReportArgs) -> Result<(), AppError> {
     })?;
     let json = serde_json::to_string_pretty(&r).expect("report serializes") + "\n";
     let stem = format!("report_{}_{}", r.period, r.from);
-    let daily: Vec<String> = r.daily.iter().map(|d| d.net_pnl.clone()).collect();
-    let charts = chart::all(&series, &daily);
-    // The Markdown links the SVG files written beside it; the HTML carries them inline.
+    let drawn = |e: String| AppError::exit(crate::ops::Exit::Io, e);
+    let mut charts = Vec::new();
+    for (file, title, c) in chart::all(&series) {
+        charts.push((
+            file,
+            title,
+            chart::png(&c).map_err(drawn)?,
+            chart::svg(&c).map_err(drawn)?,
+        ));
+    }
+    // The Markdown links the PNG files written beside it; the HTML carries the SVGs inline.
     let links: Vec<(&str, String)> = charts
         .iter()
-        .map(|(file, title, _)| (*title, format!("{stem}_{file}.svg")))
+        .map(|(file, title, _, _)| (*title, format!("{stem}_{file}.png")))
         .collect();
-    let inline: Vec<(&str, String)> = charts.iter().map(|(_, t, svg)| (*t, svg.clone())).collect();
+    let inline: Vec<(&str, String)> = charts
+        .iter()
+        .map(|(_, t, _, svg)| (*t, svg.clone()))
+        .collect();
     let md = report::markdown(&r, &links);
     let html = report::html(&r, &inline);
-    let mut files = vec![
-        (format!("{stem}.json"), json.clone()),
-        (format!("{stem}.md"), md.clone()),
-        (format!("{stem}.html"), html),
+    let mut files: Vec<(String, Vec<u8>)> = vec![
+        (format!("{stem}.json"), json.clone().into_bytes()),
+        (format!("{stem}.md"), md.clone().into_bytes()),
+        (format!("{stem}.html"), html.into_bytes()),
     ];
-    for ((_, file), (_, _, svg)) in links.iter().zip(charts) {
-        files.push((file.clone(), svg));
+    for (file, _, png, svg) in charts {
+        files.push((format!("{stem}_{file}.png"), png));
+        files.push((format!("{stem}_{file}.svg"), svg.into_bytes()));
     }
     if period == Period::Month && from.is_none() && to.is_none() {
         let ym = r.from[..7].replace('-', "");
-        files.push((format!("monthly_report_{ym}.json"), json));
-        files.push((format!("monthly_report_{ym}.md"), md));
+        files.push((format!("monthly_report_{ym}.json"), json.into_bytes()));
+        files.push((format!("monthly_report_{ym}.md"), md.into_bytes()));
     }
     for (name, data) in &files {
         let p = a.out.join(name);
-        write_atomic(&p, data.as_bytes()).map_err(|e| {
+        write_atomic(&p, data).map_err(|e| {
             AppError::exit(
                 crate::ops::Exit::Io,
                 format!("cannot write {}: {e}", p.display()),

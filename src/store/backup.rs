@@ -9,7 +9,8 @@
 //!   counts its rows again: any difference is an error naming the file or table.
 //! - [`restore`] verifies, then copies the journal to a new path (never over an existing file)
 //!   and checks the restored file's checksum and row counts against the manifest.
-//! - [`prune`] removes the backups in a folder older than a number of days (retention).
+//! - [`prune`] removes the backups in a folder whose dated name ([`stamp_name`],
+//!   `backup-YYYYMMDDTHHMMSSZ`) is older than a number of days (retention).
 
 use super::{schema, StoreError};
 use rusqlite::{Connection, OpenFlags};
@@ -296,8 +297,28 @@ pub fn stamp_name(wall_ns: u64) -> String {
     format!("backup-{d}T{:02}{:02}{:02}Z", s / 3600, s / 60 % 60, s % 60)
 }
 
-/// Removes backups (`backup-*` folders with a manifest) in `root` whose manifest is older than
-/// `keep_days` days at `now_ns`. Returns the folders removed.
+/// The time a backup folder's name says it was taken (`backup-YYYYMMDDTHHMMSSZ`, UTC), in ns;
+/// `None` for any other name.
+pub fn stamp_of(name: &str) -> Option<u64> {
+    let s = name.strip_prefix("backup-")?.strip_suffix('Z')?;
+    let (d, t) = s.split_once('T')?;
+    if d.len() != 8 || t.len() != 6 || !d.bytes().chain(t.bytes()).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let num = |s: &str| s.parse::<i64>().ok();
+    let date = format!("{}-{}-{}", &d[..4], &d[4..6], &d[6..]);
+    let days = super::report::parse_date(&date).ok()?;
+    let (h, m, sec) = (num(&t[..2])?, num(&t[2..4])?, num(&t[4..])?);
+    if h > 23 || m > 59 || sec > 59 {
+        return None;
+    }
+    let secs = days * 86_400 + h * 3600 + m * 60 + sec;
+    u64::try_from(secs).ok().map(|s| s * 1_000_000_000)
+}
+
+/// Removes the backups in `root` whose dated name ([`stamp_name`]) is more than `keep_days`
+/// days before `now_ns`. A folder counts as a backup only with that name and a readable
+/// manifest; anything else in `root` is left alone. Returns the folders removed.
 pub fn prune(root: &Path, keep_days: u32, now_ns: u64) -> Result<Vec<PathBuf>, StoreError> {
     let cutoff = now_ns.saturating_sub(u64::from(keep_days) * 86_400_000_000_000);
     let mut gone = Vec::new();
@@ -306,18 +327,13 @@ pub fn prune(root: &Path, keep_days: u32, now_ns: u64) -> Result<Vec<PathBuf>, S
     };
     for e in rd.flatten() {
         let p = e.path();
-        let is_backup = p
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with("backup-"));
-        if !is_backup {
+        let Some(taken) = p.file_name().and_then(|n| n.to_str()).and_then(stamp_of) else {
             continue;
-        }
-        // A folder without a readable manifest is left alone: it is not ours to delete.
-        if let Ok(m) = manifest(&p) {
-            if m.created_wall_ns < cutoff {
-                std::fs::remove_dir_all(&p).map_err(|e| io(&p, "cannot remove", e))?;
-                gone.push(p);
-            }
+        };
+        // A folder without a readable manifest is not ours to delete.
+        if taken < cutoff && manifest(&p).is_ok() {
+            std::fs::remove_dir_all(&p).map_err(|e| io(&p, "cannot remove", e))?;
+            gone.push(p);
         }
     }
     gone.sort();

@@ -1,34 +1,55 @@
-//! The report's charts as SVG, drawn by this file (no plotting crate: the bundled SQLite already
-//! costs the build 18.6 s, and four chart kinds need about 300 lines).
+//! The report's charts, drawn by the `plotters` crate, each once as PNG (its bitmap backend, the
+//! PNG encoded by the `png` crate) and once as SVG (its SVG backend), from one description
+//! ([`Chart`]) so the two files show the same thing:
 //!
-//! - [`equity`]: the chained net PnL over time (a polyline), with [`drawdown`] beneath it as the
+//! - [`equity`]: the chained net PnL over time (a line), with [`drawdown`] beneath it as the
 //!   fall from the running peak (drawn at or below zero);
 //! - [`daily_pnl`]: one bar per UTC day, green above zero, red below;
 //! - [`trade_histogram`]: how many closed trades fall in each PnL bin;
-//! - [`latency`]: the tick-to-trade percentiles of the last run with samples, in µs.
+//! - [`latency`]: the tick-to-trade percentiles of the last run with samples, in µs (the journal
+//!   keeps percentiles, not the samples, so this is the distribution as percentiles).
 //!
 //! Every axis says its unit: money in the quote currency, time in UTC (the tick labels' format
-//! follows the span: seconds, minutes, days). Bars carry a `<title>` with their exact value, shown
-//! on hover. Coordinates come from [`Plot`], which the tests use to check a chart against its data.
-//! A series longer than [`MAX_POINTS`] is thinned to the first, lowest, highest and last point of
-//! each pixel column, so its extremes stay drawn.
+//! follows the span: seconds, minutes, days). Text is drawn with DejaVu Sans, embedded in the
+//! binary (`assets/fonts/`), so the PNG needs no system font library. A series longer than
+//! [`MAX_POINTS`] is thinned to the first, lowest, highest and last point of each pixel column,
+//! so its extremes stay drawn.
 
 use super::report::{date_of_ns, Series};
 use crate::msg::Money;
-use std::fmt::Write as _;
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-pub const WIDTH: f64 = 800.0;
-pub const HEIGHT: f64 = 320.0;
-const LEFT: f64 = 90.0;
-const RIGHT: f64 = 20.0;
-const TOP: f64 = 36.0;
-const BOTTOM: f64 = 52.0;
+pub const WIDTH: u32 = 900;
+pub const HEIGHT: u32 = 360;
+/// The plot area's left edge and right margin in pixels (the label area and margins below).
+const LEFT: f64 = 94.0;
+const RIGHT: f64 = 24.0;
+const MARGIN: u32 = 12;
+const Y_LABELS: u32 = 82;
+const X_LABELS: u32 = 52;
 /// A polyline with more points is thinned per pixel column.
 pub const MAX_POINTS: usize = 4000;
 
 const SEC: i64 = 1_000_000_000;
 
-/// The plot area and the data range it shows; maps data to pixels.
+const FONT: &str = "sans-serif";
+
+/// Registers the embedded font with plotters (once per process).
+fn fonts() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if plotters::style::register_font(FONT, FontStyle::Normal, super::glyphs::DEJAVU_SANS)
+            .is_err()
+        {
+            panic!("the embedded DejaVu Sans does not parse");
+        }
+    });
+}
+
+/// The data range a chart shows; maps time to pixel columns for thinning.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Plot {
     pub x0: f64,
@@ -39,15 +60,11 @@ pub struct Plot {
 
 impl Plot {
     pub fn px(&self, x: f64) -> f64 {
-        let w = WIDTH - LEFT - RIGHT;
+        let w = f64::from(WIDTH) - LEFT - RIGHT;
         if self.x1 <= self.x0 {
             return LEFT + w / 2.0;
         }
         LEFT + (x - self.x0) / (self.x1 - self.x0) * w
-    }
-    pub fn py(&self, y: f64) -> f64 {
-        let h = HEIGHT - TOP - BOTTOM;
-        TOP + h - (y - self.y0) / (self.y1 - self.y0) * h
     }
 }
 
@@ -150,126 +167,6 @@ fn time_label(ns: i64, step: i64) -> String {
     }
 }
 
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
-struct Canvas {
-    s: String,
-}
-
-impl Canvas {
-    fn new(title: &str) -> Canvas {
-        let mut s = String::new();
-        let _ = write!(
-            s,
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
-             <svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{HEIGHT}\" \
-             viewBox=\"0 0 {WIDTH} {HEIGHT}\" font-family=\"sans-serif\" font-size=\"12\">\n\
-             <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
-             <text x=\"{}\" y=\"20\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\">{}</text>\n",
-            WIDTH / 2.0,
-            esc(title)
-        );
-        Canvas { s }
-    }
-
-    /// Horizontal grid lines and labels of the value axis, its unit rotated beside it.
-    fn y_axis(&mut self, p: &Plot, step: f64, unit: &str) {
-        let dec = decimals_for(step);
-        let n = ((p.y1 - p.y0) / step).round() as i64;
-        for i in 0..=n {
-            let v = p.y0 + i as f64 * step;
-            let y = p.py(v);
-            let (stroke, w) = if v.abs() < step / 2.0 {
-                ("#444", 1.2)
-            } else {
-                ("#ddd", 1.0)
-            };
-            let _ = writeln!(
-                self.s,
-                "<line x1=\"{LEFT}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" stroke=\"{stroke}\" stroke-width=\"{w}\"/>\
-                 <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{v:.dec$}</text>",
-                WIDTH - RIGHT,
-                LEFT - 6.0,
-                y + 4.0,
-            );
-        }
-        let cy = TOP + (HEIGHT - TOP - BOTTOM) / 2.0;
-        let _ = writeln!(
-            self.s,
-            "<text x=\"16\" y=\"{cy:.1}\" text-anchor=\"middle\" transform=\"rotate(-90 16 {cy:.1})\">{}</text>",
-            esc(unit)
-        );
-    }
-
-    /// Time ticks along the bottom, with the axis caption naming the UTC dates shown.
-    fn time_axis(&mut self, p: &Plot) {
-        let (a, b) = (p.x0 as i64, p.x1 as i64);
-        let step = time_step(b - a);
-        let mut t = a.div_euclid(step) * step;
-        if t < a {
-            t += step;
-        }
-        while t <= b {
-            let x = p.px(t as f64);
-            let _ = writeln!(
-                self.s,
-                "<line x1=\"{x:.1}\" y1=\"{TOP}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"#eee\"/>\
-                 <text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
-                HEIGHT - BOTTOM,
-                HEIGHT - BOTTOM + 16.0,
-                time_label(t, step)
-            );
-            t += step;
-        }
-        let (da, db) = (date_of_ns(a), date_of_ns(b));
-        let dates = if da == db {
-            da
-        } else {
-            format!("{da} to {db}")
-        };
-        self.caption(&format!("time (UTC), {dates}"));
-    }
-
-    fn caption(&mut self, text: &str) {
-        let _ = writeln!(
-            self.s,
-            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
-            LEFT + (WIDTH - LEFT - RIGHT) / 2.0,
-            HEIGHT - 10.0,
-            esc(text)
-        );
-    }
-
-    fn frame(&mut self) {
-        let _ = writeln!(
-            self.s,
-            "<rect x=\"{LEFT}\" y=\"{TOP}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"none\" stroke=\"#888\"/>",
-            WIDTH - LEFT - RIGHT,
-            HEIGHT - TOP - BOTTOM
-        );
-    }
-
-    fn empty(mut self, what: &str) -> String {
-        let _ = writeln!(
-            self.s,
-            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#666\">{}</text>",
-            WIDTH / 2.0,
-            HEIGHT / 2.0,
-            esc(what)
-        );
-        self.finish()
-    }
-
-    fn finish(mut self) -> String {
-        self.s.push_str("</svg>\n");
-        self.s
-    }
-}
-
 /// Points of a time series, thinned to the first, lowest, highest and last point per pixel column
 /// when longer than [`MAX_POINTS`] (in time order).
 pub fn thin(points: &[(i64, f64)], p: &Plot) -> Vec<(i64, f64)> {
@@ -315,36 +212,313 @@ pub fn time_plot(points: &[(i64, f64)]) -> (Plot, f64) {
     (Plot { x0, x1, y0, y1 }, step)
 }
 
-fn line_chart(title: &str, unit: &str, points: &[(i64, f64)], color: &str, fill: bool) -> String {
-    let mut c = Canvas::new(title);
-    if points.is_empty() {
-        return c.empty("no equity points in this range");
+const LINE_BLUE: RGBColor = RGBColor(0x1f, 0x5f, 0xbf);
+const LOSS_RED: RGBColor = RGBColor(0xc0, 0x30, 0x30);
+const GAIN_GREEN: RGBColor = RGBColor(0x2e, 0x9e, 0x4a);
+const BAR_BLUE: RGBColor = RGBColor(0x50, 0x80, 0xc0);
+const GRID: RGBColor = RGBColor(0xdd, 0xdd, 0xdd);
+const ZERO: RGBColor = RGBColor(0x44, 0x44, 0x44);
+const NOTE: RGBColor = RGBColor(0x66, 0x66, 0x66);
+
+/// A bar's value and colour.
+type Bar = (f64, RGBColor);
+/// A label on the x axis at a position.
+type Tick = (f64, String);
+
+/// What one chart shows; [`png`] and [`svg`] draw it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chart {
+    pub title: String,
+    /// The value axis' caption, with its unit.
+    pub y_desc: String,
+    pub body: Body,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Body {
+    /// A time series `(ns, value)` in time order; `fill`: the area between the line and zero is
+    /// shaded.
+    Line {
+        points: Vec<(i64, f64)>,
+        color: RGBColor,
+        fill: bool,
+    },
+    /// One bar per slot `i` in `[i, i + 1)`, `(value, colour)`; `ticks`: `(x, label)` along the
+    /// bottom; `histogram`: counts (the value axis steps by whole numbers) of bins whose bars
+    /// span their slot, edge to edge.
+    Bars {
+        bars: Vec<Bar>,
+        ticks: Vec<Tick>,
+        x_desc: String,
+        histogram: bool,
+    },
+    /// Nothing to draw: the message says why.
+    Empty(String),
+}
+
+/// A linear value axis over `[lo, hi]` whose ticks are the ones given (plotters' own f64 axis
+/// picks its ticks and has no default label format, so a mesh cannot take a formatter on it).
+struct Axis {
+    lo: f64,
+    hi: f64,
+    ticks: Vec<f64>,
+}
+
+impl Ranged for Axis {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, v: &f64, limit: (i32, i32)) -> i32 {
+        let f = if self.hi > self.lo {
+            (v - self.lo) / (self.hi - self.lo)
+        } else {
+            0.5
+        };
+        limit.0 + (f * f64::from(limit.1 - limit.0)).round() as i32
     }
-    let (p, step) = time_plot(points);
-    c.y_axis(&p, step, unit);
-    c.time_axis(&p);
-    let pts = thin(points, &p);
-    let mut d = String::new();
-    for (x, y) in &pts {
-        let _ = write!(d, "{:.1},{:.1} ", p.px(*x as f64), p.py(*y));
+
+    fn key_points<H: KeyPointHint>(&self, hint: H) -> Vec<f64> {
+        // Bold points only: no light grid between the ticks.
+        if hint.weight().allow_light_points() {
+            Vec::new()
+        } else {
+            self.ticks.clone()
+        }
     }
-    if fill {
-        // The area between the line and zero.
-        let z = p.py(0.0);
-        let _ = writeln!(
-            c.s,
-            "<polygon points=\"{:.1},{z:.1} {d}{:.1},{z:.1}\" fill=\"{color}\" fill-opacity=\"0.25\" stroke=\"none\"/>",
-            p.px(pts[0].0 as f64),
-            p.px(pts[pts.len() - 1].0 as f64)
-        );
+
+    fn range(&self) -> std::ops::Range<f64> {
+        self.lo..self.hi
     }
-    let _ = writeln!(
-        c.s,
-        "<polyline class=\"series\" points=\"{}\" fill=\"none\" stroke=\"{color}\" stroke-width=\"1.5\"/>",
-        d.trim_end()
-    );
-    c.frame();
-    c.finish()
+}
+
+type Drawn<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+
+/// The value axis' ticks: every `step` from `y0` to `y1`.
+fn value_ticks(y0: f64, y1: f64, step: f64) -> Vec<f64> {
+    let n = ((y1 - y0) / step).round() as i64;
+    (0..=n).map(|i| y0 + i as f64 * step).collect()
+}
+
+/// The time axis' ticks: the multiples of `step` in `[a, b]`.
+fn time_ticks(a: i64, b: i64, step: i64) -> Vec<i64> {
+    let mut t = a.div_euclid(step) * step;
+    if t < a {
+        t += step;
+    }
+    let mut v = Vec::new();
+    while t <= b {
+        v.push(t);
+        t += step;
+    }
+    v
+}
+
+/// The time axis' caption: UTC and the dates shown.
+fn time_desc(a: i64, b: i64) -> String {
+    let (da, db) = (date_of_ns(a), date_of_ns(b));
+    if da == db {
+        format!("time (UTC), {da}")
+    } else {
+        format!("time (UTC), {da} to {db}")
+    }
+}
+
+fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Chart) -> Drawn<DB> {
+    root.fill(&WHITE)?;
+    let title = (FONT, 21).into_font();
+    let builder = |root| {
+        let mut b = ChartBuilder::on(root);
+        b.caption(&c.title, title.clone())
+            .margin(MARGIN)
+            .margin_right(RIGHT as u32)
+            .x_label_area_size(X_LABELS)
+            .y_label_area_size(Y_LABELS);
+        b
+    };
+    match &c.body {
+        Body::Empty(msg) => {
+            let centre = Pos::new(HPos::Center, VPos::Center);
+            let mid = (WIDTH as i32) / 2;
+            root.draw(&Text::new(
+                c.title.clone(),
+                (mid, 22),
+                title.color(&BLACK).pos(centre),
+            ))?;
+            root.draw(&Text::new(
+                msg.clone(),
+                (mid, HEIGHT as i32 / 2),
+                (FONT, 18).into_font().color(&NOTE).pos(centre),
+            ))?;
+        }
+        Body::Line {
+            points,
+            color,
+            fill,
+        } => {
+            let (p, step) = time_plot(points);
+            let (x0, mut x1) = (p.x0 as i64, p.x1 as i64);
+            if x1 <= x0 {
+                x1 = x0 + SEC;
+            }
+            let tstep = time_step(x1 - x0);
+            let dec = decimals_for(step);
+            let mut ch = builder(root).build_cartesian_2d(
+                (x0..x1).with_key_points(time_ticks(x0, x1, tstep)),
+                Axis {
+                    lo: p.y0,
+                    hi: p.y1,
+                    ticks: value_ticks(p.y0, p.y1, step),
+                },
+            )?;
+            let tl = |t: &i64| time_label(*t, tstep);
+            let yl = |v: &f64| format!("{v:.dec$}");
+            ch.configure_mesh()
+                .bold_line_style(GRID)
+                .x_label_formatter(&tl)
+                .y_label_formatter(&yl)
+                .x_desc(time_desc(x0, x1))
+                .y_desc(&c.y_desc)
+                .label_style((FONT, 15))
+                .axis_desc_style((FONT, 16))
+                .draw()?;
+            ch.draw_series(LineSeries::new([(x0, 0.0), (x1, 0.0)], ZERO))?;
+            let pts = thin(points, &p);
+            if *fill && !pts.is_empty() {
+                let mut area = Vec::with_capacity(pts.len() + 2);
+                area.push((pts[0].0, 0.0));
+                area.extend(pts.iter().copied());
+                area.push((pts[pts.len() - 1].0, 0.0));
+                ch.draw_series(std::iter::once(Polygon::new(
+                    area,
+                    color.mix(0.25).filled(),
+                )))?;
+            }
+            ch.draw_series(LineSeries::new(pts, color.stroke_width(2)))?;
+        }
+        Body::Bars {
+            bars,
+            ticks,
+            x_desc,
+            histogram,
+        } => {
+            let lo = bars.iter().map(|b| b.0).fold(f64::INFINITY, f64::min);
+            let hi = bars.iter().map(|b| b.0).fold(f64::NEG_INFINITY, f64::max);
+            let (y0, mut y1, mut step) = value_axis(lo, hi);
+            if *histogram && step < 1.0 {
+                step = 1.0;
+                y1 = y1.ceil();
+            }
+            let dec = decimals_for(step);
+            let n = bars.len().max(1) as f64;
+            let mut ch = builder(root).build_cartesian_2d(
+                Axis {
+                    lo: 0.0,
+                    hi: n,
+                    ticks: ticks.iter().map(|t| t.0).collect(),
+                },
+                Axis {
+                    lo: y0,
+                    hi: y1,
+                    ticks: value_ticks(y0, y1, step),
+                },
+            )?;
+            let xl = |x: &f64| {
+                ticks
+                    .iter()
+                    .find(|t| (t.0 - x).abs() < 1e-9)
+                    .map(|t| t.1.clone())
+                    .unwrap_or_default()
+            };
+            let yl = |v: &f64| format!("{v:.dec$}");
+            ch.configure_mesh()
+                .disable_x_mesh()
+                .bold_line_style(GRID)
+                .x_label_formatter(&xl)
+                .y_label_formatter(&yl)
+                .x_desc(x_desc)
+                .y_desc(&c.y_desc)
+                .label_style((FONT, 15))
+                .axis_desc_style((FONT, 16))
+                .draw()?;
+            // A histogram's bars fill their bins; others are 80% of their slot, at most 60 pixels.
+            let plot_w = f64::from(WIDTH) - LEFT - RIGHT;
+            let half = if *histogram {
+                0.5
+            } else {
+                (0.4f64).min(30.0 * n / plot_w)
+            };
+            ch.draw_series(bars.iter().enumerate().map(|(i, (v, color))| {
+                let c = i as f64 + 0.5;
+                Rectangle::new([(c - half, 0.0), (c + half, *v)], color.filled())
+            }))?;
+            if *histogram {
+                // A white edge between neighbouring bins.
+                ch.draw_series(bars.iter().enumerate().map(|(i, (v, _))| {
+                    let i = i as f64;
+                    Rectangle::new([(i, 0.0), (i + 1.0, *v)], WHITE.stroke_width(1))
+                }))?;
+            }
+            ch.draw_series(LineSeries::new([(0.0, 0.0), (n, 0.0)], ZERO))?;
+        }
+    }
+    Ok(())
+}
+
+/// The chart as a PNG file of [`WIDTH`] × [`HEIGHT`] pixels (RGB).
+pub fn png(c: &Chart) -> Result<Vec<u8>, String> {
+    fonts();
+    let what = |e: &dyn std::fmt::Display| format!("chart \"{}\" as PNG: {e}", c.title);
+    let mut rgb = vec![0u8; (WIDTH * HEIGHT * 3) as usize];
+    {
+        let bitmap = BitMapBackend::with_buffer(&mut rgb, (WIDTH, HEIGHT));
+        let root = super::glyphs::Glyphs(bitmap).into_drawing_area();
+        draw(&root, c).map_err(|e| what(&e))?;
+        root.present().map_err(|e| what(&e))?;
+    }
+    let mut out = Vec::new();
+    let mut enc = ::png::Encoder::new(&mut out, WIDTH, HEIGHT);
+    enc.set_color(::png::ColorType::Rgb);
+    enc.set_depth(::png::BitDepth::Eight);
+    let mut w = enc.write_header().map_err(|e| what(&e))?;
+    w.write_image_data(&rgb).map_err(|e| what(&e))?;
+    w.finish().map_err(|e| what(&e))?;
+    Ok(out)
+}
+
+/// The chart as an SVG document of [`WIDTH`] × [`HEIGHT`].
+pub fn svg(c: &Chart) -> Result<String, String> {
+    fonts();
+    let mut s = String::new();
+    {
+        let root = SVGBackend::with_string(&mut s, (WIDTH, HEIGHT)).into_drawing_area();
+        draw(&root, c).map_err(|e| format!("chart \"{}\" as SVG: {e}", c.title))?;
+        root.present()
+            .map_err(|e| format!("chart \"{}\" as SVG: {e}", c.title))?;
+    }
+    Ok(s)
+}
+
+fn line_chart(
+    title: &str,
+    y_desc: String,
+    points: Vec<(i64, f64)>,
+    color: RGBColor,
+    fill: bool,
+) -> Chart {
+    let body = if points.is_empty() {
+        Body::Empty("no equity points in this range".into())
+    } else {
+        Body::Line {
+            points,
+            color,
+            fill,
+        }
+    };
+    Chart {
+        title: title.into(),
+        y_desc,
+        body,
+    }
 }
 
 fn money_points(s: &Series, v: &[(i64, Money)]) -> Vec<(i64, f64)> {
@@ -352,12 +526,12 @@ fn money_points(s: &Series, v: &[(i64, Money)]) -> Vec<(i64, f64)> {
 }
 
 /// The equity curve: the net PnL chained over the range's runs.
-pub fn equity(s: &Series) -> String {
+pub fn equity(s: &Series) -> Chart {
     line_chart(
         "Equity (net PnL, chained over runs)",
-        &format!("net PnL ({})", s.quote),
-        &money_points(s, &s.equity),
-        "#1f5fbf",
+        format!("net PnL ({})", s.quote),
+        money_points(s, &s.equity),
+        LINE_BLUE,
         false,
     )
 }
@@ -375,113 +549,77 @@ pub fn drawdown_points(s: &Series) -> Vec<(i64, Money)> {
 }
 
 /// The drawdown from the running peak, drawn below zero.
-pub fn drawdown(s: &Series) -> String {
+pub fn drawdown(s: &Series) -> Chart {
     line_chart(
         "Drawdown from the running equity peak",
-        &format!("drawdown ({})", s.quote),
-        &money_points(s, &drawdown_points(s)),
-        "#c03030",
+        format!("drawdown ({})", s.quote),
+        money_points(s, &drawdown_points(s)),
+        LOSS_RED,
         true,
     )
 }
 
-struct Bar {
-    label: String,
-    value: f64,
-    title: String,
+/// Every how many slots a label fits (about 70 pixels each).
+fn label_every(slots: usize) -> usize {
+    ((slots as f64 * 70.0 / (f64::from(WIDTH) - LEFT - RIGHT)).ceil() as usize).max(1)
 }
 
-/// `signed`: green above zero, red below; `counts`: the value axis steps by whole numbers.
+/// Labels at the slots' centres, thinned so that they do not overlap.
+fn centre_ticks(labels: impl Iterator<Item = String>, slots: usize) -> Vec<Tick> {
+    let every = label_every(slots);
+    labels
+        .enumerate()
+        .filter(|(i, _)| i % every == 0)
+        .map(|(i, l)| (i as f64 + 0.5, l))
+        .collect()
+}
+
 fn bar_chart(
     title: &str,
-    unit: &str,
-    caption: &str,
-    bars: &[Bar],
-    signed: bool,
-    counts: bool,
-) -> String {
-    let mut c = Canvas::new(title);
-    if bars.is_empty() {
-        return c.empty("nothing in this range");
-    }
-    let lo = bars.iter().map(|b| b.value).fold(f64::INFINITY, f64::min);
-    let hi = bars
-        .iter()
-        .map(|b| b.value)
-        .fold(f64::NEG_INFINITY, f64::max);
-    let (y0, mut y1, mut step) = value_axis(lo, hi);
-    if counts && step < 1.0 {
-        step = 1.0;
-        y1 = y1.ceil();
-    }
-    let p = Plot {
-        x0: 0.0,
-        x1: bars.len() as f64,
-        y0,
-        y1,
-    };
-    c.y_axis(&p, step, unit);
-    let slot = (WIDTH - LEFT - RIGHT) / bars.len() as f64;
-    let label_every = ((bars.len() as f64 * 60.0 / (WIDTH - LEFT - RIGHT)).ceil() as usize).max(1);
-    let z = p.py(0.0);
-    let width = (slot * 0.8).clamp(0.5, 60.0);
-    for (i, b) in bars.iter().enumerate() {
-        let x = p.px(i as f64) + (slot - width) / 2.0;
-        let y = p.py(b.value);
-        let (top, h) = if y < z { (y, z - y) } else { (z, y - z) };
-        let color = if !signed {
-            "#5080c0"
-        } else if b.value >= 0.0 {
-            "#2e9e4a"
-        } else {
-            "#c03030"
-        };
-        let _ = writeln!(
-            c.s,
-            "<rect class=\"bar\" x=\"{x:.1}\" y=\"{top:.1}\" width=\"{width:.1}\" height=\"{h:.1}\" fill=\"{color}\"><title>{}</title></rect>",
-            esc(&b.title)
-        );
-        if i % label_every == 0 {
-            let _ = writeln!(
-                c.s,
-                "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" font-size=\"11\">{}</text>",
-                x + width / 2.0,
-                HEIGHT - BOTTOM + 16.0,
-                esc(&b.label)
-            );
+    y_desc: String,
+    x_desc: String,
+    (bars, ticks): (Vec<Bar>, Vec<Tick>),
+    histogram: bool,
+    empty: &str,
+) -> Chart {
+    let body = if bars.is_empty() {
+        Body::Empty(empty.into())
+    } else {
+        Body::Bars {
+            bars,
+            ticks,
+            x_desc,
+            histogram,
         }
+    };
+    Chart {
+        title: title.into(),
+        y_desc,
+        body,
     }
-    c.caption(caption);
-    c.frame();
-    c.finish()
 }
 
-/// Net PnL per UTC day; `labels` are the exact money strings of the report's daily table.
-pub fn daily_pnl(s: &Series, labels: &[String]) -> String {
-    let bars: Vec<Bar> = s
+/// Net PnL per UTC day, green above zero, red below.
+pub fn daily_pnl(s: &Series) -> Chart {
+    let bars = s
         .daily
         .iter()
-        .enumerate()
-        .map(|(i, (d, m))| {
-            let date = date_of_ns(*d);
-            Bar {
-                label: date[5..].to_string(),
-                value: s.to_f64(*m),
-                title: format!(
-                    "{date}: {} {}",
-                    labels.get(i).map(String::as_str).unwrap_or("?"),
-                    s.quote
-                ),
-            }
+        .map(|(_, m)| {
+            let v = s.to_f64(*m);
+            (v, if v >= 0.0 { GAIN_GREEN } else { LOSS_RED })
         })
         .collect();
+    let ticks = centre_ticks(
+        s.daily.iter().map(|(d, _)| date_of_ns(*d)[5..].to_string()),
+        s.daily.len(),
+    );
     bar_chart(
         "Net PnL per day",
-        &format!("net PnL ({})", s.quote),
-        "day (UTC, MM-DD)",
-        &bars,
-        true,
+        format!("net PnL ({})", s.quote),
+        "day (UTC, MM-DD)".into(),
+        (bars, ticks),
         false,
+        "no closed trades in this range",
     )
 }
 
@@ -516,62 +654,63 @@ pub fn trade_bins(s: &Series) -> Vec<(f64, f64, u64)> {
         .collect()
 }
 
-/// How many closed trades fall in each net PnL bin.
-pub fn trade_histogram(s: &Series) -> String {
+/// How many closed trades fall in each net PnL bin; the ticks are the bins' edges.
+pub fn trade_histogram(s: &Series) -> Chart {
     let bins = trade_bins(s);
     let step = bins.first().map_or(1.0, |b| b.1 - b.0);
     let dec = decimals_for(step);
-    let bars: Vec<Bar> = bins
+    let every = label_every(bins.len() + 1);
+    let mut ticks: Vec<Tick> = bins
         .iter()
-        .map(|(a, b, n)| Bar {
-            label: format!("{a:.dec$}"),
-            value: *n as f64,
-            title: format!("{a:.dec$} to {b:.dec$} {}: {n} trades", s.quote),
-        })
+        .enumerate()
+        .filter(|(i, _)| i % every == 0)
+        .map(|(i, b)| (i as f64, format!("{:.dec$}", b.0)))
         .collect();
+    if let Some(last) = bins.last() {
+        if bins.len().is_multiple_of(every) {
+            ticks.push((bins.len() as f64, format!("{:.dec$}", last.1)));
+        }
+    }
+    let bars = bins.iter().map(|b| (b.2 as f64, BAR_BLUE)).collect();
     bar_chart(
         "Closed trades by net PnL",
-        "trades",
-        &format!("net PnL per trade ({}), lower edge of each bin", s.quote),
-        &bars,
-        false,
+        "trades".into(),
+        format!("net PnL per trade ({}), bin edges", s.quote),
+        (bars, ticks),
         true,
+        "no closed trades in this range",
     )
 }
 
 /// The tick-to-trade percentiles of the last run with samples.
-pub fn latency(s: &Series) -> String {
-    let bars: Vec<Bar> = s
+pub fn latency(s: &Series) -> Chart {
+    let bars = s
         .latency
         .iter()
-        .map(|(k, ns)| Bar {
-            label: (*k).to_string(),
-            value: *ns as f64 / 1000.0,
-            title: format!("{k}: {}.{:03} µs", ns / 1000, ns % 1000),
-        })
+        .map(|(_, ns)| (*ns as f64 / 1000.0, BAR_BLUE))
         .collect();
-    if bars.is_empty() {
-        return Canvas::new("Tick-to-trade latency")
-            .empty("no latency samples (a replay has none)");
-    }
+    let ticks = centre_ticks(
+        s.latency.iter().map(|(k, _)| (*k).to_string()),
+        s.latency.len(),
+    );
     bar_chart(
         "Tick-to-trade latency, percentiles of the last run",
-        "tick-to-trade (µs)",
-        "percentile",
-        &bars,
+        "tick-to-trade (µs)".into(),
+        "percentile".into(),
+        (bars, ticks),
         false,
-        false,
+        "no latency samples (a replay has none)",
     )
 }
 
-/// All charts: `(file stem, title, svg)`.
-pub fn all(s: &Series, daily_labels: &[String]) -> Vec<(&'static str, &'static str, String)> {
+/// All charts: `(file stem, title, chart)`.
+pub fn all(s: &Series) -> Vec<(&'static str, &'static str, Chart)> {
     vec![
         ("equity", "Equity curve", equity(s)),
         ("drawdown", "Drawdown", drawdown(s)),
-        ("daily_pnl", "Net PnL per day", daily_pnl(s, daily_labels)),
+        ("daily_pnl", "Net PnL per day", daily_pnl(s)),
         ("trade_pnl", "Closed trades by net PnL", trade_histogram(s)),
-        ("latency", "Tick-to-trade latency", latency(s)),
+        ("latency", "Tick-to-trade latency percentiles", latency(s)),
     ]
 }
 
@@ -590,14 +729,21 @@ mod tests {
         }
     }
 
-    fn polyline(svg: &str) -> Vec<(f64, f64)> {
-        let i = svg
-            .find("class=\"series\" points=\"")
-            .expect("a series polyline")
-            + 23;
-        let end = i + svg[i..].find('"').unwrap();
-        svg[i..end]
-            .split(' ')
+    fn hex(c: RGBColor) -> String {
+        format!("#{:02X}{:02X}{:02X}", c.0, c.1, c.2)
+    }
+
+    /// The points of the SVG polyline drawn in `color`.
+    fn polyline(svg: &str, color: RGBColor) -> Vec<(i32, i32)> {
+        let line = svg
+            .lines()
+            .find(|l| {
+                l.starts_with("<polyline") && l.contains(&format!("stroke=\"{}\"", hex(color)))
+            })
+            .unwrap_or_else(|| panic!("no {} polyline in {svg}", hex(color)));
+        let i = line.find("points=\"").unwrap() + 8;
+        line[i..i + line[i..].find('"').unwrap()]
+            .split_whitespace()
             .map(|p| {
                 let (x, y) = p.split_once(',').unwrap();
                 (x.parse().unwrap(), y.parse().unwrap())
@@ -605,12 +751,32 @@ mod tests {
             .collect()
     }
 
-    fn round1(v: f64) -> f64 {
-        (v * 10.0).round() / 10.0
+    /// `(x, y, width, height)` of the SVG's filled rectangles in `color`.
+    fn rects(svg: &str, color: RGBColor) -> Vec<(i32, i32, i32, i32)> {
+        let attr = |l: &str, k: &str| -> i32 {
+            let i = l.find(&format!(" {k}=\"")).unwrap() + k.len() + 3;
+            l[i..i + l[i..].find('"').unwrap()].parse().unwrap()
+        };
+        svg.lines()
+            .filter(|l| l.starts_with("<rect") && l.contains(&format!("fill=\"{}\"", hex(color))))
+            .map(|l| {
+                (
+                    attr(l, "x"),
+                    attr(l, "y"),
+                    attr(l, "width"),
+                    attr(l, "height"),
+                )
+            })
+            .collect()
+    }
+
+    fn argmax<T: PartialOrd + Copy>(v: impl Iterator<Item = T>) -> usize {
+        let v: Vec<T> = v.collect();
+        (0..v.len()).fold(0, |b, i| if v[i] > v[b] { i } else { b })
     }
 
     #[test]
-    fn equity_polyline_has_every_point_and_reaches_the_data_extremes() {
+    fn equity_line_has_every_point_in_order_and_its_extremes_at_the_data_extremes() {
         let eq = [
             (0, 0),
             (10, 5),
@@ -621,21 +787,21 @@ mod tests {
             (60, 4),
         ];
         let s = series(&eq.map(|(t, v)| (t * SEC, v)));
-        let svg = equity(&s);
-        let pts = polyline(&svg);
+        let svg = svg(&equity(&s)).unwrap();
+        let pts = polyline(&svg, LINE_BLUE);
         assert_eq!(pts.len(), eq.len());
-        let (p, _) = time_plot(&money_points(&s, &s.equity));
-        let top = pts.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
-        let bottom = pts.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
-        assert_eq!(top, round1(p.py(12.0)));
-        assert_eq!(bottom, round1(p.py(-3.0)));
-        assert_eq!(pts[0].0, LEFT);
-        assert_eq!(pts[6].0, WIDTH - RIGHT);
-        // The axis covers the data and says its unit; time is labelled in UTC.
-        assert!(p.y0 <= -3.0 && p.y1 >= 12.0, "{p:?}");
+        assert!(pts.windows(2).all(|w| w[0].0 < w[1].0), "{pts:?}");
+        // Pixel y grows downwards: the highest point is the largest value.
+        assert_eq!(argmax(pts.iter().map(|p| -p.1)), 3);
+        assert_eq!(argmax(pts.iter().map(|p| p.1)), 2);
+        // The axes say their units; time is labelled in UTC.
         assert!(svg.contains("net PnL (USDT)"));
-        assert!(svg.contains("00:00:30"), "{svg}");
+        assert!(svg.contains("\n00:00:30\n"), "{svg}");
         assert!(svg.contains("time (UTC), 1970-01-01"));
+        assert!(
+            svg.contains("\n-5\n") && svg.contains("\n15\n"),
+            "value ticks cover the data"
+        );
     }
 
     #[test]
@@ -652,13 +818,20 @@ mod tests {
             })
             .collect();
         let s = series(&eq);
-        let pts = polyline(&equity(&s));
-        assert!(pts.len() <= MAX_POINTS && pts.len() > 100, "{}", pts.len());
-        let (p, _) = time_plot(&money_points(&s, &s.equity));
-        assert!(pts.iter().any(|q| q.1 == round1(p.py(1000.0))));
-        assert!(pts.iter().any(|q| q.1 == round1(p.py(-900.0))));
-        // In time order.
-        assert!(pts.windows(2).all(|w| w[0].0 <= w[1].0));
+        let points = money_points(&s, &s.equity);
+        let (p, _) = time_plot(&points);
+        let kept = thin(&points, &p);
+        assert!(
+            kept.len() <= MAX_POINTS && kept.len() > 100,
+            "{}",
+            kept.len()
+        );
+        assert!(kept.contains(&(12_345 * SEC, 1000.0)));
+        assert!(kept.contains(&(77_777 * SEC, -900.0)));
+        assert!(kept.windows(2).all(|w| w[0].0 <= w[1].0));
+        // What is drawn is the thinned series.
+        let drawn = polyline(&svg(&equity(&s)).unwrap(), LINE_BLUE);
+        assert_eq!(drawn.len(), kept.len());
     }
 
     #[test]
@@ -667,18 +840,11 @@ mod tests {
         let dd = drawdown_points(&s);
         assert_eq!(dd.iter().map(|d| d.1).min(), Some(-9));
         assert!(dd.iter().all(|d| d.1 <= 0));
-        let pts = polyline(&drawdown(&s));
+        let svg = svg(&drawdown(&s)).unwrap();
+        let pts = polyline(&svg, LOSS_RED);
         assert_eq!(pts.len(), 6);
-        let (p, _) = time_plot(&money_points(&s, &dd));
-        let bottom = pts.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
-        assert_eq!(bottom, round1(p.py(-9.0)));
-    }
-
-    fn titles(svg: &str) -> Vec<String> {
-        svg.split("<title>")
-            .skip(1)
-            .map(|t| t[..t.find("</title>").unwrap()].to_string())
-            .collect()
+        assert_eq!(argmax(pts.iter().map(|p| p.1)), 4, "lowest at the -9 point");
+        assert!(svg.contains("drawdown (USDT)"));
     }
 
     #[test]
@@ -696,31 +862,118 @@ mod tests {
                 .unwrap();
             assert!(b.2 > 0, "trade {v} in empty bin {i}");
         }
-        let svg = trade_histogram(&s);
-        let counted: u64 = titles(&svg)
-            .iter()
-            .map(|t| {
-                t.rsplit(": ")
-                    .next()
-                    .unwrap()
-                    .trim_end_matches(" trades")
-                    .parse::<u64>()
-                    .unwrap()
-            })
-            .sum();
-        assert_eq!(counted, 10);
+        let svg = svg(&trade_histogram(&s)).unwrap();
+        let bars = rects(&svg, BAR_BLUE);
+        assert_eq!(bars.len(), bins.len());
+        // Heights in proportion to the counts (one pixel of rounding), bins edge to edge.
+        let unit = bars.iter().map(|b| b.3).max().unwrap() as f64
+            / bins.iter().map(|b| b.2).max().unwrap() as f64;
+        for (r, b) in bars.iter().zip(&bins) {
+            assert!((r.3 as f64 - b.2 as f64 * unit).abs() <= 1.0, "{r:?} {b:?}");
+        }
+        assert!(bars
+            .windows(2)
+            .all(|w| (w[0].0 + w[0].2 - w[1].0).abs() <= 1));
         // Whole-number count axis.
-        assert!(!svg.contains(">0.5<"));
+        assert!(!svg.contains("\n0.5\n"));
+        assert!(svg.contains("net PnL per trade (USDT), bin edges"));
     }
 
     #[test]
-    fn daily_bars_carry_the_exact_money_of_their_day() {
+    fn daily_bars_are_green_above_zero_and_red_below_in_proportion() {
         let mut s = series(&[]);
         s.daily = vec![(0, 5), (86_400 * SEC, -2)];
-        let svg = daily_pnl(&s, &["5".into(), "-2".into()]);
-        assert_eq!(titles(&svg), ["1970-01-01: 5 USDT", "1970-01-02: -2 USDT"]);
-        assert_eq!(svg.matches("class=\"bar\"").count(), 2);
-        assert!(svg.contains("#2e9e4a") && svg.contains("#c03030"));
+        let svg = svg(&daily_pnl(&s)).unwrap();
+        let (up, down) = (rects(&svg, GAIN_GREEN), rects(&svg, LOSS_RED));
+        assert_eq!((up.len(), down.len()), (1, 1));
+        // They meet at the zero line: the green one ends where the red one starts.
+        assert_eq!(up[0].1 + up[0].3, down[0].1);
+        assert!(
+            (up[0].3 as f64 / down[0].3 as f64 - 2.5).abs() < 0.05,
+            "{up:?} {down:?}"
+        );
+        assert!(svg.contains("\n01-01\n") && svg.contains("\n01-02\n"));
+        assert!(svg.contains("day (UTC, MM-DD)"));
+    }
+
+    #[test]
+    fn empty_charts_say_why() {
+        let s = series(&[]);
+        assert!(svg(&equity(&s))
+            .unwrap()
+            .contains("no equity points in this range"));
+        assert!(svg(&latency(&s))
+            .unwrap()
+            .contains("no latency samples (a replay has none)"));
+    }
+
+    /// The PNG's pixels, decoded.
+    fn decode(png: &[u8]) -> (u32, u32, Vec<u8>) {
+        let mut r = ::png::Decoder::new(std::io::Cursor::new(png))
+            .read_info()
+            .unwrap();
+        let mut buf = vec![0; r.output_buffer_size().unwrap()];
+        let info = r.next_frame(&mut buf).unwrap();
+        assert_eq!(info.color_type, ::png::ColorType::Rgb);
+        buf.truncate(info.buffer_size());
+        (info.width, info.height, buf)
+    }
+
+    #[test]
+    fn png_decodes_at_its_size_with_the_line_and_the_text_drawn() {
+        let s = series(&[(0, 0), (10 * SEC, 5), (20 * SEC, -3), (30 * SEC, 12)]);
+        let (w, h, px) = decode(&png(&equity(&s)).unwrap());
+        assert_eq!((w, h), (WIDTH, HEIGHT));
+        let at = |x: u32, y: u32| {
+            let i = ((y * w + x) * 3) as usize;
+            (px[i], px[i + 1], px[i + 2])
+        };
+        let blue = (0..w)
+            .flat_map(|x| (0..h).map(move |y| (x, y)))
+            .filter(|&(x, y)| at(x, y) == (LINE_BLUE.0, LINE_BLUE.1, LINE_BLUE.2))
+            .count();
+        assert!(blue > 500, "the equity line: {blue} pixels");
+        // Ink in the rotated unit caption (left strip) and the title (top strip).
+        let ink = |xs: std::ops::Range<u32>, ys: std::ops::Range<u32>| {
+            xs.flat_map(|x| ys.clone().map(move |y| (x, y)))
+                .filter(|&(x, y)| at(x, y).0 < 128)
+                .count()
+        };
+        assert!(ink(0..30, 0..h) > 100, "the value axis' caption");
+        assert!(ink(0..w, 0..30) > 100, "the title");
+    }
+
+    #[test]
+    fn png_text_keeps_each_glyphs_side_bearing() {
+        fonts();
+        let mut buf = vec![0u8; 200 * 100 * 3];
+        let x = {
+            let b = &mut buf;
+            let root = super::super::glyphs::Glyphs(BitMapBackend::with_buffer(b, (200, 100)))
+                .into_drawing_area();
+            root.fill(&WHITE).unwrap();
+            root.draw(&Text::new("1", (10, 10), (FONT, 62).into_font()))
+                .unwrap();
+            root.present().unwrap();
+            drop(root);
+            (0..200u32)
+                .find(|&x| (0..100u32).any(|y| b[((y * 200 + x) * 3) as usize] < 128))
+                .unwrap()
+        };
+        // Where ab_glyph puts the outline of "1" at pen x = 10 and an em of 62 / 1.24 = 50
+        // pixels: its left side bearing is about a tenth of an em.
+        use ab_glyph::{Font, FontRef};
+        let f = FontRef::try_from_slice(super::super::glyphs::DEJAVU_SANS).unwrap();
+        let sc = ab_glyph::PxScale::from(50.0 * f.height_unscaled() / f.units_per_em().unwrap());
+        let g = f
+            .glyph_id('1')
+            .with_scale_and_position(sc, ab_glyph::point(10.0, 50.0));
+        let left = f.outline_glyph(g).unwrap().px_bounds().min.x;
+        assert!(left >= 14.0, "{left}");
+        assert!(
+            (x as f32 - left).abs() <= 1.0,
+            "ink from x = {x}, the glyph's outline from {left}"
+        );
     }
 
     #[test]
@@ -742,6 +995,10 @@ mod tests {
         assert_eq!(
             time_label(3_723 * SEC + 500_000_000, 500_000_000),
             "01:02:03.5"
+        );
+        assert_eq!(
+            time_ticks(5 * SEC, 31 * SEC, 10 * SEC),
+            [10 * SEC, 20 * SEC, 30 * SEC]
         );
     }
 }

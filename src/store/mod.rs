@@ -15,6 +15,7 @@ pub mod backup;
 pub mod carry;
 pub mod chart;
 pub mod cold;
+mod glyphs;
 pub mod journal;
 pub mod metrics;
 pub mod pg;

@@ -8,8 +8,13 @@
 //! it never blocks); `runs` rows are upserted (their end is written last).
 //!
 //! Tables mirror the journal's: INTEGER columns as `bigint`, TEXT as `text`, money columns as
-//! exact `numeric` (money units, as in the journal). Plain tables; TimescaleDB hypertables are
-//! not created by this build.
+//! exact `numeric` (money units, as in the journal). TimescaleDB: when the server offers the
+//! extension ([`timescale`]), a record table created new is a hypertable on its time column
+//! (`ts_ns`, `close_ns` for trades; integer nanoseconds, one-day chunks) with its primary key
+//! `(journal_id, seq, <time>)` (TimescaleDB wants the time column in every unique key; a resent
+//! row has the same time, so it is still inserted once) and compression of chunks older than 7
+//! days (segmented by `journal_id`, ordered by `seq`). Otherwise, and for a table that already
+//! exists as a plain one, plain tables keyed `(journal_id, seq)`.
 //!
 //! Client: the `postgres` crate (sync wrapper of `tokio-postgres`) with default features off; it
 //! brings tokio (a current-thread runtime on the sink thread only), no TLS: use a local socket or
@@ -91,23 +96,112 @@ pub fn journal_id(lite: &rusqlite::Connection) -> Result<String, StoreError> {
     .map_err(lite_err)
 }
 
-/// Creates the tables PostgreSQL lacks.
+/// The column a record table is partitioned by as a TimescaleDB hypertable.
+pub fn time_column(table: &str) -> Option<&'static str> {
+    match table {
+        "events" | "risk" | "equity" | "latency" => Some("ts_ns"),
+        "trades" => Some("close_ns"),
+        _ => None,
+    }
+}
+
+/// One day and seven days in the tables' time unit (nanoseconds).
+const CHUNK_NS: i64 = 86_400_000_000_000;
+const COMPRESS_AFTER_NS: i64 = 7 * CHUNK_NS;
+
+/// Whether TimescaleDB is in this database: `CREATE EXTENSION IF NOT EXISTS timescaledb` when the
+/// server offers it (`pg_available_extensions`); a failure there (the library not preloaded, a
+/// role that may not create it) is logged and the tables stay plain.
+pub fn timescale(pg: &mut postgres::Client) -> Result<bool, StoreError> {
+    let offered: bool = pg
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb')",
+            &[],
+        )
+        .map_err(pg_err)?
+        .get(0);
+    if offered {
+        if let Err(e) = pg.batch_execute("CREATE EXTENSION IF NOT EXISTS timescaledb") {
+            tracing::warn!(error = %pg_err(e), "timescaledb offered but not created: plain tables");
+        }
+    }
+    let present: bool = pg
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')",
+            &[],
+        )
+        .map_err(pg_err)?
+        .get(0);
+    Ok(present)
+}
+
+/// The statements that create table `t` (absent so far) with `cols`: a hypertable with
+/// compression when `hyper` and `t` has a time column, else a plain table.
+fn create_sql(t: &str, cols: &[Col], hyper: bool) -> Vec<String> {
+    let defs: Vec<String> = cols
+        .iter()
+        .map(|c| format!("{} {}", c.name, c.pg))
+        .collect();
+    let key = key_of(t);
+    match time_column(t).filter(|_| hyper) {
+        None => vec![format!(
+            "CREATE TABLE IF NOT EXISTS {t} (journal_id text NOT NULL, {}, PRIMARY KEY (journal_id, {key}))",
+            defs.join(", ")
+        )],
+        Some(time) => vec![
+            format!(
+                "CREATE TABLE IF NOT EXISTS {t} (journal_id text NOT NULL, {}, PRIMARY KEY (journal_id, {key}, {time}))",
+                defs.join(", ")
+            ),
+            format!(
+                "SELECT create_hypertable('{t}', '{time}', chunk_time_interval => {CHUNK_NS}::bigint, if_not_exists => TRUE)"
+            ),
+            format!("SELECT set_integer_now_func('{t}', 'obi_now_ns', replace_if_exists => TRUE)"),
+            format!(
+                "ALTER TABLE {t} SET (timescaledb.compress, timescaledb.compress_segmentby = 'journal_id', timescaledb.compress_orderby = '{key}')"
+            ),
+            format!(
+                "SELECT add_compression_policy('{t}', compress_after => {COMPRESS_AFTER_NS}::bigint, if_not_exists => TRUE)"
+            ),
+        ],
+    }
+}
+
+/// What [`ensure_schema`] found or made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PgLayout {
+    /// The TimescaleDB extension is in the database.
+    pub timescale: bool,
+    /// The record tables that are hypertables (empty without TimescaleDB).
+    pub hypertables: Vec<String>,
+}
+
+/// Creates the tables PostgreSQL lacks (hypertables when TimescaleDB is there).
 pub fn ensure_schema(
     pg: &mut postgres::Client,
     lite: &rusqlite::Connection,
-) -> Result<(), StoreError> {
+) -> Result<PgLayout, StoreError> {
+    let hyper = timescale(pg)?;
+    if hyper {
+        // The "now" of the integer time columns, for the compression policy.
+        pg.batch_execute(
+            "CREATE OR REPLACE FUNCTION obi_now_ns() RETURNS bigint LANGUAGE sql STABLE AS \
+             $$ SELECT (extract(epoch FROM now()) * 1000000000)::bigint $$",
+        )
+        .map_err(pg_err)?;
+    }
+    let mut hypertables = Vec::new();
     for t in TABLES {
         let cols = columns(lite, t).map_err(lite_err)?;
-        let defs: Vec<String> = cols
-            .iter()
-            .map(|c| format!("{} {}", c.name, c.pg))
-            .collect();
-        let sql = format!(
-            "CREATE TABLE IF NOT EXISTS {t} (journal_id text NOT NULL, {}, PRIMARY KEY (journal_id, {}))",
-            defs.join(", "),
-            key_of(t)
-        );
-        pg.batch_execute(&sql).map_err(pg_err)?;
+        let exists: bool = pg
+            .query_one("SELECT to_regclass($1) IS NOT NULL", &[&t])
+            .map_err(pg_err)?
+            .get(0);
+        if !exists {
+            for sql in create_sql(t, &cols, hyper) {
+                pg.batch_execute(&sql).map_err(pg_err)?;
+            }
+        }
         // Columns a newer journal schema added.
         for c in &cols {
             pg.batch_execute(&format!(
@@ -116,8 +210,29 @@ pub fn ensure_schema(
             ))
             .map_err(pg_err)?;
         }
+        if hyper {
+            let is: bool = pg
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM timescaledb_information.hypertables \
+                     WHERE hypertable_name = $1 AND hypertable_schema = current_schema())",
+                    &[&t],
+                )
+                .map_err(pg_err)?
+                .get(0);
+            if is {
+                hypertables.push(t.to_string());
+            } else if time_column(t).is_some() && exists {
+                tracing::info!(
+                    table = t,
+                    "postgres: a plain table from before TimescaleDB stays plain"
+                );
+            }
+        }
     }
-    Ok(())
+    Ok(PgLayout {
+        timescale: hyper,
+        hypertables,
+    })
 }
 
 fn text_of(v: ValueRef<'_>) -> Option<String> {
@@ -182,7 +297,9 @@ pub fn sync_once(
                 set.join(", ")
             )
         } else {
-            format!("ON CONFLICT (journal_id, {key}) DO NOTHING")
+            // The primary key is (journal_id, seq), or (journal_id, seq, time) on a hypertable:
+            // a resent row conflicts with itself either way.
+            "ON CONFLICT DO NOTHING".to_string()
         };
         let mut tx = pg.transaction().map_err(pg_err)?;
         let per = cols.len();
@@ -378,5 +495,81 @@ fn sink_loop(
             return;
         }
         let _ = rx.recv_timeout(Duration::from_secs(1));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cols() -> Vec<Col> {
+        vec![
+            Col {
+                name: "seq".into(),
+                pg: "bigint",
+            },
+            Col {
+                name: "ts_ns".into(),
+                pg: "bigint",
+            },
+            Col {
+                name: "net_pnl".into(),
+                pg: "numeric",
+            },
+        ]
+    }
+
+    #[test]
+    fn without_timescale_every_table_is_plain_keyed_by_journal_and_seq() {
+        for t in TABLES {
+            let sql = create_sql(t, &cols(), false);
+            assert_eq!(sql.len(), 1, "{t}: {sql:?}");
+            assert!(
+                sql[0].ends_with(&format!("PRIMARY KEY (journal_id, {}))", key_of(t))),
+                "{sql:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn with_timescale_record_tables_are_compressed_hypertables_on_their_time() {
+        assert_eq!(time_column("runs"), None);
+        assert_eq!(
+            create_sql("runs", &cols(), true).len(),
+            1,
+            "runs stays plain"
+        );
+        for t in &TABLES[1..] {
+            let time = time_column(t).unwrap_or_else(|| panic!("{t}: no time column"));
+            let sql = create_sql(t, &cols(), true);
+            assert!(
+                sql[0].ends_with(&format!("PRIMARY KEY (journal_id, seq, {time}))")),
+                "{sql:?}"
+            );
+            assert!(sql[1].starts_with(&format!(
+                "SELECT create_hypertable('{t}', '{time}', chunk_time_interval => 86400000000000::bigint"
+            )));
+            assert!(sql[2].contains(&format!("set_integer_now_func('{t}', 'obi_now_ns'")));
+            assert!(sql[3].contains("timescaledb.compress_segmentby = 'journal_id'"));
+            assert!(sql[4].contains(&format!(
+                "add_compression_policy('{t}', compress_after => 604800000000000::bigint"
+            )));
+        }
+        // Every record table's time column is one the journal has.
+        let lite = rusqlite::Connection::open_in_memory().unwrap();
+        for sql in crate::store::schema::MIGRATIONS {
+            lite.execute_batch(sql).unwrap();
+        }
+        for t in &TABLES[1..] {
+            let names: Vec<String> = columns(&lite, t)
+                .unwrap()
+                .into_iter()
+                .map(|c| c.name)
+                .collect();
+            assert!(
+                names.iter().any(|n| n == time_column(t).unwrap()),
+                "{t}: {names:?}"
+            );
+        }
     }
 }

@@ -707,6 +707,9 @@ pub fn markdown(r: &Report, charts: &[(&str, String)]) -> String {
         let _ = writeln!(s, "\n## Charts\n");
         for (title, file) in charts {
             let _ = writeln!(s, "![{title}]({file})\n");
+            if let Some(stem) = file.strip_suffix(".png") {
+                let _ = writeln!(s, "[{title} as SVG]({stem}.svg)\n");
+            }
         }
     }
     s

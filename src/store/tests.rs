@@ -273,8 +273,12 @@ fn restart_keeps_daily_loss_equity_peak_and_abort_latch() {
     assert_eq!((c.day_pnl, c.drawdown, c.latched), (0, 0, Reasons::EMPTY));
 }
 
+/// Retention goes by the dated folder name (`backup-YYYYMMDDTHHMMSSZ`, the time the backup was
+/// taken), which is what an operator sees: a folder whose name is older than the retention goes,
+/// whatever its manifest's own clock said; a folder not named by a date, or without a manifest,
+/// is not ours and stays.
 #[test]
-fn prune_removes_only_backups_older_than_the_retention() {
+fn prune_removes_only_backups_whose_dated_name_is_older_than_the_retention() {
     let p = tmp("prune");
     let cfg = Config::builtin();
     let mut j = Journal::open(&p).unwrap();
@@ -282,35 +286,42 @@ fn prune_removes_only_backups_older_than_the_retention() {
     j.record(&fill(5, 1));
     j.flush().unwrap();
     let root = p.parent().unwrap().join("backups");
-    let old = root.join(backup::stamp_name(1_000 * SEC));
-    let new = root.join(backup::stamp_name(2_000 * SEC));
-    for d in [&old, &new] {
+    let day = 86_400 * SEC;
+    let now = 1_785_542_400 * SEC; // 2026-08-01T00:00:00Z
+    let old = root.join(backup::stamp_name(now - 30 * day - SEC));
+    let kept = root.join(backup::stamp_name(now - 30 * day + SEC));
+    assert_eq!(
+        old.file_name().unwrap().to_str().unwrap(),
+        "backup-20260701T235959Z"
+    );
+    // Their manifests say "now" (the test's clock): the names decide.
+    for d in [&old, &kept] {
         backup::backup(&p, d, &[]).unwrap();
     }
-    // Backdate the first: 31 days before "now".
-    let now = 40 * 86_400 * SEC;
-    let mut m = backup::manifest(&old).unwrap();
-    m.created_wall_ns = now - 31 * 86_400 * SEC;
-    std::fs::write(
-        old.join(backup::MANIFEST),
-        serde_json::to_string(&m).unwrap(),
-    )
-    .unwrap();
-    let mut m = backup::manifest(&new).unwrap();
-    m.created_wall_ns = now - 29 * 86_400 * SEC;
-    std::fs::write(
-        new.join(backup::MANIFEST),
-        serde_json::to_string(&m).unwrap(),
-    )
-    .unwrap();
-    std::fs::create_dir_all(root.join("backup-not-ours")).unwrap();
+    let undated = root.join("backup-before-upgrade");
+    backup::backup(&p, &undated, &[]).unwrap();
+    let bare = root.join(backup::stamp_name(now - 60 * day));
+    std::fs::create_dir_all(&bare).unwrap();
     assert_eq!(backup::prune(&root, 30, now).unwrap(), vec![old.clone()]);
-    assert!(!old.exists() && new.exists() && root.join("backup-not-ours").exists());
-    assert_eq!(backup::verify(&new).unwrap().rows["events"], 1);
+    assert!(!old.exists() && kept.exists() && undated.exists() && bare.exists());
+    assert_eq!(backup::verify(&kept).unwrap().rows["events"], 1);
     assert_eq!(
         backup::stamp_name(1_785_542_400 * SEC + 3_723 * SEC),
         "backup-20260801T010203Z"
     );
+    assert_eq!(
+        backup::stamp_of("backup-20260801T010203Z"),
+        Some(1_785_542_400 * SEC + 3_723 * SEC)
+    );
+    for bad in [
+        "backup-20260801T010203",
+        "backup-20261301T010203Z",
+        "backup-20260801T250203Z",
+        "backup-2026080xT010203Z",
+        "backups-20260801T010203Z",
+    ] {
+        assert_eq!(backup::stamp_of(bad), None, "{bad}");
+    }
 }
 
 /// Two processes writing one journal collide on its sequence numbers (`UNIQUE constraint failed:
