@@ -11,7 +11,7 @@ use obi_scalp::venue::bybit::private::BybitRequests;
 use obi_scalp::venue::coincheck::private::CoincheckRequests;
 
 fn build_and_sign(c: &mut Criterion) {
-    let ids = ClientIds::new(1_790_000_000_000);
+    let ids = ClientIds::new("obi", 1_790_000_000_000);
     let mut bybit = BybitRequests::new(
         "api.bybit.com",
         "obiBENCHkey0001",

@@ -143,7 +143,7 @@ pub struct Trader {
 
 impl Trader {
     pub fn new(cfg: &Config, book: u16) -> Trader {
-        Trader {
+        let mut t = Trader {
             strategy: ObiScalper::new(cfg.strategy),
             ledger: Ledger::new(cfg.risk.initial_equity),
             risk: {
@@ -167,7 +167,20 @@ impl Trader {
                 _ => 0,
             },
             in_flight: ArrayVec::new(),
+        };
+        // Live: what start-up reconciliation adopted from the venue (position at its entry
+        // price, our leftover orders still working).
+        if let Some(a) = &cfg.live.adopted {
+            t.ledger.adopt(0, a.position, a.basis);
+            for o in &a.orders {
+                let _ = t.working.try_push(Working {
+                    id: o.id,
+                    side: o.side,
+                    leaves: o.qty - o.filled,
+                });
+            }
         }
+        t
     }
 
     /// The last book update of the traded book.

@@ -356,6 +356,9 @@ fn kill_switch_cancels_every_open_order_fast() {
         dry_run: false,
         journal_dir: dir.clone(),
         start_ms: obi_scalp::clock::wall_ns() / 1_000_000,
+        client_id_prefix: "obi".into(),
+        on_start: obi_scalp::config::OnStart::Refuse,
+        reconcile_interval: Duration::from_secs(60),
     })
     .unwrap();
     let stats = g.stats();

@@ -7,15 +7,21 @@
 //! (`10003`, `10004`, ...) is exit code 4 (`auth`), an unreachable venue exit code 5.
 
 use super::AppError;
+use crate::config::{Adopted, AdoptedOrder};
 use crate::config::{Config, Mode};
 use crate::exec::OrderGateway;
 use crate::instrument::Venue;
-use crate::ops::{Exit, SecretStore};
+use crate::ops::{AuditEvent, AuditKind, AuditSender, Exit, SecretStore};
 use crate::venue::bybit::live::{BybitLive, LiveSettings, LiveStartError};
+use crate::venue::bybit::recon::{StartReport, VenueOrder};
 use std::time::Duration;
 
 /// The gateway for `cfg` (`None` in paper mode: the paper exchange).
-pub fn gateway_for(cfg: &Config, secrets: &SecretStore) -> Result<Option<OrderGateway>, AppError> {
+pub fn gateway_for(
+    cfg: &Config,
+    secrets: &SecretStore,
+    audit: &AuditSender,
+) -> Result<Option<OrderGateway>, AppError> {
     if cfg.mode != Mode::Live {
         return Ok(None);
     }
@@ -49,18 +55,132 @@ pub fn gateway_for(cfg: &Config, secrets: &SecretStore) -> Result<Option<OrderGa
         dry_run: l.dry_run,
         journal_dir: cfg.ops.artifacts_dir.clone(),
         start_ms: crate::clock::wall_ns() / 1_000_000,
+        client_id_prefix: l.client_id_prefix.clone(),
+        on_start: l.on_start,
+        reconcile_interval: Duration::from_millis(l.reconcile_interval_ms),
     };
-    let g = BybitLive::start(settings).map_err(|e| match e {
+    let g = BybitLive::start(settings).map_err(|e| {
+        if let LiveStartError::Refused(m) | LiveStartError::Mismatch(m) = &e {
+            let outcome = if matches!(e, LiveStartError::Refused(_)) {
+                "refused"
+            } else {
+                "mismatch"
+            };
+            tracing::error!("start-up reconciliation: {m}");
+            let mut ev = AuditEvent::new(AuditKind::Reconcile)
+                .with("phase", "start")
+                .with("policy", l.on_start.as_str())
+                .with("outcome", outcome)
+                .with("reason", m.as_str());
+            if outcome == "mismatch" {
+                ev = ev.with("reason_code", "reconcile_mismatch");
+            }
+            audit.send(ev);
+        }
+        e
+    });
+    let g = g.map_err(|e| match e {
         LiveStartError::Auth(m) => AppError::exit(Exit::Auth, format!("venue auth failed: {m}")),
         LiveStartError::Unreachable(m) => {
             AppError::exit(Exit::VenueUnreachable, format!("venue unreachable: {m}"))
         }
         LiveStartError::Config(m) => AppError::exit(Exit::Config, format!("live: {m}")),
+        LiveStartError::Refused(m) => AppError::exit(
+            Exit::ReconcileRefused,
+            format!("start-up reconciliation refused: {m}"),
+        ),
+        LiveStartError::Mismatch(m) => AppError::exit(
+            Exit::RiskAbort,
+            format!("risk abort: start-up reconciliation: {m}"),
+        ),
     })?;
+    if let Some(r) = g.start_report() {
+        audit_start(audit, &inst, r);
+    }
     tracing::info!(
         dry_run = l.dry_run,
         rest = %l.rest_url,
         "live order entry: bybit gateway started"
     );
     Ok(Some(OrderGateway::Bybit(Box::new(g))))
+}
+
+/// What the trader starts from after start-up reconciliation.
+pub fn adopted_of(r: &StartReport) -> Adopted {
+    Adopted {
+        position: r.position.lots,
+        basis: r.position.basis,
+        orders: r
+            .adopted
+            .iter()
+            .map(|(id, o)| AdoptedOrder {
+                id: *id,
+                side: o.side,
+                px: o.px,
+                qty: o.qty,
+                filled: o.cum,
+            })
+            .collect(),
+    }
+}
+
+/// Logs and audits what start-up reconciliation found and did: one line per order found
+/// (ours: cancelled or adopted; foreign: left alone) and one for the account.
+fn audit_start(audit: &AuditSender, inst: &crate::instrument::Instrument, r: &StartReport) {
+    let order = |o: &VenueOrder, whose: &str, action: &str| {
+        AuditEvent::new(AuditKind::Reconcile)
+            .with("phase", "start")
+            .with("policy", r.policy)
+            .with("whose", whose)
+            .with("action", action)
+            .with("order_link_id", o.link_id.as_str())
+            .with("venue_order_id", o.order_id.as_str())
+            .with("side", o.side.as_str())
+            .with("px", inst.tick.format(o.px))
+            .with("qty", inst.lot.format(o.qty))
+            .with("cum_qty", inst.lot.format(o.cum))
+    };
+    for o in &r.foreign {
+        tracing::warn!(
+            link = %o.link_id, order = %o.order_id, side = o.side.as_str(),
+            px = %inst.tick.format(o.px), qty = %inst.lot.format(o.qty),
+            "start-up: a foreign order rests on the symbol; left alone"
+        );
+        audit.send(order(o, "foreign", "left_alone"));
+    }
+    for o in &r.ours {
+        let action = if r.cancelled.contains(&o.link_id) {
+            "cancelled"
+        } else if r.adopted.iter().any(|(_, a)| a.link_id == o.link_id) {
+            "adopted"
+        } else {
+            "none"
+        };
+        tracing::warn!(link = %o.link_id, action, "start-up: our leftover order");
+        audit.send(order(o, "ours", action));
+    }
+    let p = &r.position;
+    tracing::info!(
+        position = %inst.lot.format(p.lots),
+        entry = %p.avg_price,
+        ours = r.ours.len(),
+        foreign = r.foreign.len(),
+        policy = r.policy,
+        "start-up reconciliation done"
+    );
+    audit.send(
+        AuditEvent::new(AuditKind::Reconcile)
+            .with("phase", "start")
+            .with("policy", r.policy)
+            .with("outcome", "ok")
+            .with("position", inst.lot.format(p.lots))
+            .with(
+                "position_action",
+                if p.lots == 0 { "none" } else { "adopted" },
+            )
+            .with("entry_price", p.avg_price.as_str())
+            .with("wallet", crate::config::format_money(inst, r.wallet))
+            .with("ours", r.ours.len())
+            .with("foreign", r.foreign.len()),
+    );
 }

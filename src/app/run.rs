@@ -98,9 +98,6 @@ pub fn run(a: RunArgs) -> Result<(), AppError> {
             ),
         ));
     }
-    // Live mode: the venue's gateway, its credentials checked (exit 4 when refused).
-    let gateway =
-        super::live::gateway_for(&cfg, &secrets).map_err(|e| failed_before_start(&cfg, None, e))?;
     // The journal first: it rebuilds the carried risk state into the config.
     let journal = crate::store::cold::ColdJournal::start(&mut cfg, a.reset_risk).map_err(|e| {
         failed_before_start(&cfg, None, AppError::exit(Exit::Config, e.to_string()))
@@ -118,12 +115,32 @@ pub fn run(a: RunArgs) -> Result<(), AppError> {
     // or else `[ops] kill_token` in the config.
     let mut ocfg = cfg.ops.clone();
     ocfg.http.kill_enabled = secrets.get(ops::secrets::KILL_TOKEN).is_some();
-    let ops = Ops::start(&ocfg, board.clone(), kill, secrets, Some(signals)).map_err(|e| {
-        let err = AppError::exit(e.exit(), format!("start-up failed: {e}"));
-        failed_before_start(&cfg, Some(board.snapshot()), err)
-    })?;
+    let ops =
+        Ops::start(&ocfg, board.clone(), kill, secrets.clone(), Some(signals)).map_err(|e| {
+            let err = AppError::exit(e.exit(), format!("start-up failed: {e}"));
+            failed_before_start(&cfg, Some(board.snapshot()), err)
+        })?;
     if let Some(addr) = ops.http_addr() {
         tracing::info!(%addr, "serving /healthz, /health/detailed and /metrics");
+    }
+    // Live mode: the venue's gateway, its credentials checked (exit 4 when refused), then
+    // start-up reconciliation (audited; `refuse` is exit 10, a mismatch a risk abort).
+    let gateway = match super::live::gateway_for(&cfg, &secrets, ops.audit()) {
+        Ok(g) => g,
+        Err(e) => {
+            let done = ops::RunComplete {
+                stop_reason: e.msg.clone(),
+                exit: super::session::exit_of(&e),
+                clean: true,
+                kill: None,
+                status: Some(board.snapshot()),
+            };
+            let _ = ops.finish(done);
+            return Err(e);
+        }
+    };
+    if let Some(crate::exec::OrderGateway::Bybit(g)) = &gateway {
+        cfg.live.adopted = g.start_report().map(super::live::adopted_of);
     }
     // From here the session writes run_complete.json, whatever happens.
     let mut session = Session::start_with(&cfg, ops, shutdown, journal, gateway)?;

@@ -314,6 +314,11 @@ impl<'c> Session<'c> {
             OrderEntry::Paper => None,
             OrderEntry::Live(g) => Some(g),
         };
+        // A live gateway's reconciliation (drift, mismatch, findings for the audit log).
+        let recon = match &gateway {
+            Some(crate::exec::OrderGateway::Bybit(g)) => Some(g.recon()),
+            _ => None,
+        };
         let running: Running<S, AnyDecoder> = Pipeline::new(cfg, src, decoder)
             .clock(clock)
             .tap(tap)
@@ -415,6 +420,9 @@ impl<'c> Session<'c> {
         let mut on_tick = |c: &Collector| {
             if let Some(j) = journal.borrow_mut().as_mut() {
                 j.tick(&counters, &c.latencies);
+            }
+            if let Some(v) = &recon {
+                relay_recon(v, flags, board, &audit);
             }
             if last_board.elapsed() >= Duration::from_millis(100) {
                 last_board = Instant::now();
@@ -752,6 +760,38 @@ fn publish(
                 .insert(point.to_string(), lat.get(k).clone());
         }
     });
+}
+
+/// Copies reconciliation's findings where they act: the drift and a mismatch to the flags the
+/// signal stage hands to risk, the drift to the status board (`/health/detailed`,
+/// `/metrics`), the notes to the audit log.
+fn relay_recon(
+    v: &crate::venue::bybit::recon::ReconView,
+    flags: &crate::pipeline::stats::Flags,
+    board: &StatusBoard,
+    audit: &ops::AuditSender,
+) {
+    let seq = v.reconciles.load(Ordering::Acquire);
+    if seq != flags.wallet_drift_seq.load(Ordering::Relaxed) {
+        if let Some(d) = v.drift() {
+            let d64 = i64::try_from(d).unwrap_or(i64::MAX);
+            flags.wallet_drift.store(d64, Ordering::Relaxed);
+            flags.wallet_drift_seq.store(seq, Ordering::Release);
+            board.update(|s| {
+                s.pnl.wallet_drift_units = Some(d.saturating_mul(s.pnl.units_per_money));
+            });
+        }
+    }
+    if v.mismatch.load(Ordering::Relaxed) {
+        flags.reconcile_mismatch.store(true, Ordering::Relaxed);
+    }
+    for n in v.take_notes() {
+        let mut e = AuditEvent::new(AuditKind::Reconcile).with("phase", "running");
+        for (k, val) in n {
+            e = e.with(&k, val);
+        }
+        audit.send(e);
+    }
 }
 
 /// Counts one trader event into the by-reason order counters of `/metrics`.

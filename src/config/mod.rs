@@ -207,6 +207,61 @@ pub struct LiveConfig {
     pub request_timeout_ns: u64,
     /// Requests per second per order endpoint (Bybit linear: 10 per UID, the documented limit).
     pub order_rate_per_sec: u32,
+    /// What start-up reconciliation does with our orders left at the venue (`on_start`).
+    pub on_start: OnStart,
+    /// Client order ids start with `<client_id_prefix>-`: how a restarted process recognises
+    /// its own orders. Stable across restarts of the same config (not per start).
+    pub client_id_prefix: String,
+    /// How often the venue's balance, position and open orders are read and compared with
+    /// our ledger and order table (and after every reconnect of the private stream).
+    pub reconcile_interval_ms: u64,
+    /// Set by `run` after start-up reconciliation: what was adopted from the venue (the
+    /// trader starts from it). Never read from the file.
+    pub adopted: Option<Adopted>,
+}
+
+/// `[live] on_start`: what start-up reconciliation does with orders carrying our client-id
+/// prefix (foreign orders are reported and left alone; a position is adopted, never flattened).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnStart {
+    /// Cancel our leftover orders at the venue before the first order.
+    CancelOurs,
+    /// Adopt our leftover orders into the order table (they keep working).
+    Adopt,
+    /// Refuse to start when any of our orders or a position is open (exit code 10).
+    Refuse,
+}
+
+impl OnStart {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            OnStart::CancelOurs => "cancel_ours",
+            OnStart::Adopt => "adopt",
+            OnStart::Refuse => "refuse",
+        }
+    }
+}
+
+/// One of our orders adopted from the venue at start-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AdoptedOrder {
+    /// The local id the gateway gave it.
+    pub id: u64,
+    pub side: crate::msg::OrderSide,
+    pub px: i64,
+    pub qty: i64,
+    /// Executed before we adopted it (already in the venue's position).
+    pub filled: i64,
+}
+
+/// What start-up reconciliation found at the venue and the trader starts from.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Adopted {
+    /// The venue's position (lots, positive long).
+    pub position: i64,
+    /// Its cost basis at the venue's entry price (Money, negative when short).
+    pub basis: Money,
+    pub orders: Vec<AdoptedOrder>,
 }
 
 /// The resolved configuration.

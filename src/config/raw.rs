@@ -530,6 +530,41 @@ impl RawConfig {
             recv_window_ms: lv.int("recv_window_ms", 5000, 1, 60_000)? as u32,
             request_timeout_ns: lv.ms("request_timeout_ms", "2000", 1_000_000, 60_000_000_000)?,
             order_rate_per_sec: lv.int("order_rate_per_sec", 10, 1, 1000)? as u32,
+            on_start: match lv.str_or("on_start", "refuse")?.as_str() {
+                "cancel_ours" => super::OnStart::CancelOurs,
+                "adopt" => super::OnStart::Adopt,
+                "refuse" => super::OnStart::Refuse,
+                other => {
+                    return Err(ConfigError::new(
+                        "live.on_start",
+                        format!(
+                            "expected \"cancel_ours\", \"adopt\" or \"refuse\", got \"{other}\""
+                        ),
+                    ))
+                }
+            },
+            client_id_prefix: {
+                let p = lv.str_or("client_id_prefix", "obi")?;
+                if p.is_empty()
+                    || p.len() > crate::exec::orders::MAX_PREFIX
+                    || !p.bytes().all(|b| b.is_ascii_alphanumeric())
+                {
+                    return Err(ConfigError::new(
+                        "live.client_id_prefix",
+                        format!(
+                            "expected 1 to {} letters or digits, got \"{p}\"",
+                            crate::exec::orders::MAX_PREFIX
+                        ),
+                    ));
+                }
+                p
+            },
+            reconcile_interval_ms: lv.whole_ms(
+                "reconcile_interval_ms",
+                5000,
+                &(100..=3_600_000),
+            )?,
+            adopted: None,
         };
         lv.finish()?;
 

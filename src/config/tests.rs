@@ -114,3 +114,41 @@ fn money_round_trips() {
     assert_eq!(format_money(&i, 0), "0");
     assert!(money_of(&i, "k", "1e-30").is_err());
 }
+
+#[test]
+fn live_reconciliation_keys_parse_or_name_the_key() {
+    let c = Config::from_toml("").unwrap();
+    assert_eq!(c.live.on_start, OnStart::Refuse);
+    assert_eq!(c.live.client_id_prefix, "obi");
+    assert_eq!(c.live.reconcile_interval_ms, 5000);
+    assert_eq!(
+        c.live,
+        Config::builtin().live,
+        "default.toml documents the defaults"
+    );
+    let c = Config::from_toml(
+        "[live]\non_start = \"adopt\"\nclient_id_prefix = \"bot7\"\nreconcile_interval_ms = 250\n",
+    )
+    .unwrap();
+    assert_eq!(
+        (
+            c.live.on_start,
+            c.live.client_id_prefix.as_str(),
+            c.live.reconcile_interval_ms
+        ),
+        (OnStart::Adopt, "bot7", 250)
+    );
+    let e = err("[live]\non_start = \"flatten\"\n");
+    assert_eq!(e.key, "live.on_start");
+    assert!(
+        e.msg.contains("cancel_ours") && e.msg.contains("flatten"),
+        "{e}"
+    );
+    for bad in ["\"\"", "\"obi-x\"", "\"toolongprefix\""] {
+        let e = err(&format!("[live]\nclient_id_prefix = {bad}\n"));
+        assert_eq!(e.key, "live.client_id_prefix", "{bad}");
+    }
+    let e = err("[live]\nreconcile_interval_ms = 10\n");
+    assert_eq!(e.key, "live.reconcile_interval_ms");
+    assert!(e.msg.contains("100"), "{e}");
+}

@@ -19,6 +19,25 @@ pub fn value(px: i64, qty: i64) -> Money {
     px as i128 * qty as i128 * MONEY_PER_TICK_LOT
 }
 
+/// The cost basis (Money, signed like `lots`) of `lots` at the average entry price `avg_px`, a
+/// decimal in the quote currency that may be finer than the tick (a venue's `avgPrice`):
+/// `avg_px / tick * lots * MONEY_PER_TICK_LOT`, exact to one Money unit.
+pub fn basis_at(
+    inst: &crate::instrument::Instrument,
+    avg_px: &str,
+    lots: i64,
+) -> Result<Money, String> {
+    // avg_px in units of 10^-(tick decimals + 6): one tick is step_units * 10^6 of them.
+    let d = inst.tick.decimals() + 6;
+    let p = crate::num::parse_units(avg_px.trim().as_bytes(), d)
+        .map_err(|e| format!("entry price \"{avg_px}\": {e}"))?;
+    if p < 0 {
+        return Err(format!("entry price \"{avg_px}\" is negative"));
+    }
+    let step = inst.tick.step_units() as i128;
+    Ok(p as i128 * lots as i128 * MONEY_PER_TICK_LOT / (step * 1_000_000))
+}
+
 /// One round trip: from flat, through any number of fills, back to flat.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClosedTrade {
@@ -126,6 +145,28 @@ impl Ledger {
             fills: 0,
             volume_lots: 0,
         }
+    }
+
+    /// Starts from a position found at the venue (start-up reconciliation): `position` lots
+    /// whose entry cost `basis` (Money, signed like the position), as if bought (sold) at the
+    /// venue's entry price: cash `-basis`, nothing realized, a trade open since `ts_ns`. Only
+    /// on a ledger that has booked nothing yet.
+    pub fn adopt(&mut self, ts_ns: u64, position: i64, basis: Money) {
+        debug_assert_eq!(self.fills, 0, "adopt before any fill");
+        if position == 0 {
+            return;
+        }
+        self.position = position;
+        self.basis = basis;
+        self.cash = -basis;
+        self.trade = OpenTrade {
+            open_ns: ts_ns,
+            entry_qty: position.abs(),
+            entry_value: basis.abs(),
+            exit_value: 0,
+            fees: 0,
+            max_position: position.abs(),
+        };
     }
 
     /// Books one fill of `qty > 0` lots at `px` with `fee` (negative for a rebate). Returns the
@@ -333,6 +374,33 @@ impl Ledger {
     }
     pub fn volume_lots(&self) -> i64 {
         self.volume_lots
+    }
+}
+
+#[cfg(test)]
+mod adopt_tests {
+    use super::*;
+    use crate::instrument::{InstrumentTable, Market, Venue};
+
+    #[test]
+    fn an_adopted_position_closes_at_its_entry_price() {
+        let inst = *InstrumentTable::default()
+            .get(Venue::Bybit, Market::Linear, "BTCUSDT")
+            .unwrap();
+        // 0.010 BTC long at 64000.05 (finer than the 0.1 tick): basis 10 lots * 640000.5 ticks.
+        let b = basis_at(&inst, "64000.05", 10).unwrap();
+        assert_eq!(b, 6_400_005 * MONEY_PER_TICK_LOT);
+        assert_eq!(basis_at(&inst, "64000.05", -10).unwrap(), -b);
+        assert!(basis_at(&inst, "abc", 1).is_err());
+        let mut l = Ledger::new(0);
+        l.adopt(1, 10, b);
+        assert_eq!((l.position(), l.cash(), l.cost_basis()), (10, -b, b));
+        // Sold at 64000.1: gross 0.005 * 0.010... = 10 lots * 0.5 tick.
+        let px = inst.tick.parse(b"64000.1").unwrap();
+        let t = l.on_fill(2, OrderSide::Sell, px, 10, 0).expect("closed");
+        assert_eq!(t.gross_pnl, 5 * MONEY_PER_TICK_LOT);
+        assert_eq!(l.realized(), 5 * MONEY_PER_TICK_LOT);
+        assert_eq!(l.cash(), l.realized());
     }
 }
 

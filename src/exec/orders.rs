@@ -30,9 +30,10 @@
 //! [`SEEN_EXECS`] ids (a duplicate older than that many fills would be applied twice; venues
 //! resend within seconds, and the ring holds the last few hundred fills).
 //!
-//! Client order ids ([`ClientIds`]) are `<prefix>-<id>`, the prefix fixed per process start
-//! (the wall-clock start time in base 36), so ids never repeat across restarts and our order id
-//! is read straight back from the venue's echo.
+//! Client order ids ([`ClientIds`]) are `<prefix>-<start>-<id>`: the prefix is the config's
+//! (stable across restarts, so a restarted process knows its own leftover orders), the start
+//! time in base 36 keeps ids from repeating across restarts, and our order id is read straight
+//! back from the venue's echo.
 
 use crate::msg::{ExecKind, ExecReport, Liquidity, Money, OrderSide, RejectReason};
 use arrayvec::ArrayString;
@@ -230,6 +231,30 @@ impl OrderTable {
         Ok(())
     }
 
+    /// Enters an order found working at the venue at start-up (adopted): accepted, with
+    /// `filled` of `qty` already executed (those fills are in the venue's position, not
+    /// reported again).
+    pub fn adopt(
+        &mut self,
+        id: u64,
+        side: OrderSide,
+        px: i64,
+        qty: i64,
+        filled: i64,
+    ) -> Result<(), PlaceError> {
+        self.place(id, side, px, qty)?;
+        if let Some(o) = self.orders.iter_mut().find(|o| o.id == id) {
+            o.acked = true;
+            o.filled = filled.clamp(0, qty);
+            o.state = if o.filled > 0 {
+                OrderState::PartiallyFilled
+            } else {
+                OrderState::Acked
+            };
+        }
+        Ok(())
+    }
+
     /// We are sending a cancel for `id`: true if the order is working (it moves to
     /// `PendingCancel`), false if it is unknown or finished (nothing to send).
     pub fn cancel_sent(&mut self, id: u64) -> bool {
@@ -394,18 +419,41 @@ pub fn exec_id_hash(s: &[u8]) -> u64 {
 /// their own order ids; 36 covers all).
 pub type ClientId = ArrayString<36>;
 
-/// Client order ids of one process: `<prefix>-<id>`.
+/// Longest `[live] client_id_prefix` (so that `<prefix>-<start>-<id>` fits Bybit's 36).
+pub const MAX_PREFIX: usize = 6;
+
+/// Client order ids: `<prefix>-<start>-<id>`. The prefix comes from the config
+/// (`[live] client_id_prefix`, default `obi`) and is the same for every start of it: a
+/// restarted process recognises every order it ever sent by it ([`ClientIds::is_ours`]). The
+/// start time in base 36 keeps ids unique across restarts; [`ClientIds::id_of`] reads our order
+/// id back only from this start's ids.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientIds {
-    prefix: ArrayString<16>,
+    /// `<prefix>-`
+    prefix: ArrayString<8>,
+    /// `<prefix>-<start>-`
+    start: ArrayString<18>,
 }
 
 impl ClientIds {
-    /// Ids for a process started at `start_ms` (wall clock, ms since the Unix epoch): the
-    /// prefix is `obi` and the start time in base 36, e.g. `obi1a2b3c4d5`.
-    pub fn new(start_ms: u64) -> ClientIds {
-        let mut prefix = ArrayString::new();
-        prefix.push_str("obi");
+    /// Ids of the process started at `start_ms` (wall clock, ms since the Unix epoch) with
+    /// `prefix` (1 to [`MAX_PREFIX`] letters or digits; longer ones are cut), e.g.
+    /// `obi-mfx3k2a1-42`.
+    pub fn new(prefix: &str, start_ms: u64) -> ClientIds {
+        let mut p = ArrayString::<8>::new();
+        for c in prefix
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(MAX_PREFIX)
+        {
+            p.push(c);
+        }
+        if p.is_empty() {
+            p.push_str("obi");
+        }
+        p.push('-');
+        let mut start = ArrayString::<18>::new();
+        start.push_str(&p);
         let mut digits = [0u8; 13];
         let mut n = start_ms;
         let mut len = 0;
@@ -418,32 +466,44 @@ impl ClientIds {
             }
         }
         for &d in digits[..len].iter().rev() {
-            prefix.push(d as char);
+            let _ = start.try_push(d as char);
         }
-        ClientIds { prefix }
+        let _ = start.try_push('-');
+        ClientIds { prefix: p, start }
     }
 
+    /// `<prefix>-`: what every client id of this config starts with.
     pub fn prefix(&self) -> &str {
         &self.prefix
+    }
+
+    /// `<prefix>-<start>-`: what this start's client ids start with.
+    pub fn start_prefix(&self) -> &str {
+        &self.start
     }
 
     /// The client id of our order `id`.
     pub fn of(&self, id: u64) -> ClientId {
         let mut s = ClientId::new();
-        // 16 + 1 + 20 digits of a u64 would be 37: the prefix is at most 3 + 13 = 16 and ids
-        // stay far below 10^19, but a write that does not fit is cut, never a panic.
-        let _ = write!(s, "{}-{}", self.prefix, id);
+        // 18 + 20 digits of a u64 would be 38: ids stay far below 10^17, but a write that
+        // does not fit is cut, never a panic.
+        let _ = write!(s, "{}{}", self.start, id);
         s
     }
 
-    /// Our order id back from a client id this process made; `None` for anyone else's.
+    /// Our order id back from a client id this start made; `None` for anyone else's (and for
+    /// our own earlier starts': see [`ClientIds::is_ours`]).
     pub fn id_of(&self, client_id: &str) -> Option<u64> {
-        let rest = client_id.strip_prefix(self.prefix.as_str())?;
-        let digits = rest.strip_prefix('-')?;
+        let digits = client_id.strip_prefix(self.start.as_str())?;
         if digits.is_empty() || digits.len() > 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
         digits.parse().ok()
+    }
+
+    /// Whether a client id was made by this config, in this start or an earlier one.
+    pub fn is_ours(&self, client_id: &str) -> bool {
+        client_id.starts_with(self.prefix.as_str())
     }
 }
 

@@ -43,10 +43,36 @@ pub fn get(
     get_url(&parsed, tls_config.as_ref(), timeout)
 }
 
+/// POST the JSON `body` to `url` (as [`get`]; the simulator's control hooks, tests).
+pub fn post_json(
+    url: &str,
+    extra_ca: Option<&Path>,
+    body: &str,
+    timeout: Duration,
+) -> Result<(u16, Vec<u8>), NetError> {
+    let parsed = Url::parse(url)?;
+    let tls_config = if parsed.scheme.is_tls() {
+        Some(tls::client_config(extra_ca)?)
+    } else {
+        None
+    };
+    exchange(&parsed, tls_config.as_ref(), Some(body), timeout)
+}
+
 /// [`get`] with a parsed URL and a prepared TLS configuration (required for https).
 pub fn get_url(
     url: &Url,
     tls_config: Option<&Arc<ClientConfig>>,
+    timeout: Duration,
+) -> Result<(u16, Vec<u8>), NetError> {
+    exchange(url, tls_config, None, timeout)
+}
+
+/// One request: a GET, or a POST of a JSON body.
+fn exchange(
+    url: &Url,
+    tls_config: Option<&Arc<ClientConfig>>,
+    post: Option<&str>,
     timeout: Duration,
 ) -> Result<(u16, Vec<u8>), NetError> {
     if url.scheme.is_ws() {
@@ -63,12 +89,23 @@ pub fn get_url(
         deadline,
         url,
     };
+    let (method, extra) = match post {
+        None => ("GET", String::new()),
+        Some(b) => (
+            "POST",
+            format!(
+                "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                b.len()
+            ),
+        ),
+    };
     let request = format!(
-        "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: obi-scalp/{}\r\nAccept: application/json, */*\r\n\
-         Accept-Encoding: identity\r\nConnection: close\r\n\r\n",
+        "{method} {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: obi-scalp/{}\r\nAccept: application/json, */*\r\n\
+         Accept-Encoding: identity\r\nConnection: close\r\n{extra}\r\n{}",
         url.path,
         url.host_header(),
-        env!("CARGO_PKG_VERSION")
+        env!("CARGO_PKG_VERSION"),
+        post.unwrap_or("")
     );
     conn.set_timeouts()?;
     conn.stream

@@ -50,6 +50,9 @@ pub enum AuditKind {
     SecretsReload,
     Startup,
     Shutdown,
+    /// Reconciliation with the venue (live): what start-up found and did, fills found by
+    /// querying, mismatches.
+    Reconcile,
 }
 
 impl AuditKind {
@@ -65,6 +68,7 @@ impl AuditKind {
             AuditKind::SecretsReload => "secrets_reload",
             AuditKind::Startup => "startup",
             AuditKind::Shutdown => "shutdown",
+            AuditKind::Reconcile => "reconcile",
         }
     }
 }

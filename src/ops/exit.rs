@@ -12,13 +12,15 @@
 //! | 7    | `risk_abort`        | the risk stage aborted trading (reason in `run_complete.json`)   |
 //! | 8    | `killed`            | the kill switch fired (file, `POST /kill`, or SIGUSR1)           |
 //! | 9    | `book_disagrees`    | `verify-book`: a book agreed with the venue below the ratio asked |
+//! | 10   | `reconcile_refused` | live start-up: our orders or a position at the venue, `on_start = "refuse"` |
 //! | 70   | `internal`          | a bug: panic in a stage, invariant broken (EX_SOFTWARE)          |
 //! | 130  | `forced_sigint`     | a second SIGINT while draining: exit at once (128 + 2)           |
 //! | 143  | `forced_sigterm`    | a second SIGTERM while draining: exit at once (128 + 15)         |
 //!
 //! systemd restarts on failure (`Restart=on-failure`) for any non-zero code except those in the
-//! unit's `RestartPreventExitStatus=` (2, 3, 4, 7, 8: restarting cannot fix a bad config,
-//! missing or rejected credentials, or an operator's kill; a risk abort needs a human).
+//! unit's `RestartPreventExitStatus=` (2, 3, 4, 7, 8, 10: restarting cannot fix a bad config,
+//! missing or rejected credentials, or an operator's kill; a risk abort and a refused
+//! reconciliation need a human).
 
 use std::fmt;
 
@@ -38,13 +40,14 @@ pub enum Exit {
     RiskAbort,
     Killed,
     BookDisagrees,
+    ReconcileRefused,
     Internal,
     ForcedSigint,
     ForcedSigterm,
 }
 
 impl Exit {
-    pub const ALL: [Exit; 13] = [
+    pub const ALL: [Exit; 14] = [
         Exit::Ok,
         Exit::Io,
         Exit::Config,
@@ -55,6 +58,7 @@ impl Exit {
         Exit::RiskAbort,
         Exit::Killed,
         Exit::BookDisagrees,
+        Exit::ReconcileRefused,
         Exit::Internal,
         Exit::ForcedSigint,
         Exit::ForcedSigterm,
@@ -73,6 +77,7 @@ impl Exit {
             Exit::RiskAbort => 7,
             Exit::Killed => 8,
             Exit::BookDisagrees => 9,
+            Exit::ReconcileRefused => 10,
             Exit::Internal => 70,
             Exit::ForcedSigint => 130,
             Exit::ForcedSigterm => 143,
@@ -92,6 +97,7 @@ impl Exit {
             Exit::RiskAbort => "risk_abort",
             Exit::Killed => "killed",
             Exit::BookDisagrees => "book_disagrees",
+            Exit::ReconcileRefused => "reconcile_refused",
             Exit::Internal => "internal",
             Exit::ForcedSigint => "forced_sigint",
             Exit::ForcedSigterm => "forced_sigterm",
@@ -111,6 +117,9 @@ impl Exit {
             Exit::RiskAbort => "risk stage aborted trading",
             Exit::Killed => "kill switch fired",
             Exit::BookDisagrees => "verify-book: the book agreed with the venue too rarely",
+            Exit::ReconcileRefused => {
+                "live start-up found our orders or a position at the venue (on_start = \"refuse\")"
+            }
             Exit::Internal => "internal error (bug)",
             Exit::ForcedSigint => "second SIGINT while shutting down",
             Exit::ForcedSigterm => "second SIGTERM while shutting down",
@@ -151,7 +160,7 @@ mod tests {
             assert_eq!(Exit::from_code(i32::from(e.code())), Some(e));
             assert_eq!(e.is_success(), e.code() == 0);
         }
-        assert_eq!(Exit::from_code(10), None);
+        assert_eq!(Exit::from_code(11), None);
         assert_eq!(Exit::Killed.to_string(), "8 (killed): kill switch fired");
     }
 

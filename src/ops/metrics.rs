@@ -67,6 +67,7 @@ const SPECS: &[(&str, MetricType, &[&str], &str)] = &[
     ("obi_scalp_pnl_unrealized", G, &["currency"], "Unrealized PnL of the open position at the bid (long) or ask (short), in quote currency (exact decimal)."),
     ("obi_scalp_pnl", G, &["currency"], "Total PnL (realized + unrealized), in quote currency (exact decimal)."),
     ("obi_scalp_fees", G, &["currency"], "Fees paid since start (included in realized PnL), in quote currency (exact decimal)."),
+    ("obi_scalp_wallet_drift", G, &["currency"], "Live: the venue's balance against our ledger (plus any position difference at the venue's mark), in quote currency (exact decimal), from the last reconciliation; absent in paper mode."),
     ("obi_scalp_trades_total", C, &[], "Round trips closed."),
     ("obi_scalp_wins_total", C, &[], "Round trips closed with a profit after fees."),
     ("obi_scalp_win_ratio", G, &[], "Wins divided by trades (absent before the first trade)."),
@@ -350,6 +351,13 @@ pub fn write_money(s: &Status, out: &mut String) {
         ("obi_scalp_pnl", p.total_units()),
         ("obi_scalp_fees", p.fees_units),
     ] {
+        let (_, help) = spec(name);
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} gauge");
+        let _ = writeln!(out, "{name}{{currency=\"{cur}\"}} {}", p.format(units));
+    }
+    if let Some(units) = p.wallet_drift_units {
+        let name = "obi_scalp_wallet_drift";
         let (_, help) = spec(name);
         let _ = writeln!(out, "# HELP {name} {help}");
         let _ = writeln!(out, "# TYPE {name} gauge");

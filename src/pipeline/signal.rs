@@ -36,6 +36,9 @@ pub struct SignalStage {
     sent: u64,
     /// The end of market data was handed to the order stage.
     end_sent: bool,
+    /// The last `flags.wallet_drift_seq` handed to risk.
+    drift_seq: u64,
+    mismatch_seen: bool,
 }
 
 impl SignalStage {
@@ -68,6 +71,8 @@ impl SignalStage {
             recorded_clock: false,
             sent: 0,
             end_sent: false,
+            drift_seq: 0,
+            mismatch_seen: false,
         }
     }
 
@@ -151,6 +156,21 @@ impl Stage for SignalStage {
             acted = true;
             let now = event_now(self.recorded_clock, &self.trader);
             self.trader.cancel_all(now, &mut push, &mut ev);
+        }
+        // Reconciliation's findings (a live gateway's I/O thread, copied by the cold thread).
+        let seq = self.flags.wallet_drift_seq.load(Ordering::Acquire);
+        if seq != self.drift_seq {
+            self.drift_seq = seq;
+            let d = self.flags.wallet_drift.load(Ordering::Relaxed);
+            self.trader.risk.set_wallet_drift(d as crate::msg::Money);
+        }
+        if !self.mismatch_seen && self.flags.reconcile_mismatch.load(Ordering::Relaxed) {
+            self.mismatch_seen = true;
+            acted = true;
+            let now = event_now(self.recorded_clock, &self.trader);
+            self.trader
+                .risk
+                .reconcile_mismatch(now, &mut |e| ev(TraderEvent::Risk(e)));
         }
         let mut n = 0;
         while let Ok(r) = self.execs.pop() {

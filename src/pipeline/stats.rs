@@ -175,6 +175,13 @@ pub struct Flags {
     /// The order stage's gateway has requests in flight or orders the venue has not finished
     /// (a live gateway; the paper exchange never): a stop waits for it, bounded.
     pub gateway_busy: AtomicBool,
+    /// The last wallet drift a live gateway's reconciliation measured (Money, saturated), and
+    /// how many were published (0: none yet): the cold thread copies them from the gateway,
+    /// the signal stage hands each new one to risk (`max_wallet_drift`).
+    pub wallet_drift: std::sync::atomic::AtomicI64,
+    pub wallet_drift_seq: AtomicU64,
+    /// Reconciliation found a difference no missed report explains: risk aborts.
+    pub reconcile_mismatch: AtomicBool,
     /// Commands (and the end of market data) the order stage has handed to its gateway, stored
     /// (Release) after their reports were pushed: the signal stage waits for all it sent to be
     /// answered before it finishes.

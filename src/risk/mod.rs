@@ -15,6 +15,7 @@
 //! | [`RiskEngine::kill`]                                   | abort    | `kill_switch`                  |
 //! | the venue refused our credentials (a live order answered with an auth error) | abort | `venue_auth_failed` |
 //! | a report for an order we never sent ([`RiskEngine::unknown_report`]) | degraded | `unknown_order_report` |
+//! | reconciliation found the venue's account differing from ours in a way no missed report explains ([`RiskEngine::reconcile_mismatch`]) | abort | `reconcile_mismatch` |
 //!
 //! Abort wins when several fire. Abort reasons are latched until restart. Degraded reasons clear
 //! when their condition clears, except the daily loss, which stays until the next trading day
@@ -78,10 +79,11 @@ pub enum ReasonCode {
     KillSwitch = 7,
     UnknownOrderReport = 8,
     VenueAuthFailed = 9,
+    ReconcileMismatch = 10,
 }
 
 impl ReasonCode {
-    pub const ALL: [ReasonCode; 10] = [
+    pub const ALL: [ReasonCode; 11] = [
         ReasonCode::MaxDrawdownExceeded,
         ReasonCode::DailyLossLimitExceeded,
         ReasonCode::MaxPositionSizeExceeded,
@@ -92,6 +94,7 @@ impl ReasonCode {
         ReasonCode::KillSwitch,
         ReasonCode::UnknownOrderReport,
         ReasonCode::VenueAuthFailed,
+        ReasonCode::ReconcileMismatch,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -106,6 +109,7 @@ impl ReasonCode {
             ReasonCode::KillSwitch => "kill_switch",
             ReasonCode::UnknownOrderReport => "unknown_order_report",
             ReasonCode::VenueAuthFailed => "venue_auth_failed",
+            ReasonCode::ReconcileMismatch => "reconcile_mismatch",
         }
     }
 
@@ -116,7 +120,8 @@ impl ReasonCode {
             | ReasonCode::MaxTradeLossExceeded
             | ReasonCode::ConsecutiveFailuresExceeded
             | ReasonCode::KillSwitch
-            | ReasonCode::VenueAuthFailed => RiskStatus::Abort,
+            | ReasonCode::VenueAuthFailed
+            | ReasonCode::ReconcileMismatch => RiskStatus::Abort,
             ReasonCode::DailyLossLimitExceeded
             | ReasonCode::MaxPositionSizeExceeded
             | ReasonCode::MaxLeverageExceeded
@@ -551,6 +556,21 @@ impl RiskEngine {
         self.change(now_ns, next, None, out);
     }
 
+    /// The wallet drift reconciliation measured (the venue's balance against the ledger's,
+    /// plus any position difference at the venue's mark), for the `max_wallet_drift` row: it
+    /// takes effect at the next [`RiskEngine::evaluate`].
+    pub fn set_wallet_drift(&mut self, drift: Money) {
+        self.last_drift = Some(drift);
+    }
+
+    /// Reconciliation found the venue's account differing from ours in a way no missed report
+    /// explains: abort, latched.
+    pub fn reconcile_mismatch(&mut self, now_ns: u64, out: &mut impl FnMut(RiskEvent)) {
+        let mut next = self.reasons;
+        next.insert(ReasonCode::ReconcileMismatch);
+        self.change(now_ns, next, None, out);
+    }
+
     /// Counts consecutive failed orders: venue, network and invalid rejects, and cancels the
     /// venue or network refused. An acceptance or a fill resets the count. Post-only rejects,
     /// our own risk and rate-limit refusals and cancels of orders already gone are not failures.
@@ -827,6 +847,25 @@ mod tests {
         let ev = eval(&mut r, T0, &led, 290, None);
         assert_eq!(ev[0].cleared, set(&[ReasonCode::MaxLeverageExceeded]));
         assert_eq!(r.status(), RiskStatus::Ok);
+    }
+
+    #[test]
+    fn measured_wallet_drift_degrades_and_a_reconcile_mismatch_aborts() {
+        let mut r = engine(|l| l.max_wallet_drift = 5 * M);
+        let led = Ledger::new(1_000 * M);
+        r.set_wallet_drift(6 * M);
+        let ev = eval(&mut r, T0, &led, 100, None);
+        assert_eq!(r.reasons(), set(&[ReasonCode::WalletDriftExceeded]));
+        assert_eq!(ev[0].snapshot.wallet_drift, Some(6 * M));
+        r.set_wallet_drift(5 * M);
+        eval(&mut r, T0 + SEC, &led, 100, None);
+        assert!(r.reasons().is_empty(), "at the limit is within it");
+        let mut ev = Vec::new();
+        r.reconcile_mismatch(T0 + 2 * SEC, &mut |e| ev.push(e));
+        assert_eq!(r.status(), RiskStatus::Abort);
+        assert_eq!(ev[0].raised, set(&[ReasonCode::ReconcileMismatch]));
+        eval(&mut r, T0 + 3 * SEC, &led, 100, None);
+        assert_eq!(r.status(), RiskStatus::Abort, "latched");
     }
 
     #[test]
@@ -1108,12 +1147,12 @@ mod tests {
     #[test]
     fn reason_names_and_severities() {
         let names: Vec<&str> = ReasonCode::ALL.iter().map(|r| r.as_str()).collect();
-        assert_eq!(names.len(), 10);
+        assert_eq!(names.len(), 11);
         for (i, n) in names.iter().enumerate() {
             assert!(!names[..i].contains(n), "duplicate {n}");
         }
         let all: Reasons = ReasonCode::ALL.into_iter().collect();
-        assert_eq!(all.iter().count(), 10);
+        assert_eq!(all.iter().count(), 11);
         assert_eq!(all.status(), RiskStatus::Abort);
         let d = set(&[
             ReasonCode::MaxLeverageExceeded,

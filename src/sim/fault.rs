@@ -32,6 +32,7 @@
 //! | `order429`, `order500` | N (default 1) | private API: answer the next N order requests with the venue's rate-limit / internal error |
 //! | `timeout` | N (default 1) | private API: do not execute the next N order requests, and never answer them |
 //! | `lostack` | N (default 1) | private API: execute the next N order requests, but never answer them |
+//! | `dropfill` | N (default 1) | private API (Bybit): leave the next N executions out of the private stream (the order updates still go out) |
 //! | `reststale` | \[DURATION\] | answer the next REST request (or all for DURATION) with the first 200 body the server gave for that path (none yet: answered fresh, the one-shot stays pending) |
 //!
 //! "Stream frames" are the frames the feed produces as the market moves (not the answers to a
@@ -71,6 +72,7 @@ Private API (with --account):
   order500[:N]              answer the next N order requests with the venue's internal error
   timeout[:N]               do not execute the next N order requests and never answer them
   lostack[:N]               execute the next N order requests but never answer them
+  dropfill[:N]              leave the next N executions out of the private stream (Bybit)
 Examples: drop@30s  skip@msg=100,every=500  stall@10s:3s  slow:10ms,for=5s  refuse@5s:2s  rest429";
 
 /// What goes wrong.
@@ -118,6 +120,7 @@ impl FaultKind {
                 crate::sim::private::PrivateFault::Order500(_) => "order500",
                 crate::sim::private::PrivateFault::Timeout(_) => "timeout",
                 crate::sim::private::PrivateFault::LostAck(_) => "lostack",
+                crate::sim::private::PrivateFault::DropFill(_) => "dropfill",
             },
         }
     }
@@ -149,7 +152,7 @@ impl fmt::Display for FaultSpec {
 }
 
 const KINDS: &str = "drop, stall, skip, dup, reorder, malformed, crossed, slow, refuse, rest429, \
-                     rest500, reststale, reject, order429, order500, timeout, lostack";
+                     rest500, reststale, reject, order429, order500, timeout, lostack, dropfill";
 
 impl FaultSpec {
     /// Parses `KIND[@TRIGGER][:ARG]`; the error quotes the whole spec and names the bad part.
@@ -344,6 +347,7 @@ fn parse_kind(kind: &str, arg: Option<&str>) -> Result<FaultKind, String> {
         "order500" => count(|n| FaultKind::Private(PrivateFault::Order500(n))),
         "timeout" => count(|n| FaultKind::Private(PrivateFault::Timeout(n))),
         "lostack" => count(|n| FaultKind::Private(PrivateFault::LostAck(n))),
+        "dropfill" => count(|n| FaultKind::Private(PrivateFault::DropFill(n))),
         "slow" => {
             let a = arg.ok_or("slow needs a delay argument, e.g. slow:10ms or slow:10ms,for=5s")?;
             let (delay_s, period_s) = match a.split_once(',') {

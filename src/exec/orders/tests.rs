@@ -218,18 +218,21 @@ fn finished_slots_are_reused_oldest_first_and_working_ones_never() {
 
 #[test]
 fn client_ids_round_trip_and_refuse_foreign_ids() {
-    let ids = ClientIds::new(1_790_000_000_123);
+    let ids = ClientIds::new("obi", 1_790_000_000_123);
     let c = ids.of(42);
     assert!(c.len() <= 36);
-    assert!(c.starts_with("obi"));
+    assert!(c.starts_with("obi-"));
     assert_eq!(ids.id_of(&c), Some(42));
-    assert_eq!(ids.id_of(&ids.of(u64::MAX / 10)), Some(u64::MAX / 10));
-    assert_eq!(ClientIds::new(1).id_of(&c), None);
-    assert_eq!(ids.id_of(&format!("{}-", ids.prefix())), None);
-    assert_eq!(ids.id_of(&format!("{}-1x", ids.prefix())), None);
+    assert_eq!(ids.id_of(&ids.of(u64::MAX / 100)), Some(u64::MAX / 100));
+    // The longest prefix still fits Bybit's 36 characters.
+    let long = ClientIds::new("abcdef", 1_790_000_000_123);
+    assert_eq!(long.id_of(&long.of(u64::MAX / 100)), Some(u64::MAX / 100));
+    assert_eq!(ClientIds::new("obi", 1).id_of(&c), None);
+    assert_eq!(ids.id_of(ids.start_prefix()), None);
+    assert_eq!(ids.id_of(&format!("{}1x", ids.start_prefix())), None);
     assert_ne!(
-        ClientIds::new(1_790_000_000_123).of(1),
-        ClientIds::new(1_790_000_000_124).of(1)
+        ClientIds::new("obi", 1_790_000_000_123).of(1),
+        ClientIds::new("obi", 1_790_000_000_124).of(1)
     );
 }
 
@@ -324,4 +327,24 @@ proptest! {
         prop_assert_eq!(o.state, want);
         prop_assert_eq!(ends, usize::from(o.state.is_terminal()));
     }
+}
+
+#[test]
+fn a_restarted_process_recognises_its_own_client_ids() {
+    // Two starts of the same config, a second apart: what they share must identify our orders.
+    let first = ClientIds::new("obi", 1_790_000_000_123);
+    let second = ClientIds::new("obi", 1_790_000_001_123);
+    assert_eq!(
+        first.prefix(),
+        second.prefix(),
+        "the prefix is stable across restarts"
+    );
+    assert!(
+        second.is_ours(&first.of(5)),
+        "an earlier start's order is ours"
+    );
+    assert_eq!(second.id_of(&first.of(5)), None, "but not this start's");
+    assert_ne!(first.of(5), second.of(5), "ids stay unique across restarts");
+    assert!(!second.is_ours("manual-order-1"));
+    assert!(!ClientIds::new("obj", 1).is_ours(&first.of(5)));
 }

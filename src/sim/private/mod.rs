@@ -41,9 +41,28 @@ pub struct AccountFile {
     /// Starting position by symbol in the instrument's base size (`BTCUSDT = "0.010"`).
     #[serde(default)]
     pub positions: BTreeMap<String, String>,
+    /// Entry price of each starting position (`BTCUSDT = "64000.5"`); default: 0.
+    #[serde(default)]
+    pub entry_prices: BTreeMap<String, String>,
+    /// Orders resting at the start (our leftovers from an earlier run, someone else's).
+    #[serde(default)]
+    pub orders: Vec<AccountOrder>,
     /// Fee rates in basis points (decimals allowed, `"2"`, `"5.5"`); default: the venue's.
     pub maker_fee_bps: Option<String>,
     pub taker_fee_bps: Option<String>,
+}
+
+/// An order resting at the start (`[[orders]]` of an account file).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountOrder {
+    /// The client order id (`orderLinkId`); empty: none (an order placed in the web UI).
+    #[serde(default)]
+    pub link_id: String,
+    /// `"Buy"` or `"Sell"`.
+    pub side: String,
+    pub price: String,
+    pub qty: String,
 }
 
 impl AccountFile {
@@ -167,6 +186,12 @@ pub struct Engine {
     start_position: i64,
     cash: Money,
     fees: Money,
+    /// Signed cost basis of the open position and realized gross PnL (the ledger's rule:
+    /// closing removes the pro-rata share of the basis), for a linear account's wallet.
+    basis: Money,
+    realized: Money,
+    /// Money added to (or taken from) the wallet behind the client's back (`POST /sim/wallet`).
+    wallet_adjust: Money,
     /// The engine's copy of the book (best first), consumed by taking fills until the next
     /// market update.
     bids: Vec<(i64, i64)>,
@@ -193,6 +218,9 @@ impl Engine {
             start_position,
             cash: 0,
             fees: 0,
+            basis: 0,
+            realized: 0,
+            wallet_adjust: 0,
             bids: Vec::new(),
             asks: Vec::new(),
             place_requests: 0,
@@ -222,6 +250,66 @@ impl Engine {
         self.fees
     }
 
+    /// Cost basis of the open position (Money, negative when short).
+    pub fn basis(&self) -> Money {
+        self.basis
+    }
+
+    /// Realized gross PnL since start.
+    pub fn realized(&self) -> Money {
+        self.realized
+    }
+
+    /// The starting position's cost basis (its entry price times its size).
+    pub fn set_start_basis(&mut self, basis: Money) {
+        self.basis = basis;
+    }
+
+    /// What the wallet was changed by behind the client's back.
+    pub fn wallet_adjust(&self) -> Money {
+        self.wallet_adjust
+    }
+
+    /// Changes the wallet behind the client's back.
+    pub fn adjust_wallet(&mut self, delta: Money) {
+        self.wallet_adjust += delta;
+    }
+
+    /// An order resting from before the start: entered open, not matched on entry.
+    pub fn seed_order(
+        &mut self,
+        link_id: &str,
+        side: OrderSide,
+        px: i64,
+        qty: i64,
+        now_ms: u64,
+    ) -> Result<(), Refusal> {
+        if px <= 0 || qty <= 0 {
+            return Err(Refusal::Invalid);
+        }
+        if !link_id.is_empty() && self.find_link(link_id).is_some() {
+            return Err(Refusal::DuplicateLinkId);
+        }
+        let order_id = self.next_order_id;
+        self.next_order_id += 1;
+        self.orders.push(SimOrder {
+            order_id,
+            link_id: link_id.to_string(),
+            side,
+            px,
+            qty,
+            cum: 0,
+            cum_value: 0,
+            fees: 0,
+            tif: Tif::Gtc,
+            reduce_only: false,
+            status: Status::New,
+            created_ms: now_ms,
+            updated_ms: now_ms,
+        });
+        Ok(())
+    }
+
     /// The next `n` places are refused (the `reject` fault).
     pub fn reject_next(&mut self, n: u32) {
         self.reject_next += n;
@@ -229,6 +317,11 @@ impl Engine {
 
     pub fn take_changes(&mut self, out: &mut Vec<Change>) {
         out.append(&mut self.changes);
+    }
+
+    /// The best bid of the engine's copy of the book.
+    pub fn bids_best(&self) -> Option<i64> {
+        self.bids.first().map(|&(p, _)| p)
     }
 
     /// The engine's copy of the asks (best first), as market orders would take them.
@@ -400,6 +493,20 @@ impl Engine {
         let sign = o.side.sign();
         let leaves = o.qty - o.cum;
         let order_id = o.order_id;
+        let pos = self.position;
+        if pos == 0 || pos.signum() == sign {
+            self.basis += sign as i128 * value;
+        } else {
+            let closing = qty.min(pos.abs());
+            let removed = self.basis * closing as i128 / pos.abs() as i128;
+            let exit = px as i128 * closing as i128 * MONEY_PER_TICK_LOT;
+            self.realized += -(sign as i128) * exit - removed;
+            self.basis -= removed;
+            let rest = qty - closing;
+            if rest > 0 {
+                self.basis += sign as i128 * px as i128 * rest as i128 * MONEY_PER_TICK_LOT;
+            }
+        }
         self.position += sign * qty;
         self.cash -= sign as i128 * value + fee;
         self.fees += fee;
@@ -547,6 +654,9 @@ impl Engine {
             "cash_change_money": self.cash.to_string(),
             "fees": self.money_str(self.fees),
             "fees_money": self.fees.to_string(),
+            "basis_money": self.basis.to_string(),
+            "realized_money": self.realized.to_string(),
+            "wallet_adjust_money": self.wallet_adjust.to_string(),
             "place_requests": self.place_requests,
             "duplicate_places": self.duplicate_places,
             "venue": extra,
@@ -598,6 +708,8 @@ pub enum PrivateFault {
     Timeout(u32),
     /// Execute the next N order requests, but send no answer.
     LostAck(u32),
+    /// Leave the next N executions out of the private stream.
+    DropFill(u32),
 }
 
 /// Faults waiting for their order request (the venue's API arms them, then asks per request).
@@ -607,6 +719,7 @@ pub struct PendingFaults {
     order500: u32,
     timeout: u32,
     lostack: u32,
+    dropfill: u32,
 }
 
 /// What a pending fault does to the order request that meets it, instead of executing it.
@@ -629,6 +742,7 @@ impl PendingFaults {
             PrivateFault::Order500(n) => self.order500 += n,
             PrivateFault::Timeout(n) => self.timeout += n,
             PrivateFault::LostAck(n) => self.lostack += n,
+            PrivateFault::DropFill(n) => self.dropfill += n,
         }
     }
 
@@ -648,6 +762,13 @@ impl PendingFaults {
         } else {
             None
         }
+    }
+
+    /// Whether this execution is left out of the private stream (consumed).
+    pub fn drop_fill(&mut self) -> bool {
+        let armed = self.dropfill > 0;
+        self.dropfill = self.dropfill.saturating_sub(1);
+        armed
     }
 
     /// Whether the answer to this executed order request is dropped (consumed).

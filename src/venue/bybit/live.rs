@@ -52,6 +52,10 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::private::{ret, BybitRequests, CANCEL_ALL_PATH, CANCEL_PATH, CREATE_PATH};
+use super::recon::{note, ReconView, StartReport, VenueOrder, VenuePosition, ADOPTED_ID_BASE};
+use crate::config::OnStart;
+use crate::exec::ledger::Ledger;
+use crate::instrument::Market;
 
 /// Slots of the rings between the order stage and the I/O thread.
 pub const RING: usize = 4096;
@@ -81,8 +85,15 @@ pub struct LiveSettings {
     pub dry_run: bool,
     /// Where the dry run journals its signed requests.
     pub journal_dir: PathBuf,
-    /// Client order id prefix seed (wall-clock ms of the start).
+    /// Client order ids' start part (wall-clock ms of the start): unique across restarts.
     pub start_ms: u64,
+    /// Client order ids start with `<client_id_prefix>-` (`[live] client_id_prefix`): how a
+    /// restarted process recognises its own orders.
+    pub client_id_prefix: String,
+    /// What start-up reconciliation does with our leftover orders (`[live] on_start`).
+    pub on_start: OnStart,
+    /// Continuous reconciliation every this long (`[live] reconcile_interval_ms`).
+    pub reconcile_interval: Duration,
 }
 
 impl std::fmt::Debug for LiveSettings {
@@ -104,6 +115,11 @@ pub enum LiveStartError {
     Unreachable(String),
     /// A setting is wrong.
     Config(String),
+    /// `on_start = "refuse"` and the venue has our orders or a position: exit code 10.
+    Refused(String),
+    /// Start-up reconciliation found what it cannot explain: a risk abort
+    /// (`reconcile_mismatch`, exit code 7).
+    Mismatch(String),
 }
 
 impl std::fmt::Display for LiveStartError {
@@ -111,7 +127,9 @@ impl std::fmt::Display for LiveStartError {
         match self {
             LiveStartError::Auth(s)
             | LiveStartError::Unreachable(s)
-            | LiveStartError::Config(s) => f.write_str(s),
+            | LiveStartError::Config(s)
+            | LiveStartError::Refused(s)
+            | LiveStartError::Mismatch(s) => f.write_str(s),
         }
     }
 }
@@ -208,6 +226,8 @@ pub struct BybitLive {
     sent: u64,
     position: i64,
     cash: Money,
+    report: Option<StartReport>,
+    recon: Arc<ReconView>,
 }
 
 impl std::fmt::Debug for BybitLive {
@@ -221,10 +241,24 @@ impl BybitLive {
     /// starts the I/O thread. In a dry run nothing is connected.
     pub fn start(s: LiveSettings) -> Result<BybitLive, LiveStartError> {
         let stats = Arc::new(LiveStats::default());
-        let mut io = Io::new(&s, stats.clone())?;
-        if !s.dry_run {
+        let recon = Arc::new(ReconView::default());
+        let mut io = Io::new(&s, stats.clone(), recon.clone())?;
+        let mut table = OrderTable::new(TABLE);
+        let (mut position, mut cash) = (0, 0);
+        let report = if s.dry_run {
+            None
+        } else {
             io.startup_check(s.connect_timeout)?;
-        }
+            let r = io.startup_reconcile(s.on_start)?;
+            for (id, o) in &r.adopted {
+                table.adopt(*id, o.side, o.px, o.qty, o.cum).map_err(|e| {
+                    LiveStartError::Config(format!("adopting {}: {e:?}", o.link_id))
+                })?;
+            }
+            position = r.position.lots;
+            cash = -r.position.basis;
+            Some(r)
+        };
         let (tx, req_rx) = rtrb::RingBuffer::new(RING);
         let (ev_tx, rx) = rtrb::RingBuffer::new(RING);
         let stop = Arc::new(AtomicBool::new(false));
@@ -234,7 +268,7 @@ impl BybitLive {
             .spawn(move || io.run(req_rx, ev_tx, &stop2))
             .map_err(|e| LiveStartError::Config(format!("cannot start the I/O thread: {e}")))?;
         Ok(BybitLive {
-            table: OrderTable::new(TABLE),
+            table,
             tx,
             rx,
             stats,
@@ -243,9 +277,21 @@ impl BybitLive {
             scratch: Vec::with_capacity(TABLE),
             cancel_all_due: None,
             sent: 0,
-            position: 0,
-            cash: 0,
+            position,
+            cash,
+            report,
+            recon,
         })
+    }
+
+    /// What start-up reconciliation found and did (`None` in a dry run).
+    pub fn start_report(&self) -> Option<&StartReport> {
+        self.report.as_ref()
+    }
+
+    /// Continuous reconciliation's results (drift, found fills, mismatch, audit notes).
+    pub fn recon(&self) -> Arc<ReconView> {
+        self.recon.clone()
     }
 
     pub fn stats(&self) -> Arc<LiveStats> {
@@ -657,10 +703,46 @@ struct Io {
     journal_dir: PathBuf,
     stats: Arc<LiveStats>,
     events: Vec<IoEvent>,
+    /// Orders adopted at start-up: their local ids and client ids (an earlier start's).
+    adopted: Vec<(u64, crate::exec::orders::ClientId)>,
+    /// Our orders not finished as far as the I/O thread has reported (for reconciliation).
+    orders: Vec<IoOrder>,
+    /// Every fill reported (once: execution ids are remembered), booked as the trader's
+    /// ledger books it: what the venue's balance is compared with.
+    ledger: Ledger,
+    seen_execs: std::collections::HashSet<u64>,
+    recon: Arc<ReconView>,
+    recon_every_ns: u64,
+    next_recon_ns: u64,
+    /// The quote coin's wallet balance at start.
+    wallet0: Money,
+    /// Reconciliations in a row that found the position differing after the queries.
+    strikes: u32,
+    /// Someone else's orders rest on the symbol: a cancel-all cancels ours one by one.
+    foreign: bool,
+    /// The private stream was subscribed before (a new subscription is a reconnect).
+    ws_was_ready: bool,
+}
+
+/// One of our orders the I/O thread has not seen finish.
+#[derive(Debug, Clone)]
+struct IoOrder {
+    id: u64,
+    link: crate::exec::orders::ClientId,
+    side: OrderSide,
+    qty: i64,
+    filled: i64,
+    /// Cancelled or expired at this executed size (fills may still be on their way).
+    ended: Option<i64>,
+    since_ns: u64,
 }
 
 impl Io {
-    fn new(s: &LiveSettings, stats: Arc<LiveStats>) -> Result<Io, LiveStartError> {
+    fn new(
+        s: &LiveSettings,
+        stats: Arc<LiveStats>,
+        recon: Arc<ReconView>,
+    ) -> Result<Io, LiveStartError> {
         let cfg_err = |e: String| LiveStartError::Config(e);
         let url = Url::parse(&s.rest_url).map_err(|e| cfg_err(format!("live.rest_url: {e}")))?;
         let tls_cfg = match url.scheme {
@@ -709,7 +791,7 @@ impl Io {
         Ok(Io {
             inst: s.inst,
             req,
-            ids: ClientIds::new(s.start_ms),
+            ids: ClientIds::new(&s.client_id_prefix, s.start_ms),
             rest: Rest {
                 url,
                 tls: tls_cfg,
@@ -741,6 +823,17 @@ impl Io {
             journal_dir: s.journal_dir.clone(),
             stats,
             events: Vec::with_capacity(64),
+            adopted: Vec::new(),
+            orders: Vec::with_capacity(TABLE),
+            ledger: Ledger::new(0),
+            seen_execs: std::collections::HashSet::with_capacity(4096),
+            recon,
+            recon_every_ns: s.reconcile_interval.as_nanos() as u64,
+            next_recon_ns: 0,
+            wallet0: 0,
+            strikes: 0,
+            foreign: false,
+            ws_was_ready: false,
         })
     }
 
@@ -793,6 +886,340 @@ impl Io {
         Ok(())
     }
 
+    /// One signed read; its `result` when the venue answered `retCode` 0.
+    fn read(&mut self, what: AccountRead<'_>) -> Result<Value, String> {
+        let mut last = String::new();
+        for _ in 0..3 {
+            self.wait_token(Bucket::Query);
+            let ts = wall_ms();
+            let quote = self.inst.quote;
+            let r = match what {
+                AccountRead::OpenOrders(c) => self.req.open_orders(ts, c),
+                AccountRead::Position => self.req.positions(ts),
+                AccountRead::Wallet => self.req.wallet(ts, quote.as_str()),
+                AccountRead::Executions(l) => self.req.executions(ts, l),
+                AccountRead::Order(l) => {
+                    let Ok(link) = crate::exec::orders::ClientId::from(l) else {
+                        return Err(format!("client id {l} too long"));
+                    };
+                    self.req.query(ts, &link)
+                }
+            }
+            .map_err(|e| e.to_string())?;
+            LiveStats::inc(&self.stats.queries);
+            match self.rest.send(r.bytes()) {
+                Ok(a) if a.code == ret::OK => {
+                    return Ok(a.body.get("result").cloned().unwrap_or(Value::Null))
+                }
+                Ok(a) => {
+                    self.rate_feedback(&a, Bucket::Query);
+                    if ret::is_auth(a.code) {
+                        LiveStats::inc(&self.stats.auth_errors);
+                    }
+                    last = format!(
+                        "{}: retCode {} ({})",
+                        what.path(),
+                        a.code,
+                        a.body.get("retMsg").and_then(Value::as_str).unwrap_or("")
+                    );
+                    if a.code != ret::TOO_MANY_VISITS {
+                        break;
+                    }
+                }
+                Err(e) => last = format!("{}: {e}", what.path()),
+            }
+        }
+        Err(last)
+    }
+
+    /// Every open order of the symbol (all pages).
+    fn open_orders(&mut self) -> Result<Vec<VenueOrder>, String> {
+        let inst = self.inst;
+        let mut out = Vec::new();
+        let mut cursor = String::new();
+        for _ in 0..100 {
+            let r = self.read(AccountRead::OpenOrders(&cursor))?;
+            for o in r
+                .get("list")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let o = VenueOrder::parse(o, &inst)?;
+                if o.is_open() {
+                    out.push(o);
+                }
+            }
+            cursor = r
+                .get("nextPageCursor")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            if cursor.is_empty() {
+                return Ok(out);
+            }
+        }
+        Err("open orders: more than 100 pages".into())
+    }
+
+    /// The symbol's position (spot has none: the coins are balances).
+    fn position(&mut self) -> Result<VenuePosition, String> {
+        if self.inst.key.market == Market::Spot {
+            return Ok(VenuePosition {
+                lots: self.ledger.position(),
+                ..VenuePosition::default()
+            });
+        }
+        let r = self.read(AccountRead::Position)?;
+        VenuePosition::parse(&r, &self.inst)
+    }
+
+    fn wallet(&mut self) -> Result<Money, String> {
+        let r = self.read(AccountRead::Wallet)?;
+        super::recon::wallet_of(&r, self.inst.quote.as_str(), &self.inst)
+    }
+
+    /// Start-up reconciliation, before the first order (see `recon.rs`).
+    fn startup_reconcile(&mut self, policy: OnStart) -> Result<StartReport, LiveStartError> {
+        let unreachable = |e: String| LiveStartError::Unreachable(format!("reconciliation: {e}"));
+        let open = self.open_orders().map_err(unreachable)?;
+        let mut position = self.position().map_err(unreachable)?;
+        let (ours, foreign): (Vec<_>, Vec<_>) =
+            open.into_iter().partition(|o| self.ids.is_ours(&o.link_id));
+        let mut rep = StartReport {
+            policy: policy.as_str(),
+            ..StartReport::default()
+        };
+        self.foreign = !foreign.is_empty();
+        match policy {
+            OnStart::Refuse if !ours.is_empty() || position.lots != 0 => {
+                let links: Vec<&str> = ours.iter().map(|o| o.link_id.as_str()).collect();
+                return Err(LiveStartError::Refused(format!(
+                    "on_start = \"refuse\": the venue has {} open order(s) of ours [{}] and a position of {} {} (entry {}); \
+                     cancel or adopt them (live.on_start = \"cancel_ours\" | \"adopt\") or close them at the venue",
+                    ours.len(),
+                    links.join(", "),
+                    self.inst.lot.format(position.lots),
+                    self.inst.key.symbol,
+                    if position.avg_price.is_empty() { "-" } else { &position.avg_price },
+                )));
+            }
+            OnStart::Refuse => {}
+            OnStart::CancelOurs => {
+                for o in &ours {
+                    self.wait_token(Bucket::Cancel);
+                    let Ok(r) = self.req.cancel_link(wall_ms(), &o.link_id) else {
+                        continue;
+                    };
+                    LiveStats::inc(&self.stats.cancels);
+                    match self.rest.send(r.bytes()) {
+                        Ok(a) if a.code == ret::OK => rep.cancelled.push(o.link_id.clone()),
+                        Ok(a) => tracing::warn!(
+                            link = %o.link_id,
+                            code = a.code,
+                            "start-up: cancel of our leftover order refused"
+                        ),
+                        Err(e) => {
+                            tracing::warn!(link = %o.link_id, error = %e, "start-up: cancel failed")
+                        }
+                    }
+                }
+                if !ours.is_empty() {
+                    let left: Vec<String> = self
+                        .open_orders()
+                        .map_err(unreachable)?
+                        .into_iter()
+                        .filter(|o| self.ids.is_ours(&o.link_id))
+                        .map(|o| o.link_id)
+                        .collect();
+                    if !left.is_empty() {
+                        return Err(LiveStartError::Mismatch(format!(
+                            "reconcile_mismatch: our order(s) [{}] still open at the venue after their cancel",
+                            left.join(", ")
+                        )));
+                    }
+                    // A leftover may have filled before its cancel: the position as it is now.
+                    position = self.position().map_err(unreachable)?;
+                }
+            }
+            OnStart::Adopt => {
+                for (i, o) in ours.iter().enumerate() {
+                    let id = ADOPTED_ID_BASE + i as u64;
+                    let Ok(link) = crate::exec::orders::ClientId::from(o.link_id.as_str()) else {
+                        return Err(LiveStartError::Mismatch(format!(
+                            "reconcile_mismatch: client id {} is longer than 36",
+                            o.link_id
+                        )));
+                    };
+                    self.adopted.push((id, link));
+                    self.orders.push(IoOrder {
+                        id,
+                        link,
+                        side: o.side,
+                        qty: o.qty,
+                        filled: o.cum,
+                        ended: None,
+                        since_ns: mono_ns(),
+                    });
+                    rep.adopted.push((id, o.clone()));
+                }
+            }
+        }
+        self.wallet0 = self.wallet().map_err(unreachable)?;
+        self.ledger.adopt(0, position.lots, position.basis);
+        rep.ours = ours;
+        rep.foreign = foreign;
+        rep.position = position;
+        rep.wallet = self.wallet0;
+        self.next_recon_ns = mono_ns() + self.recon_every_ns;
+        Ok(rep)
+    }
+
+    /// Continuous reconciliation (see `recon.rs`): on the I/O thread, between requests.
+    fn reconcile(&mut self) {
+        let r = self.try_reconcile();
+        if let Err(e) = r {
+            self.recon.skipped.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(error = %e, "bybit: reconciliation skipped");
+        }
+    }
+
+    fn try_reconcile(&mut self) -> Result<(), String> {
+        let w1 = self.wallet()?;
+        let mut pos = self.position()?;
+        let w2 = self.wallet()?;
+        if w1 != w2 {
+            return Err("the account moved between the reads".into());
+        }
+        // Orders in flight longer than the interval (all of them when the position differs)
+        // are asked for by client id: fills the stream did not deliver are found this way.
+        let now = mono_ns();
+        let differs = pos.lots != self.ledger.position();
+        let due: Vec<(u64, crate::exec::orders::ClientId)> = self
+            .orders
+            .iter()
+            .filter(|o| differs || now.saturating_sub(o.since_ns) >= self.recon_every_ns)
+            .map(|o| (o.id, o.link))
+            .collect();
+        let mut found = 0;
+        for (id, link) in due {
+            found += self.query_order(id, &link)?;
+        }
+        let mut wallet = w2;
+        if found > 0 {
+            pos = self.position()?;
+            wallet = self.wallet()?;
+        }
+        let expected = if self.inst.key.market == Market::Spot {
+            self.ledger.cash()
+        } else {
+            self.ledger.realized() - self.ledger.fees()
+        };
+        let dpos = (pos.lots as i128 - self.ledger.position() as i128).abs();
+        let drift = (wallet - self.wallet0 - expected).abs() + dpos * value(pos.mark_px, 1).abs();
+        self.recon.venue_position.store(pos.lots, Ordering::Relaxed);
+        self.recon.set_drift(drift);
+        if dpos != 0 {
+            self.strikes += 1;
+            if self.strikes >= 2 && !self.recon.mismatch.swap(true, Ordering::Relaxed) {
+                tracing::error!(
+                    venue = pos.lots,
+                    ours = self.ledger.position(),
+                    "bybit: the venue's position differs from ours and no query explains it"
+                );
+                self.recon.note(note(&[
+                    ("outcome", "mismatch".into()),
+                    ("reason_code", "reconcile_mismatch".into()),
+                    ("venue_position", self.inst.lot.format(pos.lots).into()),
+                    (
+                        "our_position",
+                        self.inst.lot.format(self.ledger.position()).into(),
+                    ),
+                ]));
+            }
+        } else {
+            self.strikes = 0;
+        }
+        Ok(())
+    }
+
+    /// Asks the venue for one of our orders; books the executions the stream did not deliver.
+    /// Returns how many fills were found.
+    fn query_order(
+        &mut self,
+        id: u64,
+        link: &crate::exec::orders::ClientId,
+    ) -> Result<u32, String> {
+        let inst = self.inst;
+        let r = self.read(AccountRead::Order(link.as_str()))?;
+        let Some(o) = r.pointer("/list/0").cloned() else {
+            return Ok(0);
+        };
+        let cum = VenueOrder::parse(&o, &inst)?.cum;
+        let filled = self
+            .orders
+            .iter()
+            .find(|x| x.id == id)
+            .map_or(0, |x| x.filled);
+        let mut found = 0;
+        if cum > filled {
+            let ex = self.read(AccountRead::Executions(link.as_str()))?;
+            for e in ex
+                .get("list")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                if e.get("execType").and_then(Value::as_str) != Some("Trade") {
+                    continue;
+                }
+                let Some(ev) = fill_of(e, &inst) else {
+                    LiveStats::inc(&self.stats.malformed);
+                    continue;
+                };
+                let VenueEvent::Fill {
+                    exec_id,
+                    px,
+                    qty,
+                    fee,
+                    ..
+                } = ev
+                else {
+                    continue;
+                };
+                if self.seen_execs.contains(&exec_id) {
+                    continue;
+                }
+                found += 1;
+                self.recon.found_fills.fetch_add(1, Ordering::Relaxed);
+                let s = |k: &str| e.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+                tracing::warn!(link = %link, exec = %s("execId"), "bybit: a fill the private stream did not deliver, found by reconciliation");
+                self.recon.note(note(&[
+                    ("outcome", "fill_found".into()),
+                    ("found_by", "reconciliation: GET /v5/order/realtime by orderLinkId, then GET /v5/execution/list".into()),
+                    ("order_id", id.into()),
+                    ("order_link_id", link.as_str().into()),
+                    ("exec_id", s("execId").into()),
+                    ("px", inst.tick.format(px).into()),
+                    ("qty", inst.lot.format(qty).into()),
+                    ("fee", crate::config::format_money(&inst, fee).into()),
+                ]));
+                self.venue(id, ev);
+            }
+        }
+        let mut evs = arrayvec::ArrayVec::<VenueEvent, 2>::new();
+        order_events(&o, &inst, &mut |e| {
+            let _ = evs.try_push(e);
+        });
+        for e in evs {
+            self.venue(id, e);
+        }
+        if let Some(x) = self.orders.iter_mut().find(|x| x.id == id) {
+            x.since_ns = mono_ns();
+        }
+        Ok(found)
+    }
+
     fn run(
         mut self,
         mut rx: rtrb::Consumer<IoReq>,
@@ -832,6 +1259,11 @@ impl Io {
                 std::thread::sleep(wait);
             }
             self.flush(&mut tx, stop);
+            if !self.dry_run && self.recon_every_ns > 0 && mono_ns() >= self.next_recon_ns {
+                self.next_recon_ns = mono_ns() + self.recon_every_ns;
+                self.reconcile();
+                self.flush(&mut tx, stop);
+            }
             if !did
                 && !self.dry_run
                 && mono_ns().saturating_sub(self.rest.last_used_ns) > self.keep_warm_ns
@@ -890,8 +1322,68 @@ impl Io {
         }
     }
 
+    /// Reports `ev` for our order `id` to the order stage; a fill whose execution id was
+    /// reported before is dropped here (the stream and a query may both carry it), and every
+    /// other is booked into the I/O thread's ledger.
     fn venue(&mut self, id: u64, ev: VenueEvent) {
+        let i = self.orders.iter().position(|o| o.id == id);
+        match ev {
+            VenueEvent::Fill {
+                exec_id,
+                px,
+                qty,
+                fee,
+                ..
+            } => {
+                if !self.seen_execs.insert(exec_id) {
+                    return;
+                }
+                if let Some(i) = i {
+                    let o = &mut self.orders[i];
+                    let q = qty.min(o.qty - o.filled).max(0);
+                    o.filled += q;
+                    if q > 0 {
+                        self.ledger.on_fill(0, o.side, px, q, fee);
+                    }
+                }
+            }
+            VenueEvent::Cancelled { cum_qty } | VenueEvent::Expired { cum_qty } => {
+                if let Some(i) = i {
+                    self.orders[i].ended = Some(cum_qty);
+                }
+            }
+            VenueEvent::Rejected { .. } => {
+                if let Some(i) = i {
+                    self.orders[i].ended = Some(0);
+                }
+            }
+            VenueEvent::Ack | VenueEvent::CancelRejected { .. } => {}
+        }
+        if let Some(i) = i {
+            let o = &self.orders[i];
+            if o.filled >= o.qty || o.ended.is_some_and(|c| o.filled >= c) {
+                self.orders.swap_remove(i);
+            }
+        }
         self.events.push(IoEvent::Venue { id, ev });
+    }
+
+    /// The client id of our order `id` (an adopted one keeps its earlier start's).
+    fn link_of(&self, id: u64) -> crate::exec::orders::ClientId {
+        match self.adopted.iter().find(|(a, _)| *a == id) {
+            Some((_, l)) => *l,
+            None => self.ids.of(id),
+        }
+    }
+
+    /// Our order id of a client id: this start's, or an adopted one's.
+    fn id_of(&self, link: &str) -> Option<u64> {
+        self.ids.id_of(link).or_else(|| {
+            self.adopted
+                .iter()
+                .find(|(_, l)| l.as_str() == link)
+                .map(|(id, _)| *id)
+        })
     }
 
     fn poll_ws(&mut self, wait: Option<Duration>) {
@@ -933,6 +1425,13 @@ impl Io {
             }
             Some("subscribe") => {
                 self.ws_ready = v.get("success").and_then(Value::as_bool) == Some(true);
+                if self.ws_ready {
+                    if self.ws_was_ready {
+                        // A reconnect: what the stream carried meanwhile is lost; reconcile now.
+                        self.next_recon_ns = 0;
+                    }
+                    self.ws_was_ready = true;
+                }
                 return;
             }
             Some(_) => return,
@@ -947,7 +1446,7 @@ impl Io {
             let id = d
                 .get("orderLinkId")
                 .and_then(Value::as_str)
-                .and_then(|l| self.ids.id_of(l));
+                .and_then(|l| self.id_of(l));
             let Some(id) = id else { continue };
             match topic {
                 "execution" => {
@@ -1049,6 +1548,17 @@ impl Io {
             return;
         }
         let link = self.ids.of(id);
+        if !self.orders.iter().any(|o| o.id == id) {
+            self.orders.push(IoOrder {
+                id,
+                link,
+                side,
+                qty,
+                filled: 0,
+                ended: None,
+                since_ns: now,
+            });
+        }
         let mut resent = false;
         loop {
             let ts = wall_ms();
@@ -1199,7 +1709,7 @@ impl Io {
     }
 
     fn cancel(&mut self, id: u64) {
-        let link = self.ids.of(id);
+        let link = self.link_of(id);
         for attempt in 0..3 {
             self.wait_token(Bucket::Cancel);
             let ts = wall_ms();
@@ -1252,6 +1762,16 @@ impl Io {
     }
 
     fn cancel_all(&mut self, t_ns: u64) {
+        if self.foreign && !self.dry_run {
+            // Someone else's orders rest on the symbol: cancel ours, one by one, and leave
+            // theirs alone.
+            let ids: Vec<u64> = self.orders.iter().map(|o| o.id).collect();
+            for id in ids {
+                self.cancel(id);
+            }
+            self.events.push(IoEvent::CancelAllAck { t_ns });
+            return;
+        }
         for _ in 0..5 {
             self.wait_token(Bucket::CancelAll);
             let ts = wall_ms();
@@ -1284,6 +1804,28 @@ impl Io {
                 // Cancel-all is idempotent: sending it again is safe.
                 Err(_) => LiveStats::inc(&self.stats.timeouts),
             }
+        }
+    }
+}
+
+/// A signed read of the account.
+#[derive(Clone, Copy)]
+enum AccountRead<'a> {
+    OpenOrders(&'a str),
+    Position,
+    Wallet,
+    Executions(&'a str),
+    Order(&'a str),
+}
+
+impl AccountRead<'_> {
+    fn path(&self) -> &'static str {
+        use super::private::{EXECUTION_PATH, POSITION_PATH, REALTIME_PATH, WALLET_PATH};
+        match self {
+            AccountRead::OpenOrders(_) | AccountRead::Order(_) => REALTIME_PATH,
+            AccountRead::Position => POSITION_PATH,
+            AccountRead::Wallet => WALLET_PATH,
+            AccountRead::Executions(_) => EXECUTION_PATH,
         }
     }
 }

@@ -29,6 +29,12 @@ pub const CANCEL_PATH: &str = "/v5/order/cancel";
 pub const CANCEL_ALL_PATH: &str = "/v5/order/cancel-all";
 /// Open and recent orders (the time-out recovery query, by `orderLinkId`).
 pub const REALTIME_PATH: &str = "/v5/order/realtime";
+/// Positions (start-up and continuous reconciliation).
+pub const POSITION_PATH: &str = "/v5/position/list";
+/// Wallet balances of the unified account.
+pub const WALLET_PATH: &str = "/v5/account/wallet-balance";
+/// Executions (a fill the private stream did not deliver, found by `orderLinkId`).
+pub const EXECUTION_PATH: &str = "/v5/execution/list";
 /// The private stream.
 pub const PRIVATE_WS_PATH: &str = "/v5/private";
 /// Default `X-BAPI-RECV-WINDOW` (the venue's own default).
@@ -227,6 +233,57 @@ impl BybitRequests {
         let (cat, sym) = (self.category, self.symbol);
         self.get(ts_ms, REALTIME_PATH, |w| {
             write!(w, "category={cat}&symbol={sym}")
+        })
+    }
+
+    /// `GET /v5/order/realtime`: one page (up to 50) of the symbol's open orders, from
+    /// `cursor` (empty: the first page; the answer's `nextPageCursor` is the next).
+    pub fn open_orders(&mut self, ts_ms: u64, cursor: &str) -> Result<Request<'_>, TooLong> {
+        let (cat, sym) = (self.category, self.symbol);
+        self.get(ts_ms, REALTIME_PATH, |w| {
+            write!(w, "category={cat}&symbol={sym}&openOnly=0&limit=50")?;
+            if !cursor.is_empty() {
+                write!(w, "&cursor={cursor}")?;
+            }
+            Ok(())
+        })
+    }
+
+    /// `GET /v5/position/list` for the symbol (linear, inverse).
+    pub fn positions(&mut self, ts_ms: u64) -> Result<Request<'_>, TooLong> {
+        let (cat, sym) = (self.category, self.symbol);
+        self.get(ts_ms, POSITION_PATH, |w| {
+            write!(w, "category={cat}&symbol={sym}")
+        })
+    }
+
+    /// `GET /v5/account/wallet-balance` of the unified account for `coins`
+    /// (comma-separated, e.g. `USDT` or `BTC,USDT`).
+    pub fn wallet(&mut self, ts_ms: u64, coins: &str) -> Result<Request<'_>, TooLong> {
+        self.get(ts_ms, WALLET_PATH, |w| {
+            write!(w, "accountType=UNIFIED&coin={coins}")
+        })
+    }
+
+    /// `GET /v5/execution/list` of one client order id (up to 100 executions).
+    pub fn executions(&mut self, ts_ms: u64, link_id: &str) -> Result<Request<'_>, TooLong> {
+        let (cat, sym) = (self.category, self.symbol);
+        self.get(ts_ms, EXECUTION_PATH, |w| {
+            write!(
+                w,
+                "category={cat}&symbol={sym}&orderLinkId={link_id}&limit=100"
+            )
+        })
+    }
+
+    /// `POST /v5/order/cancel` by any client order id (one of an earlier start's).
+    pub fn cancel_link(&mut self, ts_ms: u64, link_id: &str) -> Result<Request<'_>, TooLong> {
+        let (cat, sym) = (self.category, self.symbol);
+        self.post(ts_ms, CANCEL_PATH, |w| {
+            write!(
+                w,
+                r#"{{"category":"{cat}","symbol":"{sym}","orderLinkId":"{link_id}"}}"#
+            )
         })
     }
 

@@ -39,8 +39,13 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
 use super::private::{
-    category, ret, CANCEL_ALL_PATH, CANCEL_PATH, CREATE_PATH, PRIVATE_WS_PATH, REALTIME_PATH,
+    category, ret, CANCEL_ALL_PATH, CANCEL_PATH, CREATE_PATH, EXECUTION_PATH, POSITION_PATH,
+    PRIVATE_WS_PATH, REALTIME_PATH, WALLET_PATH,
 };
+
+/// The simulator's own control hook (no auth, like `/sim/state`): `POST /sim/wallet` with
+/// `{"coin":"USDT","delta":"-25.5"}` changes the wallet behind the client's back.
+pub const SIM_WALLET_PATH: &str = "/sim/wallet";
 
 /// Documented per-UID limit of the order endpoints for linear (requests per second).
 pub const ORDER_LIMIT_PER_SEC: u32 = 10;
@@ -68,7 +73,11 @@ pub struct BybitPrivate {
     changes: Vec<Change>,
     /// Answers the API withheld (`timeout`: not executed; `lostack`: executed).
     pub unanswered: u64,
+    /// Executions left out of the private stream (`dropfill`).
+    pub dropped_fills: u64,
     start_quote: String,
+    /// The starting quote balance in Money.
+    start_quote_money: crate::msg::Money,
 }
 
 impl BybitPrivate {
@@ -95,15 +104,56 @@ impl BybitPrivate {
             .get(inst.quote.as_str())
             .cloned()
             .unwrap_or_else(|| "0".into());
+        let start_quote_money = crate::config::Config::money(&inst, "balances", &start_quote)
+            .map_err(|e| format!("balances.{} = \"{start_quote}\": {e}", inst.quote))?;
+        let mut engine = Engine::new(inst, maker, taker, start_position);
+        if let Some(p) = account.entry_prices.get(sym) {
+            let b = crate::exec::ledger::basis_at(&inst, p, start_position)
+                .map_err(|e| format!("entry_prices.{sym}: {e}"))?;
+            engine.set_start_basis(b);
+        }
+        for (i, o) in account.orders.iter().enumerate() {
+            let side = match o.side.as_str() {
+                "Buy" => OrderSide::Buy,
+                "Sell" => OrderSide::Sell,
+                other => {
+                    return Err(format!(
+                        "orders[{i}].side = \"{other}\": expected \"Buy\" or \"Sell\""
+                    ))
+                }
+            };
+            let px = inst
+                .tick
+                .parse(o.price.as_bytes())
+                .map_err(|e| format!("orders[{i}].price = \"{}\": {e}", o.price))?;
+            let qty = inst
+                .lot
+                .parse(o.qty.as_bytes())
+                .map_err(|e| format!("orders[{i}].qty = \"{}\": {e}", o.qty))?;
+            if o.link_id.len() > 36 {
+                return Err(format!("orders[{i}].link_id: longer than 36 characters"));
+            }
+            engine
+                .seed_order(&o.link_id, side, px, qty, 0)
+                .map_err(|e| format!("orders[{i}]: {e:?}"))?;
+        }
         let mut buckets = BTreeMap::new();
-        for p in [CREATE_PATH, CANCEL_PATH, CANCEL_ALL_PATH, REALTIME_PATH] {
+        for p in [
+            CREATE_PATH,
+            CANCEL_PATH,
+            CANCEL_ALL_PATH,
+            REALTIME_PATH,
+            POSITION_PATH,
+            WALLET_PATH,
+            EXECUTION_PATH,
+        ] {
             buckets.insert(
                 p,
                 TokenBucket::new(ORDER_LIMIT_PER_SEC, ORDER_LIMIT_PER_SEC),
             );
         }
         Ok(BybitPrivate {
-            engine: Engine::new(inst, maker, taker, start_position),
+            engine,
             api_key: account.api_key.clone(),
             signer: Signer::new(account.api_secret.as_bytes()),
             market: inst.key.market,
@@ -112,7 +162,9 @@ impl BybitPrivate {
             faults: PendingFaults::default(),
             changes: Vec::new(),
             unanswered: 0,
+            dropped_fills: 0,
             start_quote,
+            start_quote_money,
         })
     }
 
@@ -320,10 +372,7 @@ impl BybitPrivate {
                 }
             }
             ("GET", REALTIME_PATH) => {
-                let q: BTreeMap<&str, &str> = query
-                    .split('&')
-                    .filter_map(|kv| kv.split_once('='))
-                    .collect();
+                let q = query_map(query);
                 let list: Vec<Value> =
                     match self.find(q.get("orderLinkId").copied(), q.get("orderId").copied()) {
                         Some(i) => vec![self.order_json(&self.engine.orders()[i])],
@@ -343,8 +392,173 @@ impl BybitPrivate {
                     json!({"list": list, "nextPageCursor": "", "category": category(self.market)}),
                 )
             }
+            ("GET", POSITION_PATH) => {
+                let q = query_map(query);
+                if q.get("category").copied() != Some(category(self.market))
+                    || self.market == Market::Spot
+                {
+                    return (ret::PARAM, json!({}));
+                }
+                let list = match q.get("symbol") {
+                    Some(s) if *s != self.engine.inst.key.symbol.as_str() => Vec::new(),
+                    _ => vec![self.position_json()],
+                };
+                (
+                    ret::OK,
+                    json!({"list": list, "nextPageCursor": "", "category": category(self.market)}),
+                )
+            }
+            ("GET", WALLET_PATH) => {
+                let q = query_map(query);
+                if q.get("accountType").copied() != Some("UNIFIED") {
+                    return (ret::PARAM, json!({}));
+                }
+                let want = |c: &str| {
+                    q.get("coin")
+                        .is_none_or(|l| l.split(',').any(|x| x.eq_ignore_ascii_case(c)))
+                };
+                (ret::OK, json!({"list": [self.wallet_json(&want)]}))
+            }
+            ("GET", EXECUTION_PATH) => {
+                let q = query_map(query);
+                let order = self.find(q.get("orderLinkId").copied(), q.get("orderId").copied());
+                let list: Vec<Value> = match order {
+                    Some(i) => {
+                        let oid = self.engine.orders()[i].order_id;
+                        self.engine
+                            .fills()
+                            .iter()
+                            .filter(|f| f.order_id == oid)
+                            .map(|f| self.exec_json(f))
+                            .collect()
+                    }
+                    None if q.contains_key("orderLinkId") || q.contains_key("orderId") => {
+                        Vec::new()
+                    }
+                    None => self
+                        .engine
+                        .fills()
+                        .iter()
+                        .map(|f| self.exec_json(f))
+                        .collect(),
+                };
+                (
+                    ret::OK,
+                    json!({"list": list, "nextPageCursor": "", "category": category(self.market)}),
+                )
+            }
             _ => (10017, json!({})),
         }
+    }
+
+    /// The symbol's position (`/v5/position/list` item): size, side, exact average entry
+    /// price, the engine's mid as mark price.
+    fn position_json(&self) -> Value {
+        let e = &self.engine;
+        let inst = &e.inst;
+        let pos = e.position();
+        let side = match pos.signum() {
+            1 => "Buy",
+            -1 => "Sell",
+            _ => "",
+        };
+        let avg = if pos != 0 {
+            // basis / (|pos| * MONEY_PER_TICK_LOT) ticks, as a decimal at 6 more places.
+            let units = e.basis().abs() * inst.tick.step_units() as i128
+                / (pos.unsigned_abs() as i128 * crate::msg::MONEY_PER_TICK_LOT / 1_000_000);
+            let mut s = String::new();
+            let _ = crate::num::write_units(units, inst.tick.decimals() + 6, &mut s);
+            s
+        } else {
+            "0".into()
+        };
+        let mark = match (e.bids_best(), e.asks().first()) {
+            (Some(b), Some(&(a, _))) => inst.tick.format((b + a) / 2),
+            _ => String::new(),
+        };
+        json!({
+            "positionIdx": 0,
+            "symbol": inst.key.symbol.as_str(),
+            "side": side,
+            "size": inst.lot.format(pos.abs()),
+            "avgPrice": avg,
+            "positionValue": e.money_str(e.basis().abs()),
+            "markPrice": mark,
+            "cumRealisedPnl": e.money_str(e.realized() - e.fees()),
+            "updatedTime": "0",
+        })
+    }
+
+    /// The unified account's wallet (`/v5/account/wallet-balance` item). Linear: the quote
+    /// coin's `walletBalance` is the start plus realized PnL minus fees; spot: the start plus
+    /// the cash spent and received. Plus what
+    /// `POST /sim/wallet` changed.
+    fn wallet_json(&self, want: &dyn Fn(&str) -> bool) -> Value {
+        let e = &self.engine;
+        let inst = &e.inst;
+        let quote = if self.market == Market::Spot {
+            self.start_quote_money + e.cash()
+        } else {
+            self.start_quote_money + e.realized() - e.fees()
+        } + e.wallet_adjust();
+        let mut coins = Vec::new();
+        if want(inst.quote.as_str()) {
+            coins.push(json!({
+                "coin": inst.quote.as_str(),
+                "walletBalance": e.money_str(quote),
+                "equity": e.money_str(quote),
+                "cumRealisedPnl": e.money_str(e.realized() - e.fees()),
+            }));
+        }
+        json!({"accountType": "UNIFIED", "coin": coins})
+    }
+
+    /// One execution as `/v5/execution/list` and the `execution` topic show it.
+    fn exec_json(&self, f: &crate::sim::private::SimFill) -> Value {
+        let inst = &self.engine.inst;
+        let o = self.engine.find_id(f.order_id);
+        let value = f.px as i128 * f.qty as i128 * crate::msg::MONEY_PER_TICK_LOT;
+        let mut rate = String::new();
+        let _ = crate::num::write_units(f.fee_rate as i128, 6, &mut rate);
+        json!({
+            "category": category(self.market),
+            "symbol": inst.key.symbol.as_str(),
+            "execFee": self.engine.money_str(f.fee),
+            "execId": f.exec_id.to_string(),
+            "execPrice": inst.tick.format(f.px),
+            "execQty": inst.lot.format(f.qty),
+            "execType": "Trade",
+            "execValue": self.engine.money_str(value),
+            "isMaker": f.maker,
+            "feeRate": rate,
+            "leavesQty": inst.lot.format(f.leaves),
+            "orderId": f.order_id.to_string(),
+            "orderLinkId": o.map(|o| o.link_id.as_str()).unwrap_or(""),
+            "orderPrice": o.map(|o| inst.tick.format(o.px)).unwrap_or_default(),
+            "orderQty": o.map(|o| inst.lot.format(o.qty)).unwrap_or_default(),
+            "orderType": "Limit",
+            "side": match o.map(|o| o.side) { Some(OrderSide::Sell) => "Sell", _ => "Buy" },
+            "execTime": f.ts_ms.to_string(),
+        })
+    }
+
+    /// `POST /sim/wallet`: `{"coin":"USDT","delta":"-25.5"}`.
+    fn adjust_wallet(&mut self, body: &[u8]) -> Result<Value, String> {
+        let v: Value = serde_json::from_slice(body).map_err(|e| format!("body: {e}"))?;
+        let inst = self.engine.inst;
+        let coin = v.get("coin").and_then(Value::as_str).unwrap_or("");
+        if coin != inst.quote.as_str() {
+            return Err(format!("coin: only {} can be changed", inst.quote));
+        }
+        let d = v
+            .get("delta")
+            .and_then(Value::as_str)
+            .ok_or("delta: a decimal string")?;
+        let neg = d.starts_with('-');
+        let m = crate::config::Config::money(&inst, "delta", d.trim_start_matches('-'))
+            .map_err(|e| e.to_string())?;
+        self.engine.adjust_wallet(if neg { -m } else { m });
+        Ok(json!({"wallet_adjust": self.engine.money_str(self.engine.wallet_adjust())}))
     }
 
     fn topic_frame(&self, topic: &str, data: Vec<Value>, now_ms: u64, seq: u64) -> String {
@@ -359,6 +573,8 @@ impl PrivateApi for BybitPrivate {
 
     fn handles(&self, path: &str) -> bool {
         path == "/sim/state"
+            || path == SIM_WALLET_PATH
+            || path.starts_with("/v5/execution/")
             || path.starts_with("/v5/order/")
             || path.starts_with("/v5/position/")
             || path.starts_with("/v5/account/")
@@ -372,6 +588,16 @@ impl PrivateApi for BybitPrivate {
                     status: 200,
                     body: self.state().to_string(),
                 },
+                headers: Vec::new(),
+            };
+        }
+        if path == SIM_WALLET_PATH && req.method == "POST" {
+            let (status, body) = match self.adjust_wallet(req.body) {
+                Ok(v) => (200, v.to_string()),
+                Err(e) => (400, json!({"error": e}).to_string()),
+            };
+            return Fate::Answer {
+                reply: RestReply { status, body },
                 headers: Vec::new(),
             };
         }
@@ -502,6 +728,10 @@ impl PrivateApi for BybitPrivate {
                 }
                 Change::Fill(i) => {
                     filled = true;
+                    if self.faults.drop_fill() {
+                        self.dropped_fills += 1;
+                        continue;
+                    }
                     let f = &self.engine.fills()[i];
                     let Some(o) = self.engine.find_id(f.order_id) else {
                         continue;
@@ -600,8 +830,16 @@ impl PrivateApi for BybitPrivate {
             "category": category(self.market),
             "start_balance": {self.engine.inst.quote.as_str(): self.start_quote},
             "unanswered_requests": self.unanswered,
+            "dropped_fills": self.dropped_fills,
             "maker_fee_cbps": self.engine.maker_fee,
             "taker_fee_cbps": self.engine.taker_fee,
         }))
     }
+}
+
+fn query_map(query: &str) -> BTreeMap<&str, &str> {
+    query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .collect()
 }

@@ -1,0 +1,544 @@
+//! Restart safety against the local simulator over TLS: start-up reconciliation with foreign
+//! orders, our own leftover orders and an open position at the simulator (each `[live]
+//! on_start` policy), continuous reconciliation (the wallet changed behind the bot's back is
+//! `wallet_drift_exceeded` within one interval), and a fill dropped from the private stream
+//! found by querying the order and booked exactly once.
+//!
+//! The simulator starts from an account file the test writes (`[[orders]]`, `positions`,
+//! `entry_prices`); `POST /sim/wallet` changes its wallet; `--fault dropfill` leaves an
+//! execution out of the private stream.
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const KEY: &str = "obiSIMbybitKEY01";
+const SECRET: &str = "obi-sim-bybit-secret-not-a-real-key";
+/// One of ours from an earlier start (prefix `obi-`), a foreign one with a client id, and one
+/// placed in the web UI (no client id); all far below the market, so they rest.
+const OURS: &str = "obi-mfx0a1b2-7";
+const FOREIGN: &str = "manual-hedge-1";
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_obi-scalp")
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn tmpdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("obi-live-recon-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+struct Sim {
+    child: Child,
+    port: u16,
+    ca: PathBuf,
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The account: 100000 USDT, a long of 0.010 BTCUSDT at 65000.05 and three resting orders
+/// (`leftovers`), or a clean one.
+fn account(dir: &Path, leftovers: bool) -> PathBuf {
+    let mut text = format!(
+        "api_key = \"{KEY}\"\napi_secret = \"{SECRET}\"\nmaker_fee_bps = \"2\"\ntaker_fee_bps = \"5.5\"\n\
+         [balances]\nUSDT = \"100000\"\n"
+    );
+    if leftovers {
+        text.push_str(&format!(
+            "[positions]\nBTCUSDT = \"0.010\"\n[entry_prices]\nBTCUSDT = \"65000.05\"\n\
+             [[orders]]\nlink_id = \"{OURS}\"\nside = \"Buy\"\nprice = \"1000.0\"\nqty = \"0.002\"\n\
+             [[orders]]\nlink_id = \"{FOREIGN}\"\nside = \"Sell\"\nprice = \"900000.0\"\nqty = \"0.003\"\n\
+             [[orders]]\nside = \"Buy\"\nprice = \"1100.0\"\nqty = \"0.001\"\n"
+        ));
+    } else {
+        text.push_str("[positions]\nBTCUSDT = \"0\"\n");
+    }
+    let p = dir.join("account.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn start_sim(dir: &Path, leftovers: bool, faults: &[&str]) -> Sim {
+    let tls = dir.join("sim-tls");
+    let mut cmd = Command::new(bin());
+    cmd.args(["sim", "--venue", "bybit", "--listen", "127.0.0.1:0"])
+        .arg("--tls-self-signed")
+        .arg(&tls)
+        .arg("--account")
+        .arg(account(dir, leftovers))
+        .args(["--duration", "300"]);
+    for f in faults {
+        cmd.args(["--fault", f]);
+    }
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut port = None;
+    let mut line = String::new();
+    for _ in 0..10 {
+        line.clear();
+        if out.read_line(&mut line).unwrap_or(0) == 0 {
+            break;
+        }
+        if let Some(rest) = line.split("https://127.0.0.1:").nth(1) {
+            port = rest.trim().parse().ok();
+            break;
+        }
+    }
+    std::thread::spawn(move || {
+        let mut sink = String::new();
+        while out.read_line(&mut sink).unwrap_or(0) > 0 {
+            sink.clear();
+        }
+    });
+    Sim {
+        child,
+        port: port.expect("simulator printed its address"),
+        ca: tls.join("ca.pem"),
+    }
+}
+
+fn sim_state(sim: &Sim) -> Value {
+    let (status, body) = obi_scalp::net::rest::get(
+        &format!("https://127.0.0.1:{}/sim/state", sim.port),
+        Some(&sim.ca),
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    assert_eq!(status, 200);
+    serde_json::from_slice(&body).unwrap()
+}
+
+fn order<'a>(st: &'a Value, link: &str) -> &'a Value {
+    st["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["order_link_id"] == link)
+        .unwrap_or_else(|| panic!("no order {link} at the simulator"))
+}
+
+fn config(dir: &Path, sim: &Sim, secs: u64, edits: &[(&str, &str)]) -> PathBuf {
+    let mut text = std::fs::read_to_string(repo().join("config/sim-bybit-live.toml")).unwrap();
+    for (from, to) in edits {
+        assert!(text.contains(from), "config has {from}");
+        text = text.replace(from, to);
+    }
+    let text = text
+        .replace("127.0.0.1:19102", &format!("127.0.0.1:{}", sim.port))
+        .replace("var/sim-tls/ca.pem", &sim.ca.display().to_string())
+        .replace("var/sim-bybit-live", &dir.join("var").display().to_string())
+        .replace("duration_s = 60", &format!("duration_s = {secs}"));
+    let p = dir.join("live.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn live_command(cfg: &Path) -> Command {
+    let mut c = Command::new(bin());
+    c.args(["run", "--config"])
+        .arg(cfg)
+        .env("OBI_SCALP_LIVE", "yes")
+        .env("OBI_SCALP_API_KEY", KEY)
+        .env("OBI_SCALP_API_SECRET", SECRET)
+        .env_remove("CREDENTIALS_DIRECTORY");
+    c
+}
+
+struct RunOut {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(cfg: &Path) -> RunOut {
+    let out = live_command(cfg).output().unwrap();
+    RunOut {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn field(stdout: &str, prefix: &str, key: &str) -> String {
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no `{prefix}` line in:\n{stdout}"));
+    line.split_whitespace()
+        .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
+        .unwrap_or_else(|| panic!("no {key} in {line}"))
+        .trim_matches('"')
+        .to_string()
+}
+
+/// The audit log's `reconcile` lines.
+fn reconcile_audit(dir: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(dir.join("var/logs/audit_events.jsonl")).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["kind"] == "reconcile")
+        .collect()
+}
+
+/// The bot's ledger equals the simulator's account: the position absolutely (the adopted
+/// start included), cash and fees since start (the adopted position's cost at its entry price
+/// is the ledger's starting cash).
+fn assert_books_agree(out: &RunOut, st: &Value, adopted_basis: i128) {
+    let pos: i64 = field(&out.stdout, "ledger:", "position_lots")
+        .parse()
+        .unwrap();
+    assert_eq!(
+        pos,
+        st["position_lots"].as_i64().unwrap(),
+        "position (lots)"
+    );
+    let cash: i128 = field(&out.stdout, "ledger:", "cash_money").parse().unwrap();
+    let sim_cash: i128 = st["cash_change_money"].as_str().unwrap().parse().unwrap();
+    assert_eq!(cash, sim_cash - adopted_basis, "cash change");
+    assert_eq!(
+        field(&out.stdout, "ledger:", "fees_money"),
+        st["fees_money"].as_str().unwrap(),
+        "fees"
+    );
+}
+
+/// 0.010 BTC at 65000.05: 10 lots * 650000.5 ticks, in Money (10^6 per tick-lot).
+const ADOPTED_BASIS: i128 = 6_500_005 * 1_000_000;
+
+#[test]
+fn on_start_cancel_ours_cancels_only_ours_and_adopts_the_position() {
+    let dir = tmpdir("cancel");
+    let sim = start_sim(&dir, true, &[]);
+    let cfg = config(
+        &dir,
+        &sim,
+        5,
+        &[("on_start = \"refuse\"", "on_start = \"cancel_ours\"")],
+    );
+    let out = run(&cfg);
+    println!("{}", out.stdout);
+    assert_eq!(out.code, Some(0), "stderr:\n{}", out.stderr);
+    let st = sim_state(&sim);
+    assert_eq!(order(&st, OURS)["status"], "cancelled", "ours cancelled");
+    assert_eq!(order(&st, FOREIGN)["status"], "new", "foreign left alone");
+    assert_eq!(order(&st, "")["status"], "new", "the web UI's left alone");
+    assert_books_agree(&out, &st, ADOPTED_BASIS);
+    let audit = reconcile_audit(&dir);
+    let find = |whose: &str, link: &str| {
+        audit
+            .iter()
+            .find(|a| a["whose"] == whose && a["order_link_id"] == link)
+            .unwrap_or_else(|| panic!("no audit line for {whose} {link}: {audit:?}"))
+            .clone()
+    };
+    assert_eq!(find("ours", OURS)["action"], "cancelled");
+    assert_eq!(find("foreign", FOREIGN)["action"], "left_alone");
+    assert_eq!(find("foreign", "")["action"], "left_alone");
+    let done = audit
+        .iter()
+        .find(|a| a["outcome"] == "ok")
+        .expect("summary line");
+    assert_eq!(done["position"], "0.010");
+    assert_eq!(done["position_action"], "adopted");
+    assert_eq!(
+        done["entry_price"]
+            .as_str()
+            .unwrap()
+            .parse::<f64>()
+            .unwrap(),
+        65000.05
+    );
+    assert!(!out.stdout.contains("unknown_order_report"));
+}
+
+#[test]
+fn on_start_adopt_keeps_our_orders_working_and_leaves_foreign_ones() {
+    let dir = tmpdir("adopt");
+    let sim = start_sim(&dir, true, &[]);
+    let cfg = config(
+        &dir,
+        &sim,
+        60,
+        &[("on_start = \"refuse\"", "on_start = \"adopt\"")],
+    );
+    let mut child = live_command(&cfg)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait (bounded) for the start-up line in the audit log, then check our order still works.
+    let end = Instant::now() + Duration::from_secs(30);
+    let mut adopted = None;
+    while Instant::now() < end && adopted.is_none() {
+        assert!(child.try_wait().unwrap().is_none(), "the run ended early");
+        adopted = reconcile_audit(&dir)
+            .into_iter()
+            .find(|a| a["whose"] == "ours" && a["order_link_id"] == OURS);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let adopted = adopted.expect("the adoption was audited");
+    assert_eq!(adopted["action"], "adopted");
+    assert_eq!(
+        order(&sim_state(&sim), OURS)["status"],
+        "new",
+        "still working"
+    );
+    // A normal stop cancels what rests: our adopted order (known by its earlier start's client
+    // id), never the foreign ones.
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let o = child.wait_with_output().unwrap();
+    let out = RunOut {
+        code: o.status.code(),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    };
+    println!("{}", out.stdout);
+    assert_eq!(out.code, Some(0), "stderr:\n{}", out.stderr);
+    let st = sim_state(&sim);
+    assert_eq!(
+        order(&st, OURS)["status"],
+        "cancelled",
+        "the stop cancelled ours"
+    );
+    assert_eq!(order(&st, FOREIGN)["status"], "new", "foreign left alone");
+    assert_eq!(order(&st, "")["status"], "new", "the web UI's left alone");
+    assert_books_agree(&out, &st, ADOPTED_BASIS);
+    assert!(
+        !out.stdout.contains("unknown_order_report")
+            && !out.stderr.contains("unknown_order_report"),
+        "the adopted order's reports were ours"
+    );
+}
+
+#[test]
+fn on_start_refuse_exits_10_naming_what_it_found() {
+    let dir = tmpdir("refuse");
+    let sim = start_sim(&dir, true, &[]);
+    let cfg = config(&dir, &sim, 5, &[]);
+    let out = run(&cfg);
+    assert_eq!(
+        out.code,
+        Some(10),
+        "stdout:\n{}\nstderr:\n{}",
+        out.stdout,
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("refuse") && out.stderr.contains(OURS) && out.stderr.contains("0.010"),
+        "{}",
+        out.stderr
+    );
+    let st = sim_state(&sim);
+    assert_eq!(st["place_requests"].as_u64(), Some(0), "nothing sent");
+    assert_eq!(order(&st, OURS)["status"], "new", "nothing cancelled");
+    let audit = reconcile_audit(&dir);
+    assert!(
+        audit
+            .iter()
+            .any(|a| a["outcome"] == "refused" && a["policy"] == "refuse"),
+        "{audit:?}"
+    );
+    let done: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("var/artifacts/run_complete.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        done["exit_code"].as_i64().or(done["exit"]["code"].as_i64()),
+        Some(10),
+        "{done}"
+    );
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return String::new();
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    let _ = write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    );
+    let mut b = String::new();
+    let _ = s.read_to_string(&mut b);
+    b.split("\r\n\r\n").nth(1).unwrap_or("").to_string()
+}
+
+fn detailed(port: u16) -> Option<Value> {
+    serde_json::from_str(&http_get(port, "/health/detailed")).ok()
+}
+
+#[test]
+fn wallet_changed_behind_the_bots_back_is_wallet_drift_exceeded_within_one_interval() {
+    let dir = tmpdir("drift");
+    let sim = start_sim(&dir, false, &[]);
+    let http = free_port();
+    let interval_ms = 500u64;
+    let cfg = config(
+        &dir,
+        &sim,
+        120,
+        &[
+            (
+                "reconcile_interval_ms = 5000",
+                &format!("reconcile_interval_ms = {interval_ms}"),
+            ),
+            ("max_wallet_drift = \"100000\"", "max_wallet_drift = \"10\""),
+            (
+                "http_addr = \"off\"",
+                &format!("http_addr = \"127.0.0.1:{http}\""),
+            ),
+        ],
+    );
+    let mut child = live_command(&cfg)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let reasons = |v: &Value| {
+        v["risk"]["reasons"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(String::from)
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    };
+    // The first reconciliation: a drift of zero while it trades.
+    let end = Instant::now() + Duration::from_secs(30);
+    let mut before = None;
+    while Instant::now() < end {
+        assert!(child.try_wait().unwrap().is_none(), "the run ended early");
+        if let Some(v) = detailed(http) {
+            if v["pnl"]["wallet_drift"] != "n/a" && v["pnl"]["wallet_drift"].is_string() {
+                before = Some(v);
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let before = before.expect("a reconciliation published the drift");
+    assert_eq!(before["pnl"]["wallet_drift"], "0.00", "{before}");
+    assert!(!reasons(&before).contains(&"wallet_drift_exceeded".to_string()));
+    // Behind the bot's back: 50 USDT leave the wallet.
+    let (status, body) = obi_scalp::net::rest::post_json(
+        &format!("https://127.0.0.1:{}/sim/wallet", sim.port),
+        Some(&sim.ca),
+        r#"{"coin":"USDT","delta":"-50"}"#,
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let t0 = Instant::now();
+    let mut after = None;
+    while t0.elapsed() < Duration::from_secs(10) {
+        if let Some(v) = detailed(http) {
+            if reasons(&v).contains(&"wallet_drift_exceeded".to_string()) {
+                after = Some(v);
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let dt = t0.elapsed();
+    let after = after.expect("wallet_drift_exceeded");
+    println!(
+        "wallet changed -> risk degraded wallet_drift_exceeded seen on /health/detailed after {} ms (reconcile_interval_ms = {interval_ms})",
+        dt.as_millis()
+    );
+    assert_eq!(after["risk"]["status"], "degraded");
+    assert_eq!(after["pnl"]["wallet_drift"], "50.00");
+    // One interval, plus the cold thread's relay and this poll (each under 100 ms).
+    assert!(dt < Duration::from_millis(interval_ms + 300), "{dt:?}");
+    let metrics = http_get(http, "/metrics");
+    assert!(
+        metrics.contains("obi_scalp_wallet_drift{currency=\"USDT\"} 50.00"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("obi_scalp_risk_reason{code=\"wallet_drift_exceeded\"} 1"));
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0));
+}
+
+#[test]
+fn a_fill_dropped_from_the_private_stream_is_found_and_booked_once() {
+    let dir = tmpdir("dropfill");
+    let sim = start_sim(&dir, false, &["dropfill"]);
+    let cfg = config(
+        &dir,
+        &sim,
+        10,
+        &[(
+            "reconcile_interval_ms = 5000",
+            "reconcile_interval_ms = 500",
+        )],
+    );
+    let out = run(&cfg);
+    println!("{}", out.stdout);
+    assert_eq!(out.code, Some(0), "stderr:\n{}", out.stderr);
+    let st = sim_state(&sim);
+    assert_eq!(
+        st["venue"]["dropped_fills"].as_u64(),
+        Some(1),
+        "the fault fired"
+    );
+    let fills = st["fills"].as_array().unwrap().len();
+    let ws: usize = field(&out.stdout, "bybit live:", "ws_fills")
+        .parse()
+        .unwrap();
+    assert_eq!(ws + 1, fills, "one fill never came on the stream");
+    assert_books_agree(&out, &st, 0);
+    let found: Vec<Value> = reconcile_audit(&dir)
+        .into_iter()
+        .filter(|a| a["outcome"] == "fill_found")
+        .collect();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0]["found_by"]
+        .as_str()
+        .unwrap()
+        .contains("/v5/execution/list"));
+    let dropped_exec = st["fills"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["exec_id"] == found[0]["exec_id"]);
+    assert!(dropped_exec, "the found fill is the simulator's");
+}
