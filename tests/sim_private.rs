@@ -1,7 +1,8 @@
 //! The simulator's Bybit private API over loopback: signed order entry checked as Bybit checks
 //! it (key, time window, signature), matching with fills, `GET /sim/state`, the private
 //! stream, and the `lostack` / `timeout` faults (an unanswered place is found by querying its
-//! `orderLinkId`; a second send of it is refused and counted as a duplicate).
+//! `orderLinkId`; a second send of it is refused and counted as a duplicate), and the account
+//! reads (open orders, position, wallet, executions) answered from the account state fills change.
 
 use obi_scalp::exec::orders::ClientId;
 use obi_scalp::instrument::{InstrumentTable, Market, Venue};
@@ -307,4 +308,122 @@ fn lostack_and_timeout_leave_no_answer_and_a_query_tells_what_happened() {
     let s = state(&server);
     assert_eq!(s["venue"]["unanswered_requests"], 2, "{s}");
     assert_eq!(s["orders"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn account_reads_come_from_the_account_state_that_fills_change() {
+    // Seeded: a long of 0.010 at 65000.05, one resting order, 100000 USDT.
+    let account: AccountFile = toml::from_str(&format!(
+        "api_key = \"{KEY}\"\napi_secret = \"{SECRET}\"\nmaker_fee_bps = \"2\"\ntaker_fee_bps = \"5.5\"\n\
+         [balances]\nUSDT = \"100000\"\n[positions]\nBTCUSDT = \"0.010\"\n\
+         [entry_prices]\nBTCUSDT = \"65000.05\"\n\
+         [[orders]]\nlink_id = \"obi-old-1\"\nside = \"Buy\"\nprice = \"1000.0\"\nqty = \"0.002\"\n"
+    ))
+    .unwrap();
+    let inst = *InstrumentTable::default()
+        .get(Venue::Bybit, Market::Linear, "BTCUSDT")
+        .unwrap();
+    let mut cfg = SimConfig::new("127.0.0.1:0".parse().unwrap());
+    cfg.private = Some(PrivateSide::new(Box::new(
+        BybitPrivate::new(&account, inst).unwrap(),
+    )));
+    let server = SimServer::start(
+        Box::new(SyntheticFeed::default_for(Venue::Bybit, 7).unwrap()),
+        cfg,
+    )
+    .unwrap();
+    let addr = server.local_addr().to_string();
+    let mut r = requests(&addr, SECRET);
+    let mut c = connect(&server);
+    let mut get = |c: &mut BufReader<TcpStream>, req: &[u8]| {
+        let (_, v) = exchange(c, req, WAIT).unwrap();
+        assert_eq!(v["retCode"], 0, "{v}");
+        v["result"].clone()
+    };
+    let open = get(&mut c, r.open_orders(now_ms(), "").unwrap().bytes());
+    assert_eq!(open["list"][0]["orderLinkId"], "obi-old-1");
+    assert_eq!(open["list"][0]["orderStatus"], "New");
+    let p = get(&mut c, r.positions(now_ms()).unwrap().bytes());
+    assert_eq!(p["list"][0]["side"], "Buy");
+    assert_eq!(p["list"][0]["size"], "0.010");
+    assert_eq!(
+        p["list"][0]["avgPrice"]
+            .as_str()
+            .unwrap()
+            .parse::<f64>()
+            .unwrap(),
+        65000.05
+    );
+    let w = get(&mut c, r.wallet(now_ms(), "USDT").unwrap().bytes());
+    assert_eq!(
+        w["list"][0]["coin"][0]["walletBalance"]
+            .as_str()
+            .unwrap()
+            .parse::<f64>()
+            .unwrap(),
+        100000.0
+    );
+    // Sell the position through the bid: realized PnL and the taker fee change the wallet,
+    // the position is flat, and the execution is listed by its client id.
+    let bid = loop {
+        if let Some((bids, _)) = server.handle().feed_book("BTCUSDT") {
+            if let Some(b) = bids.first() {
+                break b.0.clone();
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    std::thread::sleep(Duration::from_millis(50));
+    let px = inst.tick.parse(bid.as_bytes()).unwrap() - 50;
+    let id = ClientId::from("obi-new-1").unwrap();
+    let (_, v) = exchange(
+        &mut c,
+        r.create(now_ms(), &id, OrderSide::Sell, px, 10, Tif::Ioc, true)
+            .unwrap()
+            .bytes(),
+        WAIT,
+    )
+    .unwrap();
+    assert_eq!(v["retCode"], 0, "{v}");
+    let s = state(&server);
+    assert_eq!(s["position_lots"], 0, "{s}");
+    let realized: i128 = s["realized_money"].as_str().unwrap().parse().unwrap();
+    let fees: i128 = s["fees_money"].as_str().unwrap().parse().unwrap();
+    let start = obi_scalp::config::Config::money(&inst, "w", "100000").unwrap();
+    let w = get(&mut c, r.wallet(now_ms(), "USDT").unwrap().bytes());
+    let wallet = obi_scalp::config::Config::money(
+        &inst,
+        "w",
+        w["list"][0]["coin"][0]["walletBalance"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches('-'),
+    )
+    .unwrap();
+    assert_eq!(
+        wallet,
+        start + realized - fees,
+        "wallet = start + realized - fees"
+    );
+    // The fills' value against the entry's: realized is exact.
+    let sold: i128 = s["fills"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["px_ticks"].as_i64().unwrap() as i128 * f["qty_lots"].as_i64().unwrap() as i128)
+        .sum::<i128>()
+        * 1_000_000;
+    assert_eq!(realized, sold - 6_500_005 * 1_000_000);
+    let p = get(&mut c, r.positions(now_ms()).unwrap().bytes());
+    assert_eq!(p["list"][0]["size"], "0.000");
+    assert_eq!(p["list"][0]["side"], "");
+    let ex = get(&mut c, r.executions(now_ms(), "obi-new-1").unwrap().bytes());
+    let n = ex["list"].as_array().unwrap().len();
+    assert_eq!(n, s["fills"].as_array().unwrap().len());
+    assert_eq!(ex["list"][0]["orderLinkId"], "obi-new-1");
+    assert_eq!(ex["list"][0]["execType"], "Trade");
+    // Unsigned or badly signed reads are refused as orders are.
+    let mut bad = requests(&addr, "wrong");
+    let (_, v) = exchange(&mut c, bad.wallet(now_ms(), "USDT").unwrap().bytes(), WAIT).unwrap();
+    assert_eq!(v["retCode"], 10004);
 }
