@@ -1,12 +1,14 @@
 //! Restart safety against the local simulator over TLS: start-up reconciliation with foreign
 //! orders, our own leftover orders and an open position at the simulator (each `[live]
 //! on_start` policy), continuous reconciliation (the wallet changed behind the bot's back is
-//! `wallet_drift_exceeded` within one interval), and a fill dropped from the private stream
-//! found by querying the order and booked exactly once.
+//! `wallet_drift_exceeded` within one interval), a fill dropped from the private stream
+//! found by querying the order and booked exactly once, and the unexplained mismatches that
+//! are risk aborts (`reconcile_mismatch`): a leftover of ours still open after its start-up
+//! cancel, a position changed behind the bot's back while it runs.
 //!
 //! The simulator starts from an account file the test writes (`[[orders]]`, `positions`,
-//! `entry_prices`); `POST /sim/wallet` changes its wallet; `--fault dropfill` leaves an
-//! execution out of the private stream.
+//! `entry_prices`); `POST /sim/wallet` and `POST /sim/position` change its account behind the
+//! bot's back; `--fault dropfill` leaves an execution out of the private stream.
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
@@ -541,4 +543,90 @@ fn a_fill_dropped_from_the_private_stream_is_found_and_booked_once() {
         .iter()
         .any(|f| f["exec_id"] == found[0]["exec_id"]);
     assert!(dropped_exec, "the found fill is the simulator's");
+}
+
+#[test]
+fn a_position_changed_behind_the_bots_back_is_a_risk_abort_reconcile_mismatch() {
+    let dir = tmpdir("mismatch");
+    let sim = start_sim(&dir, false, &[]);
+    let cfg = config(
+        &dir,
+        &sim,
+        120,
+        &[(
+            "reconcile_interval_ms = 5000",
+            "reconcile_interval_ms = 300",
+        )],
+    );
+    let mut child = live_command(&cfg)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Once it runs (the start-up line is audited), 0.005 BTC appear that no fill explains.
+    let end = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < end && !reconcile_audit(&dir).iter().any(|a| a["outcome"] == "ok") {
+        assert!(child.try_wait().unwrap().is_none(), "the run ended early");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (status, _) = obi_scalp::net::rest::post_json(
+        &format!("https://127.0.0.1:{}/sim/position", sim.port),
+        Some(&sim.ca),
+        r#"{"delta":"0.005"}"#,
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    assert_eq!(status, 200);
+    let o = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
+    println!("{stdout}");
+    assert_eq!(o.status.code(), Some(7), "risk abort");
+    assert!(
+        stdout.contains("summary: reason=\"risk abort: reconcile_mismatch"),
+        "{stdout}"
+    );
+    let audit = reconcile_audit(&dir);
+    let m = audit
+        .iter()
+        .find(|a| a["outcome"] == "mismatch")
+        .unwrap_or_else(|| panic!("{audit:?}"));
+    assert_eq!(m["reason_code"], "reconcile_mismatch");
+    let venue: f64 = m["venue_position"].as_str().unwrap().parse().unwrap();
+    let ours: f64 = m["our_position"].as_str().unwrap().parse().unwrap();
+    assert!((venue - ours - 0.005).abs() < 1e-9, "{m}");
+}
+
+#[test]
+fn a_leftover_of_ours_that_stays_open_after_its_cancel_is_a_start_up_risk_abort() {
+    let dir = tmpdir("startmismatch");
+    // The start-up cancel of our leftover is answered with the venue's internal error.
+    let sim = start_sim(&dir, true, &["order500"]);
+    let cfg = config(
+        &dir,
+        &sim,
+        5,
+        &[("on_start = \"refuse\"", "on_start = \"cancel_ours\"")],
+    );
+    let out = run(&cfg);
+    assert_eq!(
+        out.code,
+        Some(7),
+        "stdout:\n{}\nstderr:\n{}",
+        out.stdout,
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("reconcile_mismatch") && out.stderr.contains(OURS),
+        "{}",
+        out.stderr
+    );
+    let st = sim_state(&sim);
+    assert_eq!(st["place_requests"].as_u64(), Some(0), "nothing traded");
+    let audit = reconcile_audit(&dir);
+    assert!(
+        audit
+            .iter()
+            .any(|a| a["outcome"] == "mismatch" && a["reason_code"] == "reconcile_mismatch"),
+        "{audit:?}"
+    );
 }

@@ -270,6 +270,12 @@ impl Engine {
         self.wallet_adjust
     }
 
+    /// Changes the position behind the client's back (a trade in the web UI, a liquidation),
+    /// at no cost: no fill, no order.
+    pub fn adjust_position(&mut self, delta: i64) {
+        self.position += delta;
+    }
+
     /// Changes the wallet behind the client's back.
     pub fn adjust_wallet(&mut self, delta: Money) {
         self.wallet_adjust += delta;

@@ -1087,10 +1087,20 @@ impl Io {
     fn try_reconcile(&mut self) -> Result<(), String> {
         let w1 = self.wallet()?;
         let mut pos = self.position()?;
+        let open = self.open_orders()?;
         let w2 = self.wallet()?;
         if w1 != w2 {
             return Err("the account moved between the reads".into());
         }
+        self.foreign = open.iter().any(|o| !self.ids.is_ours(&o.link_id));
+        // Ours open at the venue that we do not track (finished for us, or never ours to
+        // know: another process with our prefix).
+        let untracked: Vec<String> = open
+            .iter()
+            .filter(|o| self.ids.is_ours(&o.link_id))
+            .filter(|o| !self.orders.iter().any(|x| x.link.as_str() == o.link_id))
+            .map(|o| o.link_id.clone())
+            .collect();
         // Orders in flight longer than the interval (all of them when the position differs)
         // are asked for by client id: fills the stream did not deliver are found this way.
         let now = mono_ns();
@@ -1119,13 +1129,13 @@ impl Io {
         let drift = (wallet - self.wallet0 - expected).abs() + dpos * value(pos.mark_px, 1).abs();
         self.recon.venue_position.store(pos.lots, Ordering::Relaxed);
         self.recon.set_drift(drift);
-        if dpos != 0 {
+        if dpos != 0 || !untracked.is_empty() {
             self.strikes += 1;
             if self.strikes >= 2 && !self.recon.mismatch.swap(true, Ordering::Relaxed) {
                 tracing::error!(
                     venue = pos.lots,
                     ours = self.ledger.position(),
-                    "bybit: the venue's position differs from ours and no query explains it"
+                    "bybit: the venue's position or open orders differ from ours and no query explains it"
                 );
                 self.recon.note(note(&[
                     ("outcome", "mismatch".into()),
@@ -1135,6 +1145,7 @@ impl Io {
                         "our_position",
                         self.inst.lot.format(self.ledger.position()).into(),
                     ),
+                    ("untracked_orders", untracked.join(",").into()),
                 ]));
             }
         } else {
@@ -1259,7 +1270,12 @@ impl Io {
                 std::thread::sleep(wait);
             }
             self.flush(&mut tx, stop);
-            if !self.dry_run && self.recon_every_ns > 0 && mono_ns() >= self.next_recon_ns {
+            // Between orders only: a reconciliation's reads delay what waits on the ring.
+            if !self.dry_run
+                && self.recon_every_ns > 0
+                && mono_ns() >= self.next_recon_ns
+                && rx.is_empty()
+            {
                 self.next_recon_ns = mono_ns() + self.recon_every_ns;
                 self.reconcile();
                 self.flush(&mut tx, stop);

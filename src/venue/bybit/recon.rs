@@ -13,15 +13,18 @@
 //!   is open. What cannot be explained (our order still open after its cancel, a position or
 //!   order the answer does not let us read) is a start-up risk abort (`reconcile_mismatch`).
 //! - continuously, every `[live] reconcile_interval_ms` and after every reconnect of the
-//!   private stream: wallet, position, wallet again (an account that moved between the two
-//!   wallet reads is read again at the next interval), and every order of ours in flight longer
-//!   than the interval (all of them when the position differs) is queried by its client id;
-//!   executions the stream did not deliver are read from `/v5/execution/list`, booked once
-//!   (execution ids are remembered) and noted for the audit log with how they were found.
+//!   private stream, between orders (the reads delay an order that arrives meanwhile): wallet,
+//!   position, open orders, wallet again (an account that moved between the two wallet reads is
+//!   read again at the next interval), and every order of ours in flight longer than the
+//!   interval (all of them when the position differs) is queried by its client id; executions
+//!   the stream did not deliver are read from `/v5/execution/list`, booked once (execution ids
+//!   are remembered) and noted for the audit log with how they were found. Foreign orders are
+//!   noticed here too (a cancel-all then cancels ours one by one).
 //!   The wallet drift is `|wallet - wallet at start - (realized - fees since start)|` (linear;
 //!   spot: the cash change) plus the position difference valued at the venue's mark price; it
 //!   feeds the `max_wallet_drift` row of the risk matrix. A position that still differs after
-//!   the queries at two reconciliations in a row is a risk abort (`reconcile_mismatch`).
+//!   the queries, or an open order of ours we do not track, at two reconciliations in a row is
+//!   a risk abort (`reconcile_mismatch`).
 
 use crate::instrument::Instrument;
 use crate::msg::{Money, OrderSide};

@@ -46,6 +46,8 @@ use super::private::{
 /// The simulator's own control hook (no auth, like `/sim/state`): `POST /sim/wallet` with
 /// `{"coin":"USDT","delta":"-25.5"}` changes the wallet behind the client's back.
 pub const SIM_WALLET_PATH: &str = "/sim/wallet";
+/// `POST /sim/position` with `{"delta":"0.005"}` changes the position the same way (no fill).
+pub const SIM_POSITION_PATH: &str = "/sim/position";
 
 /// Documented per-UID limit of the order endpoints for linear (requests per second).
 pub const ORDER_LIMIT_PER_SEC: u32 = 10;
@@ -561,6 +563,23 @@ impl BybitPrivate {
         Ok(json!({"wallet_adjust": self.engine.money_str(self.engine.wallet_adjust())}))
     }
 
+    /// `POST /sim/position`: `{"delta":"-0.005"}` in the instrument's size.
+    fn adjust_position(&mut self, body: &[u8]) -> Result<Value, String> {
+        let v: Value = serde_json::from_slice(body).map_err(|e| format!("body: {e}"))?;
+        let inst = self.engine.inst;
+        let d = v
+            .get("delta")
+            .and_then(Value::as_str)
+            .ok_or("delta: a decimal string")?;
+        let lots = inst
+            .lot
+            .parse(d.trim_start_matches('-').as_bytes())
+            .map_err(|e| format!("delta \"{d}\": {e}"))?;
+        self.engine
+            .adjust_position(if d.starts_with('-') { -lots } else { lots });
+        Ok(json!({"position": inst.lot.format(self.engine.position())}))
+    }
+
     fn topic_frame(&self, topic: &str, data: Vec<Value>, now_ms: u64, seq: u64) -> String {
         json!({"id": format!("sim-{topic}-{seq}"), "topic": topic, "creationTime": now_ms, "data": data}).to_string()
     }
@@ -574,6 +593,7 @@ impl PrivateApi for BybitPrivate {
     fn handles(&self, path: &str) -> bool {
         path == "/sim/state"
             || path == SIM_WALLET_PATH
+            || path == SIM_POSITION_PATH
             || path.starts_with("/v5/execution/")
             || path.starts_with("/v5/order/")
             || path.starts_with("/v5/position/")
@@ -591,8 +611,13 @@ impl PrivateApi for BybitPrivate {
                 headers: Vec::new(),
             };
         }
-        if path == SIM_WALLET_PATH && req.method == "POST" {
-            let (status, body) = match self.adjust_wallet(req.body) {
+        if (path == SIM_WALLET_PATH || path == SIM_POSITION_PATH) && req.method == "POST" {
+            let r = if path == SIM_WALLET_PATH {
+                self.adjust_wallet(req.body)
+            } else {
+                self.adjust_position(req.body)
+            };
+            let (status, body) = match r {
                 Ok(v) => (200, v.to_string()),
                 Err(e) => (400, json!({"error": e}).to_string()),
             };
