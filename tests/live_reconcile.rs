@@ -1,7 +1,8 @@
 //! Restart safety against the local simulator over TLS: start-up reconciliation with foreign
 //! orders, our own leftover orders and an open position at the simulator (each `[live]
 //! on_start` policy), continuous reconciliation (the wallet changed behind the bot's back is
-//! `wallet_drift_exceeded` within one interval), a fill dropped from the private stream
+//! `wallet_drift_exceeded` within one interval; a reconnect of the private stream reconciles at
+//! once), a fill dropped from the private stream
 //! found by querying the order and booked exactly once, and the unexplained mismatches that
 //! are risk aborts (`reconcile_mismatch`): a leftover of ours still open after its start-up
 //! cancel, a position changed behind the bot's back while it runs.
@@ -629,4 +630,66 @@ fn a_leftover_of_ours_that_stays_open_after_its_cancel_is_a_start_up_risk_abort(
             .any(|a| a["outcome"] == "mismatch" && a["reason_code"] == "reconcile_mismatch"),
         "{audit:?}"
     );
+}
+
+#[test]
+fn a_reconnect_of_the_private_stream_reconciles_at_once() {
+    let dir = tmpdir("reconnect");
+    // Every WebSocket connection (public and private) is dropped once, 4 s in.
+    let sim = start_sim(&dir, false, &["drop@4s"]);
+    let http = free_port();
+    let cfg = config(
+        &dir,
+        &sim,
+        120,
+        &[
+            // No timed reconciliation within the test: only the reconnect triggers one.
+            (
+                "reconcile_interval_ms = 5000",
+                "reconcile_interval_ms = 3600000",
+            ),
+            (
+                "http_addr = \"off\"",
+                &format!("http_addr = \"127.0.0.1:{http}\""),
+            ),
+        ],
+    );
+    let mut child = live_command(&cfg)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let drift = || detailed(http).map(|v| v["pnl"]["wallet_drift"].clone());
+    let end = Instant::now() + Duration::from_secs(30);
+    let mut seen_na = false;
+    let mut after = None;
+    while Instant::now() < end {
+        assert!(child.try_wait().unwrap().is_none(), "the run ended early");
+        match drift() {
+            Some(Value::String(s)) if s == "n/a" => seen_na = true,
+            Some(Value::String(s)) => {
+                after = Some(s);
+                break;
+            }
+            _ => {}
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(seen_na, "no reconciliation before the drop");
+    assert_eq!(
+        after.as_deref(),
+        Some("0.00"),
+        "reconciled after the reconnect"
+    );
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let o = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{stdout}");
+    let connects: u64 = field(&stdout, "summary:", "reconnects").parse().unwrap();
+    assert!(connects >= 1, "the public feed reconnected too: {stdout}");
 }
