@@ -5,7 +5,9 @@
 //! once), a fill dropped from the private stream
 //! found by querying the order and booked exactly once, and the unexplained mismatches that
 //! are risk aborts (`reconcile_mismatch`): a leftover of ours still open after its start-up
-//! cancel, a position changed behind the bot's back while it runs.
+//! cancel, a position changed behind the bot's back while it runs; and `kill -9` with a
+//! position and resting orders, then a restart that adopts what the venue has (no duplicate
+//! order, the books agree, the journal's risk state carried over).
 //!
 //! The simulator starts from an account file the test writes (`[[orders]]`, `positions`,
 //! `entry_prices`); `POST /sim/wallet` and `POST /sim/position` change its account behind the
@@ -692,4 +694,127 @@ fn a_reconnect_of_the_private_stream_reconciles_at_once() {
     assert_eq!(o.status.code(), Some(0), "{stdout}");
     let connects: u64 = field(&stdout, "summary:", "reconnects").parse().unwrap();
     assert!(connects >= 1, "the public feed reconnected too: {stdout}");
+}
+
+#[test]
+fn kill_9_mid_session_then_a_restart_adopts_what_the_venue_has_without_a_duplicate_order() {
+    let dir = tmpdir("kill9");
+    let sim = start_sim(&dir, false, &[]);
+    // Entries and exits that wait long, exits 20 ticks away: a take-profit rests while the
+    // position is open.
+    let cfg = config(
+        &dir,
+        &sim,
+        120,
+        &[
+            ("on_start = \"refuse\"", "on_start = \"adopt\""),
+            ("entry_timeout_ms = 300", "entry_timeout_ms = 600000"),
+            ("max_hold_ms = 1500", "max_hold_ms = 600000"),
+            ("take_profit = 2", "take_profit = 20"),
+            ("stop_loss = 3", "stop_loss = 30"),
+        ],
+    );
+    let open_ours = |st: &Value| -> Vec<String> {
+        st["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|o| o["status"] == "new" || o["status"] == "partially_filled")
+            .map(|o| o["order_link_id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // Killed while the simulator shows a position and a resting order of ours; the bot may
+    // change that between the look and the kill, so it is checked again after the kill (and
+    // the run started again, adopting what it left, until it holds).
+    let mut left = None;
+    for attempt in 0..5 {
+        println!("run 1, attempt {attempt}");
+        let mut child = live_command(&cfg)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let end = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < end {
+            assert!(child.try_wait().unwrap().is_none(), "the run ended early");
+            let st = sim_state(&sim);
+            if st["position_lots"].as_i64() != Some(0) && !open_ours(&st).is_empty() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        child.kill().unwrap(); // SIGKILL: no cancel, no summary, no journal close
+        let _ = child.wait();
+        let st = sim_state(&sim);
+        if st["position_lots"].as_i64() != Some(0) && !open_ours(&st).is_empty() {
+            left = Some(st);
+            break;
+        }
+    }
+    let st = left.expect("killed with a position and a resting order at the simulator");
+    let (pos, open) = (st["position_lots"].as_i64().unwrap(), open_ours(&st));
+    let places_before = st["place_requests"].as_u64().unwrap();
+    let audit_before = reconcile_audit(&dir).len();
+    // The restart (as systemd's Restart=on-failure would): adopt, trade a little, stop.
+    let cfg2 = config(
+        &dir,
+        &sim,
+        4,
+        &[
+            ("on_start = \"refuse\"", "on_start = \"adopt\""),
+            ("entry_timeout_ms = 300", "entry_timeout_ms = 600000"),
+            ("max_hold_ms = 1500", "max_hold_ms = 600000"),
+            ("take_profit = 2", "take_profit = 20"),
+            ("stop_loss = 3", "stop_loss = 30"),
+        ],
+    );
+    let out = run(&cfg2);
+    println!("{}", out.stdout);
+    assert_eq!(out.code, Some(0), "stderr:\n{}", out.stderr);
+    let audit: Vec<Value> = reconcile_audit(&dir).split_off(audit_before);
+    let mut adopted: Vec<String> = audit
+        .iter()
+        .filter(|a| a["whose"] == "ours" && a["action"] == "adopted")
+        .map(|a| a["order_link_id"].as_str().unwrap().to_string())
+        .collect();
+    adopted.sort();
+    let mut open_sorted = open.clone();
+    open_sorted.sort();
+    assert_eq!(adopted, open_sorted, "every order left open was adopted");
+    let done = audit.iter().find(|a| a["outcome"] == "ok").unwrap();
+    let lots: f64 = done["position"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        (lots * 1000.0).round() as i64,
+        pos,
+        "the position adopted is the venue's"
+    );
+    let st = sim_state(&sim);
+    assert_eq!(
+        st["duplicate_places"].as_u64(),
+        Some(0),
+        "no order sent twice"
+    );
+    let sent2: u64 = field(&out.stdout, "summary:", "orders").parse().unwrap();
+    assert_eq!(
+        st["place_requests"].as_u64().unwrap(),
+        places_before + sent2
+    );
+    assert!(
+        open_ours(&st).is_empty(),
+        "the stop cancelled what rested, adopted ones too"
+    );
+    let ledger_pos: i64 = field(&out.stdout, "ledger:", "position_lots")
+        .parse()
+        .unwrap();
+    assert_eq!(
+        ledger_pos,
+        st["position_lots"].as_i64().unwrap(),
+        "books agree after the restart"
+    );
+    assert!(
+        out.stderr
+            .contains("risk state carried over from the journal"),
+        "the day's PnL carried over: {}",
+        out.stderr
+    );
 }
