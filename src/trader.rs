@@ -172,6 +172,9 @@ impl Trader {
         // price, our leftover orders still working).
         if let Some(a) = &cfg.live.adopted {
             t.ledger.adopt(0, a.position, a.basis);
+            if cfg.risk.carry.is_some() && a.position != 0 {
+                t.risk.adopted_position_in_carry();
+            }
             for o in &a.orders {
                 let _ = t.working.try_push(Working {
                     id: o.id,

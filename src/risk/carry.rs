@@ -120,4 +120,32 @@ mod tests {
         assert!(r.reasons().contains(ReasonCode::MaxDrawdownExceeded));
         assert!(!r.reasons().contains(ReasonCode::KillSwitch));
     }
+
+    #[test]
+    fn a_position_adopted_after_a_restart_is_not_counted_twice() {
+        // Before the restart the journal's equity chain already marked the open position:
+        // the day's -100 include its -50 unrealized. The restart adopts the same position at
+        // its entry price; marked at the same price it must not add its -50 again.
+        let m = MONEY_PER_TICK_LOT;
+        let init = 100_000 * m;
+        let mut r = RiskEngine::new(limits());
+        r.restore(
+            &RiskCarry {
+                day: 20_000,
+                day_pnl: -100 * m,
+                drawdown: 100 * m,
+                latched: Reasons::EMPTY,
+            },
+            init,
+        );
+        r.adopted_position_in_carry();
+        let mut ledger = Ledger::new(init);
+        ledger.adopt(0, 10, 10 * 105 * m); // 10 lots bought at 105
+        r.evaluate(20_000 * DAY + SEC, &ledger, 100, None, &mut |_| {});
+        assert_eq!(r.snapshot().day_pnl, -100 * m, "the carried day, once");
+        assert_eq!(r.snapshot().drawdown, 100 * m);
+        // From there on the position's moves count.
+        r.evaluate(20_000 * DAY + 2 * SEC, &ledger, 98, None, &mut |_| {});
+        assert_eq!(r.snapshot().day_pnl, -120 * m);
+    }
 }

@@ -348,6 +348,9 @@ pub struct RiskEngine {
     peak: Money,
     last_mark: i64,
     last_drift: Option<Money>,
+    /// See [`RiskEngine::adopted_position_in_carry`]: pending, and the unrealized PnL taken in.
+    rebase_adopted: bool,
+    adopted_unrealized: Money,
     consecutive_failures: u32,
     kill_source: Option<KillSource>,
     snapshot: RiskSnapshot,
@@ -367,6 +370,8 @@ impl RiskEngine {
             peak: Money::MIN,
             last_mark: NO_PRICE,
             last_drift: None,
+            rebase_adopted: false,
+            adopted_unrealized: 0,
             consecutive_failures: 0,
             kill_source: None,
             snapshot: RiskSnapshot::default(),
@@ -401,7 +406,19 @@ impl RiskEngine {
                 ledger.open_trade_net(m),
             )
         };
-        self.peak = self.peak.max(ledger.equity_peak()).max(equity);
+        if self.rebase_adopted && self.last_mark != NO_PRICE {
+            // The journal's chain valued the adopted position already: its unrealized PnL
+            // now is part of the carried day and peak, not new.
+            self.rebase_adopted = false;
+            let u = ledger.unrealized(self.last_mark);
+            self.adopted_unrealized = u;
+            self.day_start_equity += u;
+            self.peak = self.peak.saturating_add(u);
+        }
+        self.peak = self
+            .peak
+            .max(ledger.equity_peak() + self.adopted_unrealized)
+            .max(equity);
         let drawdown = self.peak - equity;
 
         let day = ((now_ns as i128 - self.limits.trading_day_offset_ns as i128).div_euclid(DAY_NS))
@@ -554,6 +571,14 @@ impl RiskEngine {
         let mut next = self.reasons;
         next.insert(ReasonCode::UnknownOrderReport);
         self.change(now_ns, next, None, out);
+    }
+
+    /// The ledger starts from a position adopted from the venue while a carried risk state is
+    /// in force: the journal's equity chain already valued that position, so its unrealized
+    /// PnL at the first mark is taken into the day's start and the peak instead of counting
+    /// a second time (what it moved while the process was down is not counted).
+    pub fn adopted_position_in_carry(&mut self) {
+        self.rebase_adopted = true;
     }
 
     /// The wallet drift reconciliation measured (the venue's balance against the ledger's,
