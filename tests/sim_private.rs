@@ -335,7 +335,7 @@ fn account_reads_come_from_the_account_state_that_fills_change() {
     let addr = server.local_addr().to_string();
     let mut r = requests(&addr, SECRET);
     let mut c = connect(&server);
-    let mut get = |c: &mut BufReader<TcpStream>, req: &[u8]| {
+    let get = |c: &mut BufReader<TcpStream>, req: &[u8]| {
         let (_, v) = exchange(c, req, WAIT).unwrap();
         assert_eq!(v["retCode"], 0, "{v}");
         v["result"].clone()
