@@ -113,6 +113,7 @@ fn full_status() -> Status {
     s.pnl.realized_units = 123_456;
     s.pnl.unrealized_units = -789;
     s.pnl.fees_units = 55;
+    s.pnl.wallet_drift_units = Some(-120);
     s.trades = 10;
     s.wins = 6;
     for (m, k) in [
