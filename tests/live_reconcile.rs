@@ -485,8 +485,9 @@ fn wallet_changed_behind_the_bots_back_is_wallet_drift_exceeded_within_one_inter
     );
     assert_eq!(after["risk"]["status"], "degraded");
     assert_eq!(after["pnl"]["wallet_drift"], "50.00");
-    // One interval, plus the cold thread's relay and this poll (each under 100 ms).
-    assert!(dt < Duration::from_millis(interval_ms + 300), "{dt:?}");
+    // One interval, plus the cold thread's relay and this poll (each about 100 ms at most;
+    // slack for a loaded machine).
+    assert!(dt < Duration::from_millis(interval_ms + 500), "{dt:?}");
     let metrics = http_get(http, "/metrics");
     assert!(
         metrics.contains("obi_scalp_wallet_drift{currency=\"USDT\"} 50.00"),
@@ -734,7 +735,7 @@ fn kill_9_mid_session_then_a_restart_adopts_what_the_venue_has_without_a_duplica
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let end = Instant::now() + Duration::from_secs(60);
+        let end = Instant::now() + Duration::from_secs(30);
         while Instant::now() < end {
             assert!(child.try_wait().unwrap().is_none(), "the run ended early");
             let st = sim_state(&sim);
