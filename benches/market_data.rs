@@ -1,7 +1,9 @@
 //! Market-data benches on real recorded frames from `../shared/data`:
 //! - `parse/*`: one Bybit delta (and a Binance and a Coincheck diff): the decoder's pull-scanner
 //!   fast path (`fast_scan`, the default), the same decoder on simd-json's tape only
-//!   (`simd_json_tape`), and serde_json typed (same frame);
+//!   (`simd_json_tape`), and serde_json typed (same frame); `parse/gmocoin_book/*` a GMO Coin
+//!   full book of 30 levels a side (documented shape): read alone, and read + applied
+//!   (`parse_apply`: the frame replaces the book, as every GMO frame does);
 //! - `parse_apply/bybit_delta`: decode + apply each recorded BTCUSDT linear delta, in order, to
 //!   its warm 200x200 book (the 1 µs target), with `parse_apply/bybit_delta_simd_json` the same on
 //!   the simd-json path and `parse_apply/bybit_delta_apply_only` its book half alone (the events
@@ -285,6 +287,28 @@ fn bench_path<D: Decoder>(
     black_box(n);
 }
 
+/// A GMO Coin `orderbooks` frame with `n` levels a side around 13,660,000 JPY (BTC_JPY,
+/// 0.001 BTC sizes), in the shape of VENUES.md 1.4 (the probe's frame).
+fn gmocoin_book_frame(n: usize) -> String {
+    let side = |base: i64, step: i64| {
+        (0..n as i64)
+            .map(|i| {
+                format!(
+                    r#"{{"price":"{}","size":"0.{:03}"}}"#,
+                    base + step * (i * 7 + 1),
+                    1 + (i * 13) % 900
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    format!(
+        r#"{{"channel":"orderbooks","asks":[{}],"bids":[{}],"symbol":"BTC_JPY","timestamp":"2026-09-23T03:25:35.843Z","grouping":"1"}}"#,
+        side(13_660_000, 1),
+        side(13_659_000, -1)
+    )
+}
+
 fn bench(c: &mut Criterion) {
     let Some(frames) = bybit_frames() else {
         return;
@@ -425,6 +449,51 @@ fn bench(c: &mut Criterion) {
             })
         });
         black_box(n);
+    }
+    {
+        // GMO Coin: a full `orderbooks` frame of 30 levels a side (the size the probe saw, in
+        // the shape of VENUES.md 1.4), read and turned into its Clear + 60 Set + Commit.
+        use obi_scalp::venue::gmocoin::GmoCoinDecoder;
+        let frame = gmocoin_book_frame(30).into_bytes();
+        let mut d = GmoCoinDecoder::new(
+            BookRoutes::new(
+                InstrumentTable::default(),
+                Venue::GmoCoin,
+                Market::Linear,
+                &["BTC_JPY"],
+            )
+            .unwrap(),
+        );
+        let mut buf = Vec::with_capacity(1 << 16);
+        let mut n = 0u64;
+        g.bench_function("gmocoin_book/simd_json_tape", |b| {
+            b.iter(|| {
+                buf.clear();
+                buf.extend_from_slice(&frame);
+                d.on_frame(0, &mut buf, &mut |_e| n += 1);
+            })
+        });
+        assert_eq!(d.counters().malformed, 0, "the GMO bench frame reads");
+        black_box(n);
+        // ... and each such book applied to the book stage's book: parse + sync + book +
+        // signals per frame.
+        let mut books = BookSet::new(1, 8, 5000);
+        let mut evs: Vec<MdEvent> = Vec::with_capacity(128);
+        g.bench_function("gmocoin_book/parse_apply", |b| {
+            b.iter(|| {
+                buf.clear();
+                buf.extend_from_slice(&frame);
+                evs.clear();
+                d.on_frame(0, &mut buf, &mut |e| evs.push(e));
+                let mut obi = 0;
+                for e in &evs {
+                    if let Some(obi_scalp::msg::MarketMsg::Book(u)) = books.apply(e) {
+                        obi = u.obi_ppm;
+                    }
+                }
+                black_box(obi)
+            })
+        });
     }
     g.finish();
 

@@ -68,6 +68,19 @@ cc = [
 put("decode_coincheck", b"\x00" + b"\n".join([cc[2], cc[1], cc[0], b"~", cc[1]]))
 put("decode_coincheck", b"\x00" + b"\n".join([cc[1], cc[2], cc[1]]))
 
+# GMO Coin: the shapes of the venue's docs and the probe (VENUES.md 1.4), as the decoder tests use.
+gmo = [
+    b'{"channel":"orderbooks","asks":[{"price":"13660704","size":"0.001"},{"price":"13660910","size":"0.012"}],"bids":[{"price":"13658802","size":"0.008"},{"price":"13658299","size":"0.03"}],"symbol":"BTC_JPY","timestamp":"2026-09-23T03:25:35.843Z","grouping":"1"}',
+    b'{"channel":"orderbooks","asks":[{"price":"13660800","size":"0.5"}],"bids":[{"price":"13658802","size":"0.008"}],"symbol":"BTC_JPY","timestamp":"2026-09-23T03:25:36.348Z"}',
+    b'{"channel":"trades","price":"13660704","side":"BUY","size":"0.004","timestamp":"2026-09-23T03:25:36.400Z","symbol":"BTC_JPY"}',
+    b'{"channel":"orderbooks","asks":[{"price":"455659","size":"0.1"}],"bids":[{"price":"455650","size":"0.3"}],"symbol":"BTC","timestamp":"2018-03-30T12:34:56.789Z"}',
+    b'{"channel":"trades","price":"750760","side":"SELL","size":"0.1","timestamp":"2018-03-30T12:34:56.789Z","symbol":"BTC"}',
+    b'>https://api.coin.z.com/public/v1/orderbooks?symbol=BTC {"status":0,"data":{"asks":[{"price":"455659","size":"0.1"}],"bids":[{"price":"455650","size":"0.2"}],"symbol":"BTC"},"responsetime":"2019-03-19T02:15:06.026Z"}',
+    b'{"error":"ERR-5106 Invalid request parameter. symbol"}',
+]
+put("decode_gmocoin", b"\x01" + b"\n".join([gmo[0], gmo[2], gmo[1], b"~", gmo[0], gmo[6]]))
+put("decode_gmocoin", b"\x00" + b"\n".join([gmo[5], gmo[3], gmo[4], gmo[3]]))
+
 for i in range(0, len(cryptofeed_lines), 8):
     put("record_cryptofeed", b"".join(cryptofeed_lines[i:i + 8]))
 

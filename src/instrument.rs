@@ -257,12 +257,14 @@ const DEFAULTS: &[(Venue, Market, &str, &str, &str, &str)] = &[
         "JPY",
     ),
     (Venue::GmoCoin, Market::Spot, "BTC", "1", "0.0001", "JPY"),
+    // Book and trade sizes of the leverage book come in 0.001 BTC (VENUES.md §1.4 probe frame
+    // `"size": "0.001"`; a recorded `trades` print of `"size":"0.004"`).
     (
         Venue::GmoCoin,
         Market::Linear,
         "BTC_JPY",
         "1",
-        "0.01",
+        "0.001",
         "JPY",
     ),
     (

@@ -67,6 +67,13 @@ fn decode_bitflyer() {
 }
 
 #[test]
+fn decode_gmocoin() {
+    replay("decode_gmocoin", |d| {
+        fuzzing::venue_decoder(Venue::GmoCoin, d)
+    });
+}
+
+#[test]
 fn record_cryptofeed() {
     replay("record_cryptofeed", |d| {
         fuzzing::record_reader(Format::CryptofeedJson, d)

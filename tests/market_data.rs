@@ -154,12 +154,63 @@ fn book_command_reports_malformed_lines_and_goes_on() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// GMO Coin frames in the documented shapes (VENUES.md §1.4: the probe's `orderbooks` frame;
+/// the GMO docs' `/v1/orderbooks` body as a plain line): every frame replaces the book, an
+/// older one is dropped, a malformed one is reported with its line.
+#[test]
+fn book_command_on_gmocoin_frames() {
+    let dir = std::env::temp_dir().join(format!("obi-book-gmo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join("gmo.txt");
+    let book = |ts: &str, ask: &str| {
+        format!(
+            r#"{{"channel":"orderbooks","asks":[{{"price":"{ask}","size":"0.001"}},{{"price":"13660910","size":"0.012"}}],"bids":[{{"price":"13658802","size":"0.008"}}],"symbol":"BTC_JPY","timestamp":"{ts}","grouping":"1"}}"#
+        )
+    };
+    let rest = r#"{"status":0,"data":{"asks":[{"price":"13660900","size":"0.1"}],"bids":[{"price":"13658000","size":"0.2"}],"symbol":"BTC_JPY"},"responsetime":"2026-09-23T03:25:35.000Z"}"#;
+    std::fs::write(
+        &p,
+        format!(
+            "1000 {rest}\n2000 {}\n3000 {}\n4000 {}\n5000 {{\"channel\":\"orderbooks\",\n",
+            book("2026-09-23T03:25:35.843Z", "13660704"),
+            book("2026-09-23T03:25:35.338Z", "13660001"),
+            book("2026-09-23T03:25:36.348Z", "13660800"),
+        ),
+    )
+    .unwrap();
+    let out = bin()
+        .args(["book", "--venue", "gmocoin_linear", "--input"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(out.status.success(), "{out:?}");
+    let csv = String::from_utf8(out.stdout).unwrap();
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    assert_eq!(rows.len(), 3, "{csv}");
+    assert!(
+        rows[0].contains("gmocoin_linear,BTC_JPY,synced,13658000,0.200,13660900,0.100"),
+        "{csv}"
+    );
+    assert!(
+        rows[1].contains("gmocoin_linear,BTC_JPY,synced,13658802,0.008,13660704,0.001"),
+        "{csv}"
+    );
+    assert!(
+        rows[2].contains("gmocoin_linear,BTC_JPY,synced,13658802,0.008,13660800,0.001"),
+        "{csv}"
+    );
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("malformed 1"), "{err}");
+    assert!(err.contains("dropped 1"), "the older frame: {err}");
+}
+
 #[test]
 fn book_command_on_a_venue_without_decoder_is_a_clear_error() {
-    let path = std::env::temp_dir().join(format!("obi-gmo-{}.txt", std::process::id()));
-    std::fs::write(&path, "1000 {\"channel\":\"orderbooks\"}\n").unwrap();
+    let path = std::env::temp_dir().join(format!("obi-bitbank-{}.txt", std::process::id()));
+    std::fs::write(&path, "1000 42[\"message\",{}]\n").unwrap();
     let out = bin()
-        .args(["book", "--venue", "gmocoin", "--input"])
+        .args(["book", "--venue", "bitbank", "--input"])
         .arg(&path)
         .output()
         .unwrap();
@@ -167,7 +218,7 @@ fn book_command_on_a_venue_without_decoder_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(
-        err.contains("gmocoin") && err.contains("bitflyer") && !err.contains("panicked"),
+        err.contains("bitbank") && err.contains("gmocoin") && !err.contains("panicked"),
         "{err}"
     );
 }

@@ -21,6 +21,7 @@ pub mod bitflyer;
 pub mod bybit;
 pub mod coincheck;
 pub mod connector;
+pub mod gmocoin;
 pub mod json;
 pub mod table;
 

@@ -12,7 +12,7 @@
 
 use super::connector::Connector;
 use super::{binance, bybit};
-use super::{bitflyer, coincheck};
+use super::{bitflyer, coincheck, gmocoin};
 use super::{BookRoutes, Decoder, FeedCounters};
 use crate::msg::MdEvent;
 
@@ -134,7 +134,7 @@ venue_table! {
     Bybit     [ "bybit" ]              in [ "bybit" ]                   { bybit::Bybit, bybit::BybitDecoder },
     Binance   [ "binance" ]            in [ "binance" ]                 { binance::Binance, binance::BinanceDecoder },
     Bitflyer  [ "bitflyer" ]           in [ "bitflyer" ]                { bitflyer::Bitflyer, bitflyer::BitflyerDecoder },
-    GmoCoin   [ "gmocoin", "gmo" ]     in [ "coin.z.com", "gmo" ]       {},
+    GmoCoin   [ "gmocoin", "gmo" ]     in [ "coin.z.com", "gmo" ]       { gmocoin::GmoCoin, gmocoin::GmoCoinDecoder },
     Bitbank   [ "bitbank" ]            in [ "bitbank" ]                 {},
 }
 
@@ -274,7 +274,7 @@ mod tests {
         let e = Venue::Bitbank.require_connector("live feed").err();
         assert_eq!(
             e.as_deref(),
-            Some("no live feed for bitbank yet (supported: coincheck, bybit, binance, bitflyer)")
+            Some("no live feed for bitbank yet (supported: coincheck, bybit, binance, bitflyer, gmocoin)")
         );
     }
 }
