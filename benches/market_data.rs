@@ -4,6 +4,7 @@
 //!   (`simd_json_tape`), and serde_json typed (same frame); `parse/gmocoin_book/*` a GMO Coin
 //!   full book of 30 levels a side (documented shape): read alone, and read + applied
 //!   (`parse_apply`: the frame replaces the book, as every GMO frame does);
+//!   `parse/bitbank_diff/*` a bitbank `depth_diff` Socket.IO event of 10 + 10 levels;
 //! - `parse_apply/bybit_delta`: decode + apply each recorded BTCUSDT linear delta, in order, to
 //!   its warm 200x200 book (the 1 µs target), with `parse_apply/bybit_delta_simd_json` the same on
 //!   the simd-json path and `parse_apply/bybit_delta_apply_only` its book half alone (the events
@@ -494,6 +495,51 @@ fn bench(c: &mut Criterion) {
                 black_box(obi)
             })
         });
+    }
+    {
+        // bitbank: a `depth_diff` Socket.IO event of 10 + 10 levels in the probe's shape
+        // (VENUES.md 1.5). The same frame every time: after the first it is stale (its `s` is
+        // not above the book's), so this is the read (framing, JSON, every level) without the
+        // sync outcome, as the Binance diff above.
+        use obi_scalp::venue::bitbank::BitbankDecoder;
+        let lv = |base: i64, step: i64| {
+            (0..10i64)
+                .map(|i| {
+                    format!(
+                        r#"["{}","0.{:04}"]"#,
+                        base + step * (i * 3 + 1),
+                        (i * 37) % 10_000
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let frame = format!(
+            r#"42["message",{{"room_name":"depth_diff_btc_jpy","message":{{"data":{{"a":[{}],"b":[{}],"t":1790127295169,"s":"34423855352","ao":"65.7738","bu":"4711.7088"}}}}}}]"#,
+            lv(13_642_000, 1),
+            lv(13_634_000, -1)
+        )
+        .into_bytes();
+        let mut d = BitbankDecoder::new(
+            BookRoutes::new(
+                InstrumentTable::default(),
+                Venue::Bitbank,
+                Market::Spot,
+                &["btc_jpy"],
+            )
+            .unwrap(),
+        );
+        let mut buf = Vec::with_capacity(1 << 16);
+        let mut n = 0u64;
+        g.bench_function("bitbank_diff/simd_json_tape", |b| {
+            b.iter(|| {
+                buf.clear();
+                buf.extend_from_slice(&frame);
+                d.on_frame(0, &mut buf, &mut |_e| n += 1);
+            })
+        });
+        assert_eq!(d.counters().malformed, 0, "the bitbank bench frame reads");
+        black_box(n);
     }
     g.finish();
 

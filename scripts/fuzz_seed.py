@@ -81,6 +81,20 @@ gmo = [
 put("decode_gmocoin", b"\x01" + b"\n".join([gmo[0], gmo[2], gmo[1], b"~", gmo[0], gmo[6]]))
 put("decode_gmocoin", b"\x00" + b"\n".join([gmo[5], gmo[3], gmo[4], gmo[3]]))
 
+# bitbank: the Engine.IO/Socket.IO frames and room messages of the docs (VENUES.md 1.5).
+bb = [
+    b'0{"sid":"9-zd3P1G-BNu_w37ABMX","upgrades":[],"pingInterval":25000,"pingTimeout":60000}',
+    b'40{"sid":"lUkRb31kqoS9cLPNMc0W"}',
+    b'42["message",{"room_name":"depth_diff_btc_jpy","message":{"data":{"a":[["13642554","0"],["13641185","0.0006"]],"b":[["13634294","0"]],"t":1790127295169,"s":"34423855352","ao":"65.7738","bu":"4711.7088"}}}]',
+    b'42["message",{"room_name":"depth_whole_btc_jpy","message":{"data":{"asks":[["13641186","1"]],"bids":[["13634295","0.25"]],"asks_over":"0.123","bids_under":"0.123","asks_under":"0","bids_over":"0","ask_market":"0","bid_market":"0","timestamp":1790127290000,"sequenceId":"34423855350"}}}]',
+    b'42["message",{"room_name":"depth_diff_btc_jpy","message":{"data":{"a":[],"b":[["13634296","1"]],"t":1790127295500,"s":"34423855401"}}}]',
+    b'42["message",{"room_name":"transactions_btc_jpy","message":{"data":{"transactions":[{"side":"buy","executed_at":1568360906000,"amount":"0.0001","price":"1094101","transaction_id":74039226}]}}}]',
+    b'2',
+    b'>https://public.bitbank.cc/btc_jpy/depth {"success":1,"data":{"asks":[["13641186","1"]],"bids":[["13634295","0.25"]],"timestamp":1790127290000,"sequenceId":"34423855360"}}',
+]
+put("decode_bitbank", b"\x00" + b"\n".join([bb[0], bb[1], bb[2], bb[3], bb[4], bb[6], bb[5], b"~", bb[2], bb[3]]))
+put("decode_bitbank", b"\x00" + b"\n".join([bb[2], bb[7], bb[4], bb[3]]))
+
 for i in range(0, len(cryptofeed_lines), 8):
     put("record_cryptofeed", b"".join(cryptofeed_lines[i:i + 8]))
 

@@ -74,6 +74,13 @@ fn decode_gmocoin() {
 }
 
 #[test]
+fn decode_bitbank() {
+    replay("decode_bitbank", |d| {
+        fuzzing::venue_decoder(Venue::Bitbank, d)
+    });
+}
+
+#[test]
 fn record_cryptofeed() {
     replay("record_cryptofeed", |d| {
         fuzzing::record_reader(Format::CryptofeedJson, d)

@@ -12,7 +12,7 @@
 
 use super::connector::Connector;
 use super::{binance, bybit};
-use super::{bitflyer, coincheck, gmocoin};
+use super::{bitbank, bitflyer, coincheck, gmocoin};
 use super::{BookRoutes, Decoder, FeedCounters};
 use crate::msg::MdEvent;
 
@@ -135,7 +135,7 @@ venue_table! {
     Binance   [ "binance" ]            in [ "binance" ]                 { binance::Binance, binance::BinanceDecoder },
     Bitflyer  [ "bitflyer" ]           in [ "bitflyer" ]                { bitflyer::Bitflyer, bitflyer::BitflyerDecoder },
     GmoCoin   [ "gmocoin", "gmo" ]     in [ "coin.z.com", "gmo" ]       { gmocoin::GmoCoin, gmocoin::GmoCoinDecoder },
-    Bitbank   [ "bitbank" ]            in [ "bitbank" ]                 {},
+    Bitbank   [ "bitbank" ]            in [ "bitbank" ]                 { bitbank::Bitbank, bitbank::BitbankDecoder },
 }
 
 /// The decoder slot of a venue that has no decoder yet: an empty enum, so such an
@@ -271,10 +271,6 @@ mod tests {
         }
         let e = Venue::Bitflyer.require_connector("live feed").err();
         assert_eq!(e, None);
-        let e = Venue::Bitbank.require_connector("live feed").err();
-        assert_eq!(
-            e.as_deref(),
-            Some("no live feed for bitbank yet (supported: coincheck, bybit, binance, bitflyer, gmocoin)")
-        );
+        assert_eq!(Venue::connected().count(), Venue::ALL.len());
     }
 }
