@@ -5,6 +5,7 @@
 //!   full book of 30 levels a side (documented shape): read alone, and read + applied
 //!   (`parse_apply`: the frame replaces the book, as every GMO frame does);
 //!   `parse/bitbank_diff/*` a bitbank `depth_diff` Socket.IO event of 10 + 10 levels;
+//!   `parse/binance_usdm_diff/*` a Binance USD-M futures diff (with `pu`) of 10 + 10 levels;
 //! - `parse_apply/bybit_delta`: decode + apply each recorded BTCUSDT linear delta, in order, to
 //!   its warm 200x200 book (the 1 µs target), with `parse_apply/bybit_delta_simd_json` the same on
 //!   the simd-json path and `parse_apply/bybit_delta_apply_only` its book half alone (the events
@@ -540,6 +541,59 @@ fn bench(c: &mut Criterion) {
         });
         assert_eq!(d.counters().malformed, 0, "the bitbank bench frame reads");
         black_box(n);
+    }
+    {
+        // Binance USD-M futures: a combined-stream `depthUpdate` with `pu` and `T` (the futures
+        // docs' shape) of 10 + 10 levels, unsynced as the spot diff above: the read alone.
+        use obi_scalp::venue::binance::BinanceDecoder;
+        use obi_scalp::venue::binance_usdm::BinanceUsdmDecoder;
+        let lv = |base: i64, step: i64| {
+            (0..10i64)
+                .map(|i| {
+                    let px = base + step * (i * 3 + 1);
+                    format!(
+                        r#"["{}.{}0","{}.{:03}"]"#,
+                        px / 10,
+                        px % 10,
+                        i % 4,
+                        (i * 37) % 1000
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let frame = format!(
+            r#"{{"stream":"btcusdt@depth@100ms","data":{{"e":"depthUpdate","E":1786310816516,"T":1786310816512,"s":"BTCUSDT","U":1027020,"u":1027030,"pu":1027010,"b":[{}],"a":[{}]}}}}"#,
+            lv(650_000, -1),
+            lv(650_001, 1)
+        )
+        .into_bytes();
+        for (name, fast) in [
+            ("binance_usdm_diff/fast_scan", true),
+            ("binance_usdm_diff/simd_json_tape", false),
+        ] {
+            let mut d = BinanceUsdmDecoder::new(
+                BookRoutes::new(
+                    InstrumentTable::default(),
+                    Venue::BinanceUsdm,
+                    Market::Linear,
+                    &["BTCUSDT"],
+                )
+                .unwrap(),
+            )
+            .0;
+            d.set_fast_path(fast);
+            bench_path(
+                &mut g,
+                name,
+                fast,
+                &mut d,
+                BinanceDecoder::fast_path_frames,
+                &frame,
+                0,
+            );
+            assert_eq!(d.counters().malformed, 0, "the USD-M bench frame reads");
+        }
     }
     g.finish();
 

@@ -95,6 +95,17 @@ bb = [
 put("decode_bitbank", b"\x00" + b"\n".join([bb[0], bb[1], bb[2], bb[3], bb[4], bb[6], bb[5], b"~", bb[2], bb[3]]))
 put("decode_bitbank", b"\x00" + b"\n".join([bb[2], bb[7], bb[4], bb[3]]))
 
+# Binance USD-M futures: the futures docs' shapes (`pu`, `T`), combined-stream wrapped.
+um = [
+    b'{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":1786310816516,"T":1786310816512,"s":"BTCUSDT","U":1027020,"u":1027030,"pu":1027010,"b":[["65000.00","5.000"]],"a":[["65000.10","0"]]}}',
+    b'{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":1786310816616,"T":1786310816612,"s":"BTCUSDT","U":1027033,"u":1027040,"pu":1027030,"b":[],"a":[["65000.20","1.250"]]}}',
+    b'>https://fapi.binance.com/fapi/v1/depth?symbol=BTCUSDT&limit=1000 {"lastUpdateId":1027024,"E":1589436922972,"T":1589436922959,"bids":[["65000.00","4.000"]],"asks":[["65000.10","12.000"]]}',
+    b'{"lastUpdateId":1027035,"E":1589436922972,"T":1589436922959,"bids":[["65000.00","4.000"]],"asks":[["65000.10","12.000"]]}',
+    b'{"stream":"btcusdt@aggTrade","data":{"e":"aggTrade","E":1786310816516,"a":5933014,"s":"BTCUSDT","p":"65000.10","q":"0.010","f":100,"l":105,"T":1786310816512,"m":true}}',
+]
+put("decode_binance_usdm", b"\x00" + b"\n".join([um[0], um[1], um[2], um[4], b"~", um[0], um[3], um[1]]))
+put("decode_binance_usdm", b"\x00" + b"\n".join([um[1], um[0], um[2]]))
+
 for i in range(0, len(cryptofeed_lines), 8):
     put("record_cryptofeed", b"".join(cryptofeed_lines[i:i + 8]))
 

@@ -81,6 +81,13 @@ fn decode_bitbank() {
 }
 
 #[test]
+fn decode_binance_usdm() {
+    replay("decode_binance_usdm", |d| {
+        fuzzing::venue_decoder(Venue::BinanceUsdm, d)
+    });
+}
+
+#[test]
 fn record_cryptofeed() {
     replay("record_cryptofeed", |d| {
         fuzzing::record_reader(Format::CryptofeedJson, d)

@@ -113,6 +113,52 @@ fn book_command_writes_csv_and_summary() {
     assert!(err.contains("gaps 0") && err.contains("crossed 0"), "{err}");
 }
 
+/// Binance USD-M futures frames in the futures docs' shapes (combined stream, `pu`, the REST
+/// depth body with `E`/`T` as a plain line): buffered until the snapshot line, then the `pu`
+/// chain; a `pu` that is not the previous `u` is a gap.
+#[test]
+fn book_command_on_binance_usdm_frames() {
+    let dir = std::env::temp_dir().join(format!("obi-book-usdm-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join("usdm.txt");
+    let diff = |first: u64, last: u64, pu: u64, b: &str| {
+        format!(
+            r#"{{"stream":"btcusdt@depth@100ms","data":{{"e":"depthUpdate","E":1786310816516,"T":1786310816512,"s":"BTCUSDT","U":{first},"u":{last},"pu":{pu},"b":[{b}],"a":[]}}}}"#
+        )
+    };
+    let snap = r#"{"lastUpdateId":1027024,"E":1589436922972,"T":1589436922959,"bids":[["65000.00","4.000"]],"asks":[["65000.10","12.000"]]}"#;
+    std::fs::write(
+        &p,
+        format!(
+            "1000 {}\n2000 {snap}\n3000 {}\n4000 {}\n",
+            diff(1027020, 1027030, 1027010, r#"["65000.00","5.000"]"#),
+            diff(1027033, 1027040, 1027030, r#"["64999.90","1.000"]"#),
+            diff(1027050, 1027060, 1027045, r#"["64999.80","1.000"]"#),
+        ),
+    )
+    .unwrap();
+    let out = bin()
+        .args(["book", "--venue", "binance_usdm", "--input"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(out.status.success(), "{out:?}");
+    let csv = String::from_utf8(out.stdout).unwrap();
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    assert!(
+        rows.iter().any(
+            |r| r.contains("binance_usdm_linear,BTCUSDT,synced,65000.00,5.000,65000.10,12.000")
+        ),
+        "{csv}"
+    );
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("gaps 1") && err.contains("malformed 0"),
+        "{err}"
+    );
+}
+
 #[test]
 fn book_command_missing_file_is_exit_2() {
     let out = bin()

@@ -17,6 +17,7 @@
 
 pub mod any;
 pub mod binance;
+pub mod binance_usdm;
 pub mod bitbank;
 pub mod bitflyer;
 pub mod bybit;
