@@ -191,6 +191,7 @@ fn client_config(venue: Venue, sim: &Sim, tls: bool, extra: &str) -> Config {
     let (market, symbol, path) = match venue {
         Venue::Bybit => ("linear", "BTCUSDT", "/v5/public/linear"),
         Venue::Binance => ("spot", "BTCUSDT", ""),
+        Venue::BinanceUsdm => ("linear", "BTCUSDT", ""),
         Venue::GmoCoin => ("linear", "BTC_JPY", "/ws/public/v1"),
         Venue::Bitbank => ("spot", "btc_jpy", "/socket.io/?EIO=4&transport=websocket"),
         _ => ("spot", "btc_jpy", "/"),
@@ -314,7 +315,7 @@ impl Client {
 fn sim_symbol(venue: Venue) -> &'static str {
     match venue {
         Venue::Bybit => "linear:BTCUSDT",
-        Venue::Binance => "BTCUSDT",
+        Venue::Binance | Venue::BinanceUsdm => "BTCUSDT",
         Venue::GmoCoin => "BTC_JPY",
         _ => "btc_jpy",
     }
@@ -449,6 +450,11 @@ fn drop_and_recover(venue: Venue) {
     assert!(k.resyncs >= 2, "books resynced after each drop: {k:?}");
     match venue {
         Venue::Bybit => assert!(k.snapshots >= 3, "a snapshot per subscription: {k:?}"),
+        // The simulator's futures ids skip between events: only the `pu` rule sees no gap.
+        Venue::BinanceUsdm => assert!(
+            k.rest_snapshots >= 3 && k.gaps == 0,
+            "a REST seed per connection, pu chain unbroken: {k:?} {l:?}"
+        ),
         // Every frame is a full book: one at least per connection.
         Venue::GmoCoin => assert!(k.snapshots >= 3, "books on each connection: {k:?}"),
         Venue::Bitbank => {
@@ -478,6 +484,11 @@ fn bybit_reconnects_and_resnapshots_after_drops() {
 #[test]
 fn binance_reconnects_and_reseeds_after_drops() {
     drop_and_recover(Venue::Binance);
+}
+
+#[test]
+fn binance_usdm_reconnects_and_reseeds_after_drops() {
+    drop_and_recover(Venue::BinanceUsdm);
 }
 
 #[test]

@@ -19,7 +19,7 @@ use super::server::{SimConfig, SimServer, TlsSetup};
 #[command(after_help = FAULT_HELP)]
 pub struct SimArgs {
     /// Venue protocol to speak.
-    #[arg(long, value_name = "coincheck|bybit|binance|gmocoin|bitbank", value_parser = parse_venue)]
+    #[arg(long, value_name = "coincheck|bybit|binance|binance_usdm|gmocoin|bitbank", value_parser = parse_venue)]
     pub venue: Venue,
 
     /// Address to listen on, e.g. 127.0.0.1:8443 (port 0 picks a free port; the bound address

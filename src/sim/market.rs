@@ -191,6 +191,16 @@ impl SyntheticConfig {
         }
     }
 
+    /// Binance USD-M futures `BTCUSDT` around 65,000 USDT (0.10 ticks, 0.001 lots), 100 ms.
+    pub fn binance_usdm_btcusdt(seed: u64) -> SyntheticConfig {
+        let inst = builtin(Venue::BinanceUsdm, Market::Linear, "BTCUSDT");
+        SyntheticConfig {
+            levels: 400,
+            base_qty_lots: 200,
+            ..SyntheticConfig::new(seed, inst, 650_000)
+        }
+    }
+
     /// GMO Coin `BTC_JPY` (leverage) around 13,660,000 JPY: 1 JPY ticks, 0.001 BTC lots, a
     /// book frame on a 500 ms grid (the probe saw ~505 ms), 0.01 BTC typical orders.
     pub fn gmocoin_btc_jpy(seed: u64) -> SyntheticConfig {

@@ -51,12 +51,13 @@ pub const BITBANK_WHOLE_NS: u64 = 15_000_000_000;
 pub const BITBANK_PING_NS: u64 = 25_000_000_000;
 
 /// The venues the synthetic feed speaks.
-pub const SIMULATED: [Venue; 5] = [
+pub const SIMULATED: [Venue; 6] = [
     Venue::Coincheck,
     Venue::Bybit,
     Venue::Binance,
     Venue::GmoCoin,
     Venue::Bitbank,
+    Venue::BinanceUsdm,
 ];
 
 /// `coincheck, bybit, binance, gmocoin or bitbank`.
@@ -304,7 +305,7 @@ impl SyntheticFeed {
                 next_ping_ns: BITBANK_PING_NS,
                 m,
             });
-            if venue == Venue::Binance {
+            if matches!(venue, Venue::Binance | Venue::BinanceUsdm) {
                 routes_used = vec![routes::BINANCE_WS, routes::BINANCE_STREAM];
             } else if !routes_used.contains(&route) {
                 routes_used.push(route);
@@ -332,6 +333,7 @@ impl SyntheticFeed {
             Venue::Binance => vec![SyntheticConfig::binance_btcusdt(seed)],
             Venue::GmoCoin => vec![SyntheticConfig::gmocoin_btc_jpy(seed)],
             Venue::Bitbank => vec![SyntheticConfig::bitbank_btc_jpy(seed)],
+            Venue::BinanceUsdm => vec![SyntheticConfig::binance_usdm_btcusdt(seed)],
             other => {
                 return Err(format!(
                     "synthetic feed: venue `{other}` is not simulated (expected {})",
@@ -478,18 +480,23 @@ impl SyntheticFeed {
                 if s.changes.is_empty() {
                     return;
                 }
-                let first = b.last_id + 1;
-                b.last_id += s.updates as u64;
+                // USD-M: ids are not consecutive across events (skips of 0 to 2 here), and
+                // every event names the previous one's `u` as `pu`.
+                let usdm = venue == Venue::BinanceUsdm;
+                let pu = usdm.then_some(b.last_id);
+                let first = b.last_id + 1 + if usdm { s.step % 3 } else { 0 };
+                b.last_id = first + (s.updates as u64).max(1) - 1;
                 let sym = b.m.instrument().key.symbol;
                 let changes = &s.changes;
                 self.raw.clear();
-                binance::depth_update(
+                binance::depth_update_pu(
                     &mut self.raw,
                     &sym,
                     &b.fmt,
                     unix_ms(b.m.config().start_unix_ns + s.t_ns),
                     first,
                     b.last_id,
+                    pu,
                     changes
                         .iter()
                         .filter(|c| c.side == Side::Bid)
@@ -705,7 +712,12 @@ impl SyntheticFeed {
     }
 
     fn rest_binance(&self, path: &str, query: &[(&str, &str)]) -> RestReply {
-        if path != "/api/v3/depth" {
+        let depth_path = if self.venue == Venue::BinanceUsdm {
+            "/fapi/v1/depth"
+        } else {
+            "/api/v3/depth"
+        };
+        if path != depth_path {
             return not_found(path);
         }
         let err = |code: i32, msg: &str| RestReply {
@@ -794,7 +806,7 @@ impl SimFeed for SyntheticFeed {
         match self.venue {
             Venue::Bybit => self.bybit_client_frame(route, &v),
             Venue::GmoCoin => self.gmocoin_client_frame(&v),
-            Venue::Binance => match v.get("method").and_then(Value::as_str) {
+            Venue::Binance | Venue::BinanceUsdm => match v.get("method").and_then(Value::as_str) {
                 Some("SUBSCRIBE" | "UNSUBSCRIBE") => {
                     let id = v.get("id").cloned().unwrap_or(Value::Null);
                     vec![format!("{{\"result\":null,\"id\":{id}}}")]
@@ -825,7 +837,7 @@ impl SimFeed for SyntheticFeed {
         let (path, query) = split_query(path_and_query);
         match self.venue {
             Venue::Coincheck => self.rest_coincheck(path, &query),
-            Venue::Binance => self.rest_binance(path, &query),
+            Venue::Binance | Venue::BinanceUsdm => self.rest_binance(path, &query),
             Venue::GmoCoin => self.rest_gmocoin(path, &query),
             Venue::Bitbank => self.rest_bitbank(path),
             _ => not_found(path),
@@ -897,18 +909,21 @@ impl SimFeed for SyntheticFeed {
                 Some((b.route, f))
             }
             _ => {
+                let usdm = self.venue == Venue::BinanceUsdm;
                 let b = &mut self.books[0];
                 let (ask, _) = b.m.best_ask()?;
+                let pu = usdm.then_some(b.last_id);
                 b.last_id += 1;
                 let sym = b.m.instrument().key.symbol;
                 let mut raw = String::new();
-                binance::depth_update(
+                binance::depth_update_pu(
                     &mut raw,
                     &sym,
                     &b.fmt,
                     unix_ms(b.unix_ns()),
                     b.last_id,
                     b.last_id,
+                    pu,
                     [(ask + 1, b.m.config().base_qty_lots)].into_iter(),
                     [].into_iter(),
                 );

@@ -44,8 +44,10 @@ pub fn route_of_path(venue: Venue, path: &str) -> Option<Route> {
         ]
         .into_iter()
         .find(|r| p == *r),
-        Venue::Binance if p == "/ws" || p.starts_with("/ws/") => Some(routes::BINANCE_WS),
-        Venue::Binance if p == "/stream" => Some(routes::BINANCE_STREAM),
+        Venue::Binance | Venue::BinanceUsdm if p == "/ws" || p.starts_with("/ws/") => {
+            Some(routes::BINANCE_WS)
+        }
+        Venue::Binance | Venue::BinanceUsdm if p == "/stream" => Some(routes::BINANCE_STREAM),
         Venue::GmoCoin if p == routes::GMOCOIN => Some(routes::GMOCOIN),
         Venue::Bitbank if p == routes::BITBANK || p == "/socket.io" => Some(routes::BITBANK),
         _ => None,
@@ -479,10 +481,40 @@ pub mod binance {
         bids: impl Iterator<Item = (i64, i64)>,
         asks: impl Iterator<Item = (i64, i64)>,
     ) {
-        let _ = write!(
-            buf,
-            "{{\"e\":\"depthUpdate\",\"E\":{event_ms},\"s\":\"{symbol}\",\"U\":{first_id},\"u\":{last_id},\"b\":"
+        depth_update_pu(
+            buf, symbol, fmt, event_ms, first_id, last_id, None, bids, asks,
         );
+    }
+
+    /// [`depth_update`] with USD-M futures' `T` and `pu` (the previous event's `u`) when `pu`
+    /// is given: `{"e":"depthUpdate","E":..,"T":..,"s":..,"U":..,"u":..,"pu":..,"b":..,"a":..}`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn depth_update_pu(
+        buf: &mut String,
+        symbol: &str,
+        fmt: &LevelFmt,
+        event_ms: u64,
+        first_id: u64,
+        last_id: u64,
+        pu: Option<u64>,
+        bids: impl Iterator<Item = (i64, i64)>,
+        asks: impl Iterator<Item = (i64, i64)>,
+    ) {
+        match pu {
+            None => {
+                let _ = write!(
+                    buf,
+                    "{{\"e\":\"depthUpdate\",\"E\":{event_ms},\"s\":\"{symbol}\",\"U\":{first_id},\"u\":{last_id},\"b\":"
+                );
+            }
+            Some(pu) => {
+                let _ = write!(
+                    buf,
+                    "{{\"e\":\"depthUpdate\",\"E\":{event_ms},\"T\":{},\"s\":\"{symbol}\",\"U\":{first_id},\"u\":{last_id},\"pu\":{pu},\"b\":",
+                    event_ms.saturating_sub(1)
+                );
+            }
+        }
         fmt.write_levels(buf, bids);
         buf.push_str(",\"a\":");
         fmt.write_levels(buf, asks);
