@@ -1,7 +1,11 @@
 //! Market-data benches on real recorded frames from `../shared/data`:
 //! - `parse/*`: one Bybit delta (and a Binance and a Coincheck diff): the decoder's pull-scanner
 //!   fast path (`fast_scan`, the default), the same decoder on simd-json's tape only
-//!   (`simd_json_tape`), and serde_json typed (same frame);
+//!   (`simd_json_tape`), and serde_json typed (same frame); `parse/gmocoin_book/*` a GMO Coin
+//!   full book of 30 levels a side (documented shape): read alone, and read + applied
+//!   (`parse_apply`: the frame replaces the book, as every GMO frame does);
+//!   `parse/bitbank_diff/*` a bitbank `depth_diff` Socket.IO event of 10 + 10 levels;
+//!   `parse/binance_usdm_diff/*` a Binance USD-M futures diff (with `pu`) of 10 + 10 levels;
 //! - `parse_apply/bybit_delta`: decode + apply each recorded BTCUSDT linear delta, in order, to
 //!   its warm 200x200 book (the 1 µs target), with `parse_apply/bybit_delta_simd_json` the same on
 //!   the simd-json path and `parse_apply/bybit_delta_apply_only` its book half alone (the events
@@ -285,6 +289,28 @@ fn bench_path<D: Decoder>(
     black_box(n);
 }
 
+/// A GMO Coin `orderbooks` frame with `n` levels a side around 13,660,000 JPY (BTC_JPY,
+/// 0.001 BTC sizes), in the shape of VENUES.md 1.4 (the probe's frame).
+fn gmocoin_book_frame(n: usize) -> String {
+    let side = |base: i64, step: i64| {
+        (0..n as i64)
+            .map(|i| {
+                format!(
+                    r#"{{"price":"{}","size":"0.{:03}"}}"#,
+                    base + step * (i * 7 + 1),
+                    1 + (i * 13) % 900
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    format!(
+        r#"{{"channel":"orderbooks","asks":[{}],"bids":[{}],"symbol":"BTC_JPY","timestamp":"2026-09-23T03:25:35.843Z","grouping":"1"}}"#,
+        side(13_660_000, 1),
+        side(13_659_000, -1)
+    )
+}
+
 fn bench(c: &mut Criterion) {
     let Some(frames) = bybit_frames() else {
         return;
@@ -425,6 +451,149 @@ fn bench(c: &mut Criterion) {
             })
         });
         black_box(n);
+    }
+    {
+        // GMO Coin: a full `orderbooks` frame of 30 levels a side (the size the probe saw, in
+        // the shape of VENUES.md 1.4), read and turned into its Clear + 60 Set + Commit.
+        use obi_scalp::venue::gmocoin::GmoCoinDecoder;
+        let frame = gmocoin_book_frame(30).into_bytes();
+        let mut d = GmoCoinDecoder::new(
+            BookRoutes::new(
+                InstrumentTable::default(),
+                Venue::GmoCoin,
+                Market::Linear,
+                &["BTC_JPY"],
+            )
+            .unwrap(),
+        );
+        let mut buf = Vec::with_capacity(1 << 16);
+        let mut n = 0u64;
+        g.bench_function("gmocoin_book/simd_json_tape", |b| {
+            b.iter(|| {
+                buf.clear();
+                buf.extend_from_slice(&frame);
+                d.on_frame(0, &mut buf, &mut |_e| n += 1);
+            })
+        });
+        assert_eq!(d.counters().malformed, 0, "the GMO bench frame reads");
+        black_box(n);
+        // ... and each such book applied to the book stage's book: parse + sync + book +
+        // signals per frame.
+        let mut books = BookSet::new(1, 8, 5000);
+        let mut evs: Vec<MdEvent> = Vec::with_capacity(128);
+        g.bench_function("gmocoin_book/parse_apply", |b| {
+            b.iter(|| {
+                buf.clear();
+                buf.extend_from_slice(&frame);
+                evs.clear();
+                d.on_frame(0, &mut buf, &mut |e| evs.push(e));
+                let mut obi = 0;
+                for e in &evs {
+                    if let Some(obi_scalp::msg::MarketMsg::Book(u)) = books.apply(e) {
+                        obi = u.obi_ppm;
+                    }
+                }
+                black_box(obi)
+            })
+        });
+    }
+    {
+        // bitbank: a `depth_diff` Socket.IO event of 10 + 10 levels in the probe's shape
+        // (VENUES.md 1.5). The same frame every time: after the first it is stale (its `s` is
+        // not above the book's), so this is the read (framing, JSON, every level) without the
+        // sync outcome, as the Binance diff above.
+        use obi_scalp::venue::bitbank::BitbankDecoder;
+        let lv = |base: i64, step: i64| {
+            (0..10i64)
+                .map(|i| {
+                    format!(
+                        r#"["{}","0.{:04}"]"#,
+                        base + step * (i * 3 + 1),
+                        (i * 37) % 10_000
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let frame = format!(
+            r#"42["message",{{"room_name":"depth_diff_btc_jpy","message":{{"data":{{"a":[{}],"b":[{}],"t":1790127295169,"s":"34423855352","ao":"65.7738","bu":"4711.7088"}}}}}}]"#,
+            lv(13_642_000, 1),
+            lv(13_634_000, -1)
+        )
+        .into_bytes();
+        let mut d = BitbankDecoder::new(
+            BookRoutes::new(
+                InstrumentTable::default(),
+                Venue::Bitbank,
+                Market::Spot,
+                &["btc_jpy"],
+            )
+            .unwrap(),
+        );
+        let mut buf = Vec::with_capacity(1 << 16);
+        let mut n = 0u64;
+        g.bench_function("bitbank_diff/simd_json_tape", |b| {
+            b.iter(|| {
+                buf.clear();
+                buf.extend_from_slice(&frame);
+                d.on_frame(0, &mut buf, &mut |_e| n += 1);
+            })
+        });
+        assert_eq!(d.counters().malformed, 0, "the bitbank bench frame reads");
+        black_box(n);
+    }
+    {
+        // Binance USD-M futures: a combined-stream `depthUpdate` with `pu` and `T` (the futures
+        // docs' shape) of 10 + 10 levels, unsynced as the spot diff above: the read alone.
+        use obi_scalp::venue::binance::BinanceDecoder;
+        use obi_scalp::venue::binance_usdm::BinanceUsdmDecoder;
+        let lv = |base: i64, step: i64| {
+            (0..10i64)
+                .map(|i| {
+                    let px = base + step * (i * 3 + 1);
+                    format!(
+                        r#"["{}.{}0","{}.{:03}"]"#,
+                        px / 10,
+                        px % 10,
+                        i % 4,
+                        (i * 37) % 1000
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let frame = format!(
+            r#"{{"stream":"btcusdt@depth@100ms","data":{{"e":"depthUpdate","E":1786310816516,"T":1786310816512,"s":"BTCUSDT","U":1027020,"u":1027030,"pu":1027010,"b":[{}],"a":[{}]}}}}"#,
+            lv(650_000, -1),
+            lv(650_001, 1)
+        )
+        .into_bytes();
+        for (name, fast) in [
+            ("binance_usdm_diff/fast_scan", true),
+            ("binance_usdm_diff/simd_json_tape", false),
+        ] {
+            let mut d = BinanceUsdmDecoder::new(
+                BookRoutes::new(
+                    InstrumentTable::default(),
+                    Venue::BinanceUsdm,
+                    Market::Linear,
+                    &["BTCUSDT"],
+                )
+                .unwrap(),
+            )
+            .0;
+            d.set_fast_path(fast);
+            bench_path(
+                &mut g,
+                name,
+                fast,
+                &mut d,
+                BinanceDecoder::fast_path_frames,
+                &frame,
+                0,
+            );
+            assert_eq!(d.counters().malformed, 0, "the USD-M bench frame reads");
+        }
     }
     g.finish();
 

@@ -68,6 +68,44 @@ cc = [
 put("decode_coincheck", b"\x00" + b"\n".join([cc[2], cc[1], cc[0], b"~", cc[1]]))
 put("decode_coincheck", b"\x00" + b"\n".join([cc[1], cc[2], cc[1]]))
 
+# GMO Coin: the shapes of the venue's docs and the probe (VENUES.md 1.4), as the decoder tests use.
+gmo = [
+    b'{"channel":"orderbooks","asks":[{"price":"13660704","size":"0.001"},{"price":"13660910","size":"0.012"}],"bids":[{"price":"13658802","size":"0.008"},{"price":"13658299","size":"0.03"}],"symbol":"BTC_JPY","timestamp":"2026-09-23T03:25:35.843Z","grouping":"1"}',
+    b'{"channel":"orderbooks","asks":[{"price":"13660800","size":"0.5"}],"bids":[{"price":"13658802","size":"0.008"}],"symbol":"BTC_JPY","timestamp":"2026-09-23T03:25:36.348Z"}',
+    b'{"channel":"trades","price":"13660704","side":"BUY","size":"0.004","timestamp":"2026-09-23T03:25:36.400Z","symbol":"BTC_JPY"}',
+    b'{"channel":"orderbooks","asks":[{"price":"455659","size":"0.1"}],"bids":[{"price":"455650","size":"0.3"}],"symbol":"BTC","timestamp":"2018-03-30T12:34:56.789Z"}',
+    b'{"channel":"trades","price":"750760","side":"SELL","size":"0.1","timestamp":"2018-03-30T12:34:56.789Z","symbol":"BTC"}',
+    b'>https://api.coin.z.com/public/v1/orderbooks?symbol=BTC {"status":0,"data":{"asks":[{"price":"455659","size":"0.1"}],"bids":[{"price":"455650","size":"0.2"}],"symbol":"BTC"},"responsetime":"2019-03-19T02:15:06.026Z"}',
+    b'{"error":"ERR-5106 Invalid request parameter. symbol"}',
+]
+put("decode_gmocoin", b"\x01" + b"\n".join([gmo[0], gmo[2], gmo[1], b"~", gmo[0], gmo[6]]))
+put("decode_gmocoin", b"\x00" + b"\n".join([gmo[5], gmo[3], gmo[4], gmo[3]]))
+
+# bitbank: the Engine.IO/Socket.IO frames and room messages of the docs (VENUES.md 1.5).
+bb = [
+    b'0{"sid":"9-zd3P1G-BNu_w37ABMX","upgrades":[],"pingInterval":25000,"pingTimeout":60000}',
+    b'40{"sid":"lUkRb31kqoS9cLPNMc0W"}',
+    b'42["message",{"room_name":"depth_diff_btc_jpy","message":{"data":{"a":[["13642554","0"],["13641185","0.0006"]],"b":[["13634294","0"]],"t":1790127295169,"s":"34423855352","ao":"65.7738","bu":"4711.7088"}}}]',
+    b'42["message",{"room_name":"depth_whole_btc_jpy","message":{"data":{"asks":[["13641186","1"]],"bids":[["13634295","0.25"]],"asks_over":"0.123","bids_under":"0.123","asks_under":"0","bids_over":"0","ask_market":"0","bid_market":"0","timestamp":1790127290000,"sequenceId":"34423855350"}}}]',
+    b'42["message",{"room_name":"depth_diff_btc_jpy","message":{"data":{"a":[],"b":[["13634296","1"]],"t":1790127295500,"s":"34423855401"}}}]',
+    b'42["message",{"room_name":"transactions_btc_jpy","message":{"data":{"transactions":[{"side":"buy","executed_at":1568360906000,"amount":"0.0001","price":"1094101","transaction_id":74039226}]}}}]',
+    b'2',
+    b'>https://public.bitbank.cc/btc_jpy/depth {"success":1,"data":{"asks":[["13641186","1"]],"bids":[["13634295","0.25"]],"timestamp":1790127290000,"sequenceId":"34423855360"}}',
+]
+put("decode_bitbank", b"\x00" + b"\n".join([bb[0], bb[1], bb[2], bb[3], bb[4], bb[6], bb[5], b"~", bb[2], bb[3]]))
+put("decode_bitbank", b"\x00" + b"\n".join([bb[2], bb[7], bb[4], bb[3]]))
+
+# Binance USD-M futures: the futures docs' shapes (`pu`, `T`), combined-stream wrapped.
+um = [
+    b'{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":1786310816516,"T":1786310816512,"s":"BTCUSDT","U":1027020,"u":1027030,"pu":1027010,"b":[["65000.00","5.000"]],"a":[["65000.10","0"]]}}',
+    b'{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":1786310816616,"T":1786310816612,"s":"BTCUSDT","U":1027033,"u":1027040,"pu":1027030,"b":[],"a":[["65000.20","1.250"]]}}',
+    b'>https://fapi.binance.com/fapi/v1/depth?symbol=BTCUSDT&limit=1000 {"lastUpdateId":1027024,"E":1589436922972,"T":1589436922959,"bids":[["65000.00","4.000"]],"asks":[["65000.10","12.000"]]}',
+    b'{"lastUpdateId":1027035,"E":1589436922972,"T":1589436922959,"bids":[["65000.00","4.000"]],"asks":[["65000.10","12.000"]]}',
+    b'{"stream":"btcusdt@aggTrade","data":{"e":"aggTrade","E":1786310816516,"a":5933014,"s":"BTCUSDT","p":"65000.10","q":"0.010","f":100,"l":105,"T":1786310816512,"m":true}}',
+]
+put("decode_binance_usdm", b"\x00" + b"\n".join([um[0], um[1], um[2], um[4], b"~", um[0], um[3], um[1]]))
+put("decode_binance_usdm", b"\x00" + b"\n".join([um[1], um[0], um[2]]))
+
 for i in range(0, len(cryptofeed_lines), 8):
     put("record_cryptofeed", b"".join(cryptofeed_lines[i:i + 8]))
 

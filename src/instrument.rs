@@ -256,13 +256,24 @@ const DEFAULTS: &[(Venue, Market, &str, &str, &str, &str)] = &[
         "0.00000001",
         "JPY",
     ),
+    // Binance USDⓈ-M BTCUSDT perpetual: tickSize 0.10, stepSize 0.001 (fapi exchangeInfo).
+    (
+        Venue::BinanceUsdm,
+        Market::Linear,
+        "BTCUSDT",
+        "0.10",
+        "0.001",
+        "USDT",
+    ),
     (Venue::GmoCoin, Market::Spot, "BTC", "1", "0.0001", "JPY"),
+    // Book and trade sizes of the leverage book come in 0.001 BTC (VENUES.md §1.4 probe frame
+    // `"size": "0.001"`; a recorded `trades` print of `"size":"0.004"`).
     (
         Venue::GmoCoin,
         Market::Linear,
         "BTC_JPY",
         "1",
-        "0.01",
+        "0.001",
         "JPY",
     ),
     (

@@ -67,6 +67,27 @@ fn decode_bitflyer() {
 }
 
 #[test]
+fn decode_gmocoin() {
+    replay("decode_gmocoin", |d| {
+        fuzzing::venue_decoder(Venue::GmoCoin, d)
+    });
+}
+
+#[test]
+fn decode_bitbank() {
+    replay("decode_bitbank", |d| {
+        fuzzing::venue_decoder(Venue::Bitbank, d)
+    });
+}
+
+#[test]
+fn decode_binance_usdm() {
+    replay("decode_binance_usdm", |d| {
+        fuzzing::venue_decoder(Venue::BinanceUsdm, d)
+    });
+}
+
+#[test]
 fn record_cryptofeed() {
     replay("record_cryptofeed", |d| {
         fuzzing::record_reader(Format::CryptofeedJson, d)

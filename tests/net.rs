@@ -713,6 +713,37 @@ fn app_pings_are_sent_on_schedule() {
     server.join().unwrap();
 }
 
+/// bitbank's Engine.IO keepalive: each text `2` from the server is answered with `3` (and still
+/// delivered as a frame); other texts are not answered.
+#[test]
+fn app_level_server_pings_are_answered() {
+    let (port, server) = serve(None, 1, move |_, ws| {
+        for _ in 0..3 {
+            ws.send(Message::text("2")).unwrap();
+            expect_text(ws, "3");
+        }
+        ws.send(Message::text("22")).unwrap();
+        ws.send(Message::text("done")).unwrap();
+        hold(ws, LIMIT);
+    });
+    let mut c = cfg(format!("ws://127.0.0.1:{port}/"));
+    c.keepalive = Keepalive::Answer {
+        ping: "2".into(),
+        pong: "3".into(),
+    };
+    let mut client = WsClient::new(c).unwrap();
+    let mut run = Run::default();
+    drive(&mut client, &mut run, |_, r| {
+        r.texts().last().is_some_and(|t| t == "done")
+    })
+    .unwrap();
+    assert_eq!(run.texts(), vec!["2", "2", "2", "22", "done"]);
+    let k = client.counters();
+    assert_eq!((k.pings_rx, k.pongs_tx), (3, 3));
+    client.close();
+    server.join().unwrap();
+}
+
 #[test]
 fn protocol_pings_are_sent_and_pongs_counted() {
     let (tx, rx) = std::sync::mpsc::channel();

@@ -300,13 +300,7 @@ fn http_endpoints_over_tcp() {
 #[test]
 fn slow_clients_do_not_stall_the_server() {
     let board = Arc::new(StatusBoard::new(full_status()));
-    let ctx = HttpContext {
-        board,
-        kill: KillSwitch::new(),
-        secrets: None,
-        audit: None,
-        feed_down_tolerance: Duration::from_secs(30),
-    };
+    let ctx = plain_ctx(board);
     let cfg = HttpConfig {
         kill_enabled: false,
         ..test_http_cfg()
@@ -363,13 +357,7 @@ fn idle_and_trickling(addr: SocketAddr, n: usize) -> Vec<TcpStream> {
 fn healthz_answers_while_200_idle_and_trickling_connections_are_open() {
     let board = Arc::new(StatusBoard::new(full_status()));
     board.update(|s| s.risk = RiskStatus::Ok);
-    let ctx = HttpContext {
-        board,
-        kill: KillSwitch::new(),
-        secrets: None,
-        audit: None,
-        feed_down_tolerance: Duration::from_secs(30),
-    };
+    let ctx = plain_ctx(board);
     let cfg = HttpConfig {
         addr: "127.0.0.1:0".into(),
         // Long enough that none of the 200 is timed out while the probes run.
@@ -422,13 +410,7 @@ fn healthz_answers_while_200_idle_and_trickling_connections_are_open() {
 
 #[test]
 fn connections_beyond_max_connections_get_busy_and_the_server_recovers() {
-    let ctx = HttpContext {
-        board: Arc::new(StatusBoard::new(full_status())),
-        kill: KillSwitch::new(),
-        secrets: None,
-        audit: None,
-        feed_down_tolerance: Duration::from_secs(30),
-    };
+    let ctx = plain_ctx(Arc::new(StatusBoard::new(full_status())));
     let cfg = HttpConfig {
         addr: "127.0.0.1:0".into(),
         max_connections: 8,
@@ -467,20 +449,30 @@ fn connections_beyond_max_connections_get_busy_and_the_server_recovers() {
     srv.stop();
 }
 
-#[test]
-fn requests_are_counted_by_endpoint_and_status_code() {
-    let ctx = HttpContext {
-        board: Arc::new(StatusBoard::new(full_status())),
+/// The context of a server on `board` with no secrets and no audit log.
+fn plain_ctx(board: Arc<StatusBoard>) -> HttpContext {
+    HttpContext {
+        board,
         kill: KillSwitch::new(),
         secrets: None,
         audit: None,
         feed_down_tolerance: Duration::from_secs(30),
-    };
+    }
+}
+
+/// An ops server on a full status board, with the kill endpoint off (no secrets needed).
+fn server_without_kill() -> HttpServer {
+    let ctx = plain_ctx(Arc::new(StatusBoard::new(full_status())));
     let cfg = HttpConfig {
         kill_enabled: false,
         ..test_http_cfg()
     };
-    let srv = HttpServer::start(&cfg, ctx).unwrap();
+    HttpServer::start(&cfg, ctx).unwrap()
+}
+
+#[test]
+fn requests_are_counted_by_endpoint_and_status_code() {
+    let srv = server_without_kill();
     let addr = srv.local_addr();
     for _ in 0..3 {
         assert_eq!(get(addr, "/healthz").code, 200);
@@ -869,18 +861,7 @@ fn referenced_metrics(text: &str) -> std::collections::BTreeSet<String> {
 #[test]
 fn alerts_and_dashboard_use_exported_metric_names() {
     // What the ops server exports: the status board's figures and the server's own counters.
-    let ctx = HttpContext {
-        board: Arc::new(StatusBoard::new(full_status())),
-        kill: KillSwitch::new(),
-        secrets: None,
-        audit: None,
-        feed_down_tolerance: Duration::from_secs(30),
-    };
-    let cfg = HttpConfig {
-        kill_enabled: false,
-        ..test_http_cfg()
-    };
-    let srv = HttpServer::start(&cfg, ctx).unwrap();
+    let srv = server_without_kill();
     let text = get(srv.local_addr(), "/metrics").body;
     srv.stop();
     let exported: std::collections::BTreeSet<String> = text

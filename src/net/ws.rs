@@ -62,6 +62,10 @@ pub enum Keepalive {
     AppText { text: String, every: Duration },
     /// Send a WebSocket ping frame every `every` (Coincheck: at most 20 s).
     ProtocolPing { every: Duration },
+    /// Answer the server's application-level ping text with a pong text (bitbank's Engine.IO:
+    /// the server sends `2`, the client must answer `3`). The ping is still handed to the
+    /// reader as a frame.
+    Answer { ping: String, pong: String },
 }
 
 /// Everything a [`WsClient`] needs. Built by the venue/config layer; checked by
@@ -145,6 +149,13 @@ impl WsConfig {
             Keepalive::ProtocolPing { every } => {
                 if every.is_zero() {
                     return Err(NetError::Config("keepalive interval must be > 0".into()));
+                }
+            }
+            Keepalive::Answer { ping, pong } => {
+                if ping.is_empty() || pong.is_empty() {
+                    return Err(NetError::Config(
+                        "keepalive ping and pong texts must not be empty".into(),
+                    ));
                 }
             }
         }
@@ -360,6 +371,8 @@ pub struct WsClient {
     ws_config: WebSocketConfig,
     subscribe: Vec<Utf8Bytes>,
     app_ping: Option<Utf8Bytes>,
+    /// The server's ping text and our answer ([`Keepalive::Answer`]).
+    answer: Option<(Utf8Bytes, Utf8Bytes)>,
     ping_every_ns: u64,
     max_silence_ns: Option<u64>,
     healthy_after_ns: u64,
@@ -418,6 +431,14 @@ impl WsClient {
                 (Some(Utf8Bytes::from(text.as_str())), Some(*every))
             }
             Keepalive::ProtocolPing { every } => (None, Some(*every)),
+            Keepalive::Answer { .. } => (None, None),
+        };
+        let answer = match &cfg.keepalive {
+            Keepalive::Answer { ping, pong } => Some((
+                Utf8Bytes::from(ping.as_str()),
+                Utf8Bytes::from(pong.as_str()),
+            )),
+            _ => None,
         };
         let poll = Poll::new()
             .map_err(|e| NetError::Io(format!("cannot create the socket poller: {e}")))?;
@@ -431,6 +452,7 @@ impl WsClient {
                 .map(|s| Utf8Bytes::from(s.as_str()))
                 .collect(),
             app_ping,
+            answer,
             ping_every_ns: ping_every.map_or(0, dur_ns),
             max_silence_ns: cfg.max_silence.map(dur_ns),
             healthy_after_ns: dur_ns(cfg.healthy_after),
@@ -974,6 +996,17 @@ impl WsClient {
             match s.ws.read() {
                 Ok(Message::Text(t)) => {
                     n += 1;
+                    if let Some((ping, pong)) = &self.answer {
+                        if t.as_str() == ping.as_str() {
+                            self.counters.pings_rx += 1;
+                            self.counters.pongs_tx += 1;
+                            if let Err(e) = write_only(s, Message::Text(pong.clone())) {
+                                end = Some(e);
+                                break;
+                            }
+                            pong_due = true;
+                        }
+                    }
                     deliver(
                         &mut self.frame_buf,
                         s.ws.get_ref().last_read_ns,

@@ -5,7 +5,7 @@
 //! has, the process's RSS grows by a page every few dozen messages (the one-hour soak measured
 //! 15.65 MiB of such growth on Coincheck) and the hot stage that writes a slot on a new page
 //! takes a page fault (a trip through the kernel, microseconds) in the middle of a message.
-//! [`ring`] writes every slot once at start-up, so RSS is flat from the first message and the
+//! [`ring()`] writes one slot in every page at start-up, so RSS is flat from the first message and the
 //! hot path never faults on a ring.
 
 use std::mem::MaybeUninit;

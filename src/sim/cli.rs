@@ -19,7 +19,7 @@ use super::server::{SimConfig, SimServer, TlsSetup};
 #[command(after_help = FAULT_HELP)]
 pub struct SimArgs {
     /// Venue protocol to speak.
-    #[arg(long, value_name = "coincheck|bybit|binance", value_parser = parse_venue)]
+    #[arg(long, value_name = "coincheck|bybit|binance|binance_usdm|gmocoin|bitbank", value_parser = parse_venue)]
     pub venue: Venue,
 
     /// Address to listen on, e.g. 127.0.0.1:8443 (port 0 picks a free port; the bound address
@@ -80,12 +80,13 @@ pub struct SimArgs {
 
 fn parse_venue(s: &str) -> Result<Venue, String> {
     let v: Venue = s.parse()?;
-    match v {
-        Venue::Coincheck | Venue::Bybit | Venue::Binance => Ok(v),
-        other => Err(format!(
-            "the simulator does not serve {other} yet (expected coincheck, bybit or binance)"
-        )),
+    if super::synthetic::SIMULATED.contains(&v) {
+        return Ok(v);
     }
+    Err(format!(
+        "the simulator does not serve {v} yet (expected {})",
+        super::synthetic::simulated_list()
+    ))
 }
 
 /// The private API of `venue` for the account in `path`.
@@ -364,8 +365,8 @@ mod tests {
         ])
         .contains("cannot be used with"));
         assert!(with(&["--input", "r", "--synthetic", "1"]).contains("cannot be used with"));
-        let e = parse(&["--venue", "gmocoin", "--listen", "127.0.0.1:0"]).unwrap_err();
-        assert!(e.contains("does not serve gmocoin"), "{e}");
+        let e = parse(&["--venue", "bitflyer", "--listen", "127.0.0.1:0"]).unwrap_err();
+        assert!(e.contains("does not serve bitflyer"), "{e}");
         let e = parse(&["--venue", "bybit", "--listen", "nowhere"]).unwrap_err();
         assert!(e.contains("--listen"), "{e}");
     }

@@ -191,6 +191,45 @@ impl SyntheticConfig {
         }
     }
 
+    /// Binance USD-M futures `BTCUSDT` around 65,000 USDT (0.10 ticks, 0.001 lots), 100 ms.
+    pub fn binance_usdm_btcusdt(seed: u64) -> SyntheticConfig {
+        let inst = builtin(Venue::BinanceUsdm, Market::Linear, "BTCUSDT");
+        SyntheticConfig {
+            levels: 400,
+            base_qty_lots: 200,
+            ..SyntheticConfig::new(seed, inst, 650_000)
+        }
+    }
+
+    /// GMO Coin `BTC_JPY` (leverage) around 13,660,000 JPY: 1 JPY ticks, 0.001 BTC lots, a
+    /// book frame on a 500 ms grid (the probe saw ~505 ms), 0.01 BTC typical orders.
+    pub fn gmocoin_btc_jpy(seed: u64) -> SyntheticConfig {
+        let inst = builtin(Venue::GmoCoin, Market::Linear, "BTC_JPY");
+        SyntheticConfig {
+            levels: 120,
+            schedule: Schedule::Grid {
+                period_ns: 500_000_000,
+            },
+            base_qty_lots: 10,
+            ..SyntheticConfig::new(seed, inst, 13_660_000)
+        }
+    }
+
+    /// bitbank `btc_jpy` around 13,640,000 JPY: 1 JPY ticks, 0.0001 BTC lots, ~350 ms median
+    /// between diffs (the probe's), 0.01 BTC typical orders, 200 levels per side.
+    pub fn bitbank_btc_jpy(seed: u64) -> SyntheticConfig {
+        let inst = builtin(Venue::Bitbank, Market::Spot, "btc_jpy");
+        SyntheticConfig {
+            levels: 200,
+            schedule: Schedule::Random {
+                median_ns: 350_000_000,
+            },
+            base_qty_lots: 100,
+            events_per_step: 4,
+            ..SyntheticConfig::new(seed, inst, 13_640_000)
+        }
+    }
+
     /// The same market with events `factor` times as often (for fast tests and benches).
     pub fn faster(mut self, factor: u64) -> SyntheticConfig {
         let f = factor.max(1);

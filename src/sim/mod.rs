@@ -40,6 +40,13 @@ pub trait SimFeed: Send {
     /// WebSocket paths this feed serves (e.g. Bybit `/v5/public/linear` and `/v5/public/spot`).
     fn routes(&self) -> &[Route];
 
+    /// A client connected on `route`: frames to greet it with before anything else (bitbank's
+    /// Engine.IO open packet). Nothing by default.
+    fn on_connect(&mut self, route: Route) -> Vec<String> {
+        let _ = route;
+        Vec::new()
+    }
+
     /// A client on `route` sent `frame` (a subscribe or a ping): frames to answer it with
     /// immediately, e.g. an ack and, for Bybit, the current snapshot of the subscribed book.
     fn on_client_frame(&mut self, route: Route, frame: &str) -> Vec<String>;

@@ -1303,6 +1303,13 @@ fn ws_session(
 
     let mut ws = WebSocket::from_partially_read(io, leftover, Role::Server, Some(ws_config()));
     let mut pending: VecDeque<Out> = VecDeque::new();
+    // The venue's greeting (bitbank's Engine.IO open packet) goes before any stream frame.
+    let greeting = lock(&sh.feed).on_connect(route);
+    let now = sh.now_ns();
+    pending.extend(greeting.into_iter().map(|t| Out {
+        text: t.into(),
+        at_ns: now,
+    }));
     let mut write_blocked = false;
     let mut events = Events::with_capacity(8);
     loop {

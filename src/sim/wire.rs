@@ -25,6 +25,10 @@ pub mod routes {
     pub const BINANCE_WS: Route = "/ws";
     /// Binance combined streams: `/stream?streams=a/b` (payloads wrapped in `{"stream","data"}`).
     pub const BINANCE_STREAM: Route = "/stream";
+    /// GMO Coin: `wss://api.coin.z.com/ws/public/v1`.
+    pub const GMOCOIN: Route = "/ws/public/v1";
+    /// bitbank: `wss://stream.bitbank.cc/socket.io/?EIO=4&transport=websocket`.
+    pub const BITBANK: Route = "/socket.io/";
 }
 
 /// The route a WebSocket request path belongs to (`/ws/btcusdt@depth@100ms` → `/ws`,
@@ -40,8 +44,12 @@ pub fn route_of_path(venue: Venue, path: &str) -> Option<Route> {
         ]
         .into_iter()
         .find(|r| p == *r),
-        Venue::Binance if p == "/ws" || p.starts_with("/ws/") => Some(routes::BINANCE_WS),
-        Venue::Binance if p == "/stream" => Some(routes::BINANCE_STREAM),
+        Venue::Binance | Venue::BinanceUsdm if p == "/ws" || p.starts_with("/ws/") => {
+            Some(routes::BINANCE_WS)
+        }
+        Venue::Binance | Venue::BinanceUsdm if p == "/stream" => Some(routes::BINANCE_STREAM),
+        Venue::GmoCoin if p == routes::GMOCOIN => Some(routes::GMOCOIN),
+        Venue::Bitbank if p == routes::BITBANK || p == "/socket.io" => Some(routes::BITBANK),
         _ => None,
     }
 }
@@ -128,6 +136,10 @@ impl LevelFmt {
                 Some("0"),
             ),
             (Venue::Binance, _) => (NumStyle::Fixed(8), NumStyle::Fixed(8), None),
+            // `"13660704"`, `"0.001"` (VENUES.md 1.4 probe frame).
+            (Venue::GmoCoin, _) => (NumStyle::Trim(0), NumStyle::Trim(0), None),
+            // `"13642554"`, `"0.0006"`, `"20000.0000"`, deletions `"0"` (VENUES.md 1.5).
+            (Venue::Bitbank, _) => (NumStyle::Trim(0), NumStyle::Exact, Some("0")),
             _ => (NumStyle::Exact, NumStyle::Exact, None),
         };
         LevelFmt {
@@ -469,10 +481,40 @@ pub mod binance {
         bids: impl Iterator<Item = (i64, i64)>,
         asks: impl Iterator<Item = (i64, i64)>,
     ) {
-        let _ = write!(
-            buf,
-            "{{\"e\":\"depthUpdate\",\"E\":{event_ms},\"s\":\"{symbol}\",\"U\":{first_id},\"u\":{last_id},\"b\":"
+        depth_update_pu(
+            buf, symbol, fmt, event_ms, first_id, last_id, None, bids, asks,
         );
+    }
+
+    /// [`depth_update`] with USD-M futures' `T` and `pu` (the previous event's `u`) when `pu`
+    /// is given: `{"e":"depthUpdate","E":..,"T":..,"s":..,"U":..,"u":..,"pu":..,"b":..,"a":..}`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn depth_update_pu(
+        buf: &mut String,
+        symbol: &str,
+        fmt: &LevelFmt,
+        event_ms: u64,
+        first_id: u64,
+        last_id: u64,
+        pu: Option<u64>,
+        bids: impl Iterator<Item = (i64, i64)>,
+        asks: impl Iterator<Item = (i64, i64)>,
+    ) {
+        match pu {
+            None => {
+                let _ = write!(
+                    buf,
+                    "{{\"e\":\"depthUpdate\",\"E\":{event_ms},\"s\":\"{symbol}\",\"U\":{first_id},\"u\":{last_id},\"b\":"
+                );
+            }
+            Some(pu) => {
+                let _ = write!(
+                    buf,
+                    "{{\"e\":\"depthUpdate\",\"E\":{event_ms},\"T\":{},\"s\":\"{symbol}\",\"U\":{first_id},\"u\":{last_id},\"pu\":{pu},\"b\":",
+                    event_ms.saturating_sub(1)
+                );
+            }
+        }
         fmt.write_levels(buf, bids);
         buf.push_str(",\"a\":");
         fmt.write_levels(buf, asks);
@@ -509,6 +551,217 @@ pub mod binance {
         fmt.write_levels(buf, bids.take(limit));
         buf.push_str(",\"asks\":");
         fmt.write_levels(buf, asks.take(limit));
+        buf.push('}');
+    }
+}
+
+/// GMO Coin public WebSocket and REST (VENUES.md 1.4).
+pub mod gmocoin {
+    use super::*;
+
+    /// `2026-09-23T03:25:35.843Z` of a Unix-millisecond time.
+    pub fn iso_ms(ms: u64) -> String {
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms);
+        let s = crate::ops::rfc3339(t);
+        format!("{}Z", &s[..23])
+    }
+
+    /// `[{"price":"..","size":".."},..]`
+    fn levels(buf: &mut String, fmt: &LevelFmt, levels: impl Iterator<Item = (i64, i64)>) {
+        buf.push('[');
+        for (i, (px, qty)) in levels.enumerate() {
+            if i > 0 {
+                buf.push(',');
+            }
+            buf.push_str("{\"price\":\"");
+            fmt.write_px(buf, px);
+            buf.push_str("\",\"size\":\"");
+            fmt.write_qty(buf, qty);
+            buf.push_str("\"}");
+        }
+        buf.push(']');
+    }
+
+    /// An `orderbooks` frame: the full book (asks ascending, bids descending, as given).
+    pub fn book(
+        buf: &mut String,
+        symbol: &str,
+        fmt: &LevelFmt,
+        unix_ms: u64,
+        bids: impl Iterator<Item = (i64, i64)>,
+        asks: impl Iterator<Item = (i64, i64)>,
+    ) {
+        buf.push_str("{\"channel\":\"orderbooks\",\"asks\":");
+        levels(buf, fmt, asks);
+        buf.push_str(",\"bids\":");
+        levels(buf, fmt, bids);
+        let _ = write!(
+            buf,
+            ",\"symbol\":\"{symbol}\",\"timestamp\":\"{}\",\"grouping\":\"1\"}}",
+            iso_ms(unix_ms)
+        );
+    }
+
+    /// A `trades` frame (one print; `side` the taker's).
+    pub fn trade(buf: &mut String, symbol: &str, fmt: &LevelFmt, t: &Trade, unix_ms: u64) {
+        buf.push_str("{\"channel\":\"trades\",\"price\":\"");
+        fmt.write_px(buf, t.px);
+        let side = if t.aggressor == Side::Bid {
+            "BUY"
+        } else {
+            "SELL"
+        };
+        let _ = write!(buf, "\",\"side\":\"{side}\",\"size\":\"");
+        fmt.write_qty(buf, t.qty);
+        let _ = write!(
+            buf,
+            "\",\"timestamp\":\"{}\",\"symbol\":\"{symbol}\"}}",
+            iso_ms(unix_ms)
+        );
+    }
+
+    /// REST `GET /public/v1/orderbooks?symbol=..`: `{"status":0,"data":{..},"responsetime":..}`.
+    pub fn rest_orderbooks(
+        buf: &mut String,
+        symbol: &str,
+        fmt: &LevelFmt,
+        unix_ms: u64,
+        bids: impl Iterator<Item = (i64, i64)>,
+        asks: impl Iterator<Item = (i64, i64)>,
+    ) {
+        buf.push_str("{\"status\":0,\"data\":{\"asks\":");
+        levels(buf, fmt, asks);
+        buf.push_str(",\"bids\":");
+        levels(buf, fmt, bids);
+        let _ = write!(
+            buf,
+            ",\"symbol\":\"{symbol}\"}},\"responsetime\":\"{}\"}}",
+            iso_ms(unix_ms)
+        );
+    }
+
+    /// The answer to a bad subscribe (the socket stays open).
+    pub const BAD_SYMBOL: &str = r#"{"error":"ERR-5106 Invalid request parameter. symbol"}"#;
+}
+
+/// bitbank public stream (Socket.IO 4) and REST depth (VENUES.md 1.5).
+pub mod bitbank {
+    use super::*;
+
+    /// The Engine.IO open packet (the docs' wscat sample's values).
+    pub fn open(sid: u64) -> String {
+        format!(r#"0{{"sid":"sim-{sid}","upgrades":[],"pingInterval":25000,"pingTimeout":60000}}"#)
+    }
+
+    /// The Socket.IO answer to `40`.
+    pub fn connected(sid: u64) -> String {
+        format!(r#"40{{"sid":"sim-ns-{sid}"}}"#)
+    }
+
+    /// The Engine.IO ping the server sends.
+    pub const PING: &str = "2";
+
+    fn event(buf: &mut String, room: &str, pair: &str) {
+        let _ = write!(
+            buf,
+            "42[\"message\",{{\"room_name\":\"{room}{pair}\",\"message\":{{\"data\":"
+        );
+    }
+
+    /// A `depth_diff_{pair}` event.
+    #[allow(clippy::too_many_arguments)]
+    pub fn diff(
+        buf: &mut String,
+        pair: &str,
+        fmt: &LevelFmt,
+        unix_ms: u64,
+        seq: u64,
+        bids: impl Iterator<Item = (i64, i64)>,
+        asks: impl Iterator<Item = (i64, i64)>,
+    ) {
+        event(buf, "depth_diff_", pair);
+        buf.push_str("{\"a\":");
+        fmt.write_levels(buf, asks);
+        buf.push_str(",\"b\":");
+        fmt.write_levels(buf, bids);
+        let _ = write!(buf, ",\"t\":{unix_ms},\"s\":\"{seq}\"}}}}}}]");
+    }
+
+    fn whole_data(
+        buf: &mut String,
+        fmt: &LevelFmt,
+        unix_ms: u64,
+        seq: u64,
+        bids: impl Iterator<Item = (i64, i64)>,
+        asks: impl Iterator<Item = (i64, i64)>,
+    ) {
+        buf.push_str("{\"asks\":");
+        fmt.write_levels(buf, asks);
+        buf.push_str(",\"bids\":");
+        fmt.write_levels(buf, bids);
+        let _ = write!(
+            buf,
+            ",\"asks_over\":\"0\",\"bids_under\":\"0\",\"asks_under\":\"0\",\"bids_over\":\"0\",\"ask_market\":\"0\",\"bid_market\":\"0\",\"timestamp\":{unix_ms},\"sequenceId\":\"{seq}\"}}"
+        );
+    }
+
+    /// A `depth_whole_{pair}` event.
+    pub fn whole(
+        buf: &mut String,
+        pair: &str,
+        fmt: &LevelFmt,
+        unix_ms: u64,
+        seq: u64,
+        bids: impl Iterator<Item = (i64, i64)>,
+        asks: impl Iterator<Item = (i64, i64)>,
+    ) {
+        event(buf, "depth_whole_", pair);
+        whole_data(buf, fmt, unix_ms, seq, bids, asks);
+        buf.push_str("}}]");
+    }
+
+    /// A `transactions_{pair}` event.
+    pub fn transactions(
+        buf: &mut String,
+        pair: &str,
+        fmt: &LevelFmt,
+        trades: &[Trade],
+        unix_ms: u64,
+    ) {
+        event(buf, "transactions_", pair);
+        buf.push_str("{\"transactions\":[");
+        for (i, t) in trades.iter().enumerate() {
+            if i > 0 {
+                buf.push(',');
+            }
+            let side = if t.aggressor == Side::Bid {
+                "buy"
+            } else {
+                "sell"
+            };
+            let _ = write!(
+                buf,
+                "{{\"side\":\"{side}\",\"executed_at\":{unix_ms},\"amount\":\""
+            );
+            fmt.write_qty(buf, t.qty);
+            buf.push_str("\",\"price\":\"");
+            fmt.write_px(buf, t.px);
+            let _ = write!(buf, "\",\"transaction_id\":{}}}", t.id);
+        }
+        buf.push_str("]}}}]");
+    }
+
+    /// REST `GET /{pair}/depth`: `{"success":1,"data":{..}}`.
+    pub fn rest_depth(
+        buf: &mut String,
+        fmt: &LevelFmt,
+        unix_ms: u64,
+        seq: u64,
+        bids: impl Iterator<Item = (i64, i64)>,
+        asks: impl Iterator<Item = (i64, i64)>,
+    ) {
+        buf.push_str("{\"success\":1,\"data\":");
+        whole_data(buf, fmt, unix_ms, seq, bids, asks);
         buf.push('}');
     }
 }

@@ -225,7 +225,7 @@ type Bar = (f64, RGBColor);
 /// A label on the x axis at a position.
 type Tick = (f64, String);
 
-/// What one chart shows; [`png`] and [`svg`] draw it.
+/// What one chart shows; [`png()`] and [`svg()`] draw it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Chart {
     pub title: String,

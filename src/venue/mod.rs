@@ -17,10 +17,13 @@
 
 pub mod any;
 pub mod binance;
+pub mod binance_usdm;
+pub mod bitbank;
 pub mod bitflyer;
 pub mod bybit;
 pub mod coincheck;
 pub mod connector;
+pub mod gmocoin;
 pub mod json;
 pub mod table;
 

@@ -11,8 +11,8 @@
 //! [connector docs](super::connector) for how to add one.
 
 use super::connector::Connector;
-use super::{binance, bybit};
-use super::{bitflyer, coincheck};
+use super::{binance, binance_usdm, bybit};
+use super::{bitbank, bitflyer, coincheck, gmocoin};
 use super::{BookRoutes, Decoder, FeedCounters};
 use crate::msg::MdEvent;
 
@@ -134,8 +134,10 @@ venue_table! {
     Bybit     [ "bybit" ]              in [ "bybit" ]                   { bybit::Bybit, bybit::BybitDecoder },
     Binance   [ "binance" ]            in [ "binance" ]                 { binance::Binance, binance::BinanceDecoder },
     Bitflyer  [ "bitflyer" ]           in [ "bitflyer" ]                { bitflyer::Bitflyer, bitflyer::BitflyerDecoder },
-    GmoCoin   [ "gmocoin", "gmo" ]     in [ "coin.z.com", "gmo" ]       {},
-    Bitbank   [ "bitbank" ]            in [ "bitbank" ]                 {},
+    GmoCoin   [ "gmocoin", "gmo" ]     in [ "coin.z.com", "gmo" ]       { gmocoin::GmoCoin, gmocoin::GmoCoinDecoder },
+    Bitbank   [ "bitbank" ]            in [ "bitbank" ]                 { bitbank::Bitbank, bitbank::BitbankDecoder },
+    /// Binance USDⓈ-M futures (`fstream`/`fapi` hosts, cryptofeed's `BINANCE_FUTURES`).
+    BinanceUsdm [ "binance_usdm", "binanceusdm" ] in [ "fstream.binance", "fapi.binance", "binance_futures" ] { binance_usdm::BinanceUsdm, binance_usdm::BinanceUsdmDecoder },
 }
 
 /// The decoder slot of a venue that has no decoder yet: an empty enum, so such an
@@ -166,12 +168,19 @@ impl Decoder for NoDecoder {
 
 impl Venue {
     /// The venue named by a host or a cryptofeed exchange name (`stream.bybit.com`, `BINANCE`,
-    /// `api.coin.z.com`), by the row's texts, in table order.
+    /// `api.coin.z.com`), by the row's texts: the longest text found wins (`fstream.binance`
+    /// over `binance`), the first row on a tie.
     pub fn of_text(s: &str) -> Option<Venue> {
         let l = s.to_ascii_lowercase();
-        Venue::ALL
-            .into_iter()
-            .find(|v| v.host_texts().iter().any(|t| l.contains(t)))
+        let mut best: Option<(usize, Venue)> = None;
+        for v in Venue::ALL {
+            for t in v.host_texts() {
+                if l.contains(t) && best.is_none_or(|(n, _)| t.len() > n) {
+                    best = Some((t.len(), v));
+                }
+            }
+        }
+        best.map(|(_, v)| v)
     }
 
     /// The market a symbol means when the config does not name one (the connector's; spot for
@@ -243,7 +252,7 @@ mod tests {
         assert_eq!("gmo".parse::<Venue>(), Ok(Venue::GmoCoin));
         assert_eq!(
             "kraken".parse::<Venue>().unwrap_err(),
-            "unknown venue `kraken` (expected coincheck, bybit, binance, bitflyer, gmocoin or bitbank)"
+            "unknown venue `kraken` (expected coincheck, bybit, binance, bitflyer, gmocoin, bitbank or binance_usdm)"
         );
     }
 
@@ -254,6 +263,15 @@ mod tests {
             Some(Venue::Bybit)
         );
         assert_eq!(Venue::of_text("BINANCE"), Some(Venue::Binance));
+        assert_eq!(
+            Venue::of_text("wss://fstream.binance.com/stream"),
+            Some(Venue::BinanceUsdm)
+        );
+        assert_eq!(Venue::of_text("BINANCE_FUTURES"), Some(Venue::BinanceUsdm));
+        assert_eq!(
+            Venue::of_text("wss://stream.binance.com:9443/stream"),
+            Some(Venue::Binance)
+        );
         assert_eq!(Venue::of_text("api.coin.z.com"), Some(Venue::GmoCoin));
         assert_eq!(
             Venue::of_text("ws-api.coincheck.com"),
@@ -271,10 +289,6 @@ mod tests {
         }
         let e = Venue::Bitflyer.require_connector("live feed").err();
         assert_eq!(e, None);
-        let e = Venue::Bitbank.require_connector("live feed").err();
-        assert_eq!(
-            e.as_deref(),
-            Some("no live feed for bitbank yet (supported: coincheck, bybit, binance, bitflyer)")
-        );
+        assert_eq!(Venue::connected().count(), Venue::ALL.len());
     }
 }

@@ -18,6 +18,7 @@ use crate::venue::{
     emit_state, emit_trade, query_param, BookRoutes, Decoder, FeedCounters, FrameError,
     LevelUpdate, SnapshotRequests,
 };
+pub use sync::Rule;
 use sync::{BookSync, DiffHead, Verdict};
 use wire::Frame;
 
@@ -33,6 +34,8 @@ pub struct BinanceConfig {
     pub buffer_diffs: usize,
     /// Levels buffered per book while waiting for a snapshot (all diffs together).
     pub buffer_levels: usize,
+    /// Spot's sync procedure or USD-M futures' (`pu`).
+    pub rule: Rule,
 }
 
 impl Default for BinanceConfig {
@@ -43,6 +46,7 @@ impl Default for BinanceConfig {
             // 100 ms diffs: ~50 s of stream; BTCUSDT diffs hold up to ~1,000 levels.
             buffer_diffs: 512,
             buffer_levels: 32_768,
+            rule: Rule::Spot,
         }
     }
 }
@@ -92,7 +96,8 @@ impl BinanceDecoder {
     /// Makes sure the sync state of book `i` exists (books added by auto-routing; cold).
     fn ensure_book(&mut self, i: usize) {
         while self.books.len() <= i {
-            self.books.push(BookSync::new(
+            self.books.push(BookSync::with_rule(
+                self.config.rule,
                 self.config.buffer_diffs,
                 self.config.buffer_levels,
             ));
@@ -296,6 +301,7 @@ impl Decoder for BinanceDecoder {
                 book,
                 first_id,
                 last_id,
+                prev_id,
                 ts_ms,
                 off_grid,
             } => {
@@ -305,6 +311,7 @@ impl Decoder for BinanceDecoder {
                 let head = DiffHead {
                     first_id,
                     last_id,
+                    prev_id,
                     ts_ms,
                 };
                 let v = b.on_diff(
@@ -527,6 +534,7 @@ mod tests {
         let head = |a, b| DiffHead {
             first_id: a,
             last_id: b,
+            prev_id: None,
             ts_ms: 0,
         };
         assert_eq!(

@@ -12,6 +12,17 @@
 //!   requested.
 //!
 //! Every applied diff emits its levels and a Commit carrying `u`.
+//!
+//! USD-M futures ([`Rule::UsdM`], developers.binance.com, USDⓈ-M futures "How to manage a local
+//! order book correctly") differ: every event carries `pu`, the previous event's `u`, and ids
+//! are not consecutive across events, so
+//! - on a snapshot with id `L`: buffered diffs with `u <= L` are dropped (the docs drop `u < L`;
+//!   one ending exactly at `L` holds nothing the snapshot lacks); the first remaining diff must
+//!   straddle `L` (`U <= L <= u`) or continue it (`pu == L`), otherwise the snapshot is
+//!   unusable and a new one is requested;
+//! - live: a diff continues the book when its `pu` equals the book's `u` (right after the
+//!   snapshot, straddling `L` also does); anything else is a gap: `resyncing`, the diff starts a
+//!   new buffer and a snapshot is requested.
 
 use crate::msg::{BookState, MdEvent};
 use crate::venue::{
@@ -25,7 +36,19 @@ pub struct DiffHead {
     pub first_id: u64,
     /// `u`: last update id in the event.
     pub last_id: u64,
+    /// `pu`: the previous event's `u` (USD-M futures only).
+    pub prev_id: Option<u64>,
     pub ts_ms: u64,
+}
+
+/// Which of Binance's sync procedures a book follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Rule {
+    /// Spot: `U == previous u + 1`.
+    #[default]
+    Spot,
+    /// USD-M futures: `pu == previous u`.
+    UsdM,
 }
 
 /// What the rules decided for one diff or snapshot.
@@ -62,6 +85,7 @@ impl Verdict {
 #[derive(Debug, Clone)]
 pub struct BookSync {
     pub sb: SyncBook,
+    pub rule: Rule,
     /// The next diff is the first after a snapshot (it must straddle the snapshot id).
     first_after_snapshot: bool,
     pub buffer: DiffBuffer<DiffHead>,
@@ -69,7 +93,12 @@ pub struct BookSync {
 
 impl BookSync {
     pub fn new(max_diffs: usize, max_levels: usize) -> BookSync {
+        BookSync::with_rule(Rule::Spot, max_diffs, max_levels)
+    }
+
+    pub fn with_rule(rule: Rule, max_diffs: usize, max_levels: usize) -> BookSync {
         BookSync {
+            rule,
             sb: SyncBook::default(),
             first_after_snapshot: false,
             buffer: DiffBuffer::new(max_diffs, max_levels),
@@ -84,8 +113,14 @@ impl BookSync {
     /// Whether a diff with `u > last` continues the book at `last`: the first diff after a
     /// snapshot must straddle `last + 1` (`U <= last + 1 <= u`), every later one must start
     /// exactly at `last + 1`.
+    ///
+    /// USD-M: `pu == last`, or right after the snapshot a diff straddling it (`U <= last <= u`).
     #[inline]
     fn continues(&self, last: u64, head: DiffHead) -> bool {
+        if self.rule == Rule::UsdM {
+            return head.prev_id == Some(last)
+                || (self.first_after_snapshot && head.first_id <= last && last <= head.last_id);
+        }
         let next = last.saturating_add(1);
         if self.first_after_snapshot {
             head.first_id <= next && next <= head.last_id
@@ -165,8 +200,14 @@ impl BookSync {
         let first_kept = (0..self.buffer.len())
             .find(|&k| self.buffer.get(k).is_some_and(|(h, _)| h.last_id > id));
         if let Some(k) = first_kept {
-            let first_id = self.buffer.get(k).map_or(0, |(h, _)| h.first_id);
-            if first_id > id.saturating_add(1) {
+            let Some((h, _)) = self.buffer.get(k) else {
+                return Verdict::SnapshotTooOld;
+            };
+            let too_old = match self.rule {
+                Rule::Spot => h.first_id > id.saturating_add(1),
+                Rule::UsdM => h.first_id > id && h.prev_id != Some(id),
+            };
+            if too_old {
                 // Updates between the snapshot and the buffered stream are missing.
                 c.dropped += 1;
                 return Verdict::SnapshotTooOld;
@@ -257,6 +298,7 @@ mod tests {
             let head = DiffHead {
                 first_id,
                 last_id,
+                prev_id: None,
                 ts_ms: 0,
             };
             let evs = &mut self.evs;
@@ -369,5 +411,72 @@ mod tests {
         assert_eq!(t.snap(56), Verdict::Snapshot);
         assert_eq!(t.snap(60), Verdict::SnapshotIgnored);
         assert_eq!(t.commits(), vec![50, 55, 56, 57]);
+    }
+
+    /// A USD-M book under test: diffs carry `pu`.
+    fn usdm() -> T {
+        T {
+            b: BookSync::with_rule(Rule::UsdM, 8, 64),
+            c: FeedCounters::default(),
+            evs: Vec::new(),
+        }
+    }
+
+    fn fdiff(t: &mut T, first_id: u64, last_id: u64, pu: u64) -> Verdict {
+        let head = DiffHead {
+            first_id,
+            last_id,
+            prev_id: Some(pu),
+            ts_ms: 0,
+        };
+        let evs = &mut t.evs;
+        t.b.on_diff(&mut t.c, 1, 0, head, LV, &mut |e| evs.push(e))
+    }
+
+    #[test]
+    fn usdm_pu_must_equal_the_previous_u() {
+        // Ids not consecutive across events (the futures stream): the spot rule would call
+        // every one of these a gap.
+        let mut t = usdm();
+        for (u0, u1, pu) in [(100, 105, 90), (108, 110, 105), (115, 120, 110)] {
+            assert_eq!(fdiff(&mut t, u0, u1, pu), Verdict::Buffered);
+        }
+        // snapshot 109: 100-105 dropped, 108-110 straddles it, 115-120 continues by pu
+        assert_eq!(t.snap(109), Verdict::Snapshot);
+        assert_eq!(t.commits(), vec![109, 110, 120]);
+        assert_eq!(fdiff(&mut t, 125, 130, 120), Verdict::Applied);
+        assert_eq!(fdiff(&mut t, 126, 130, 125), Verdict::Stale, "u not above");
+        // pu not the previous u: updates were lost
+        assert_eq!(fdiff(&mut t, 140, 150, 135), Verdict::Gap);
+        assert_eq!(t.b.sb.state, BookState::Resyncing);
+        assert_eq!((t.c.gaps, t.c.resyncs), (1, 1));
+        // the diff that revealed the gap waits in the buffer for the next snapshot
+        assert_eq!(fdiff(&mut t, 152, 155, 150), Verdict::Buffered);
+        assert_eq!(t.snap(150), Verdict::Snapshot);
+        assert_eq!(t.commits(), vec![109, 110, 120, 130, 150, 155]);
+    }
+
+    #[test]
+    fn usdm_snapshot_at_an_event_boundary_or_too_old() {
+        // u == lastUpdateId: that event is in the snapshot; the next continues it by pu.
+        let mut t = usdm();
+        fdiff(&mut t, 100, 105, 90);
+        fdiff(&mut t, 110, 112, 105);
+        assert_eq!(t.snap(105), Verdict::Snapshot);
+        assert_eq!(t.commits(), vec![105, 112]);
+        // a snapshot older than the first buffered event that neither straddles nor is continued
+        let mut t = usdm();
+        fdiff(&mut t, 200, 205, 190);
+        assert_eq!(t.snap(195), Verdict::SnapshotTooOld);
+        assert_eq!(t.snap(199), Verdict::SnapshotTooOld);
+        assert_eq!(t.snap(190), Verdict::Snapshot, "pu == lastUpdateId");
+        assert_eq!(t.commits(), vec![190, 205]);
+        // the first diff after a snapshot with no buffer: straddling or pu
+        let mut t = usdm();
+        t.snap(50);
+        assert_eq!(fdiff(&mut t, 45, 55, 40), Verdict::Applied);
+        let mut t = usdm();
+        t.snap(50);
+        assert_eq!(fdiff(&mut t, 60, 70, 55), Verdict::Gap);
     }
 }

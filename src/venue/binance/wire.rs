@@ -45,6 +45,8 @@ pub enum Frame {
         book: usize,
         first_id: u64,
         last_id: u64,
+        /// `pu` (USD-M futures): the previous event's `u`.
+        prev_id: Option<u64>,
         ts_ms: u64,
         /// Levels left out because they are off the instrument's grid.
         off_grid: u32,
@@ -107,6 +109,10 @@ pub fn read(
             if last_id < first_id {
                 return Err(FrameError::Missing("u (not below U)"));
             }
+            let prev_id = match ev.get("pu") {
+                None => None,
+                pu => Some(u64_of(pu).ok_or(FrameError::Missing("pu"))?),
+            };
             let ts_ms = u64_of(ev.get("E")).unwrap_or(0);
             levels.clear();
             let bids = ev
@@ -123,6 +129,7 @@ pub fn read(
                 book,
                 first_id,
                 last_id,
+                prev_id,
                 ts_ms,
                 off_grid,
             })
@@ -299,6 +306,7 @@ struct Ev<'i> {
     s: Option<&'i [u8]>,
     first: Option<Option<u64>>,
     last: Option<Option<u64>>,
+    prev: Option<Option<u64>>,
     time: Option<Option<u64>>,
     trade_time: Option<Option<u64>>,
     p: Option<&'i [u8]>,
@@ -322,6 +330,7 @@ impl Default for Ev<'_> {
             s: None,
             first: None,
             last: None,
+            prev: None,
             time: None,
             trade_time: None,
             p: None,
@@ -433,6 +442,7 @@ impl<R: FnMut(&str) -> Scan<Option<Route>>> Ctx<'_, R> {
             b"s" => once(&mut ev.s, s.string()?),
             b"U" => once(&mut ev.first, s.u64_of()?),
             b"u" => once(&mut ev.last, s.u64_of()?),
+            b"pu" => once(&mut ev.prev, s.u64_of()?),
             b"E" => once(&mut ev.time, s.u64_of()?),
             b"T" => once(&mut ev.trade_time, s.u64_of()?),
             b"p" => once(&mut ev.p, s.string()?),
@@ -594,10 +604,16 @@ pub fn read_fast(
                     }
                 };
             }
+            let prev_id = match ev.prev {
+                None => None,
+                Some(Some(pu)) => Some(pu),
+                Some(None) => return Err(GiveUp),
+            };
             Ok(Frame::Depth {
                 book,
                 first_id,
                 last_id,
+                prev_id,
                 ts_ms: ev.time.flatten().unwrap_or(0),
                 off_grid,
             })
