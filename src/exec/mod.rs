@@ -9,6 +9,7 @@
 
 pub mod gateway;
 pub mod ledger;
+pub mod live;
 pub mod mirror;
 pub mod orders;
 pub mod paper;

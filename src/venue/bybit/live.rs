@@ -32,23 +32,17 @@
 
 use crate::exec::gateway::Gateway;
 use crate::exec::ledger::value;
+use crate::exec::live::{flush, DryRunJournal, Front, HttpConn, IoEvent, IoReq, SendError};
 use crate::exec::orders::{exec_id_hash, ClientIds, OrderTable, VenueEvent};
 use crate::exec::rate::TokenBucket;
 use crate::instrument::Instrument;
 use crate::msg::{
-    BookUpdate, ExecKind, ExecReport, Liquidity, Money, OrderCmd, OrderSide, RejectReason, Tif,
-    TradePrint,
+    BookUpdate, ExecReport, Liquidity, Money, OrderCmd, OrderSide, RejectReason, Tif, TradePrint,
 };
-use crate::net::rest::Stream;
-use crate::net::{mono_ns, tls, Backoff, Keepalive, Scheme, Url, WsClient, WsConfig, XorShift64};
-use rustls::{ClientConnection, StreamOwned};
+use crate::net::{mono_ns, Backoff, Keepalive, WsClient, WsConfig};
 use serde_json::Value;
-use std::io::{self, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::private::{ret, BybitRequests, CANCEL_ALL_PATH, CANCEL_PATH, CREATE_PATH};
@@ -57,175 +51,11 @@ use crate::config::OnStart;
 use crate::exec::ledger::Ledger;
 use crate::instrument::Market;
 
-/// Slots of the rings between the order stage and the I/O thread.
-pub const RING: usize = 4096;
-/// Orders the table holds (working and recently finished).
-pub const TABLE: usize = 1024;
-/// An idle REST connection gets a signed query this often by default (the venue closes idle
-/// ones).
-pub const KEEP_WARM: Duration = Duration::from_secs(15);
-
-/// Everything the gateway needs (from `[live]`, `[market]` and the credentials).
-#[derive(Clone)]
-pub struct LiveSettings {
-    pub inst: Instrument,
-    /// `https://api.bybit.com` or the simulator's `https://127.0.0.1:PORT`.
-    pub rest_url: String,
-    /// `wss://stream.bybit.com/v5/private` or the simulator's.
-    pub private_ws_url: String,
-    pub ca_file: Option<PathBuf>,
-    pub api_key: String,
-    pub api_secret: String,
-    pub recv_window_ms: u32,
-    pub request_timeout: Duration,
-    pub connect_timeout: Duration,
-    pub order_rate_per_sec: u32,
-    /// An idle REST connection gets a signed query after this long ([`KEEP_WARM`]).
-    pub keep_warm: Duration,
-    pub dry_run: bool,
-    /// Where the dry run journals its signed requests.
-    pub journal_dir: PathBuf,
-    /// Client order ids' start part (wall-clock ms of the start): unique across restarts.
-    pub start_ms: u64,
-    /// Client order ids start with `<client_id_prefix>-` (`[live] client_id_prefix`): how a
-    /// restarted process recognises its own orders.
-    pub client_id_prefix: String,
-    /// What start-up reconciliation does with our leftover orders (`[live] on_start`).
-    pub on_start: OnStart,
-    /// Continuous reconciliation every this long (`[live] reconcile_interval_ms`).
-    pub reconcile_interval: Duration,
-}
-
-impl std::fmt::Debug for LiveSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LiveSettings")
-            .field("rest_url", &self.rest_url)
-            .field("private_ws_url", &self.private_ws_url)
-            .field("dry_run", &self.dry_run)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Why the gateway did not start.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LiveStartError {
-    /// The venue refused our credentials (or clock): exit code 4.
-    Auth(String),
-    /// The venue could not be reached.
-    Unreachable(String),
-    /// A setting is wrong.
-    Config(String),
-    /// `on_start = "refuse"` and the venue has our orders or a position: exit code 10.
-    Refused(String),
-    /// Start-up reconciliation found what it cannot explain: a risk abort
-    /// (`reconcile_mismatch`, exit code 7).
-    Mismatch(String),
-}
-
-impl std::fmt::Display for LiveStartError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            LiveStartError::Auth(s)
-            | LiveStartError::Unreachable(s)
-            | LiveStartError::Config(s)
-            | LiveStartError::Refused(s)
-            | LiveStartError::Mismatch(s) => f.write_str(s),
-        }
-    }
-}
-
-/// Counters shared by both halves (read by tests and the end-of-run line).
-#[derive(Debug, Default)]
-pub struct LiveStats {
-    pub requests: AtomicU64,
-    pub places: AtomicU64,
-    pub cancels: AtomicU64,
-    pub cancel_alls: AtomicU64,
-    pub queries: AtomicU64,
-    /// Requests without an answer in time (resolved by a query).
-    pub timeouts: AtomicU64,
-    /// Places sent again after a query found them absent at the venue.
-    pub resends: AtomicU64,
-    /// `10006` answers.
-    pub venue_rate_limited: AtomicU64,
-    /// Places refused by our own bucket (not sent).
-    pub local_rate_limited: AtomicU64,
-    pub auth_errors: AtomicU64,
-    pub connects: AtomicU64,
-    /// Keep-warm queries on the idle connection.
-    pub keepalives: AtomicU64,
-    pub ws_fills: AtomicU64,
-    /// Cancel-all answers received, and the last one's time from the order stage's command to
-    /// the venue's answer (ns).
-    pub cancel_all_acks: AtomicU64,
-    pub last_cancel_all_ns: AtomicU64,
-    /// Requests the I/O thread finished (with `sent` on the hot side: what is in flight).
-    pub finished: AtomicU64,
-    /// Malformed or unexpected frames and answers.
-    pub malformed: AtomicU64,
-}
-
-impl LiveStats {
-    fn inc(a: &AtomicU64) {
-        a.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub fn get(a: &AtomicU64) -> u64 {
-        a.load(Ordering::Relaxed)
-    }
-
-    /// One line for the end of the run.
-    pub fn line(&self) -> String {
-        let g = Self::get;
-        format!(
-            "bybit live: requests={} places={} cancels={} cancel_alls={} queries={} timeouts={} resends={} venue_rate_limited={} local_rate_limited={} auth_errors={} connects={} keepalives={} ws_fills={} cancel_all_acks={} last_cancel_all_ack_us={} malformed={}",
-            g(&self.requests),
-            g(&self.places),
-            g(&self.cancels),
-            g(&self.cancel_alls),
-            g(&self.queries),
-            g(&self.timeouts),
-            g(&self.resends),
-            g(&self.venue_rate_limited),
-            g(&self.local_rate_limited),
-            g(&self.auth_errors),
-            g(&self.connects),
-            g(&self.keepalives),
-            g(&self.ws_fills),
-            g(&self.cancel_all_acks),
-            g(&self.last_cancel_all_ns) / 1000,
-            g(&self.malformed),
-        )
-    }
-}
-
-/// A command for the I/O thread: the order stage's command as it came, and the time it was
-/// handed over (a cancel-all's trigger time, for the trigger → cancel-ack figure).
-#[derive(Debug, Clone, Copy)]
-struct IoReq {
-    cmd: OrderCmd,
-    t_ns: u64,
-}
-#[derive(Debug, Clone, Copy)]
-enum IoEvent {
-    Venue { id: u64, ev: VenueEvent },
-    CancelAllAck { t_ns: u64 },
-}
+pub use crate::exec::live::{LiveSettings, LiveStartError, LiveStats, KEEP_WARM, RING, TABLE};
 
 /// The order stage's side of the Bybit live gateway.
 pub struct BybitLive {
-    table: OrderTable,
-    tx: rtrb::Producer<IoReq>,
-    rx: rtrb::Consumer<IoEvent>,
-    stats: Arc<LiveStats>,
-    stop: Arc<AtomicBool>,
-    io: Option<JoinHandle<()>>,
-    scratch: Vec<u64>,
-    /// A cancel-all (its command time) that found the ring full: sent from `poll`.
-    cancel_all_due: Option<u64>,
-    sent: u64,
-    position: i64,
-    cash: Money,
+    front: Front,
     report: Option<StartReport>,
     recon: Arc<ReconView>,
 }
@@ -259,26 +89,16 @@ impl BybitLive {
             cash = -r.position.basis;
             Some(r)
         };
-        let (tx, req_rx) = rtrb::RingBuffer::new(RING);
-        let (ev_tx, rx) = rtrb::RingBuffer::new(RING);
-        let stop = Arc::new(AtomicBool::new(false));
-        let stop2 = stop.clone();
-        let handle = std::thread::Builder::new()
-            .name("obi-bybit-io".into())
-            .spawn(move || io.run(req_rx, ev_tx, &stop2))
-            .map_err(|e| LiveStartError::Config(format!("cannot start the I/O thread: {e}")))?;
-        Ok(BybitLive {
+        let front = Front::start(
+            "obi-bybit-io",
             table,
-            tx,
-            rx,
             stats,
-            stop,
-            io: Some(handle),
-            scratch: Vec::with_capacity(TABLE),
-            cancel_all_due: None,
-            sent: 0,
             position,
             cash,
+            move |rx, tx, stop| io.run(rx, tx, stop),
+        )?;
+        Ok(BybitLive {
+            front,
             report,
             recon,
         })
@@ -295,29 +115,11 @@ impl BybitLive {
     }
 
     pub fn stats(&self) -> Arc<LiveStats> {
-        self.stats.clone()
+        self.front.stats()
     }
 
     pub fn table(&self) -> &OrderTable {
-        &self.table
-    }
-
-    fn push(&mut self, r: IoReq) -> bool {
-        if self.tx.push(r).is_ok() {
-            self.sent += 1;
-            true
-        } else {
-            false
-        }
-    }
-}
-
-impl Drop for BybitLive {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(h) = self.io.take() {
-            let _ = h.join();
-        }
+        self.front.table()
     }
 }
 
@@ -327,124 +129,19 @@ impl Gateway for BybitLive {
     fn on_trade(&mut self, _t: &TradePrint, _out: &mut impl FnMut(ExecReport)) {}
 
     fn on_cmd(&mut self, _decided_ns: u64, cmd: OrderCmd, out: &mut impl FnMut(ExecReport)) {
-        let now = crate::clock::now_ns();
-        match cmd {
-            OrderCmd::Place {
-                id, side, px, qty, ..
-            } => {
-                if self.table.place(id, side, px, qty).is_err() {
-                    out(ExecReport {
-                        id,
-                        ts_ns: now,
-                        kind: ExecKind::Rejected {
-                            reason: RejectReason::Invalid,
-                        },
-                    });
-                    return;
-                }
-                if !self.push(IoReq { cmd, t_ns: now }) {
-                    self.table.apply(
-                        id,
-                        now,
-                        VenueEvent::Rejected {
-                            reason: RejectReason::Network,
-                        },
-                        out,
-                    );
-                }
-            }
-            OrderCmd::Cancel { id } => {
-                if !self.table.cancel_sent(id) {
-                    out(ExecReport {
-                        id,
-                        ts_ns: now,
-                        kind: ExecKind::CancelRejected {
-                            reason: RejectReason::UnknownOrder,
-                        },
-                    });
-                    return;
-                }
-                if !self.push(IoReq { cmd, t_ns: now }) {
-                    self.table.apply(
-                        id,
-                        now,
-                        VenueEvent::CancelRejected {
-                            reason: RejectReason::Network,
-                        },
-                        out,
-                    );
-                }
-            }
-            OrderCmd::CancelAll => {
-                self.scratch.clear();
-                for o in self.table.working() {
-                    if self.scratch.len() < self.scratch.capacity() {
-                        self.scratch.push(o.id);
-                    }
-                }
-                for i in 0..self.scratch.len() {
-                    let id = self.scratch[i];
-                    self.table.cancel_sent(id);
-                }
-                // A full ring cannot drop the kill switch's cancel-all: `poll` retries it until
-                // it goes out (spinning here could deadlock with an I/O thread waiting for room
-                // on the report ring, which only `poll` drains).
-                let t_ns = self.cancel_all_due.unwrap_or(now);
-                if !self.push(IoReq { cmd, t_ns }) {
-                    self.cancel_all_due = Some(t_ns);
-                }
-            }
-        }
+        self.front.on_cmd(cmd, out)
     }
 
     fn poll(&mut self, out: &mut impl FnMut(ExecReport)) -> bool {
-        let mut did = false;
-        if let Some(t_ns) = self.cancel_all_due {
-            if self.push(IoReq {
-                cmd: OrderCmd::CancelAll,
-                t_ns,
-            }) {
-                self.cancel_all_due = None;
-                did = true;
-            }
-        }
-        while let Ok(e) = self.rx.pop() {
-            did = true;
-            match e {
-                IoEvent::Venue { id, ev } => {
-                    let now = crate::clock::now_ns();
-                    let side = self.table.get(id).map(|o| o.side);
-                    let (pos, cash) = (&mut self.position, &mut self.cash);
-                    self.table.apply(id, now, ev, &mut |r: ExecReport| {
-                        if let (ExecKind::Fill { px, qty, fee, .. }, Some(side)) = (r.kind, side) {
-                            let s = match side {
-                                OrderSide::Buy => 1i64,
-                                OrderSide::Sell => -1,
-                            };
-                            *pos += s * qty;
-                            *cash -= s as i128 * value(px, qty) + fee;
-                        }
-                        out(r)
-                    });
-                }
-                IoEvent::CancelAllAck { t_ns } => {
-                    let d = crate::clock::now_ns().saturating_sub(t_ns);
-                    self.stats.last_cancel_all_ns.store(d, Ordering::Relaxed);
-                    LiveStats::inc(&self.stats.cancel_all_acks);
-                }
-            }
-        }
-        did
+        self.front.poll(out)
     }
 
     fn balance(&self) -> (i64, Money) {
-        (self.position, self.cash)
+        self.front.balance()
     }
 
     fn busy(&self) -> bool {
-        self.cancel_all_due.is_some()
-            || self.sent != self.stats.finished.load(Ordering::Acquire)
-            || self.table.working().next().is_some()
+        self.front.busy()
     }
 }
 
@@ -463,199 +160,28 @@ struct Answer {
     body: Value,
 }
 
-#[derive(Debug)]
-enum SendError {
-    /// No (complete) answer in time: the request may or may not have been executed.
-    Timeout,
-    /// The connection failed before the request was written: it was not sent.
-    NotSent(String),
-    /// The connection failed after writing: as ambiguous as a time-out.
-    Broken(String),
-}
-
-/// The persistent REST connection.
+/// The persistent REST connection, its answers read as Bybit's.
 struct Rest {
-    url: Url,
-    tls: Option<Arc<rustls::ClientConfig>>,
-    conn: Option<Stream>,
-    buf: Vec<u8>,
-    backoff: Backoff,
-    rng: XorShift64,
-    failures: u32,
-    next_try_ns: u64,
-    timeout: Duration,
-    stats: Arc<LiveStats>,
-    /// When the connection last carried a request (monotonic).
-    last_used_ns: u64,
+    http: HttpConn,
 }
 
 impl Rest {
-    fn connect(&mut self) -> Result<(), String> {
-        let now = mono_ns();
-        if now < self.next_try_ns {
-            std::thread::sleep(Duration::from_nanos(self.next_try_ns - now));
-        }
-        match self.try_connect() {
-            Ok(s) => {
-                self.conn = Some(s);
-                self.failures = 0;
-                LiveStats::inc(&self.stats.connects);
-                Ok(())
-            }
-            Err(e) => {
-                let d = self.backoff.delay_ns(self.failures, &mut self.rng);
-                self.failures = self.failures.saturating_add(1);
-                self.next_try_ns = mono_ns() + d;
-                Err(e)
-            }
-        }
-    }
-
-    fn try_connect(&self) -> Result<Stream, String> {
-        let auth = self.url.authority();
-        let addr = (self.url.host.as_str(), self.url.port)
-            .to_socket_addrs()
-            .map_err(|e| format!("{auth}: {e}"))?
-            .next()
-            .ok_or_else(|| format!("{auth}: no address"))?;
-        let tcp = TcpStream::connect_timeout(&addr, self.timeout)
-            .map_err(|e| format!("{auth}: connect: {e}"))?;
-        tcp.set_nodelay(true).map_err(|e| e.to_string())?;
-        tcp.set_write_timeout(Some(self.timeout))
-            .map_err(|e| e.to_string())?;
-        match &self.tls {
-            None => Ok(Stream::Plain(tcp)),
-            Some(cfg) => {
-                let name = tls::server_name(&self.url.host).map_err(|e| e.to_string())?;
-                let conn = ClientConnection::new(cfg.clone(), name)
-                    .map_err(|e| format!("{auth}: TLS: {e}"))?;
-                let mut s = StreamOwned::new(conn, tcp);
-                s.sock
-                    .set_read_timeout(Some(self.timeout))
-                    .map_err(|e| e.to_string())?;
-                while s.conn.is_handshaking() {
-                    s.conn
-                        .complete_io(&mut s.sock)
-                        .map_err(|e| match tls::rustls_error(&e) {
-                            Some(t) => tls::describe(t, &auth),
-                            None => format!("{auth}: TLS handshake: {e}"),
-                        })?;
-                }
-                Ok(Stream::Tls(Box::new(s)))
-            }
-        }
-    }
-
-    /// Writes `req` and reads its answer within the time-out. A time-out or a broken
-    /// connection drops the connection (the next request reconnects).
     fn send(&mut self, req: &[u8]) -> Result<Answer, SendError> {
-        if self.conn.is_none() {
-            self.connect().map_err(SendError::NotSent)?;
-        }
-        LiveStats::inc(&self.stats.requests);
-        self.last_used_ns = mono_ns();
-        let deadline = Instant::now() + self.timeout;
-        let r = self.exchange(req, deadline);
-        if r.is_err() {
-            self.conn = None;
-        }
-        r
-    }
-
-    fn exchange(&mut self, req: &[u8], deadline: Instant) -> Result<Answer, SendError> {
-        let conn = self.conn.as_mut().expect("connected");
-        if let Err(e) = conn.write_all(req).and_then(|()| conn.flush()) {
-            // A keep-alive connection the server closed while idle: nothing went out.
-            return Err(SendError::NotSent(format!("write: {e}")));
-        }
-        self.buf.clear();
-        let mut chunk = [0u8; 8192];
-        let mut head_end = None;
-        let mut want = usize::MAX;
-        loop {
-            if head_end.is_none() {
-                if let Some(p) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                    head_end = Some(p + 4);
-                    let len = content_length(&self.buf[..p]).unwrap_or(0);
-                    want = p + 4 + len;
-                }
-            }
-            if self.buf.len() >= want {
-                break;
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(SendError::Timeout);
-            }
-            let _ = conn.tcp().set_read_timeout(Some(left));
-            match conn.read(&mut chunk) {
-                Ok(0) => return Err(SendError::Broken("closed by the venue".into())),
-                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    return Err(SendError::Timeout)
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(SendError::Broken(format!("read: {e}"))),
-            }
-        }
-        let he = head_end.unwrap_or(0);
-        let head = std::str::from_utf8(&self.buf[..he]).unwrap_or("");
-        let status = head
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        let header = |name: &str| {
-            head.lines().find_map(|l| {
-                let (n, v) = l.split_once(':')?;
-                n.trim()
-                    .eq_ignore_ascii_case(name)
-                    .then(|| v.trim().to_string())
-            })
-        };
-        let limit_left = header("X-Bapi-Limit-Status").and_then(|v| v.parse().ok());
-        let reset_ms = header("X-Bapi-Limit-Reset-Timestamp").and_then(|v| v.parse().ok());
-        let close = header("Connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
-        let body: Value = serde_json::from_slice(&self.buf[he..want]).unwrap_or(Value::Null);
+        let a = self.http.send(req)?;
+        let limit_left = a.header("X-Bapi-Limit-Status").and_then(|v| v.parse().ok());
+        let reset_ms = a
+            .header("X-Bapi-Limit-Reset-Timestamp")
+            .and_then(|v| v.parse().ok());
+        let body: Value = serde_json::from_slice(a.body).unwrap_or(Value::Null);
         let code = body.get("retCode").and_then(Value::as_i64).unwrap_or(-1);
-        if close {
-            self.conn = None;
-        }
         Ok(Answer {
-            status,
+            status: a.status,
             limit_left,
             reset_ms,
             code,
             body,
         })
     }
-}
-
-impl std::fmt::Display for SendError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            SendError::Timeout => f.write_str("no answer in time"),
-            SendError::NotSent(e) => write!(f, "not sent: {e}"),
-            SendError::Broken(e) => write!(f, "connection broken after sending: {e}"),
-        }
-    }
-}
-
-fn content_length(head: &[u8]) -> Option<usize> {
-    let head = std::str::from_utf8(head).ok()?;
-    head.lines().find_map(|l| {
-        let (n, v) = l.split_once(':')?;
-        if n.trim().eq_ignore_ascii_case("content-length") {
-            v.trim().parse().ok()
-        } else {
-            None
-        }
-    })
 }
 
 fn wall_ms() -> u64 {
@@ -699,8 +225,7 @@ struct Io {
     /// Order requests wait until this monotonic time after a `10006`.
     blocked_until_ns: u64,
     dry_run: bool,
-    journal: Option<std::fs::File>,
-    journal_dir: PathBuf,
+    journal: DryRunJournal,
     stats: Arc<LiveStats>,
     events: Vec<IoEvent>,
     /// Orders adopted at start-up: their local ids and client ids (an earlier start's).
@@ -744,22 +269,16 @@ impl Io {
         recon: Arc<ReconView>,
     ) -> Result<Io, LiveStartError> {
         let cfg_err = |e: String| LiveStartError::Config(e);
-        let url = Url::parse(&s.rest_url).map_err(|e| cfg_err(format!("live.rest_url: {e}")))?;
-        let tls_cfg = match url.scheme {
-            Scheme::Https => Some(
-                tls::client_config(s.ca_file.as_deref())
-                    .map_err(|e| cfg_err(format!("market.ca_file: {e}")))?,
-            ),
-            Scheme::Http => None,
-            _ => {
-                return Err(cfg_err(format!(
-                    "live.rest_url: expected https:// (or http://), got {}",
-                    s.rest_url
-                )))
-            }
-        };
+        let http = HttpConn::new(
+            &s.rest_url,
+            s.ca_file.as_deref(),
+            s.request_timeout,
+            stats.clone(),
+            s.start_ms,
+        )
+        .map_err(cfg_err)?;
         let req = BybitRequests::new(
-            &url.host_header(),
+            &http.url.host_header(),
             &s.api_key,
             s.api_secret.as_bytes(),
             s.recv_window_ms,
@@ -792,23 +311,7 @@ impl Io {
             inst: s.inst,
             req,
             ids: ClientIds::new(&s.client_id_prefix, s.start_ms),
-            rest: Rest {
-                url,
-                tls: tls_cfg,
-                conn: None,
-                buf: Vec::with_capacity(64 * 1024),
-                backoff: Backoff {
-                    initial: Duration::from_millis(50),
-                    max: Duration::from_secs(5),
-                    ..Backoff::default()
-                },
-                rng: XorShift64::new(s.start_ms),
-                failures: 0,
-                next_try_ns: 0,
-                timeout: s.request_timeout,
-                stats: stats.clone(),
-                last_used_ns: 0,
-            },
+            rest: Rest { http },
             ws,
             ws_ready: false,
             ws_auth_failed: false,
@@ -819,8 +322,7 @@ impl Io {
             keep_warm_ns: s.keep_warm.as_nanos() as u64,
             blocked_until_ns: 0,
             dry_run: s.dry_run,
-            journal: None,
-            journal_dir: s.journal_dir.clone(),
+            journal: DryRunJournal::new(s.journal_dir.clone()),
             stats,
             events: Vec::with_capacity(64),
             adopted: Vec::new(),
@@ -844,7 +346,7 @@ impl Io {
             .req
             .query_open(wall_ms())
             .map_err(|e| LiveStartError::Config(e.to_string()))?;
-        let what = self.rest.url.authority();
+        let what = self.rest.http.url.authority();
         match self.rest.send(r.bytes()) {
             Ok(a) if a.code == ret::OK => {}
             Ok(a) if ret::is_auth(a.code) => {
@@ -872,7 +374,7 @@ impl Io {
             if self.ws_auth_failed {
                 return Err(LiveStartError::Auth(format!(
                     "{}: the private stream refused our API credentials",
-                    self.rest.url.authority()
+                    self.rest.http.url.authority()
                 )));
             }
             if Instant::now() >= deadline {
@@ -1282,7 +784,7 @@ impl Io {
             }
             if !did
                 && !self.dry_run
-                && mono_ns().saturating_sub(self.rest.last_used_ns) > self.keep_warm_ns
+                && mono_ns().saturating_sub(self.rest.http.last_used_ns) > self.keep_warm_ns
             {
                 self.keep_warm();
             }
@@ -1293,7 +795,7 @@ impl Io {
         if let Some(ws) = &mut self.ws {
             ws.close();
         }
-        println!("{}", self.stats.line());
+        println!("{}", self.stats.line("bybit"));
     }
 
     /// A signed query of the open orders on the idle connection: keeps it (and the TLS
@@ -1320,22 +822,7 @@ impl Io {
     }
 
     fn flush(&mut self, tx: &mut rtrb::Producer<IoEvent>, stop: &AtomicBool) {
-        for e in self.events.drain(..) {
-            // The order stage drains this ring every turn; wait for room rather than lose a fill.
-            let mut e = e;
-            loop {
-                match tx.push(e) {
-                    Ok(()) => break,
-                    Err(rtrb::PushError::Full(back)) => {
-                        if stop.load(Ordering::SeqCst) {
-                            return;
-                        }
-                        e = back;
-                        std::thread::yield_now();
-                    }
-                }
-            }
-        }
+        flush(&mut self.events, tx, stop)
     }
 
     /// Reports `ev` for our order `id` to the order stage; a fill whose execution id was
@@ -1531,23 +1018,7 @@ impl Io {
     }
 
     fn journal(&mut self, path: &str, ts_ms: u64, payload: &[u8], sig: &[u8]) {
-        if self.journal.is_none() {
-            let _ = std::fs::create_dir_all(&self.journal_dir);
-            self.journal = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(self.journal_dir.join("dry-run-requests.jsonl"))
-                .ok();
-        }
-        if let Some(f) = &mut self.journal {
-            let line = serde_json::json!({
-                "ts_ms": ts_ms,
-                "path": path,
-                "payload": String::from_utf8_lossy(payload),
-                "signature": String::from_utf8_lossy(sig),
-            });
-            let _ = writeln!(f, "{line}");
-        }
+        self.journal.write(path, ts_ms, payload, sig)
     }
 
     #[allow(clippy::too_many_arguments)]
