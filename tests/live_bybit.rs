@@ -563,7 +563,7 @@ fn live_mode_on_a_venue_without_a_live_gateway_refuses_naming_it() {
     let cfg = dir.join("cc.toml");
     std::fs::write(
         &cfg,
-        "mode = \"live\"\n[market]\nvenue = \"coincheck\"\nsymbol = \"btc_jpy\"\n[ops]\nhttp_addr = \"off\"\n",
+        "mode = \"live\"\n[market]\nvenue = \"bitbank\"\nsymbol = \"btc_jpy\"\n[ops]\nhttp_addr = \"off\"\n",
     )
     .unwrap();
     let out = live_command(&cfg, SECRET)
@@ -573,7 +573,7 @@ fn live_mode_on_a_venue_without_a_live_gateway_refuses_naming_it() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains("venue coincheck") && stderr.contains("bybit only"),
+        stderr.contains("venue bitbank") && stderr.contains("bybit and coincheck only"),
         "{stderr}"
     );
 }

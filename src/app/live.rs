@@ -1,10 +1,11 @@
 //! `mode = "live"`: the venue's live gateway for `obi-scalp run`.
 //!
 //! Called by `app::run` after the live gate (`mode = "live"`, `OBI_SCALP_LIVE=yes`, the API
-//! credentials) has passed. Bybit (linear and spot) has a live gateway
-//! ([`crate::venue::bybit::live`]); every other venue refuses with an error naming it.
-//! Start-up checks the credentials with a signed query before anything trades: a refusal
-//! (`10003`, `10004`, ...) is exit code 4 (`auth`), an unreachable venue exit code 5.
+//! credentials) has passed. Bybit (linear and spot, [`crate::venue::bybit::live`]) and
+//! Coincheck (`btc_jpy`, [`crate::venue::coincheck::live`]) have a live gateway; every other
+//! venue refuses with an error naming it. Start-up checks the credentials with a signed query
+//! before anything trades: a refusal (`10003`, `10004`, `invalid authentication`, ...) is
+//! exit code 4 (`auth`), an unreachable venue exit code 5.
 
 use super::AppError;
 use crate::config::{Adopted, AdoptedOrder};
@@ -14,6 +15,7 @@ use crate::instrument::Venue;
 use crate::ops::{AuditEvent, AuditKind, AuditSender, Exit, SecretStore};
 use crate::venue::bybit::live::{BybitLive, LiveSettings, LiveStartError};
 use crate::venue::bybit::recon::{StartReport, VenueOrder};
+use crate::venue::coincheck::live::CoincheckLive;
 use std::time::Duration;
 
 /// The gateway for `cfg` (`None` in paper mode: the paper exchange).
@@ -26,11 +28,11 @@ pub fn gateway_for(
         return Ok(None);
     }
     let inst = cfg.market.instrument;
-    if inst.key.venue != Venue::Bybit {
+    if !matches!(inst.key.venue, Venue::Bybit | Venue::Coincheck) {
         return Err(AppError::exit(
             Exit::Config,
             format!(
-                "live order entry is not available for venue {} in this build (bybit only): \
+                "live order entry is not available for venue {} in this build (bybit and coincheck only): \
                  run mode = \"paper\"",
                 inst.key.venue
             ),
@@ -59,6 +61,20 @@ pub fn gateway_for(
         on_start: l.on_start,
         reconcile_interval: Duration::from_millis(l.reconcile_interval_ms),
     };
+    if inst.key.venue == Venue::Coincheck {
+        let g = CoincheckLive::start(
+            settings,
+            Duration::from_millis(l.poll_fast_ms),
+            Duration::from_millis(l.poll_slow_ms),
+        )
+        .map_err(start_error)?;
+        tracing::info!(
+            dry_run = l.dry_run,
+            rest = %l.rest_url,
+            "live order entry: coincheck gateway started"
+        );
+        return Ok(Some(OrderGateway::Coincheck(Box::new(g))));
+    }
     let g = BybitLive::start(settings).map_err(|e| {
         if let LiveStartError::Refused(m) | LiveStartError::Mismatch(m) = &e {
             let outcome = if matches!(e, LiveStartError::Refused(_)) {
@@ -79,7 +95,21 @@ pub fn gateway_for(
         }
         e
     });
-    let g = g.map_err(|e| match e {
+    let g = g.map_err(start_error)?;
+    if let Some(r) = g.start_report() {
+        audit_start(audit, &inst, r);
+    }
+    tracing::info!(
+        dry_run = l.dry_run,
+        rest = %l.rest_url,
+        "live order entry: bybit gateway started"
+    );
+    Ok(Some(OrderGateway::Bybit(Box::new(g))))
+}
+
+/// The exit code and message of a gateway that did not start.
+fn start_error(e: LiveStartError) -> AppError {
+    match e {
         LiveStartError::Auth(m) => AppError::exit(Exit::Auth, format!("venue auth failed: {m}")),
         LiveStartError::Unreachable(m) => {
             AppError::exit(Exit::VenueUnreachable, format!("venue unreachable: {m}"))
@@ -93,16 +123,7 @@ pub fn gateway_for(
             Exit::RiskAbort,
             format!("risk abort: start-up reconciliation: {m}"),
         ),
-    })?;
-    if let Some(r) = g.start_report() {
-        audit_start(audit, &inst, r);
     }
-    tracing::info!(
-        dry_run = l.dry_run,
-        rest = %l.rest_url,
-        "live order entry: bybit gateway started"
-    );
-    Ok(Some(OrderGateway::Bybit(Box::new(g))))
 }
 
 /// What the trader starts from after start-up reconciliation.

@@ -215,6 +215,10 @@ pub struct LiveConfig {
     /// How often the venue's balance, position and open orders are read and compared with
     /// our ledger and order table (and after every reconnect of the private stream).
     pub reconcile_interval_ms: u64,
+    /// Venues without a private stream (Coincheck): fills are polled every `poll_fast_ms`
+    /// while orders work, the interval doubling up to `poll_slow_ms` while idle.
+    pub poll_fast_ms: u64,
+    pub poll_slow_ms: u64,
     /// Set by `run` after start-up reconciliation: what was adopted from the venue (the
     /// trader starts from it). Never read from the file.
     pub adopted: Option<Adopted>,

@@ -564,8 +564,19 @@ impl RawConfig {
                 5000,
                 &(100..=3_600_000),
             )?,
+            poll_fast_ms: lv.whole_ms("poll_fast_ms", 100, &(1..=60_000))?,
+            poll_slow_ms: lv.whole_ms("poll_slow_ms", 2000, &(1..=600_000))?,
             adopted: None,
         };
+        if live.poll_fast_ms > live.poll_slow_ms {
+            return Err(ConfigError::new(
+                "live.poll_fast_ms",
+                format!(
+                    "must be at most live.poll_slow_ms ({} ms), got {} ms",
+                    live.poll_slow_ms, live.poll_fast_ms
+                ),
+            ));
+        }
         lv.finish()?;
 
         // [pipeline]

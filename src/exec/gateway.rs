@@ -55,6 +55,7 @@ pub trait Gateway {
 pub enum OrderGateway {
     Paper(PaperExchange),
     Bybit(Box<crate::venue::bybit::live::BybitLive>),
+    Coincheck(Box<crate::venue::coincheck::live::CoincheckLive>),
 }
 
 impl Gateway for OrderGateway {
@@ -63,6 +64,7 @@ impl Gateway for OrderGateway {
         match self {
             OrderGateway::Paper(g) => Gateway::on_book(g, upd, out),
             OrderGateway::Bybit(g) => g.on_book(upd, out),
+            OrderGateway::Coincheck(g) => g.on_book(upd, out),
         }
     }
 
@@ -71,6 +73,7 @@ impl Gateway for OrderGateway {
         match self {
             OrderGateway::Paper(g) => Gateway::on_trade(g, t, out),
             OrderGateway::Bybit(g) => g.on_trade(t, out),
+            OrderGateway::Coincheck(g) => g.on_trade(t, out),
         }
     }
 
@@ -79,6 +82,7 @@ impl Gateway for OrderGateway {
         match self {
             OrderGateway::Paper(g) => Gateway::on_cmd(g, decided_ns, cmd, out),
             OrderGateway::Bybit(g) => g.on_cmd(decided_ns, cmd, out),
+            OrderGateway::Coincheck(g) => g.on_cmd(decided_ns, cmd, out),
         }
     }
 
@@ -87,6 +91,7 @@ impl Gateway for OrderGateway {
         match self {
             OrderGateway::Paper(_) => false,
             OrderGateway::Bybit(g) => g.poll(out),
+            OrderGateway::Coincheck(g) => g.poll(out),
         }
     }
 
@@ -94,6 +99,7 @@ impl Gateway for OrderGateway {
         match self {
             OrderGateway::Paper(g) => Gateway::balance(g),
             OrderGateway::Bybit(g) => g.balance(),
+            OrderGateway::Coincheck(g) => g.balance(),
         }
     }
 
@@ -101,6 +107,7 @@ impl Gateway for OrderGateway {
         match self {
             OrderGateway::Paper(_) => false,
             OrderGateway::Bybit(g) => g.busy(),
+            OrderGateway::Coincheck(g) => g.busy(),
         }
     }
 }
