@@ -23,103 +23,34 @@
 
 #[path = "common/counting_alloc.rs"]
 mod counting_alloc;
+#[path = "common/live_sim.rs"]
+mod live_sim;
 
 use obi_scalp::exec::Gateway;
 use obi_scalp::instrument::{InstrumentTable, Market, Venue};
 use obi_scalp::msg::{ExecKind, ExecReport, OrderCmd, OrderSide, Tif};
 use obi_scalp::venue::bybit::live::{BybitLive, LiveSettings, LiveStats};
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const KEY: &str = "obiSIMbybitKEY01";
 const SECRET: &str = "obi-sim-bybit-secret-not-a-real-key";
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_obi-scalp")
-}
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use live_sim::{field, live_secs, repo, run_output, RunOut, Sim};
 
 fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("obi-live-bybit-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    live_sim::tmpdir("live-bybit", name)
 }
 
-/// The simulator, killed on drop.
-struct Sim {
-    child: Child,
-    port: u16,
-    ca: PathBuf,
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts the TLS simulator with the test account on a free port; waits for its address line.
 fn start_sim(dir: &Path, faults: &[&str]) -> Sim {
-    let tls = dir.join("sim-tls");
-    let mut cmd = Command::new(bin());
-    cmd.args(["sim", "--venue", "bybit", "--listen", "127.0.0.1:0"])
-        .arg("--tls-self-signed")
-        .arg(&tls)
-        .arg("--account")
-        .arg(repo().join("config/sim-account-bybit.toml"))
-        .args(["--duration", "300"]);
-    for f in faults {
-        cmd.args(["--fault", f]);
-    }
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut port = None;
-    let mut line = String::new();
-    for _ in 0..10 {
-        line.clear();
-        if out.read_line(&mut line).unwrap_or(0) == 0 {
-            break;
-        }
-        if let Some(rest) = line.split("https://127.0.0.1:").nth(1) {
-            port = rest.trim().parse().ok();
-            break;
-        }
-    }
-    // Keep draining its stdout so it never blocks on a full pipe.
-    std::thread::spawn(move || {
-        let mut sink = String::new();
-        while out.read_line(&mut sink).unwrap_or(0) > 0 {
-            sink.clear();
-        }
-    });
-    Sim {
-        child,
-        port: port.expect("simulator printed its address"),
-        ca: tls.join("ca.pem"),
-    }
+    let account = repo().join("config/sim-account-bybit.toml");
+    live_sim::start_sim("bybit", dir, &account, faults)
 }
 
 fn sim_state(sim: &Sim) -> Value {
-    let (status, body) = obi_scalp::net::rest::get(
-        &format!("https://127.0.0.1:{}/sim/state", sim.port),
-        Some(&sim.ca),
-        Duration::from_secs(5),
-    )
-    .unwrap();
-    assert_eq!(status, 200);
-    serde_json::from_slice(&body).unwrap()
+    live_sim::state_at(sim.port, &sim.ca)
 }
 
 /// config/sim-bybit-live.toml pointed at this simulator and this test's directories.
@@ -143,15 +74,9 @@ fn live_config_with(dir: &Path, sim: &Sim, secs: u64, edits: &[(&str, &str)]) ->
     p
 }
 
-struct RunOut {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
 /// `obi-scalp run --config CFG` in live mode with the credentials in the environment only.
 fn live_command(cfg: &Path, secret: &str) -> Command {
-    let mut c = Command::new(bin());
+    let mut c = Command::new(live_sim::bin());
     c.args(["run", "--config"])
         .arg(cfg)
         .env("OBI_SCALP_LIVE", "yes")
@@ -162,25 +87,7 @@ fn live_command(cfg: &Path, secret: &str) -> Command {
 }
 
 fn run_live(cfg: &Path, secret: &str) -> RunOut {
-    let out = live_command(cfg, secret).output().unwrap();
-    RunOut {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-/// `key=value` from the line of stdout starting with `prefix`.
-fn field(stdout: &str, prefix: &str, key: &str) -> String {
-    let line = stdout
-        .lines()
-        .find(|l| l.starts_with(prefix))
-        .unwrap_or_else(|| panic!("no `{prefix}` line in:\n{stdout}"));
-    line.split_whitespace()
-        .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
-        .unwrap_or_else(|| panic!("no {key} in {line}"))
-        .trim_matches('"')
-        .to_string()
+    run_output(live_command(cfg, secret))
 }
 
 fn assert_books_agree(out: &RunOut, st: &Value) {
@@ -198,13 +105,6 @@ fn assert_books_agree(out: &RunOut, st: &Value) {
         "cash change"
     );
     assert_eq!(fees, st["fees_money"].as_str().unwrap(), "fees");
-}
-
-fn live_secs() -> u64 {
-    std::env::var("OBI_LIVE_TEST_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(12)
 }
 
 #[test]
@@ -563,7 +463,7 @@ fn live_mode_on_a_venue_without_a_live_gateway_refuses_naming_it() {
     let cfg = dir.join("cc.toml");
     std::fs::write(
         &cfg,
-        "mode = \"live\"\n[market]\nvenue = \"bitbank\"\nsymbol = \"btc_jpy\"\n[ops]\nhttp_addr = \"off\"\n",
+        "mode = \"live\"\n[market]\nvenue = \"bitflyer\"\nmarket = \"linear\"\nsymbol = \"FX_BTC_JPY\"\nsource = \"live\"\nws_url = \"wss://127.0.0.1:9/\"\n[ops]\nhttp_addr = \"off\"\n",
     )
     .unwrap();
     let out = live_command(&cfg, SECRET)
@@ -573,7 +473,7 @@ fn live_mode_on_a_venue_without_a_live_gateway_refuses_naming_it() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains("venue bitbank") && stderr.contains("bybit and coincheck only"),
+        stderr.contains("venue bitflyer") && stderr.contains("bybit and coincheck only"),
         "{stderr}"
     );
 }

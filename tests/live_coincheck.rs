@@ -18,6 +18,10 @@
 //!   the bot's position, cash and fees equal the simulator's exactly.
 //! - `dry_run_signs_and_journals_without_sending`.
 
+#[path = "common/live_sim.rs"]
+mod live_sim;
+
+use live_sim::{field, live_secs, repo, run_output, state_at, RunOut, Sim};
 use obi_scalp::exec::live::{LiveSettings, LiveStats};
 use obi_scalp::exec::Gateway;
 use obi_scalp::instrument::{Instrument, InstrumentTable, Market, Venue};
@@ -29,21 +33,11 @@ use obi_scalp::sim::SyntheticFeed;
 use obi_scalp::venue::coincheck::live::CoincheckLive;
 use obi_scalp::venue::coincheck::sim_private::CoincheckPrivate;
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const KEY: &str = "obiSIMcoincheckKEY01";
 const SECRET: &str = "obi-sim-coincheck-secret-not-a-real-key";
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_obi-scalp")
-}
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn inst() -> Instrument {
     *InstrumentTable::default()
@@ -52,10 +46,7 @@ fn inst() -> Instrument {
 }
 
 fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("obi-live-cc-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    live_sim::tmpdir("live-cc", name)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -142,17 +133,6 @@ impl InSim {
         )
         .unwrap()
     }
-}
-
-fn state_at(port: u16, ca: &Path) -> Value {
-    let (status, body) = obi_scalp::net::rest::get(
-        &format!("https://127.0.0.1:{port}/sim/state"),
-        Some(ca),
-        Duration::from_secs(5),
-    )
-    .unwrap();
-    assert_eq!(status, 200);
-    serde_json::from_slice(&body).unwrap()
 }
 
 /// Polls the gateway until `done` says so (bounded); returns whether it did.
@@ -340,63 +320,8 @@ fn unanswered_places_are_resolved_without_a_second_order() {
 // ---------------------------------------------------------------------------------------------
 // `obi-scalp run` in live mode against `obi-scalp sim`.
 
-/// The simulator, killed on drop.
-struct Sim {
-    child: Child,
-    port: u16,
-    ca: PathBuf,
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts the TLS simulator with `account` on a free port; waits for its address line.
 fn start_sim(dir: &Path, account: &Path) -> Sim {
-    let tls = dir.join("sim-tls");
-    let mut child = Command::new(bin())
-        .args(["sim", "--venue", "coincheck", "--listen", "127.0.0.1:0"])
-        .arg("--tls-self-signed")
-        .arg(&tls)
-        .arg("--account")
-        .arg(account)
-        .args(["--duration", "300"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut port = None;
-    let mut line = String::new();
-    for _ in 0..10 {
-        line.clear();
-        if out.read_line(&mut line).unwrap_or(0) == 0 {
-            break;
-        }
-        if let Some(rest) = line.split("https://127.0.0.1:").nth(1) {
-            port = rest
-                .trim()
-                .trim_end_matches('/')
-                .split('/')
-                .next()
-                .and_then(|p| p.parse().ok());
-            break;
-        }
-    }
-    std::thread::spawn(move || {
-        let mut sink = String::new();
-        while out.read_line(&mut sink).unwrap_or(0) > 0 {
-            sink.clear();
-        }
-    });
-    Sim {
-        child,
-        port: port.expect("simulator printed its address"),
-        ca: tls.join("ca.pem"),
-    }
+    live_sim::start_sim("coincheck", dir, account, &[])
 }
 
 /// The repository's test account with fees (maker 1 bp, taker 2 bp) so that they show.
@@ -429,47 +354,15 @@ fn live_config(dir: &Path, sim: &Sim, secs: u64, edits: &[(&str, &str)]) -> Path
     p
 }
 
-struct RunOut {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
 fn run_live(cfg: &Path, secret: &str) -> RunOut {
-    let out = Command::new(bin())
-        .args(["run", "--config"])
+    let mut c = std::process::Command::new(live_sim::bin());
+    c.args(["run", "--config"])
         .arg(cfg)
         .env("OBI_SCALP_LIVE", "yes")
         .env("OBI_SCALP_API_KEY", KEY)
         .env("OBI_SCALP_API_SECRET", secret)
-        .env_remove("CREDENTIALS_DIRECTORY")
-        .output()
-        .unwrap();
-    RunOut {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-/// `key=value` from the line of stdout starting with `prefix`.
-fn field(stdout: &str, prefix: &str, key: &str) -> String {
-    let line = stdout
-        .lines()
-        .find(|l| l.starts_with(prefix))
-        .unwrap_or_else(|| panic!("no `{prefix}` line in:\n{stdout}"));
-    line.split_whitespace()
-        .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
-        .unwrap_or_else(|| panic!("no {key} in {line}"))
-        .trim_matches('"')
-        .to_string()
-}
-
-fn live_secs() -> u64 {
-    std::env::var("OBI_LIVE_TEST_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(12)
+        .env_remove("CREDENTIALS_DIRECTORY");
+    run_output(c)
 }
 
 #[test]

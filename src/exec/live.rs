@@ -10,10 +10,13 @@
 //! start-up.
 
 use crate::config::OnStart;
+use crate::exec::gateway::Gateway;
 use crate::exec::ledger::value;
 use crate::exec::orders::{OrderTable, VenueEvent};
 use crate::instrument::Instrument;
-use crate::msg::{ExecKind, ExecReport, Money, OrderCmd, OrderSide, RejectReason};
+use crate::msg::{
+    BookUpdate, ExecKind, ExecReport, Money, OrderCmd, OrderSide, RejectReason, TradePrint,
+};
 use crate::net::rest::Stream;
 use crate::net::{mono_ns, tls, Backoff, Url, XorShift64};
 use rustls::{ClientConnection, StreamOwned};
@@ -397,6 +400,35 @@ impl Drop for Front {
         if let Some(h) = self.io.take() {
             let _ = h.join();
         }
+    }
+}
+
+/// A venue's live gateway: its order stage half is a [`Front`], which makes it a [`Gateway`]
+/// (the venue has its own book: market data is not used).
+pub trait HasFront {
+    fn front(&self) -> &Front;
+    fn front_mut(&mut self) -> &mut Front;
+}
+
+impl<T: HasFront> Gateway for T {
+    fn on_book(&mut self, _upd: &BookUpdate, _out: &mut impl FnMut(ExecReport)) {}
+
+    fn on_trade(&mut self, _t: &TradePrint, _out: &mut impl FnMut(ExecReport)) {}
+
+    fn on_cmd(&mut self, _decided_ns: u64, cmd: OrderCmd, out: &mut impl FnMut(ExecReport)) {
+        self.front_mut().on_cmd(cmd, out)
+    }
+
+    fn poll(&mut self, out: &mut impl FnMut(ExecReport)) -> bool {
+        self.front_mut().poll(out)
+    }
+
+    fn balance(&self) -> (i64, Money) {
+        self.front().balance()
+    }
+
+    fn busy(&self) -> bool {
+        self.front().busy()
     }
 }
 

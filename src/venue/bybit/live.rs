@@ -30,15 +30,14 @@
 //!   key) journalled to `<artifacts_dir>/dry-run-requests.jsonl`; nothing is sent; places are
 //!   acknowledged and cancels confirmed locally so the strategy runs on.
 
-use crate::exec::gateway::Gateway;
 use crate::exec::ledger::value;
-use crate::exec::live::{flush, DryRunJournal, Front, HttpConn, IoEvent, IoReq, SendError};
+use crate::exec::live::{
+    flush, DryRunJournal, Front, HasFront, HttpConn, IoEvent, IoReq, SendError,
+};
 use crate::exec::orders::{exec_id_hash, ClientIds, OrderTable, VenueEvent};
 use crate::exec::rate::TokenBucket;
 use crate::instrument::Instrument;
-use crate::msg::{
-    BookUpdate, ExecReport, Liquidity, Money, OrderCmd, OrderSide, RejectReason, Tif, TradePrint,
-};
+use crate::msg::{Liquidity, Money, OrderCmd, OrderSide, RejectReason, Tif};
 use crate::net::{mono_ns, Backoff, Keepalive, WsClient, WsConfig};
 use serde_json::Value;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -123,25 +122,13 @@ impl BybitLive {
     }
 }
 
-impl Gateway for BybitLive {
-    fn on_book(&mut self, _upd: &BookUpdate, _out: &mut impl FnMut(ExecReport)) {}
-
-    fn on_trade(&mut self, _t: &TradePrint, _out: &mut impl FnMut(ExecReport)) {}
-
-    fn on_cmd(&mut self, _decided_ns: u64, cmd: OrderCmd, out: &mut impl FnMut(ExecReport)) {
-        self.front.on_cmd(cmd, out)
+impl HasFront for BybitLive {
+    fn front(&self) -> &Front {
+        &self.front
     }
 
-    fn poll(&mut self, out: &mut impl FnMut(ExecReport)) -> bool {
-        self.front.poll(out)
-    }
-
-    fn balance(&self) -> (i64, Money) {
-        self.front.balance()
-    }
-
-    fn busy(&self) -> bool {
-        self.front.busy()
+    fn front_mut(&mut self) -> &mut Front {
+        &mut self.front
     }
 }
 

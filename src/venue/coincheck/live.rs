@@ -46,16 +46,13 @@ use super::private::{
     AnswerError, Answers, CoincheckRequests, OpenOrder, Transaction, BALANCE_PATH, ORDERS_PATH,
 };
 use crate::config::OnStart;
-use crate::exec::gateway::Gateway;
 use crate::exec::live::{
-    flush, DryRunJournal, Front, HttpConn, IoEvent, IoReq, LiveSettings, LiveStartError, LiveStats,
-    SendError, TABLE,
+    flush, DryRunJournal, Front, HasFront, HttpConn, IoEvent, IoReq, LiveSettings, LiveStartError,
+    LiveStats, SendError, TABLE,
 };
 use crate::exec::orders::{OrderTable, VenueEvent};
 use crate::exec::rate::TokenBucket;
-use crate::msg::{
-    BookUpdate, ExecReport, Liquidity, Money, OrderCmd, OrderSide, RejectReason, Tif, TradePrint,
-};
+use crate::msg::{Liquidity, OrderCmd, OrderSide, RejectReason, Tif};
 use crate::net::mono_ns;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -113,25 +110,13 @@ impl CoincheckLive {
     }
 }
 
-impl Gateway for CoincheckLive {
-    fn on_book(&mut self, _upd: &BookUpdate, _out: &mut impl FnMut(ExecReport)) {}
-
-    fn on_trade(&mut self, _t: &TradePrint, _out: &mut impl FnMut(ExecReport)) {}
-
-    fn on_cmd(&mut self, _decided_ns: u64, cmd: OrderCmd, out: &mut impl FnMut(ExecReport)) {
-        self.front.on_cmd(cmd, out)
+impl HasFront for CoincheckLive {
+    fn front(&self) -> &Front {
+        &self.front
     }
 
-    fn poll(&mut self, out: &mut impl FnMut(ExecReport)) -> bool {
-        self.front.poll(out)
-    }
-
-    fn balance(&self) -> (i64, Money) {
-        self.front.balance()
-    }
-
-    fn busy(&self) -> bool {
-        self.front.busy()
+    fn front_mut(&mut self) -> &mut Front {
+        &mut self.front
     }
 }
 

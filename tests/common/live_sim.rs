@@ -1,0 +1,135 @@
+//! Helpers for the live-gateway tests that run `obi-scalp sim` (TLS, with a test account) and
+//! `obi-scalp run` in live mode against it: the simulator child, `/sim/state`, the run's
+//! output and its `key=value` lines.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_obi-scalp")
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A fresh temporary directory `obi-<prefix>-<name>-<pid>`.
+pub fn tmpdir(prefix: &str, name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("obi-{prefix}-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// The simulator, killed on drop.
+pub struct Sim {
+    child: Child,
+    pub port: u16,
+    pub ca: PathBuf,
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the TLS simulator of `venue` with `account` and `faults` on a free port; waits
+/// (bounded: ten lines) for its address line.
+pub fn start_sim(venue: &str, dir: &Path, account: &Path, faults: &[&str]) -> Sim {
+    let tls = dir.join("sim-tls");
+    let mut cmd = Command::new(bin());
+    cmd.args(["sim", "--venue", venue, "--listen", "127.0.0.1:0"])
+        .arg("--tls-self-signed")
+        .arg(&tls)
+        .arg("--account")
+        .arg(account)
+        .args(["--duration", "300"]);
+    for f in faults {
+        cmd.args(["--fault", f]);
+    }
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut port = None;
+    let mut line = String::new();
+    for _ in 0..10 {
+        line.clear();
+        if out.read_line(&mut line).unwrap_or(0) == 0 {
+            break;
+        }
+        if let Some(rest) = line.split("https://127.0.0.1:").nth(1) {
+            port = rest.trim().split('/').next().and_then(|p| p.parse().ok());
+            break;
+        }
+    }
+    // Keep draining its stdout so it never blocks on a full pipe.
+    std::thread::spawn(move || {
+        let mut sink = String::new();
+        while out.read_line(&mut sink).unwrap_or(0) > 0 {
+            sink.clear();
+        }
+    });
+    Sim {
+        child,
+        port: port.expect("simulator printed its address"),
+        ca: tls.join("ca.pem"),
+    }
+}
+
+/// `GET /sim/state` of the simulator on `port`.
+pub fn state_at(port: u16, ca: &Path) -> Value {
+    let (status, body) = obi_scalp::net::rest::get(
+        &format!("https://127.0.0.1:{port}/sim/state"),
+        Some(ca),
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    assert_eq!(status, 200);
+    serde_json::from_slice(&body).unwrap()
+}
+
+pub struct RunOut {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `cmd` to its end.
+pub fn run_output(mut cmd: Command) -> RunOut {
+    let out = cmd.output().unwrap();
+    RunOut {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// `key=value` from the line of stdout starting with `prefix`.
+pub fn field(stdout: &str, prefix: &str, key: &str) -> String {
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no `{prefix}` line in:\n{stdout}"));
+    line.split_whitespace()
+        .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
+        .unwrap_or_else(|| panic!("no {key} in {line}"))
+        .trim_matches('"')
+        .to_string()
+}
+
+/// A live run's length: `OBI_LIVE_TEST_SECS`, 12 s by default (to keep the suite fast).
+pub fn live_secs() -> u64 {
+    std::env::var("OBI_LIVE_TEST_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(12)
+}
