@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 const KEY: &str = "obiSIMbybitKEY01";
 const SECRET: &str = "obi-sim-bybit-secret-not-a-real-key";
 
-use live_sim::{field, live_secs, repo, run_output, RunOut, Sim};
+use live_sim::{field, live_secs, repo, run_output, sim_counts, RunOut, Sim};
 
 fn tmpdir(name: &str) -> PathBuf {
     live_sim::tmpdir("live-bybit", name)
@@ -91,20 +91,7 @@ fn run_live(cfg: &Path, secret: &str) -> RunOut {
 }
 
 fn assert_books_agree(out: &RunOut, st: &Value) {
-    let pos: i64 = field(&out.stdout, "ledger:", "position_lots")
-        .parse()
-        .unwrap();
-    let cash = field(&out.stdout, "ledger:", "cash_money");
-    let fees = field(&out.stdout, "ledger:", "fees_money");
-    let sim_pos =
-        st["position_lots"].as_i64().unwrap() - st["start_position_lots"].as_i64().unwrap();
-    assert_eq!(pos, sim_pos, "position (lots)");
-    assert_eq!(
-        cash,
-        st["cash_change_money"].as_str().unwrap(),
-        "cash change"
-    );
-    assert_eq!(fees, st["fees_money"].as_str().unwrap(), "fees");
+    live_sim::assert_books_agree(&out.stdout, st)
 }
 
 #[test]
@@ -129,31 +116,14 @@ fn live_run_trades_and_books_exactly_what_the_venue_did() {
         "systemd status line says live"
     );
     let st = sim_state(&sim);
-    let orders = st["orders"].as_array().unwrap();
-    let n = |f: &dyn Fn(&Value) -> bool| orders.iter().filter(|o| f(o)).count();
-    let filled = n(&|o| o["status"] == "filled");
-    let cancelled = n(&|o| o["status"] == "cancelled");
-    let part = n(&|o| {
-        let (c, q) = (
-            o["cum_lots"].as_i64().unwrap(),
-            o["qty_lots"].as_i64().unwrap(),
-        );
-        c > 0 && c < q
-    });
-    let open = n(&|o| o["status"] == "new" || o["status"] == "partially_filled");
-    let rejected = n(&|o| o["status"] == "rejected");
-    println!(
-        "sim: orders={} filled={filled} cancelled={cancelled} part_filled_then_cancelled={part} open={open} fills={}",
-        orders.len(),
-        st["fills"].as_array().unwrap().len()
-    );
-    assert!(orders.len() >= 5, "it trades");
+    let c = sim_counts(&st);
+    assert!(c.orders >= 5, "it trades");
     assert!(
-        filled > 0 && cancelled > 0 && part > 0,
+        c.filled > 0 && c.cancelled > 0 && c.part > 0,
         "filled, cancelled, part filled"
     );
-    assert_eq!(open, 0, "the stop cancels everything that rests");
-    assert_eq!(rejected, 0);
+    assert_eq!(c.open, 0, "the stop cancels everything that rests");
+    assert_eq!(c.rejected, 0);
     // Every order the bot sent reached the venue once and was acknowledged (nothing rejected,
     // nothing sent twice).
     let sent: u64 = field(&out.stdout, "summary:", "orders").parse().unwrap();

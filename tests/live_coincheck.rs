@@ -21,7 +21,7 @@
 #[path = "common/live_sim.rs"]
 mod live_sim;
 
-use live_sim::{field, live_secs, repo, run_output, state_at, RunOut, Sim};
+use live_sim::{field, live_secs, repo, run_output, sim_counts, state_at, RunOut, Sim};
 use obi_scalp::exec::live::{LiveSettings, LiveStats};
 use obi_scalp::exec::Gateway;
 use obi_scalp::instrument::{Instrument, InstrumentTable, Market, Venue};
@@ -382,58 +382,25 @@ fn live_run_trades_and_books_exactly_what_the_venue_did() {
         out.stdout.lines().next().unwrap_or("")
     );
     let st = state_at(sim.port, &sim.ca);
-    let orders = st["orders"].as_array().unwrap();
-    let n = |f: &dyn Fn(&Value) -> bool| orders.iter().filter(|o| f(o)).count();
-    let filled = n(&|o| o["status"] == "filled");
-    let cancelled = n(&|o| o["status"] == "cancelled");
-    let part = n(&|o| {
-        let (c, q) = (
-            o["cum_lots"].as_i64().unwrap(),
-            o["qty_lots"].as_i64().unwrap(),
-        );
-        c > 0 && c < q
-    });
-    let open = n(&|o| o["status"] == "new" || o["status"] == "partially_filled");
-    let rejected = n(&|o| o["status"] == "rejected");
-    let fills = st["fills"].as_array().unwrap();
-    println!(
-        "sim: orders={} filled={filled} cancelled={cancelled} part_filled_then_cancelled={part} open={open} fills={}",
-        orders.len(),
-        fills.len()
-    );
-    assert!(orders.len() >= 5, "it trades");
-    assert!(filled > 0 && cancelled > 0, "filled and cancelled");
-    assert_eq!(open, 0, "the stop cancels everything that rests");
-    assert_eq!(rejected, 0);
+    let c = sim_counts(&st);
+    assert!(c.orders >= 5, "it trades");
+    assert!(c.filled > 0 && c.cancelled > 0, "filled and cancelled");
+    assert_eq!(c.open, 0, "the stop cancels everything that rests");
+    assert_eq!(c.rejected, 0);
     // Every order the bot sent is held once by the simulator (no client id: the simulator's
     // count of place requests is the test), and every fill was polled.
     let sent: u64 = field(&out.stdout, "summary:", "orders").parse().unwrap();
     assert_eq!(st["place_requests"].as_u64(), Some(sent));
-    assert_eq!(orders.len() as u64, sent);
+    assert_eq!(c.orders as u64, sent);
     assert_eq!(field(&out.stdout, "coincheck live:", "timeouts"), "0");
     assert_eq!(
         field(&out.stdout, "coincheck live:", "polled_fills")
             .parse::<usize>()
             .unwrap(),
-        fills.len(),
+        c.fills,
         "every fill polled once"
     );
-    let pos: i64 = field(&out.stdout, "ledger:", "position_lots")
-        .parse()
-        .unwrap();
-    let sim_pos =
-        st["position_lots"].as_i64().unwrap() - st["start_position_lots"].as_i64().unwrap();
-    assert_eq!(pos, sim_pos, "position (lots)");
-    assert_eq!(
-        field(&out.stdout, "ledger:", "cash_money"),
-        st["cash_change_money"].as_str().unwrap(),
-        "cash change"
-    );
-    assert_eq!(
-        field(&out.stdout, "ledger:", "fees_money"),
-        st["fees_money"].as_str().unwrap(),
-        "fees"
-    );
+    live_sim::assert_books_agree(&out.stdout, &st);
     assert_ne!(st["fees_money"].as_str().unwrap(), "0", "fees were charged");
     assert!(!out.stdout.contains(SECRET) && !out.stderr.contains(SECRET));
 }

@@ -133,3 +133,60 @@ pub fn live_secs() -> u64 {
         .and_then(|s| s.parse().ok())
         .unwrap_or(12)
 }
+
+/// What `/sim/state` holds: orders by how they ended, and fills.
+#[derive(Debug)]
+pub struct SimCounts {
+    pub orders: usize,
+    pub filled: usize,
+    pub cancelled: usize,
+    /// Orders that executed part of their size (and were then cancelled, or still rest).
+    pub part: usize,
+    pub open: usize,
+    pub rejected: usize,
+    pub fills: usize,
+}
+
+pub fn sim_counts(st: &Value) -> SimCounts {
+    let orders = st["orders"].as_array().unwrap();
+    let n = |f: &dyn Fn(&Value) -> bool| orders.iter().filter(|o| f(o)).count();
+    let c = SimCounts {
+        orders: orders.len(),
+        filled: n(&|o| o["status"] == "filled"),
+        cancelled: n(&|o| o["status"] == "cancelled"),
+        part: n(&|o| {
+            let (c, q) = (
+                o["cum_lots"].as_i64().unwrap(),
+                o["qty_lots"].as_i64().unwrap(),
+            );
+            c > 0 && c < q
+        }),
+        open: n(&|o| o["status"] == "new" || o["status"] == "partially_filled"),
+        rejected: n(&|o| o["status"] == "rejected"),
+        fills: st["fills"].as_array().unwrap().len(),
+    };
+    println!(
+        "sim: orders={} filled={} cancelled={} part_filled={} open={} rejected={} fills={}",
+        c.orders, c.filled, c.cancelled, c.part, c.open, c.rejected, c.fills
+    );
+    c
+}
+
+/// The run's `ledger:` line (position, cash change and fees) equals the simulator's account
+/// exactly.
+pub fn assert_books_agree(stdout: &str, st: &Value) {
+    let pos: i64 = field(stdout, "ledger:", "position_lots").parse().unwrap();
+    let sim_pos =
+        st["position_lots"].as_i64().unwrap() - st["start_position_lots"].as_i64().unwrap();
+    assert_eq!(pos, sim_pos, "position (lots)");
+    assert_eq!(
+        field(stdout, "ledger:", "cash_money"),
+        st["cash_change_money"].as_str().unwrap(),
+        "cash change"
+    );
+    assert_eq!(
+        field(stdout, "ledger:", "fees_money"),
+        st["fees_money"].as_str().unwrap(),
+        "fees"
+    );
+}
