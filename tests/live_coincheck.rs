@@ -6,9 +6,11 @@
 //!   simulator's exactly.
 //! - `cancel_of_a_resting_order_is_confirmed_at_the_venue`.
 //! - `unanswered_places_are_resolved_without_a_second_order`: the simulator's `timeout` (not
-//!   executed, no answer) and `lostack` (executed, no answer) faults on the first two places:
-//!   the gateway reads fills and open orders before re-sending; the simulator holds exactly
-//!   one order per place of ours.
+//!   executed, no answer) and `lostack` (executed, no answer) faults on the first two order
+//!   requests, both of the first order: its first request is found absent (fills and open
+//!   orders read) and sent once more, that copy's lost answer is resolved by finding it in
+//!   the open orders, not by a third send; the simulator holds exactly one order per order of
+//!   ours.
 //! - `wrong_secret_is_exit_code_4_at_start_up`: `obi-scalp run` in live mode.
 //! - `live_run_trades_and_books_exactly_what_the_venue_did`: `obi-scalp run` in live mode
 //!   (config/sim-coincheck-live.toml) for `OBI_LIVE_TEST_SECS` seconds (default 12, to keep
@@ -259,13 +261,14 @@ fn cancel_of_a_resting_order_is_confirmed_at_the_venue() {
 #[test]
 fn unanswered_places_are_resolved_without_a_second_order() {
     let dir = tmpdir("lostack");
-    // The first order request: not executed, never answered; the second: executed (it rests),
-    // never answered.
+    // The first order request: not executed, never answered; the second (order 1 sent once
+    // more): executed (it rests), never answered.
     let sim = in_sim(&dir, &["timeout", "lostack"]);
     let (bid, ask) = sim.touch();
     let mut g = sim.gateway(&dir, Duration::from_millis(500));
     let mut reports = Vec::new();
-    // Order 1 meets the `timeout`: absent at the venue, sent once more (and placed).
+    // Order 1 meets the `timeout`: absent at the venue, sent once more; that copy meets the
+    // `lostack`: placed, found in the open orders, not sent again.
     g.on_cmd(
         0,
         place(1, OrderSide::Buy, bid - 100_000, lots("0.01")),
@@ -274,7 +277,7 @@ fn unanswered_places_are_resolved_without_a_second_order() {
     assert!(pump(&mut g, &mut reports, Duration::from_secs(10), &|r| r
         .iter()
         .any(|r| r.id == 1 && r.kind == ExecKind::Accepted)));
-    // Order 2 meets the `lostack`: executed, its answer lost: found in opens, not re-sent.
+    // Order 2 goes through as usual, and is not taken for the lost one.
     g.on_cmd(
         0,
         place(2, OrderSide::Sell, ask + 100_000, lots("0.02")),
