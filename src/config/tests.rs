@@ -152,3 +152,16 @@ fn live_reconciliation_keys_parse_or_name_the_key() {
     assert_eq!(e.key, "live.reconcile_interval_ms");
     assert!(e.msg.contains("100"), "{e}");
 }
+
+#[test]
+fn live_poll_intervals_parse_or_name_the_key() {
+    let c = Config::from_toml("").unwrap();
+    assert_eq!((c.live.poll_fast_ms, c.live.poll_slow_ms), (100, 2000));
+    let c = Config::from_toml("[live]\npoll_fast_ms = 20\npoll_slow_ms = 500\n").unwrap();
+    assert_eq!((c.live.poll_fast_ms, c.live.poll_slow_ms), (20, 500));
+    let e = err("[live]\npoll_fast_ms = 600\npoll_slow_ms = 500\n");
+    assert_eq!(e.key, "live.poll_fast_ms");
+    assert!(e.msg.contains("500"), "{e}");
+    let e = err("[live]\npoll_fast_ms = 0\n");
+    assert_eq!(e.key, "live.poll_fast_ms");
+}
