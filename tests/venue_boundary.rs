@@ -38,9 +38,9 @@ const ALLOWED: &[(&str, &str)] = &[
         "src/sim/recording.rs",
         "not moved yet: recorded frames and REST answers per venue",
     ),
-    // NOT DONE YET (issue #13): the live gateway is chosen by venue here (Bybit is the only
-    // one); it is to come from the venue's Connector (`Connector::live_gateway`) once
-    // Coincheck's and GMO's exist. Remove these two rows when it does.
+    // NOT DONE YET (issue #13): the live gateway is chosen by venue here (Bybit and
+    // Coincheck); it is to come from the venue's Connector (`Connector::live_gateway`) once
+    // GMO's exists too. Remove these two rows when it does.
     (
         "src/app/live.rs",
         "not moved yet: the live gateway of each venue",
