@@ -766,7 +766,7 @@ fn publish(
 /// signal stage hands to risk, the drift to the status board (`/health/detailed`,
 /// `/metrics`), the notes to the audit log.
 fn relay_recon(
-    v: &crate::venue::bybit::recon::ReconView,
+    v: &crate::exec::recon::ReconView,
     flags: &crate::pipeline::stats::Flags,
     board: &StatusBoard,
     audit: &ops::AuditSender,

@@ -14,6 +14,7 @@ pub mod mirror;
 pub mod orders;
 pub mod paper;
 pub mod rate;
+pub mod recon;
 pub mod sign;
 
 pub use gateway::{Gateway, OrderGateway};
