@@ -14,9 +14,8 @@
 //! bot's back; `--fault dropfill` leaves an execution out of the private stream.
 
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const KEY: &str = "obiSIMbybitKEY01";
@@ -26,32 +25,12 @@ const SECRET: &str = "obi-sim-bybit-secret-not-a-real-key";
 const OURS: &str = "obi-mfx0a1b2-7";
 const FOREIGN: &str = "manual-hedge-1";
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_obi-scalp")
-}
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+#[path = "common/live_sim.rs"]
+mod live_sim;
+use live_sim::{bin, repo, Sim};
 
 fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("obi-live-recon-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-struct Sim {
-    child: Child,
-    port: u16,
-    ca: PathBuf,
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    live_sim::tmpdir("live-recon", name)
 }
 
 /// The account: 100000 USDT, a long of 0.010 BTCUSDT at 65000.05 and three resting orders
@@ -77,57 +56,11 @@ fn account(dir: &Path, leftovers: bool) -> PathBuf {
 }
 
 fn start_sim(dir: &Path, leftovers: bool, faults: &[&str]) -> Sim {
-    let tls = dir.join("sim-tls");
-    let mut cmd = Command::new(bin());
-    cmd.args(["sim", "--venue", "bybit", "--listen", "127.0.0.1:0"])
-        .arg("--tls-self-signed")
-        .arg(&tls)
-        .arg("--account")
-        .arg(account(dir, leftovers))
-        .args(["--duration", "300"]);
-    for f in faults {
-        cmd.args(["--fault", f]);
-    }
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut port = None;
-    let mut line = String::new();
-    for _ in 0..10 {
-        line.clear();
-        if out.read_line(&mut line).unwrap_or(0) == 0 {
-            break;
-        }
-        if let Some(rest) = line.split("https://127.0.0.1:").nth(1) {
-            port = rest.trim().parse().ok();
-            break;
-        }
-    }
-    std::thread::spawn(move || {
-        let mut sink = String::new();
-        while out.read_line(&mut sink).unwrap_or(0) > 0 {
-            sink.clear();
-        }
-    });
-    Sim {
-        child,
-        port: port.expect("simulator printed its address"),
-        ca: tls.join("ca.pem"),
-    }
+    live_sim::start_sim("bybit", dir, &account(dir, leftovers), faults)
 }
 
 fn sim_state(sim: &Sim) -> Value {
-    let (status, body) = obi_scalp::net::rest::get(
-        &format!("https://127.0.0.1:{}/sim/state", sim.port),
-        Some(&sim.ca),
-        Duration::from_secs(5),
-    )
-    .unwrap();
-    assert_eq!(status, 200);
-    serde_json::from_slice(&body).unwrap()
+    live_sim::state_at(sim.port, &sim.ca)
 }
 
 fn order<'a>(st: &'a Value, link: &str) -> &'a Value {

@@ -2,7 +2,7 @@
 //! connection, fills, fees and order states from the private WebSocket.
 //!
 //! Two halves:
-//! - [`BybitLive`] is the [`Gateway`] the order stage owns. It never blocks, locks or
+//! - [`BybitLive`] is the [`Gateway`](crate::exec::Gateway) the order stage owns. It never blocks, locks or
 //!   allocates after start-up: a command enters the [`OrderTable`] and is pushed onto an `rtrb`
 //!   ring to the I/O thread; the venue's answers come back on a second ring and go through the
 //!   table (which orders them: no fill after a cancel, no duplicate) to the trader.
