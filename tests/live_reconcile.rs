@@ -633,7 +633,11 @@ fn a_reconnect_of_the_private_stream_reconciles_at_once() {
 #[test]
 fn kill_9_mid_session_then_a_restart_adopts_what_the_venue_has_without_a_duplicate_order() {
     let dir = tmpdir("kill9");
-    let sim = start_sim(&dir, false, &[]);
+    // The account starts with a position and a resting order of ours from an earlier start
+    // (and foreign ones): run 1 adopts them, trades on top, and is killed with them in place, so
+    // the state the restart must take over does not hang on what the strategy happened to do
+    // within a window on a loaded machine.
+    let sim = start_sim(&dir, true, &[]);
     // Entries and exits that wait long, exits 20 ticks away: a take-profit rests while the
     // position is open.
     let cfg = config(
@@ -654,14 +658,20 @@ fn kill_9_mid_session_then_a_restart_adopts_what_the_venue_has_without_a_duplica
             .unwrap()
             .iter()
             .filter(|o| o["status"] == "new" || o["status"] == "partially_filled")
+            .filter(|o| {
+                o["order_link_id"]
+                    .as_str()
+                    .is_some_and(|l| l.starts_with("obi-"))
+            })
             .map(|o| o["order_link_id"].as_str().unwrap().to_string())
             .collect()
     };
-    // Killed while the simulator shows a position and a resting order of ours; the bot may
-    // change that between the look and the kill, so it is checked again after the kill (and
-    // the run started again, adopting what it left, until it holds).
+    // Killed once run 1 has sent an order of its own (bounded: 30 s, then killed anyway) while
+    // the simulator shows a position and a resting order of ours; checked again after the kill
+    // (and the run started again, adopting what it left, until it holds).
     let mut left = None;
     for attempt in 0..5 {
+        let places_at_start = sim_state(&sim)["place_requests"].as_u64().unwrap_or(0);
         println!("run 1, attempt {attempt}");
         let mut child = live_command(&cfg)
             .stdout(Stdio::null())
@@ -672,7 +682,10 @@ fn kill_9_mid_session_then_a_restart_adopts_what_the_venue_has_without_a_duplica
         while Instant::now() < end {
             assert!(child.try_wait().unwrap().is_none(), "the run ended early");
             let st = sim_state(&sim);
-            if st["position_lots"].as_i64() != Some(0) && !open_ours(&st).is_empty() {
+            if st["place_requests"].as_u64() > Some(places_at_start)
+                && st["position_lots"].as_i64() != Some(0)
+                && !open_ours(&st).is_empty()
+            {
                 break;
             }
             std::thread::sleep(Duration::from_millis(5));
