@@ -572,6 +572,27 @@ pub(crate) mod testutil {
         evs
     }
 
+    /// The book states the events announce, in order.
+    pub fn states(evs: &[MdEvent]) -> Vec<crate::msg::BookState> {
+        evs.iter()
+            .filter_map(|e| match e.op {
+                crate::msg::BookOp::State(s) => Some(s),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The last top of book (bid px, bid qty, ask px, ask qty) the events make in `books`.
+    pub fn top(books: &mut crate::book::BookSet, evs: &[MdEvent]) -> Option<(i64, i64, i64, i64)> {
+        let mut last = None;
+        for e in evs {
+            if let Some(crate::msg::MarketMsg::Book(u)) = books.apply(e) {
+                last = Some((u.bid_px, u.bid_qty, u.ask_px, u.ask_qty));
+            }
+        }
+        last
+    }
+
     /// The recorded file `name` of the shared data folder, or `None` after a visible skip
     /// (a panic under `OBI_REQUIRE_DATA=1`): see [`crate::testdata`].
     pub use crate::testdata::shared_data;

@@ -334,8 +334,8 @@ mod tests {
     use super::*;
     use crate::book::BookSet;
     use crate::instrument::{InstrumentTable, Market, Venue};
-    use crate::msg::{BookOp, MarketMsg, Side};
-    use crate::venue::testutil::{collect, edited, edits};
+    use crate::msg::{BookOp, Side};
+    use crate::venue::testutil::{collect, edited, edits, states, top};
     use proptest::prelude::*;
 
     fn dec() -> BitbankDecoder {
@@ -361,25 +361,6 @@ mod tests {
         format!(
             r#"42["message",{{"room_name":"depth_whole_btc_jpy","message":{{"data":{{"asks":[{asks}],"bids":[{bids}],"asks_over":"0.123","bids_under":"0.123","asks_under":"0","bids_over":"0","ask_market":"0","bid_market":"0","timestamp":1790127290000,"sequenceId":"{seq}"}}}}}}]"#
         )
-    }
-
-    fn states(evs: &[MdEvent]) -> Vec<BookState> {
-        evs.iter()
-            .filter_map(|e| match e.op {
-                BookOp::State(s) => Some(s),
-                _ => None,
-            })
-            .collect()
-    }
-
-    fn top(books: &mut BookSet, evs: &[MdEvent]) -> Option<(i64, i64, i64, i64)> {
-        let mut last = None;
-        for e in evs {
-            if let Some(MarketMsg::Book(u)) = books.apply(e) {
-                last = Some((u.bid_px, u.bid_qty, u.ask_px, u.ask_qty));
-            }
-        }
-        last
     }
 
     #[test]

@@ -249,7 +249,7 @@ mod tests {
     use crate::book::BookSet;
     use crate::instrument::{InstrumentTable, Market, Venue};
     use crate::msg::{BookOp, MarketMsg, Side};
-    use crate::venue::testutil::{collect, mutated, shared_data};
+    use crate::venue::testutil::{collect, mutated, shared_data, states};
     use proptest::prelude::*;
 
     const SAT: i64 = 100_000_000;
@@ -274,15 +274,6 @@ mod tests {
         format!(
             r#"{{"jsonrpc":"2.0","method":"channelMessage","params":{{"channel":"{ch}","message":{{"mid_price":{mid},"bids":[{bids}],"asks":[{asks}]}}}}}}"#
         )
-    }
-
-    fn states(evs: &[MdEvent]) -> Vec<BookState> {
-        evs.iter()
-            .filter_map(|e| match e.op {
-                BookOp::State(s) => Some(s),
-                _ => None,
-            })
-            .collect()
     }
 
     #[test]

@@ -416,7 +416,7 @@ mod tests {
     use crate::book::BookSet;
     use crate::instrument::{InstrumentTable, Market, Venue};
     use crate::msg::{BookOp, Side};
-    use crate::venue::testutil::{collect, edited, edits, mutated};
+    use crate::venue::testutil::{collect, edited, edits, mutated, states};
     use proptest::prelude::*;
 
     const URL: &str = "https://coincheck.com/api/order_books?pair=btc_jpy";
@@ -458,15 +458,6 @@ mod tests {
         evs.iter()
             .filter(|e| matches!(e.op, BookOp::Commit { .. }))
             .count()
-    }
-
-    fn states(evs: &[MdEvent]) -> Vec<BookState> {
-        evs.iter()
-            .filter_map(|e| match e.op {
-                BookOp::State(s) => Some(s),
-                _ => None,
-            })
-            .collect()
     }
 
     /// Levels of both sides, best first.

@@ -217,8 +217,8 @@ mod tests {
     use super::*;
     use crate::book::BookSet;
     use crate::instrument::{InstrumentTable, Market, Venue};
-    use crate::msg::{BookOp, MarketMsg, Side};
-    use crate::venue::testutil::{collect, edited, edits};
+    use crate::msg::{BookOp, Side};
+    use crate::venue::testutil::{collect, edited, edits, states, top};
     use proptest::prelude::*;
 
     fn dec(market: Market, symbol: &str) -> GmoCoinDecoder {
@@ -240,25 +240,6 @@ mod tests {
         PROBE
             .replace("2026-09-23T03:25:35.843Z", ts)
             .replace(r#""price": "13660704", "size": "0.001""#, best_ask)
-    }
-
-    fn states(evs: &[MdEvent]) -> Vec<BookState> {
-        evs.iter()
-            .filter_map(|e| match e.op {
-                BookOp::State(s) => Some(s),
-                _ => None,
-            })
-            .collect()
-    }
-
-    fn top(books: &mut BookSet, evs: &[MdEvent]) -> Option<(i64, i64, i64, i64)> {
-        let mut last = None;
-        for e in evs {
-            if let Some(MarketMsg::Book(u)) = books.apply(e) {
-                last = Some((u.bid_px, u.bid_qty, u.ask_px, u.ask_qty));
-            }
-        }
-        last
     }
 
     #[test]
