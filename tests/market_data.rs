@@ -113,46 +113,53 @@ fn book_command_writes_csv_and_summary() {
     assert!(err.contains("gaps 0") && err.contains("crossed 0"), "{err}");
 }
 
-/// Binance USD-M futures frames in the futures docs' shapes (combined stream, `pu`, the REST
-/// depth body with `E`/`T` as a plain line): buffered until the snapshot line, then the `pu`
-/// chain; a `pu` that is not the previous `u` is a gap.
-#[test]
-fn book_command_on_binance_usdm_frames() {
-    let dir = std::env::temp_dir().join(format!("obi-book-usdm-{}", std::process::id()));
+/// `obi-scalp book --venue VENUE` over `lines` (a plain recording written to a temporary
+/// file named by `tag`): the CSV rows after the header, and stderr. Asserts a clean exit.
+fn book_rows(tag: &str, venue: &str, lines: &str) -> (Vec<String>, String) {
+    let dir = std::env::temp_dir().join(format!("obi-book-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join("usdm.txt");
-    let diff = |first: u64, last: u64, pu: u64, b: &str| {
-        format!(
-            r#"{{"stream":"btcusdt@depth@100ms","data":{{"e":"depthUpdate","E":1786310816516,"T":1786310816512,"s":"BTCUSDT","U":{first},"u":{last},"pu":{pu},"b":[{b}],"a":[]}}}}"#
-        )
-    };
-    let snap = r#"{"lastUpdateId":1027024,"E":1589436922972,"T":1589436922959,"bids":[["65000.00","4.000"]],"asks":[["65000.10","12.000"]]}"#;
-    std::fs::write(
-        &p,
-        format!(
-            "1000 {}\n2000 {snap}\n3000 {}\n4000 {}\n",
-            diff(1027020, 1027030, 1027010, r#"["65000.00","5.000"]"#),
-            diff(1027033, 1027040, 1027030, r#"["64999.90","1.000"]"#),
-            diff(1027050, 1027060, 1027045, r#"["64999.80","1.000"]"#),
-        ),
-    )
-    .unwrap();
+    let p = dir.join(format!("{tag}.txt"));
+    std::fs::write(&p, lines).unwrap();
     let out = bin()
-        .args(["book", "--venue", "binance_usdm", "--input"])
+        .args(["book", "--venue", venue, "--input"])
         .arg(&p)
         .output()
         .unwrap();
     std::fs::remove_dir_all(&dir).ok();
     assert!(out.status.success(), "{out:?}");
     let csv = String::from_utf8(out.stdout).unwrap();
-    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    let rows = csv.lines().skip(1).map(str::to_owned).collect();
+    (rows, String::from_utf8(out.stderr).unwrap())
+}
+
+/// Binance USD-M futures frames in the futures docs' shapes (combined stream, `pu`, the REST
+/// depth body with `E`/`T` as a plain line): buffered until the snapshot line, then the `pu`
+/// chain; a `pu` that is not the previous `u` is a gap.
+#[test]
+fn book_command_on_binance_usdm_frames() {
+    let diff = |first: u64, last: u64, pu: u64, b: &str| {
+        format!(
+            r#"{{"stream":"btcusdt@depth@100ms","data":{{"e":"depthUpdate","E":1786310816516,"T":1786310816512,"s":"BTCUSDT","U":{first},"u":{last},"pu":{pu},"b":[{b}],"a":[]}}}}"#
+        )
+    };
+    let snap = r#"{"lastUpdateId":1027024,"E":1589436922972,"T":1589436922959,"bids":[["65000.00","4.000"]],"asks":[["65000.10","12.000"]]}"#;
+    let (rows, err) = book_rows(
+        "usdm",
+        "binance_usdm",
+        &format!(
+            "1000 {}\n2000 {snap}\n3000 {}\n4000 {}\n",
+            diff(1027020, 1027030, 1027010, r#"["65000.00","5.000"]"#),
+            diff(1027033, 1027040, 1027030, r#"["64999.90","1.000"]"#),
+            diff(1027050, 1027060, 1027045, r#"["64999.80","1.000"]"#),
+        ),
+    );
+    let csv = rows.join("\n");
     assert!(
         rows.iter().any(
             |r| r.contains("binance_usdm_linear,BTCUSDT,synced,65000.00,5.000,65000.10,12.000")
         ),
         "{csv}"
     );
-    let err = String::from_utf8(out.stderr).unwrap();
     assert!(
         err.contains("gaps 1") && err.contains("malformed 0"),
         "{err}"
@@ -205,34 +212,23 @@ fn book_command_reports_malformed_lines_and_goes_on() {
 /// older one is dropped, a malformed one is reported with its line.
 #[test]
 fn book_command_on_gmocoin_frames() {
-    let dir = std::env::temp_dir().join(format!("obi-book-gmo-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join("gmo.txt");
     let book = |ts: &str, ask: &str| {
         format!(
             r#"{{"channel":"orderbooks","asks":[{{"price":"{ask}","size":"0.001"}},{{"price":"13660910","size":"0.012"}}],"bids":[{{"price":"13658802","size":"0.008"}}],"symbol":"BTC_JPY","timestamp":"{ts}","grouping":"1"}}"#
         )
     };
     let rest = r#"{"status":0,"data":{"asks":[{"price":"13660900","size":"0.1"}],"bids":[{"price":"13658000","size":"0.2"}],"symbol":"BTC_JPY"},"responsetime":"2026-09-23T03:25:35.000Z"}"#;
-    std::fs::write(
-        &p,
-        format!(
+    let (rows, err) = book_rows(
+        "gmo",
+        "gmocoin_linear",
+        &format!(
             "1000 {rest}\n2000 {}\n3000 {}\n4000 {}\n5000 {{\"channel\":\"orderbooks\",\n",
             book("2026-09-23T03:25:35.843Z", "13660704"),
             book("2026-09-23T03:25:35.338Z", "13660001"),
             book("2026-09-23T03:25:36.348Z", "13660800"),
         ),
-    )
-    .unwrap();
-    let out = bin()
-        .args(["book", "--venue", "gmocoin_linear", "--input"])
-        .arg(&p)
-        .output()
-        .unwrap();
-    std::fs::remove_dir_all(&dir).ok();
-    assert!(out.status.success(), "{out:?}");
-    let csv = String::from_utf8(out.stdout).unwrap();
-    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    );
+    let csv = rows.join("\n");
     assert_eq!(rows.len(), 3, "{csv}");
     assert!(
         rows[0].contains("gmocoin_linear,BTC_JPY,synced,13658000,0.200,13660900,0.100"),
@@ -246,7 +242,6 @@ fn book_command_on_gmocoin_frames() {
         rows[2].contains("gmocoin_linear,BTC_JPY,synced,13658802,0.008,13660800,0.001"),
         "{csv}"
     );
-    let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("malformed 1"), "{err}");
     assert!(err.contains("dropped 1"), "the older frame: {err}");
 }
@@ -256,35 +251,24 @@ fn book_command_on_gmocoin_frames() {
 /// `sequenceId` dropped, the rest applied on top; a later diff applied.
 #[test]
 fn book_command_on_bitbank_frames() {
-    let dir = std::env::temp_dir().join(format!("obi-book-bitbank-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join("bitbank.txt");
     let diff = |s: u64, b: &str, a: &str| {
         format!(
             r#"42["message",{{"room_name":"depth_diff_btc_jpy","message":{{"data":{{"a":[{a}],"b":[{b}],"t":1790127295169,"s":"{s}"}}}}}}]"#
         )
     };
     let whole = r#"42["message",{"room_name":"depth_whole_btc_jpy","message":{"data":{"asks":[["13641186","1"],["13642554","2"]],"bids":[["13634295","0.25"],["13634294","0.5"]],"asks_over":"0","bids_under":"0","asks_under":"0","bids_over":"0","ask_market":"0","bid_market":"0","timestamp":1790127290000,"sequenceId":"352"}}}]"#;
-    std::fs::write(
-        &p,
-        format!(
-            "1000 0{{\"sid\":\"x\",\"upgrades\":[],\"pingInterval\":25000,\"pingTimeout\":60000}}\n\
-             2000 40{{\"sid\":\"y\"}}\n3000 {}\n4000 {}\n5000 {whole}\n6000 2\n7000 {}\n",
-            diff(350, r#"["13634296","9"]"#, ""),
-            diff(360, "", r#"["13641185","0.0006"]"#),
-            diff(370, r#"["13634295","0"]"#, ""),
-        ),
-    )
-    .unwrap();
-    let out = bin()
-        .args(["book", "--venue", "bitbank", "--input"])
-        .arg(&p)
-        .output()
-        .unwrap();
-    std::fs::remove_dir_all(&dir).ok();
-    assert!(out.status.success(), "{out:?}");
-    let csv = String::from_utf8(out.stdout).unwrap();
-    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    let (rows, err) = book_rows(
+        "bitbank",
+        "bitbank",
+        &format!(
+        "1000 0{{\"sid\":\"x\",\"upgrades\":[],\"pingInterval\":25000,\"pingTimeout\":60000}}\n\
+         2000 40{{\"sid\":\"y\"}}\n3000 {}\n4000 {}\n5000 {whole}\n6000 2\n7000 {}\n",
+        diff(350, r#"["13634296","9"]"#, ""),
+        diff(360, "", r#"["13641185","0.0006"]"#),
+        diff(370, r#"["13634295","0"]"#, ""),
+    ),
+    );
+    let csv = rows.join("\n");
     assert_eq!(rows.len(), 2, "{csv}");
     assert!(
         rows[0].contains("bitbank_spot,btc_jpy,synced,13634295,0.2500,13641185,0.0006"),
@@ -294,7 +278,6 @@ fn book_command_on_bitbank_frames() {
         rows[1].contains("bitbank_spot,btc_jpy,synced,13634294,0.5000,13641185,0.0006"),
         "{csv}"
     );
-    let err = String::from_utf8(out.stderr).unwrap();
     assert!(
         err.contains("dropped 1") && err.contains("malformed 0"),
         "{err}"
