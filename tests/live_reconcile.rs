@@ -27,7 +27,7 @@ const FOREIGN: &str = "manual-hedge-1";
 
 #[path = "common/live_sim.rs"]
 mod live_sim;
-use live_sim::{bin, repo, Sim};
+use live_sim::{bin, field, repo, RunOut, Sim};
 
 fn tmpdir(name: &str) -> PathBuf {
     live_sim::tmpdir("live-recon", name)
@@ -99,31 +99,24 @@ fn live_command(cfg: &Path) -> Command {
     c
 }
 
-struct RunOut {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
 fn run(cfg: &Path) -> RunOut {
-    let out = live_command(cfg).output().unwrap();
-    RunOut {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    live_sim::run_output(live_command(cfg))
 }
 
-fn field(stdout: &str, prefix: &str, key: &str) -> String {
-    let line = stdout
-        .lines()
-        .find(|l| l.starts_with(prefix))
-        .unwrap_or_else(|| panic!("no `{prefix}` line in:\n{stdout}"));
-    line.split_whitespace()
-        .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
-        .unwrap_or_else(|| panic!("no {key} in {line}"))
-        .trim_matches('"')
-        .to_string()
+/// SIGTERM to a running `obi-scalp run` (a normal stop), then its output.
+fn terminate(child: std::process::Child) -> RunOut {
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let o = child.wait_with_output().unwrap();
+    RunOut {
+        code: o.status.code(),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
 }
 
 /// The audit log's `reconcile` lines.
@@ -240,18 +233,7 @@ fn on_start_adopt_keeps_our_orders_working_and_leaves_foreign_ones() {
     );
     // A normal stop cancels what rests: our adopted order (known by its earlier start's client
     // id), never the foreign ones.
-    let pid = child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let o = child.wait_with_output().unwrap();
-    let out = RunOut {
-        code: o.status.code(),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    };
+    let out = terminate(child);
     println!("{}", out.stdout);
     assert_eq!(out.code, Some(0), "stderr:\n{}", out.stderr);
     let st = sim_state(&sim);
@@ -427,14 +409,7 @@ fn wallet_changed_behind_the_bots_back_is_wallet_drift_exceeded_within_one_inter
         "{metrics}"
     );
     assert!(metrics.contains("obi_scalp_risk_reason{code=\"wallet_drift_exceeded\"} 1"));
-    let pid = child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let o = child.wait_with_output().unwrap();
-    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(terminate(child).code, Some(0));
 }
 
 #[test]
@@ -617,15 +592,9 @@ fn a_reconnect_of_the_private_stream_reconciles_at_once() {
         Some("0.00"),
         "reconciled after the reconnect"
     );
-    let pid = child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let o = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(o.status.code(), Some(0), "{stdout}");
+    let out = terminate(child);
+    let stdout = out.stdout;
+    assert_eq!(out.code, Some(0), "{stdout}");
     let connects: u64 = field(&stdout, "summary:", "reconnects").parse().unwrap();
     assert!(connects >= 1, "the public feed reconnected too: {stdout}");
 }
