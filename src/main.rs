@@ -23,6 +23,10 @@ enum Cmd {
     Replay(app::replay::ReplayArgs),
     /// Report from the trade journal: PnL, trades, drawdown, latency, risk events (Markdown, HTML, JSON).
     Report(app::report::ReportArgs),
+    /// Back up what the configs' runs keep: journal (online), configs, audit logs, recordings.
+    Backup(app::backup::BackupArgs),
+    /// Restore a backup (verified against its manifest first) into a new folder.
+    Restore(app::backup::RestoreArgs),
     /// The trade journal's backups: backup (online, with a checksum manifest), verify, restore.
     Journal(app::journal::JournalArgs),
     /// Parameter sweep (grid or random), walk-forward and shard merge over replays.
@@ -51,6 +55,8 @@ fn main() -> ExitCode {
         Cmd::Run(a) => app::run::run(a),
         Cmd::Replay(a) => app::replay::run(a),
         Cmd::Report(a) => app::report::run(a),
+        Cmd::Backup(a) => app::backup::run_backup(a),
+        Cmd::Restore(a) => app::backup::run_restore(a),
         Cmd::Journal(a) => app::journal::run(a),
         Cmd::Sweep(a) => app::sweep::run(a),
         Cmd::Book(a) => app::book::run(a),

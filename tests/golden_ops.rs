@@ -669,6 +669,8 @@ fn every_command_exits_through_the_one_table() {
         "run",
         "replay",
         "report",
+        "backup",
+        "restore",
         "journal",
         "sweep",
         "book",
@@ -769,6 +771,16 @@ fn every_command_exits_through_the_one_table() {
         ),
         (
             vec!["report", "--journal", &missing_in, "--out", &out],
+            Exit::Config,
+            vec!["missing.jsonl"],
+        ),
+        (
+            vec!["backup", "--config", &missing_cfg, "--to", &out],
+            Exit::Config,
+            vec!["missing.toml"],
+        ),
+        (
+            vec!["restore", "--from", &missing_in, "--to", &out],
             Exit::Config,
             vec!["missing.jsonl"],
         ),

@@ -488,6 +488,146 @@ fn backup_during_writes_restores_equal_rows_and_a_corrupted_copy_is_detected() {
     assert!(!dir.join("again.sqlite").exists());
 }
 
+/// `obi-scalp backup --config` finds what the run keeps from its config (journal, the config,
+/// audit logs, recordings), applies the config's retention, and `obi-scalp restore` brings every
+/// file back byte for byte into a new folder; a changed audit log in the backup is refused by name.
+#[test]
+fn backup_from_a_config_takes_journal_config_audit_and_recordings_and_restores_them() {
+    let dir = workdir("backup-config");
+    let var = dir.join("var");
+    std::fs::create_dir_all(var.join("logs")).unwrap();
+    std::fs::create_dir_all(var.join("recordings")).unwrap();
+    let journal = var.join("journal.sqlite");
+    let cfg_path = dir.join("svc.toml");
+    std::fs::write(
+        &cfg_path,
+        format!(
+            "[store]\njournal = {:?}\nbackup_retention_days = 7\n[ops]\nhttp_addr = \"off\"\n\
+             log_dir = {:?}\n[record]\ndir = {:?}\n",
+            journal.to_str().unwrap(),
+            var.join("logs").to_str().unwrap(),
+            var.join("recordings").to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let cfg = obi_scalp::config::Config::load(&cfg_path).unwrap();
+    let mut j = Journal::open(&journal).unwrap();
+    j.begin_run(&RunInfo::for_config(&cfg, RunKind::Run, 0))
+        .unwrap();
+    for id in 1..=50 {
+        j.record(&fill(id));
+    }
+    j.flush().unwrap();
+    drop(j);
+    let audit = b"{\"kind\":\"start\"}\n{\"kind\":\"stop\"}\n";
+    std::fs::write(var.join("logs/audit_events.jsonl"), audit).unwrap();
+    let rec: Vec<u8> = (0..=255u8).cycle().take(10_000).collect();
+    std::fs::write(var.join("recordings/feed-1.obirec"), &rec).unwrap();
+
+    let root = dir.join("backups");
+    let backup = || {
+        Command::new(BIN)
+            .args(["backup", "--config"])
+            .arg(&cfg_path)
+            .arg("--to")
+            .arg(&root)
+            .output()
+            .unwrap()
+    };
+    let o = backup();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // An old backup (renamed to a date long past) goes by the config's 7-day retention.
+    let first = std::fs::read_dir(&root)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let old = root.join("backup-20200101T000000Z");
+    std::fs::rename(&first, &old).unwrap();
+    let o = backup();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        out.contains("removed") && out.contains("older than 7 days"),
+        "{out}"
+    );
+    assert!(!old.exists());
+    let b = std::fs::read_dir(&root)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(b.join("manifest.json")).unwrap()).unwrap();
+    let mut listed: Vec<&str> = m["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    listed.sort();
+    assert_eq!(
+        listed,
+        [
+            "files/logs/audit_events.jsonl",
+            "files/recordings/feed-1.obirec",
+            "files/svc.toml",
+            "journal.sqlite"
+        ]
+    );
+
+    let to = dir.join("restored");
+    let restore = |to: &Path| {
+        Command::new(BIN)
+            .args(["restore", "--from"])
+            .arg(&b)
+            .arg("--to")
+            .arg(to)
+            .output()
+            .unwrap()
+    };
+    let o = restore(&to);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        count(&to.join("journal.sqlite"), "SELECT count(*) FROM events"),
+        50
+    );
+    assert_eq!(
+        std::fs::read(to.join("files/svc.toml")).unwrap(),
+        std::fs::read(&cfg_path).unwrap()
+    );
+    assert_eq!(
+        std::fs::read(to.join("files/logs/audit_events.jsonl")).unwrap(),
+        audit
+    );
+    assert_eq!(
+        std::fs::read(to.join("files/recordings/feed-1.obirec")).unwrap(),
+        rec
+    );
+    // Never over existing files.
+    let o = restore(&to);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("already exists"));
+
+    // An audit line changed in the backup: refused, naming the file.
+    std::fs::write(
+        b.join("files/logs/audit_events.jsonl"),
+        b"{\"kind\":\"start\"}\n{\"kind\":\"kill\"}\n",
+    )
+    .unwrap();
+    let again = dir.join("again");
+    let o = restore(&again);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("audit_events.jsonl: does not match the manifest"),
+        "{err}"
+    );
+    assert!(!again.join("journal.sqlite").exists());
+}
+
 /// `scripts/restore_drill.sh` end to end: backup, verify, restore, row comparison; with the test
 /// PostgreSQL (`OBI_TEST_POSTGRES_URL`) also its pg_dump / pg_restore leg.
 #[test]

@@ -66,7 +66,7 @@ fn must_exist(what: &str, p: &std::path::Path) -> Result<(), AppError> {
     }
 }
 
-fn rows(m: &backup::Manifest) -> String {
+pub(crate) fn rows(m: &backup::Manifest) -> String {
     m.rows
         .iter()
         .map(|(t, n)| format!("{t} {n}"))

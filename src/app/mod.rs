@@ -1,5 +1,6 @@
 //! The commands behind `obi-scalp`'s subcommands.
 
+pub mod backup;
 pub mod bench;
 pub mod book;
 pub mod check;

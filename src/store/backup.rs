@@ -153,7 +153,16 @@ pub fn backup(journal: &Path, dir: &Path, include: &[PathBuf]) -> Result<Manifes
         let name = inc
             .file_name()
             .ok_or_else(|| StoreError(format!("--include {}: no file name", inc.display())))?;
-        copy_tree(inc, &dir.join("files").join(name), &mut paths)?;
+        let dst = dir.join("files").join(name);
+        if dst.exists() {
+            return Err(StoreError(format!(
+                "--include {}: another included path is also named {:?} (they would overwrite \
+                 each other in the backup)",
+                inc.display(),
+                name
+            )));
+        }
+        copy_tree(inc, &dst, &mut paths)?;
     }
     let mut files = Vec::new();
     for p in &paths {

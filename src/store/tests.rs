@@ -344,3 +344,28 @@ fn a_second_writer_of_one_journal_is_refused_naming_the_file() {
     drop(first);
     Journal::open(&p).expect("reopened after the first writer is gone");
 }
+
+/// Two included paths with the same file name (two services' `run.toml` in different folders)
+/// would land on one `files/run.toml` and the first would be lost without a word: refused,
+/// naming both the path and the name.
+#[test]
+fn included_paths_sharing_a_file_name_are_refused_not_overwritten() {
+    let p = tmp("include-clash");
+    let cfg = Config::builtin();
+    let mut j = Journal::open(&p).unwrap();
+    j.begin_run(&run_info(&cfg)).unwrap();
+    j.flush().unwrap();
+    let base = p.parent().unwrap().to_path_buf();
+    let (a, b) = (base.join("a"), base.join("b"));
+    for (d, body) in [(&a, "# a\n"), (&b, "# b\n")] {
+        std::fs::create_dir_all(d).unwrap();
+        std::fs::write(d.join("run.toml"), body).unwrap();
+    }
+    let dest = base.join("backup-clash");
+    let e = backup::backup(&p, &dest, &[a.join("run.toml"), b.join("run.toml")]).unwrap_err();
+    assert!(
+        e.0.contains("b/run.toml") && e.0.contains("also named \"run.toml\""),
+        "{}",
+        e.0
+    );
+}
