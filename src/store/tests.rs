@@ -369,3 +369,32 @@ fn included_paths_sharing_a_file_name_are_refused_not_overwritten() {
         e.0
     );
 }
+
+/// A long `run` appends for hours: the journal connection's page cache stays at its cap
+/// ([`journal::PAGE_CACHE_KIB`]) while the file grows far past it (with SQLite's default 2 MB
+/// cache the soak's resident memory crept up by the file's growth).
+#[test]
+fn the_journal_page_cache_stays_bounded_while_the_file_grows() {
+    let p = tmp("cache");
+    let cfg = Config::builtin();
+    let mut j = Journal::open(&p).unwrap();
+    j.begin_run(&run_info(&cfg)).unwrap();
+    let mut id = 0;
+    while std::fs::metadata(&p).unwrap().len() < 4 << 20 {
+        for _ in 0..2000 {
+            id += 1;
+            j.record(&fill(id, id));
+        }
+        j.flush().unwrap();
+        // Checkpoint so that the main file (not only the WAL) holds the pages.
+        j.connection()
+            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+            .unwrap();
+    }
+    let used = j.page_cache_bytes();
+    assert!(
+        used <= journal::PAGE_CACHE_KIB * 1024 * 5 / 4,
+        "page cache {used} bytes after {id} records (file {} bytes)",
+        std::fs::metadata(&p).unwrap().len()
+    );
+}
