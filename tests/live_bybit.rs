@@ -475,6 +475,10 @@ fn venue_rate_limit_backs_off_and_counts_toward_consecutive_failures() {
         limited <= secs + 2.0,
         "backed off: {limited} refusals in {secs:.1} s"
     );
+    // The adaptive order rate halved on the refusals (at most every 250 ms) down to its floor:
+    // from the configured 10/s to 1/s after four of the six or more.
+    let allowed = field(&out.stdout, "bybit live:", "order_rate_allowed");
+    assert_eq!(allowed, "1", "{}", out.stdout);
     let st = sim_state(&sim);
     assert_eq!(st["place_requests"].as_u64(), Some(0), "nothing executed");
 }

@@ -140,6 +140,8 @@ pub struct LiveStats {
     pub finished: AtomicU64,
     /// Malformed or unexpected frames and answers.
     pub malformed: AtomicU64,
+    /// Orders per second the adaptive limit allows now (0: not observed).
+    pub order_rate_allowed: AtomicU64,
 }
 
 impl LiveStats {
@@ -155,7 +157,7 @@ impl LiveStats {
     pub fn line(&self, venue: &str) -> String {
         let g = Self::get;
         format!(
-            "{venue} live: requests={} places={} cancels={} cancel_alls={} queries={} timeouts={} resends={} venue_rate_limited={} local_rate_limited={} auth_errors={} connects={} keepalives={} ws_fills={} polls={} polled_fills={} unmatched_fills={} cancel_all_acks={} last_cancel_all_ack_us={} malformed={}",
+            "{venue} live: requests={} places={} cancels={} cancel_alls={} queries={} timeouts={} resends={} venue_rate_limited={} local_rate_limited={} auth_errors={} connects={} keepalives={} ws_fills={} polls={} polled_fills={} unmatched_fills={} cancel_all_acks={} last_cancel_all_ack_us={} malformed={} order_rate_allowed={}",
             g(&self.requests),
             g(&self.places),
             g(&self.cancels),
@@ -175,6 +177,7 @@ impl LiveStats {
             g(&self.cancel_all_acks),
             g(&self.last_cancel_all_ns) / 1000,
             g(&self.malformed),
+            g(&self.order_rate_allowed),
         )
     }
 }
@@ -542,6 +545,8 @@ pub struct HttpConn {
     stats: Arc<LiveStats>,
     /// When the connection last carried a request (monotonic).
     pub last_used_ns: u64,
+    /// Per-venue request figures and the adaptive order rate ([`HttpConn::observe_as`]).
+    health: Option<crate::exec::venue_health::VenueHealth>,
 }
 
 impl HttpConn {
@@ -583,7 +588,41 @@ impl HttpConn {
             timeout,
             stats,
             last_used_ns: 0,
+            health: None,
         })
+    }
+
+    /// Exports this connection's requests as `venue`'s (`obi_scalp_venue_*`) and adapts an order
+    /// rate of at most `order_rate_per_sec` to its answers ([`Self::allowed_order_rate`]).
+    pub fn observe_as(mut self, venue: &str, order_rate_per_sec: u32) -> HttpConn {
+        self.health = Some(crate::exec::venue_health::VenueHealth::new(
+            venue,
+            order_rate_per_sec,
+        ));
+        self
+    }
+
+    /// The order rate the venue's answers allow now (`None`: not observed).
+    pub fn allowed_order_rate(&self) -> Option<u32> {
+        self.health.as_ref().map(|h| h.allowed_order_rate())
+    }
+
+    /// The last answer carried the venue's rate-limit code inside an HTTP success.
+    pub fn rate_limited_answer(&mut self) {
+        if let Some(h) = &mut self.health {
+            h.rate_limited_answer(mono_ns());
+            let r = u64::from(h.allowed_order_rate());
+            self.stats.order_rate_allowed.store(r, Ordering::Relaxed);
+        }
+    }
+
+    fn record(&mut self, started_ns: u64, o: crate::exec::venue_health::Outcome) {
+        if let Some(h) = &mut self.health {
+            let now = mono_ns();
+            h.record(now, now.saturating_sub(started_ns), o);
+            let r = u64::from(h.allowed_order_rate());
+            self.stats.order_rate_allowed.store(r, Ordering::Relaxed);
+        }
     }
 
     /// Drops the connection (the next request reconnects).
@@ -650,25 +689,40 @@ impl HttpConn {
     /// Writes `req` and reads its answer within the time-out. A time-out or a broken
     /// connection drops the connection (the next request reconnects).
     pub fn send(&mut self, req: &[u8]) -> Result<HttpAnswer<'_>, SendError> {
+        use crate::exec::venue_health::Outcome;
         if self.conn.is_none() {
-            self.connect().map_err(SendError::NotSent)?;
+            if let Err(e) = self.connect() {
+                self.record(mono_ns(), Outcome::NotSent);
+                return Err(SendError::NotSent(e));
+            }
         }
         LiveStats::inc(&self.stats.requests);
         self.last_used_ns = mono_ns();
+        let started = self.last_used_ns;
         let deadline = Instant::now() + self.timeout;
         let (he, want) = match self.exchange(req, deadline) {
             Ok(r) => r,
             Err(e) => {
                 self.conn = None;
+                self.record(
+                    started,
+                    match e {
+                        SendError::Timeout => Outcome::Timeout,
+                        SendError::Broken(_) => Outcome::Broken,
+                        SendError::NotSent(_) => Outcome::NotSent,
+                    },
+                );
                 return Err(e);
             }
         };
-        let head = std::str::from_utf8(&self.buf[..he]).unwrap_or("");
-        let status = head
+        let status = std::str::from_utf8(&self.buf[..he])
+            .unwrap_or("")
             .split(' ')
             .nth(1)
             .and_then(|s| s.parse().ok())
             .unwrap_or(0);
+        self.record(started, Outcome::Answered(status));
+        let head = std::str::from_utf8(&self.buf[..he]).unwrap_or("");
         let a = HttpAnswer {
             status,
             head,

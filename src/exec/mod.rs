@@ -16,6 +16,7 @@ pub mod paper;
 pub mod rate;
 pub mod recon;
 pub mod sign;
+pub mod venue_health;
 
 pub use gateway::{Gateway, OrderGateway};
 pub use ledger::{ClosedTrade, Ledger, MarkResult};

@@ -68,12 +68,104 @@ impl TokenBucket {
         self.level = self.level.min(tokens.saturating_mul(UNIT));
     }
 
+    /// Changes the refill rate from `now_ns` on (what was earned so far at the old rate stays).
+    pub fn set_rate(&mut self, now_ns: u64, rate_per_sec: u32) {
+        self.refill(now_ns);
+        self.rate_per_sec = u64::from(rate_per_sec);
+    }
+
     pub fn burst(&self) -> u64 {
         self.cap / UNIT
     }
 
     pub fn rate_per_sec(&self) -> u64 {
         self.rate_per_sec
+    }
+}
+
+/// The allowed order rate, adapted to how the venue answers (additive increase, multiplicative
+/// decrease): it halves when the venue's smoothed response time passes `slow_ns` or its smoothed
+/// error share passes `max_error_permille` (at most every `cut_every_ns`, so one slow burst does
+/// not take it to the floor at once), and grows back by a tenth of the limit per `recover_every_ns`
+/// of healthy answers. Always within `[min, max]`, `max` being the venue's documented limit.
+///
+/// Integer arithmetic only: the response time is an exponentially weighted mean in ns with weight
+/// 1/8 per answer, the error share one in thousandths with the same weight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AdaptiveRate {
+    max: u32,
+    min: u32,
+    rate: u32,
+    ewma_ns: u64,
+    err_permille: u32,
+    answers: u64,
+    /// When the rate last changed (`None`: never, so the first cut is not held back).
+    last_change_ns: Option<u64>,
+    pub slow_ns: u64,
+    pub max_error_permille: u32,
+    pub cut_every_ns: u64,
+    pub recover_every_ns: u64,
+}
+
+impl AdaptiveRate {
+    /// Starts at `max` orders per second (at least 1), never below `min(max, 1)`. Thresholds are
+    /// the ones the operators' alerts use: responses slower than 1 s, more than 10 % errors.
+    pub fn new(max: u32) -> AdaptiveRate {
+        let max = max.max(1);
+        AdaptiveRate {
+            max,
+            min: 1,
+            rate: max,
+            ewma_ns: 0,
+            err_permille: 0,
+            answers: 0,
+            last_change_ns: None,
+            slow_ns: 1_000_000_000,
+            max_error_permille: 100,
+            cut_every_ns: 250_000_000,
+            recover_every_ns: 1_000_000_000,
+        }
+    }
+
+    /// The allowed orders per second now.
+    pub fn rate(&self) -> u32 {
+        self.rate
+    }
+
+    /// The smoothed response time (ns) and error share (thousandths).
+    pub fn smoothed(&self) -> (u64, u32) {
+        (self.ewma_ns, self.err_permille)
+    }
+
+    /// Whether the venue currently looks degraded (slow or failing).
+    pub fn degraded(&self) -> bool {
+        self.ewma_ns > self.slow_ns || self.err_permille > self.max_error_permille
+    }
+
+    /// One answer (or failure) of the venue at `now_ns` that took `elapsed_ns`; `ok` is false for
+    /// time-outs, broken connections, 5xx and rate-limit answers. Returns the rate now allowed.
+    pub fn observe(&mut self, now_ns: u64, elapsed_ns: u64, ok: bool) -> u32 {
+        if self.answers == 0 {
+            self.ewma_ns = elapsed_ns;
+        } else {
+            self.ewma_ns = self.ewma_ns - self.ewma_ns / 8 + elapsed_ns / 8;
+        }
+        let bad = if ok { 0 } else { 1000 / 8 };
+        self.err_permille = self.err_permille - self.err_permille / 8 + bad;
+        self.answers += 1;
+        let since = self
+            .last_change_ns
+            .map_or(u64::MAX, |t| now_ns.saturating_sub(t));
+        if self.degraded() {
+            if self.rate > self.min && since >= self.cut_every_ns {
+                self.rate = (self.rate / 2).max(self.min);
+                self.last_change_ns = Some(now_ns);
+            }
+        } else if self.rate < self.max && since >= self.recover_every_ns {
+            self.rate = (self.rate + (self.max / 10).max(1)).min(self.max);
+            self.last_change_ns = Some(now_ns);
+        }
+        self.rate
     }
 }
 
@@ -138,5 +230,79 @@ mod tests {
         let mut r0 = TokenBucket::new(0, 2);
         assert!(r0.try_take(0) && r0.try_take(u64::MAX));
         assert!(!r0.try_take(u64::MAX));
+    }
+    const MS: u64 = 1_000_000;
+
+    #[test]
+    fn adaptive_rate_halves_on_errors_and_recovers_a_tenth_per_second() {
+        let mut a = AdaptiveRate::new(10);
+        let mut t = 0;
+        // Healthy answers at 20 ms: stays at the limit.
+        for _ in 0..50 {
+            t += 50 * MS;
+            assert_eq!(a.observe(t, 20 * MS, true), 10);
+        }
+        // Every answer fails: the error share passes 10 % on the first, then halves at most every
+        // 250 ms, down to the floor of 1.
+        let mut seen = vec![];
+        for _ in 0..40 {
+            t += 50 * MS;
+            let r = a.observe(t, 20 * MS, false);
+            if seen.last() != Some(&r) {
+                seen.push(r);
+            }
+        }
+        assert_eq!(seen, [5, 2, 1]);
+        assert!(a.degraded());
+        // Healthy again: the error share decays under 10 % first, then +1/s (a tenth of 10).
+        let mut first_rise = None;
+        for i in 0..400u64 {
+            t += 50 * MS;
+            let r = a.observe(t, 20 * MS, true);
+            if r > 1 && first_rise.is_none() {
+                first_rise = Some(i);
+            }
+        }
+        assert_eq!(a.rate(), 10, "back at the limit, never above");
+        let i = first_rise.unwrap();
+        // The share decays by 7/8 per answer: from ~99 % it takes 18 answers to get under 10 %.
+        assert_eq!(i, 17, "no rise while the error share is still high");
+    }
+
+    #[test]
+    fn adaptive_rate_falls_when_the_venue_is_slow_and_never_leaves_its_bounds() {
+        let mut a = AdaptiveRate::new(8);
+        let mut t = 0;
+        for _ in 0..10 {
+            t += 100 * MS;
+            a.observe(t, 30 * MS, true);
+        }
+        assert_eq!(a.rate(), 8);
+        // 2 s answers, all "ok": the smoothed time passes 1 s after a few, then the rate falls.
+        for _ in 0..20 {
+            t += 2_000 * MS;
+            a.observe(t, 2_000 * MS, true);
+        }
+        assert_eq!(a.rate(), 1);
+        assert!(a.smoothed().0 > 1_000 * MS);
+        let mut z = AdaptiveRate::new(0);
+        assert_eq!(
+            z.rate(),
+            1,
+            "a limit of 0 still lets one order a second out"
+        );
+        assert_eq!(z.observe(0, 0, false), 1);
+    }
+
+    #[test]
+    fn set_rate_keeps_what_was_earned() {
+        let mut b = TokenBucket::new(10, 10);
+        for _ in 0..10 {
+            assert!(b.try_take(0));
+        }
+        b.set_rate(100_000_000, 1); // one token earned at 10/s, then 1/s
+        assert!(b.try_take(100_000_000));
+        assert!(!b.try_take(1_000_000_000));
+        assert!(b.try_take(1_100_000_000));
     }
 }

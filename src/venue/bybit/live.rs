@@ -263,7 +263,8 @@ impl Io {
             stats.clone(),
             s.start_ms,
         )
-        .map_err(cfg_err)?;
+        .map_err(cfg_err)?
+        .observe_as("bybit", s.order_rate_per_sec);
         let req = BybitRequests::new(
             &http.url.host_header(),
             &s.api_key,
@@ -973,6 +974,10 @@ impl Io {
         }
         if a.code == ret::TOO_MANY_VISITS || a.status == 429 {
             LiveStats::inc(&self.stats.venue_rate_limited);
+            if a.status != 429 {
+                // 10006 comes in an HTTP 200: the connection counted a success.
+                self.rest.http.rate_limited_answer();
+            }
             let wait_ms = a
                 .reset_ms
                 .map(|r| r.saturating_sub(wall_ms()))
@@ -1011,6 +1016,9 @@ impl Io {
     #[allow(clippy::too_many_arguments)]
     fn place(&mut self, id: u64, side: OrderSide, px: i64, qty: i64, tif: Tif, reduce_only: bool) {
         let now = mono_ns();
+        if let Some(r) = self.rest.http.allowed_order_rate() {
+            self.create.set_rate(now, r);
+        }
         if now < self.blocked_until_ns || !self.create.try_take(now) {
             LiveStats::inc(&self.stats.local_rate_limited);
             self.venue(

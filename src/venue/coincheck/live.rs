@@ -189,7 +189,8 @@ impl Io {
             stats.clone(),
             s.start_ms,
         )
-        .map_err(cfg)?;
+        .map_err(cfg)?
+        .observe_as("coincheck", s.order_rate_per_sec);
         let req = CoincheckRequests::new(
             s.rest_url.trim_end_matches('/'),
             &s.api_key,
@@ -483,6 +484,9 @@ impl Io {
 
     fn place(&mut self, id: u64, side: OrderSide, px: i64, qty: i64, tif: Tif) {
         let now = mono_ns();
+        if let Some(r) = self.http.allowed_order_rate() {
+            self.order_bucket.set_rate(now, r);
+        }
         if now < self.blocked_until_ns || !self.order_bucket.try_take(now) {
             LiveStats::inc(&self.stats.local_rate_limited);
             self.venue(
