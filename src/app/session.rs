@@ -435,8 +435,7 @@ impl<'c> Session<'c> {
                     live.as_deref(),
                 );
                 if *state == State::Warming
-                    && book_state_of(HotCounters::get(&counters.book_state))
-                        == crate::msg::BookState::Synced
+                    && counters.book_state.get() == crate::msg::BookState::Synced
                 {
                     *state = State::Trading;
                 }
@@ -459,7 +458,7 @@ impl<'c> Session<'c> {
                     stop_reason = Some("signal".into());
                 } else if deadline.is_some_and(|d| started.elapsed() >= d) {
                     stop_reason = Some("duration reached".into());
-                } else if HotCounters::get(&counters.risk_status) == RiskStatus::Abort as u64 {
+                } else if counters.risk_status.get() == RiskStatus::Abort {
                     exit = Exit::RiskAbort;
                     stop_reason = Some(format!(
                         "risk abort: {}",
@@ -641,7 +640,7 @@ fn status_line(
         "[{:>5}s] feed={} book={} frames={} updates={} signals={} orders={} fills={} trades={} wins={} pos={} pnl={} realized={} unrealized={} fees={} risk={} t2t_p50={}us p99={}us",
         started.elapsed().as_secs(),
         if flags.feed_active.load(Ordering::Relaxed) { "active" } else { "reconnecting" },
-        book_state_of(g(&c.book_state)).as_str(),
+        c.book_state.get().as_str(),
         g(&c.frames),
         g(&c.book_updates),
         g(&c.signals),
@@ -654,29 +653,10 @@ fn status_line(
         format_money(inst, pnl.realized),
         format_money(inst, pnl.unrealized),
         format_money(inst, pnl.fees),
-        risk_of(g(&c.risk_status)).as_str(),
+        c.risk_status.get().as_str(),
         t2t.value_at_quantile(0.5) / 1000,
         t2t.value_at_quantile(0.99) / 1000,
     )
-}
-
-/// The book state the book stage stored as `state as u64`.
-fn book_state_of(v: u64) -> crate::msg::BookState {
-    use crate::msg::BookState;
-    match v {
-        x if x == BookState::Synced as u64 => BookState::Synced,
-        x if x == BookState::Stale as u64 => BookState::Stale,
-        _ => BookState::Resyncing,
-    }
-}
-
-/// The risk status the signal stage stored as `status as u64`.
-fn risk_of(v: u64) -> RiskStatus {
-    match v {
-        x if x == RiskStatus::Ok as u64 => RiskStatus::Ok,
-        x if x == RiskStatus::Degraded as u64 => RiskStatus::Degraded,
-        _ => RiskStatus::Abort,
-    }
 }
 
 /// Copies the hot counters and latency histograms into the status board.
@@ -712,11 +692,11 @@ fn publish(
                 }
             }
         }
-        s.book = book_state_of(g(&c.book_state));
+        s.book = c.book_state.get();
         if s.book == crate::msg::BookState::Synced {
             s.awaiting_first_sync = false;
         }
-        s.risk = risk_of(g(&c.risk_status));
+        s.risk = c.risk_status.get();
         s.risk_reasons = Reasons::from_bits(g(&c.risk_reasons) as u16)
             .iter()
             .map(|r| r.as_str().to_string())

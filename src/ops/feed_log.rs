@@ -37,7 +37,7 @@ impl FeedLog {
         let mut now = Seen {
             gaps: g(&c.gaps),
             resyncs: g(&c.resyncs),
-            book: g(&c.book_state),
+            book: c.book_state.get() as u64,
             ..Seen::default()
         };
         let snap = live.map(|l| l.snapshot());
@@ -141,13 +141,11 @@ mod tests {
         tracing::subscriber::with_default(sub, || {
             log.observe(&c, None);
             log.observe(&c, None);
-            c.book_state
-                .store(BookState::Synced as u64, Ordering::Relaxed);
+            c.book_state.set(BookState::Synced);
             log.observe(&c, None);
             c.gaps.store(3, Ordering::Relaxed);
             c.resyncs.store(1, Ordering::Relaxed);
-            c.book_state
-                .store(BookState::Resyncing as u64, Ordering::Relaxed);
+            c.book_state.set(BookState::Resyncing);
             log.observe(&c, None);
             log.observe(&c, None);
         });

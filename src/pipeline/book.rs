@@ -60,7 +60,7 @@ impl Stage for BookStage {
                         LatencyKind::BookSinceReceive,
                         t.saturating_sub(u.recv_ns),
                     );
-                    HotCounters::set(&self.counters.book_state, u.state as u64);
+                    self.counters.book_state.set(u.state);
                 }
                 if self.out.push(Stamped { sent_ns: t, msg }).is_err() {
                     self.overflows += 1;

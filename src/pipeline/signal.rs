@@ -92,7 +92,7 @@ impl SignalStage {
         HotCounters::set(&c.trades_closed, t.trades);
         HotCounters::set(&c.wins, t.wins);
         HotCounters::set(&c.position, self.trader.ledger.position() as u64);
-        HotCounters::set(&c.risk_status, self.trader.risk.status() as u64);
+        c.risk_status.set(self.trader.risk.status());
         HotCounters::set(&c.risk_reasons, self.trader.risk.reasons().bits() as u64);
         c.pnl.store(crate::ops::PnlFigures::of(
             &self.trader.ledger,
@@ -327,10 +327,7 @@ mod tests {
         assert_eq!(cancel_alls(&mut r), (1, 1));
         assert!(!r.stage.poll(), "once");
         assert_eq!(cancel_alls(&mut r), (0, 0));
-        assert_eq!(
-            HotCounters::get(&r.counters.risk_status),
-            RiskStatus::Ok as u64
-        );
+        assert_eq!(r.counters.risk_status.get(), RiskStatus::Ok);
     }
 
     /// Over a recording, kill and stop are decided at the recording's time (the latest market
@@ -404,8 +401,8 @@ mod tests {
         // One cancel-all for the kill; the stop finds it already sent.
         assert_eq!(cancel_alls(&mut r), (1, 1));
         assert_eq!(
-            HotCounters::get(&r.counters.risk_status),
-            RiskStatus::Abort as u64,
+            r.counters.risk_status.get(),
+            RiskStatus::Abort,
             "the abort is visible to the cold side at once"
         );
         assert!(!r.stage.poll());

@@ -78,6 +78,69 @@ pub fn sample(
     }
 }
 
+/// A state enum that round-trips through a `u8` (for [`StateCell`]).
+pub trait CellState: Copy + Default {
+    fn to_u8(self) -> u8;
+    /// The state `v` stands for (a value no state has: the safe one, as each type says).
+    fn from_u8(v: u8) -> Self;
+}
+
+impl CellState for crate::msg::BookState {
+    fn to_u8(self) -> u8 {
+        self as u8
+    }
+    fn from_u8(v: u8) -> Self {
+        use crate::msg::BookState::*;
+        [Synced, Stale, Resyncing]
+            .into_iter()
+            .find(|s| *s as u8 == v)
+            .unwrap_or_default()
+    }
+}
+
+impl CellState for crate::risk::RiskStatus {
+    fn to_u8(self) -> u8 {
+        self as u8
+    }
+    fn from_u8(v: u8) -> Self {
+        // Fail safe: a value no status has reads as abort.
+        Self::ALL
+            .into_iter()
+            .find(|s| *s as u8 == v)
+            .unwrap_or(crate::risk::RiskStatus::Abort)
+    }
+}
+
+/// A state written by one hot stage and read by the cold side, typed: it starts at the state's
+/// default (a book is `Resyncing` until its first sync, never "0 = synced") and reads back as the
+/// enum, so no reader decodes raw numbers.
+#[derive(Debug)]
+pub struct StateCell<T: CellState> {
+    v: std::sync::atomic::AtomicU8,
+    _t: std::marker::PhantomData<T>,
+}
+
+impl<T: CellState> Default for StateCell<T> {
+    fn default() -> Self {
+        StateCell {
+            v: std::sync::atomic::AtomicU8::new(T::default().to_u8()),
+            _t: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<T: CellState> StateCell<T> {
+    #[inline]
+    pub fn set(&self, s: T) {
+        self.v.store(s.to_u8(), Ordering::Relaxed);
+    }
+
+    #[inline]
+    pub fn get(&self) -> T {
+        T::from_u8(self.v.load(Ordering::Relaxed))
+    }
+}
+
 /// Counters published by the hot stages (each field written by one thread).
 #[derive(Debug, Default)]
 pub struct HotCounters {
@@ -97,7 +160,7 @@ pub struct HotCounters {
     // book
     pub book_updates: AtomicU64,
     pub crossed: AtomicU64,
-    pub book_state: AtomicU64,
+    pub book_state: StateCell<crate::msg::BookState>,
     // signal
     pub signals: AtomicU64,
     pub orders: AtomicU64,
@@ -107,7 +170,7 @@ pub struct HotCounters {
     pub trades_closed: AtomicU64,
     pub wins: AtomicU64,
     pub position: AtomicU64,
-    pub risk_status: AtomicU64,
+    pub risk_status: StateCell<crate::risk::RiskStatus>,
     pub risk_reasons: AtomicU64,
     /// Realized PnL, unrealized PnL and fees, exact (i128 money units).
     pub pnl: crate::ops::PnlCell,
@@ -211,5 +274,31 @@ impl Flags {
         {
             self.degraded.store(false, Ordering::Relaxed);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::msg::BookState;
+    use crate::risk::RiskStatus;
+
+    /// Before its first update a book is not synced: the raw `AtomicU64` this replaces started at
+    /// 0, which its readers decoded as `Synced`.
+    #[test]
+    fn fresh_counters_read_resyncing_and_ok_and_states_round_trip() {
+        let c = HotCounters::default();
+        assert_eq!(c.book_state.get(), BookState::Resyncing);
+        assert_eq!(c.risk_status.get(), RiskStatus::Ok);
+        for s in [BookState::Synced, BookState::Stale, BookState::Resyncing] {
+            c.book_state.set(s);
+            assert_eq!(c.book_state.get(), s);
+        }
+        for s in RiskStatus::ALL {
+            c.risk_status.set(s);
+            assert_eq!(c.risk_status.get(), s);
+        }
+        assert_eq!(RiskStatus::from_u8(200), RiskStatus::Abort, "fail safe");
+        assert_eq!(BookState::from_u8(200), BookState::Resyncing, "fail safe");
     }
 }

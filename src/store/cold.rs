@@ -8,7 +8,7 @@ use super::{
 use crate::config::Config;
 use crate::pipeline::cold::Latencies;
 use crate::pipeline::stats::HotCounters;
-use crate::risk::{Reasons, RiskStatus};
+use crate::risk::Reasons;
 use crate::trader::TraderEvent;
 use std::time::{Duration, Instant};
 
@@ -42,14 +42,6 @@ pub fn postgres_url(cfg: &Config) -> Result<Option<String>, StoreError> {
 
 /// Latency rows are cumulative per run: written once a minute and at the end.
 const LATENCY_EVERY: Duration = Duration::from_secs(60);
-
-fn status_of(v: u64) -> RiskStatus {
-    match v {
-        1 => RiskStatus::Degraded,
-        2 => RiskStatus::Abort,
-        _ => RiskStatus::Ok,
-    }
-}
 
 impl ColdJournal {
     /// Opens `[store] journal` (None when off), rebuilds the carried risk state into
@@ -110,7 +102,7 @@ impl ColdJournal {
             ts_ns: wall_ns(),
             pnl: p.realized + p.unrealized,
             position: g(&c.position) as i64,
-            status: status_of(g(&c.risk_status)),
+            status: c.risk_status.get(),
             reasons: Reasons::from_bits(g(&c.risk_reasons) as u16),
         });
     }
@@ -182,7 +174,7 @@ impl ColdJournal {
             max_drawdown: None,
             position: Some(HotCounters::get(&c.position) as i64),
             cash_change: None,
-            risk_status: Some(status_of(HotCounters::get(&c.risk_status))),
+            risk_status: Some(c.risk_status.get()),
         };
         if let Err(e) = self.journal.end_run(&end) {
             tracing::error!(error = %e, "journal: the run's last records were not written");
