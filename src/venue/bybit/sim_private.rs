@@ -2,7 +2,9 @@
 //! protocol over the simulator's [`Engine`].
 //!
 //! REST: `POST /v5/order/create`, `/v5/order/cancel`, `/v5/order/cancel-all`,
-//! `GET /v5/order/realtime`, and `GET /sim/state` (ours). Each order request is checked as
+//! `GET /v5/order/realtime`, `/v5/position/list`, `/v5/account/wallet-balance`,
+//! `/v5/execution/list`, the public `GET /v5/market/time` (`result.timeSecond` and
+//! `timeNano`, the venue's clock; the `skew` fault shifts it), and `GET /sim/state` (ours). Each order request is checked as
 //! Bybit documents (docs `v5/guide`, `v5/error`, checked 2026-12-02 through the docs index):
 //! `X-BAPI-API-KEY` must be the account's key (`10003` "API key is invalid."), the timestamp
 //! must satisfy `server_time - recv_window <= timestamp < server_time + 1000` (`10002`), and
@@ -40,7 +42,7 @@ use std::collections::BTreeMap;
 
 use super::private::{
     category, ret, CANCEL_ALL_PATH, CANCEL_PATH, CREATE_PATH, EXECUTION_PATH, POSITION_PATH,
-    PRIVATE_WS_PATH, REALTIME_PATH, WALLET_PATH,
+    PRIVATE_WS_PATH, REALTIME_PATH, TIME_PATH, WALLET_PATH,
 };
 
 /// The simulator's own control hook (no auth, like `/sim/state`): `POST /sim/wallet` with
@@ -197,6 +199,7 @@ impl BybitPrivate {
 
     /// Checks key, time window and signature; the error code if any.
     fn authenticate(&self, req: &HttpRequest<'_>, payload: &[u8], now_ms: u64) -> Result<(), i64> {
+        let now_ms = self.faults.venue_ms(now_ms);
         if req.header("X-BAPI-API-KEY") != Some(self.api_key.as_str()) {
             return Err(ret::API_KEY_INVALID);
         }
@@ -592,6 +595,7 @@ impl PrivateApi for BybitPrivate {
 
     fn handles(&self, path: &str) -> bool {
         path == "/sim/state"
+            || path == TIME_PATH
             || path == SIM_WALLET_PATH
             || path == SIM_POSITION_PATH
             || path.starts_with("/v5/execution/")
@@ -607,6 +611,27 @@ impl PrivateApi for BybitPrivate {
                 reply: RestReply {
                     status: 200,
                     body: self.state().to_string(),
+                },
+                headers: Vec::new(),
+            };
+        }
+        if path == TIME_PATH {
+            // Public, unsigned: the venue's clock.
+            let t = self.faults.venue_ms(now_ms);
+            let body = json!({
+                "retCode": ret::OK,
+                "retMsg": "OK",
+                "result": {
+                    "timeSecond": (t / 1000).to_string(),
+                    "timeNano": (u128::from(t) * 1_000_000).to_string(),
+                },
+                "retExtInfo": {},
+                "time": t,
+            });
+            return Fate::Answer {
+                reply: RestReply {
+                    status: 200,
+                    body: body.to_string(),
                 },
                 headers: Vec::new(),
             };
@@ -663,6 +688,16 @@ impl PrivateApi for BybitPrivate {
                     return Fate::NoAnswer;
                 }
                 None => {}
+            }
+        } else {
+            match self.faults.before_read() {
+                Some(BeforeOrder::Order429) => {
+                    return self.answer(ret::TOO_MANY_VISITS, json!({}), now_ms, (0, now_ms + 1000))
+                }
+                Some(BeforeOrder::Order500) => {
+                    return self.answer(ret::INTERNAL, json!({}), now_ms, (left, reset))
+                }
+                _ => {}
             }
         }
         let (code, result) = self.route(path, req, query, now_ms);
