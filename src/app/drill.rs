@@ -72,6 +72,7 @@ pub fn run(a: DrillArgs) -> Result<(), AppError> {
     let params = Params {
         inst,
         ws_url: &cfg.market.ws_url,
+        stream_depth: cfg.market.stream_depth,
         rest_url: &cfg.live.rest_url,
         private_ws_url: &cfg.live.private_ws_url,
         ca_file: cfg.market.ca_file.clone(),

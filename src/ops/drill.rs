@@ -140,6 +140,8 @@ pub struct Params<'a> {
     pub inst: crate::instrument::Instrument,
     /// Public WebSocket (`[market] ws_url`).
     pub ws_url: &'a str,
+    /// The book depth the run subscribes (`[market] stream_depth`).
+    pub stream_depth: u32,
     /// REST base (`[live] rest_url`).
     pub rest_url: &'a str,
     /// Private WebSocket (`[live] private_ws_url`).

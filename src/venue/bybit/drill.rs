@@ -8,7 +8,7 @@
 //! | `balance` | signed `GET /v5/account/wallet-balance` of the quote coin |
 //! | `position` | signed `GET /v5/position/list` (linear; spot has none) |
 //! | `open_orders` | signed `GET /v5/order/realtime`, ours (client-id prefix not known here: all counted) |
-//! | `public_stream` | `[market] ws_url`: connect, subscribe `orderbook.1.<symbol>`, a data frame; drop the connection, reconnect, a data frame again |
+//! | `public_stream` | `[market] ws_url`: connect, subscribe `orderbook.<stream_depth>.<symbol>`, a data frame; drop the connection, reconnect, a data frame again |
 //! | `private_stream` | `[live] private_ws_url`: connect, `auth`, subscribe `order`; drop, reconnect, `auth` and subscribe again |
 //! | `rate_limit` | every REST answer's `X-Bapi-Limit-Status` / `X-Bapi-Limit`: no `10006` / HTTP 429, the least headroom at or above `--min-headroom-pct` |
 //!
@@ -335,7 +335,8 @@ fn ws_config(url: &str, p: &Params<'_>, subscribe: Vec<String>) -> WsConfig {
 enum Phase {
     /// Usable after this long.
     Ready(Duration),
-    Failed(Class, String),
+    /// Failed after this long.
+    Failed(Class, String, Duration),
 }
 
 /// Polls `ws` until `done` says the connection is usable (after an open), a frame says it
@@ -366,11 +367,11 @@ fn wait_ready(
                     on_open(ws);
                 }
             }
-            Err(e) => return Phase::Failed(Class::Network, format!("{what}: {e}")),
+            Err(e) => return Phase::Failed(Class::Network, format!("{what}: {e}"), t0.elapsed()),
         }
         match verdict {
             Some(Ok(())) => return Phase::Ready(t0.elapsed()),
-            Some(Err((c, m))) => return Phase::Failed(c, format!("{what}: {m}")),
+            Some(Err((c, m))) => return Phase::Failed(c, format!("{what}: {m}"), t0.elapsed()),
             None => {}
         }
         if Instant::now() >= deadline {
@@ -389,7 +390,7 @@ fn wait_ready(
                     format!("{what}: not connected within {timeout:?}: {last}"),
                 )
             };
-            return Phase::Failed(why.0, why.1);
+            return Phase::Failed(why.0, why.1, t0.elapsed());
         }
     }
 }
@@ -404,7 +405,7 @@ fn connect_and_reconnect(
 ) -> Check {
     let first = match wait_ready(ws, timeout, "connect", &mut *on_open, &mut *on_frame) {
         Phase::Ready(d) => d,
-        Phase::Failed(c, m) => return Check::fail(name, c, timeout, m),
+        Phase::Failed(c, m, d) => return Check::fail(name, c, d, m),
     };
     ws.reconnect(DisconnectCause::Local);
     match wait_ready(ws, timeout, "reconnect", &mut *on_open, &mut *on_frame) {
@@ -423,7 +424,7 @@ fn connect_and_reconnect(
             .with("reconnect_ms", again.as_millis() as u64)
             .with("connects", n)
         }
-        Phase::Failed(c, m) => {
+        Phase::Failed(c, m, _) => {
             ws.close();
             Check::fail(name, c, first, m).with("first_ms", first.as_millis() as u64)
         }
@@ -432,7 +433,7 @@ fn connect_and_reconnect(
 
 fn public_stream(p: &Params<'_>) -> Check {
     let sym = p.inst.key.symbol.as_str();
-    let topic = format!("orderbook.1.{sym}");
+    let topic = format!("orderbook.{}.{sym}", p.stream_depth);
     let sub = format!(r#"{{"op":"subscribe","args":["{topic}"]}}"#);
     let mut ws = match WsClient::new(ws_config(p.ws_url, p, vec![sub])) {
         Ok(w) => w,
