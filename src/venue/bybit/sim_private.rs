@@ -50,6 +50,9 @@ use super::private::{
 pub const SIM_WALLET_PATH: &str = "/sim/wallet";
 /// `POST /sim/position` with `{"delta":"0.005"}` changes the position the same way (no fill).
 pub const SIM_POSITION_PATH: &str = "/sim/position";
+/// `POST /sim/rotate` with `{"api_key":"..","api_secret":".."}`: the account's credentials are
+/// rotated (the old pair is refused from then on, REST and private stream alike).
+pub const SIM_ROTATE_PATH: &str = "/sim/rotate";
 
 /// Documented per-UID limit of the order endpoints for linear (requests per second).
 pub const ORDER_LIMIT_PER_SEC: u32 = 10;
@@ -79,6 +82,8 @@ pub struct BybitPrivate {
     pub unanswered: u64,
     /// Executions left out of the private stream (`dropfill`).
     pub dropped_fills: u64,
+    /// Credential rotations (`POST /sim/rotate`).
+    rotations: u64,
     start_quote: String,
     /// The starting quote balance in Money.
     start_quote_money: crate::msg::Money,
@@ -167,6 +172,7 @@ impl BybitPrivate {
             changes: Vec::new(),
             unanswered: 0,
             dropped_fills: 0,
+            rotations: 0,
             start_quote,
             start_quote_money,
         })
@@ -566,6 +572,19 @@ impl BybitPrivate {
         Ok(json!({"wallet_adjust": self.engine.money_str(self.engine.wallet_adjust())}))
     }
 
+    /// `POST /sim/rotate`: new credentials for the account (the answer names no secret).
+    fn rotate(&mut self, body: &[u8]) -> Result<Value, String> {
+        let v: Value = serde_json::from_slice(body).map_err(|e| format!("body: {e}"))?;
+        let s = |k: &str| v.get(k).and_then(Value::as_str).filter(|x| !x.is_empty());
+        let (Some(key), Some(secret)) = (s("api_key"), s("api_secret")) else {
+            return Err("api_key and api_secret: non-empty strings".into());
+        };
+        self.api_key = key.to_string();
+        self.signer = Signer::new(secret.as_bytes());
+        self.rotations += 1;
+        Ok(json!({"rotations": self.rotations}))
+    }
+
     /// `POST /sim/position`: `{"delta":"-0.005"}` in the instrument's size.
     fn adjust_position(&mut self, body: &[u8]) -> Result<Value, String> {
         let v: Value = serde_json::from_slice(body).map_err(|e| format!("body: {e}"))?;
@@ -598,6 +617,7 @@ impl PrivateApi for BybitPrivate {
             || path == TIME_PATH
             || path == SIM_WALLET_PATH
             || path == SIM_POSITION_PATH
+            || path == SIM_ROTATE_PATH
             || path.starts_with("/v5/execution/")
             || path.starts_with("/v5/order/")
             || path.starts_with("/v5/position/")
@@ -636,9 +656,13 @@ impl PrivateApi for BybitPrivate {
                 headers: Vec::new(),
             };
         }
-        if (path == SIM_WALLET_PATH || path == SIM_POSITION_PATH) && req.method == "POST" {
+        if (path == SIM_WALLET_PATH || path == SIM_POSITION_PATH || path == SIM_ROTATE_PATH)
+            && req.method == "POST"
+        {
             let r = if path == SIM_WALLET_PATH {
                 self.adjust_wallet(req.body)
+            } else if path == SIM_ROTATE_PATH {
+                self.rotate(req.body)
             } else {
                 self.adjust_position(req.body)
             };
@@ -891,6 +915,7 @@ impl PrivateApi for BybitPrivate {
             "start_balance": {self.engine.inst.quote.as_str(): self.start_quote},
             "unanswered_requests": self.unanswered,
             "dropped_fills": self.dropped_fills,
+            "key_rotations": self.rotations,
             "maker_fee_cbps": self.engine.maker_fee,
             "taker_fee_cbps": self.engine.taker_fee,
         }))
