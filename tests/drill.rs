@@ -238,3 +238,57 @@ fn real_venue_refused_without_the_opt_in() {
         .join("var/artifacts/live_connectivity_drill.json")
         .exists());
 }
+
+/// `scripts/go_live_prep.sh` decides on its stages: NO-GO stage=drill with a bad key, GO with
+/// the account's key. Only the report and drill stages run here (`--stages report,drill`):
+/// go_nogo and the soak take minutes and have their own tests (tests/run_ops.rs, CI's soak).
+#[test]
+fn go_live_prep_says_no_go_at_the_drill_and_go_when_healthy() {
+    let dir = tmpdir("drill", "golive");
+    let s = sim(&dir, &[]);
+    let cfg = config(&dir, s.port, &s.ca);
+    let prep = |key: &str| {
+        let mut c = Command::new("bash");
+        c.arg(repo().join("scripts/go_live_prep.sh"))
+            .arg("--config")
+            .arg(&cfg)
+            .arg("--artifacts")
+            .arg(dir.join("prep"))
+            .args(["--stages", "report,drill"])
+            .env("OBI_SCALP_BIN", bin())
+            .env("TMPDIR", &dir)
+            .env_remove("OBI_SCALP_DRILL_REAL_CONNECT")
+            .env_remove("CREDENTIALS_DIRECTORY")
+            .env("OBI_SCALP_API_KEY", key)
+            .env("OBI_SCALP_API_SECRET", SECRET);
+        let out = run_output(c);
+        println!("---- go_live_prep -> {:?}\n{}", out.code, out.stdout);
+        let decisions: Vec<String> = out
+            .stdout
+            .lines()
+            .filter(|l| l.starts_with("[go-live-prep] DECISION: "))
+            .map(str::to_string)
+            .collect();
+        assert_eq!(decisions.len(), 1, "{}", out.stdout);
+        let summary: Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join("prep/go_live_prep_summary.json")).unwrap(),
+        )
+        .unwrap();
+        (out.code, decisions[0].clone(), summary)
+    };
+    let (code, line, sum) = prep("obiWRONGkey00001");
+    assert_eq!(code, Some(1));
+    assert_eq!(line, "[go-live-prep] DECISION: NO-GO stage=drill");
+    assert_eq!(sum["decision"], "NO-GO");
+    assert_eq!(sum["failed_stage"], "drill");
+    assert_eq!(sum["stages"][0]["stage"], "report");
+    assert_eq!(sum["stages"][0]["result"], "ok");
+    assert_eq!(sum["stages"][1]["exit_code"], i64::from(Exit::DrillAuth.code()));
+    let (code, line, sum) = prep(KEY);
+    assert_eq!(code, Some(0));
+    assert_eq!(line, "[go-live-prep] DECISION: GO");
+    assert_eq!(sum["decision"], "GO");
+    assert!(sum["failed_stage"].is_null());
+    let reports: Vec<_> = std::fs::read_dir(dir.join("prep/reports")).unwrap().collect();
+    assert!(!reports.is_empty(), "no monthly report written");
+}
