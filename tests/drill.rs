@@ -40,7 +40,10 @@ fn drill(cfg: &Path, key: &str, extra_env: &[(&str, &str)]) -> RunOut {
         c.env(k, v);
     }
     let out = run_output(c);
-    println!("---- drill -> {:?}\n{}\n{}", out.code, out.stdout, out.stderr);
+    println!(
+        "---- drill -> {:?}\n{}\n{}",
+        out.code, out.stdout, out.stderr
+    );
     out
 }
 
@@ -94,9 +97,10 @@ fn assert_failed(out: &RunOut, j: &Value, class: &str, exit: Exit, first: &str) 
     assert_eq!(failed["check"], first, "{j}");
     assert_eq!(failed["class"], class, "{j}");
     assert!(
-        out.stdout.lines().any(|l| l.starts_with(&format!(
-            "[drill] check={first} result=fail"
-        )) && l.contains(&format!("class={class}"))),
+        out.stdout.lines().any(
+            |l| l.starts_with(&format!("[drill] check={first} result=fail"))
+                && l.contains(&format!("class={class}"))
+        ),
         "{}",
         out.stdout
     );
@@ -130,11 +134,22 @@ fn drill_ok_against_the_simulator_over_tls() {
     // both streams reconnected, headroom read from X-Bapi-Limit-Status.
     assert_eq!(check(&j, "balance")["data"]["wallet"], "100000.00");
     assert_eq!(check(&j, "open_orders")["data"]["open_orders"], 0);
-    assert!(check(&j, "time_skew")["data"]["skew_ms"].as_i64().unwrap().abs() <= 1000);
+    assert!(
+        check(&j, "time_skew")["data"]["skew_ms"]
+            .as_i64()
+            .unwrap()
+            .abs()
+            <= 1000
+    );
     for s in ["public_stream", "private_stream"] {
-        assert!(check(&j, s)["data"]["connects"].as_u64().unwrap() >= 2, "{j}");
+        assert!(
+            check(&j, s)["data"]["connects"].as_u64().unwrap() >= 2,
+            "{j}"
+        );
     }
-    let h = check(&j, "rate_limit")["data"]["headroom_pct"].as_u64().unwrap();
+    let h = check(&j, "rate_limit")["data"]["headroom_pct"]
+        .as_u64()
+        .unwrap();
     assert!((20..=100).contains(&h), "{j}");
     // No secret in the artifact or the output, and the key is not there either.
     let text = j.to_string();
@@ -224,7 +239,12 @@ fn real_venue_refused_without_the_opt_in() {
         .replace("https://127.0.0.1:1", "https://api.bybit.com");
     std::fs::write(&cfg, text).unwrap();
     let out = drill(&cfg, KEY, &[]);
-    assert_eq!(out.code, Some(i32::from(Exit::Config.code())), "{}", out.stderr);
+    assert_eq!(
+        out.code,
+        Some(i32::from(Exit::Config.code())),
+        "{}",
+        out.stderr
+    );
     assert!(
         out.stderr.contains("live.rest_url")
             && out.stderr.contains("api.bybit.com")
@@ -283,12 +303,17 @@ fn go_live_prep_says_no_go_at_the_drill_and_go_when_healthy() {
     assert_eq!(sum["failed_stage"], "drill");
     assert_eq!(sum["stages"][0]["stage"], "report");
     assert_eq!(sum["stages"][0]["result"], "ok");
-    assert_eq!(sum["stages"][1]["exit_code"], i64::from(Exit::DrillAuth.code()));
+    assert_eq!(
+        sum["stages"][1]["exit_code"],
+        i64::from(Exit::DrillAuth.code())
+    );
     let (code, line, sum) = prep(KEY);
     assert_eq!(code, Some(0));
     assert_eq!(line, "[go-live-prep] DECISION: GO");
     assert_eq!(sum["decision"], "GO");
     assert!(sum["failed_stage"].is_null());
-    let reports: Vec<_> = std::fs::read_dir(dir.join("prep/reports")).unwrap().collect();
+    let reports: Vec<_> = std::fs::read_dir(dir.join("prep/reports"))
+        .unwrap()
+        .collect();
     assert!(!reports.is_empty(), "no monthly report written");
 }

@@ -60,7 +60,8 @@ pub fn run(a: DrillArgs) -> Result<(), AppError> {
         )));
     };
     let sources = ops::SecretSources::from_env();
-    let secrets = ops::SecretStore::new(sources, &[ops::secrets::API_KEY, ops::secrets::API_SECRET]);
+    let secrets =
+        ops::SecretStore::new(sources, &[ops::secrets::API_KEY, ops::secrets::API_SECRET]);
     secrets.reload();
     let creds = secrets.credentials().ok_or_else(|| {
         AppError::exit(
@@ -125,11 +126,17 @@ pub fn run(a: DrillArgs) -> Result<(), AppError> {
     let path = cfg.ops.artifacts_dir.join(drill::ARTIFACT);
     if let Some(d) = path.parent() {
         std::fs::create_dir_all(d).map_err(|e| {
-            AppError::exit(Exit::Io, format!("drill: cannot create {}: {e}", d.display()))
+            AppError::exit(
+                Exit::Io,
+                format!("drill: cannot create {}: {e}", d.display()),
+            )
         })?;
     }
     ops::artifacts::write_json_atomic(&path, &report).map_err(|e| {
-        AppError::exit(Exit::Io, format!("drill: cannot write {}: {e}", path.display()))
+        AppError::exit(
+            Exit::Io,
+            format!("drill: cannot write {}: {e}", path.display()),
+        )
     })?;
     let failed = report.checks.iter().filter(|c| !c.is_ok()).count();
     println!(

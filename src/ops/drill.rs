@@ -38,7 +38,12 @@ pub enum Class {
 }
 
 impl Class {
-    pub const ALL: [Class; 4] = [Class::Auth, Class::Network, Class::RateLimit, Class::Exchange];
+    pub const ALL: [Class; 4] = [
+        Class::Auth,
+        Class::Network,
+        Class::RateLimit,
+        Class::Exchange,
+    ];
 
     pub const fn name(self) -> &'static str {
         match self {
@@ -207,10 +212,23 @@ mod tests {
 
     #[test]
     fn loopback_hosts_are_recognised() {
-        for h in ["127.0.0.1", "127.3.2.1", "localhost", "LOCALHOST", "::1", "[::1]"] {
+        for h in [
+            "127.0.0.1",
+            "127.3.2.1",
+            "localhost",
+            "LOCALHOST",
+            "::1",
+            "[::1]",
+        ] {
             assert!(is_loopback_host(h), "{h}");
         }
-        for h in ["api.bybit.com", "10.0.0.1", "192.168.1.2", "localhost.example.com", ""] {
+        for h in [
+            "api.bybit.com",
+            "10.0.0.1",
+            "192.168.1.2",
+            "localhost.example.com",
+            "",
+        ] {
             assert!(!is_loopback_host(h), "{h}");
         }
     }

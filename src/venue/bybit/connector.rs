@@ -52,10 +52,7 @@ impl Connector for Bybit {
     }
 
     /// See [`super::drill`].
-    fn drill(
-        &self,
-        p: &crate::ops::drill::Params<'_>,
-    ) -> Option<Vec<crate::ops::drill::Check>> {
+    fn drill(&self, p: &crate::ops::drill::Params<'_>) -> Option<Vec<crate::ops::drill::Check>> {
         Some(super::drill::run(p))
     }
 

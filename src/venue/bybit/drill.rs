@@ -128,7 +128,11 @@ fn read(
                 "{what}: HTTP {} retCode {} ({})",
                 a.status,
                 a.code,
-                if a.msg.is_empty() { "no retMsg" } else { &a.msg }
+                if a.msg.is_empty() {
+                    "no retMsg"
+                } else {
+                    &a.msg
+                }
             ),
         )
         .with("http_status", a.status)
@@ -202,7 +206,11 @@ pub fn run(p: &Params<'_>) -> Vec<Check> {
     // Account reads.
     let quote = p.inst.quote;
     out.push(
-        match read(&mut rest, "balance", bytes(req.wallet(wall_ms(), quote.as_str()))) {
+        match read(
+            &mut rest,
+            "balance",
+            bytes(req.wallet(wall_ms(), quote.as_str())),
+        ) {
             Ok((r, d)) => match super::recon::wallet_of(&r, quote.as_str(), &p.inst) {
                 Ok(m) => {
                     let s = crate::config::format_money(&p.inst, m);
@@ -232,7 +240,11 @@ pub fn run(p: &Params<'_>) -> Vec<Check> {
         }
     });
     out.push(
-        match read(&mut rest, "open_orders", bytes(req.open_orders(wall_ms(), ""))) {
+        match read(
+            &mut rest,
+            "open_orders",
+            bytes(req.open_orders(wall_ms(), "")),
+        ) {
             Ok((r, d)) => {
                 let list = r.get("list").and_then(Value::as_array);
                 let mut n = 0u64;
@@ -585,7 +597,10 @@ mod tests {
         assert_eq!(class_of(&answer(200, ret::ERROR_SIGN)), Class::Auth);
         assert_eq!(class_of(&answer(200, ret::TIME_WINDOW)), Class::Auth);
         assert_eq!(class_of(&answer(401, -1)), Class::Auth);
-        assert_eq!(class_of(&answer(200, ret::TOO_MANY_VISITS)), Class::RateLimit);
+        assert_eq!(
+            class_of(&answer(200, ret::TOO_MANY_VISITS)),
+            Class::RateLimit
+        );
         assert_eq!(class_of(&answer(429, -1)), Class::RateLimit);
         assert_eq!(class_of(&answer(200, ret::INTERNAL)), Class::Exchange);
         assert_eq!(class_of(&answer(502, -1)), Class::Exchange);
