@@ -78,8 +78,7 @@ impl Rest {
             self.limits.limited += 1;
         }
         if let (Some(limit), Some(left)) = (ans.limit, ans.left) {
-            if limit > 0 {
-                let pct = left.saturating_mul(100) / limit;
+            if let Some(pct) = left.saturating_mul(100).checked_div(limit) {
                 if self.limits.least.is_none_or(|(p, _, _)| pct < p) {
                     self.limits.least = Some((pct, left, limit));
                 }
@@ -343,6 +342,9 @@ fn ws_config(url: &str, p: &Params<'_>, subscribe: Vec<String>) -> WsConfig {
     wc
 }
 
+/// What a stream frame says: `None` nothing yet, `Ok` usable, `Err` refused (class, why).
+type Verdict = Option<Result<(), (Class, String)>>;
+
 /// How one phase of a stream check ended.
 enum Phase {
     /// Usable after this long.
@@ -358,7 +360,7 @@ fn wait_ready(
     timeout: Duration,
     what: &str,
     mut on_open: impl FnMut(&mut WsClient),
-    mut on_frame: impl FnMut(&Value) -> Option<Result<(), (Class, String)>>,
+    mut on_frame: impl FnMut(&Value) -> Verdict,
 ) -> Phase {
     let t0 = Instant::now();
     let deadline = t0 + timeout;
@@ -413,7 +415,7 @@ fn connect_and_reconnect(
     ws: &mut WsClient,
     timeout: Duration,
     on_open: &mut dyn FnMut(&mut WsClient),
-    on_frame: &mut dyn FnMut(&Value) -> Option<Result<(), (Class, String)>>,
+    on_frame: &mut dyn FnMut(&Value) -> Verdict,
 ) -> Check {
     let first = match wait_ready(ws, timeout, "connect", &mut *on_open, &mut *on_frame) {
         Phase::Ready(d) => d,
@@ -458,7 +460,7 @@ fn public_stream(p: &Params<'_>) -> Check {
             )
         }
     };
-    let mut on_frame = |v: &Value| -> Option<Result<(), (Class, String)>> {
+    let mut on_frame = |v: &Value| -> Verdict {
         if v.get("op").and_then(Value::as_str) == Some("subscribe")
             && v.get("success").and_then(Value::as_bool) == Some(false)
         {
@@ -495,7 +497,7 @@ fn private_stream(p: &Params<'_>, req: &BybitRequests) -> Check {
         let _ = ws.send_text(&req.ws_auth(wall_ms() + 10_000));
         let _ = ws.send_text(r#"{"op":"subscribe","args":["order"]}"#);
     };
-    let mut on_frame = |v: &Value| -> Option<Result<(), (Class, String)>> {
+    let mut on_frame = |v: &Value| -> Verdict {
         let ok = v.get("success").and_then(Value::as_bool);
         let m = v.get("ret_msg").and_then(Value::as_str).unwrap_or("");
         match (v.get("op").and_then(Value::as_str), ok) {
