@@ -43,6 +43,9 @@ enum Cmd {
     Sim(obi_scalp::sim::cli::SimArgs),
     /// Record raw frames of a live feed to disk.
     Record(app::record::RecordArgs),
+    /// Connectivity drill before going live: auth, clock skew, account reads, both streams and
+    /// their reconnects, rate-limit headroom; no orders (live_connectivity_drill.json).
+    Drill(app::drill::DrillArgs),
 }
 
 fn main() -> ExitCode {
@@ -65,6 +68,7 @@ fn main() -> ExitCode {
         Cmd::CheckConfig(a) => app::check::run(a),
         Cmd::Sim(a) => obi_scalp::sim::cli::run(a).map_err(|e| AppError::exit(e.exit, e.msg)),
         Cmd::Record(a) => app::record::run(a),
+        Cmd::Drill(a) => app::drill::run(a),
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,

@@ -4,6 +4,7 @@ pub mod backup;
 pub mod bench;
 pub mod book;
 pub mod check;
+pub mod drill;
 pub mod journal;
 pub mod live;
 pub mod record;

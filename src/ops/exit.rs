@@ -13,6 +13,10 @@
 //! | 8    | `killed`            | the kill switch fired (file, `POST /kill`, or SIGUSR1)           |
 //! | 9    | `book_disagrees`    | `verify-book`: a book agreed with the venue below the ratio asked |
 //! | 10   | `reconcile_refused` | live start-up: our orders or a position at the venue, `on_start = "refuse"` |
+//! | 20   | `drill_auth`        | `drill`: the venue refused the credentials (signed read, private stream) |
+//! | 21   | `drill_network`     | `drill`: the venue could not be reached (refused, TLS, no answer, stream dropped) |
+//! | 22   | `drill_rate_limit`  | `drill`: rate-limited by the venue, or headroom below the floor |
+//! | 23   | `drill_exchange`    | `drill`: the venue answered with its own error, or its clock is too far off |
 //! | 70   | `internal`          | a bug: panic in a stage, invariant broken (EX_SOFTWARE)          |
 //! | 130  | `forced_sigint`     | a second SIGINT while draining: exit at once (128 + 2)           |
 //! | 143  | `forced_sigterm`    | a second SIGTERM while draining: exit at once (128 + 15)         |
@@ -41,13 +45,17 @@ pub enum Exit {
     Killed,
     BookDisagrees,
     ReconcileRefused,
+    DrillAuth,
+    DrillNetwork,
+    DrillRateLimit,
+    DrillExchange,
     Internal,
     ForcedSigint,
     ForcedSigterm,
 }
 
 impl Exit {
-    pub const ALL: [Exit; 14] = [
+    pub const ALL: [Exit; 18] = [
         Exit::Ok,
         Exit::Io,
         Exit::Config,
@@ -59,6 +67,10 @@ impl Exit {
         Exit::Killed,
         Exit::BookDisagrees,
         Exit::ReconcileRefused,
+        Exit::DrillAuth,
+        Exit::DrillNetwork,
+        Exit::DrillRateLimit,
+        Exit::DrillExchange,
         Exit::Internal,
         Exit::ForcedSigint,
         Exit::ForcedSigterm,
@@ -78,6 +90,10 @@ impl Exit {
             Exit::Killed => 8,
             Exit::BookDisagrees => 9,
             Exit::ReconcileRefused => 10,
+            Exit::DrillAuth => 20,
+            Exit::DrillNetwork => 21,
+            Exit::DrillRateLimit => 22,
+            Exit::DrillExchange => 23,
             Exit::Internal => 70,
             Exit::ForcedSigint => 130,
             Exit::ForcedSigterm => 143,
@@ -98,6 +114,10 @@ impl Exit {
             Exit::Killed => "killed",
             Exit::BookDisagrees => "book_disagrees",
             Exit::ReconcileRefused => "reconcile_refused",
+            Exit::DrillAuth => "drill_auth",
+            Exit::DrillNetwork => "drill_network",
+            Exit::DrillRateLimit => "drill_rate_limit",
+            Exit::DrillExchange => "drill_exchange",
             Exit::Internal => "internal",
             Exit::ForcedSigint => "forced_sigint",
             Exit::ForcedSigterm => "forced_sigterm",
@@ -120,6 +140,10 @@ impl Exit {
             Exit::ReconcileRefused => {
                 "live start-up found our orders or a position at the venue (on_start = \"refuse\")"
             }
+            Exit::DrillAuth => "drill: the venue refused the credentials",
+            Exit::DrillNetwork => "drill: the venue could not be reached",
+            Exit::DrillRateLimit => "drill: rate-limited, or too little rate-limit headroom",
+            Exit::DrillExchange => "drill: the venue answered with an error, or its clock is off",
             Exit::Internal => "internal error (bug)",
             Exit::ForcedSigint => "second SIGINT while shutting down",
             Exit::ForcedSigterm => "second SIGTERM while shutting down",

@@ -18,6 +18,7 @@
 
 pub mod artifacts;
 pub mod audit;
+pub mod drill;
 pub mod exit;
 pub mod feed_log;
 pub mod http;

@@ -33,6 +33,8 @@
 //! | `timeout` | N (default 1) | private API: do not execute the next N order requests, and never answer them |
 //! | `lostack` | N (default 1) | private API: execute the next N order requests, but never answer them |
 //! | `dropfill` | N (default 1) | private API (Bybit): leave the next N executions out of the private stream (the order updates still go out) |
+//! | `read429`, `read500` | N (default 1) | private API (Bybit): answer the next N signed reads (orders, positions, wallet, executions) with the venue's rate-limit / internal error |
+//! | `skew` | DURATION (required) | private API (Bybit): the venue's clock runs DURATION ahead from then on (`/v5/market/time` and the recv-window check) |
 //! | `reststale` | \[DURATION\] | answer the next REST request (or all for DURATION) with the first 200 body the server gave for that path (none yet: answered fresh, the one-shot stays pending) |
 //!
 //! "Stream frames" are the frames the feed produces as the market moves (not the answers to a
@@ -73,6 +75,9 @@ Private API (with --account):
   timeout[:N]               do not execute the next N order requests and never answer them
   lostack[:N]               execute the next N order requests but never answer them
   dropfill[:N]              leave the next N executions out of the private stream (Bybit)
+  read429[:N]               answer the next N signed reads with the rate-limit error (Bybit)
+  read500[:N]               answer the next N signed reads with the internal error (Bybit)
+  skew:DURATION             the venue's clock runs DURATION ahead (time endpoint, recv window; Bybit)
 Examples: drop@30s  skip@msg=100,every=500  stall@10s:3s  slow:10ms,for=5s  refuse@5s:2s  rest429";
 
 /// What goes wrong.
@@ -121,6 +126,9 @@ impl FaultKind {
                 crate::sim::private::PrivateFault::Timeout(_) => "timeout",
                 crate::sim::private::PrivateFault::LostAck(_) => "lostack",
                 crate::sim::private::PrivateFault::DropFill(_) => "dropfill",
+                crate::sim::private::PrivateFault::Read429(_) => "read429",
+                crate::sim::private::PrivateFault::Read500(_) => "read500",
+                crate::sim::private::PrivateFault::Skew(_) => "skew",
             },
         }
     }
@@ -152,7 +160,8 @@ impl fmt::Display for FaultSpec {
 }
 
 const KINDS: &str = "drop, stall, skip, dup, reorder, malformed, crossed, slow, refuse, rest429, \
-                     rest500, reststale, reject, order429, order500, timeout, lostack, dropfill";
+                     rest500, reststale, reject, order429, order500, timeout, lostack, dropfill, \
+                     read429, read500, skew";
 
 impl FaultSpec {
     /// Parses `KIND[@TRIGGER][:ARG]`; the error quotes the whole spec and names the bad part.
@@ -348,6 +357,9 @@ fn parse_kind(kind: &str, arg: Option<&str>) -> Result<FaultKind, String> {
         "timeout" => count(|n| FaultKind::Private(PrivateFault::Timeout(n))),
         "lostack" => count(|n| FaultKind::Private(PrivateFault::LostAck(n))),
         "dropfill" => count(|n| FaultKind::Private(PrivateFault::DropFill(n))),
+        "read429" => count(|n| FaultKind::Private(PrivateFault::Read429(n))),
+        "read500" => count(|n| FaultKind::Private(PrivateFault::Read500(n))),
+        "skew" => need_duration(|d| FaultKind::Private(PrivateFault::Skew(d))),
         "slow" => {
             let a = arg.ok_or("slow needs a delay argument, e.g. slow:10ms or slow:10ms,for=5s")?;
             let (delay_s, period_s) = match a.split_once(',') {

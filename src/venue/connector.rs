@@ -17,6 +17,7 @@
 //! | [`Connector::decoder`] | the feed stage's decoder for one connection | [`BybitDecoder`](super::bybit::BybitDecoder) |
 //! | [`Connector::top_of_book`] | the venue's own top of book in a frame, for `verify-book` | `tickers.*` `bid1Price`/`ask1Price` at `cs`; `orderbook.*` `data.seq` |
 //! | [`Connector::builtin_synthetic`] | whether `market.source = "synthetic"` (the no-network market) speaks it | false |
+//! | [`Connector::drill`] | the connectivity drill's checks (`obi-scalp drill`), no orders | signed reads, `/v5/market/time`, both streams |
 //!
 //! The private API (orders, fills, balances) will be one more method returning the venue's
 //! order gateway; it is not part of the trait yet.
@@ -179,5 +180,13 @@ pub trait Connector: Sync {
     /// speaks this venue's protocol.
     fn builtin_synthetic(&self) -> bool {
         false
+    }
+
+    /// The connectivity drill (`obi-scalp drill`): auth, clock, account reads, both streams
+    /// and their reconnects, rate-limit headroom; no order is placed. `None`: this venue has
+    /// no drill in this build.
+    fn drill(&self, p: &crate::ops::drill::Params<'_>) -> Option<Vec<crate::ops::drill::Check>> {
+        let _ = p;
+        None
     }
 }

@@ -701,7 +701,8 @@ impl HttpRequest<'_> {
     }
 }
 
-/// Private faults (`reject`, `order429`, `order500`, `timeout`, `lostack`).
+/// Private faults (`reject`, `order429`, `order500`, `timeout`, `lostack`, `dropfill`,
+/// `read429`, `read500`, `skew`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PrivateFault {
     /// Refuse the next N places with the venue's own error.
@@ -716,6 +717,14 @@ pub enum PrivateFault {
     LostAck(u32),
     /// Leave the next N executions out of the private stream.
     DropFill(u32),
+    /// Answer the next N signed reads (GET: orders, positions, wallet, executions) with the
+    /// venue's rate-limit error.
+    Read429(u32),
+    /// Answer the next N signed reads with the venue's internal error.
+    Read500(u32),
+    /// From now on the venue's clock runs this far ahead of the wall clock: its time endpoint
+    /// and its recv-window check both see the shifted time.
+    Skew(std::time::Duration),
 }
 
 /// Faults waiting for their order request (the venue's API arms them, then asks per request).
@@ -726,6 +735,10 @@ pub struct PendingFaults {
     timeout: u32,
     lostack: u32,
     dropfill: u32,
+    read429: u32,
+    read500: u32,
+    /// How far the venue's clock runs ahead of the wall clock (ms).
+    skew_ms: u64,
 }
 
 /// What a pending fault does to the order request that meets it, instead of executing it.
@@ -749,7 +762,31 @@ impl PendingFaults {
             PrivateFault::Timeout(n) => self.timeout += n,
             PrivateFault::LostAck(n) => self.lostack += n,
             PrivateFault::DropFill(n) => self.dropfill += n,
+            PrivateFault::Read429(n) => self.read429 += n,
+            PrivateFault::Read500(n) => self.read500 += n,
+            PrivateFault::Skew(d) => {
+                self.skew_ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+            }
         }
+    }
+
+    /// The fault that meets this signed read (consumed), if any: `Order429` / `Order500`
+    /// stand for the venue's rate-limit / internal error here too.
+    pub fn before_read(&mut self) -> Option<BeforeOrder> {
+        if self.read429 > 0 {
+            self.read429 -= 1;
+            Some(BeforeOrder::Order429)
+        } else if self.read500 > 0 {
+            self.read500 -= 1;
+            Some(BeforeOrder::Order500)
+        } else {
+            None
+        }
+    }
+
+    /// The venue's clock at wall time `now_ms` (`skew` shifts it ahead).
+    pub fn venue_ms(&self, now_ms: u64) -> u64 {
+        now_ms.saturating_add(self.skew_ms)
     }
 
     /// The fault that meets this order request before it executes (consumed), if any.

@@ -51,6 +51,11 @@ impl Connector for Bybit {
         })
     }
 
+    /// See [`super::drill`].
+    fn drill(&self, p: &crate::ops::drill::Params<'_>) -> Option<Vec<crate::ops::drill::Check>> {
+        Some(super::drill::run(p))
+    }
+
     fn decoder(&self, routes: BookRoutes, s: &DecoderSettings) -> AnyDecoder {
         let mut d = BybitDecoder::new(routes);
         d.max_silence_ns = s.max_silence_ns;

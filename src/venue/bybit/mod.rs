@@ -1,6 +1,7 @@
 //! Bybit v5 public market data: `orderbook.{depth}.{symbol}` snapshot + delta, `publicTrade`.
 
 pub mod connector;
+pub mod drill;
 pub mod live;
 pub mod private;
 pub mod recon;

@@ -35,6 +35,8 @@ pub const POSITION_PATH: &str = "/v5/position/list";
 pub const WALLET_PATH: &str = "/v5/account/wallet-balance";
 /// Executions (a fill the private stream did not deliver, found by `orderLinkId`).
 pub const EXECUTION_PATH: &str = "/v5/execution/list";
+/// The venue's clock (public, unsigned): `result.timeSecond`, `result.timeNano`.
+pub const TIME_PATH: &str = "/v5/market/time";
 /// The private stream.
 pub const PRIVATE_WS_PATH: &str = "/v5/private";
 /// Default `X-BAPI-RECV-WINDOW` (the venue's own default).

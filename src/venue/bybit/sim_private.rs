@@ -2,7 +2,9 @@
 //! protocol over the simulator's [`Engine`].
 //!
 //! REST: `POST /v5/order/create`, `/v5/order/cancel`, `/v5/order/cancel-all`,
-//! `GET /v5/order/realtime`, and `GET /sim/state` (ours). Each order request is checked as
+//! `GET /v5/order/realtime`, `/v5/position/list`, `/v5/account/wallet-balance`,
+//! `/v5/execution/list`, the public `GET /v5/market/time` (`result.timeSecond` and
+//! `timeNano`, the venue's clock; the `skew` fault shifts it), and `GET /sim/state` (ours). Each order request is checked as
 //! Bybit documents (docs `v5/guide`, `v5/error`, checked 2026-12-02 through the docs index):
 //! `X-BAPI-API-KEY` must be the account's key (`10003` "API key is invalid."), the timestamp
 //! must satisfy `server_time - recv_window <= timestamp < server_time + 1000` (`10002`), and
@@ -40,7 +42,7 @@ use std::collections::BTreeMap;
 
 use super::private::{
     category, ret, CANCEL_ALL_PATH, CANCEL_PATH, CREATE_PATH, EXECUTION_PATH, POSITION_PATH,
-    PRIVATE_WS_PATH, REALTIME_PATH, WALLET_PATH,
+    PRIVATE_WS_PATH, REALTIME_PATH, TIME_PATH, WALLET_PATH,
 };
 
 /// The simulator's own control hook (no auth, like `/sim/state`): `POST /sim/wallet` with
@@ -48,6 +50,9 @@ use super::private::{
 pub const SIM_WALLET_PATH: &str = "/sim/wallet";
 /// `POST /sim/position` with `{"delta":"0.005"}` changes the position the same way (no fill).
 pub const SIM_POSITION_PATH: &str = "/sim/position";
+/// `POST /sim/rotate` with `{"api_key":"..","api_secret":".."}`: the account's credentials are
+/// rotated (the old pair is refused from then on, REST and private stream alike).
+pub const SIM_ROTATE_PATH: &str = "/sim/rotate";
 
 /// Documented per-UID limit of the order endpoints for linear (requests per second).
 pub const ORDER_LIMIT_PER_SEC: u32 = 10;
@@ -77,6 +82,8 @@ pub struct BybitPrivate {
     pub unanswered: u64,
     /// Executions left out of the private stream (`dropfill`).
     pub dropped_fills: u64,
+    /// Credential rotations (`POST /sim/rotate`).
+    rotations: u64,
     start_quote: String,
     /// The starting quote balance in Money.
     start_quote_money: crate::msg::Money,
@@ -165,6 +172,7 @@ impl BybitPrivate {
             changes: Vec::new(),
             unanswered: 0,
             dropped_fills: 0,
+            rotations: 0,
             start_quote,
             start_quote_money,
         })
@@ -197,6 +205,7 @@ impl BybitPrivate {
 
     /// Checks key, time window and signature; the error code if any.
     fn authenticate(&self, req: &HttpRequest<'_>, payload: &[u8], now_ms: u64) -> Result<(), i64> {
+        let now_ms = self.faults.venue_ms(now_ms);
         if req.header("X-BAPI-API-KEY") != Some(self.api_key.as_str()) {
             return Err(ret::API_KEY_INVALID);
         }
@@ -563,6 +572,19 @@ impl BybitPrivate {
         Ok(json!({"wallet_adjust": self.engine.money_str(self.engine.wallet_adjust())}))
     }
 
+    /// `POST /sim/rotate`: new credentials for the account (the answer names no secret).
+    fn rotate(&mut self, body: &[u8]) -> Result<Value, String> {
+        let v: Value = serde_json::from_slice(body).map_err(|e| format!("body: {e}"))?;
+        let s = |k: &str| v.get(k).and_then(Value::as_str).filter(|x| !x.is_empty());
+        let (Some(key), Some(secret)) = (s("api_key"), s("api_secret")) else {
+            return Err("api_key and api_secret: non-empty strings".into());
+        };
+        self.api_key = key.to_string();
+        self.signer = Signer::new(secret.as_bytes());
+        self.rotations += 1;
+        Ok(json!({"rotations": self.rotations}))
+    }
+
     /// `POST /sim/position`: `{"delta":"-0.005"}` in the instrument's size.
     fn adjust_position(&mut self, body: &[u8]) -> Result<Value, String> {
         let v: Value = serde_json::from_slice(body).map_err(|e| format!("body: {e}"))?;
@@ -592,8 +614,10 @@ impl PrivateApi for BybitPrivate {
 
     fn handles(&self, path: &str) -> bool {
         path == "/sim/state"
+            || path == TIME_PATH
             || path == SIM_WALLET_PATH
             || path == SIM_POSITION_PATH
+            || path == SIM_ROTATE_PATH
             || path.starts_with("/v5/execution/")
             || path.starts_with("/v5/order/")
             || path.starts_with("/v5/position/")
@@ -611,9 +635,34 @@ impl PrivateApi for BybitPrivate {
                 headers: Vec::new(),
             };
         }
-        if (path == SIM_WALLET_PATH || path == SIM_POSITION_PATH) && req.method == "POST" {
+        if path == TIME_PATH {
+            // Public, unsigned: the venue's clock.
+            let t = self.faults.venue_ms(now_ms);
+            let body = json!({
+                "retCode": ret::OK,
+                "retMsg": "OK",
+                "result": {
+                    "timeSecond": (t / 1000).to_string(),
+                    "timeNano": (u128::from(t) * 1_000_000).to_string(),
+                },
+                "retExtInfo": {},
+                "time": t,
+            });
+            return Fate::Answer {
+                reply: RestReply {
+                    status: 200,
+                    body: body.to_string(),
+                },
+                headers: Vec::new(),
+            };
+        }
+        if (path == SIM_WALLET_PATH || path == SIM_POSITION_PATH || path == SIM_ROTATE_PATH)
+            && req.method == "POST"
+        {
             let r = if path == SIM_WALLET_PATH {
                 self.adjust_wallet(req.body)
+            } else if path == SIM_ROTATE_PATH {
+                self.rotate(req.body)
             } else {
                 self.adjust_position(req.body)
             };
@@ -663,6 +712,16 @@ impl PrivateApi for BybitPrivate {
                     return Fate::NoAnswer;
                 }
                 None => {}
+            }
+        } else {
+            match self.faults.before_read() {
+                Some(BeforeOrder::Order429) => {
+                    return self.answer(ret::TOO_MANY_VISITS, json!({}), now_ms, (0, now_ms + 1000))
+                }
+                Some(BeforeOrder::Order500) => {
+                    return self.answer(ret::INTERNAL, json!({}), now_ms, (left, reset))
+                }
+                _ => {}
             }
         }
         let (code, result) = self.route(path, req, query, now_ms);
@@ -856,6 +915,7 @@ impl PrivateApi for BybitPrivate {
             "start_balance": {self.engine.inst.quote.as_str(): self.start_quote},
             "unanswered_requests": self.unanswered,
             "dropped_fills": self.dropped_fills,
+            "key_rotations": self.rotations,
             "maker_fee_cbps": self.engine.maker_fee,
             "taker_fee_cbps": self.engine.taker_fee,
         }))
