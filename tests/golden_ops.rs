@@ -671,6 +671,7 @@ fn every_command_exits_through_the_one_table() {
         "report",
         "backup",
         "restore",
+        "drill",
         "journal",
         "sweep",
         "book",
@@ -773,6 +774,11 @@ fn every_command_exits_through_the_one_table() {
             vec!["report", "--journal", &missing_in, "--out", &out],
             Exit::Config,
             vec!["missing.jsonl"],
+        ),
+        (
+            vec!["drill", "--config", &missing_cfg],
+            Exit::Config,
+            vec!["missing.toml"],
         ),
         (
             vec!["backup", "--config", &missing_cfg, "--to", &out],
