@@ -149,8 +149,47 @@ impl CoincheckPrivate {
             }
         }
         let base = self.start_base_lots + self.engine.position() - rb;
-        let quote = self.start_quote + self.engine.cash() - rq;
+        let quote = self.start_quote + self.engine.cash() + self.engine.wallet_adjust() - rq;
         (base, rb, quote, rq)
+    }
+
+    /// `POST /sim/wallet` (the simulator's own hook, no auth, like `/sim/state`): the quote
+    /// balance changes behind the client's back by `{"coin":"jpy","delta":"-500"}`, or the base
+    /// balance by `{"coin":"btc","delta":"0.005"}` (a deposit, a withdrawal, a trade in the web
+    /// UI; no fill, no order). `POST /sim/position` with `{"delta":"0.005"}` is the base balance's
+    /// change too (spot: the position is the base balance).
+    fn adjust(&mut self, path: &str, body: &[u8]) -> Result<Value, String> {
+        let v: Value = serde_json::from_slice(body).map_err(|e| format!("body: {e}"))?;
+        let inst = self.engine.inst;
+        let coin = match path {
+            crate::venue::bybit::sim_private::SIM_POSITION_PATH => self.base.clone(),
+            _ => v
+                .get("coin")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_ascii_lowercase(),
+        };
+        let d = v
+            .get("delta")
+            .and_then(Value::as_str)
+            .ok_or("delta: a decimal string")?;
+        let neg = d.starts_with('-');
+        let abs = d.trim_start_matches('-');
+        if coin == self.quote {
+            let m = money_from_decimal(abs, inst.tick, inst.lot)
+                .map_err(|e| format!("delta \"{d}\": {e}"))?;
+            self.engine.adjust_wallet(if neg { -m } else { m });
+        } else if coin == self.base {
+            let lots = inst
+                .lot
+                .parse(abs.as_bytes())
+                .map_err(|e| format!("delta \"{d}\": {e}"))?;
+            self.engine.adjust_position(if neg { -lots } else { lots });
+        } else {
+            return Err(format!("coin: {} or {}", self.quote, self.base));
+        }
+        let (b, _, q, _) = self.balances();
+        Ok(json!({"success": true, self.base.as_str(): inst.lot.format(b), self.quote.as_str(): self.dec(q)}))
     }
 
     fn dec(&self, m: Money) -> String {
@@ -465,6 +504,8 @@ impl PrivateApi for CoincheckPrivate {
 
     fn handles(&self, path: &str) -> bool {
         path == "/sim/state"
+            || path == crate::venue::bybit::sim_private::SIM_WALLET_PATH
+            || path == crate::venue::bybit::sim_private::SIM_POSITION_PATH
             || path == ORDERS_PATH
             || path.starts_with("/api/exchange/orders/")
             || path.starts_with("/api/accounts")
@@ -481,6 +522,18 @@ impl PrivateApi for CoincheckPrivate {
         };
         if path == "/sim/state" {
             return answer((200, self.state()));
+        }
+        if req.method == "POST"
+            && matches!(
+                path,
+                crate::venue::bybit::sim_private::SIM_WALLET_PATH
+                    | crate::venue::bybit::sim_private::SIM_POSITION_PATH
+            )
+        {
+            return answer(match self.adjust(path, req.body) {
+                Ok(v) => (200, v),
+                Err(e) => err(400, &e),
+            });
         }
         if let Err(e) = self.authenticate(req) {
             self.auth_failures += 1;
