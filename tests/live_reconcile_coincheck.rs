@@ -447,3 +447,55 @@ mod startup {
         assert_eq!(sim.open_ids(), vec![foreign_id]);
     }
 }
+
+/// The simulator's `dropfill` leaves a fill out of `transactions_pagination` (what the bot
+/// polls); reconciliation (or the end of its order) finds it in `transactions` and books it
+/// exactly once: every fill of the simulator booked once, the books agree.
+#[test]
+fn a_fill_the_poll_missed_is_found_and_booked_once() {
+    let dir = tmpdir("dropfill");
+    let sim = live_sim::start_sim(
+        "coincheck",
+        &dir,
+        &repo().join("config/sim-account-coincheck.toml"),
+        &["dropfill"],
+    );
+    let cfg = config(
+        &dir,
+        &sim,
+        live_sim::live_secs().min(10),
+        &[(
+            "on_start = \"refuse\"",
+            "on_start = \"refuse\"\nreconcile_interval_ms = 500",
+        )],
+    );
+    let out = live_sim::run_output(live_command(&cfg));
+    println!("{}", out.stdout);
+    assert_eq!(out.code, Some(0), "stderr:\n{}", out.stderr);
+    let st = live_sim::state_at(sim.port, &sim.ca);
+    assert_eq!(st["venue"]["hidden_fills"].as_u64(), Some(1), "the fault fired: {st}");
+    let fills = st["fills"].as_array().unwrap();
+    let booked: usize = live_sim::field(&out.stdout, "coincheck live:", "polled_fills")
+        .parse()
+        .unwrap();
+    assert_eq!(booked, fills.len(), "every fill booked once");
+    live_sim::assert_books_agree(&out.stdout, &st);
+    let audit = std::fs::read_to_string(dir.join("var/logs/audit_events.jsonl")).unwrap();
+    let found: Vec<Value> = audit
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|a| a["kind"] == "reconcile" && a["outcome"] == "fill_found")
+        .collect();
+    assert!(!found.is_empty(), "the missed fill was found");
+    let mut ids: Vec<&str> = found.iter().map(|f| f["exec_id"].as_str().unwrap()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), found.len(), "a fill found twice: {found:?}");
+    for f in &found {
+        assert!(f["found_by"].as_str().unwrap().contains("transactions"));
+        assert!(
+            fills.iter().any(|v| v["exec_id"] == f["exec_id"]),
+            "the found fill is the simulator's: {f}"
+        );
+    }
+}

@@ -32,7 +32,7 @@
 //! | `order429`, `order500` | N (default 1) | private API: answer the next N order requests with the venue's rate-limit / internal error |
 //! | `timeout` | N (default 1) | private API: do not execute the next N order requests, and never answer them |
 //! | `lostack` | N (default 1) | private API: execute the next N order requests, but never answer them |
-//! | `dropfill` | N (default 1) | private API (Bybit): leave the next N executions out of the private stream (the order updates still go out) |
+//! | `dropfill` | N (default 1) | private API: leave the next N executions out of the private stream (Bybit; the order updates still go out), out of `transactions_pagination` (Coincheck; `transactions` still lists them) |
 //! | `reststale` | \[DURATION\] | answer the next REST request (or all for DURATION) with the first 200 body the server gave for that path (none yet: answered fresh, the one-shot stays pending) |
 //!
 //! "Stream frames" are the frames the feed produces as the market moves (not the answers to a
@@ -72,7 +72,8 @@ Private API (with --account):
   order500[:N]              answer the next N order requests with the venue's internal error
   timeout[:N]               do not execute the next N order requests and never answer them
   lostack[:N]               execute the next N order requests but never answer them
-  dropfill[:N]              leave the next N executions out of the private stream (Bybit)
+  dropfill[:N]              leave the next N executions out of the private stream (Bybit),
+                            out of transactions_pagination (Coincheck)
 Examples: drop@30s  skip@msg=100,every=500  stall@10s:3s  slow:10ms,for=5s  refuse@5s:2s  rest429";
 
 /// What goes wrong.

@@ -236,6 +236,8 @@ struct Io {
     last_px: i64,
     /// Reconciliations in a row that found the base balance differing from our fills'.
     strikes: u32,
+    /// Fill ids booked (a fill is booked once, whichever read found it).
+    booked: std::collections::BTreeSet<u64>,
     /// Our orders' venue ids, one a line (no client order id at Coincheck: how a restarted
     /// process recognises its own orders). Appended at every acknowledgement.
     ours_path: std::path::PathBuf,
@@ -301,6 +303,7 @@ impl Io {
             booked_cash: 0,
             last_px: 0,
             strikes: 0,
+            booked: std::collections::BTreeSet::new(),
             ours_path: s.journal_dir.join(OURS_FILE),
             ours_file: None,
         })
@@ -315,6 +318,7 @@ impl Io {
             Read::Opens => self.req.get(ts, super::private::OPENS_PATH),
             Read::Fills(after) => self.req.transactions_page(ts, PAGE, after),
             Read::CancelStatus(id) => self.req.cancel_status(ts, id),
+            Read::AllFills => self.req.get(ts, super::private::TRANSACTIONS_PATH),
         }
         .map_err(|_| SendError::NotSent("request too long".into()))?;
         LiveStats::inc(&self.stats.queries);
@@ -440,6 +444,48 @@ impl Io {
         Ok(rep)
     }
 
+    /// Fills of our working orders that the poll did not deliver, read from `transactions`:
+    /// booked once (fill ids are remembered) and noted for the audit log.
+    fn find_missed_fills(&mut self) -> Result<(), String> {
+        if !self.orders.iter().any(|o| o.venue_id.is_some()) {
+            return Ok(());
+        }
+        let (st, body) = self.get(Read::AllFills).map_err(|e| e.to_string())?;
+        let all = self
+            .ans
+            .transactions(st, &body)
+            .map_err(|e| e.to_string())?;
+        for t in all.iter().rev() {
+            if self.booked.contains(&t.id) {
+                continue;
+            }
+            let Some(id) = self
+                .orders
+                .iter()
+                .find(|o| o.venue_id == Some(t.order_id))
+                .map(|o| o.id)
+            else {
+                continue;
+            };
+            self.booked.insert(t.id);
+            self.recon.found_fills.fetch_add(1, Ordering::Relaxed);
+            LiveStats::inc(&self.stats.polled_fills);
+            tracing::warn!(fill = t.id, order = t.order_id, "coincheck: a fill the poll did not deliver, found by reconciliation");
+            self.recon.note(note(&[
+                ("outcome", "fill_found".into()),
+                (
+                    "found_by",
+                    "reconciliation: GET /api/exchange/orders/transactions".into(),
+                ),
+                ("venue_order_id", t.order_id.to_string().into()),
+                ("exec_id", t.id.to_string().into()),
+                ("qty", self.lot.format(t.qty_lots).into()),
+            ]));
+            self.venue(id, Self::fill_event(t));
+        }
+        Ok(())
+    }
+
     /// Our orders' venue ids from the file (none when it does not exist yet).
     fn load_ours(&self) -> std::collections::BTreeSet<u64> {
         std::fs::read_to_string(&self.ours_path)
@@ -490,6 +536,7 @@ impl Io {
 
     fn try_reconcile(&mut self) -> Result<(), String> {
         self.poll_fills();
+        self.find_missed_fills()?;
         let (st, body) = self.get(Read::Balance).map_err(|e| e.to_string())?;
         let b = self.ans.balance(st, &body).map_err(|e| e.to_string())?;
         if self.poll_fills() > 0 {
@@ -700,9 +747,13 @@ impl Io {
                 .iter()
                 .find(|o| o.venue_id == Some(t.order_id))
                 .map(|o| o.id);
+            if self.booked.contains(&t.id) {
+                continue;
+            }
             match ours {
                 Some(id) => {
                     found += 1;
+                    self.booked.insert(t.id);
                     LiveStats::inc(&self.stats.polled_fills);
                     self.venue(id, Self::fill_event(t));
                 }
@@ -809,6 +860,9 @@ impl Io {
         while i < self.unmatched.len() {
             if self.unmatched[i].order_id == vid {
                 let t = self.unmatched.remove(i);
+                if !self.booked.insert(t.id) {
+                    continue;
+                }
                 LiveStats::inc(&self.stats.polled_fills);
                 self.venue(id, Self::fill_event(&t));
             } else {
@@ -1016,6 +1070,12 @@ impl Io {
     /// cancel_status says so), or left to its fills (filled).
     fn ended(&mut self, id: u64, vid: u64, cancelled: bool) {
         self.poll_fills();
+        if self.orders.iter().any(|o| o.id == id) {
+            // What the poll may have missed (the full list), before the executed size is told.
+            if let Err(e) = self.find_missed_fills() {
+                tracing::warn!(error = %e, "coincheck: fills of an ended order unread");
+            }
+        }
         let Some(o) = self.orders.iter().find(|o| o.id == id).copied() else {
             return; // filled
         };
@@ -1059,4 +1119,6 @@ enum Read {
     /// `transactions_pagination`, older than the fill id when given.
     Fills(Option<u64>),
     CancelStatus(u64),
+    /// `transactions`: the recent fills, for reconciliation.
+    AllFills,
 }

@@ -56,6 +56,10 @@ pub struct CoincheckPrivate {
     pub unanswered: u64,
     pub auth_failures: u64,
     scratch: Vec<crate::sim::private::Change>,
+    /// Fills the `dropfill` fault leaves out of `transactions_pagination` (the listing the
+    /// client polls; `transactions` still has them), and how many fills were looked at.
+    hidden: std::collections::BTreeSet<u64>,
+    seen_fills: usize,
 }
 
 fn err(status: u16, error: &str) -> (u16, Value) {
@@ -132,6 +136,8 @@ impl CoincheckPrivate {
             unanswered: 0,
             auth_failures: 0,
             scratch: Vec::new(),
+            hidden: std::collections::BTreeSet::new(),
+            seen_fills: 0,
         })
     }
 
@@ -190,6 +196,17 @@ impl CoincheckPrivate {
         }
         let (b, _, q, _) = self.balances();
         Ok(json!({"success": true, self.base.as_str(): inst.lot.format(b), self.quote.as_str(): self.dec(q)}))
+    }
+
+    /// Fills made since the last look meet the `dropfill` fault.
+    fn look_at_fills(&mut self) {
+        while self.seen_fills < self.engine.fills().len() {
+            let id = self.engine.fills()[self.seen_fills].exec_id;
+            self.seen_fills += 1;
+            if self.faults.drop_fill() {
+                self.hidden.insert(id);
+            }
+        }
     }
 
     fn dec(&self, m: Money) -> String {
@@ -445,7 +462,10 @@ impl CoincheckPrivate {
                 let asc = q.get("order") == Some(&"asc");
                 let after: Option<u64> = q.get("starting_after").and_then(|v| v.parse().ok());
                 let before: Option<u64> = q.get("ending_before").and_then(|v| v.parse().ok());
-                let mut all: Vec<&SimFill> = self.fills_desc().collect();
+                let mut all: Vec<&SimFill> = self
+                    .fills_desc()
+                    .filter(|f| !self.hidden.contains(&f.exec_id))
+                    .collect();
                 if asc {
                     all.reverse();
                 }
@@ -551,7 +571,9 @@ impl PrivateApi for CoincheckPrivate {
                 None => {}
             }
         }
+        self.look_at_fills();
         let out = self.route(req, path, query, now_ms);
+        self.look_at_fills();
         if is_order && self.faults.lose_ack() {
             self.unanswered += 1;
             return Fate::NoAnswer;
@@ -569,6 +591,7 @@ impl PrivateApi for CoincheckPrivate {
         if let Some((bids, asks)) = feed.book(self.engine.inst.key.symbol.as_str()) {
             self.engine.on_book(&bids, &asks, now_ms);
         }
+        self.look_at_fills();
     }
 
     fn drain_stream(&mut self, _now_ms: u64, _out: &mut Vec<(u64, String)>) {
@@ -599,6 +622,7 @@ impl PrivateApi for CoincheckPrivate {
             "balance_lots": {"available": b, "reserved": rb},
             "balance_money": {"available": q.to_string(), "reserved": rq.to_string()},
             "unanswered_requests": self.unanswered,
+            "hidden_fills": self.hidden.len(),
             "auth_failures": self.auth_failures,
             "last_nonce": self.last_nonce,
             "maker_fee_cbps": self.engine.maker_fee,
