@@ -499,3 +499,87 @@ fn a_fill_the_poll_missed_is_found_and_booked_once() {
         );
     }
 }
+
+/// `kill -9` mid-session with resting orders of ours (and, when the market filled one, a
+/// position), then a restart with `on_start = "adopt"`: every order left open is adopted by
+/// its recorded venue id, no order is sent twice (the simulator's place count is run 1's plus
+/// run 2's), the stop cancels what rests, and the restarted ledger equals the simulator's
+/// account change since the restart; the journal's risk state is carried over.
+#[test]
+fn kill_9_then_a_restart_adopts_our_resting_orders_without_a_duplicate() {
+    let dir = tmpdir("kill9");
+    let sim = start_sim(&dir);
+    let edits = [
+        ("on_start = \"refuse\"", "on_start = \"adopt\"\nreconcile_interval_ms = 500"),
+        ("entry_offset = 0", "entry_offset = -3000\nmax_entry_offset = 5000"),
+        ("entry_timeout_ms = 300", "entry_timeout_ms = 600000"),
+        ("max_hold_ms = 1500", "max_hold_ms = 600000"),
+        ("take_profit = 200", "take_profit = 20000"),
+        ("stop_loss = 300", "stop_loss = 30000"),
+    ];
+    let open = |st: &Value| -> Vec<String> {
+        st["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|o| o["status"] == "new" || o["status"] == "partially_filled")
+            .map(|o| o["order_id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let cfg = config(&dir, &sim, 120, &edits);
+    let mut child = live_command(&cfg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let end = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < end {
+        assert!(child.try_wait().unwrap().is_none(), "the run ended early");
+        if !open(&live_sim::state_at(sim.port, &sim.ca)).is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL: no cancel, no summary
+    let _ = child.wait();
+    let st = live_sim::state_at(sim.port, &sim.ca);
+    let left = open(&st);
+    assert!(!left.is_empty(), "killed with an order of ours resting");
+    println!(
+        "killed with {} resting order(s), position {} lots",
+        left.len(),
+        st["position_lots"].as_i64().unwrap() - st["start_position_lots"].as_i64().unwrap()
+    );
+    let places_before = st["place_requests"].as_u64().unwrap();
+    let pos0 = st["position_lots"].as_i64().unwrap();
+    let cash0: i128 = st["cash_change_money"].as_str().unwrap().parse().unwrap();
+    let cfg2 = config(&dir, &sim, 4, &edits);
+    let out = live_sim::run_output(live_command(&cfg2));
+    println!("{}", out.stdout);
+    assert_eq!(out.code, Some(0), "stderr:\n{}", out.stderr);
+    let audit = std::fs::read_to_string(dir.join("var/logs/audit_events.jsonl")).unwrap();
+    let mut adopted: Vec<String> = audit
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|a| a["kind"] == "reconcile" && a["whose"] == "ours" && a["action"] == "adopted")
+        .map(|a| a["venue_order_id"].as_str().unwrap().to_string())
+        .collect();
+    adopted.sort();
+    let mut left_sorted = left.clone();
+    left_sorted.sort();
+    assert_eq!(adopted, left_sorted, "every order left open was adopted");
+    let st = live_sim::state_at(sim.port, &sim.ca);
+    let sent2: u64 = live_sim::field(&out.stdout, "summary:", "orders").parse().unwrap();
+    assert_eq!(st["place_requests"].as_u64().unwrap(), places_before + sent2, "no order sent twice");
+    assert!(open(&st).is_empty(), "the stop cancelled what rested, adopted ones too");
+    let pos: i64 = live_sim::field(&out.stdout, "ledger:", "position_lots").parse().unwrap();
+    let cash: i128 = live_sim::field(&out.stdout, "ledger:", "cash_money").parse().unwrap();
+    assert_eq!(pos, st["position_lots"].as_i64().unwrap() - pos0, "position since the restart");
+    let cash1: i128 = st["cash_change_money"].as_str().unwrap().parse().unwrap();
+    assert_eq!(cash, cash1 - cash0, "cash since the restart");
+    assert!(
+        out.stderr.contains("risk state carried over from the journal"),
+        "{}",
+        out.stderr
+    );
+}
