@@ -768,14 +768,25 @@ fn kill_9_then_restart_carries_the_days_loss_and_daily_loss_limit_still_bites() 
     let http = free_port();
     let edits = [
         ("daily_loss_limit = \"3000\"", "daily_loss_limit = \"0.01\""),
-        ("http_addr = \"off\"", &format!("http_addr = \"127.0.0.1:{http}\"") as &str),
-        ("[store]\n", "[store]\nequity_interval_ms = 100\nflush_ms = 100\n"),
+        (
+            "http_addr = \"off\"",
+            &format!("http_addr = \"127.0.0.1:{http}\"") as &str,
+        ),
+        (
+            "[store]\n",
+            "[store]\nequity_interval_ms = 100\nflush_ms = 100\n",
+        ),
     ];
     let cfg = config(&dir, &sim, 120, &edits);
     let reasons = |v: &Value| -> Vec<String> {
         v["risk"]["reasons"]
             .as_array()
-            .map(|a| a.iter().filter_map(Value::as_str).map(String::from).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(String::from)
+                    .collect()
+            })
             .unwrap_or_default()
     };
     let mut child = live_command(&cfg)
@@ -816,7 +827,10 @@ fn kill_9_then_restart_carries_the_days_loss_and_daily_loss_limit_still_bites() 
     let end = Instant::now() + Duration::from_secs(30);
     let mut after = None;
     while Instant::now() < end {
-        assert!(child.try_wait().unwrap().is_none(), "the restart ended early");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the restart ended early"
+        );
         if let Some(v) = detailed(http) {
             if v["book"] == "synced" && v["risk"]["day_pnl"].as_str() == Some(before.as_str()) {
                 after = Some(v);
@@ -834,18 +848,30 @@ fn kill_9_then_restart_carries_the_days_loss_and_daily_loss_limit_still_bites() 
             out.stderr
         )
     });
-    println!("day pnl before kill -9: {before}; after the restart: {}", after["risk"]["day_pnl"]);
+    println!(
+        "day pnl before kill -9: {before}; after the restart: {}",
+        after["risk"]["day_pnl"]
+    );
     assert!(
         reasons(&after).contains(&"daily_loss_limit_exceeded".to_string()),
         "{after}"
     );
     assert_eq!(after["risk"]["status"], "degraded");
     assert!(
-        metrics.contains(&format!("obi_scalp_risk_day_pnl{{currency=\"USDT\"}} {before}")),
+        metrics.contains(&format!(
+            "obi_scalp_risk_day_pnl{{currency=\"USDT\"}} {before}"
+        )),
         "{metrics}"
     );
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     let sent: u64 = field(&out.stdout, "summary:", "orders").parse().unwrap();
-    assert_eq!(sent, 0, "no entry while the carried daily loss holds: {}", out.stdout);
-    assert_eq!(sim_state(&sim)["place_requests"].as_u64(), Some(places_before));
+    assert_eq!(
+        sent, 0,
+        "no entry while the carried daily loss holds: {}",
+        out.stdout
+    );
+    assert_eq!(
+        sim_state(&sim)["place_requests"].as_u64(),
+        Some(places_before)
+    );
 }

@@ -146,7 +146,10 @@ fn start_reconciling(
                 "on_start = \"refuse\"",
                 &format!("on_start = \"refuse\"\nreconcile_interval_ms = {interval_ms}"),
             ),
-            ("max_wallet_drift = \"100000\"", "max_wallet_drift = \"100\""),
+            (
+                "max_wallet_drift = \"100000\"",
+                "max_wallet_drift = \"100\"",
+            ),
             (
                 "http_addr = \"off\"",
                 &format!("http_addr = \"127.0.0.1:{http}\""),
@@ -237,8 +240,10 @@ fn btc_changed_behind_the_bots_back_is_a_risk_abort_reconcile_mismatch() {
     assert_eq!(after["risk"]["status"], "abort", "{after}");
     let audit = std::fs::read_to_string(dir.join("var/logs/audit_events.jsonl")).unwrap();
     assert!(
-        audit.lines().any(|l| l.contains("\"reason_code\":\"reconcile_mismatch\"")
-            && l.contains("\"unexplained\":\"0.005")),
+        audit
+            .lines()
+            .any(|l| l.contains("\"reason_code\":\"reconcile_mismatch\"")
+                && l.contains("\"unexplained\":\"0.005")),
         "{audit}"
     );
 }
@@ -355,7 +360,11 @@ mod startup {
         }
     }
 
-    fn pump(g: &mut CoincheckLive, reports: &mut Vec<ExecReport>, done: &dyn Fn(&[ExecReport]) -> bool) {
+    fn pump(
+        g: &mut CoincheckLive,
+        reports: &mut Vec<ExecReport>,
+        done: &dyn Fn(&[ExecReport]) -> bool,
+    ) {
         let end = Instant::now() + Duration::from_secs(10);
         while Instant::now() < end {
             g.poll(&mut |r| reports.push(r));
@@ -412,7 +421,9 @@ mod startup {
             Ok(_) => panic!("refuse started with our order open"),
         }
         // A foreign order alone does not refuse.
-        let g = sim.gateway(&dir.join("empty"), OnStart::Refuse).expect("foreign only");
+        let g = sim
+            .gateway(&dir.join("empty"), OnStart::Refuse)
+            .expect("foreign only");
         let r = g.start_report().unwrap();
         assert_eq!((r.ours.len(), r.foreign.len()), (0, 2));
         drop(g);
@@ -428,7 +439,9 @@ mod startup {
         assert!(g.table().working().any(|o| o.id == adopted_id));
         // Its cancel goes to the venue under its venue id.
         let mut reports = Vec::new();
-        g.on_cmd(0, OrderCmd::Cancel { id: adopted_id }, &mut |r| reports.push(r));
+        g.on_cmd(0, OrderCmd::Cancel { id: adopted_id }, &mut |r| {
+            reports.push(r)
+        });
         pump(&mut g, &mut reports, &|r| {
             r.iter()
                 .any(|r| r.id == adopted_id && matches!(r.kind, ExecKind::Cancelled { .. }))
@@ -473,7 +486,11 @@ fn a_fill_the_poll_missed_is_found_and_booked_once() {
     println!("{}", out.stdout);
     assert_eq!(out.code, Some(0), "stderr:\n{}", out.stderr);
     let st = live_sim::state_at(sim.port, &sim.ca);
-    assert_eq!(st["venue"]["hidden_fills"].as_u64(), Some(1), "the fault fired: {st}");
+    assert_eq!(
+        st["venue"]["hidden_fills"].as_u64(),
+        Some(1),
+        "the fault fired: {st}"
+    );
     let fills = st["fills"].as_array().unwrap();
     let booked: usize = live_sim::field(&out.stdout, "coincheck live:", "polled_fills")
         .parse()
@@ -487,7 +504,10 @@ fn a_fill_the_poll_missed_is_found_and_booked_once() {
         .filter(|a| a["kind"] == "reconcile" && a["outcome"] == "fill_found")
         .collect();
     assert!(!found.is_empty(), "the missed fill was found");
-    let mut ids: Vec<&str> = found.iter().map(|f| f["exec_id"].as_str().unwrap()).collect();
+    let mut ids: Vec<&str> = found
+        .iter()
+        .map(|f| f["exec_id"].as_str().unwrap())
+        .collect();
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), found.len(), "a fill found twice: {found:?}");
@@ -510,8 +530,14 @@ fn kill_9_then_a_restart_adopts_our_resting_orders_without_a_duplicate() {
     let dir = tmpdir("kill9");
     let sim = start_sim(&dir);
     let edits = [
-        ("on_start = \"refuse\"", "on_start = \"adopt\"\nreconcile_interval_ms = 500"),
-        ("entry_offset = 0", "entry_offset = -3000\nmax_entry_offset = 5000"),
+        (
+            "on_start = \"refuse\"",
+            "on_start = \"adopt\"\nreconcile_interval_ms = 500",
+        ),
+        (
+            "entry_offset = 0",
+            "entry_offset = -3000\nmax_entry_offset = 5000",
+        ),
         ("entry_timeout_ms = 300", "entry_timeout_ms = 600000"),
         ("max_hold_ms = 1500", "max_hold_ms = 600000"),
         ("take_profit = 200", "take_profit = 20000"),
@@ -569,16 +595,34 @@ fn kill_9_then_a_restart_adopts_our_resting_orders_without_a_duplicate() {
     left_sorted.sort();
     assert_eq!(adopted, left_sorted, "every order left open was adopted");
     let st = live_sim::state_at(sim.port, &sim.ca);
-    let sent2: u64 = live_sim::field(&out.stdout, "summary:", "orders").parse().unwrap();
-    assert_eq!(st["place_requests"].as_u64().unwrap(), places_before + sent2, "no order sent twice");
-    assert!(open(&st).is_empty(), "the stop cancelled what rested, adopted ones too");
-    let pos: i64 = live_sim::field(&out.stdout, "ledger:", "position_lots").parse().unwrap();
-    let cash: i128 = live_sim::field(&out.stdout, "ledger:", "cash_money").parse().unwrap();
-    assert_eq!(pos, st["position_lots"].as_i64().unwrap() - pos0, "position since the restart");
+    let sent2: u64 = live_sim::field(&out.stdout, "summary:", "orders")
+        .parse()
+        .unwrap();
+    assert_eq!(
+        st["place_requests"].as_u64().unwrap(),
+        places_before + sent2,
+        "no order sent twice"
+    );
+    assert!(
+        open(&st).is_empty(),
+        "the stop cancelled what rested, adopted ones too"
+    );
+    let pos: i64 = live_sim::field(&out.stdout, "ledger:", "position_lots")
+        .parse()
+        .unwrap();
+    let cash: i128 = live_sim::field(&out.stdout, "ledger:", "cash_money")
+        .parse()
+        .unwrap();
+    assert_eq!(
+        pos,
+        st["position_lots"].as_i64().unwrap() - pos0,
+        "position since the restart"
+    );
     let cash1: i128 = st["cash_change_money"].as_str().unwrap().parse().unwrap();
     assert_eq!(cash, cash1 - cash0, "cash since the restart");
     assert!(
-        out.stderr.contains("risk state carried over from the journal"),
+        out.stderr
+            .contains("risk state carried over from the journal"),
         "{}",
         out.stderr
     );

@@ -276,8 +276,22 @@ fn an_adopted_position_is_the_strategys_inventory_and_risks_position() {
     });
     let mut s = Sim::new(&cfg, 8);
     // A strong sell signal at the adopted entry price: no take-profit, no stop-loss.
-    s.book(book(1000 * MS, 100, 101, 10 * q, -900_000, BookState::Synced));
-    s.book(book(1001 * MS, 100, 101, 10 * q, -900_000, BookState::Synced));
+    s.book(book(
+        1000 * MS,
+        100,
+        101,
+        10 * q,
+        -900_000,
+        BookState::Synced,
+    ));
+    s.book(book(
+        1001 * MS,
+        100,
+        101,
+        10 * q,
+        -900_000,
+        BookState::Synced,
+    ));
     let orders: Vec<_> = s
         .events
         .iter()

@@ -66,17 +66,17 @@ use super::private::{
     AnswerError, Answers, CoincheckRequests, OpenOrder, Transaction, BALANCE_PATH, ORDERS_PATH,
 };
 use crate::config::OnStart;
+use crate::exec::ledger::value;
 use crate::exec::live::{
     flush, DryRunJournal, Front, HasFront, HttpConn, IoEvent, IoReq, LiveSettings, LiveStartError,
     LiveStats, SendError, TABLE,
 };
-use crate::exec::ledger::value;
 use crate::exec::orders::{OrderTable, VenueEvent};
-use crate::exec::recon::{note, ReconView};
-use crate::venue::bybit::recon::{StartReport, VenueOrder, ADOPTED_ID_BASE};
 use crate::exec::rate::TokenBucket;
+use crate::exec::recon::{note, ReconView};
 use crate::msg::{Liquidity, OrderCmd, OrderSide, RejectReason, Tif};
 use crate::net::mono_ns;
+use crate::venue::bybit::recon::{StartReport, VenueOrder, ADOPTED_ID_BASE};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -470,7 +470,11 @@ impl Io {
             self.booked.insert(t.id);
             self.recon.found_fills.fetch_add(1, Ordering::Relaxed);
             LiveStats::inc(&self.stats.polled_fills);
-            tracing::warn!(fill = t.id, order = t.order_id, "coincheck: a fill the poll did not deliver, found by reconciliation");
+            tracing::warn!(
+                fill = t.id,
+                order = t.order_id,
+                "coincheck: a fill the poll did not deliver, found by reconciliation"
+            );
             self.recon.note(note(&[
                 ("outcome", "fill_found".into()),
                 (
@@ -572,8 +576,6 @@ impl Io {
         }
         Ok(())
     }
-
-
 
     fn opens(&mut self) -> Result<Vec<OpenOrder>, String> {
         let (st, body) = self.get(Read::Opens).map_err(|e| e.to_string())?;

@@ -195,7 +195,9 @@ impl CoincheckPrivate {
             return Err(format!("coin: {} or {}", self.quote, self.base));
         }
         let (b, _, q, _) = self.balances();
-        Ok(json!({"success": true, self.base.as_str(): inst.lot.format(b), self.quote.as_str(): self.dec(q)}))
+        Ok(
+            json!({"success": true, self.base.as_str(): inst.lot.format(b), self.quote.as_str(): self.dec(q)}),
+        )
     }
 
     /// Fills made since the last look meet the `dropfill` fault.
