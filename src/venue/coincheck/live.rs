@@ -531,10 +531,15 @@ impl Io {
     }
 
     /// Continuous reconciliation (see the module doc): on the I/O thread, between requests.
-    fn reconcile(&mut self) {
-        if let Err(e) = self.try_reconcile() {
-            self.recon.skipped.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(error = %e, "coincheck: reconciliation skipped");
+    /// Returns whether it was done (skipped: tried again soon, not an interval later).
+    fn reconcile(&mut self) -> bool {
+        match self.try_reconcile() {
+            Ok(()) => true,
+            Err(e) => {
+                self.recon.skipped.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %e, "coincheck: reconciliation skipped");
+                false
+            }
         }
     }
 
@@ -613,8 +618,12 @@ impl Io {
                 && self.recon_every_ns > 0
                 && mono_ns() >= self.next_recon_ns
             {
-                self.reconcile();
-                self.next_recon_ns = mono_ns() + self.recon_every_ns;
+                let wait = if self.reconcile() {
+                    self.recon_every_ns
+                } else {
+                    self.recon_every_ns.min(50_000_000)
+                };
+                self.next_recon_ns = mono_ns() + wait;
                 flush(&mut self.events, &mut tx, stop);
             }
             let now = mono_ns();
