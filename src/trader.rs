@@ -139,6 +139,8 @@ pub struct Trader {
     report_latency_ns: u64,
     /// Reports on their way back: (due, report), in arrival order.
     in_flight: ArrayVec<(u64, ExecReport), MAX_IN_FLIGHT>,
+    /// A position adopted at start-up (lots, entry ticks) the strategy takes at the first book.
+    adopt_pending: Option<(i64, i64)>,
 }
 
 impl Trader {
@@ -167,11 +169,18 @@ impl Trader {
                 _ => 0,
             },
             in_flight: ArrayVec::new(),
+            adopt_pending: None,
         };
         // Live: what start-up reconciliation adopted from the venue (position at its entry
         // price, our leftover orders still working).
         if let Some(a) = &cfg.live.adopted {
             t.ledger.adopt(0, a.position, a.basis);
+            if a.position != 0 {
+                // The strategy's inventory from the first book (its hold clock starts then).
+                let per_lot = a.position as i128 * crate::msg::MONEY_PER_TICK_LOT;
+                let px = (2 * a.basis + per_lot) / (2 * per_lot);
+                t.adopt_pending = Some((a.position, px as i64));
+            }
             if cfg.risk.carry.is_some() && a.position != 0 {
                 t.risk.adopted_position_in_carry();
             }
@@ -439,6 +448,9 @@ impl Trader {
                 self.last = Some(*u);
                 out(ToOrder::Book(*u));
                 let now = u.recv_ns;
+                if let Some((pos, px)) = self.adopt_pending.take() {
+                    self.strategy.adopt(pos, px, now);
+                }
                 self.check_risk(now, u.recv_ns, cond.stopping, true, out, ev);
                 let gate = self.gate(cond);
                 let mut cmds: ArrayVec<OrderCmd, 4> = ArrayVec::new();

@@ -259,6 +259,70 @@ fn late_entry_fill_after_flat_is_held_by_strategy_and_ledger() {
     assert_eq!(s.strategy_position(), 0);
 }
 
+/// A position adopted from the venue at start-up (live `on_start`) is the strategy's inventory
+/// and risk's position from the first book: an opposite signal does not open a new entry
+/// against it (the defect: with an adopted 0.010 long the bot sold whole order sizes, its
+/// strategy flat), and the strategy's exits close exactly it.
+#[test]
+fn an_adopted_position_is_the_strategys_inventory_and_risks_position() {
+    let mut cfg = config(0, 0);
+    let q = cfg.strategy.order_qty;
+    let a = (q / 100).max(1);
+    cfg.risk.limits.max_position_size = 3 * q;
+    cfg.live.adopted = Some(obi_scalp::config::Adopted {
+        position: a,
+        basis: obi_scalp::exec::ledger::value(100, a),
+        orders: Vec::new(),
+    });
+    let mut s = Sim::new(&cfg, 8);
+    // A strong sell signal at the adopted entry price: no take-profit, no stop-loss.
+    s.book(book(
+        1000 * MS,
+        100,
+        101,
+        10 * q,
+        -900_000,
+        BookState::Synced,
+    ));
+    s.book(book(
+        1001 * MS,
+        100,
+        101,
+        10 * q,
+        -900_000,
+        BookState::Synced,
+    ));
+    let orders: Vec<_> = s
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            TraderEvent::Order { side, qty, .. } => Some((*side, *qty)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(orders, vec![], "no entry against the adopted position");
+    assert_eq!(s.strategy_position(), a, "{:?}", s.t.strategy.phase());
+    assert_eq!(s.t.risk.snapshot().position, a);
+    assert_eq!(s.t.ledger.position(), a);
+    // Take profit: the exit sells the adopted lots, no more.
+    s.book(book(1010 * MS, 104, 105, 10 * q, 0, BookState::Synced));
+    let sells: i64 = s
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            TraderEvent::Order {
+                side: OrderSide::Sell,
+                qty,
+                ..
+            } => Some(*qty),
+            _ => None,
+        })
+        .sum();
+    assert_eq!(sells, a);
+    assert_eq!(s.t.ledger.position(), 0);
+    assert_eq!(s.strategy_position(), 0);
+}
+
 /// Risk is evaluated on the fill itself, not at the next book update: a fill that loses more
 /// than `max_trade_loss` at the mark aborts at once.
 #[test]

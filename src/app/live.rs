@@ -67,7 +67,11 @@ pub fn gateway_for(
             Duration::from_millis(l.poll_fast_ms),
             Duration::from_millis(l.poll_slow_ms),
         )
+        .map_err(|e| audit_start_error(audit, l.on_start, e))
         .map_err(start_error)?;
+        if let Some(r) = g.start_report() {
+            audit_start(audit, &inst, r);
+        }
         tracing::info!(
             dry_run = l.dry_run,
             rest = %l.rest_url,
@@ -75,27 +79,9 @@ pub fn gateway_for(
         );
         return Ok(Some(OrderGateway::Coincheck(Box::new(g))));
     }
-    let g = BybitLive::start(settings).map_err(|e| {
-        if let LiveStartError::Refused(m) | LiveStartError::Mismatch(m) = &e {
-            let outcome = if matches!(e, LiveStartError::Refused(_)) {
-                "refused"
-            } else {
-                "mismatch"
-            };
-            tracing::error!("start-up reconciliation: {m}");
-            let mut ev = AuditEvent::new(AuditKind::Reconcile)
-                .with("phase", "start")
-                .with("policy", l.on_start.as_str())
-                .with("outcome", outcome)
-                .with("reason", m.as_str());
-            if outcome == "mismatch" {
-                ev = ev.with("reason_code", "reconcile_mismatch");
-            }
-            audit.send(ev);
-        }
-        e
-    });
-    let g = g.map_err(start_error)?;
+    let g = BybitLive::start(settings)
+        .map_err(|e| audit_start_error(audit, l.on_start, e))
+        .map_err(start_error)?;
     if let Some(r) = g.start_report() {
         audit_start(audit, &inst, r);
     }
@@ -105,6 +91,32 @@ pub fn gateway_for(
         "live order entry: bybit gateway started"
     );
     Ok(Some(OrderGateway::Bybit(Box::new(g))))
+}
+
+/// Audits a start-up reconciliation that refused to start or found a mismatch.
+fn audit_start_error(
+    audit: &AuditSender,
+    policy: crate::config::OnStart,
+    e: LiveStartError,
+) -> LiveStartError {
+    if let LiveStartError::Refused(m) | LiveStartError::Mismatch(m) = &e {
+        let outcome = if matches!(e, LiveStartError::Refused(_)) {
+            "refused"
+        } else {
+            "mismatch"
+        };
+        tracing::error!("start-up reconciliation: {m}");
+        let mut ev = AuditEvent::new(AuditKind::Reconcile)
+            .with("phase", "start")
+            .with("policy", policy.as_str())
+            .with("outcome", outcome)
+            .with("reason", m.as_str());
+        if outcome == "mismatch" {
+            ev = ev.with("reason_code", "reconcile_mismatch");
+        }
+        audit.send(ev);
+    }
+    e
 }
 
 /// The exit code and message of a gateway that did not start.

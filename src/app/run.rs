@@ -139,8 +139,14 @@ pub fn run(a: RunArgs) -> Result<(), AppError> {
             return Err(e);
         }
     };
-    if let Some(crate::exec::OrderGateway::Bybit(g)) = &gateway {
-        cfg.live.adopted = g.start_report().map(super::live::adopted_of);
+    match &gateway {
+        Some(crate::exec::OrderGateway::Bybit(g)) => {
+            cfg.live.adopted = g.start_report().map(super::live::adopted_of);
+        }
+        Some(crate::exec::OrderGateway::Coincheck(g)) => {
+            cfg.live.adopted = g.start_report().map(super::live::adopted_of);
+        }
+        _ => {}
     }
     // From here the session writes run_complete.json, whatever happens.
     let mut session = Session::start_with(&cfg, ops, shutdown, journal, gateway)?;

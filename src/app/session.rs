@@ -317,6 +317,7 @@ impl<'c> Session<'c> {
         // A live gateway's reconciliation (drift, mismatch, findings for the audit log).
         let recon = match &gateway {
             Some(crate::exec::OrderGateway::Bybit(g)) => Some(g.recon()),
+            Some(crate::exec::OrderGateway::Coincheck(g)) => Some(g.recon()),
             _ => None,
         };
         let running: Running<S, AnyDecoder> = Pipeline::new(cfg, src, decoder)
@@ -703,6 +704,9 @@ fn publish(
             .collect();
         s.position_lots = g(&c.position) as i64;
         s.pnl.set(c.pnl.load());
+        let [day, drawdown, _] = c.risk_money.load_raw();
+        s.pnl.risk_day_units = day.saturating_mul(s.pnl.units_per_money);
+        s.pnl.risk_drawdown_units = drawdown.saturating_mul(s.pnl.units_per_money);
         s.trades = g(&c.trades_closed);
         s.wins = g(&c.wins);
         s.orders = tally.clone();

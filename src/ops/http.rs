@@ -1069,7 +1069,12 @@ fn health_detailed(shared: &Shared) -> Response {
                 "tolerance_seconds": ctx.feed_down_tolerance.as_secs_f64(),
             },
             "book": s.book.as_str(),
-            "risk": { "status": s.risk, "reasons": s.risk_reasons },
+            "risk": {
+                "status": s.risk,
+                "reasons": s.risk_reasons,
+                "day_pnl": s.pnl.format(s.pnl.risk_day_units),
+                "drawdown": s.pnl.format(s.pnl.risk_drawdown_units),
+            },
             "kill_switch": kill,
             "position_lots": s.position_lots,
             "pnl": s.pnl,

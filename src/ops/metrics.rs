@@ -68,6 +68,8 @@ const SPECS: &[(&str, MetricType, &[&str], &str)] = &[
     ("obi_scalp_pnl", G, &["currency"], "Total PnL (realized + unrealized), in quote currency (exact decimal)."),
     ("obi_scalp_fees", G, &["currency"], "Fees paid since start (included in realized PnL), in quote currency (exact decimal)."),
     ("obi_scalp_wallet_drift", G, &["currency"], "Live: the venue's balance against our ledger (plus any position difference at the venue's mark), in quote currency (exact decimal), from the last reconciliation; absent in paper mode."),
+    ("obi_scalp_risk_day_pnl", G, &["currency"], "Risk's PnL of the trading day so far (equity change since the day began: realized and unrealized at the mark, fees included; checked against daily_loss_limit), carried over a restart from the journal, in quote currency (exact decimal)."),
+    ("obi_scalp_risk_drawdown", G, &["currency"], "Risk's drawdown from the equity peak (checked against max_drawdown), carried over a restart from the journal, in quote currency (exact decimal)."),
     ("obi_scalp_trades_total", C, &[], "Round trips closed."),
     ("obi_scalp_wins_total", C, &[], "Round trips closed with a profit after fees."),
     ("obi_scalp_win_ratio", G, &[], "Wins divided by trades (absent before the first trade)."),
@@ -350,6 +352,8 @@ pub fn write_money(s: &Status, out: &mut String) {
         ("obi_scalp_pnl_unrealized", p.unrealized_units),
         ("obi_scalp_pnl", p.total_units()),
         ("obi_scalp_fees", p.fees_units),
+        ("obi_scalp_risk_day_pnl", p.risk_day_units),
+        ("obi_scalp_risk_drawdown", p.risk_drawdown_units),
     ] {
         let (_, help) = spec(name);
         let _ = writeln!(out, "# HELP {name} {help}");

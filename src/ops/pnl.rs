@@ -56,11 +56,27 @@ impl PnlCell {
     /// Publishes `f`. Only one thread may write a cell (the signal stage).
     #[inline]
     pub fn store(&self, f: PnlFigures) {
+        self.store_raw([f.realized, f.unrealized, f.fees]);
+    }
+
+    /// The last value stored (all zero before the first store).
+    pub fn load(&self) -> PnlFigures {
+        let [realized, unrealized, fees] = self.load_raw();
+        PnlFigures {
+            realized,
+            unrealized,
+            fees,
+        }
+    }
+
+    /// Publishes three money figures (one writer thread).
+    #[inline]
+    pub fn store_raw(&self, f: [Money; 3]) {
         let s = self.seq.load(Ordering::Relaxed);
         self.seq.store(s.wrapping_add(1), Ordering::Relaxed);
         // The odd sequence is visible before any word of the new value.
         fence(Ordering::Release);
-        for (i, v) in [f.realized, f.unrealized, f.fees].into_iter().enumerate() {
+        for (i, v) in f.into_iter().enumerate() {
             let u = v as u128;
             self.words[2 * i].store(u as u64, Ordering::Relaxed);
             self.words[2 * i + 1].store((u >> 64) as u64, Ordering::Relaxed);
@@ -69,8 +85,8 @@ impl PnlCell {
         self.seq.store(s.wrapping_add(2), Ordering::Release);
     }
 
-    /// The last value stored (all zero before the first store).
-    pub fn load(&self) -> PnlFigures {
+    /// The last three figures stored (all zero before the first store).
+    pub fn load_raw(&self) -> [Money; 3] {
         let mut spins = 0u32;
         loop {
             let s1 = self.seq.load(Ordering::Acquire);
@@ -80,11 +96,7 @@ impl PnlCell {
                 fence(Ordering::Acquire);
                 if self.seq.load(Ordering::Relaxed) == s1 {
                     let v = |i: usize| ((w[2 * i + 1] as u128) << 64 | w[2 * i] as u128) as i128;
-                    return PnlFigures {
-                        realized: v(0),
-                        unrealized: v(1),
-                        fees: v(2),
-                    };
+                    return [v(0), v(1), v(2)];
                 }
             }
             // The writer is inside its few stores (or was preempted there): wait for it.

@@ -99,6 +99,11 @@ pub struct Pnl {
     /// with (paper mode: the paper exchange is our own ledger, a drift would be zero by
     /// construction), shown as `n/a`.
     pub wallet_drift_units: Option<i128>,
+    /// Risk's figures: the equity change since the trading day began (realized and unrealized
+    /// at the mark, fees included; what `daily_loss_limit` is checked against) and the drawdown
+    /// from the equity peak, both carried over a restart from the journal.
+    pub risk_day_units: i128,
+    pub risk_drawdown_units: i128,
 }
 
 impl Default for Pnl {
@@ -112,6 +117,8 @@ impl Default for Pnl {
             unrealized_units: 0,
             fees_units: 0,
             wallet_drift_units: None,
+            risk_day_units: 0,
+            risk_drawdown_units: 0,
         }
     }
 }

@@ -98,6 +98,8 @@ impl SignalStage {
             &self.trader.ledger,
             self.trader.mark_px(),
         ));
+        let r = self.trader.risk.snapshot();
+        c.risk_money.store_raw([r.day_pnl, r.drawdown, 0]);
         HotCounters::set(&c.overflow_signal_order, self.overflows);
         HotCounters::set(&c.overflow_signal_cold, self.events_dropped);
     }

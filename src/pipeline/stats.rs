@@ -174,6 +174,8 @@ pub struct HotCounters {
     pub risk_reasons: AtomicU64,
     /// Realized PnL, unrealized PnL and fees, exact (i128 money units).
     pub pnl: crate::ops::PnlCell,
+    /// Risk's day PnL and drawdown (money units; the third figure unused).
+    pub risk_money: crate::ops::PnlCell,
     // rings: messages a full ring could not take, one counter per ring (written by its producer)
     /// feed → book (`feed_book`), written by the feed.
     pub ring_overflows: AtomicU64,

@@ -607,6 +607,24 @@ impl ObiScalper {
         }
     }
 
+    /// Starts from a position adopted from the venue at start-up (`position` lots, positive
+    /// long, entered at `entry_px` ticks): it is the strategy's open position from `now_ns`, so
+    /// no entry is opened against it and its exits (take-profit, stop-loss, max-hold from
+    /// `now_ns`, a flatten) close it like one of the strategy's own. Only while flat with
+    /// nothing working (before the first book).
+    pub fn adopt(&mut self, position: i64, entry_px: i64, now_ns: u64) {
+        if position == 0 || !self.is_flat() {
+            return;
+        }
+        self.phase = Phase::Open {
+            dir: if position > 0 { Dir::Long } else { Dir::Short },
+            qty: position.abs(),
+            entry_px,
+            opened_ns: now_ns,
+            exit_id: None,
+        };
+    }
+
     /// The strategy's signed position in lots (positive long).
     pub fn position(&self) -> i64 {
         match self.phase {

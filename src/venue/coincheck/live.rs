@@ -38,6 +38,26 @@
 //! - A cancel's answer does not say how much executed: the fills are polled right after it,
 //!   and the order is reported cancelled with the executed size as polled (a fill the venue
 //!   books after that poll would be counted late by the order table).
+//! - Start-up reconciliation, before the first order. Coincheck has no client order id: our
+//!   orders are recognised by their venue ids, which the I/O thread appends (and syncs) to
+//!   `<[ops] artifacts_dir>/coincheck-our-orders.txt` at every acknowledgement, before the
+//!   order stage hears of it. An open order of the pair whose id is in that file is ours, any
+//!   other is foreign: reported and left alone. `[live] on_start`: `refuse` refuses to start
+//!   (exit code 10) when any of ours is open, `cancel_ours` cancels them (one still open
+//!   after its cancel is a risk abort, `reconcile_mismatch`), `adopt` takes them into the
+//!   order table (their fills from then on are booked like any other). The file is then
+//!   rewritten with what is still ours. Residual: an order acknowledged by the venue whose
+//!   answer never reached us (a crash mid-request) is not in the file and is taken for
+//!   foreign; a lost or deleted file makes every open order foreign. Spot: the position is
+//!   the `btc` change since this start, so nothing is adopted as a position.
+//! - Continuous reconciliation, every `[live] reconcile_interval_ms` between requests: the
+//!   fills are polled, the balance is read (`GET /api/accounts/balance`, available plus
+//!   reserved), and the fills polled again (a fill between the reads: skipped, read again at
+//!   the next interval). Spot: the position is the `btc` change since start, the cash the `jpy`
+//!   change. The wallet drift is `|jpy change - our fills' cash| + |btc change - our fills'
+//!   position| x the last fill's price`, the `max_wallet_drift` row's input; a `btc` change
+//!   our fills do not explain at two reconciliations in a row is a risk abort
+//!   (`reconcile_mismatch`).
 //! - `dry_run`: every request is built and signed and journalled (payload and signature,
 //!   never the key); nothing is sent; places are acknowledged and cancels confirmed locally.
 
@@ -46,14 +66,17 @@ use super::private::{
     AnswerError, Answers, CoincheckRequests, OpenOrder, Transaction, BALANCE_PATH, ORDERS_PATH,
 };
 use crate::config::OnStart;
+use crate::exec::ledger::value;
 use crate::exec::live::{
     flush, DryRunJournal, Front, HasFront, HttpConn, IoEvent, IoReq, LiveSettings, LiveStartError,
     LiveStats, SendError, TABLE,
 };
 use crate::exec::orders::{OrderTable, VenueEvent};
 use crate::exec::rate::TokenBucket;
+use crate::exec::recon::{note, ReconView};
 use crate::msg::{Liquidity, OrderCmd, OrderSide, RejectReason, Tif};
 use crate::net::mono_ns;
+use crate::venue::bybit::recon::{StartReport, VenueOrder, ADOPTED_ID_BASE};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,10 +87,14 @@ const PAGE: u32 = 100;
 const MAX_PAGES: usize = 10;
 /// Fills of orders no order of ours claims, kept for resolving a lost place answer.
 const UNMATCHED: usize = 256;
+/// Our orders' venue ids, in `[ops] artifacts_dir` (see the module doc).
+pub const OURS_FILE: &str = "coincheck-our-orders.txt";
 
 /// The order stage's side of the Coincheck live gateway.
 pub struct CoincheckLive {
     front: Front,
+    recon: Arc<ReconView>,
+    report: Option<StartReport>,
 }
 
 impl std::fmt::Debug for CoincheckLive {
@@ -86,19 +113,43 @@ impl CoincheckLive {
         poll_slow: Duration,
     ) -> Result<CoincheckLive, LiveStartError> {
         let stats = Arc::new(LiveStats::default());
-        let mut io = Io::new(&s, poll_fast, poll_slow, stats.clone())?;
-        if !s.dry_run {
-            io.startup(s.on_start)?;
-        }
+        let recon = Arc::new(ReconView::default());
+        let mut io = Io::new(&s, poll_fast, poll_slow, stats.clone(), recon.clone())?;
+        let mut table = OrderTable::new(TABLE);
+        let report = if s.dry_run {
+            None
+        } else {
+            let r = io.startup(s.on_start)?;
+            for (id, o) in &r.adopted {
+                table.adopt(*id, o.side, o.px, o.qty, o.cum).map_err(|e| {
+                    LiveStartError::Config(format!("adopting order {}: {e:?}", o.order_id))
+                })?;
+            }
+            Some(r)
+        };
         let front = Front::start(
             "obi-coincheck-io",
-            OrderTable::new(TABLE),
+            table,
             stats,
             0,
             0,
             move |rx, tx, stop| io.run(rx, tx, stop),
         )?;
-        Ok(CoincheckLive { front })
+        Ok(CoincheckLive {
+            front,
+            recon,
+            report,
+        })
+    }
+
+    /// What start-up reconciliation found and did (`None` in a dry run).
+    pub fn start_report(&self) -> Option<&StartReport> {
+        self.report.as_ref()
+    }
+
+    /// Continuous reconciliation's results (drift, mismatch, audit notes).
+    pub fn recon(&self) -> Arc<ReconView> {
+        self.recon.clone()
     }
 
     pub fn stats(&self) -> Arc<LiveStats> {
@@ -171,6 +222,26 @@ struct Io {
     journal: DryRunJournal,
     stats: Arc<LiveStats>,
     events: Vec<IoEvent>,
+    recon: Arc<ReconView>,
+    lot: crate::num::Scale,
+    recon_every_ns: u64,
+    next_recon_ns: u64,
+    /// The balance at start (available plus reserved): base lots, quote money.
+    base0: i64,
+    quote0: crate::msg::Money,
+    /// Our fills as reported: position (lots) and cash change (fees included), and the last
+    /// fill's price (ticks, 0 before the first).
+    booked_pos: i64,
+    booked_cash: crate::msg::Money,
+    last_px: i64,
+    /// Reconciliations in a row that found the base balance differing from our fills'.
+    strikes: u32,
+    /// Fill ids booked (a fill is booked once, whichever read found it).
+    booked: std::collections::BTreeSet<u64>,
+    /// Our orders' venue ids, one a line (no client order id at Coincheck: how a restarted
+    /// process recognises its own orders). Appended at every acknowledgement.
+    ours_path: std::path::PathBuf,
+    ours_file: Option<std::fs::File>,
 }
 
 impl Io {
@@ -179,6 +250,7 @@ impl Io {
         fast: Duration,
         slow: Duration,
         stats: Arc<LiveStats>,
+        recon: Arc<ReconView>,
     ) -> Result<Io, LiveStartError> {
         let cfg = LiveStartError::Config;
         let pair = s.inst.key.symbol.as_str();
@@ -221,6 +293,19 @@ impl Io {
             journal: DryRunJournal::new(s.journal_dir.clone()),
             stats,
             events: Vec::with_capacity(64),
+            recon,
+            lot: s.inst.lot,
+            recon_every_ns: s.reconcile_interval.as_nanos() as u64,
+            next_recon_ns: 0,
+            base0: 0,
+            quote0: 0,
+            booked_pos: 0,
+            booked_cash: 0,
+            last_px: 0,
+            strikes: 0,
+            booked: std::collections::BTreeSet::new(),
+            ours_path: s.journal_dir.join(OURS_FILE),
+            ours_file: None,
         })
     }
 
@@ -233,6 +318,7 @@ impl Io {
             Read::Opens => self.req.get(ts, super::private::OPENS_PATH),
             Read::Fills(after) => self.req.transactions_page(ts, PAGE, after),
             Read::CancelStatus(id) => self.req.cancel_status(ts, id),
+            Read::AllFills => self.req.get(ts, super::private::TRANSACTIONS_PATH),
         }
         .map_err(|_| SendError::NotSent("request too long".into()))?;
         LiveStats::inc(&self.stats.queries);
@@ -242,14 +328,17 @@ impl Io {
 
     /// Credentials (a signed balance read), the open orders of the pair under `on_start`,
     /// and the fill high-water mark (older fills are not ours to book).
-    fn startup(&mut self, on_start: OnStart) -> Result<(), LiveStartError> {
+    fn startup(&mut self, on_start: OnStart) -> Result<StartReport, LiveStartError> {
         let what = self.http.url.authority();
         let unreachable = |e: String| LiveStartError::Unreachable(format!("{what}: {e}"));
         let (st, body) = self
             .get(Read::Balance)
             .map_err(|e| unreachable(format!("start-up balance read failed: {e}")))?;
         match self.ans.balance(st, &body) {
-            Ok(_) => {}
+            Ok(b) => {
+                self.base0 = b.base_lots + b.base_reserved_lots;
+                self.quote0 = b.quote + b.quote_reserved;
+            }
             Err(AnswerError::Venue(v)) if v.is_auth() => {
                 LiveStats::inc(&self.stats.auth_errors);
                 return Err(LiveStartError::Auth(format!(
@@ -260,24 +349,52 @@ impl Io {
             Err(e) => return Err(unreachable(format!("start-up balance read: {e}"))),
         }
         let opens = self.opens().map_err(unreachable)?;
-        if !opens.is_empty() {
-            // No client order id: whose they are cannot be told.
+        let known = self.load_ours();
+        let view = |o: &OpenOrder| VenueOrder {
+            link_id: String::new(),
+            order_id: o.id.to_string(),
+            side: o.side,
+            px: o.rate_ticks,
+            qty: o.pending_lots,
+            cum: 0,
+            status: "open".into(),
+        };
+        let mut rep = StartReport {
+            policy: on_start.as_str(),
+            ..StartReport::default()
+        };
+        let (ours, foreign): (Vec<&OpenOrder>, Vec<&OpenOrder>) =
+            opens.iter().partition(|o| known.contains(&o.id));
+        rep.ours = ours.iter().map(|o| view(o)).collect();
+        rep.foreign = foreign.iter().map(|o| view(o)).collect();
+        if !ours.is_empty() {
             match on_start {
                 OnStart::Refuse => {
                     return Err(LiveStartError::Refused(format!(
-                        "on_start = \"refuse\": {} open order(s) on the pair at the venue (Coincheck has no client order id: \
-                         ours cannot be told from others); cancel them at the venue or set live.on_start = \"cancel_ours\" \
-                         (cancels every open order of the pair)",
-                        opens.len()
+                        "on_start = \"refuse\": our order(s) [{}] open at the venue (their ids are in {}); \
+                         cancel them or set live.on_start = \"cancel_ours\" or \"adopt\"",
+                        rep.ours.iter().map(|o| o.order_id.as_str()).collect::<Vec<_>>().join(","),
+                        OURS_FILE
                     )))
                 }
                 OnStart::Adopt => {
-                    return Err(LiveStartError::Config(
-                        "live.on_start = \"adopt\" is not available on Coincheck (no client order id)".into(),
-                    ))
+                    for (n, o) in ours.iter().enumerate() {
+                        let id = ADOPTED_ID_BASE + n as u64;
+                        self.orders.push(CcOrder {
+                            id,
+                            venue_id: Some(o.id),
+                            side: o.side,
+                            px: o.rate_ticks,
+                            qty: o.pending_lots,
+                            filled: 0,
+                            ioc: false,
+                        });
+                        self.max_known_order = self.max_known_order.max(o.id);
+                        rep.adopted.push((id, view(o)));
+                    }
                 }
                 OnStart::CancelOurs => {
-                    for o in &opens {
+                    for o in &ours {
                         self.wait_order_token();
                         let Ok(r) = self.req.cancel(wall_ms(), o.id) else {
                             continue;
@@ -286,17 +403,33 @@ impl Io {
                         if let Err(e) = self.http.send(r.bytes()) {
                             tracing::warn!(order = o.id, error = %e, "coincheck: start-up cancel failed");
                         }
+                        rep.cancelled.push(o.id.to_string());
                     }
-                    let left = self.opens().map_err(unreachable)?;
+                    let left: Vec<String> = self
+                        .opens()
+                        .map_err(unreachable)?
+                        .iter()
+                        .filter(|o| known.contains(&o.id))
+                        .map(|o| o.id.to_string())
+                        .collect();
                     if !left.is_empty() {
                         return Err(LiveStartError::Mismatch(format!(
-                            "reconcile_mismatch: {} order(s) still open at the venue after their cancel",
-                            left.len()
+                            "reconcile_mismatch: our order(s) [{}] still open at the venue after their cancel",
+                            left.join(",")
                         )));
                     }
                 }
             }
         }
+        // The file keeps what may still be ours: the orders adopted (or, cancelled, none).
+        let keep: Vec<u64> = rep
+            .adopted
+            .iter()
+            .filter_map(|(_, o)| o.order_id.parse().ok())
+            .collect();
+        self.rewrite_ours(&keep)
+            .map_err(|e| LiveStartError::Config(format!("{}: {e}", self.ours_path.display())))?;
+        rep.wallet = self.quote0;
         let (st, body) = self
             .get(Read::Fills(None))
             .map_err(|e| unreachable(format!("start-up fills read failed: {e}")))?;
@@ -306,6 +439,146 @@ impl Io {
             .map_err(|e| unreachable(format!("start-up fills read: {e}")))?;
         self.last_tx_id = fills.iter().map(|t| t.id).max().unwrap_or(0);
         self.max_known_order = fills.iter().map(|t| t.order_id).max().unwrap_or(0);
+        // The cancels above moved reserved into available only: the totals stand.
+        self.next_recon_ns = mono_ns() + self.recon_every_ns;
+        Ok(rep)
+    }
+
+    /// Fills of our working orders that the poll did not deliver, read from `transactions`:
+    /// booked once (fill ids are remembered) and noted for the audit log.
+    fn find_missed_fills(&mut self) -> Result<(), String> {
+        if !self.orders.iter().any(|o| o.venue_id.is_some()) {
+            return Ok(());
+        }
+        let (st, body) = self.get(Read::AllFills).map_err(|e| e.to_string())?;
+        let all = self
+            .ans
+            .transactions(st, &body)
+            .map_err(|e| e.to_string())?;
+        for t in all.iter().rev() {
+            if self.booked.contains(&t.id) {
+                continue;
+            }
+            let Some(id) = self
+                .orders
+                .iter()
+                .find(|o| o.venue_id == Some(t.order_id))
+                .map(|o| o.id)
+            else {
+                continue;
+            };
+            self.booked.insert(t.id);
+            self.recon.found_fills.fetch_add(1, Ordering::Relaxed);
+            LiveStats::inc(&self.stats.polled_fills);
+            tracing::warn!(
+                fill = t.id,
+                order = t.order_id,
+                "coincheck: a fill the poll did not deliver, found by reconciliation"
+            );
+            self.recon.note(note(&[
+                ("outcome", "fill_found".into()),
+                (
+                    "found_by",
+                    "reconciliation: GET /api/exchange/orders/transactions".into(),
+                ),
+                ("venue_order_id", t.order_id.to_string().into()),
+                ("exec_id", t.id.to_string().into()),
+                ("qty", self.lot.format(t.qty_lots).into()),
+            ]));
+            self.venue(id, Self::fill_event(t));
+        }
+        Ok(())
+    }
+
+    /// Our orders' venue ids from the file (none when it does not exist yet).
+    fn load_ours(&self) -> std::collections::BTreeSet<u64> {
+        std::fs::read_to_string(&self.ours_path)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect()
+    }
+
+    fn rewrite_ours(&mut self, ids: &[u64]) -> std::io::Result<()> {
+        use std::io::Write;
+        if let Some(d) = self.ours_path.parent() {
+            std::fs::create_dir_all(d)?;
+        }
+        let mut text = String::new();
+        for id in ids {
+            text.push_str(&format!("{id}\n"));
+        }
+        let tmp = self.ours_path.with_extension("tmp");
+        std::fs::write(&tmp, text)?;
+        std::fs::rename(&tmp, &self.ours_path)?;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&self.ours_path)?;
+        f.flush()?;
+        self.ours_file = Some(f);
+        Ok(())
+    }
+
+    /// Remembers venue order `vid` as ours (written before the order is acknowledged to the
+    /// order stage, so that a crash after the ack still finds it ours).
+    fn remember(&mut self, vid: u64) {
+        use std::io::Write;
+        if let Some(f) = &mut self.ours_file {
+            if let Err(e) = writeln!(f, "{vid}").and_then(|()| f.sync_data()) {
+                tracing::error!(error = %e, order = vid, "coincheck: cannot record our order id; a restart will take it for foreign");
+            }
+        }
+    }
+
+    /// Continuous reconciliation (see the module doc): on the I/O thread, between requests.
+    /// Returns whether it was done (skipped: tried again soon, not an interval later).
+    fn reconcile(&mut self) -> bool {
+        match self.try_reconcile() {
+            Ok(()) => true,
+            Err(e) => {
+                self.recon.skipped.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %e, "coincheck: reconciliation skipped");
+                false
+            }
+        }
+    }
+
+    fn try_reconcile(&mut self) -> Result<(), String> {
+        self.poll_fills();
+        self.find_missed_fills()?;
+        let (st, body) = self.get(Read::Balance).map_err(|e| e.to_string())?;
+        let b = self.ans.balance(st, &body).map_err(|e| e.to_string())?;
+        if self.poll_fills() > 0 {
+            return Err("a fill arrived between the reads".into());
+        }
+        let dpos = b.base_lots + b.base_reserved_lots - self.base0 - self.booked_pos;
+        let dcash = b.quote + b.quote_reserved - self.quote0 - self.booked_cash;
+        let drift = dcash.abs() + (dpos as i128).abs() * value(self.last_px, 1).abs();
+        self.recon.venue_position.store(
+            b.base_lots + b.base_reserved_lots - self.base0,
+            Ordering::Relaxed,
+        );
+        self.recon.set_drift(drift);
+        if dpos != 0 {
+            self.strikes += 1;
+            if self.strikes >= 2 && !self.recon.mismatch.swap(true, Ordering::Relaxed) {
+                tracing::error!(
+                    venue = dpos + self.booked_pos,
+                    ours = self.booked_pos,
+                    "coincheck: the venue's btc balance changed by more than our fills explain"
+                );
+                let lot = self.lot;
+                self.recon.note(note(&[
+                    ("outcome", "mismatch".into()),
+                    ("reason_code", "reconcile_mismatch".into()),
+                    ("venue_position", lot.format(dpos + self.booked_pos).into()),
+                    ("our_position", lot.format(self.booked_pos).into()),
+                    ("unexplained", lot.format(dpos).into()),
+                ]));
+            }
+        } else {
+            self.strikes = 0;
+        }
         Ok(())
     }
 
@@ -338,6 +611,20 @@ impl Io {
                 }
                 flush(&mut self.events, &mut tx, stop);
                 self.stats.finished.fetch_add(1, Ordering::Release);
+            }
+            // Between requests only: a reconciliation's reads delay what waits on the ring.
+            if !self.dry_run
+                && rx.is_empty()
+                && self.recon_every_ns > 0
+                && mono_ns() >= self.next_recon_ns
+            {
+                let wait = if self.reconcile() {
+                    self.recon_every_ns
+                } else {
+                    self.recon_every_ns.min(50_000_000)
+                };
+                self.next_recon_ns = mono_ns() + wait;
+                flush(&mut self.events, &mut tx, stop);
             }
             let now = mono_ns();
             if !self.dry_run && self.poll.due(now) {
@@ -379,8 +666,15 @@ impl Io {
         if let Some(i) = i {
             let o = &mut self.orders[i];
             match ev {
-                VenueEvent::Fill { qty, .. } => {
+                VenueEvent::Fill { px, qty, fee, .. } => {
                     o.filled += qty;
+                    let s = match o.side {
+                        OrderSide::Buy => 1i64,
+                        OrderSide::Sell => -1,
+                    };
+                    self.booked_pos += s * qty;
+                    self.booked_cash -= s as i128 * value(px, qty) + fee;
+                    self.last_px = px;
                     done = o.filled >= o.qty;
                 }
                 VenueEvent::Cancelled { .. }
@@ -464,9 +758,13 @@ impl Io {
                 .iter()
                 .find(|o| o.venue_id == Some(t.order_id))
                 .map(|o| o.id);
+            if self.booked.contains(&t.id) {
+                continue;
+            }
             match ours {
                 Some(id) => {
                     found += 1;
+                    self.booked.insert(t.id);
                     LiveStats::inc(&self.stats.polled_fills);
                     self.venue(id, Self::fill_event(t));
                 }
@@ -559,6 +857,9 @@ impl Io {
     /// (fast from now on), and an IOC's rest cancelled.
     fn acked(&mut self, id: u64, vid: u64) {
         self.max_known_order = self.max_known_order.max(vid);
+        if !self.dry_run {
+            self.remember(vid);
+        }
         let mut ioc = false;
         if let Some(o) = self.orders.iter_mut().find(|o| o.id == id) {
             o.venue_id = Some(vid);
@@ -570,6 +871,9 @@ impl Io {
         while i < self.unmatched.len() {
             if self.unmatched[i].order_id == vid {
                 let t = self.unmatched.remove(i);
+                if !self.booked.insert(t.id) {
+                    continue;
+                }
                 LiveStats::inc(&self.stats.polled_fills);
                 self.venue(id, Self::fill_event(&t));
             } else {
@@ -777,6 +1081,12 @@ impl Io {
     /// cancel_status says so), or left to its fills (filled).
     fn ended(&mut self, id: u64, vid: u64, cancelled: bool) {
         self.poll_fills();
+        if self.orders.iter().any(|o| o.id == id) {
+            // What the poll may have missed (the full list), before the executed size is told.
+            if let Err(e) = self.find_missed_fills() {
+                tracing::warn!(error = %e, "coincheck: fills of an ended order unread");
+            }
+        }
         let Some(o) = self.orders.iter().find(|o| o.id == id).copied() else {
             return; // filled
         };
@@ -820,4 +1130,6 @@ enum Read {
     /// `transactions_pagination`, older than the fill id when given.
     Fills(Option<u64>),
     CancelStatus(u64),
+    /// `transactions`: the recent fills, for reconciliation.
+    AllFills,
 }

@@ -56,6 +56,10 @@ pub struct CoincheckPrivate {
     pub unanswered: u64,
     pub auth_failures: u64,
     scratch: Vec<crate::sim::private::Change>,
+    /// Fills the `dropfill` fault leaves out of `transactions_pagination` (the listing the
+    /// client polls; `transactions` still has them), and how many fills were looked at.
+    hidden: std::collections::BTreeSet<u64>,
+    seen_fills: usize,
 }
 
 fn err(status: u16, error: &str) -> (u16, Value) {
@@ -132,6 +136,8 @@ impl CoincheckPrivate {
             unanswered: 0,
             auth_failures: 0,
             scratch: Vec::new(),
+            hidden: std::collections::BTreeSet::new(),
+            seen_fills: 0,
         })
     }
 
@@ -149,8 +155,60 @@ impl CoincheckPrivate {
             }
         }
         let base = self.start_base_lots + self.engine.position() - rb;
-        let quote = self.start_quote + self.engine.cash() - rq;
+        let quote = self.start_quote + self.engine.cash() + self.engine.wallet_adjust() - rq;
         (base, rb, quote, rq)
+    }
+
+    /// `POST /sim/wallet` (the simulator's own hook, no auth, like `/sim/state`): the quote
+    /// balance changes behind the client's back by `{"coin":"jpy","delta":"-500"}`, or the base
+    /// balance by `{"coin":"btc","delta":"0.005"}` (a deposit, a withdrawal, a trade in the web
+    /// UI; no fill, no order). `POST /sim/position` with `{"delta":"0.005"}` is the base balance's
+    /// change too (spot: the position is the base balance).
+    fn adjust(&mut self, path: &str, body: &[u8]) -> Result<Value, String> {
+        let v: Value = serde_json::from_slice(body).map_err(|e| format!("body: {e}"))?;
+        let inst = self.engine.inst;
+        let coin = match path {
+            crate::venue::bybit::sim_private::SIM_POSITION_PATH => self.base.clone(),
+            _ => v
+                .get("coin")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_ascii_lowercase(),
+        };
+        let d = v
+            .get("delta")
+            .and_then(Value::as_str)
+            .ok_or("delta: a decimal string")?;
+        let neg = d.starts_with('-');
+        let abs = d.trim_start_matches('-');
+        if coin == self.quote {
+            let m = money_from_decimal(abs, inst.tick, inst.lot)
+                .map_err(|e| format!("delta \"{d}\": {e}"))?;
+            self.engine.adjust_wallet(if neg { -m } else { m });
+        } else if coin == self.base {
+            let lots = inst
+                .lot
+                .parse(abs.as_bytes())
+                .map_err(|e| format!("delta \"{d}\": {e}"))?;
+            self.engine.adjust_position(if neg { -lots } else { lots });
+        } else {
+            return Err(format!("coin: {} or {}", self.quote, self.base));
+        }
+        let (b, _, q, _) = self.balances();
+        Ok(
+            json!({"success": true, self.base.as_str(): inst.lot.format(b), self.quote.as_str(): self.dec(q)}),
+        )
+    }
+
+    /// Fills made since the last look meet the `dropfill` fault.
+    fn look_at_fills(&mut self) {
+        while self.seen_fills < self.engine.fills().len() {
+            let id = self.engine.fills()[self.seen_fills].exec_id;
+            self.seen_fills += 1;
+            if self.faults.drop_fill() {
+                self.hidden.insert(id);
+            }
+        }
     }
 
     fn dec(&self, m: Money) -> String {
@@ -406,7 +464,10 @@ impl CoincheckPrivate {
                 let asc = q.get("order") == Some(&"asc");
                 let after: Option<u64> = q.get("starting_after").and_then(|v| v.parse().ok());
                 let before: Option<u64> = q.get("ending_before").and_then(|v| v.parse().ok());
-                let mut all: Vec<&SimFill> = self.fills_desc().collect();
+                let mut all: Vec<&SimFill> = self
+                    .fills_desc()
+                    .filter(|f| !self.hidden.contains(&f.exec_id))
+                    .collect();
                 if asc {
                     all.reverse();
                 }
@@ -465,6 +526,8 @@ impl PrivateApi for CoincheckPrivate {
 
     fn handles(&self, path: &str) -> bool {
         path == "/sim/state"
+            || path == crate::venue::bybit::sim_private::SIM_WALLET_PATH
+            || path == crate::venue::bybit::sim_private::SIM_POSITION_PATH
             || path == ORDERS_PATH
             || path.starts_with("/api/exchange/orders/")
             || path.starts_with("/api/accounts")
@@ -482,6 +545,18 @@ impl PrivateApi for CoincheckPrivate {
         if path == "/sim/state" {
             return answer((200, self.state()));
         }
+        if req.method == "POST"
+            && matches!(
+                path,
+                crate::venue::bybit::sim_private::SIM_WALLET_PATH
+                    | crate::venue::bybit::sim_private::SIM_POSITION_PATH
+            )
+        {
+            return answer(match self.adjust(path, req.body) {
+                Ok(v) => (200, v),
+                Err(e) => err(400, &e),
+            });
+        }
         if let Err(e) = self.authenticate(req) {
             self.auth_failures += 1;
             return answer(e);
@@ -498,7 +573,9 @@ impl PrivateApi for CoincheckPrivate {
                 None => {}
             }
         }
+        self.look_at_fills();
         let out = self.route(req, path, query, now_ms);
+        self.look_at_fills();
         if is_order && self.faults.lose_ack() {
             self.unanswered += 1;
             return Fate::NoAnswer;
@@ -516,6 +593,7 @@ impl PrivateApi for CoincheckPrivate {
         if let Some((bids, asks)) = feed.book(self.engine.inst.key.symbol.as_str()) {
             self.engine.on_book(&bids, &asks, now_ms);
         }
+        self.look_at_fills();
     }
 
     fn drain_stream(&mut self, _now_ms: u64, _out: &mut Vec<(u64, String)>) {
@@ -546,6 +624,7 @@ impl PrivateApi for CoincheckPrivate {
             "balance_lots": {"available": b, "reserved": rb},
             "balance_money": {"available": q.to_string(), "reserved": rq.to_string()},
             "unanswered_requests": self.unanswered,
+            "hidden_fills": self.hidden.len(),
             "auth_failures": self.auth_failures,
             "last_nonce": self.last_nonce,
             "maker_fee_cbps": self.engine.maker_fee,

@@ -1,0 +1,636 @@
+//! Reconciliation on Coincheck (spot `btc_jpy`) against the local simulator over TLS: the
+//! balance read every `[live] reconcile_interval_ms` against what our fills explain.
+//!
+//! - `jpy_changed_behind_the_bots_back_is_wallet_drift_exceeded_within_one_interval`: `POST
+//!   /sim/wallet` takes 500 JPY from the account while the bot trades; risk degrades
+//!   `wallet_drift_exceeded` within one interval, `/health/detailed` and `/metrics` show the
+//!   drift as 500.
+//! - `btc_changed_behind_the_bots_back_is_a_risk_abort_reconcile_mismatch`: `POST
+//!   /sim/position` adds 0.005 BTC no fill of ours explains; two reconciliations later risk
+//!   aborts with `reconcile_mismatch`, audited.
+
+#[path = "common/live_sim.rs"]
+mod live_sim;
+
+use live_sim::{bin, repo, RunOut, Sim};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const KEY: &str = "obiSIMcoincheckKEY01";
+const SECRET: &str = "obi-sim-coincheck-secret-not-a-real-key";
+
+fn tmpdir(name: &str) -> PathBuf {
+    live_sim::tmpdir("live-recon-cc", name)
+}
+
+fn start_sim(dir: &Path) -> Sim {
+    live_sim::start_sim(
+        "coincheck",
+        dir,
+        &repo().join("config/sim-account-coincheck.toml"),
+        &[],
+    )
+}
+
+fn config(dir: &Path, sim: &Sim, secs: u64, edits: &[(&str, &str)]) -> PathBuf {
+    let mut text = std::fs::read_to_string(repo().join("config/sim-coincheck-live.toml")).unwrap();
+    for (from, to) in edits {
+        assert!(text.contains(from), "config has {from}");
+        text = text.replace(from, to);
+    }
+    let text = text
+        .replace("127.0.0.1:19101", &format!("127.0.0.1:{}", sim.port))
+        .replace("var/sim-tls/ca.pem", &sim.ca.display().to_string())
+        .replace(
+            "var/sim-coincheck-live",
+            &dir.join("var").display().to_string(),
+        )
+        .replace("duration_s = 60", &format!("duration_s = {secs}"));
+    let p = dir.join("live.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn live_command(cfg: &Path) -> Command {
+    let mut c = Command::new(bin());
+    c.args(["run", "--config"])
+        .arg(cfg)
+        .env("OBI_SCALP_LIVE", "yes")
+        .env("OBI_SCALP_API_KEY", KEY)
+        .env("OBI_SCALP_API_SECRET", SECRET)
+        .env_remove("CREDENTIALS_DIRECTORY");
+    c
+}
+
+fn terminate(child: std::process::Child) -> RunOut {
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let o = child.wait_with_output().unwrap();
+    RunOut {
+        code: o.status.code(),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return String::new();
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    let _ = write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    );
+    let mut b = String::new();
+    let _ = s.read_to_string(&mut b);
+    b.split("\r\n\r\n").nth(1).unwrap_or("").to_string()
+}
+
+fn detailed(port: u16) -> Option<Value> {
+    serde_json::from_str(&http_get(port, "/health/detailed")).ok()
+}
+
+fn reasons(v: &Value) -> Vec<String> {
+    v["risk"]["reasons"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn sim_post(sim: &Sim, path: &str, body: &str) {
+    let (status, b) = obi_scalp::net::rest::post_json(
+        &format!("https://127.0.0.1:{}{path}", sim.port),
+        Some(&sim.ca),
+        body,
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&b));
+}
+
+/// Starts a live run with the reconcile interval and drift limit, waits (bounded) for the
+/// first published drift, returns it with the child.
+fn start_reconciling(
+    dir: &Path,
+    sim: &Sim,
+    http: u16,
+    interval_ms: u64,
+) -> (std::process::Child, Value) {
+    let cfg = config(
+        dir,
+        sim,
+        120,
+        &[
+            (
+                "on_start = \"refuse\"",
+                &format!("on_start = \"refuse\"\nreconcile_interval_ms = {interval_ms}"),
+            ),
+            (
+                "max_wallet_drift = \"100000\"",
+                "max_wallet_drift = \"100\"",
+            ),
+            (
+                "http_addr = \"off\"",
+                &format!("http_addr = \"127.0.0.1:{http}\""),
+            ),
+        ],
+    );
+    let mut child = live_command(&cfg)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let end = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < end {
+        assert!(child.try_wait().unwrap().is_none(), "the run ended early");
+        if let Some(v) = detailed(http) {
+            if v["pnl"]["wallet_drift"].is_string() && v["pnl"]["wallet_drift"] != "n/a" {
+                return (child, v);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = terminate(child);
+    panic!("no reconciliation published a drift: {}", out.stderr);
+}
+
+#[test]
+fn jpy_changed_behind_the_bots_back_is_wallet_drift_exceeded_within_one_interval() {
+    let dir = tmpdir("drift");
+    let sim = start_sim(&dir);
+    let http = free_port();
+    let interval_ms = 500u64;
+    let (child, before) = start_reconciling(&dir, &sim, http, interval_ms);
+    assert_eq!(before["pnl"]["wallet_drift"], "0", "{before}");
+    assert!(!reasons(&before).contains(&"wallet_drift_exceeded".to_string()));
+    // Behind the bot's back: 500 JPY leave the account.
+    sim_post(&sim, "/sim/wallet", r#"{"coin":"jpy","delta":"-500"}"#);
+    let t0 = Instant::now();
+    let mut after = None;
+    while t0.elapsed() < Duration::from_secs(10) {
+        if let Some(v) = detailed(http) {
+            if reasons(&v).contains(&"wallet_drift_exceeded".to_string()) {
+                after = Some(v);
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let dt = t0.elapsed();
+    let after = after.expect("wallet_drift_exceeded");
+    println!(
+        "coincheck: jpy changed -> risk degraded wallet_drift_exceeded seen on /health/detailed after {} ms (reconcile_interval_ms = {interval_ms})",
+        dt.as_millis()
+    );
+    assert_eq!(after["risk"]["status"], "degraded");
+    assert_eq!(after["pnl"]["wallet_drift"], "500", "{after}");
+    let metrics = http_get(http, "/metrics");
+    if dt >= Duration::from_millis(interval_ms + 500) {
+        let out = terminate(child);
+        let why: Vec<&str> = out
+            .stderr
+            .lines()
+            .filter(|l| l.contains("coincheck"))
+            .collect();
+        panic!("{dt:?}: {}", why.join("\n"));
+    }
+    assert!(
+        metrics.contains("obi_scalp_wallet_drift{currency=\"JPY\"} 500"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("obi_scalp_risk_reason{code=\"wallet_drift_exceeded\"} 1"));
+    let out = terminate(child);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+}
+
+#[test]
+fn btc_changed_behind_the_bots_back_is_a_risk_abort_reconcile_mismatch() {
+    let dir = tmpdir("mismatch");
+    let sim = start_sim(&dir);
+    let http = free_port();
+    let (child, _) = start_reconciling(&dir, &sim, http, 300);
+    sim_post(&sim, "/sim/position", r#"{"delta":"0.005"}"#);
+    let t0 = Instant::now();
+    let mut after = None;
+    while t0.elapsed() < Duration::from_secs(10) {
+        if let Some(v) = detailed(http) {
+            if reasons(&v).contains(&"reconcile_mismatch".to_string()) {
+                after = Some(v);
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let out = terminate(child);
+    let after = after.unwrap_or_else(|| panic!("reconcile_mismatch: {}", out.stderr));
+    assert_eq!(after["risk"]["status"], "abort", "{after}");
+    let audit = std::fs::read_to_string(dir.join("var/logs/audit_events.jsonl")).unwrap();
+    assert!(
+        audit
+            .lines()
+            .any(|l| l.contains("\"reason_code\":\"reconcile_mismatch\"")
+                && l.contains("\"unexplained\":\"0.005")),
+        "{audit}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Start-up reconciliation, the gateway alone against an in-process simulator.
+
+mod startup {
+    use obi_scalp::config::OnStart;
+    use obi_scalp::exec::live::{LiveSettings, LiveStartError};
+    use obi_scalp::exec::Gateway;
+    use obi_scalp::instrument::{Instrument, InstrumentTable, Market, Venue};
+    use obi_scalp::msg::{ExecKind, ExecReport, OrderCmd, OrderSide, Tif};
+    use obi_scalp::sim::private::{AccountFile, PrivateSide};
+    use obi_scalp::sim::server::{SimConfig, SimServer, TlsSetup};
+    use obi_scalp::sim::SyntheticFeed;
+    use obi_scalp::venue::coincheck::live::{CoincheckLive, OURS_FILE};
+    use obi_scalp::venue::coincheck::sim_private::CoincheckPrivate;
+    use serde_json::Value;
+    use std::path::{Path, PathBuf};
+    use std::time::{Duration, Instant};
+
+    fn inst() -> Instrument {
+        *InstrumentTable::default()
+            .get(Venue::Coincheck, Market::Spot, "btc_jpy")
+            .unwrap()
+    }
+
+    struct InSim {
+        server: SimServer,
+        ca: PathBuf,
+    }
+
+    fn in_sim(dir: &Path) -> InSim {
+        let account: AccountFile = toml::from_str(&format!(
+            "api_key = \"{}\"\napi_secret = \"{}\"\n[balances]\njpy = \"100000000\"\nbtc = \"1\"\n",
+            super::KEY,
+            super::SECRET
+        ))
+        .unwrap();
+        let api = CoincheckPrivate::new(&account, inst(), "https").unwrap();
+        let mut cfg = SimConfig::new("127.0.0.1:0".parse().unwrap());
+        cfg.tls = Some(TlsSetup::SelfSigned {
+            dir: dir.join("tls"),
+        });
+        cfg.private = Some(PrivateSide::new(Box::new(api)));
+        let server = SimServer::start(
+            Box::new(SyntheticFeed::default_for(Venue::Coincheck, 7).unwrap()),
+            cfg,
+        )
+        .unwrap();
+        InSim {
+            server,
+            ca: dir.join("tls/ca.pem"),
+        }
+    }
+
+    impl InSim {
+        fn port(&self) -> u16 {
+            self.server.local_addr().port()
+        }
+
+        fn bid(&self) -> i64 {
+            for _ in 0..500 {
+                if let Some((b, _)) = self.server.handle().feed_book("btc_jpy") {
+                    if let Some(b) = b.first() {
+                        return inst().tick.parse(b.0.as_bytes()).unwrap();
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            panic!("no book");
+        }
+
+        /// A gateway whose order-id file lives in `home`.
+        fn gateway(&self, home: &Path, on_start: OnStart) -> Result<CoincheckLive, LiveStartError> {
+            CoincheckLive::start(
+                LiveSettings {
+                    inst: inst(),
+                    rest_url: format!("https://127.0.0.1:{}", self.port()),
+                    private_ws_url: String::new(),
+                    ca_file: Some(self.ca.clone()),
+                    api_key: super::KEY.into(),
+                    api_secret: super::SECRET.into(),
+                    recv_window_ms: 5000,
+                    request_timeout: Duration::from_secs(2),
+                    connect_timeout: Duration::from_secs(5),
+                    order_rate_per_sec: 10,
+                    keep_warm: Duration::from_secs(15),
+                    dry_run: false,
+                    journal_dir: home.to_path_buf(),
+                    start_ms: obi_scalp::clock::wall_ns() / 1_000_000,
+                    client_id_prefix: "obi".into(),
+                    on_start,
+                    reconcile_interval: Duration::from_secs(60),
+                },
+                Duration::from_millis(20),
+                Duration::from_millis(500),
+            )
+        }
+
+        fn open_ids(&self) -> Vec<String> {
+            let st = super::live_sim::state_at(self.port(), &self.ca);
+            st["orders"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|o| o["status"] == "new" || o["status"] == "partially_filled")
+                .map(|o| match &o["order_id"] {
+                    Value::String(s) => s.clone(),
+                    v => v.to_string(),
+                })
+                .collect()
+        }
+    }
+
+    fn pump(
+        g: &mut CoincheckLive,
+        reports: &mut Vec<ExecReport>,
+        done: &dyn Fn(&[ExecReport]) -> bool,
+    ) {
+        let end = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < end {
+            g.poll(&mut |r| reports.push(r));
+            if done(reports) {
+                return;
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        panic!("no such report: {reports:?}");
+    }
+
+    /// Places a resting buy far below the market through a gateway living in `home`, then
+    /// drops the gateway (no cancel: what a crash leaves).
+    fn leave_resting(sim: &InSim, home: &Path, px: i64) {
+        let mut g = sim.gateway(home, OnStart::Adopt).unwrap();
+        let mut reports = Vec::new();
+        g.on_cmd(
+            0,
+            OrderCmd::Place {
+                id: 1,
+                side: OrderSide::Buy,
+                px,
+                qty: inst().lot.parse(b"0.001").unwrap(),
+                tif: Tif::Gtc,
+                reduce_only: false,
+            },
+            &mut |r| reports.push(r),
+        );
+        pump(&mut g, &mut reports, &|r| {
+            r.iter().any(|r| r.kind == ExecKind::Accepted)
+        });
+    }
+
+    #[test]
+    fn on_start_tells_ours_from_foreign_by_the_recorded_venue_ids() {
+        let dir = super::tmpdir("onstart");
+        let sim = in_sim(&dir);
+        let bid = sim.bid();
+        let (ours_home, other_home) = (dir.join("ours"), dir.join("other"));
+        // A foreign order (another client of the account, its own id file) and one of ours.
+        leave_resting(&sim, &other_home, bid / 2);
+        leave_resting(&sim, &ours_home, bid / 2 + 1);
+        let recorded = std::fs::read_to_string(ours_home.join(OURS_FILE)).unwrap();
+        let ours_id = recorded.trim().to_string();
+        let open = sim.open_ids();
+        assert_eq!(open.len(), 2, "{open:?}");
+        assert!(open.contains(&ours_id));
+        let foreign_id = open.iter().find(|o| **o != ours_id).unwrap().clone();
+
+        // refuse: exit 10's error, naming ours.
+        match sim.gateway(&ours_home, OnStart::Refuse) {
+            Err(LiveStartError::Refused(m)) => assert!(m.contains(&ours_id), "{m}"),
+            Err(e) => panic!("refuse: {e}"),
+            Ok(_) => panic!("refuse started with our order open"),
+        }
+        // A foreign order alone does not refuse.
+        let g = sim
+            .gateway(&dir.join("empty"), OnStart::Refuse)
+            .expect("foreign only");
+        let r = g.start_report().unwrap();
+        assert_eq!((r.ours.len(), r.foreign.len()), (0, 2));
+        drop(g);
+
+        // adopt: ours in the order table (working), the foreign one reported and left alone.
+        let mut g = sim.gateway(&ours_home, OnStart::Adopt).unwrap();
+        let r = g.start_report().unwrap().clone();
+        assert_eq!(r.adopted.len(), 1);
+        assert_eq!(r.adopted[0].1.order_id, ours_id);
+        assert_eq!(r.foreign.len(), 1);
+        assert_eq!(r.foreign[0].order_id, foreign_id);
+        let adopted_id = r.adopted[0].0;
+        assert!(g.table().working().any(|o| o.id == adopted_id));
+        // Its cancel goes to the venue under its venue id.
+        let mut reports = Vec::new();
+        g.on_cmd(0, OrderCmd::Cancel { id: adopted_id }, &mut |r| {
+            reports.push(r)
+        });
+        pump(&mut g, &mut reports, &|r| {
+            r.iter()
+                .any(|r| r.id == adopted_id && matches!(r.kind, ExecKind::Cancelled { .. }))
+        });
+        drop(g);
+        assert_eq!(sim.open_ids(), vec![foreign_id.clone()]);
+
+        // cancel_ours: ours cancelled, the foreign one untouched.
+        leave_resting(&sim, &ours_home, bid / 2 + 2);
+        assert_eq!(sim.open_ids().len(), 2);
+        let g = sim.gateway(&ours_home, OnStart::CancelOurs).unwrap();
+        let r = g.start_report().unwrap();
+        assert_eq!(r.cancelled.len(), 1);
+        assert_eq!(r.foreign.len(), 1);
+        drop(g);
+        assert_eq!(sim.open_ids(), vec![foreign_id]);
+    }
+}
+
+/// The simulator's `dropfill` leaves a fill out of `transactions_pagination` (what the bot
+/// polls); reconciliation (or the end of its order) finds it in `transactions` and books it
+/// exactly once: every fill of the simulator booked once, the books agree.
+#[test]
+fn a_fill_the_poll_missed_is_found_and_booked_once() {
+    let dir = tmpdir("dropfill");
+    let sim = live_sim::start_sim(
+        "coincheck",
+        &dir,
+        &repo().join("config/sim-account-coincheck.toml"),
+        &["dropfill"],
+    );
+    let cfg = config(
+        &dir,
+        &sim,
+        live_sim::live_secs().min(10),
+        &[(
+            "on_start = \"refuse\"",
+            "on_start = \"refuse\"\nreconcile_interval_ms = 500",
+        )],
+    );
+    let out = live_sim::run_output(live_command(&cfg));
+    println!("{}", out.stdout);
+    assert_eq!(out.code, Some(0), "stderr:\n{}", out.stderr);
+    let st = live_sim::state_at(sim.port, &sim.ca);
+    assert_eq!(
+        st["venue"]["hidden_fills"].as_u64(),
+        Some(1),
+        "the fault fired: {st}"
+    );
+    let fills = st["fills"].as_array().unwrap();
+    let booked: usize = live_sim::field(&out.stdout, "coincheck live:", "polled_fills")
+        .parse()
+        .unwrap();
+    assert_eq!(booked, fills.len(), "every fill booked once");
+    live_sim::assert_books_agree(&out.stdout, &st);
+    let audit = std::fs::read_to_string(dir.join("var/logs/audit_events.jsonl")).unwrap();
+    let found: Vec<Value> = audit
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|a| a["kind"] == "reconcile" && a["outcome"] == "fill_found")
+        .collect();
+    assert!(!found.is_empty(), "the missed fill was found");
+    let mut ids: Vec<&str> = found
+        .iter()
+        .map(|f| f["exec_id"].as_str().unwrap())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), found.len(), "a fill found twice: {found:?}");
+    for f in &found {
+        assert!(f["found_by"].as_str().unwrap().contains("transactions"));
+        assert!(
+            fills.iter().any(|v| v["exec_id"] == f["exec_id"]),
+            "the found fill is the simulator's: {f}"
+        );
+    }
+}
+
+/// `kill -9` mid-session with resting orders of ours (and, when the market filled one, a
+/// position), then a restart with `on_start = "adopt"`: every order left open is adopted by
+/// its recorded venue id, no order is sent twice (the simulator's place count is run 1's plus
+/// run 2's), the stop cancels what rests, and the restarted ledger equals the simulator's
+/// account change since the restart; the journal's risk state is carried over.
+#[test]
+fn kill_9_then_a_restart_adopts_our_resting_orders_without_a_duplicate() {
+    let dir = tmpdir("kill9");
+    let sim = start_sim(&dir);
+    let edits = [
+        (
+            "on_start = \"refuse\"",
+            "on_start = \"adopt\"\nreconcile_interval_ms = 500",
+        ),
+        (
+            "entry_offset = 0",
+            "entry_offset = -3000\nmax_entry_offset = 5000",
+        ),
+        ("entry_timeout_ms = 300", "entry_timeout_ms = 600000"),
+        ("max_hold_ms = 1500", "max_hold_ms = 600000"),
+        ("take_profit = 200", "take_profit = 20000"),
+        ("stop_loss = 300", "stop_loss = 30000"),
+    ];
+    let open = |st: &Value| -> Vec<String> {
+        st["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|o| o["status"] == "new" || o["status"] == "partially_filled")
+            .map(|o| o["order_id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let cfg = config(&dir, &sim, 120, &edits);
+    let mut child = live_command(&cfg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let end = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < end {
+        assert!(child.try_wait().unwrap().is_none(), "the run ended early");
+        if !open(&live_sim::state_at(sim.port, &sim.ca)).is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL: no cancel, no summary
+    let _ = child.wait();
+    let st = live_sim::state_at(sim.port, &sim.ca);
+    let left = open(&st);
+    assert!(!left.is_empty(), "killed with an order of ours resting");
+    println!(
+        "killed with {} resting order(s), position {} lots",
+        left.len(),
+        st["position_lots"].as_i64().unwrap() - st["start_position_lots"].as_i64().unwrap()
+    );
+    let places_before = st["place_requests"].as_u64().unwrap();
+    let pos0 = st["position_lots"].as_i64().unwrap();
+    let cash0: i128 = st["cash_change_money"].as_str().unwrap().parse().unwrap();
+    let cfg2 = config(&dir, &sim, 4, &edits);
+    let out = live_sim::run_output(live_command(&cfg2));
+    println!("{}", out.stdout);
+    assert_eq!(out.code, Some(0), "stderr:\n{}", out.stderr);
+    let audit = std::fs::read_to_string(dir.join("var/logs/audit_events.jsonl")).unwrap();
+    let mut adopted: Vec<String> = audit
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|a| a["kind"] == "reconcile" && a["whose"] == "ours" && a["action"] == "adopted")
+        .map(|a| a["venue_order_id"].as_str().unwrap().to_string())
+        .collect();
+    adopted.sort();
+    let mut left_sorted = left.clone();
+    left_sorted.sort();
+    assert_eq!(adopted, left_sorted, "every order left open was adopted");
+    let st = live_sim::state_at(sim.port, &sim.ca);
+    let sent2: u64 = live_sim::field(&out.stdout, "summary:", "orders")
+        .parse()
+        .unwrap();
+    assert_eq!(
+        st["place_requests"].as_u64().unwrap(),
+        places_before + sent2,
+        "no order sent twice"
+    );
+    assert!(
+        open(&st).is_empty(),
+        "the stop cancelled what rested, adopted ones too"
+    );
+    let pos: i64 = live_sim::field(&out.stdout, "ledger:", "position_lots")
+        .parse()
+        .unwrap();
+    let cash: i128 = live_sim::field(&out.stdout, "ledger:", "cash_money")
+        .parse()
+        .unwrap();
+    assert_eq!(
+        pos,
+        st["position_lots"].as_i64().unwrap() - pos0,
+        "position since the restart"
+    );
+    let cash1: i128 = st["cash_change_money"].as_str().unwrap().parse().unwrap();
+    assert_eq!(cash, cash1 - cash0, "cash since the restart");
+    assert!(
+        out.stderr
+            .contains("risk state carried over from the journal"),
+        "{}",
+        out.stderr
+    );
+}
