@@ -186,7 +186,10 @@ impl Io {
             s.inst.lot,
         )
         .map_err(cfg)?;
-        if !s.dry_run && !s.private_ws_url.starts_with("wss://") && !s.private_ws_url.starts_with("ws://") {
+        if !s.dry_run
+            && !s.private_ws_url.starts_with("wss://")
+            && !s.private_ws_url.starts_with("ws://")
+        {
             return Err(cfg(format!(
                 "live.private_ws_url: expected wss://.../ws/private/v1, got '{}'",
                 s.private_ws_url
@@ -195,7 +198,10 @@ impl Io {
         let rate = s.order_rate_per_sec;
         Ok(Io {
             req,
-            ans: Answers { tick: s.inst.tick, lot: s.inst.lot },
+            ans: Answers {
+                tick: s.inst.tick,
+                lot: s.inst.lot,
+            },
             http,
             ws: None,
             ws_base: s.private_ws_url.trim_end_matches('/').to_string(),
@@ -258,12 +264,16 @@ impl Io {
     }
 
     fn read_orders(&mut self, what: Read) -> Result<Vec<GmoOrder>, AnswerError> {
-        let (st, b) = self.read(what).map_err(|e| AnswerError::Malformed(e.to_string()))?;
+        let (st, b) = self
+            .read(what)
+            .map_err(|e| AnswerError::Malformed(e.to_string()))?;
         self.ans.orders(st, &b)
     }
 
     fn read_execs(&mut self, what: Read) -> Result<Vec<GmoExecution>, AnswerError> {
-        let (st, b) = self.read(what).map_err(|e| AnswerError::Malformed(e.to_string()))?;
+        let (st, b) = self
+            .read(what)
+            .map_err(|e| AnswerError::Malformed(e.to_string()))?;
         self.ans.executions(st, &b)
     }
 
@@ -323,7 +333,8 @@ impl Io {
             self.max_known_order = self.max_known_order.max(e.order_id);
             self.seen_execs.insert(e.execution_id);
         }
-        self.new_token().map_err(|e| unreachable(format!("private stream token: {e}")))?;
+        self.new_token()
+            .map_err(|e| unreachable(format!("private stream token: {e}")))?;
         // Both subscriptions out before anything trades (bounded).
         let end = Instant::now() + self.connect_timeout + Duration::from_secs(3);
         while !(self.exec_sub && self.order_sub) {
@@ -341,7 +352,10 @@ impl Io {
     /// A new token (`POST ws-auth`) and a private stream on it.
     fn new_token(&mut self) -> Result<(), String> {
         self.wait_post();
-        let r = self.req.ws_auth(wall_ms()).map_err(|_| "request too long".to_string())?;
+        let r = self
+            .req
+            .ws_auth(wall_ms())
+            .map_err(|_| "request too long".to_string())?;
         let a = self.http.send(r.bytes()).map_err(|e| e.to_string())?;
         let (st, body) = (a.status, a.body.to_vec());
         let token = match self.ans.token(st, &body) {
@@ -378,7 +392,9 @@ impl Io {
         self.token_at_ns = mono_ns();
         self.wait_post();
         let token = self.token.clone();
-        let Ok(r) = self.req.ws_extend(wall_ms(), &token) else { return };
+        let Ok(r) = self.req.ws_extend(wall_ms(), &token) else {
+            return;
+        };
         let ok = match self.http.send(r.bytes()) {
             Ok(a) => {
                 let (st, b) = (a.status, a.body.to_vec());
@@ -394,13 +410,25 @@ impl Io {
         }
     }
 
-    fn run(mut self, mut rx: rtrb::Consumer<IoReq>, mut tx: rtrb::Producer<IoEvent>, stop: &AtomicBool) {
+    fn run(
+        mut self,
+        mut rx: rtrb::Consumer<IoReq>,
+        mut tx: rtrb::Producer<IoEvent>,
+        stop: &AtomicBool,
+    ) {
         loop {
             let mut did = false;
             while let Ok(r) = rx.pop() {
                 did = true;
                 match r.cmd {
-                    OrderCmd::Place { id, side, px, qty, tif, .. } => self.place(id, side, px, qty, tif),
+                    OrderCmd::Place {
+                        id,
+                        side,
+                        px,
+                        qty,
+                        tif,
+                        ..
+                    } => self.place(id, side, px, qty, tif),
                     OrderCmd::Cancel { id } => self.cancel(id),
                     OrderCmd::CancelAll => self.cancel_all(r.t_ns),
                 }
@@ -410,7 +438,11 @@ impl Io {
                 flush(&mut self.events, &mut tx, stop);
             }
             if self.ws.is_some() {
-                self.poll_ws(if did { Duration::ZERO } else { Duration::from_micros(500) });
+                self.poll_ws(if did {
+                    Duration::ZERO
+                } else {
+                    Duration::from_micros(500)
+                });
             } else if !did {
                 std::thread::sleep(Duration::from_micros(500));
             }
@@ -444,9 +476,11 @@ impl Io {
         let Some(ws) = self.ws.as_mut() else { return };
         let mut frames: Vec<Value> = Vec::new();
         let stats = &self.stats;
-        let out = ws.poll(mono_ns(), Some(wait), |_, f| match serde_json::from_slice(f) {
-            Ok(v) => frames.push(v),
-            Err(_) => LiveStats::inc(&stats.malformed),
+        let out = ws.poll(mono_ns(), Some(wait), |_, f| {
+            match serde_json::from_slice(f) {
+                Ok(v) => frames.push(v),
+                Err(_) => LiveStats::inc(&stats.malformed),
+            }
         });
         let mut reopened = false;
         let mut lost = false;
@@ -474,7 +508,10 @@ impl Io {
         if let Some(due) = self.order_sub_due {
             if mono_ns() >= due {
                 if let Some(ws) = self.ws.as_mut() {
-                    if ws.send_text(r#"{"command":"subscribe","channel":"orderEvents"}"#).is_ok() {
+                    if ws
+                        .send_text(r#"{"command":"subscribe","channel":"orderEvents"}"#)
+                        .is_ok()
+                    {
                         self.order_sub = true;
                     }
                 }
@@ -519,7 +556,10 @@ impl Io {
     }
 
     fn ours(&self, vid: u64) -> Option<u64> {
-        self.orders.iter().find(|o| o.venue_id == Some(vid)).map(|o| o.id)
+        self.orders
+            .iter()
+            .find(|o| o.venue_id == Some(vid))
+            .map(|o| o.id)
     }
 
     fn on_exec(&mut self, e: GmoExecution) {
@@ -564,7 +604,11 @@ impl Io {
                 px: e.px,
                 qty: e.qty,
                 fee: e.fee,
-                liquidity: if e.fee < 0 { Liquidity::Maker } else { Liquidity::Taker },
+                liquidity: if e.fee < 0 {
+                    Liquidity::Maker
+                } else {
+                    Liquidity::Taker
+                },
             },
         );
     }
@@ -587,7 +631,11 @@ impl Io {
     /// Our order `id` (`vid`) ended at the venue as `o` says: missing fills read, then the
     /// end reported with the venue's executed size.
     fn finish(&mut self, id: u64, vid: u64, o: &GmoOrder) {
-        let filled = self.orders.iter().find(|x| x.id == id).map_or(0, |x| x.filled);
+        let filled = self
+            .orders
+            .iter()
+            .find(|x| x.id == id)
+            .map_or(0, |x| x.filled);
         if filled < o.executed {
             self.catch_up(id, vid);
         }
@@ -595,9 +643,13 @@ impl Io {
             return; // filled completely meanwhile
         }
         let ev = if o.status == "EXPIRED" {
-            VenueEvent::Expired { cum_qty: o.executed }
+            VenueEvent::Expired {
+                cum_qty: o.executed,
+            }
         } else {
-            VenueEvent::Cancelled { cum_qty: o.executed }
+            VenueEvent::Cancelled {
+                cum_qty: o.executed,
+            }
         };
         self.venue(id, ev);
     }
@@ -610,7 +662,11 @@ impl Io {
                     if !o.is_open() && o.status != "EXECUTED" {
                         self.finish(id, vid, &o);
                     } else {
-                        let filled = self.orders.iter().find(|x| x.id == id).map_or(0, |x| x.filled);
+                        let filled = self
+                            .orders
+                            .iter()
+                            .find(|x| x.id == id)
+                            .map_or(0, |x| x.filled);
                         if filled < o.executed {
                             self.catch_up(id, vid);
                         }
@@ -631,9 +687,9 @@ impl Io {
                     o.filled += qty;
                     done = o.filled >= o.qty;
                 }
-                VenueEvent::Cancelled { .. } | VenueEvent::Expired { .. } | VenueEvent::Rejected { .. } => {
-                    done = true
-                }
+                VenueEvent::Cancelled { .. }
+                | VenueEvent::Expired { .. }
+                | VenueEvent::Rejected { .. } => done = true,
                 VenueEvent::Ack | VenueEvent::CancelRejected { .. } => {}
             }
         }
@@ -653,7 +709,12 @@ impl Io {
         let now = mono_ns();
         if now < self.blocked_until_ns || !self.post.try_take(now) {
             LiveStats::inc(&self.stats.local_rate_limited);
-            return self.venue(id, VenueEvent::Rejected { reason: RejectReason::RateLimit });
+            return self.venue(
+                id,
+                VenueEvent::Rejected {
+                    reason: RejectReason::RateLimit,
+                },
+            );
         }
         self.orders.push(GOrder {
             id,
@@ -671,7 +732,12 @@ impl Io {
                 Placed::Refused(reason) => return self.venue(id, VenueEvent::Rejected { reason }),
                 Placed::NotSent if !not_sent => not_sent = true,
                 Placed::NotSent => {
-                    return self.venue(id, VenueEvent::Rejected { reason: RejectReason::Network })
+                    return self.venue(
+                        id,
+                        VenueEvent::Rejected {
+                            reason: RejectReason::Network,
+                        },
+                    )
                 }
                 Placed::Unknown => {
                     LiveStats::inc(&self.stats.timeouts);
@@ -689,7 +755,12 @@ impl Io {
                             }
                         }
                         _ => {
-                            return self.venue(id, VenueEvent::Rejected { reason: RejectReason::Network })
+                            return self.venue(
+                                id,
+                                VenueEvent::Rejected {
+                                    reason: RejectReason::Network,
+                                },
+                            )
                         }
                     }
                 }
@@ -738,7 +809,11 @@ impl Io {
             }
             Err(AnswerError::Venue(v)) => {
                 tracing::warn!(code = %v.code, message = %v.message, "gmocoin: order refused");
-                Placed::Refused(if v.code == "ERR-5106" { RejectReason::Invalid } else { RejectReason::Venue })
+                Placed::Refused(if v.code == "ERR-5106" {
+                    RejectReason::Invalid
+                } else {
+                    RejectReason::Venue
+                })
             }
             Err(AnswerError::Malformed(m)) => {
                 LiveStats::inc(&self.stats.malformed);
@@ -756,12 +831,22 @@ impl Io {
         }
         self.venue(id, VenueEvent::Ack);
         // What the stream brought before the answer.
-        let execs: Vec<GmoExecution> = self.held_execs.iter().filter(|e| e.order_id == vid).cloned().collect();
+        let execs: Vec<GmoExecution> = self
+            .held_execs
+            .iter()
+            .filter(|e| e.order_id == vid)
+            .cloned()
+            .collect();
         self.held_execs.retain(|e| e.order_id != vid);
         for e in execs {
             self.fill(id, &e);
         }
-        let ends: Vec<GmoOrder> = self.held_orders.iter().filter(|o| o.order_id == vid).cloned().collect();
+        let ends: Vec<GmoOrder> = self
+            .held_orders
+            .iter()
+            .filter(|o| o.order_id == vid)
+            .cloned()
+            .collect();
         self.held_orders.retain(|o| o.order_id != vid);
         for o in ends {
             if !o.is_open() && self.orders.iter().any(|x| x.id == id) {
@@ -788,7 +873,10 @@ impl Io {
             return Some(Some(g.order_id));
         }
         let active = self.read_orders(Read::Active).ok()?;
-        if let Some(g) = active.iter().find(|g| fresh(g.order_id, &self.orders, &self.done) && same(g)) {
+        if let Some(g) = active
+            .iter()
+            .find(|g| fresh(g.order_id, &self.orders, &self.done) && same(g))
+        {
             return Some(Some(g.order_id));
         }
         let latest = self.read_execs(Read::Latest).ok()?;
@@ -804,11 +892,19 @@ impl Io {
         ids.sort_unstable();
         ids.dedup();
         let found = ids.into_iter().find(|vid| {
-            let q: i64 = latest.iter().filter(|e| e.order_id == *vid).map(|e| e.qty).sum();
+            let q: i64 = latest
+                .iter()
+                .filter(|e| e.order_id == *vid)
+                .map(|e| e.qty)
+                .sum();
             q <= o.qty && !active.iter().any(|g| g.order_id == *vid)
         });
         if let Some(vid) = found {
-            tracing::warn!(order = id, venue_order = vid, "gmocoin: unanswered place found at the venue");
+            tracing::warn!(
+                order = id,
+                venue_order = vid,
+                "gmocoin: unanswered place found at the venue"
+            );
         }
         Some(found)
     }
@@ -818,15 +914,23 @@ impl Io {
             return;
         };
         let Some(vid) = o.venue_id else {
-            return self.venue(id, VenueEvent::CancelRejected { reason: RejectReason::UnknownOrder });
+            return self.venue(
+                id,
+                VenueEvent::CancelRejected {
+                    reason: RejectReason::UnknownOrder,
+                },
+            );
         };
         for attempt in 0..3 {
             self.wait_post();
             let ts = wall_ms();
-            let Ok(r) = self.req.cancel(ts, vid) else { return };
+            let Ok(r) = self.req.cancel(ts, vid) else {
+                return;
+            };
             LiveStats::inc(&self.stats.cancels);
             if self.dry_run {
-                self.journal.write(super::private::CANCEL_PATH, ts, r.body(), &r.signature);
+                self.journal
+                    .write(super::private::CANCEL_PATH, ts, r.body(), &r.signature);
                 return self.venue(id, VenueEvent::Cancelled { cum_qty: o.filled });
             }
             let res = match self.http.send(r.bytes()) {
@@ -840,16 +944,28 @@ impl Io {
                 Ok(Ok(())) => return self.after_cancel(id, vid),
                 Ok(Err(AnswerError::Venue(v))) if v.is_auth() => {
                     LiveStats::inc(&self.stats.auth_errors);
-                    return self.venue(id, VenueEvent::CancelRejected { reason: RejectReason::Auth });
+                    return self.venue(
+                        id,
+                        VenueEvent::CancelRejected {
+                            reason: RejectReason::Auth,
+                        },
+                    );
                 }
                 Ok(Err(AnswerError::Venue(v))) if v.is_rate_limited() && attempt < 2 => {
                     LiveStats::inc(&self.stats.venue_rate_limited);
                     self.blocked_until_ns = mono_ns() + 1_000_000_000;
                 }
-                Ok(Err(AnswerError::Venue(v))) if v.is_not_open() => return self.after_cancel(id, vid),
+                Ok(Err(AnswerError::Venue(v))) if v.is_not_open() => {
+                    return self.after_cancel(id, vid)
+                }
                 Ok(Err(e)) => {
                     tracing::warn!(error = %e, "gmocoin: cancel refused");
-                    return self.venue(id, VenueEvent::CancelRejected { reason: RejectReason::Venue });
+                    return self.venue(
+                        id,
+                        VenueEvent::CancelRejected {
+                            reason: RejectReason::Venue,
+                        },
+                    );
                 }
                 Err(SendError::NotSent(_)) => {}
                 Err(_) => {
@@ -864,7 +980,12 @@ impl Io {
             }
         }
         if self.orders.iter().any(|x| x.id == id) {
-            self.venue(id, VenueEvent::CancelRejected { reason: RejectReason::Network });
+            self.venue(
+                id,
+                VenueEvent::CancelRejected {
+                    reason: RejectReason::Network,
+                },
+            );
         }
     }
 
@@ -878,7 +999,8 @@ impl Io {
     }
 
     fn cancel_all(&mut self, t_ns: u64) {
-        let ids: arrayvec::ArrayVec<u64, TABLE> = self.orders.iter().map(|o| o.id).take(TABLE).collect();
+        let ids: arrayvec::ArrayVec<u64, TABLE> =
+            self.orders.iter().map(|o| o.id).take(TABLE).collect();
         for id in ids {
             self.cancel(id);
         }

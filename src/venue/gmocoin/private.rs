@@ -276,7 +276,13 @@ impl VenueError {
         self.http == 401
             || matches!(
                 self.code.as_str(),
-                "ERR-5007" | "ERR-5008" | "ERR-5009" | "ERR-5010" | "ERR-5011" | "ERR-5012" | "ERR-5014"
+                "ERR-5007"
+                    | "ERR-5008"
+                    | "ERR-5009"
+                    | "ERR-5010"
+                    | "ERR-5011"
+                    | "ERR-5012"
+                    | "ERR-5014"
             )
     }
 
@@ -484,7 +490,13 @@ impl Answers {
 
     /// One order object (REST `orders`/`activeOrders` fields, or an `orderEvents` frame's).
     pub fn order_of(&self, o: &Value) -> Result<GmoOrder, AnswerError> {
-        let pick = |a: &str, b: &str| if o.get(a).is_some() { a.to_string() } else { b.to_string() };
+        let pick = |a: &str, b: &str| {
+            if o.get(a).is_some() {
+                a.to_string()
+            } else {
+                b.to_string()
+            }
+        };
         Ok(GmoOrder {
             order_id: id_of(o, "orderId")?,
             side: Self::side(o)?,
@@ -502,7 +514,13 @@ impl Answers {
 
     /// One execution object (REST fields, or an `executionEvents` frame's).
     pub fn execution_of(&self, e: &Value) -> Result<GmoExecution, AnswerError> {
-        let pick = |a: &str, b: &str| if e.get(a).is_some() { a.to_string() } else { b.to_string() };
+        let pick = |a: &str, b: &str| {
+            if e.get(a).is_some() {
+                a.to_string()
+            } else {
+                b.to_string()
+            }
+        };
         Ok(GmoExecution {
             execution_id: id_of(e, "executionId")?,
             order_id: id_of(e, "orderId")?,
@@ -532,7 +550,10 @@ impl Answers {
     /// `GET /v1/executions`, `GET /v1/latestExecutions`.
     pub fn executions(&self, http: u16, body: &[u8]) -> Result<Vec<GmoExecution>, AnswerError> {
         let v = self.check(http, body)?;
-        Self::list(&v)?.iter().map(|e| self.execution_of(e)).collect()
+        Self::list(&v)?
+            .iter()
+            .map(|e| self.execution_of(e))
+            .collect()
     }
 }
 
@@ -549,8 +570,15 @@ mod tests {
 
     fn reqs(secret: &str) -> GmoRequests {
         let (t, l) = scales();
-        GmoRequests::new("https://api.coin.z.com", "KEY", secret.as_bytes(), "BTC_JPY", t, l)
-            .unwrap()
+        GmoRequests::new(
+            "https://api.coin.z.com",
+            "KEY",
+            secret.as_bytes(),
+            "BTC_JPY",
+            t,
+            l,
+        )
+        .unwrap()
     }
 
     /// `printf '%s' "$text" | openssl dgst -sha256 -hmac SECRET`, run outside this code.
@@ -576,23 +604,32 @@ mod tests {
     fn signatures_match_the_documented_formula() {
         let mut r = reqs("gmo-test-secret");
         // Computed with Python: hmac.new(b"gmo-test-secret",
-        //   b'1700000000000POST/v1/order{"symbol":"BTC_JPY","side":"BUY","executionType":"LIMIT","timeInForce":"SOK","price":"6500000","size":"0.01"}',
+        //   b'1700000000000POST/v1/order{"symbol":"BTC_JPY","side":"BUY","executionType":"LIMIT","timeInForce":"SOK","price":"6500000","size":"0.010"}',
         //   hashlib.sha256).hexdigest()
         let q = r
-            .order(1_700_000_000_000, OrderSide::Buy, 6_500_000, 10, Tif::PostOnly)
+            .order(
+                1_700_000_000_000,
+                OrderSide::Buy,
+                6_500_000,
+                10,
+                Tif::PostOnly,
+            )
             .unwrap();
         let body = std::str::from_utf8(q.body()).unwrap().to_string();
         assert_eq!(
             body,
-            r#"{"symbol":"BTC_JPY","side":"BUY","executionType":"LIMIT","timeInForce":"SOK","price":"6500000","size":"0.01"}"#
+            r#"{"symbol":"BTC_JPY","side":"BUY","executionType":"LIMIT","timeInForce":"SOK","price":"6500000","size":"0.010"}"#
         );
         let sig = std::str::from_utf8(&q.signature).unwrap().to_string();
         assert_eq!(
             sig,
-            "a4920f68a4c1c9b96ce2bce82f8b3733e40a0293fc00fc7000fee98eccb2c5e0"
+            "64a8644d6cc7e65411d661870906935f9952bf598bbaf5558461860e1cf96557"
         );
         let wire = String::from_utf8(q.bytes().to_vec()).unwrap();
-        assert!(wire.starts_with("POST /private/v1/order HTTP/1.1\r\n"), "{wire}");
+        assert!(
+            wire.starts_with("POST /private/v1/order HTTP/1.1\r\n"),
+            "{wire}"
+        );
         assert!(wire.contains("API-KEY: KEY\r\n"));
         assert!(wire.contains("API-TIMESTAMP: 1700000000000\r\n"));
         assert!(wire.contains(&format!("API-SIGN: {sig}\r\n")));
@@ -601,18 +638,38 @@ mod tests {
         let ts = 1_700_000_000_123u64;
         let mut cases: Vec<(String, String)> = Vec::new();
         let mut add = |q: Request<'_>, method: &str, path: &str| {
-            let text = format!("{ts}{method}{path}{}", std::str::from_utf8(q.body()).unwrap());
+            let text = format!(
+                "{ts}{method}{path}{}",
+                std::str::from_utf8(q.body()).unwrap()
+            );
             cases.push((text, String::from_utf8(q.signature.to_vec()).unwrap()));
         };
-        add(r.order(ts, OrderSide::Sell, 6_400_001, 1, Tif::Gtc).unwrap(), "POST", "/v1/order");
-        add(r.order(ts, OrderSide::Buy, 1, 12_345, Tif::Ioc).unwrap(), "POST", "/v1/order");
+        add(
+            r.order(ts, OrderSide::Sell, 6_400_001, 1, Tif::Gtc)
+                .unwrap(),
+            "POST",
+            "/v1/order",
+        );
+        add(
+            r.order(ts, OrderSide::Buy, 1, 12_345, Tif::Ioc).unwrap(),
+            "POST",
+            "/v1/order",
+        );
         add(r.cancel(ts, 637_000).unwrap(), "POST", "/v1/cancelOrder");
         add(r.order_status(ts, 637_000).unwrap(), "GET", "/v1/orders");
         add(r.executions(ts, 637_000).unwrap(), "GET", "/v1/executions");
         add(r.active_orders(ts).unwrap(), "GET", "/v1/activeOrders");
-        add(r.latest_executions(ts).unwrap(), "GET", "/v1/latestExecutions");
+        add(
+            r.latest_executions(ts).unwrap(),
+            "GET",
+            "/v1/latestExecutions",
+        );
         add(r.ws_auth(ts).unwrap(), "POST", "/v1/ws-auth");
-        add(r.ws_extend(ts, "xxxxxxxxxxxxxxxxxxxx").unwrap(), "PUT", "/v1/ws-auth");
+        add(
+            r.ws_extend(ts, "xxxxxxxxxxxxxxxxxxxx").unwrap(),
+            "PUT",
+            "/v1/ws-auth",
+        );
         let mut checked = 0;
         for (text, sig) in &cases {
             if let Some(want) = openssl_hmac("gmo-test-secret", text.as_bytes()) {
@@ -624,7 +681,9 @@ mod tests {
         // The GETs carry the query on the wire but do not sign it.
         let q = r.active_orders(ts).unwrap();
         let wire = String::from_utf8(q.bytes().to_vec()).unwrap();
-        assert!(wire.starts_with("GET /private/v1/activeOrders?symbol=BTC_JPY&page=1&count=100 HTTP/1.1\r\n"));
+        assert!(wire.starts_with(
+            "GET /private/v1/activeOrders?symbol=BTC_JPY&page=1&count=100 HTTP/1.1\r\n"
+        ));
         assert!(q.body().is_empty());
     }
 
@@ -633,7 +692,10 @@ mod tests {
         let (tick, lot) = scales();
         let a = Answers { tick, lot };
         assert_eq!(
-            a.order_id(200, br#"{"status":0,"data":"637000","responsetime":"2019-03-19T02:15:06.108Z"}"#),
+            a.order_id(
+                200,
+                br#"{"status":0,"data":"637000","responsetime":"2019-03-19T02:15:06.108Z"}"#
+            ),
             Ok(637000)
         );
         let e = a
@@ -650,15 +712,23 @@ mod tests {
             .unwrap_err();
         assert!(matches!(&e, AnswerError::Venue(v) if v.is_insufficient_funds()));
         for code in ["ERR-5008", "ERR-5009", "ERR-5012"] {
-            let body = format!(r#"{{"status":1,"messages":[{{"message_code":"{code}","message_string":"x"}}]}}"#);
-            assert!(matches!(a.ok(200, body.as_bytes()), Err(AnswerError::Venue(v)) if v.is_auth()), "{code}");
+            let body = format!(
+                r#"{{"status":1,"messages":[{{"message_code":"{code}","message_string":"x"}}]}}"#
+            );
+            assert!(
+                matches!(a.ok(200, body.as_bytes()), Err(AnswerError::Venue(v)) if v.is_auth()),
+                "{code}"
+            );
         }
         assert!(matches!(a.ok(502, b"<html>"), Err(AnswerError::Venue(v)) if v.is_ambiguous()));
         assert!(matches!(a.ok(200, b"{}"), Err(AnswerError::Malformed(_))));
         let x = a
             .executions(200, br#"{"status":0,"data":{"list":[{"executionId":92123912,"orderId":223456789,"symbol":"BTC_JPY","side":"SELL","settleType":"CLOSE","size":"0.02","price":"1900000","lossGain":"0","fee":"223","timestamp":"2019-03-19T02:15:06.086Z"},{"executionId":7,"orderId":8,"symbol":"BTC_JPY","side":"BUY","size":"0.001","price":"6500001","lossGain":"0","fee":"-0.65","timestamp":"2019-03-19T02:15:06.086Z"}]}}"#)
             .unwrap();
-        assert_eq!((x[0].execution_id, x[0].order_id, x[0].side), (92123912, 223456789, OrderSide::Sell));
+        assert_eq!(
+            (x[0].execution_id, x[0].order_id, x[0].side),
+            (92123912, 223456789, OrderSide::Sell)
+        );
         assert_eq!((x[0].px, x[0].qty), (1_900_000, 20));
         // 1 Money = 1e-9 JPY here (tick 1, lot 1e-3, 6 more places).
         assert_eq!(x[0].fee, 223_000_000_000);

@@ -81,7 +81,10 @@ fn err(http: u16, code: &str, msg: &str) -> (u16, Value) {
 }
 
 fn ok(data: Value, now_ms: u64) -> (u16, Value) {
-    (200, json!({"status": 0, "data": data, "responsetime": iso_ms(now_ms)}))
+    (
+        200,
+        json!({"status": 0, "data": data, "responsetime": iso_ms(now_ms)}),
+    )
 }
 
 fn iso_ms(ms: u64) -> String {
@@ -98,8 +101,14 @@ impl GmoPrivate {
         };
         let maker = fee(&account.maker_fee_bps, "maker_fee_bps", DEFAULT_MAKER_CBPS)?;
         let taker = fee(&account.taker_fee_bps, "taker_fee_bps", DEFAULT_TAKER_CBPS)?;
-        if let Some(k) = account.balances.keys().find(|k| !k.eq_ignore_ascii_case("JPY")) {
-            return Err(format!("balances.{k}: a GMO leverage account holds JPY only"));
+        if let Some(k) = account
+            .balances
+            .keys()
+            .find(|k| !k.eq_ignore_ascii_case("JPY"))
+        {
+            return Err(format!(
+                "balances.{k}: a GMO leverage account holds JPY only"
+            ));
         }
         let start_jpy = match account.balances.iter().next() {
             Some((_, v)) => money_from_decimal(v, inst.tick, inst.lot)
@@ -112,7 +121,9 @@ impl GmoPrivate {
             if k != sym {
                 return Err(format!("positions.{k}: only {sym} is traded here"));
             }
-            let (neg, abs) = v.strip_prefix('-').map_or((false, v.as_str()), |a| (true, a));
+            let (neg, abs) = v
+                .strip_prefix('-')
+                .map_or((false, v.as_str()), |a| (true, a));
             let lots = inst
                 .lot
                 .parse(abs.as_bytes())
@@ -145,14 +156,23 @@ impl GmoPrivate {
         &self.engine
     }
 
-    fn authenticate(&self, req: &HttpRequest<'_>, path: &str, now_ms: u64) -> Result<(), (u16, Value)> {
+    fn authenticate(
+        &self,
+        req: &HttpRequest<'_>,
+        path: &str,
+        now_ms: u64,
+    ) -> Result<(), (u16, Value)> {
         let key = req.header("API-KEY").unwrap_or("");
         if key.is_empty() {
             return Err(err(200, "ERR-5011", "The API-KEY is empty."));
         }
         let ts_s = req.header("API-TIMESTAMP").unwrap_or("");
         let Ok(ts) = ts_s.parse::<u64>() else {
-            return Err(err(200, "ERR-5007", "The API-TIMESTAMP is not set or not a number."));
+            return Err(err(
+                200,
+                "ERR-5007",
+                "The API-TIMESTAMP is not set or not a number.",
+            ));
         };
         if key != self.api_key {
             return Err(err(200, "ERR-5012", "The API authentication is invalid."));
@@ -160,16 +180,29 @@ impl GmoPrivate {
         let sig = req.header("API-SIGN").unwrap_or("");
         let signed = path.strip_prefix(PRIVATE_PREFIX).unwrap_or(path);
         if !self.signer.verify_hex(
-            &[ts_s.as_bytes(), req.method.as_bytes(), signed.as_bytes(), req.body],
+            &[
+                ts_s.as_bytes(),
+                req.method.as_bytes(),
+                signed.as_bytes(),
+                req.body,
+            ],
             sig.as_bytes(),
         ) {
             return Err(err(200, "ERR-5010", "The API-SIGN (Signature) is invalid."));
         }
         if ts > now_ms + TIMESTAMP_WINDOW_MS {
-            return Err(err(200, "ERR-5008", "The API-TIMESTAMP is later than the server time."));
+            return Err(err(
+                200,
+                "ERR-5008",
+                "The API-TIMESTAMP is later than the server time.",
+            ));
         }
         if ts + TIMESTAMP_WINDOW_MS < now_ms {
-            return Err(err(200, "ERR-5009", "The API-TIMESTAMP is earlier than the server time."));
+            return Err(err(
+                200,
+                "ERR-5009",
+                "The API-TIMESTAMP is earlier than the server time.",
+            ));
         }
         Ok(())
     }
@@ -203,7 +236,10 @@ impl GmoPrivate {
 
     fn exec_json(&self, f: &SimFill) -> Value {
         let inst = &self.engine.inst;
-        let side = self.engine.find_id(f.order_id).map_or(OrderSide::Buy, |o| o.side);
+        let side = self
+            .engine
+            .find_id(f.order_id)
+            .map_or(OrderSide::Buy, |o| o.side);
         json!({
             "executionId": f.exec_id, "orderId": f.order_id, "positionId": f.order_id,
             "symbol": inst.key.symbol.as_str(), "side": side_str(side), "settleType": "OPEN",
@@ -224,7 +260,13 @@ impl GmoPrivate {
     fn place(&mut self, body: &Value, now_ms: u64) -> (u16, Value) {
         let inst = self.engine.inst;
         let s = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_string);
-        let bad = |what: &str| err(200, "ERR-5106", &format!("Invalid request parameter: {what}"));
+        let bad = |what: &str| {
+            err(
+                200,
+                "ERR-5106",
+                &format!("Invalid request parameter: {what}"),
+            )
+        };
         if s("symbol").as_deref() != Some(inst.key.symbol.as_str()) {
             return bad("symbol");
         }
@@ -264,8 +306,17 @@ impl GmoPrivate {
         }
     }
 
-    fn route(&mut self, req: &HttpRequest<'_>, path: &str, query: &str, now_ms: u64) -> (u16, Value) {
-        let q: BTreeMap<&str, &str> = query.split('&').filter_map(|kv| kv.split_once('=')).collect();
+    fn route(
+        &mut self,
+        req: &HttpRequest<'_>,
+        path: &str,
+        query: &str,
+        now_ms: u64,
+    ) -> (u16, Value) {
+        let q: BTreeMap<&str, &str> = query
+            .split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .collect();
         let v1 = path.strip_prefix(PRIVATE_PREFIX).unwrap_or(path);
         let body = || serde_json::from_slice::<Value>(req.body).unwrap_or(Value::Null);
         let list = |l: Vec<Value>| {
@@ -281,7 +332,11 @@ impl GmoPrivate {
                 let id = super::private::id_of(&body(), "orderId").ok();
                 match id.and_then(|id| self.engine.index_of_id(id)) {
                     Some(i) if self.engine.cancel(i, now_ms) => ok(Value::Null, now_ms),
-                    Some(_) => err(200, "ERR-5122", "The request is invalid due to the status of the specified order."),
+                    Some(_) => err(
+                        200,
+                        "ERR-5122",
+                        "The request is invalid due to the status of the specified order.",
+                    ),
                     None => err(200, "ERR-5123", "The specified order doesn't exist."),
                 }
             }
@@ -321,7 +376,11 @@ impl GmoPrivate {
                 ok(list(l), now_ms)
             }
             ("GET", LATEST_EXECUTIONS_PATH) => {
-                let count = q.get("count").and_then(|c| c.parse().ok()).unwrap_or(100usize).clamp(1, 100);
+                let count = q
+                    .get("count")
+                    .and_then(|c| c.parse().ok())
+                    .unwrap_or(100usize)
+                    .clamp(1, 100);
                 let l = self
                     .engine
                     .fills()
@@ -343,7 +402,11 @@ impl GmoPrivate {
                 ok(json!(t), now_ms)
             }
             ("PUT", WS_AUTH_PATH) | ("DELETE", WS_AUTH_PATH) => {
-                let t = body().get("token").and_then(Value::as_str).unwrap_or("").to_string();
+                let t = body()
+                    .get("token")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
                 match self.tokens.get_mut(&t) {
                     Some(exp) if *exp > now_ms => {
                         if req.method == "PUT" {
@@ -356,7 +419,10 @@ impl GmoPrivate {
                     _ => err(200, "ERR-5106", "Invalid request parameter: token"),
                 }
             }
-            _ => (404, json!({"status": 5, "messages": [{"message_code": "ERR-5207", "message_string": "Not found"}]})),
+            _ => (
+                404,
+                json!({"status": 5, "messages": [{"message_code": "ERR-5207", "message_string": "Not found"}]}),
+            ),
         }
     }
 
@@ -437,7 +503,10 @@ impl PrivateApi for GmoPrivate {
     fn rest(&mut self, req: &HttpRequest<'_>, now_ms: u64) -> Fate {
         let (path, query) = req.target.split_once('?').unwrap_or((req.target, ""));
         let answer = |(status, v): (u16, Value)| Fate::Answer {
-            reply: RestReply { status, body: v.to_string() },
+            reply: RestReply {
+                status,
+                body: v.to_string(),
+            },
             headers: Vec::new(),
         };
         if path == "/sim/state" {
@@ -456,7 +525,10 @@ impl PrivateApi for GmoPrivate {
                     return answer(err(429, "ERR-5003", "The API usage limits are exceeded."));
                 }
                 Some(BeforeOrder::Order500) => {
-                    return answer((500, json!({"status": 5, "messages": [{"message_code": "ERR-5201", "message_string": "MAINTENANCE"}]})))
+                    return answer((
+                        500,
+                        json!({"status": 5, "messages": [{"message_code": "ERR-5201", "message_string": "MAINTENANCE"}]}),
+                    ))
                 }
                 Some(BeforeOrder::Timeout) => {
                     self.unanswered += 1;
