@@ -531,7 +531,7 @@ impl Answers {
         })
     }
 
-    fn list<'v>(v: &'v Value) -> Result<&'v [Value], AnswerError> {
+    fn list(v: &Value) -> Result<&[Value], AnswerError> {
         let d = v.get("data").ok_or_else(|| malformed("no `data`"))?;
         // `orders`/`executions` answer `data.list`; an empty page may leave `list` out.
         match d.get("list") {
