@@ -443,7 +443,7 @@ fn live_mode_on_a_venue_without_a_live_gateway_refuses_naming_it() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains("venue bitflyer") && stderr.contains("bybit and coincheck only"),
+        stderr.contains("venue bitflyer") && stderr.contains("bybit, coincheck and gmocoin only"),
         "{stderr}"
     );
 }

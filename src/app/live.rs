@@ -28,11 +28,14 @@ pub fn gateway_for(
         return Ok(None);
     }
     let inst = cfg.market.instrument;
-    if !matches!(inst.key.venue, Venue::Bybit | Venue::Coincheck) {
+    if !matches!(
+        inst.key.venue,
+        Venue::Bybit | Venue::Coincheck | Venue::GmoCoin
+    ) {
         return Err(AppError::exit(
             Exit::Config,
             format!(
-                "live order entry is not available for venue {} in this build (bybit and coincheck only): \
+                "live order entry is not available for venue {} in this build (bybit, coincheck and gmocoin only): \
                  run mode = \"paper\"",
                 inst.key.venue
             ),
@@ -78,6 +81,15 @@ pub fn gateway_for(
             "live order entry: coincheck gateway started"
         );
         return Ok(Some(OrderGateway::Coincheck(Box::new(g))));
+    }
+    if inst.key.venue == Venue::GmoCoin {
+        let g = crate::venue::gmocoin::live::GmoLive::start(settings).map_err(start_error)?;
+        tracing::info!(
+            dry_run = l.dry_run,
+            rest = %l.rest_url,
+            "live order entry: gmocoin gateway started"
+        );
+        return Ok(Some(OrderGateway::GmoCoin(Box::new(g))));
     }
     let g = BybitLive::start(settings)
         .map_err(|e| audit_start_error(audit, l.on_start, e))

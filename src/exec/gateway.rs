@@ -56,6 +56,7 @@ pub enum OrderGateway {
     Paper(PaperExchange),
     Bybit(Box<crate::venue::bybit::live::BybitLive>),
     Coincheck(Box<crate::venue::coincheck::live::CoincheckLive>),
+    GmoCoin(Box<crate::venue::gmocoin::live::GmoLive>),
 }
 
 impl Gateway for OrderGateway {
@@ -65,6 +66,7 @@ impl Gateway for OrderGateway {
             OrderGateway::Paper(g) => Gateway::on_book(g, upd, out),
             OrderGateway::Bybit(g) => g.on_book(upd, out),
             OrderGateway::Coincheck(g) => g.on_book(upd, out),
+            OrderGateway::GmoCoin(g) => g.on_book(upd, out),
         }
     }
 
@@ -74,6 +76,7 @@ impl Gateway for OrderGateway {
             OrderGateway::Paper(g) => Gateway::on_trade(g, t, out),
             OrderGateway::Bybit(g) => g.on_trade(t, out),
             OrderGateway::Coincheck(g) => g.on_trade(t, out),
+            OrderGateway::GmoCoin(g) => g.on_trade(t, out),
         }
     }
 
@@ -83,6 +86,7 @@ impl Gateway for OrderGateway {
             OrderGateway::Paper(g) => Gateway::on_cmd(g, decided_ns, cmd, out),
             OrderGateway::Bybit(g) => g.on_cmd(decided_ns, cmd, out),
             OrderGateway::Coincheck(g) => g.on_cmd(decided_ns, cmd, out),
+            OrderGateway::GmoCoin(g) => g.on_cmd(decided_ns, cmd, out),
         }
     }
 
@@ -92,6 +96,7 @@ impl Gateway for OrderGateway {
             OrderGateway::Paper(_) => false,
             OrderGateway::Bybit(g) => g.poll(out),
             OrderGateway::Coincheck(g) => g.poll(out),
+            OrderGateway::GmoCoin(g) => g.poll(out),
         }
     }
 
@@ -100,6 +105,7 @@ impl Gateway for OrderGateway {
             OrderGateway::Paper(g) => Gateway::balance(g),
             OrderGateway::Bybit(g) => g.balance(),
             OrderGateway::Coincheck(g) => g.balance(),
+            OrderGateway::GmoCoin(g) => g.balance(),
         }
     }
 
@@ -108,6 +114,7 @@ impl Gateway for OrderGateway {
             OrderGateway::Paper(_) => false,
             OrderGateway::Bybit(g) => g.busy(),
             OrderGateway::Coincheck(g) => g.busy(),
+            OrderGateway::GmoCoin(g) => g.busy(),
         }
     }
 }

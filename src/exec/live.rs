@@ -547,6 +547,8 @@ pub struct HttpConn {
     pub last_used_ns: u64,
     /// Per-venue request figures and the adaptive order rate ([`HttpConn::observe_as`]).
     health: Option<crate::exec::venue_health::VenueHealth>,
+    /// The HTTP status of the last answer (0: none).
+    last_status: u16,
 }
 
 impl HttpConn {
@@ -589,6 +591,7 @@ impl HttpConn {
             stats,
             last_used_ns: 0,
             health: None,
+            last_status: 0,
         })
     }
 
@@ -607,8 +610,12 @@ impl HttpConn {
         self.health.as_ref().map(|h| h.allowed_order_rate())
     }
 
-    /// The last answer carried the venue's rate-limit code inside an HTTP success.
+    /// The last answer carried the venue's rate-limit code (counted once: an HTTP 429 already
+    /// was).
     pub fn rate_limited_answer(&mut self) {
+        if self.last_status == 429 {
+            return;
+        }
         if let Some(h) = &mut self.health {
             h.rate_limited_answer(mono_ns());
             let r = u64::from(h.allowed_order_rate());
@@ -690,6 +697,7 @@ impl HttpConn {
     /// connection drops the connection (the next request reconnects).
     pub fn send(&mut self, req: &[u8]) -> Result<HttpAnswer<'_>, SendError> {
         use crate::exec::venue_health::Outcome;
+        self.last_status = 0;
         if self.conn.is_none() {
             if let Err(e) = self.connect() {
                 self.record(mono_ns(), Outcome::NotSent);
@@ -721,6 +729,7 @@ impl HttpConn {
             .nth(1)
             .and_then(|s| s.parse().ok())
             .unwrap_or(0);
+        self.last_status = status;
         self.record(started, Outcome::Answered(status));
         let head = std::str::from_utf8(&self.buf[..he]).unwrap_or("");
         let a = HttpAnswer {

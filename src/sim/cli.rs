@@ -117,8 +117,17 @@ fn private_side(
             .map_err(|e| format!("account file {}: {e}", path.display()))?;
             Ok(super::private::PrivateSide::new(Box::new(api)))
         }
+        Venue::GmoCoin => {
+            let table = crate::instrument::InstrumentTable::default();
+            let inst = table
+                .get(Venue::GmoCoin, crate::instrument::Market::Linear, "BTC_JPY")
+                .ok_or("no built-in GMO Coin BTC_JPY instrument")?;
+            let api = crate::venue::gmocoin::sim_private::GmoPrivate::new(&account, *inst)
+                .map_err(|e| format!("account file {}: {e}", path.display()))?;
+            Ok(super::private::PrivateSide::new(Box::new(api)))
+        }
         other => Err(format!(
-            "--account: the simulator serves the private API of bybit and coincheck only so far (not {other})"
+            "--account: the simulator serves the private API of bybit, coincheck and gmocoin only so far (not {other})"
         )),
     }
 }

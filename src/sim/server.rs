@@ -1060,6 +1060,16 @@ fn serve_connection(sh: &Shared, tcp: TcpStream) -> Result<(), String> {
             return Err(format!("WebSocket upgrade on unknown route {}", req.target));
         }
     };
+    if let Some(p) = &sh.private {
+        let mut p = p.lock();
+        if p.ws_routes().contains(&route) {
+            if let Err((status, body)) = p.ws_accept(&req.target, wall_ms()) {
+                drop(p);
+                let _ = respond(&mut io, status, &body);
+                return Err(format!("private WebSocket upgrade refused: {}", req.target));
+            }
+        }
+    }
     let accept = tungstenite::handshake::derive_accept_key(key.unwrap_or_default().as_bytes());
     let answer = format!(
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\

@@ -854,6 +854,13 @@ pub trait PrivateApi: Send {
     /// A private REST request at wall time `now_ms`.
     fn rest(&mut self, req: &HttpRequest<'_>, now_ms: u64) -> Fate;
 
+    /// Whether a WebSocket upgrade to `target` (one of [`PrivateApi::ws_routes`], with what
+    /// follows it: GMO's `/ws/private/v1/{token}`) is let through; the refusal's HTTP status
+    /// and body otherwise.
+    fn ws_accept(&mut self, _target: &str, _now_ms: u64) -> Result<(), (u16, String)> {
+        Ok(())
+    }
+
     /// A text frame from private WebSocket connection `conn` (auth, subscribe, ping): the
     /// answers to send it.
     fn on_ws_frame(&mut self, conn: u64, text: &str, now_ms: u64) -> Vec<String>;
