@@ -19,7 +19,7 @@ use super::server::{SimConfig, SimServer, TlsSetup};
 #[command(after_help = FAULT_HELP)]
 pub struct SimArgs {
     /// Venue protocol to speak.
-    #[arg(long, value_name = "coincheck|bybit|binance|binance_usdm|gmocoin|bitbank", value_parser = parse_venue)]
+    #[arg(long, value_name = "coincheck|bybit|binance|binance_usdm|gmocoin|bitbank|bitflyer", value_parser = parse_venue)]
     pub venue: Venue,
 
     /// Address to listen on, e.g. 127.0.0.1:8443 (port 0 picks a free port; the bound address
@@ -374,8 +374,10 @@ mod tests {
         ])
         .contains("cannot be used with"));
         assert!(with(&["--input", "r", "--synthetic", "1"]).contains("cannot be used with"));
-        let e = parse(&["--venue", "bitflyer", "--listen", "127.0.0.1:0"]).unwrap_err();
-        assert!(e.contains("does not serve bitflyer"), "{e}");
+        let a = parse(&["--venue", "bitflyer", "--listen", "127.0.0.1:0"]).unwrap();
+        assert_eq!(a.venue, Venue::Bitflyer);
+        let e = parse(&["--venue", "kraken", "--listen", "127.0.0.1:0"]).unwrap_err();
+        assert!(e.contains("unknown venue `kraken`"), "{e}");
         let e = parse(&["--venue", "bybit", "--listen", "nowhere"]).unwrap_err();
         assert!(e.contains("--listen"), "{e}");
     }

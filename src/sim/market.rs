@@ -230,6 +230,22 @@ impl SyntheticConfig {
         }
     }
 
+    /// bitFlyer Lightning `FX_BTC_JPY` around 5,860,000 JPY: 1 JPY ticks, 1e-8 BTC lots, a
+    /// board diff ~7.5 times a second (the recording's rate), 0.01 BTC typical orders, 240 to
+    /// 300 levels per side (the venue's snapshots carry 300).
+    pub fn bitflyer_fx_btc_jpy(seed: u64) -> SyntheticConfig {
+        let inst = builtin(Venue::Bitflyer, Market::Linear, "FX_BTC_JPY");
+        SyntheticConfig {
+            levels: 240,
+            schedule: Schedule::Random {
+                median_ns: 130_000_000,
+            },
+            base_qty_lots: 1_000_000,
+            events_per_step: 3,
+            ..SyntheticConfig::new(seed, inst, 5_860_000)
+        }
+    }
+
     /// The same market with events `factor` times as often (for fast tests and benches).
     pub fn faster(mut self, factor: u64) -> SyntheticConfig {
         let f = factor.max(1);

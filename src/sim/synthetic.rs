@@ -24,13 +24,22 @@
 //!   never consecutive), a whole every [`BITBANK_WHOLE_NS`] and a `2` ping every
 //!   [`BITBANK_PING_NS`] of feed time; `transactions` per step that traded. REST `/{pair}/depth`.
 //!
+//! - bitFlyer (`/json-rpc`): JSON-RPC 2.0; a `subscribe` with an `id` is answered `result:
+//!   true` (an unknown channel `-32602`), none is answered without one; per step a
+//!   `lightning_board_{product}` diff of the changed levels with the `mid_price` floored to the
+//!   tick (no sequence, as the venue), `lightning_executions_{product}` per step that traded and
+//!   a `lightning_ticker_{product}` when the best bid or ask changed; a
+//!   `lightning_board_snapshot_{product}` of the whole book every [`BITFLYER_SNAPSHOT_NS`] of
+//!   feed time, and [`BITFLYER_FIRST_SNAPSHOT_NS`] after a snapshot channel is subscribed (the
+//!   venue sends none on subscribe: diffs come first). No REST.
+//!
 //! Frames of a route go to every client on it; filtering by subscription is the server's.
 
 use crate::instrument::{Market, Venue};
 use crate::msg::Side;
 use crate::sim::market::{SyntheticConfig, SyntheticMarket};
 use crate::sim::wire::{
-    self, binance, bitbank, bybit, coincheck, gmocoin, routes, unix_ms, LevelFmt,
+    self, binance, bitbank, bitflyer, bybit, coincheck, gmocoin, routes, unix_ms, LevelFmt,
 };
 use crate::sim::{BookSide, RestReply, Route, SimFeed};
 use serde_json::Value;
@@ -50,14 +59,21 @@ pub const BITBANK_WHOLE_NS: u64 = 15_000_000_000;
 /// bitbank: the Engine.IO ping interval (the open packet's `pingInterval`).
 pub const BITBANK_PING_NS: u64 = 25_000_000_000;
 
+/// bitFlyer: a board snapshot every 5 s of feed time (VENUES.md 1.3).
+pub const BITFLYER_SNAPSHOT_NS: u64 = 5_000_000_000;
+
+/// bitFlyer: the first snapshot after a subscribe comes this much later (the venue: 0.6-3.7 s).
+pub const BITFLYER_FIRST_SNAPSHOT_NS: u64 = 1_000_000_000;
+
 /// The venues the synthetic feed speaks.
-pub const SIMULATED: [Venue; 6] = [
+pub const SIMULATED: [Venue; 7] = [
     Venue::Coincheck,
     Venue::Bybit,
     Venue::Binance,
     Venue::GmoCoin,
     Venue::Bitbank,
     Venue::BinanceUsdm,
+    Venue::Bitflyer,
 ];
 
 /// `coincheck, bybit, binance, gmocoin or bitbank`.
@@ -158,10 +174,12 @@ struct SimBook {
     /// Bybit cross sequence.
     seq: u64,
     dir: bybit::TickDirection,
-    /// Binance: last update id sent; bitbank: last `s` sent.
+    /// Binance: last update id sent; bitbank: last `s` sent; bitFlyer: last ticker `tick_id`.
     last_id: u64,
-    /// bitbank: feed time of the next whole and the next ping.
+    /// bitbank: feed time of the next whole and the next ping; bitFlyer: of the next snapshot.
     next_whole_ns: u64,
+    /// bitFlyer: the best bid and ask of the last ticker sent.
+    last_top: Option<((i64, i64), (i64, i64))>,
     next_ping_ns: u64,
 }
 
@@ -197,6 +215,30 @@ impl SimBook {
 
     fn symbol(&self) -> &str {
         self.m.instrument().key.symbol.as_str()
+    }
+
+    /// bitFlyer: `mid_price` in ticks, `(best bid + best ask) / 2` floored to the tick (0 when
+    /// a side is empty).
+    fn bitflyer_mid(&self) -> i64 {
+        match (self.m.best_bid(), self.m.best_ask()) {
+            (Some((b, _)), Some((a, _))) => (b + a).div_euclid(2),
+            _ => 0,
+        }
+    }
+
+    /// bitFlyer: a `lightning_board_snapshot_*` of the whole book.
+    fn bitflyer_snapshot_frame(&self) -> String {
+        let mut f = String::with_capacity(48 * self.m.config().levels * 3 + 256);
+        bitflyer::board(
+            &mut f,
+            self.symbol(),
+            &self.fmt,
+            true,
+            self.bitflyer_mid(),
+            self.m.levels(Side::Bid),
+            self.m.levels(Side::Ask),
+        );
+        f
     }
 
     fn market(&self) -> Market {
@@ -289,6 +331,7 @@ impl SyntheticFeed {
                 Venue::Bybit => wire::bybit_route(key.market),
                 Venue::GmoCoin => routes::GMOCOIN,
                 Venue::Bitbank => routes::BITBANK,
+                Venue::Bitflyer => routes::BITFLYER,
                 _ => routes::BINANCE_STREAM,
             };
             let m = SyntheticMarket::new(cfg).map_err(|e| format!("{key}: {e}"))?;
@@ -301,8 +344,13 @@ impl SyntheticFeed {
                 seq: 100_000_000_000 + (cfg.seed % 1_000_000) * 1_000,
                 dir: bybit::TickDirection::default(),
                 last_id: base_id,
-                next_whole_ns: BITBANK_WHOLE_NS,
+                next_whole_ns: if venue == Venue::Bitflyer {
+                    BITFLYER_SNAPSHOT_NS
+                } else {
+                    BITBANK_WHOLE_NS
+                },
                 next_ping_ns: BITBANK_PING_NS,
+                last_top: None,
                 m,
             });
             if matches!(venue, Venue::Binance | Venue::BinanceUsdm) {
@@ -334,12 +382,7 @@ impl SyntheticFeed {
             Venue::GmoCoin => vec![SyntheticConfig::gmocoin_btc_jpy(seed)],
             Venue::Bitbank => vec![SyntheticConfig::bitbank_btc_jpy(seed)],
             Venue::BinanceUsdm => vec![SyntheticConfig::binance_usdm_btcusdt(seed)],
-            other => {
-                return Err(format!(
-                    "synthetic feed: venue `{other}` is not simulated (expected {})",
-                    simulated_list()
-                ))
-            }
+            Venue::Bitflyer => vec![SyntheticConfig::bitflyer_fx_btc_jpy(seed)],
         };
         SyntheticFeed::new(venue, cfgs)
     }
@@ -473,6 +516,50 @@ impl SyntheticFeed {
                 if t_ns >= b.next_ping_ns {
                     b.next_ping_ns = t_ns + BITBANK_PING_NS;
                     out.push((b.route, bitbank::PING.to_string()));
+                }
+            }
+            Venue::Bitflyer => {
+                let s = b.m.last_step();
+                let t_ns = s.t_ns;
+                let unix = b.m.config().start_unix_ns + t_ns;
+                let product = b.m.instrument().key.symbol;
+                if !s.trades.is_empty() {
+                    let mut f = String::with_capacity(220 * s.trades.len());
+                    bitflyer::executions(&mut f, &product, &b.fmt, &s.trades, unix);
+                    out.push((b.route, f));
+                }
+                if !s.changes.is_empty() {
+                    let changes = &s.changes;
+                    let mut f = String::with_capacity(160 + 48 * changes.len());
+                    bitflyer::board(
+                        &mut f,
+                        &product,
+                        &b.fmt,
+                        false,
+                        b.bitflyer_mid(),
+                        changes
+                            .iter()
+                            .filter(|c| c.side == Side::Bid)
+                            .map(|c| (c.px, c.qty)),
+                        changes
+                            .iter()
+                            .filter(|c| c.side == Side::Ask)
+                            .map(|c| (c.px, c.qty)),
+                    );
+                    out.push((b.route, f));
+                }
+                if let (Some(bid), Some(ask)) = (b.m.best_bid(), b.m.best_ask()) {
+                    if b.last_top != Some((bid, ask)) {
+                        b.last_top = Some((bid, ask));
+                        b.last_id += 1;
+                        let mut f = String::with_capacity(320);
+                        bitflyer::ticker(&mut f, &product, &b.fmt, b.last_id, unix, bid, ask);
+                        out.push((b.route, f));
+                    }
+                }
+                if t_ns >= b.next_whole_ns {
+                    b.next_whole_ns = t_ns + BITFLYER_SNAPSHOT_NS;
+                    out.push((b.route, b.bitflyer_snapshot_frame()));
                 }
             }
             _ => {
@@ -637,6 +724,45 @@ impl SyntheticFeed {
                 .unwrap_or_default(),
             None => Vec::new(),
         }
+    }
+
+    /// bitFlyer: JSON-RPC requests, one object or a batch array; those with an `id` answered.
+    fn bitflyer_client_frame(&mut self, v: &Value) -> Vec<String> {
+        let reqs: Vec<&Value> = match v {
+            Value::Array(a) => a.iter().collect(),
+            one => vec![one],
+        };
+        let mut replies = Vec::new();
+        for r in reqs {
+            let method = r.get("method").and_then(Value::as_str).unwrap_or("");
+            let channel = r
+                .get("params")
+                .and_then(|p| p.get("channel"))
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            let known = [
+                "lightning_board_snapshot_",
+                "lightning_board_",
+                "lightning_executions_",
+                "lightning_ticker_",
+            ]
+            .iter()
+            .any(|p| channel.starts_with(p));
+            let ok = matches!(method, "subscribe" | "unsubscribe") && known;
+            if ok && method == "subscribe" {
+                if let Some(product) = channel.strip_prefix("lightning_board_snapshot_") {
+                    // An unknown product is answered `true` and then stays silent.
+                    if let Some(b) = self.books.iter_mut().find(|b| b.symbol() == product) {
+                        let soon = b.m.now_ns() + BITFLYER_FIRST_SNAPSHOT_NS;
+                        b.next_whole_ns = b.next_whole_ns.min(soon);
+                    }
+                }
+            }
+            if let Some(id) = r.get("id") {
+                replies.push(bitflyer::answer(id, ok));
+            }
+        }
+        replies
     }
 
     fn rest_gmocoin(&self, path: &str, query: &[(&str, &str)]) -> RestReply {
@@ -806,6 +932,7 @@ impl SimFeed for SyntheticFeed {
         match self.venue {
             Venue::Bybit => self.bybit_client_frame(route, &v),
             Venue::GmoCoin => self.gmocoin_client_frame(&v),
+            Venue::Bitflyer => self.bitflyer_client_frame(&v),
             Venue::Binance | Venue::BinanceUsdm => match v.get("method").and_then(Value::as_str) {
                 Some("SUBSCRIBE" | "UNSUBSCRIBE") => {
                     let id = v.get("id").cloned().unwrap_or(Value::Null);
@@ -888,6 +1015,22 @@ impl SimFeed for SyntheticFeed {
                     unix_ms(b.unix_ns()),
                     std::iter::once(bid).chain(b.m.levels(Side::Bid).take(GMOCOIN_DEPTH - 1)),
                     b.m.levels(Side::Ask).take(GMOCOIN_DEPTH),
+                );
+                Some((b.route, f))
+            }
+            Venue::Bitflyer => {
+                let b = &self.books[0];
+                let (ask, _) = b.m.best_ask()?;
+                let bid = (ask + 1, b.m.config().base_qty_lots);
+                let mut f = String::new();
+                bitflyer::board(
+                    &mut f,
+                    b.symbol(),
+                    &b.fmt,
+                    false,
+                    ask,
+                    std::iter::once(bid),
+                    std::iter::empty(),
                 );
                 Some((b.route, f))
             }
@@ -1779,6 +1922,83 @@ mod tests {
         assert!(books.books[0].is_crossed());
     }
 
+    /// bitFlyer frames, straight from the feed into our decoder and the book stage: acks for
+    /// requests with ids, diffs dropped until the first snapshot (which comes a second of feed
+    /// time after the subscribe), then the whole book equal to the simulator's after every
+    /// frame, every diff's `mid_price` agreeing; a crossed frame turns the book stale.
+    #[test]
+    fn the_bitflyer_decoder_rebuilds_the_simulated_book() {
+        use crate::book::BookSet;
+        use crate::instrument::InstrumentTable;
+        use crate::msg::BookState;
+        use crate::venue::bitflyer::{subscribe_frames, BitflyerDecoder};
+        use crate::venue::{BookRoutes, Decoder};
+        let table = InstrumentTable::default();
+        let mut f = SyntheticFeed::default_for(Venue::Bitflyer, 3).unwrap();
+        assert_eq!(f.routes(), &[routes::BITFLYER]);
+        let r = BookRoutes::new(table, Venue::Bitflyer, Market::Linear, &["FX_BTC_JPY"]);
+        let mut dec = BitflyerDecoder::new(r.unwrap());
+        let mut books = BookSet::new(1, 8, 1_000);
+        let mut feed = |dec: &mut BitflyerDecoder, books: &mut BookSet, frame: &str| {
+            let mut buf = frame.as_bytes().to_vec();
+            dec.on_frame(1, &mut buf, &mut |e| {
+                books.apply(&e);
+            });
+        };
+        let mut out = Vec::new();
+        f.advance(SEC, &mut out);
+        for frame in subscribe_frames("FX_BTC_JPY", 1) {
+            let replies = f.on_client_frame(routes::BITFLYER, &frame);
+            assert_eq!(replies.len(), 1, "{frame}");
+            feed(&mut dec, &mut books, &replies[0]);
+        }
+        let bad = f.on_client_frame(
+            routes::BITFLYER,
+            r#"[{"method":"subscribe","params":{"channel":"nope"},"id":9},{"method":"subscribe","params":{"channel":"lightning_ticker_FX_BTC_JPY"}}]"#,
+        );
+        assert_eq!(bad.len(), 1, "no answer without an id");
+        assert!(bad[0].contains("-32602"), "{}", bad[0]);
+        assert_eq!(dec.counters().acks, 3);
+        let (mut diffs, mut snaps, mut tickers) = (0, 0, 0);
+        for k in 1..=300u64 {
+            out.clear();
+            f.advance(SEC + k * SEC / 10, &mut out);
+            for (_, frame) in &out {
+                let v = parse(frame);
+                let ch = v["params"]["channel"].as_str().unwrap();
+                snaps += usize::from(ch.starts_with("lightning_board_snapshot_"));
+                tickers += usize::from(ch.starts_with("lightning_ticker_"));
+                diffs += usize::from(ch == "lightning_board_FX_BTC_JPY");
+                feed(&mut dec, &mut books, frame);
+            }
+            // After the frames of the steps due (an executions frame precedes its diff).
+            if snaps > 0 {
+                let b = &books.books[0];
+                assert_eq!(b.state, BookState::Synced, "at {k}");
+                let (tb, ta) = f.markets().next().map(|m| m.book()).unwrap();
+                assert_eq!(b.bids.iter().collect::<Vec<_>>(), tb);
+                assert_eq!(b.asks.iter().collect::<Vec<_>>(), ta);
+            }
+            if k == 10 {
+                assert_eq!(snaps, 1, "the first snapshot a second after the subscribe");
+            }
+        }
+        let fc = *dec.counters();
+        assert_eq!(snaps, 6, "then one every 5 s: at 2, 7, .., 27 s");
+        assert!(diffs > 150 && tickers > 50 && fc.trades > 10, "{fc:?}");
+        assert!(fc.dropped >= 1, "diffs before the first snapshot: {fc:?}");
+        assert_eq!(
+            (fc.malformed, fc.mid_mismatch, fc.crossed, fc.snapshots),
+            (0, 0, 0, 6),
+            "{fc:?}"
+        );
+        assert_eq!(fc.unknown, tickers as u64, "tickers are not book frames");
+        let (_, frame) = f.crossed_frame().unwrap();
+        feed(&mut dec, &mut books, &frame);
+        assert!(books.books[0].is_crossed());
+        assert_eq!(dec.book_state(0), Some(BookState::Stale));
+    }
+
     #[test]
     fn config_errors_name_the_problem() {
         let cc = SyntheticConfig::coincheck_btc_jpy(1);
@@ -1786,7 +2006,6 @@ mod tests {
         assert!(e.contains("not a binance instrument"), "{e}");
         let e = SyntheticFeed::new(Venue::Coincheck, vec![cc, cc]).unwrap_err();
         assert!(e.contains("twice"), "{e}");
-        assert!(SyntheticFeed::default_for(Venue::Bitflyer, 1).is_err());
         assert!(SyntheticFeed::new(Venue::Coincheck, vec![]).is_err());
         let mut f = SyntheticFeed::default_for(Venue::Coincheck, 1).unwrap();
         assert_eq!(f.rest("/api/order_books?pair=eth_btc").status, 400);
