@@ -1939,7 +1939,7 @@ mod tests {
         let r = BookRoutes::new(table, Venue::Bitflyer, Market::Linear, &["FX_BTC_JPY"]);
         let mut dec = BitflyerDecoder::new(r.unwrap());
         let mut books = BookSet::new(1, 8, 1_000);
-        let mut feed = |dec: &mut BitflyerDecoder, books: &mut BookSet, frame: &str| {
+        let feed = |dec: &mut BitflyerDecoder, books: &mut BookSet, frame: &str| {
             let mut buf = frame.as_bytes().to_vec();
             dec.on_frame(1, &mut buf, &mut |e| {
                 books.apply(&e);
