@@ -225,6 +225,8 @@ const HEALTH_SHAPE: &[&str] = &[
     "position_lots",
     "reasons",
     "risk",
+    "risk.day_pnl",
+    "risk.drawdown",
     "risk.reasons",
     "risk.status",
     "run_loop_failures",
