@@ -860,7 +860,9 @@ fn referenced_metrics(text: &str) -> std::collections::BTreeSet<String> {
 
 #[test]
 fn alerts_and_dashboard_use_exported_metric_names() {
-    // What the ops server exports: the status board's figures and the server's own counters.
+    // What the ops server exports: the status board's figures and the server's own counters,
+    // and, once a live gateway exists (as here, one venue's), its per-venue request figures.
+    let _venue = obi_scalp::exec::venue_health::VenueHealth::new("bybit", 10);
     let srv = server_without_kill();
     let text = get(srv.local_addr(), "/metrics").body;
     srv.stop();
