@@ -618,6 +618,13 @@ impl HttpConn {
         }
         if let Some(h) = &mut self.health {
             h.rate_limited_answer(mono_ns());
+        }
+        self.publish_rate();
+    }
+
+    /// Copies the allowed order rate into the stats (the end-of-run line).
+    fn publish_rate(&self) {
+        if let Some(h) = &self.health {
             let r = u64::from(h.allowed_order_rate());
             self.stats.order_rate_allowed.store(r, Ordering::Relaxed);
         }
@@ -627,9 +634,8 @@ impl HttpConn {
         if let Some(h) = &mut self.health {
             let now = mono_ns();
             h.record(now, now.saturating_sub(started_ns), o);
-            let r = u64::from(h.allowed_order_rate());
-            self.stats.order_rate_allowed.store(r, Ordering::Relaxed);
         }
+        self.publish_rate();
     }
 
     /// Drops the connection (the next request reconnects).

@@ -974,10 +974,8 @@ impl Io {
         }
         if a.code == ret::TOO_MANY_VISITS || a.status == 429 {
             LiveStats::inc(&self.stats.venue_rate_limited);
-            if a.status != 429 {
-                // 10006 comes in an HTTP 200: the connection counted a success.
-                self.rest.http.rate_limited_answer();
-            }
+            // 10006 comes in an HTTP 200 (the connection counts a 429 itself).
+            self.rest.http.rate_limited_answer();
             let wait_ms = a
                 .reset_ms
                 .map(|r| r.saturating_sub(wall_ms()))
