@@ -27,7 +27,7 @@ const FOREIGN: &str = "manual-hedge-1";
 
 #[path = "common/live_sim.rs"]
 mod live_sim;
-use live_sim::{bin, field, repo, RunOut, Sim};
+use live_sim::{bin, detailed, field, free_port, http_get, repo, RunOut, Sim};
 
 fn tmpdir(name: &str) -> PathBuf {
     live_sim::tmpdir("live-recon", name)
@@ -289,33 +289,6 @@ fn on_start_refuse_exits_10_naming_what_it_found() {
         Some(10),
         "{done}"
     );
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn http_get(port: u16, path: &str) -> String {
-    use std::io::{Read, Write};
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return String::new();
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    let _ = write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    );
-    let mut b = String::new();
-    let _ = s.read_to_string(&mut b);
-    b.split("\r\n\r\n").nth(1).unwrap_or("").to_string()
-}
-
-fn detailed(port: u16) -> Option<Value> {
-    serde_json::from_str(&http_get(port, "/health/detailed")).ok()
 }
 
 #[test]

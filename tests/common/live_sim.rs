@@ -190,3 +190,33 @@ pub fn assert_books_agree(stdout: &str, st: &Value) {
         "fees"
     );
 }
+
+/// A free loopback port (bound and released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The body of `GET path` on the run's ops server (empty when it does not answer).
+pub fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return String::new();
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    let _ = write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    );
+    let mut b = String::new();
+    let _ = s.read_to_string(&mut b);
+    b.split("\r\n\r\n").nth(1).unwrap_or("").to_string()
+}
+
+/// `/health/detailed` of the run's ops server, parsed.
+pub fn detailed(port: u16) -> Option<Value> {
+    serde_json::from_str(&http_get(port, "/health/detailed")).ok()
+}
