@@ -12,7 +12,7 @@
 #[path = "common/live_sim.rs"]
 mod live_sim;
 
-use live_sim::{bin, repo, RunOut, Sim};
+use live_sim::{bin, detailed, free_port, http_get, repo, RunOut, Sim};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -77,33 +77,6 @@ fn terminate(child: std::process::Child) -> RunOut {
         stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn http_get(port: u16, path: &str) -> String {
-    use std::io::{Read, Write};
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return String::new();
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    let _ = write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    );
-    let mut b = String::new();
-    let _ = s.read_to_string(&mut b);
-    b.split("\r\n\r\n").nth(1).unwrap_or("").to_string()
-}
-
-fn detailed(port: u16) -> Option<Value> {
-    serde_json::from_str(&http_get(port, "/health/detailed")).ok()
 }
 
 fn reasons(v: &Value) -> Vec<String> {
@@ -327,6 +300,12 @@ mod startup {
 
         /// A gateway whose order-id file lives in `home`.
         fn gateway(&self, home: &Path, on_start: OnStart) -> Result<CoincheckLive, LiveStartError> {
+            // Coincheck's nonce (per API key, strictly increasing) is the wall clock in ms, run
+            // ahead by each request within one ms. A new gateway of this key starts from the
+            // clock again, so, like a real restart, it must come after the previous one's last
+            // millisecond (back to back on an idle machine it did not: HTTP 401 "Nonce must be
+            // incremented").
+            std::thread::sleep(Duration::from_millis(20));
             CoincheckLive::start(
                 LiveSettings {
                     inst: inst(),
