@@ -15,7 +15,7 @@
 # --prometheus also the alerts firing (/api/v1/alerts). The samples are in WORK/VENUE/samples
 # (tab-separated, header line); a summary per venue is printed at the end.
 #
-# Usage: scripts/soak.sh [--short] [--duration SECONDS] [--venue coincheck|bybit|binance|binance_usdm|gmocoin|bitbank|all]
+# Usage: scripts/soak.sh [--short] [--duration SECONDS] [--venue coincheck|bybit|binance|binance_usdm|gmocoin|bitbank|bitflyer|all]
 #                        [--mode run|record] [--bin PATH] [--release] [--rss-growth-mib N]
 #                        [--speed X] [--fault-every S] [--sample-every S] [--max-unsynced S]
 #                        [--parallel] [--prometheus] [--keep]
@@ -72,7 +72,7 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-[ "$VENUES" = all ] && VENUES="coincheck bybit binance binance_usdm gmocoin bitbank"
+[ "$VENUES" = all ] && VENUES="coincheck bybit binance binance_usdm gmocoin bitbank bitflyer"
 case "$MODE" in run|record) ;; *) echo "soak: --mode must be run or record" >&2; exit 2 ;; esac
 case "$DURATION" in ''|*[!0-9]*) echo "soak: --duration must be whole seconds" >&2; exit 2 ;; esac
 [ "$DURATION" -ge 6 ] || { echo "soak: --duration must be at least 6" >&2; exit 2; }
@@ -142,8 +142,9 @@ faults_for() {
         case $(( i % 4 )) in
             0) FAULTS+=(--fault "drop@${t}s"); DROPS=$((DROPS + 1)) ;;
             # Venues without a gap to detect (no sequence: Coincheck, GMO's full books,
-            # bitbank's shared counter) get malformed frames instead of skipped ones.
-            1) if [ "$venue" = coincheck ] || [ "$venue" = gmocoin ] || [ "$venue" = bitbank ]; then
+            # bitbank's shared counter, bitFlyer's unsequenced diffs) get malformed frames
+            # instead of skipped ones.
+            1) if [ "$venue" = coincheck ] || [ "$venue" = gmocoin ] || [ "$venue" = bitbank ] || [ "$venue" = bitflyer ]; then
                    FAULTS+=(--fault "malformed@${t}s:3"); MALFORMED=$((MALFORMED + 1))
                else
                    FAULTS+=(--fault "skip@${t}s:5"); SKIPS=$((SKIPS + 1))
@@ -428,7 +429,7 @@ soak_one() {
 }
 
 for v in $VENUES; do
-    case "$v" in coincheck|bybit|binance|binance_usdm|gmocoin|bitbank) ;; *) echo "soak: unknown venue $v" >&2; exit 2 ;; esac
+    case "$v" in coincheck|bybit|binance|binance_usdm|gmocoin|bitbank|bitflyer) ;; *) echo "soak: unknown venue $v" >&2; exit 2 ;; esac
 done
 echo "soak: $(date -u +%FT%TZ) start: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg), binary $BIN"
 [ "$PROM" = 1 ] && start_prometheus

@@ -194,6 +194,7 @@ fn client_config(venue: Venue, sim: &Sim, tls: bool, extra: &str) -> Config {
         Venue::BinanceUsdm => ("linear", "BTCUSDT", ""),
         Venue::GmoCoin => ("linear", "BTC_JPY", "/ws/public/v1"),
         Venue::Bitbank => ("spot", "btc_jpy", "/socket.io/?EIO=4&transport=websocket"),
+        Venue::Bitflyer => ("linear", "FX_BTC_JPY", "/json-rpc"),
         _ => ("spot", "btc_jpy", "/"),
     };
     let text = format!(
@@ -317,6 +318,7 @@ fn sim_symbol(venue: Venue) -> &'static str {
         Venue::Bybit => "linear:BTCUSDT",
         Venue::Binance | Venue::BinanceUsdm => "BTCUSDT",
         Venue::GmoCoin => "BTC_JPY",
+        Venue::Bitflyer => "FX_BTC_JPY",
         _ => "btc_jpy",
     }
 }
@@ -457,6 +459,11 @@ fn drop_and_recover(venue: Venue) {
         ),
         // Every frame is a full book: one at least per connection.
         Venue::GmoCoin => assert!(k.snapshots >= 3, "books on each connection: {k:?}"),
+        // Unsequenced diffs: each connection waits for the snapshot its subscription asks for.
+        Venue::Bitflyer => assert!(
+            k.snapshots >= 3 && l.rest.delivered == 0,
+            "a board snapshot per connection, no REST: {k:?} {l:?}"
+        ),
         Venue::Bitbank => {
             assert!(k.snapshots >= 3, "a whole per joined connection: {k:?}");
             assert!(
@@ -494,6 +501,11 @@ fn binance_usdm_reconnects_and_reseeds_after_drops() {
 #[test]
 fn gmocoin_reconnects_and_resyncs_after_drops() {
     drop_and_recover(Venue::GmoCoin);
+}
+
+#[test]
+fn bitflyer_reconnects_and_resyncs_on_snapshots_after_drops() {
+    drop_and_recover(Venue::Bitflyer);
 }
 
 #[test]
