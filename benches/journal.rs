@@ -187,7 +187,7 @@ fn main() {
     assert_eq!(r.fills, 2 * trades);
     if !bench {
         let _ = std::fs::remove_file(&path);
-        for x in ["-wal", "-shm"] {
+        for x in ["-wal", "-shm", ".lock"] {
             let _ = std::fs::remove_file(format!("{}{x}", path.display()));
         }
     }
