@@ -160,3 +160,81 @@ fn bitflyer_mid_agrees_212_of_213_and_the_one_miss_is_a_bid_the_stream_never_sen
     assert!(text.contains("against ticker by receive time"), "{text}");
     assert_eq!(out.status.code(), Some(9));
 }
+
+/// A `<receive_ns> <frame>` recording written from the venue's documented message shapes.
+fn plain_file(tag: &str, lines: &[&str]) -> TempFile {
+    let f =
+        TempFile(std::env::temp_dir().join(format!("obi-verify-{tag}-{}.txt", std::process::id())));
+    let text: String = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            format!(
+                "{} {l}\n",
+                1_796_300_000_000_000_000u64 + i as u64 * 500_000_000
+            )
+        })
+        .collect();
+    std::fs::write(&f.0, text).unwrap();
+    f
+}
+
+/// Three book updates, each followed by the venue's ticker; the third ticker still quotes a bid
+/// the update before it removed (`stale_bid`). Checks the counts, the disagreement shown and
+/// both exit codes.
+fn three_tickers_one_stale(venue: &str, book: &str, lines: &[&str], stale_bid: &str) {
+    let f = plain_file(venue, lines);
+    let out = verify(&f.0, &["--venue", venue]);
+    let text = stdout(&out);
+    let l = line_of(&text, book);
+    assert!(
+        l.contains("2 of 3 agree") && l.contains("against ticker by receive time"),
+        "{text}"
+    );
+    let miss = text
+        .lines()
+        .find(|l| l.contains("disagrees: line 6 "))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        miss.contains(&format!("ticker says bid {stale_bid} "))
+            && miss.contains("(line 5) has bid"),
+        "{miss}"
+    );
+    assert_eq!(out.status.code(), Some(9), "below the default 0.95");
+    let out = verify(&f.0, &["--venue", venue, "--min-agreement", "0.6"]);
+    assert!(out.status.success(), "{}", stdout(&out));
+}
+
+#[test]
+fn gmocoin_books_are_checked_against_the_ticker_channel() {
+    three_tickers_one_stale(
+        "gmocoin_linear",
+        "gmocoin_linear:BTC_JPY",
+        &[
+            r#"{"channel":"orderbooks","asks":[{"price":"13660704","size":"0.001"},{"price":"13660910","size":"0.012"}],"bids":[{"price":"13658802","size":"0.008"},{"price":"13658299","size":"0.03"}],"symbol":"BTC_JPY","timestamp":"2026-12-03T10:13:20.000Z"}"#,
+            r#"{"channel":"ticker","ask":"13660704","bid":"13658802","high":"13700000","last":"13659000","low":"13500000","symbol":"BTC_JPY","timestamp":"2026-12-03T10:13:20.100Z","volume":"194.8484"}"#,
+            r#"{"channel":"orderbooks","asks":[{"price":"13660910","size":"0.012"}],"bids":[{"price":"13658802","size":"0.005"},{"price":"13658299","size":"0.03"}],"symbol":"BTC_JPY","timestamp":"2026-12-03T10:13:21.000Z"}"#,
+            r#"{"channel":"ticker","ask":"13660910","bid":"13658802","high":"13700000","last":"13659000","low":"13500000","symbol":"BTC_JPY","timestamp":"2026-12-03T10:13:21.100Z","volume":"194.8484"}"#,
+            r#"{"channel":"orderbooks","asks":[{"price":"13660500","size":"0.02"},{"price":"13660910","size":"0.012"}],"bids":[{"price":"13658299","size":"0.03"}],"symbol":"BTC_JPY","timestamp":"2026-12-03T10:13:22.000Z"}"#,
+            r#"{"channel":"ticker","ask":"13660500","bid":"13658802","high":"13700000","last":"13659000","low":"13500000","symbol":"BTC_JPY","timestamp":"2026-12-03T10:13:22.100Z","volume":"194.8484"}"#,
+        ],
+        "13658802",
+    );
+}
+
+#[test]
+fn bitbank_books_are_checked_against_the_ticker_room() {
+    three_tickers_one_stale(
+        "bitbank",
+        "bitbank_spot:btc_jpy",
+        &[
+            r#"42["message",{"room_name":"depth_whole_btc_jpy","message":{"data":{"asks":[["14500100","0.5"],["14500200","1.0"]],"bids":[["14500000","0.3"],["14499900","0.7"]],"asks_over":"0","bids_under":"0","asks_under":"0","bids_over":"0","ask_market":"0","bid_market":"0","timestamp":1796300000000,"sequenceId":"1000"}}}]"#,
+            r#"42["message",{"room_name":"ticker_btc_jpy","message":{"pid":1,"data":{"sell":"14500100","buy":"14500000","open":"14400000","high":"14600000","low":"14300000","last":"14500000","vol":"650.2026","timestamp":1796300000100}}}]"#,
+            r#"42["message",{"room_name":"depth_diff_btc_jpy","message":{"data":{"a":[["14500100","0"]],"b":[["14500050","0.1"]],"t":1796300001000,"s":"1003"}}}]"#,
+            r#"42["message",{"room_name":"ticker_btc_jpy","message":{"pid":2,"data":{"sell":"14500200","buy":"14500050","open":"14400000","high":"14600000","low":"14300000","last":"14500000","vol":"650.2026","timestamp":1796300001100}}}]"#,
+            r#"42["message",{"room_name":"depth_diff_btc_jpy","message":{"data":{"a":[],"b":[["14500050","0"]],"t":1796300002000,"s":"1007"}}}]"#,
+            r#"42["message",{"room_name":"ticker_btc_jpy","message":{"pid":3,"data":{"sell":"14500200","buy":"14500050","open":"14400000","high":"14600000","low":"14300000","last":"14500000","vol":"650.2026","timestamp":1796300002100}}}]"#,
+        ],
+        "14500050",
+    );
+}

@@ -19,7 +19,7 @@ pub struct RecordingArgs {
     #[arg(long)]
     pub input: PathBuf,
     /// Venue (needed for `<ns> <frame>` files; otherwise taken from the recording).
-    /// `bybit_linear` / `bybit_spot` also select the market.
+    /// `NAME_linear` / `NAME_spot` (`bybit_linear`, `gmocoin_linear`, ...) also select the market.
     #[arg(long)]
     pub venue: Option<String>,
     /// Only this symbol.

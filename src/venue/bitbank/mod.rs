@@ -5,6 +5,7 @@
 
 pub mod connector;
 pub mod sync;
+pub mod top;
 pub mod wire;
 
 pub use connector::Bitbank;

@@ -15,7 +15,8 @@
 //! - `depth_whole_{pair}`: `{"asks":[[..]],"bids":[[..]],"asks_over":"0.123",..,"timestamp":1568344476514,"sequenceId":"1234567890"}`;
 //! - `transactions_{pair}`: `{"transactions":[{"side":"buy","executed_at":1568360906000,"amount":"0.0001","price":"1094101","transaction_id":74039226}]}`
 //!   (`side` the taker's);
-//! - others (`ticker_{pair}`, `circuit_break_info_{pair}`) are not read.
+//! - others (`ticker_{pair}`, `circuit_break_info_{pair}`) are not read here (`verify-book`
+//!   reads `ticker_{pair}` in [`super::top`]).
 //!
 //! REST `GET https://public.bitbank.cc/{pair}/depth` → `{"success":1,"data":{"asks":..,"bids":..,"timestamp":..,"sequenceId":".."}}`
 //! (a live answer, or a body recorded as a plain frame line); `success: 0` is an error.

@@ -42,6 +42,11 @@ impl Connector for GmoCoin {
         )
         .into()
     }
+
+    /// `verify-book`: see [`super::top`].
+    fn top_of_book(&self, frame: &[u8], out: &mut Vec<crate::venue::TopItem>) {
+        super::top::read(frame, out);
+    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ pub mod live;
 pub mod private;
 pub mod sim_private;
 pub mod sync;
+pub mod top;
 pub mod wire;
 
 pub use connector::GmoCoin;
