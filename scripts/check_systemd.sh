@@ -45,10 +45,11 @@ for b in usr/local/bin/obi-scalp bin/kill; do
     chmod 0755 "$root/$b"
 done
 cp "$units_dir/obi-scalp.service" "$units_dir/obi-scalp@.service" "$units_dir/obi-scalp-backup.service" \
-    "$units_dir/obi-scalp-backup.timer" "$root/etc/systemd/system/"
+    "$units_dir/obi-scalp-backup.timer" "$units_dir/obi-scalp-backup@.service" \
+    "$units_dir/obi-scalp-backup@.timer" "$root/etc/systemd/system/"
 
 fail=0
-for unit in obi-scalp.service obi-scalp@check.service obi-scalp-backup.service; do
+for unit in obi-scalp.service obi-scalp@check.service obi-scalp-backup.service obi-scalp-backup@check.service; do
     out="$(systemd-analyze verify --root="$root" "$unit" 2>&1)" || {
         echo "FAIL verify $unit:"; echo "$out"; fail=1; continue
     }
@@ -74,12 +75,14 @@ for d in obi-scalp.service.d obi-scalp@.service.d; do
     mkdir -p "$root/etc/systemd/system/$d"
     cp "$units_dir/$d/live.conf" "$root/etc/systemd/system/$d/"
 done
-out="$(systemd-analyze verify --root="$root" obi-scalp-backup.timer 2>&1)" && rc=0 || rc=$?
-if [ "$rc" -ne 0 ] || [ -n "$out" ]; then
-    echo "FAIL verify obi-scalp-backup.timer:"; echo "$out"; fail=1
-else
-    echo "ok   verify obi-scalp-backup.timer"
-fi
+for unit in obi-scalp-backup.timer obi-scalp-backup@check.timer; do
+    out="$(systemd-analyze verify --root="$root" "$unit" 2>&1)" && rc=0 || rc=$?
+    if [ "$rc" -ne 0 ] || [ -n "$out" ]; then
+        echo "FAIL verify $unit:"; echo "$out"; fail=1
+    else
+        echo "ok   verify $unit"
+    fi
+done
 
 for unit in obi-scalp.service obi-scalp@check.service; do
     out="$(systemd-analyze verify --root="$root" "$unit" 2>&1)" && rc=0 || rc=$?

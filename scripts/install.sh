@@ -48,12 +48,13 @@ say() { echo "install.sh: $*"; }
 if [ "$uninstall" = 1 ]; then
     if booted; then
         # Every instance that is loaded, then the plain unit.
-        for u in $(systemctl list-units --all --plain --no-legend 'obi-scalp@*.service' | awk '{print $1}') obi-scalp.service obi-scalp-backup.timer; do
+        for u in $(systemctl list-units --all --plain --no-legend 'obi-scalp@*.service' 'obi-scalp-backup@*.timer' | awk '{print $1}') obi-scalp.service obi-scalp-backup.timer; do
             systemctl disable --now "$u" >/dev/null 2>&1 || true
         done
     fi
     rm -f /usr/local/bin/obi-scalp "$units/obi-scalp.service" "$units/obi-scalp@.service" \
         "$units/obi-scalp-backup.service" "$units/obi-scalp-backup.timer" \
+        "$units/obi-scalp-backup@.service" "$units/obi-scalp-backup@.timer" \
         "$units/obi-scalp.service.d/live.conf" "$units/obi-scalp@.service.d/live.conf" \
         /usr/lib/sysusers.d/obi-scalp.conf
     rmdir "$units/obi-scalp.service.d" "$units/obi-scalp@.service.d" 2>/dev/null || true
@@ -91,6 +92,8 @@ install -D -m 0644 "$here/systemd/obi-scalp.service" "$units/obi-scalp.service"
 install -D -m 0644 "$here/systemd/obi-scalp@.service" "$units/obi-scalp@.service"
 install -D -m 0644 "$here/systemd/obi-scalp-backup.service" "$units/obi-scalp-backup.service"
 install -D -m 0644 "$here/systemd/obi-scalp-backup.timer" "$units/obi-scalp-backup.timer"
+install -D -m 0644 "$here/systemd/obi-scalp-backup@.service" "$units/obi-scalp-backup@.service"
+install -D -m 0644 "$here/systemd/obi-scalp-backup@.timer" "$units/obi-scalp-backup@.timer"
 if [ "$live" = 1 ]; then
     install -D -m 0644 "$here/systemd/obi-scalp.service.d/live.conf" "$units/obi-scalp.service.d/live.conf"
     install -D -m 0644 "$here/systemd/obi-scalp@.service.d/live.conf" "$units/obi-scalp@.service.d/live.conf"
@@ -116,7 +119,7 @@ say "credentials directory $etc/credentials (0700 root; files 0400)"
 
 if booted; then
     systemctl daemon-reload
-    say "done: systemctl enable --now obi-scalp (or obi-scalp@bybit-btcusdt); daily journal backups: systemctl enable --now obi-scalp-backup.timer"
+    say "done: systemctl enable --now obi-scalp (or obi-scalp@bybit-btcusdt); daily journal backups: systemctl enable --now obi-scalp-backup.timer (or obi-scalp-backup@bybit-btcusdt.timer)"
 else
     say "done (systemd not running here: no daemon-reload)"
 fi
