@@ -23,6 +23,9 @@
 # Environment: OBI_SCALP_BIN (binary; else cargo build), ROTATE_TIMEOUT_S (per wait, 30),
 # KEEP=1 (keep the working directory on success too).
 set -uo pipefail
+# `grep -q` at the end of a pipeline under pipefail can fail a match: it exits at the first
+# match and the writer before it dies of SIGPIPE (exit 141). `has` reads all of its input.
+has() { grep -c "$@" >/dev/null; }
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 case "${1:-}" in
@@ -129,8 +132,8 @@ checks() { # phase
     [ "$code" = "200" ] || fail "$1" "/healthz answered '${code:-nothing}', not 200, within ${wait_s}s"
     body="$(http_get /metrics)"
     printf '%s\n' "$body" >>"$work/metrics.log"
-    printf '%s' "$body" | grep -q '^obi_scalp_uptime_seconds' || fail "$1" "/metrics has no obi_scalp_uptime_seconds"
-    printf '%s' "$body" | grep -q '^obi_scalp_http_requests_total' ||
+    printf '%s' "$body" | has '^obi_scalp_uptime_seconds' || fail "$1" "/metrics has no obi_scalp_uptime_seconds"
+    printf '%s' "$body" | has '^obi_scalp_http_requests_total' ||
         fail "$1" "/metrics has no obi_scalp_http_requests_total"
     log "$1: /healthz 200, /metrics ok"
     OBI_SCALP_BIN="$bin" TMPDIR="$work" bash "$here/scripts/smoke.sh" >"$work/smoke-$1.log" 2>&1 ||
@@ -159,7 +162,7 @@ drill before 0 drill-before-A
 rot="$(curl -sS --max-time 5 --cacert "$ca" -X POST \
     -d "{\"api_key\":\"$KEY_B\",\"api_secret\":\"$SECRET_B\"}" \
     "https://127.0.0.1:$port/sim/rotate" 2>&1)" || fail rotate "POST /sim/rotate: $rot"
-printf '%s' "$rot" | grep -q '"rotations":1' || fail rotate "POST /sim/rotate answered $rot"
+printf '%s' "$rot" | has '"rotations":1' || fail rotate "POST /sim/rotate answered $rot"
 drill rotate 20 drill-rotated-A
 grep -Eq '"class": ?"auth"' "$work/var/artifacts/live_connectivity_drill.json" ||
     fail rotate "the drill artifact does not say class auth"
@@ -172,7 +175,7 @@ until grep -q "SIGHUP: secrets reloaded" "$work/run.stderr.log"; do
     kill -0 "$run_pid" 2>/dev/null || fail rotate "obi-scalp run exited after SIGHUP"
     sleep 0.05
 done
-grep "SIGHUP: secrets reloaded" "$work/run.stderr.log" | grep -q "changed=true" ||
+grep "SIGHUP: secrets reloaded" "$work/run.stderr.log" | has "changed=true" ||
     fail rotate "the reload did not report changed secrets: $(grep 'SIGHUP' "$work/run.stderr.log")"
 log "rotate: SIGHUP reloaded the secrets (changed=true)"
 

@@ -18,6 +18,9 @@
 # Needs: root, systemd-nspawn (systemd-container), debootstrap. Skips (exit 0) without them
 # unless OBI_REQUIRE_TOOLS=1 (then exit 1). Prints "systemd_check: N failures" and the time.
 set -uo pipefail
+# `grep -q` at the end of a pipeline under pipefail can fail a match: it exits at the first
+# match and the writer before it dies of SIGPIPE (exit 141). `has` reads all of its input.
+has() { grep -c "$@" >/dev/null; }
 
 t_start=$(date +%s)
 skip() {
@@ -163,7 +166,7 @@ wait_for() {
 }
 http_code() { ct curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1$2"; }
 healthy() { [ "$(http_code "$1" /healthz)" = 200 ]; }
-status_trading() { prop "$1" StatusText | grep -q '^trading '; }
+status_trading() { prop "$1" StatusText | has '^trading '; }
 restarts_above() { [ "$(prop "$1" NRestarts)" -gt "$2" ]; }
 active_pid_not() { [ "$(prop "$1" ActiveState)" = active ] && [ "$(prop "$1" MainPID)" != 0 ] && [ "$(prop "$1" MainPID)" != "$2" ]; }
 down_with() { # unit code: not running, last exit status code
@@ -194,7 +197,10 @@ ready_status="$(prop "$u" StatusText)"
 if coherent_until_trading "$u" 9754 60; then
     ok "STATUS follows /healthz: at READY '$ready_status', now '$(prop "$u" StatusText)' with /healthz 200"
 else bad "STATUS/healthz"; fi
-if ct curl -sf http://127.0.0.1:9754/metrics | grep -q '^obi_scalp_healthy 1'; then ok "/metrics: obi_scalp_healthy 1"; else bad "/metrics"; fi
+# The body is kept: on a failure the line it had is shown.
+metrics="$(ct curl -sf http://127.0.0.1:9754/metrics)" && rc=0 || rc=$?
+if [ "$rc" = 0 ] && grep -q '^obi_scalp_healthy 1' <<<"$metrics"; then ok "/metrics: obi_scalp_healthy 1 (${#metrics} bytes)"
+else bad "/metrics: curl exit $rc, $(grep '^obi_scalp_healthy' <<<"$metrics" || echo 'no obi_scalp_healthy line')"; fi
 
 # 2. Alive past WatchdogSec (4 s): no restart.
 pid="$(prop "$u" MainPID)"
@@ -222,7 +228,7 @@ ct kill -STOP "$pid"
 t0=$(date +%s)
 # journald may write systemd's own "Watchdog timeout" line after the new process is up (a
 # loaded machine), so the line is waited for too, not read once.
-watchdog_logged() { ct journalctl -u "$u" --no-pager | grep -qi 'watchdog timeout'; }
+watchdog_logged() { ct journalctl -u "$u" --no-pager | has -i 'watchdog timeout'; }
 if wait_for 90 "the watchdog restart" active_pid_not "$u" "$pid" \
     && wait_for 30 "systemd's watchdog timeout line" watchdog_logged; then
     ok "SIGSTOP -> watchdog timeout -> restarted after $(( $(date +%s) - t0 )) s (NRestarts=$(prop "$u" NRestarts))"
@@ -242,7 +248,7 @@ ct touch /var/lib/obi-scalp/var/KILL
 # with the kill switch engaged, so Prometheus sees it, then exits 8.
 kill_scrapeable() {
     [ "$(http_code 9754 /healthz)" = 503 ] \
-        && ct curl -s http://127.0.0.1:9754/metrics | grep -q '^obi_scalp_kill_switch_engaged 1'
+        && grep -q '^obi_scalp_kill_switch_engaged 1' <<<"$(ct curl -s http://127.0.0.1:9754/metrics)"
 }
 if wait_for 20 "the kill switch on /metrics while lingering" kill_scrapeable; then
     ok "kill switch: /healthz 503 and obi_scalp_kill_switch_engaged 1 served while lingering ($(prop "$u" ActiveState))"
@@ -255,11 +261,11 @@ ct rm -f /var/lib/obi-scalp/var/KILL
 
 # 7. Journal: no colour codes, priorities per level.
 jr="$(ct journalctl -u "$u" -o json --no-pager _COMM=obi-scalp 2>/dev/null)"
-if printf '%s' "$jr" | grep -q '\\u001b'; then bad "ANSI escapes in the journal"; else ok "journal: no ANSI escapes"; fi
-if printf '%s\n' "$jr" | grep '"PRIORITY":"4"' | grep -q 'kill switch'; then ok "journal: the kill-switch warning has PRIORITY=4"; else bad "no PRIORITY=4 warning"; fi
-if printf '%s\n' "$jr" | grep '"PRIORITY":"6"' | grep -q '"MESSAGE":"ready'; then ok "journal: start-up at PRIORITY=6"; else bad "no PRIORITY=6 start-up line"; printf '%s\n' "$jr" | grep -o '"PRIORITY":"[0-9]"\|"MESSAGE":"[^"]*"' | head -20; fi
-if printf '%s\n' "$jr" | grep '"PRIORITY":"3"' | grep -q 'obi-scalp: kill switch'; then ok "journal: the exit reason has PRIORITY=3"; else bad "no PRIORITY=3 exit line"; fi
-if ct journalctl -u "$u" -o cat --no-pager _COMM=obi-scalp | grep -q '^<[0-7]>'; then bad "journal shows raw <N> prefixes"; else ok "journal: prefixes consumed by journald"; fi
+if printf '%s' "$jr" | has '\\u001b'; then bad "ANSI escapes in the journal"; else ok "journal: no ANSI escapes"; fi
+if printf '%s\n' "$jr" | grep '"PRIORITY":"4"' | has 'kill switch'; then ok "journal: the kill-switch warning has PRIORITY=4"; else bad "no PRIORITY=4 warning"; fi
+if printf '%s\n' "$jr" | grep '"PRIORITY":"6"' | has '"MESSAGE":"ready'; then ok "journal: start-up at PRIORITY=6"; else bad "no PRIORITY=6 start-up line"; printf '%s\n' "$jr" | grep -o '"PRIORITY":"[0-9]"\|"MESSAGE":"[^"]*"' | head -20; fi
+if printf '%s\n' "$jr" | grep '"PRIORITY":"3"' | has 'obi-scalp: kill switch'; then ok "journal: the exit reason has PRIORITY=3"; else bad "no PRIORITY=3 exit line"; fi
+if ct journalctl -u "$u" -o cat --no-pager _COMM=obi-scalp | has '^<[0-7]>'; then bad "journal shows raw <N> prefixes"; else ok "journal: prefixes consumed by journald"; fi
 
 # 8. Clean stop.
 ct systemctl reset-failed "$u" 2>/dev/null
@@ -277,7 +283,7 @@ ct systemctl start obi-scalp@broken.service 2>/dev/null
 if wait_for 20 "exit 2" down_with obi-scalp@broken.service 2; then
     sleep 3
     if down_with obi-scalp@broken.service 2 && [ "$(prop obi-scalp@broken.service NRestarts)" = 0 ] \
-        && ct journalctl -u obi-scalp@broken.service -o cat --no-pager | grep -q 'bogus_key'; then
+        && ct journalctl -u obi-scalp@broken.service -o cat --no-pager | has 'bogus_key'; then
         ok "exit 2 (config error naming bogus_key) stays down"
     else bad "exit 2 restarted or not for the bad key"; fi
 else bad "no exit 2"; fi
@@ -293,6 +299,12 @@ if wait_for 60 "coincheck instance" healthy 9754 && wait_for 60 "bybit instance"
     && status_trading obi-scalp@coincheck-btcjpy.service && status_trading obi-scalp@bybit-btcusdt.service; then
     ok "two template instances trading: $(prop obi-scalp@coincheck-btcjpy.service StatusText) | $(prop obi-scalp@bybit-btcusdt.service StatusText)"
 else bad "template instances"; ct journalctl -u 'obi-scalp@*' -n 20 --no-pager; fi
+# The instance's own backup unit, while it runs: its journal under backups/INSTANCE.
+if ct systemctl start obi-scalp-backup@bybit-btcusdt.service \
+    && b="$(ct sh -c 'ls -d /var/lib/obi-scalp/backups/bybit-btcusdt/backup-* | tail -1')" && [ -n "$b" ] \
+    && v="$(ct /usr/local/bin/obi-scalp journal verify "$b" 2>&1)"; then
+    ok "obi-scalp-backup@bybit-btcusdt.service: $b verifies (${v%%$'\n'*})"
+else bad "obi-scalp-backup@bybit-btcusdt.service"; ct journalctl -u obi-scalp-backup@bybit-btcusdt.service -n 20 --no-pager; fi
 ct systemctl stop obi-scalp@coincheck-btcjpy.service obi-scalp@bybit-btcusdt.service
 
 # 11. Uninstall removes what install put there.
