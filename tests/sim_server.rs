@@ -576,6 +576,28 @@ fn stall_goes_silent_then_resumes_with_a_gap() {
     assert_eq!(after, next + 1, "the stream resumes in order");
 }
 
+/// Frames fanned out before a stall fires are on their way: the stall silences what comes after
+/// them, not them. With frames every 20 µs and a 5 ms tick, frame 10 and the stall land in one
+/// tick, so the connection writer sees the stall before it has written frame 10 (CI failed this
+/// way under load: 'silence only 799µs', frames 1..=10 and the next arriving together).
+#[test]
+fn stall_keeps_the_frames_fanned_out_before_it() {
+    let server = start_with(
+        TestFeed::new(Duration::from_micros(20)),
+        &["stall@msg=10:1s"],
+        |c| c.tick = Duration::from_millis(5),
+    );
+    let mut ws = subscribed(&server);
+    assert_eq!(collect_until(&mut ws, 10), seqs(1..=10));
+    let t10 = Instant::now();
+    let next = seq(&next_text(&mut ws)).unwrap();
+    let silence = t10.elapsed();
+    assert!(
+        silence >= Duration::from_millis(800),
+        "frame 10 was held back with the stalled frames: the next ({next}) came {silence:?} after it"
+    );
+}
+
 #[test]
 fn slow_delays_frames_for_its_window() {
     let server = start(&["slow:300ms,for=1500ms"]);

@@ -144,6 +144,9 @@ fn inc(c: &AtomicU64) {
 /// Fault windows that connection and listener threads consult. Times are ns since start.
 #[derive(Default)]
 struct Effects {
+    /// A stall silences the frames fanned out from `stall_from` until `stall_until`; frames
+    /// queued before it fired were on their way and are written.
+    stall_from: AtomicU64,
     stall_until: AtomicU64,
     slow_delay: AtomicU64,
     slow_until: AtomicU64,
@@ -633,6 +636,10 @@ impl StreamFaults {
         match kind {
             FaultKind::Drop => self.drop_pending = true,
             FaultKind::Stall(d) => {
+                // Frames of this tick fanned out so far carry `now`: they go before the silence.
+                if now >= fx.stall_until.load(Ordering::SeqCst) {
+                    fx.stall_from.store(now + 1, Ordering::SeqCst);
+                }
                 fx.stall_until.fetch_max(window(d), Ordering::SeqCst);
                 fo.fault();
             }
@@ -1349,13 +1356,20 @@ fn ws_session(
         let now = sh.now_ns();
         let fx = &sh.effects;
         let stall_until = fx.stall_until.load(Ordering::SeqCst);
+        // During a stall only what was queued before it fired is written.
+        let hold_from = if now < stall_until {
+            fx.stall_from.load(Ordering::SeqCst)
+        } else {
+            u64::MAX
+        };
         let delay = if now < fx.slow_until.load(Ordering::SeqCst) {
             fx.slow_delay.load(Ordering::SeqCst)
         } else {
             0
         };
         let mut wait = IDLE_WAKE;
-        if now < stall_until {
+        let held = |o: &Out| o.at_ns >= hold_from;
+        if pending.front().is_some_and(held) {
             wait = wait.min(Duration::from_nanos(stall_until - now));
         } else {
             if write_blocked {
@@ -1375,6 +1389,10 @@ fn ws_session(
                 let mut wrote = 0;
                 while let Some(front) = pending.front() {
                     if wrote == WRITE_BATCH {
+                        break;
+                    }
+                    if held(front) {
+                        wait = wait.min(Duration::from_nanos(stall_until - now));
                         break;
                     }
                     let due = front.at_ns.saturating_add(delay);
@@ -1405,7 +1423,7 @@ fn ws_session(
                 }
                 let due_now = pending
                     .front()
-                    .is_some_and(|f| f.at_ns.saturating_add(delay) <= now);
+                    .is_some_and(|f| !held(f) && f.at_ns.saturating_add(delay) <= now);
                 if !write_blocked
                     && (due_now || (!rx.is_empty() && pending.len() < sh.queue_capacity))
                 {
