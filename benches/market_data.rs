@@ -9,7 +9,10 @@
 //! - `parse_apply/bybit_delta`: decode + apply each recorded BTCUSDT linear delta, in order, to
 //!   its warm 200x200 book (the 1 µs target), with `parse_apply/bybit_delta_simd_json` the same on
 //!   the simd-json path and `parse_apply/bybit_delta_apply_only` its book half alone (the events
-//!   decoded beforehand);
+//!   decoded beforehand); `parse_apply/binance_diff` (and `_simd_json`) the same for every
+//!   recorded NKNUSDT spot diff after its REST snapshot, `parse_apply/bitflyer_board` for every
+//!   recorded FX_BTC_JPY board diff after the first snapshot; each also prints its distribution
+//!   per update (each update's median over 200 passes, and all samples pooled);
 //! - `book_apply/recorded_deltas/*`: every recorded BTCUSDT linear delta's levels (decoded
 //!   beforehand) applied in order, then OBI(8), per delta: our ladder vs a `BTreeMap` pair;
 //!   `book_apply/*_top_update`: one level near the touch;
@@ -36,6 +39,8 @@ const BINANCE: &str = "binance_spot_cryptofeed_20211012.jsonl";
 
 const BYBIT: &str = "bybit_v5_cryptofeed_20260809.jsonl";
 
+const BITFLYER: &str = "bitflyer_cryptofeed_20211212.jsonl";
+
 #[derive(Deserialize)]
 struct Line {
     t: String,
@@ -45,6 +50,8 @@ struct Line {
     data: String,
     #[serde(default)]
     addr: String,
+    #[serde(default)]
+    url: String,
 }
 
 /// (market, frame) for every `recv` line of the Bybit recording, in file order; `None` when
@@ -309,6 +316,304 @@ fn gmocoin_book_frame(n: usize) -> String {
         side(13_660_000, 1),
         side(13_659_000, -1)
     )
+}
+
+/// One decoder and the book set its events go to: the per-venue state of the `parse_apply`
+/// benches after Bybit's.
+struct Feed<D> {
+    d: D,
+    books: BookSet,
+    scratch: Vec<u8>,
+}
+
+impl<D: Decoder> Feed<D> {
+    fn new(d: D) -> Feed<D> {
+        Feed {
+            d,
+            books: BookSet::new(8, 8, 1024),
+            scratch: Vec::with_capacity(1 << 16),
+        }
+    }
+
+    #[inline]
+    fn on_frame(&mut self, frame: &[u8]) -> i64 {
+        self.scratch.clear();
+        self.scratch.extend_from_slice(frame);
+        let books = &mut self.books;
+        let mut obi = 0;
+        self.d.on_frame(0, &mut self.scratch, &mut |e: MdEvent| {
+            if let Some(obi_scalp::msg::MarketMsg::Book(u)) = books.apply(&e) {
+                obi = u.obi_ppm;
+            }
+        });
+        obi
+    }
+}
+
+/// Passes over the recorded updates for [`per_update_distribution`].
+const PASSES: usize = 200;
+
+/// Prints the distribution per update of a recorded sequence (criterion reports the mean of a
+/// run): `updates` in order on the state `fresh` builds (untimed), each `(true, frame)` timed on
+/// its own in each of [`PASSES`] passes, each `(false, frame)` applied untimed (a snapshot that
+/// replaces the book). Two views, both as percentiles over the timed updates: each update's
+/// median over the passes (its cost on this machine: a burst of other tenants' work hits some
+/// passes, not the median), and all samples pooled (what one run saw, that noise included).
+/// Both include one clock read, printed as `clock`.
+fn per_update_distribution<S>(
+    label: &str,
+    updates: &[(bool, &[u8])],
+    mut fresh: impl FnMut() -> S,
+    mut step: impl FnMut(&mut S, &[u8]),
+) {
+    let clock = {
+        let mut c: Vec<u64> = (0..10_000)
+            .map(|_| {
+                let t = std::time::Instant::now();
+                black_box(t.elapsed().as_nanos() as u64)
+            })
+            .collect();
+        c.sort_unstable();
+        c[c.len() / 2]
+    };
+    let n = updates.iter().filter(|u| u.0).count();
+    // samples[p * n + j]: timed update j in pass p (written in order, not to disturb the caches).
+    let mut samples = vec![0u64; n * PASSES];
+    for p in 0..PASSES {
+        let mut st = fresh();
+        let mut j = 0;
+        for &(timed, f) in updates {
+            if !timed {
+                step(&mut st, f);
+                continue;
+            }
+            let t = std::time::Instant::now();
+            step(&mut st, f);
+            samples[p * n + j] = t.elapsed().as_nanos() as u64;
+            j += 1;
+        }
+    }
+    let mut pooled = hdrhistogram::Histogram::<u64>::new(3).expect("histogram");
+    for v in &samples {
+        let _ = pooled.record(*v);
+    }
+    let mut medians = hdrhistogram::Histogram::<u64>::new(3).expect("histogram");
+    let mut per_update = vec![0u64; PASSES];
+    for j in 0..n {
+        for (p, v) in per_update.iter_mut().enumerate() {
+            *v = samples[p * n + j];
+        }
+        per_update.sort_unstable();
+        let _ = medians.record(per_update[PASSES / 2]);
+    }
+    println!(
+        "{label}, {n} updates x {PASSES} passes: \
+         each update's median: p50 {} ns, p90 {} ns, p99 {} ns; \
+         all samples: p50 {} ns, p90 {} ns, p99 {} ns, p99.9 {} ns; clock {clock} ns",
+        medians.value_at_quantile(0.5),
+        medians.value_at_quantile(0.9),
+        medians.value_at_quantile(0.99),
+        pooled.value_at_quantile(0.5),
+        pooled.value_at_quantile(0.9),
+        pooled.value_at_quantile(0.99),
+        pooled.value_at_quantile(0.999),
+    );
+}
+
+/// Criterion's view of the same sequence: time per timed update, the untimed ones (and the
+/// state `fresh` builds whenever the sequence is used up) left out of the clock.
+fn bench_updates<S>(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    updates: &[(bool, &[u8])],
+    mut fresh: impl FnMut() -> S,
+    mut step: impl FnMut(&mut S, &[u8]),
+) {
+    g.bench_function(name, |b| {
+        b.iter_custom(|iters| {
+            let mut total = std::time::Duration::ZERO;
+            let mut done = 0u64;
+            while done < iters {
+                let mut st = fresh();
+                let mut rest = updates;
+                while done < iters && !rest.is_empty() {
+                    // The next run of timed updates, timed as one block.
+                    let run = rest.iter().take_while(|u| u.0).count();
+                    let take = run.min((iters - done) as usize);
+                    let t = std::time::Instant::now();
+                    for &(_, f) in &rest[..take] {
+                        step(&mut st, f);
+                    }
+                    total += t.elapsed();
+                    done += take as u64;
+                    rest = &rest[take..];
+                    while let Some(&(false, f)) = rest.first() {
+                        step(&mut st, f);
+                        rest = &rest[1..];
+                    }
+                }
+            }
+            total
+        })
+    });
+}
+
+/// (url, body) of each `http` line and the frame of each `recv` line of a cryptofeed recording,
+/// in file order; `None` when the recording is absent.
+fn recording_lines(file: &str) -> Option<Vec<(String, Vec<u8>)>> {
+    let path = shared_data::shared_data(file)?;
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut out = Vec::new();
+    for (n, l) in text.lines().enumerate() {
+        let l: Line =
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("{}:{}: {e}", path.display(), n + 1));
+        match l.t.as_str() {
+            "http" => out.push((l.url, l.data.into_bytes())),
+            "recv" => out.push((String::new(), l.data.into_bytes())),
+            _ => {}
+        }
+    }
+    Some(out)
+}
+
+/// `parse_apply/binance_diff*`: every recorded NKNUSDT `depthUpdate` after its REST snapshot, in
+/// order, decoded, checked against the sync rule and applied to the warm book (+ OBI), as
+/// `parse_apply/bybit_delta` does for Bybit; the fast path and simd-json's tape in one run.
+fn binance_parse_apply(g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>) {
+    use obi_scalp::venue::binance::BinanceDecoder;
+    let Some(lines) = recording_lines(BINANCE) else {
+        return;
+    };
+    let snap = lines
+        .iter()
+        .position(|(url, _)| url.contains("/depth") && url.contains("symbol=NKNUSDT"))
+        .expect("the recording has NKNUSDT's REST snapshot");
+    let is_diff = |f: &[u8]| f.starts_with(br#"{"stream":"nknusdt@depth"#);
+    let warmup: Vec<&(String, Vec<u8>)> = lines[..=snap]
+        .iter()
+        .filter(|(url, f)| !url.is_empty() || is_diff(f))
+        .collect();
+    let warmup = &warmup;
+    let updates: Vec<(bool, &[u8])> = lines[snap + 1..]
+        .iter()
+        .filter(|(_, f)| is_diff(f))
+        .map(|(_, f)| (true, f.as_slice()))
+        .collect();
+    let fresh = |fast: bool| {
+        move || {
+            let mut d = BinanceDecoder::new(
+                BookRoutes::new(
+                    InstrumentTable::default(),
+                    Venue::Binance,
+                    Market::Spot,
+                    &["NKNUSDT"],
+                )
+                .unwrap(),
+            );
+            d.set_fast_path(fast);
+            let mut feed = Feed::new(d);
+            for (url, body) in warmup {
+                if url.is_empty() {
+                    feed.on_frame(body);
+                } else {
+                    let mut body = body.clone();
+                    let books = &mut feed.books;
+                    feed.d.on_rest(0, url, &mut body, &mut |e: MdEvent| {
+                        books.apply(&e);
+                    });
+                }
+            }
+            feed
+        }
+    };
+    // The diffs timed are applied ones: one recorded after the snapshot is older than it (its
+    // `u` equals `lastUpdateId`) and is dropped, so it goes untimed.
+    let mut check = fresh(true)();
+    let updates: Vec<(bool, &[u8])> = updates
+        .iter()
+        .map(|&(_, f)| {
+            let before = check.d.counters().updates;
+            check.on_frame(f);
+            (check.d.counters().updates > before, f)
+        })
+        .collect();
+    let applied = updates.iter().filter(|u| u.0).count();
+    assert_eq!(check.d.counters().gaps, 0, "the NKNUSDT diffs have no gap");
+    assert!(
+        applied >= 140,
+        "{applied} NKNUSDT diffs apply after the snapshot"
+    );
+    let step = |feed: &mut Feed<BinanceDecoder>, f: &[u8]| {
+        black_box(feed.on_frame(f));
+    };
+    for (name, fast) in [("fast_scan", true), ("simd_json", false)] {
+        per_update_distribution(
+            &format!("parse_apply/binance_diff per diff ({name})"),
+            &updates,
+            fresh(fast),
+            step,
+        );
+    }
+    bench_updates(g, "binance_diff", &updates, fresh(true), step);
+    bench_updates(g, "binance_diff_simd_json", &updates, fresh(false), step);
+}
+
+/// `parse_apply/bitflyer_board`: every recorded FX_BTC_JPY `lightning_board` diff after the first
+/// snapshot, in order, on the warm book (the later snapshots, which replace the book, applied
+/// untimed between them).
+fn bitflyer_parse_apply(g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>) {
+    use obi_scalp::venue::bitflyer::BitflyerDecoder;
+    let Some(lines) = recording_lines(BITFLYER) else {
+        return;
+    };
+    const SNAP: &[u8] = br#""channel":"lightning_board_snapshot_FX_BTC_JPY""#;
+    const DIFF: &[u8] = br#""channel":"lightning_board_FX_BTC_JPY""#;
+    let has = |f: &[u8], pat: &[u8]| f.windows(pat.len()).any(|w| w == pat);
+    let frames: Vec<&[u8]> = lines
+        .iter()
+        .filter(|(url, f)| url.is_empty() && (has(f, SNAP) || has(f, DIFF)))
+        .map(|(_, f)| f.as_slice())
+        .collect();
+    let first = frames
+        .iter()
+        .position(|f| has(f, SNAP))
+        .expect("the recording has an FX_BTC_JPY snapshot");
+    let updates: Vec<(bool, &[u8])> = frames[first + 1..]
+        .iter()
+        .map(|f| (!has(f, SNAP), *f))
+        .collect();
+    let fresh = || {
+        let mut feed = Feed::new(BitflyerDecoder::new(
+            BookRoutes::new(
+                InstrumentTable::default(),
+                Venue::Bitflyer,
+                Market::Linear,
+                &["FX_BTC_JPY"],
+            )
+            .unwrap(),
+        ));
+        feed.on_frame(frames[first]);
+        feed
+    };
+    let mut check = fresh();
+    let applied = updates
+        .iter()
+        .filter(|&&(diff, f)| {
+            let before = check.d.counters().updates;
+            check.on_frame(f);
+            diff && check.d.counters().updates > before
+        })
+        .count();
+    let diffs = updates.iter().filter(|u| u.0).count();
+    assert_eq!(
+        applied, diffs,
+        "every FX_BTC_JPY diff after the first snapshot applies"
+    );
+    let step = |feed: &mut Feed<BitflyerDecoder>, f: &[u8]| {
+        black_box(feed.on_frame(f));
+    };
+    per_update_distribution("parse_apply/bitflyer_board per diff", &updates, fresh, step);
+    bench_updates(g, "bitflyer_board", &updates, fresh, step);
 }
 
 fn bench(c: &mut Criterion) {
@@ -609,59 +914,19 @@ fn bench(c: &mut Criterion) {
         })
         .map(|(_, f)| f.as_slice())
         .collect();
-    // The distribution per delta (criterion reports the mean of a run of deltas): each delta
-    // timed on its own in each of `PASSES` passes, in order. Two views, both as percentiles over
-    // the deltas: each delta's median over the passes (its cost on this machine: a burst of
-    // other tenants' work hits some passes, not the median), and all samples pooled (what one
-    // run saw, that noise included). Both include one clock read, printed as `clock`.
-    const PASSES: usize = 200;
-    let clock = {
-        let mut c: Vec<u64> = (0..10_000)
-            .map(|_| {
-                let t = std::time::Instant::now();
-                black_box(t.elapsed().as_nanos() as u64)
-            })
-            .collect();
-        c.sort_unstable();
-        c[c.len() / 2]
-    };
     for (name, fast) in [("fast_scan", true), ("simd_json", false)] {
-        let n = lin_btc.len() - 1;
-        // samples[p * n + j]: delta j in pass p (written in order, not to disturb the caches).
-        let mut samples = vec![0u64; n * PASSES];
-        for p in 0..PASSES {
-            let mut o = Ours::with_fast_path(fast);
-            o.on_frame(Market::Linear, lin_btc[0]);
-            for (j, f) in lin_btc[1..].iter().enumerate() {
-                let t = std::time::Instant::now();
+        let updates: Vec<(bool, &[u8])> = lin_btc[1..].iter().map(|f| (true, *f)).collect();
+        per_update_distribution(
+            &format!("parse_apply/bybit_delta per delta ({name})"),
+            &updates,
+            || {
+                let mut o = Ours::with_fast_path(fast);
+                o.on_frame(Market::Linear, lin_btc[0]);
+                o
+            },
+            |o, f| {
                 black_box(o.on_frame(Market::Linear, f));
-                samples[p * n + j] = t.elapsed().as_nanos() as u64;
-            }
-        }
-        let mut pooled = hdrhistogram::Histogram::<u64>::new(3).expect("histogram");
-        for v in &samples {
-            let _ = pooled.record(*v);
-        }
-        let mut medians = hdrhistogram::Histogram::<u64>::new(3).expect("histogram");
-        let mut per_delta = vec![0u64; PASSES];
-        for j in 0..n {
-            for (p, v) in per_delta.iter_mut().enumerate() {
-                *v = samples[p * n + j];
-            }
-            per_delta.sort_unstable();
-            let _ = medians.record(per_delta[PASSES / 2]);
-        }
-        println!(
-            "parse_apply/bybit_delta per delta ({name}, {n} deltas x {PASSES} passes): \
-             each delta's median: p50 {} ns, p90 {} ns, p99 {} ns; \
-             all samples: p50 {} ns, p90 {} ns, p99 {} ns, p99.9 {} ns; clock {clock} ns",
-            medians.value_at_quantile(0.5),
-            medians.value_at_quantile(0.9),
-            medians.value_at_quantile(0.99),
-            pooled.value_at_quantile(0.5),
-            pooled.value_at_quantile(0.9),
-            pooled.value_at_quantile(0.99),
-            pooled.value_at_quantile(0.999),
+            },
         );
     }
     for (name, fast) in [("bybit_delta", true), ("bybit_delta_simd_json", false)] {
@@ -710,6 +975,8 @@ fn bench(c: &mut Criterion) {
             BatchSize::LargeInput,
         )
     });
+    binance_parse_apply(&mut g);
+    bitflyer_parse_apply(&mut g);
     g.finish();
 
     // Book apply: the recorded linear BTCUSDT deltas as level sets.
