@@ -23,8 +23,9 @@ use crate::instrument::Market;
 use crate::net::{Keepalive, WsClient};
 use crate::ops::drill::{Check, Class, Params};
 use crate::venue::drill::{
-    connect_and_reconnect, public_get, rate_base, rate_limit_common, read, skew_check, wall_ms,
-    ws_client, ws_config, Answer, Limits, Refusal, Rest, StreamCheck, Verdict,
+    connect_and_reconnect, public_get, public_stream_check, rate_base, rate_limit_common, read,
+    skew_check, spot_position, wall_ms, ws_client, ws_config, Answer, Limits, Refusal, Rest,
+    StreamCheck, Verdict,
 };
 use serde_json::Value;
 use std::time::Duration;
@@ -132,11 +133,7 @@ pub fn run(p: &Params<'_>) -> Vec<Check> {
         },
     );
     out.push(if p.inst.key.market == Market::Spot {
-        Check::ok(
-            "position",
-            Duration::ZERO,
-            "spot: no positions (the coins are balances)",
-        )
+        spot_position()
     } else {
         match read(
             &mut rest,
@@ -257,17 +254,7 @@ fn public_stream(p: &Params<'_>) -> Check {
         }
         (v.get("topic").and_then(Value::as_str) == Some(topic.as_str())).then_some(Ok(()))
     };
-    connect_and_reconnect(
-        &mut ws,
-        StreamCheck {
-            name: "public_stream",
-            timeout: p.stream_timeout,
-            gap: Duration::ZERO,
-            on_open: &mut |_| None,
-            on_frame: &mut on_frame,
-            between: &mut || Ok(()),
-        },
-    )
+    public_stream_check(&mut ws, p, Duration::ZERO, &mut on_frame)
 }
 
 fn private_stream(p: &Params<'_>, req: &BybitRequests) -> Check {

@@ -23,8 +23,8 @@ use super::private::{
 use crate::net::Keepalive;
 use crate::ops::drill::{Check, Class, Params};
 use crate::venue::drill::{
-    connect_and_reconnect, http_date_ms, rate_limit_headerless, read, skew_check, wall_ms,
-    ws_client, ws_config, Answer, Refusal, Rest, StreamCheck, Verdict,
+    http_date_ms, public_stream_check, rate_limit_headerless, read, skew_check, spot_position,
+    wall_ms, ws_client, ws_config, Answer, Refusal, Rest, Verdict,
 };
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -36,22 +36,13 @@ pub const KNOWN_LIMITS: &str = "the copy of Coincheck's API documentation checke
 
 fn refusal(e: AnswerError) -> Refusal {
     match e {
-        AnswerError::Venue(v) => Refusal {
-            class: if v.is_rate_limited() {
-                Class::RateLimit
-            } else if v.is_auth() {
-                Class::Auth
-            } else {
-                Class::Exchange
-            },
-            detail: format!("HTTP {}: {}", v.status, v.error),
-            data: vec![("error", v.error.into())],
-        },
-        AnswerError::Malformed(m) => Refusal {
-            class: Class::Exchange,
-            detail: format!("answer malformed: {m}"),
-            data: Vec::new(),
-        },
+        AnswerError::Venue(v) => Refusal::venue(
+            v.is_rate_limited(),
+            v.is_auth(),
+            format!("HTTP {}: {}", v.status, v.error),
+            vec![("error", v.error.into())],
+        ),
+        AnswerError::Malformed(m) => Refusal::malformed(&m),
     }
 }
 
@@ -141,11 +132,7 @@ pub fn run(p: &Params<'_>) -> Vec<Check> {
             Err(c) => c,
         },
     );
-    out.push(Check::ok(
-        "position",
-        Duration::ZERO,
-        "spot: no positions (the coins are balances)",
-    ));
+    out.push(spot_position());
     out.push(
         match read(
             &mut rest,
@@ -269,15 +256,5 @@ fn public_stream(p: &Params<'_>) -> Check {
         (a.first().and_then(Value::as_str) == Some(pair.as_str()) && book.is_some())
             .then_some(Ok(()))
     };
-    connect_and_reconnect(
-        &mut ws,
-        StreamCheck {
-            name: "public_stream",
-            timeout: p.stream_timeout,
-            gap: Duration::ZERO,
-            on_open: &mut |_| None,
-            on_frame: &mut on_frame,
-            between: &mut || Ok(()),
-        },
-    )
+    public_stream_check(&mut ws, p, Duration::ZERO, &mut on_frame)
 }

@@ -25,8 +25,9 @@ use crate::instrument::Market;
 use crate::net::{Keepalive, WsClient};
 use crate::ops::drill::{Check, Class, Params};
 use crate::venue::drill::{
-    connect_and_reconnect, iso_utc_ms, public_get, rate_limit_headerless, read, skew_check,
-    wall_ms, ws_client, ws_config, Answer, Refusal, Rest, StreamCheck, Verdict,
+    connect_and_reconnect, iso_utc_ms, public_get, public_stream_check, rate_limit_headerless,
+    read, skew_check, spot_position, wall_ms, ws_client, ws_config, Answer, Refusal, Rest,
+    StreamCheck, Verdict,
 };
 use serde_json::Value;
 use std::time::Duration;
@@ -41,22 +42,13 @@ const SUBSCRIBE_GAP: Duration = Duration::from_millis(1100);
 
 fn refusal(e: AnswerError) -> Refusal {
     match e {
-        AnswerError::Venue(v) => Refusal {
-            class: if v.is_rate_limited() {
-                Class::RateLimit
-            } else if v.is_auth() {
-                Class::Auth
-            } else {
-                Class::Exchange
-            },
-            detail: v.to_string(),
-            data: vec![("message_code", v.code.into())],
-        },
-        AnswerError::Malformed(m) => Refusal {
-            class: Class::Exchange,
-            detail: format!("answer malformed: {m}"),
-            data: Vec::new(),
-        },
+        AnswerError::Venue(v) => Refusal::venue(
+            v.is_rate_limited(),
+            v.is_auth(),
+            v.to_string(),
+            vec![("message_code", v.code.clone().into())],
+        ),
+        AnswerError::Malformed(m) => Refusal::malformed(&m),
     }
 }
 
@@ -151,11 +143,7 @@ pub fn run(p: &Params<'_>) -> Vec<Check> {
         },
     );
     out.push(if p.inst.key.market == Market::Spot {
-        Check::ok(
-            "position",
-            Duration::ZERO,
-            "spot: no positions (the coins are balances)",
-        )
+        spot_position()
     } else {
         match read(
             &mut rest,
@@ -301,17 +289,7 @@ fn public_stream(p: &Params<'_>) -> Check {
             .then_some(Ok(()))
         })
     };
-    connect_and_reconnect(
-        &mut ws,
-        StreamCheck {
-            name: "public_stream",
-            timeout: p.stream_timeout,
-            gap: SUBSCRIBE_GAP,
-            on_open: &mut |_| None,
-            on_frame: &mut on_frame,
-            between: &mut || Ok(()),
-        },
-    )
+    public_stream_check(&mut ws, p, SUBSCRIBE_GAP, &mut on_frame)
 }
 
 fn private_stream(p: &Params<'_>, rest: &mut Rest, req: &mut GmoRequests, ans: &Answers) -> Check {
