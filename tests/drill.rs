@@ -570,3 +570,44 @@ fn gmocoin_real_private_stream_refused_without_the_opt_in() {
     );
     assert!(!out.stdout.contains("[drill] check="), "{}", out.stdout);
 }
+
+/// `jpy` whole yen in the money units of GMO's BTC_JPY (tick 1, lot 0.001).
+fn money_of_jpy(jpy: i128) -> i128 {
+    let scale = |s: &str| obi_scalp::num::Scale::from_step(s).unwrap();
+    obi_scalp::venue::coincheck::private::money_from_decimal(
+        &jpy.to_string(),
+        scale("1"),
+        scale("0.001"),
+    )
+    .unwrap()
+}
+
+/// A short position at the simulator: the drill reads it from `positionSummary` (SELL), and
+/// the account value from `account/margin` moves with it.
+#[test]
+fn gmocoin_drill_reads_a_short_position() {
+    let dir = tmpdir("drill", "gmocoin-short");
+    let account = dir.join("account.toml");
+    let text = std::fs::read_to_string(repo().join(GMOCOIN.account)).unwrap()
+        + "\n[positions]\nBTC_JPY = \"-0.020\"\n\n[entry_prices]\nBTC_JPY = \"10000000\"\n";
+    std::fs::write(&account, text).unwrap();
+    let s = start_sim("gmocoin", &dir, &account, &[]);
+    let cfg = config_of(&GMOCOIN, &dir, s.port, &s.ca);
+    let out = drill_as(&cfg, GMOCOIN.key, GMOCOIN.secret);
+    let j = artifact(&dir);
+    assert_all_ok(&out, &j, &GMOCOIN);
+    assert_eq!(check(&j, "position")["data"]["position"], "-0.020", "{j}");
+    let b = &check(&j, "balance")["data"];
+    // Half the position's cost (0.020 at 10000000: 200000 JPY) is held as margin.
+    let scale = |s: &str| obi_scalp::num::Scale::from_step(s).unwrap();
+    let money = |k: &str| {
+        obi_scalp::venue::coincheck::private::money_from_decimal(
+            b[k].as_str().unwrap(),
+            scale("1"),
+            scale("0.001"),
+        )
+        .unwrap()
+    };
+    let jpy = money_of_jpy(100_000);
+    assert_eq!(money("wallet") - money("available"), jpy, "{j}");
+}

@@ -21,7 +21,8 @@
 //! fields client libraries read (`actualProfitLoss`, `availableAmount`, `margin`,
 //! `profitLoss`; `averagePositionRate`, `positionLossGain`, `side`, `sumOrderQuantity`,
 //! `sumPositionQuantity`, `symbol`). The simulator's choices there: the position is marked at
-//! the engine's mid (no mid: no unrealized PnL), the margin is half the position's cost and
+//! the engine's mid (no mid: no unrealized PnL) against the cost of the account file's
+//! `entry_prices` (default 0, as for Bybit), the margin is half the position's cost and
 //! half the open orders' value (its 2x rule), and `averagePositionRate` is cut to a tick.
 //! `read429` / `read500` answer signed GETs with `ERR-5003` (HTTP 429) / HTTP 500.
 //! Positions are netted by the engine (GMO keeps a counter-position for an opposite `/v1/order`
@@ -151,8 +152,14 @@ impl GmoPrivate {
         if !account.orders.is_empty() {
             return Err("orders: not supported for gmocoin".into());
         }
+        let mut engine = Engine::new(inst, maker, taker, start_pos);
+        if let Some(p) = account.entry_prices.get(sym) {
+            let b = crate::exec::ledger::basis_at(&inst, p, start_pos)
+                .map_err(|e| format!("entry_prices.{sym}: {e}"))?;
+            engine.set_start_basis(b);
+        }
         Ok(GmoPrivate {
-            engine: Engine::new(inst, maker, taker, start_pos),
+            engine,
             api_key: account.api_key.clone(),
             signer: Signer::new(account.api_secret.as_bytes()),
             start_jpy,
