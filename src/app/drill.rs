@@ -1,6 +1,6 @@
 //! `obi-scalp drill --config FILE`: the connectivity drill before going live. No order is
-//! placed. The checks are the venue's ([`crate::venue::Connector::drill`]; Bybit in this
-//! build); each prints one `[drill] check=...` line, and all of them go to
+//! placed. The checks are the venue's ([`crate::venue::Connector::drill`]: Bybit, Coincheck
+//! and GMO Coin in this build); each prints one `[drill] check=...` line, and all of them go to
 //! `<artifacts_dir>/live_connectivity_drill.json` with the overall result. Exit 0 when every
 //! check passed, else the exit code of the first failed check's class (20 `auth`,
 //! 21 `network`, 22 `rate_limit`, 23 `exchange`; see [`crate::ops::drill`]).
@@ -37,13 +37,32 @@ pub struct DrillArgs {
 pub fn run(a: DrillArgs) -> Result<(), AppError> {
     let cfg = Config::load(&a.config)?;
     let inst = cfg.market.instrument;
-    let endpoints = [
-        ("market.ws_url", cfg.market.ws_url.as_str()),
-        ("live.rest_url", cfg.live.rest_url.as_str()),
-        ("live.private_ws_url", cfg.live.private_ws_url.as_str()),
-    ];
+    let Some(conn) = inst.key.venue.connector() else {
+        return Err(AppError::usage(format!(
+            "drill: venue {} has no connector in this build",
+            inst.key.venue
+        )));
+    };
+    let Some(keys) = conn.drill_endpoints() else {
+        let with: Vec<&str> = crate::instrument::Venue::connected()
+            .filter(|v| v.connector().is_some_and(|c| c.drill_endpoints().is_some()))
+            .map(|v| v.as_str())
+            .collect();
+        return Err(AppError::usage(format!(
+            "drill: venue {} has no connectivity drill in this build (the drill is there for: \
+             {})",
+            inst.key.venue,
+            with.join(", ")
+        )));
+    };
+    let url_of = |key: &str| match key {
+        "market.ws_url" => cfg.market.ws_url.as_str(),
+        "live.rest_url" => cfg.live.rest_url.as_str(),
+        _ => cfg.live.private_ws_url.as_str(),
+    };
     let real = std::env::var(REAL_CONNECT_ENV).as_deref() == Ok("1");
-    for (key, url) in endpoints {
+    for &key in keys {
+        let url = url_of(key);
         let u = Url::parse(url).map_err(|e| AppError::usage(format!("{key} = \"{url}\": {e}")))?;
         if !real && !drill::is_loopback_host(&u.host) {
             return Err(AppError::usage(format!(
@@ -53,12 +72,6 @@ pub fn run(a: DrillArgs) -> Result<(), AppError> {
             )));
         }
     }
-    let Some(conn) = inst.key.venue.connector() else {
-        return Err(AppError::usage(format!(
-            "drill: venue {} has no connector in this build",
-            inst.key.venue
-        )));
-    };
     let sources = ops::SecretSources::from_env();
     let secrets =
         ops::SecretStore::new(sources, &[ops::secrets::API_KEY, ops::secrets::API_SECRET]);
@@ -88,17 +101,16 @@ pub fn run(a: DrillArgs) -> Result<(), AppError> {
     };
     let started_ms = crate::clock::wall_ns() / 1_000_000;
     let t0 = Instant::now();
+    let shown: Vec<String> = keys.iter().map(|&k| format!("{k}={}", url_of(k))).collect();
     println!(
-        "[drill] venue={} symbol={} rest={} public_ws={} private_ws={} real_connect={real}",
+        "[drill] venue={} symbol={} {} real_connect={real}",
         inst.key.venue_label(),
         inst.key.symbol,
-        params.rest_url,
-        params.ws_url,
-        params.private_ws_url
+        shown.join(" ")
     );
     let checks: Vec<Check> = conn.drill(&params).ok_or_else(|| {
         AppError::usage(format!(
-            "drill: venue {} has no connectivity drill in this build (bybit only)",
+            "drill: venue {} lists drill endpoints but has no drill in this build",
             inst.key.venue
         ))
     })?;
@@ -113,11 +125,11 @@ pub fn run(a: DrillArgs) -> Result<(), AppError> {
         started_ms,
         duration_ms: t0.elapsed().as_millis() as u64,
         real_connect: real,
-        endpoints: serde_json::json!({
-            "market.ws_url": params.ws_url,
-            "live.rest_url": params.rest_url,
-            "live.private_ws_url": params.private_ws_url,
-        }),
+        endpoints: keys
+            .iter()
+            .map(|&k| (k.to_string(), serde_json::Value::from(url_of(k))))
+            .collect::<serde_json::Map<_, _>>()
+            .into(),
         result: if class.is_none() { "ok" } else { "fail" },
         class,
         exit_code: exit.code(),

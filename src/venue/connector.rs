@@ -18,6 +18,7 @@
 //! | [`Connector::top_of_book`] | the venue's own top of book in a frame, for `verify-book` | `tickers.*` `bid1Price`/`ask1Price` at `cs`; `orderbook.*` `data.seq` |
 //! | [`Connector::builtin_synthetic`] | whether `market.source = "synthetic"` (the no-network market) speaks it | false |
 //! | [`Connector::drill`] | the connectivity drill's checks (`obi-scalp drill`), no orders | signed reads, `/v5/market/time`, both streams |
+//! | [`Connector::drill_endpoints`] | the config keys of the endpoints the drill connects to | `market.ws_url`, `live.rest_url`, `live.private_ws_url` (`None`: no drill) |
 //!
 //! The private API (orders, fills, balances) will be one more method returning the venue's
 //! order gateway; it is not part of the trait yet.
@@ -187,6 +188,13 @@ pub trait Connector: Sync {
     /// no drill in this build.
     fn drill(&self, p: &crate::ops::drill::Params<'_>) -> Option<Vec<crate::ops::drill::Check>> {
         let _ = p;
+        None
+    }
+
+    /// The config keys of the endpoints the drill connects to (checked to be on this machine
+    /// without `OBI_SCALP_DRILL_REAL_CONNECT=1`, and named in the report). `None`: this venue
+    /// has no drill in this build (and [`Connector::drill`] is `None` too).
+    fn drill_endpoints(&self) -> Option<&'static [&'static str]> {
         None
     }
 }

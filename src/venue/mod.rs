@@ -23,6 +23,7 @@ pub mod bitflyer;
 pub mod bybit;
 pub mod coincheck;
 pub mod connector;
+pub mod drill;
 pub mod gmocoin;
 pub mod json;
 pub mod table;

@@ -56,6 +56,11 @@ impl Connector for Bybit {
         Some(super::drill::run(p))
     }
 
+    /// The public stream, the REST base and the private stream.
+    fn drill_endpoints(&self) -> Option<&'static [&'static str]> {
+        Some(&crate::venue::drill::ALL_ENDPOINTS)
+    }
+
     fn decoder(&self, routes: BookRoutes, s: &DecoderSettings) -> AnyDecoder {
         let mut d = BybitDecoder::new(routes);
         d.max_silence_ns = s.max_silence_ns;

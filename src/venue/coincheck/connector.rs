@@ -56,6 +56,16 @@ impl Connector for Coincheck {
         .into()
     }
 
+    /// See [`super::drill`].
+    fn drill(&self, p: &crate::ops::drill::Params<'_>) -> Option<Vec<crate::ops::drill::Check>> {
+        Some(super::drill::run(p))
+    }
+
+    /// No private stream in our Coincheck gateway: `live.private_ws_url` is not used.
+    fn drill_endpoints(&self) -> Option<&'static [&'static str]> {
+        Some(&["market.ws_url", "live.rest_url"])
+    }
+
     /// The built-in synthetic market writes Coincheck's frames.
     fn builtin_synthetic(&self) -> bool {
         true

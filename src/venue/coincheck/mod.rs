@@ -2,6 +2,7 @@
 //! from the REST order book, `{pair}-trades` prints. Spot only.
 
 pub mod connector;
+pub mod drill;
 pub mod live;
 pub mod poll;
 pub mod private;

@@ -17,6 +17,9 @@
 //!
 //! The signed URL is `scheme://Host + target` (the request's own `Host` header; the scheme is
 //! the one the simulator serves). A request whose signature fails does not advance the nonce.
+//! Every answer carries an HTTP `Date` from the venue's clock (which the `skew` fault moves
+//! ahead): the drill reads the clock there, Coincheck documenting no time endpoint.
+//! `read429` / `read500` answer signed GETs with HTTP 429 / 500 (the simulator's bodies).
 //! Balances: `jpy`/`btc` are what is available, `*_reserved` what open orders hold (a buy
 //! holds rate × amount, a sell its amount); a place beyond what is available is refused.
 
@@ -535,12 +538,13 @@ impl PrivateApi for CoincheckPrivate {
 
     fn rest(&mut self, req: &HttpRequest<'_>, now_ms: u64) -> Fate {
         let (path, query) = req.target.split_once('?').unwrap_or((req.target, ""));
+        let date = crate::venue::drill::http_date(self.faults.venue_ms(now_ms));
         let answer = |(status, v): (u16, Value)| Fate::Answer {
             reply: RestReply {
                 status,
                 body: v.to_string(),
             },
-            headers: Vec::new(),
+            headers: vec![("Date".to_string(), date.clone())],
         };
         if path == "/sim/state" {
             return answer((200, self.state()));
@@ -560,6 +564,13 @@ impl PrivateApi for CoincheckPrivate {
         if let Err(e) = self.authenticate(req) {
             self.auth_failures += 1;
             return answer(e);
+        }
+        if req.method == "GET" {
+            match self.faults.before_read() {
+                Some(BeforeOrder::Order429) => return answer(err(429, "too many requests")),
+                Some(_) => return answer(err(500, "internal server error")),
+                None => {}
+            }
         }
         let is_order = matches!(req.method, "POST" | "DELETE");
         if is_order {

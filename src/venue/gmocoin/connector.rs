@@ -43,6 +43,16 @@ impl Connector for GmoCoin {
         .into()
     }
 
+    /// See [`super::drill`].
+    fn drill(&self, p: &crate::ops::drill::Params<'_>) -> Option<Vec<crate::ops::drill::Check>> {
+        Some(super::drill::run(p))
+    }
+
+    /// The public stream, the REST base and the private stream.
+    fn drill_endpoints(&self) -> Option<&'static [&'static str]> {
+        Some(&crate::venue::drill::ALL_ENDPOINTS)
+    }
+
     /// `verify-book`: see [`super::top`].
     fn top_of_book(&self, frame: &[u8], out: &mut Vec<crate::venue::TopItem>) {
         super::top::read(frame, out);

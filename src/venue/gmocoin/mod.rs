@@ -5,6 +5,7 @@
 //! <https://api.coin.z.com/docs/en/> (Public WebSocket API), VENUES.md §1.4.
 
 pub mod connector;
+pub mod drill;
 pub mod live;
 pub mod private;
 pub mod sim_private;

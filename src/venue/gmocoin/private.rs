@@ -37,6 +37,13 @@ pub const EXECUTIONS_PATH: &str = "/v1/executions";
 pub const LATEST_EXECUTIONS_PATH: &str = "/v1/latestExecutions";
 /// The private stream's access token: POST creates, PUT extends, DELETE deletes.
 pub const WS_AUTH_PATH: &str = "/v1/ws-auth";
+/// The margin account: `availableAmount`, `actualProfitLoss`, ... (the drill's balance).
+pub const MARGIN_PATH: &str = "/v1/account/margin";
+/// Net positions per symbol and side (`sumPositionQuantity`; the drill's position).
+pub const POSITION_SUMMARY_PATH: &str = "/v1/positionSummary";
+/// The exchange's status (public, on the REST host): `data.status` `OPEN` / `PREOPEN` /
+/// `MAINTENANCE`, and `responsetime`, the venue's clock to the millisecond.
+pub const PUBLIC_STATUS_PATH: &str = "/public/v1/status";
 /// The private stream (the token follows: `/ws/private/v1/{token}`).
 pub const PRIVATE_WS_PATH: &str = "/ws/private/v1";
 
@@ -196,6 +203,25 @@ impl GmoRequests {
     /// `POST /private/v1/ws-auth` (a new token; the body is `{}`).
     pub fn ws_auth(&mut self, ts_ms: u64) -> Result<Request<'_>, TooLong> {
         self.build(ts_ms, "POST", WS_AUTH_PATH, "", |w| w.write_str("{}"))
+    }
+
+    /// `GET /private/v1/account/margin`.
+    pub fn margin(&mut self, ts_ms: u64) -> Result<Request<'_>, TooLong> {
+        self.build(ts_ms, "GET", MARGIN_PATH, "", |_| Ok(()))
+    }
+
+    /// `GET /private/v1/positionSummary?symbol=S`.
+    pub fn position_summary(&mut self, ts_ms: u64) -> Result<Request<'_>, TooLong> {
+        let mut q = ArrayString::<40>::new();
+        let _ = write!(q, "?symbol={}", self.symbol);
+        self.build(ts_ms, "GET", POSITION_SUMMARY_PATH, &q, |_| Ok(()))
+    }
+
+    /// `DELETE /private/v1/ws-auth` of `token` (the drill gives back the token it took).
+    pub fn ws_delete(&mut self, ts_ms: u64, token: &str) -> Result<Request<'_>, TooLong> {
+        self.build(ts_ms, "DELETE", WS_AUTH_PATH, "", |w| {
+            write!(w, r#"{{"token":"{token}"}}"#)
+        })
     }
 
     /// `PUT /private/v1/ws-auth` (extends `token` by 60 minutes).

@@ -15,6 +15,16 @@
 //! timestamp window (±5 s), what a crossing `SOK` order does (accepted, then `EXPIRED` with
 //! `cancelType` `EXPIRED_SOK`), that the stream sends no subscribe acknowledgement, and that
 //! an unknown token's upgrade is refused with HTTP 401.
+//! The drill's reads (`obi-scalp drill`): `GET /public/v1/status` (`data.status` `OPEN`, and
+//! `responsetime` from the venue's clock, which the `skew` fault shifts along with the
+//! `API-TIMESTAMP` window), `GET /v1/account/margin` and `GET /v1/positionSummary` in the
+//! fields client libraries read (`actualProfitLoss`, `availableAmount`, `margin`,
+//! `profitLoss`; `averagePositionRate`, `positionLossGain`, `side`, `sumOrderQuantity`,
+//! `sumPositionQuantity`, `symbol`). The simulator's choices there: the position is marked at
+//! the engine's mid (no mid: no unrealized PnL) against the cost of the account file's
+//! `entry_prices` (default 0, as for Bybit), the margin is half the position's cost and
+//! half the open orders' value (its 2x rule), and `averagePositionRate` is cut to a tick.
+//! `read429` / `read500` answer signed GETs with `ERR-5003` (HTTP 429) / HTTP 500.
 //! Positions are netted by the engine (GMO keeps a counter-position for an opposite `/v1/order`
 //! unless it is closed with `closeOrder`; the money is the same, the position list is not).
 
@@ -31,7 +41,8 @@ use std::collections::BTreeMap;
 
 use super::private::{
     side_str, tif_str, ACTIVE_ORDERS_PATH, CANCEL_PATH, EXECUTIONS_PATH, LATEST_EXECUTIONS_PATH,
-    ORDERS_PATH, ORDER_PATH, PRIVATE_PREFIX, PRIVATE_WS_PATH, WS_AUTH_PATH,
+    MARGIN_PATH, ORDERS_PATH, ORDER_PATH, POSITION_SUMMARY_PATH, PRIVATE_PREFIX, PRIVATE_WS_PATH,
+    PUBLIC_STATUS_PATH, WS_AUTH_PATH,
 };
 use crate::venue::coincheck::private::{money_from_decimal, money_to_decimal};
 
@@ -77,6 +88,14 @@ fn err(http: u16, code: &str, msg: &str) -> (u16, Value) {
         http,
         json!({"status": 1, "messages": [{"message_code": code, "message_string": msg}],
                "responsetime": iso_ms(crate::clock::wall_ns() / 1_000_000)}),
+    )
+}
+
+/// The `order500` / `read500` answer.
+fn internal_error() -> (u16, Value) {
+    (
+        500,
+        json!({"status": 5, "messages": [{"message_code": "ERR-5201", "message_string": "MAINTENANCE"}]}),
     )
 }
 
@@ -133,8 +152,14 @@ impl GmoPrivate {
         if !account.orders.is_empty() {
             return Err("orders: not supported for gmocoin".into());
         }
+        let mut engine = Engine::new(inst, maker, taker, start_pos);
+        if let Some(p) = account.entry_prices.get(sym) {
+            let b = crate::exec::ledger::basis_at(&inst, p, start_pos)
+                .map_err(|e| format!("entry_prices.{sym}: {e}"))?;
+            engine.set_start_basis(b);
+        }
         Ok(GmoPrivate {
-            engine: Engine::new(inst, maker, taker, start_pos),
+            engine,
             api_key: account.api_key.clone(),
             signer: Signer::new(account.api_secret.as_bytes()),
             start_jpy,
@@ -306,6 +331,61 @@ impl GmoPrivate {
         }
     }
 
+    /// Unrealized PnL of the position at the engine's mid (0 without one).
+    fn unrealized(&self) -> Money {
+        let e = &self.engine;
+        match (e.bids_best(), e.asks().first()) {
+            (Some(b), Some(&(a, _))) if e.position() != 0 => {
+                let mid2 = i128::from(b) + i128::from(a);
+                mid2 * i128::from(e.position()) * MONEY_PER_TICK_LOT / 2 - e.basis()
+            }
+            _ => 0,
+        }
+    }
+
+    /// `GET /v1/account/margin`'s `data`.
+    fn margin_json(&self) -> Value {
+        let e = &self.engine;
+        let upl = self.unrealized();
+        let value = self.start_jpy + e.realized() - e.fees() + e.wallet_adjust() + upl;
+        let margin = e.basis().abs() / 2 + self.open_notional() / 2;
+        json!({
+            "actualProfitLoss": self.dec(value),
+            "availableAmount": self.dec(value - margin),
+            "margin": self.dec(margin),
+            "marginCallStatus": "NORMAL",
+            "marginRatio": "0",
+            "profitLoss": self.dec(upl),
+            "transferableAmount": self.dec(value - margin),
+        })
+    }
+
+    /// `GET /v1/positionSummary`'s `data`.
+    fn position_summary_json(&self) -> Value {
+        let e = &self.engine;
+        let inst = &e.inst;
+        let pos = e.position();
+        if pos == 0 {
+            return json!({"list": []});
+        }
+        let per = i128::from(pos.unsigned_abs() as i64) * MONEY_PER_TICK_LOT;
+        let avg = (e.basis().abs() / per) as i64;
+        let closing: i64 = e
+            .orders()
+            .iter()
+            .filter(|o| o.status.is_open() && (o.side == OrderSide::Sell) == (pos > 0))
+            .map(|o| o.leaves())
+            .sum();
+        json!({"list": [{
+            "averagePositionRate": inst.tick.format(avg),
+            "positionLossGain": self.dec(self.unrealized()),
+            "side": if pos > 0 { "BUY" } else { "SELL" },
+            "sumOrderQuantity": inst.lot.format(closing),
+            "sumPositionQuantity": inst.lot.format(pos.abs()),
+            "symbol": inst.key.symbol.as_str(),
+        }]})
+    }
+
     fn route(
         &mut self,
         req: &HttpRequest<'_>,
@@ -351,6 +431,13 @@ impl GmoPrivate {
                     .map(|o| self.order_json(o))
                     .collect();
                 ok(list(l), now_ms)
+            }
+            ("GET", MARGIN_PATH) => ok(self.margin_json(), now_ms),
+            ("GET", POSITION_SUMMARY_PATH) => {
+                if q.get("symbol") != Some(&self.engine.inst.key.symbol.as_str()) {
+                    return err(200, "ERR-5106", "Invalid request parameter: symbol");
+                }
+                ok(self.position_summary_json(), now_ms)
             }
             ("GET", ACTIVE_ORDERS_PATH) => {
                 let l = self
@@ -483,7 +570,7 @@ impl PrivateApi for GmoPrivate {
     }
 
     fn handles(&self, path: &str) -> bool {
-        path == "/sim/state" || path.starts_with("/private/v1/")
+        path == "/sim/state" || path == PUBLIC_STATUS_PATH || path.starts_with("/private/v1/")
     }
 
     fn ws_accept(&mut self, target: &str, now_ms: u64) -> Result<(), (u16, String)> {
@@ -512,9 +599,23 @@ impl PrivateApi for GmoPrivate {
         if path == "/sim/state" {
             return answer((200, self.state()));
         }
-        if let Err(e) = self.authenticate(req, path, now_ms) {
+        let venue_ms = self.faults.venue_ms(now_ms);
+        if path == PUBLIC_STATUS_PATH {
+            return answer(ok(json!({"status": "OPEN"}), venue_ms));
+        }
+        if let Err(e) = self.authenticate(req, path, venue_ms) {
             self.auth_failures += 1;
             return answer(e);
+        }
+        if req.method == "GET" {
+            match self.faults.before_read() {
+                Some(BeforeOrder::Order429) => {
+                    self.rate_limited += 1;
+                    return answer(err(429, "ERR-5003", "The API usage limits are exceeded."));
+                }
+                Some(_) => return answer(internal_error()),
+                None => {}
+            }
         }
         let v1 = path.strip_prefix(PRIVATE_PREFIX).unwrap_or(path);
         let is_order = req.method == "POST" && (v1 == ORDER_PATH || v1 == CANCEL_PATH);
@@ -524,12 +625,7 @@ impl PrivateApi for GmoPrivate {
                     self.rate_limited += 1;
                     return answer(err(429, "ERR-5003", "The API usage limits are exceeded."));
                 }
-                Some(BeforeOrder::Order500) => {
-                    return answer((
-                        500,
-                        json!({"status": 5, "messages": [{"message_code": "ERR-5201", "message_string": "MAINTENANCE"}]}),
-                    ))
-                }
+                Some(BeforeOrder::Order500) => return answer(internal_error()),
                 Some(BeforeOrder::Timeout) => {
                     self.unanswered += 1;
                     return Fate::NoAnswer;
