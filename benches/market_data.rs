@@ -13,6 +13,9 @@
 //!   recorded NKNUSDT spot diff after its REST snapshot, `parse_apply/bitflyer_board` for every
 //!   recorded FX_BTC_JPY board diff after the first snapshot; each also prints its distribution
 //!   per update (each update's median over 200 passes, and all samples pooled);
+//!   `parse_apply/{coincheck,bitbank,binance_usdm}_diff` the same on the simulator's synthetic
+//!   sessions (documented shapes: no recording of these venues exists), decoder from the venue's
+//!   connector;
 //! - `book_apply/recorded_deltas/*`: every recorded BTCUSDT linear delta's levels (decoded
 //!   beforehand) applied in order, then OBI(8), per delta: our ladder vs a `BTreeMap` pair;
 //!   `book_apply/*_top_update`: one level near the touch;
@@ -616,6 +619,188 @@ fn bitflyer_parse_apply(g: &mut criterion::BenchmarkGroup<'_, criterion::measure
     bench_updates(g, "bitflyer_board", &updates, fresh, step);
 }
 
+/// The frames the simulator's synthetic market (the documented message shapes; no recording of
+/// these venues exists) sends one client of `venue` on `route`, as the live feed sees them, in
+/// order: `(url, body)` for the REST answer to `rest = (path, url)`, `("", frame)` for each
+/// WebSocket frame: the greeting, the answers to `hello`, a second of stream, the REST answer
+/// (if any), then `secs` seconds more in steps of 100 ms.
+fn sim_session(
+    venue: Venue,
+    route: &'static str,
+    hello: &[&str],
+    rest: Option<(&str, &str)>,
+    secs: u64,
+) -> Vec<(String, Vec<u8>)> {
+    use obi_scalp::sim::{SimFeed, SyntheticFeed};
+    const SEC: u64 = 1_000_000_000;
+    let mut f = SyntheticFeed::default_for(venue, 7).expect("a synthetic market for the venue");
+    let mut session: Vec<(String, Vec<u8>)> = Vec::new();
+    let ws = |session: &mut Vec<(String, Vec<u8>)>, frames: Vec<String>| {
+        session.extend(frames.into_iter().map(|t| (String::new(), t.into_bytes())));
+    };
+    let greeting = f.on_connect(route);
+    ws(&mut session, greeting);
+    for h in hello {
+        let answers = f.on_client_frame(route, h);
+        ws(&mut session, answers);
+    }
+    let mut out = Vec::new();
+    let mut advance = |f: &mut SyntheticFeed, t: u64, session: &mut Vec<(String, Vec<u8>)>| {
+        out.clear();
+        f.advance(t, &mut out);
+        ws(session, out.drain(..).map(|(_, t)| t).collect());
+    };
+    advance(&mut f, SEC, &mut session);
+    if let Some((path, url)) = rest {
+        let r = f.rest(path);
+        assert_eq!(r.status, 200, "{venue}: {path}: {}", r.body);
+        session.push((url.to_string(), r.body.into_bytes()));
+    }
+    for k in 1..=secs * 10 {
+        advance(&mut f, SEC + k * SEC / 10, &mut session);
+    }
+    session
+}
+
+/// `parse_apply/<name>`: the book diffs of a [`sim_session`] after the book is seeded, in order,
+/// on the warm book (decoder from the venue's connector, as `run` builds it); what is not a
+/// diff applied to the seeded book (acks, pings, trades, later whole books) goes untimed.
+fn sim_parse_apply(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    venue: Venue,
+    market: Market,
+    symbol: &str,
+    session: &[(String, Vec<u8>)],
+) {
+    use obi_scalp::venue::{AnyDecoder, DecoderSettings};
+    let connector = venue.connector().expect("the venue's connector");
+    let fresh_decoder = || {
+        let routes = BookRoutes::new(InstrumentTable::default(), venue, market, &[symbol]).unwrap();
+        connector.decoder(routes, &DecoderSettings::default())
+    };
+    let apply = |feed: &mut Feed<AnyDecoder>, (url, body): &(String, Vec<u8>)| {
+        if url.is_empty() {
+            feed.on_frame(body);
+        } else {
+            let mut body = body.clone();
+            let books = &mut feed.books;
+            feed.d.on_rest(0, url, &mut body, &mut |e: MdEvent| {
+                books.apply(&e);
+            });
+        }
+    };
+    // Which frames are diffs applied to the seeded book: the updates counter moves, the
+    // snapshot counters do not.
+    let mut check = Feed::new(fresh_decoder());
+    let timed: Vec<bool> = session
+        .iter()
+        .map(|line| {
+            let c0 = *check.d.counters();
+            apply(&mut check, line);
+            let c = check.d.counters();
+            c.updates > c0.updates
+                && c.snapshots == c0.snapshots
+                && c.rest_snapshots == c0.rest_snapshots
+        })
+        .collect();
+    let c = *check.d.counters();
+    assert_eq!(
+        (c.gaps, c.malformed, c.crossed),
+        (0, 0, 0),
+        "{name}: a clean session"
+    );
+    let first = timed.iter().position(|t| *t).expect("diffs after the seed");
+    assert!(
+        session[first..].iter().all(|(url, _)| url.is_empty()),
+        "{name}: no REST answer after the seed"
+    );
+    let warmup = &session[..first];
+    let updates: Vec<(bool, &[u8])> = session[first..]
+        .iter()
+        .zip(&timed[first..])
+        .map(|((_, f), t)| (*t, f.as_slice()))
+        .collect();
+    let fresh = || {
+        let mut feed = Feed::new(fresh_decoder());
+        for line in warmup {
+            apply(&mut feed, line);
+        }
+        feed
+    };
+    let step = |feed: &mut Feed<AnyDecoder>, f: &[u8]| {
+        black_box(feed.on_frame(f));
+    };
+    per_update_distribution(
+        &format!("parse_apply/{name} per diff (simulator, documented shape)"),
+        &updates,
+        fresh,
+        step,
+    );
+    bench_updates(g, name, &updates, fresh, step);
+}
+
+/// The venues without a recording: Coincheck (the default venue), bitbank, Binance USD-M, from
+/// the simulator's synthetic sessions. GMO Coin sends whole books only: its frame is
+/// `parse/gmocoin_book/parse_apply`.
+fn sim_venues_parse_apply(g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>) {
+    let coincheck = sim_session(
+        Venue::Coincheck,
+        "/",
+        &[r#"{"type":"subscribe","channel":"btc_jpy-orderbook"}"#],
+        Some((
+            "/api/order_books?pair=btc_jpy",
+            "https://coincheck.com/api/order_books?pair=btc_jpy",
+        )),
+        60,
+    );
+    sim_parse_apply(
+        g,
+        "coincheck_diff",
+        Venue::Coincheck,
+        Market::Spot,
+        "btc_jpy",
+        &coincheck,
+    );
+    let bitbank = sim_session(
+        Venue::Bitbank,
+        "/socket.io/",
+        &[
+            "40",
+            r#"42["join-room","depth_diff_btc_jpy"]"#,
+            r#"42["join-room","depth_whole_btc_jpy"]"#,
+        ],
+        None,
+        60,
+    );
+    sim_parse_apply(
+        g,
+        "bitbank_diff",
+        Venue::Bitbank,
+        Market::Spot,
+        "btc_jpy",
+        &bitbank,
+    );
+    let usdm = sim_session(
+        Venue::BinanceUsdm,
+        "/stream",
+        &[r#"{"method":"SUBSCRIBE","params":["btcusdt@depth@100ms"],"id":1}"#],
+        Some((
+            "/fapi/v1/depth?symbol=BTCUSDT&limit=1000",
+            "https://fapi.binance.com/fapi/v1/depth?symbol=BTCUSDT&limit=1000",
+        )),
+        30,
+    );
+    sim_parse_apply(
+        g,
+        "binance_usdm_diff",
+        Venue::BinanceUsdm,
+        Market::Linear,
+        "BTCUSDT",
+        &usdm,
+    );
+}
+
 fn bench(c: &mut Criterion) {
     let Some(frames) = bybit_frames() else {
         return;
@@ -977,6 +1162,7 @@ fn bench(c: &mut Criterion) {
     });
     binance_parse_apply(&mut g);
     bitflyer_parse_apply(&mut g);
+    sim_venues_parse_apply(&mut g);
     g.finish();
 
     // Book apply: the recorded linear BTCUSDT deltas as level sets.
