@@ -1,8 +1,9 @@
 //! `mode = "live"`: the venue's live gateway for `obi-scalp run`.
 //!
 //! Called by `app::run` after the live gate (`mode = "live"`, `OBI_SCALP_LIVE=yes`, the API
-//! credentials) has passed. Bybit (linear and spot, [`crate::venue::bybit::live`]) and
-//! Coincheck (`btc_jpy`, [`crate::venue::coincheck::live`]) have a live gateway; every other
+//! credentials) has passed. Bybit (linear and spot, [`crate::venue::bybit::live`]),
+//! Coincheck (`btc_jpy`, [`crate::venue::coincheck::live`]) and GMO Coin (leverage `BTC_JPY`,
+//! [`crate::venue::gmocoin::live`]) have a live gateway; every other
 //! venue refuses with an error naming it. Start-up checks the credentials with a signed query
 //! before anything trades: a refusal (`10003`, `10004`, `invalid authentication`, ...) is
 //! exit code 4 (`auth`), an unreachable venue exit code 5.
@@ -83,7 +84,12 @@ pub fn gateway_for(
         return Ok(Some(OrderGateway::Coincheck(Box::new(g))));
     }
     if inst.key.venue == Venue::GmoCoin {
-        let g = crate::venue::gmocoin::live::GmoLive::start(settings).map_err(start_error)?;
+        let g = crate::venue::gmocoin::live::GmoLive::start(settings)
+            .map_err(|e| audit_start_error(audit, l.on_start, e))
+            .map_err(start_error)?;
+        if let Some(r) = g.start_report() {
+            audit_start(audit, &inst, r);
+        }
         tracing::info!(
             dry_run = l.dry_run,
             rest = %l.rest_url,
