@@ -10,6 +10,8 @@
 //! - `startup::on_start_tells_ours_from_foreign_by_the_recorded_venue_ids`: refuse / adopt /
 //!   cancel_ours on a foreign order and one of ours (in process).
 //! - `startup::a_position_at_the_venue_is_adopted_at_its_entry_price_and_refuse_refuses_it`.
+//! - `cancel_ours_at_start_cancels_ours_only_and_audits_each_order`: `obi-scalp run` with
+//!   `on_start = "cancel_ours"`, the audit log says what happened to each order.
 //! - `jpy_changed_behind_the_bots_back_is_wallet_drift_exceeded_within_one_interval`: `POST
 //!   /sim/wallet` takes 500 JPY; risk degrades `wallet_drift_exceeded` within one interval.
 //! - `position_changed_behind_the_bots_back_is_a_risk_abort_reconcile_mismatch`.
@@ -143,6 +145,16 @@ fn open_ids(st: &Value) -> Vec<u64> {
         .filter(|o| o["status"] == "new" || o["status"] == "partially_filled")
         .map(|o| o["order_id"].as_str().unwrap().parse().unwrap())
         .collect()
+}
+
+fn status_of(st: &Value, id: u64) -> String {
+    st["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["order_id"].as_str().and_then(|s| s.parse().ok()) == Some(id))
+        .map(|o| o["status"].as_str().unwrap().to_string())
+        .unwrap_or_default()
 }
 
 /// The `reconcile` events of the audit log.
@@ -289,6 +301,65 @@ fn position_changed_behind_the_bots_back_is_a_risk_abort_reconcile_mismatch() {
                 && a["unexplained"].as_str().unwrap_or("").starts_with("0.005")),
         "{:?}",
         reconcile_audit(&dir)
+    );
+}
+
+/// `on_start = "cancel_ours"` with a foreign order, one of ours (recorded) and a position at
+/// the simulator: ours is cancelled, the foreign one rests on, the position is adopted, and
+/// the audit log says so for each.
+#[test]
+fn cancel_ours_at_start_cancels_ours_only_and_audits_each_order() {
+    let dir = tmpdir("cancelours");
+    let (account, foreign, ours) = account_with_leftovers(&dir);
+    let sim = start_sim(&dir, &account, &[]);
+    let cfg = config(
+        &dir,
+        &sim,
+        2,
+        &[
+            ("on_start = \"refuse\"", "on_start = \"cancel_ours\""),
+            ("max_hold_ms = 1500", "max_hold_ms = 600000"),
+            ("take_profit = 200", "take_profit = 1000000"),
+            ("stop_loss = 300", "stop_loss = 1000000"),
+        ],
+    );
+    let out = live_sim::run_output(live_command(&cfg));
+    assert_eq!(out.code, Some(0), "stderr:\n{}", out.stderr);
+    let st = live_sim::state_at(sim.port, &sim.ca);
+    assert_eq!(status_of(&st, ours), "cancelled");
+    assert_eq!(
+        status_of(&st, foreign),
+        "new",
+        "the foreign order is left alone"
+    );
+    let audit = reconcile_audit(&dir);
+    let of = |id: u64| {
+        audit
+            .iter()
+            .find(|a| a["venue_order_id"].as_str().and_then(|s| s.parse().ok()) == Some(id))
+            .unwrap_or_else(|| panic!("no audit event for order {id}: {audit:?}"))
+            .clone()
+    };
+    let (o, f) = (of(ours), of(foreign));
+    assert_eq!(
+        (&o["whose"], &o["action"]),
+        (&"ours".into(), &"cancelled".into()),
+        "{o}"
+    );
+    assert_eq!(
+        (&f["whose"], &f["action"]),
+        (&"foreign".into(), &"left_alone".into()),
+        "{f}"
+    );
+    let ok = audit.iter().find(|a| a["outcome"] == "ok").unwrap();
+    assert_eq!(ok["position"], "0.010", "{ok}");
+    assert_eq!(ok["position_action"], "adopted");
+    assert_eq!(ok["entry_price"], ENTRY);
+    assert_eq!(
+        st["place_requests"].as_u64().unwrap(),
+        live_sim::field(&out.stdout, "summary:", "orders")
+            .parse::<u64>()
+            .unwrap()
     );
 }
 

@@ -200,9 +200,16 @@ fn audit_start(audit: &AuditSender, inst: &crate::instrument::Instrument, r: &St
         audit.send(order(o, "foreign", "left_alone"));
     }
     for o in &r.ours {
-        let action = if r.cancelled.contains(&o.link_id) {
+        // By the venue's order id, which every venue gives: Coincheck's and GMO Coin's orders
+        // have no client id (an empty `link_id` matched every one of them), and their
+        // `cancelled` lists venue ids; Bybit's lists client ids.
+        let cancelled = r
+            .cancelled
+            .iter()
+            .any(|c| *c == o.order_id || (!o.link_id.is_empty() && *c == o.link_id));
+        let action = if cancelled {
             "cancelled"
-        } else if r.adopted.iter().any(|(_, a)| a.link_id == o.link_id) {
+        } else if r.adopted.iter().any(|(_, a)| a.order_id == o.order_id) {
             "adopted"
         } else {
             "none"
