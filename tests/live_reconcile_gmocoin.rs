@@ -15,6 +15,7 @@
 //! - `jpy_changed_behind_the_bots_back_is_wallet_drift_exceeded_within_one_interval`: `POST
 //!   /sim/wallet` takes 500 JPY; risk degrades `wallet_drift_exceeded` within one interval.
 //! - `position_changed_behind_the_bots_back_is_a_risk_abort_reconcile_mismatch`.
+//! - `a_reconnect_of_the_private_stream_reconciles_at_once` (`--fault drop@4s`).
 //! - `a_fill_dropped_from_the_private_stream_is_found_and_booked_once` (`--fault dropfill`).
 //! - `kill_9_with_a_position_and_a_resting_order_then_a_restart_adopts_them_without_a_duplicate`.
 
@@ -315,6 +316,59 @@ fn position_changed_behind_the_bots_back_is_a_risk_abort_reconcile_mismatch() {
     );
 }
 
+/// Every WebSocket connection (public and private) is dropped once, 4 s in; with no timed
+/// reconciliation within the test, the private stream's reopening alone reconciles.
+#[test]
+fn a_reconnect_of_the_private_stream_reconciles_at_once() {
+    let dir = tmpdir("reconnect");
+    let t_sim = Instant::now();
+    let sim = start_sim(&dir, &clean_account(&dir), &["drop@4s"]);
+    let http = free_port();
+    let cfg = config(
+        &dir,
+        &sim,
+        120,
+        &[
+            (
+                "on_start = \"refuse\"",
+                "on_start = \"refuse\"\nreconcile_interval_ms = 3600000",
+            ),
+            (
+                "http_addr = \"off\"",
+                &format!("http_addr = \"127.0.0.1:{http}\""),
+            ),
+        ],
+    );
+    let mut child = live_command(&cfg)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let drift = || detailed(http).map(|v| v["pnl"]["wallet_drift"].clone());
+    let end = Instant::now() + Duration::from_secs(20);
+    let mut seen_na = false;
+    let mut after = None;
+    while Instant::now() < end {
+        assert!(child.try_wait().unwrap().is_none(), "the run ended early");
+        match drift() {
+            Some(Value::String(s)) if s == "n/a" => seen_na = true,
+            Some(Value::String(s)) => {
+                after = Some((s, t_sim.elapsed()));
+                break;
+            }
+            _ => {}
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = terminate(child);
+    assert!(seen_na, "no reconciliation before the drop");
+    let (drift, at) = after.expect("reconciled after the reconnect");
+    println!("gmocoin: first reconciliation {at:?} after the simulator started (drop at 4 s)");
+    assert_eq!(drift, "0");
+    assert!(at >= Duration::from_secs(4), "{at:?}: before the drop");
+    assert_eq!(out.code, Some(0), "{}", out.stdout);
+}
+
 /// `on_start = "cancel_ours"` with a foreign order, one of ours (recorded) and a position at
 /// the simulator: ours is cancelled, the foreign one rests on, the position is adopted, and
 /// the audit log says so for each.
@@ -493,7 +547,17 @@ fn kill_9_with_a_position_and_a_resting_order_then_a_restart_adopts_them_without
     let cash0: i128 = st["cash_change_money"].as_str().unwrap().parse().unwrap();
     let audit_before = reconcile_audit(&dir).len();
 
-    let cfg2 = config(&dir, &sim, 4, &edits);
+    // The restart trades: the default exits close the adopted position (take-profit,
+    // stop-loss, max-hold 1.5 s) and new entries follow.
+    let cfg2 = config(
+        &dir,
+        &sim,
+        6,
+        &[(
+            "on_start = \"refuse\"",
+            "on_start = \"adopt\"\nreconcile_interval_ms = 500",
+        )],
+    );
     let out = live_sim::run_output(live_command(&cfg2));
     println!("{}", out.stdout);
     assert_eq!(out.code, Some(0), "stderr:\n{}", out.stderr);
