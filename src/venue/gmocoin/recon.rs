@@ -27,6 +27,12 @@
 //!   The wallet drift is `|JPY change - (realized - fees of our fills)| + |venue position -
 //!   ours| x the last fill's price`, the `max_wallet_drift` row's input; a position that
 //!   still differs at two reconciliations in a row is a risk abort (`reconcile_mismatch`).
+//!   NOT verified against the venue (no stored copy of the field's semantics found): that a
+//!   leverage account's JPY `amount` moves by the realized profit and loss and the fees at
+//!   each close and not by the open position's valuation (the simulator does so); swap
+//!   interest (`leverage fee`) charged daily at GMO moves it too: size `max_wallet_drift` for
+//!   it. Counter-positions (GMO keeps one per opposite order unless `closeOrder` is used) are
+//!   netted, the entry price being the larger side's.
 
 use std::collections::BTreeSet;
 use std::io::Write;
