@@ -7,7 +7,6 @@
 pub mod connector;
 pub mod live;
 pub mod private;
-pub mod recon;
 pub mod sim_private;
 pub mod sync;
 pub mod top;
