@@ -18,6 +18,7 @@
 //! - `a_reconnect_of_the_private_stream_reconciles_at_once` (`--fault drop@4s`).
 //! - `a_fill_dropped_from_the_private_stream_is_found_and_booked_once` (`--fault dropfill`).
 //! - `kill_9_with_a_position_and_a_resting_order_then_a_restart_adopts_them_without_a_duplicate`.
+//! - `kill_9_then_restart_carries_the_days_loss_and_daily_loss_limit_still_bites`.
 
 #[path = "common/live_sim.rs"]
 mod live_sim;
@@ -627,6 +628,126 @@ fn kill_9_with_a_position_and_a_resting_order_then_a_restart_adopts_them_without
         .find(|l| l.contains("risk state carried over from the journal"))
         .unwrap_or_else(|| panic!("the day's PnL carried over: {}", out.stderr));
     println!("{carried}");
+}
+
+/// The daily loss is real state across `kill -9`: the restarted process's risk day PnL (on
+/// `/health/detailed` and `/metrics`) is the one the killed process had, from the journal, and
+/// `daily_loss_limit` still holds it degraded (no new entries).
+#[test]
+fn kill_9_then_restart_carries_the_days_loss_and_daily_loss_limit_still_bites() {
+    let dir = tmpdir("dayloss");
+    let sim = start_sim(&dir, &clean_account(&dir), &[]);
+    let http = free_port();
+    let edits = [
+        (
+            "daily_loss_limit = \"30000\"",
+            "daily_loss_limit = \"0.001\"",
+        ),
+        (
+            "http_addr = \"off\"",
+            &format!("http_addr = \"127.0.0.1:{http}\"") as &str,
+        ),
+        (
+            "[store]\n",
+            "[store]\nequity_interval_ms = 100\nflush_ms = 100\n",
+        ),
+    ];
+    let cfg = config(&dir, &sim, 120, &edits);
+    let mut child = live_command(&cfg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Trades until a loss latches the daily limit, then holds flat: the same day PnL seen
+    // twice, a journal interval and more apart, flat and degraded.
+    let end = Instant::now() + Duration::from_secs(25);
+    let mut last: Option<String> = None;
+    let mut settled = None;
+    while Instant::now() < end {
+        assert!(child.try_wait().unwrap().is_none(), "the run ended early");
+        if let Some(v) = detailed(http) {
+            let flat = v["position_lots"].as_i64() == Some(0);
+            let latched = reasons(&v).contains(&"daily_loss_limit_exceeded".to_string());
+            let day = v["risk"]["day_pnl"].as_str().map(String::from);
+            if flat && latched && day.is_some() && day == last {
+                settled = day;
+                break;
+            }
+            last = if flat && latched { day } else { None };
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let Some(before) = settled else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("a loss latched daily_loss_limit_exceeded and the bot held flat");
+    };
+    assert!(before.starts_with('-'), "a loss: {before}");
+    child.kill().unwrap(); // SIGKILL: no summary, no journal close
+    let _ = child.wait();
+    let places_before = live_sim::state_at(sim.port, &sim.ca)["place_requests"]
+        .as_u64()
+        .unwrap();
+    // The restart.
+    let mut child = live_command(&cfg)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let end = Instant::now() + Duration::from_secs(20);
+    let mut after = None;
+    while Instant::now() < end {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the restart ended early"
+        );
+        if let Some(v) = detailed(http) {
+            if v["book"] == "synced" && v["risk"]["day_pnl"].as_str() == Some(before.as_str()) {
+                after = Some(v);
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // A book update or two more: an entry would go out on one.
+    std::thread::sleep(Duration::from_millis(1200));
+    let metrics = http_get(http, "/metrics");
+    let out = terminate(child);
+    let after = after.unwrap_or_else(|| {
+        panic!(
+            "the restart's risk day PnL is the killed run's {before}: {:?}\n{}",
+            detailed(http),
+            out.stderr
+        )
+    });
+    println!(
+        "gmocoin: day pnl before kill -9: {before}; after the restart: {}",
+        after["risk"]["day_pnl"]
+    );
+    assert!(
+        reasons(&after).contains(&"daily_loss_limit_exceeded".to_string()),
+        "{after}"
+    );
+    assert_eq!(after["risk"]["status"], "degraded");
+    assert!(
+        metrics.contains(&format!(
+            "obi_scalp_risk_day_pnl{{currency=\"JPY\"}} {before}"
+        )),
+        "{metrics}"
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let sent: u64 = live_sim::field(&out.stdout, "summary:", "orders")
+        .parse()
+        .unwrap();
+    assert_eq!(
+        sent, 0,
+        "no entry while the carried daily loss holds: {}",
+        out.stdout
+    );
+    assert_eq!(
+        live_sim::state_at(sim.port, &sim.ca)["place_requests"].as_u64(),
+        Some(places_before)
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
