@@ -606,6 +606,20 @@ impl Trader {
         self.flatten_if_asked(now_ns, recv, out, ev);
     }
 
+    /// The wallet drift reconciliation measured: risk re-evaluated now (`max_wallet_drift`),
+    /// not at the next book update, which a slow venue sends seldom (GMO Coin: 2 a second).
+    pub fn wallet_drift(
+        &mut self,
+        now_ns: u64,
+        drift: crate::msg::Money,
+        out: &mut impl FnMut(ToOrder),
+        ev: &mut impl FnMut(TraderEvent),
+    ) {
+        self.risk.set_wallet_drift(drift);
+        let recv = self.last.map(|u| u.recv_ns).unwrap_or(now_ns);
+        self.check_risk(now_ns, recv, false, false, out, ev);
+    }
+
     /// Cancels every resting order now (once), without waiting for the next book update: the
     /// first step of a shutdown. New positions are kept out by `Conditions::stopping`.
     pub fn cancel_all(

@@ -1,8 +1,9 @@
 //! `mode = "live"`: the venue's live gateway for `obi-scalp run`.
 //!
 //! Called by `app::run` after the live gate (`mode = "live"`, `OBI_SCALP_LIVE=yes`, the API
-//! credentials) has passed. Bybit (linear and spot, [`crate::venue::bybit::live`]) and
-//! Coincheck (`btc_jpy`, [`crate::venue::coincheck::live`]) have a live gateway; every other
+//! credentials) has passed. Bybit (linear and spot, [`crate::venue::bybit::live`]),
+//! Coincheck (`btc_jpy`, [`crate::venue::coincheck::live`]) and GMO Coin (leverage `BTC_JPY`,
+//! [`crate::venue::gmocoin::live`]) have a live gateway; every other
 //! venue refuses with an error naming it. Start-up checks the credentials with a signed query
 //! before anything trades: a refusal (`10003`, `10004`, `invalid authentication`, ...) is
 //! exit code 4 (`auth`), an unreachable venue exit code 5.
@@ -83,7 +84,12 @@ pub fn gateway_for(
         return Ok(Some(OrderGateway::Coincheck(Box::new(g))));
     }
     if inst.key.venue == Venue::GmoCoin {
-        let g = crate::venue::gmocoin::live::GmoLive::start(settings).map_err(start_error)?;
+        let g = crate::venue::gmocoin::live::GmoLive::start(settings)
+            .map_err(|e| audit_start_error(audit, l.on_start, e))
+            .map_err(start_error)?;
+        if let Some(r) = g.start_report() {
+            audit_start(audit, &inst, r);
+        }
         tracing::info!(
             dry_run = l.dry_run,
             rest = %l.rest_url,
@@ -194,9 +200,16 @@ fn audit_start(audit: &AuditSender, inst: &crate::instrument::Instrument, r: &St
         audit.send(order(o, "foreign", "left_alone"));
     }
     for o in &r.ours {
-        let action = if r.cancelled.contains(&o.link_id) {
+        // By the venue's order id, which every venue gives: Coincheck's and GMO Coin's orders
+        // have no client id (an empty `link_id` matched every one of them), and their
+        // `cancelled` lists venue ids; Bybit's lists client ids.
+        let cancelled = r
+            .cancelled
+            .iter()
+            .any(|c| *c == o.order_id || (!o.link_id.is_empty() && *c == o.link_id));
+        let action = if cancelled {
             "cancelled"
-        } else if r.adopted.iter().any(|(_, a)| a.link_id == o.link_id) {
+        } else if r.adopted.iter().any(|(_, a)| a.order_id == o.order_id) {
             "adopted"
         } else {
             "none"

@@ -146,6 +146,9 @@ pub fn run(a: RunArgs) -> Result<(), AppError> {
         Some(crate::exec::OrderGateway::Coincheck(g)) => {
             cfg.live.adopted = g.start_report().map(super::live::adopted_of);
         }
+        Some(crate::exec::OrderGateway::GmoCoin(g)) => {
+            cfg.live.adopted = g.start_report().map(super::live::adopted_of);
+        }
         _ => {}
     }
     // From here the session writes run_complete.json, whatever happens.

@@ -318,6 +318,7 @@ impl<'c> Session<'c> {
         let recon = match &gateway {
             Some(crate::exec::OrderGateway::Bybit(g)) => Some(g.recon()),
             Some(crate::exec::OrderGateway::Coincheck(g)) => Some(g.recon()),
+            Some(crate::exec::OrderGateway::GmoCoin(g)) => Some(g.recon()),
             _ => None,
         };
         let running: Running<S, AnyDecoder> = Pipeline::new(cfg, src, decoder)

@@ -164,7 +164,10 @@ impl Stage for SignalStage {
         if seq != self.drift_seq {
             self.drift_seq = seq;
             let d = self.flags.wallet_drift.load(Ordering::Relaxed);
-            self.trader.risk.set_wallet_drift(d as crate::msg::Money);
+            acted = true;
+            let now = event_now(self.recorded_clock, &self.trader);
+            self.trader
+                .wallet_drift(now, d as crate::msg::Money, &mut push, &mut ev);
         }
         if !self.mismatch_seen && self.flags.reconcile_mismatch.load(Ordering::Relaxed) {
             self.mismatch_seen = true;

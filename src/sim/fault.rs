@@ -32,7 +32,7 @@
 //! | `order429`, `order500` | N (default 1) | private API: answer the next N order requests with the venue's rate-limit / internal error |
 //! | `timeout` | N (default 1) | private API: do not execute the next N order requests, and never answer them |
 //! | `lostack` | N (default 1) | private API: execute the next N order requests, but never answer them |
-//! | `dropfill` | N (default 1) | private API: leave the next N executions out of the private stream (Bybit; the order updates still go out), out of `transactions_pagination` (Coincheck; `transactions` still lists them) |
+//! | `dropfill` | N (default 1) | private API: leave the next N executions out of the private stream (Bybit; the order updates still go out), out of `transactions_pagination` (Coincheck; `transactions` still lists them), out of `executionEvents` (GMO Coin; `executions` still lists them) |
 //! | `read429`, `read500` | N (default 1) | private API: answer the next N signed reads (GET: orders, positions, wallet or balance, executions) with the venue's rate-limit / internal error (Bybit, Coincheck, GMO Coin) |
 //! | `skew` | DURATION (required) | private API: the venue's clock runs DURATION ahead from then on (Bybit `/v5/market/time` and the recv-window check; Coincheck the HTTP `Date` header; GMO Coin `/public/v1/status` `responsetime` and the `API-TIMESTAMP` window) |
 //! | `reststale` | \[DURATION\] | answer the next REST request (or all for DURATION) with the first 200 body the server gave for that path (none yet: answered fresh, the one-shot stays pending) |
@@ -74,8 +74,8 @@ Private API (with --account):
   order500[:N]              answer the next N order requests with the venue's internal error
   timeout[:N]               do not execute the next N order requests and never answer them
   lostack[:N]               execute the next N order requests but never answer them
-  dropfill[:N]              leave the next N executions out of the private stream (Bybit),
-                            out of transactions_pagination (Coincheck)
+  dropfill[:N]              leave the next N executions out of the private stream (Bybit,
+                            GMO Coin), out of transactions_pagination (Coincheck)
   read429[:N]               answer the next N signed reads with the rate-limit error
   read500[:N]               answer the next N signed reads with the internal error
   skew:DURATION             the venue's clock runs DURATION ahead (time endpoint or Date

@@ -160,7 +160,8 @@ pub struct StartReport {
     pub policy: &'static str,
     /// Our leftover orders (client-id prefix), as found.
     pub ours: Vec<VenueOrder>,
-    /// Of ours: cancelled (`cancel_ours`).
+    /// Of ours: cancelled (`cancel_ours`), by client id (Bybit) or venue order id (venues
+    /// without client ids).
     pub cancelled: Vec<String>,
     /// Of ours: adopted (`adopt`), with the local ids they got.
     pub adopted: Vec<(u64, VenueOrder)>,

@@ -31,17 +31,27 @@
 //!   and 20 POST/s per account, api.coin.z.com/docs "API Limiting", checked 2026-12-03).
 //! - Subscribes go one a second (the venue's private WS limit): `executionEvents` on open,
 //!   `orderEvents` 1.1 s later; start-up waits for both.
+//! - Reconciliation at start-up and every `[live] reconcile_interval_ms`: see `recon.rs`
+//!   (ours told from foreign by the venue ids recorded in [`OURS_FILE`]).
 
 use super::private::{AnswerError, Answers, GmoExecution, GmoOrder, GmoRequests, ORDER_PATH};
-use crate::config::OnStart;
+use recon::OurOrders;
+pub use recon::OURS_FILE;
+
+/// Reconciliation (its rules, the record of our orders, the I/O thread's side of it).
+#[path = "recon.rs"]
+pub mod recon;
+use crate::exec::ledger::Ledger;
 use crate::exec::live::{
     flush, DryRunJournal, Front, HasFront, HttpConn, IoEvent, IoReq, LiveSettings, LiveStartError,
     LiveStats, SendError, TABLE,
 };
 use crate::exec::orders::{OrderTable, VenueEvent};
 use crate::exec::rate::TokenBucket;
-use crate::msg::{Liquidity, OrderCmd, OrderSide, RejectReason, Tif};
+use crate::exec::recon::ReconView;
+use crate::msg::{Liquidity, Money, OrderCmd, OrderSide, RejectReason, Tif};
 use crate::net::{mono_ns, Backoff, Keepalive, WsClient, WsConfig};
+use crate::venue::bybit::recon::StartReport;
 use serde_json::Value;
 use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -56,6 +66,8 @@ const SECOND_SUB_NS: u64 = 1_100_000_000;
 /// The order stage's side of the GMO Coin live gateway.
 pub struct GmoLive {
     front: Front,
+    recon: Arc<ReconView>,
+    report: Option<StartReport>,
 }
 
 impl std::fmt::Debug for GmoLive {
@@ -69,19 +81,46 @@ impl GmoLive {
     /// private stream and starts the I/O thread. A dry run connects nothing.
     pub fn start(s: LiveSettings) -> Result<GmoLive, LiveStartError> {
         let stats = Arc::new(LiveStats::default());
-        let mut io = Io::new(&s, stats.clone())?;
-        if !s.dry_run {
-            io.startup(&s)?;
-        }
+        let recon = Arc::new(ReconView::default());
+        let mut io = Io::new(&s, stats.clone(), recon.clone())?;
+        let mut table = OrderTable::new(TABLE);
+        let (mut position, mut cash) = (0, 0);
+        let report = if s.dry_run {
+            None
+        } else {
+            let r = io.startup(&s)?;
+            for (id, o) in &r.adopted {
+                table.adopt(*id, o.side, o.px, o.qty, o.cum).map_err(|e| {
+                    LiveStartError::Config(format!("adopting order {}: {e:?}", o.order_id))
+                })?;
+            }
+            position = r.position.lots;
+            cash = -r.position.basis;
+            Some(r)
+        };
         let front = Front::start(
             "obi-gmocoin-io",
-            OrderTable::new(TABLE),
+            table,
             stats,
-            0,
-            0,
+            position,
+            cash,
             move |rx, tx, stop| io.run(rx, tx, stop),
         )?;
-        Ok(GmoLive { front })
+        Ok(GmoLive {
+            front,
+            recon,
+            report,
+        })
+    }
+
+    /// What start-up reconciliation found and did (`None` in a dry run).
+    pub fn start_report(&self) -> Option<&StartReport> {
+        self.report.as_ref()
+    }
+
+    /// Continuous reconciliation's results (drift, mismatch, audit notes).
+    pub fn recon(&self) -> Arc<ReconView> {
+        self.recon.clone()
     }
 
     pub fn stats(&self) -> Arc<LiveStats> {
@@ -113,6 +152,9 @@ struct GOrder {
     filled: i64,
     /// The largest venue order id known when this order was sent.
     known_before: u64,
+    /// When it was sent (or adopted), monotonic: reconciliation reads the orders in flight
+    /// longer than its interval.
+    since_ns: u64,
 }
 
 enum Placed {
@@ -133,6 +175,8 @@ enum Read {
     Latest,
     Order(u64),
     Execs(u64),
+    Assets,
+    Position,
 }
 
 struct Io {
@@ -164,10 +208,29 @@ struct Io {
     journal: DryRunJournal,
     stats: Arc<LiveStats>,
     events: Vec<IoEvent>,
+    recon: Arc<ReconView>,
+    /// Our fills as booked (the adopted position first): position, realized, fees.
+    ledger: Ledger,
+    /// Fills booked (a reconciliation that saw one arrive during its reads is skipped).
+    booked_fills: u64,
+    /// The last fill's price (ticks; 0 before the first).
+    last_px: i64,
+    /// The JPY balance at start (Money).
+    wallet0: Money,
+    recon_every_ns: u64,
+    next_recon_ns: u64,
+    /// Reconciliations in a row that found the venue's position differing from ours.
+    strikes: u32,
+    ours: OurOrders,
+    inst: crate::instrument::Instrument,
 }
 
 impl Io {
-    fn new(s: &LiveSettings, stats: Arc<LiveStats>) -> Result<Io, LiveStartError> {
+    fn new(
+        s: &LiveSettings,
+        stats: Arc<LiveStats>,
+        recon: Arc<ReconView>,
+    ) -> Result<Io, LiveStartError> {
         let cfg = LiveStartError::Config;
         let http = HttpConn::new(
             &s.rest_url,
@@ -229,6 +292,16 @@ impl Io {
             journal: DryRunJournal::new(s.journal_dir.clone()),
             stats,
             events: Vec::with_capacity(64),
+            recon,
+            ledger: Ledger::new(0),
+            booked_fills: 0,
+            last_px: 0,
+            wallet0: 0,
+            recon_every_ns: s.reconcile_interval.as_nanos() as u64,
+            next_recon_ns: 0,
+            strikes: 0,
+            ours: OurOrders::in_dir(&s.journal_dir),
+            inst: s.inst,
         })
     }
 
@@ -257,6 +330,8 @@ impl Io {
             Read::Latest => self.req.latest_executions(ts),
             Read::Order(id) => self.req.order_status(ts, id),
             Read::Execs(id) => self.req.executions(ts, id),
+            Read::Assets => self.req.assets(ts),
+            Read::Position => self.req.position_summary(ts),
         }
         .map_err(|_| SendError::NotSent("request too long".into()))?;
         LiveStats::inc(&self.stats.queries);
@@ -278,7 +353,7 @@ impl Io {
         self.ans.executions(st, &b)
     }
 
-    fn startup(&mut self, s: &LiveSettings) -> Result<(), LiveStartError> {
+    fn startup(&mut self, s: &LiveSettings) -> Result<StartReport, LiveStartError> {
         let what = self.http.url.authority();
         let unreachable = |e: String| LiveStartError::Unreachable(format!("{what}: {e}"));
         let (st, body) = self
@@ -295,38 +370,7 @@ impl Io {
             }
             Err(e) => return Err(unreachable(format!("start-up activeOrders read: {e}"))),
         };
-        if !active.is_empty() {
-            match s.on_start {
-                OnStart::Refuse => {
-                    return Err(LiveStartError::Refused(format!(
-                        "on_start = \"refuse\": {} open order(s) on the symbol at the venue (GMO Coin has no client order id: \
-                         ours cannot be told from others); cancel them at the venue or set live.on_start = \"cancel_ours\" \
-                         (cancels every open order of the symbol)",
-                        active.len()
-                    )))
-                }
-                OnStart::Adopt => {
-                    return Err(LiveStartError::Config(
-                        "live.on_start = \"adopt\" is not available on GMO Coin (no client order id)".into(),
-                    ))
-                }
-                OnStart::CancelOurs => {
-                    for o in &active {
-                        self.wait_post();
-                        let Ok(r) = self.req.cancel(wall_ms(), o.order_id) else { continue };
-                        LiveStats::inc(&self.stats.cancels);
-                        let _ = self.http.send(r.bytes());
-                    }
-                    let left = self.read_orders(Read::Active).map_err(|e| unreachable(e.to_string()))?;
-                    if !left.is_empty() {
-                        return Err(LiveStartError::Mismatch(format!(
-                            "reconcile_mismatch: {} order(s) still open at the venue after their cancel",
-                            left.len()
-                        )));
-                    }
-                }
-            }
-        }
+        let rep = self.start_reconcile(s, &active)?;
         let latest = self
             .read_execs(Read::Latest)
             .map_err(|e| unreachable(format!("start-up latestExecutions read: {e}")))?;
@@ -347,7 +391,8 @@ impl Io {
             }
             self.poll_ws(Duration::from_millis(20));
         }
-        Ok(())
+        self.next_recon_ns = mono_ns() + self.recon_every_ns;
+        Ok(rep)
     }
 
     /// A new token (`POST ws-auth`) and a private stream on it.
@@ -448,6 +493,20 @@ impl Io {
                 std::thread::sleep(Duration::from_micros(500));
             }
             flush(&mut self.events, &mut tx, stop);
+            // Between requests only: a reconciliation's reads delay what waits on the ring.
+            if !self.dry_run
+                && rx.is_empty()
+                && self.recon_every_ns > 0
+                && mono_ns() >= self.next_recon_ns
+            {
+                let wait = if self.reconcile() {
+                    self.recon_every_ns
+                } else {
+                    self.recon_every_ns.min(50_000_000)
+                };
+                self.next_recon_ns = mono_ns() + wait;
+                flush(&mut self.events, &mut tx, stop);
+            }
             if !self.dry_run && rx.is_empty() {
                 if mono_ns().saturating_sub(self.token_at_ns) > TOKEN_EXTEND_NS {
                     self.extend_token();
@@ -469,6 +528,13 @@ impl Io {
         }
         if let Some(ws) = &mut self.ws {
             ws.close();
+        }
+        // The venue keeps at most 5 tokens per key for an hour: give ours back.
+        if !self.dry_run && !self.token.is_empty() {
+            let token = std::mem::take(&mut self.token);
+            if let Ok(r) = self.req.ws_delete(wall_ms(), &token) {
+                let _ = self.http.send(r.bytes());
+            }
         }
         println!("{}", self.stats.line("gmocoin"));
     }
@@ -536,6 +602,8 @@ impl Io {
             for (id, vid) in working {
                 self.refresh(id, vid);
             }
+            // And the account, at once.
+            self.next_recon_ns = mono_ns();
         }
     }
 
@@ -616,16 +684,8 @@ impl Io {
 
     /// Books the executions of `vid` the stream has not brought (REST `executions`).
     fn catch_up(&mut self, id: u64, vid: u64) {
-        match self.read_execs(Read::Execs(vid)) {
-            Ok(list) => {
-                for e in list {
-                    if !self.seen_execs.contains(&e.execution_id) {
-                        LiveStats::inc(&self.stats.polled_fills);
-                    }
-                    self.fill(id, &e);
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "gmocoin: executions read failed"),
+        if let Err(e) = self.find_fills(id, vid, "order end: GET /private/v1/executions?orderId=") {
+            tracing::warn!(error = %e, "gmocoin: executions read failed");
         }
     }
 
@@ -684,9 +744,12 @@ impl Io {
         if let Some(i) = i {
             let o = &mut self.orders[i];
             match ev {
-                VenueEvent::Fill { qty, .. } => {
+                VenueEvent::Fill { px, qty, fee, .. } => {
                     o.filled += qty;
                     done = o.filled >= o.qty;
+                    self.ledger.on_fill(0, o.side, px, qty, fee);
+                    self.booked_fills += 1;
+                    self.last_px = px;
                 }
                 VenueEvent::Cancelled { .. }
                 | VenueEvent::Expired { .. }
@@ -728,6 +791,7 @@ impl Io {
             qty,
             filled: 0,
             known_before: self.max_known_order,
+            since_ns: now,
         });
         let (mut resent, mut not_sent) = (false, false);
         loop {
@@ -832,6 +896,9 @@ impl Io {
 
     fn acked(&mut self, id: u64, vid: u64) {
         self.max_known_order = self.max_known_order.max(vid);
+        if !self.dry_run {
+            self.ours.remember(vid);
+        }
         if let Some(o) = self.orders.iter_mut().find(|o| o.id == id) {
             o.venue_id = Some(vid);
         }

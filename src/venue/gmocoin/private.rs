@@ -39,13 +39,19 @@ pub const LATEST_EXECUTIONS_PATH: &str = "/v1/latestExecutions";
 pub const WS_AUTH_PATH: &str = "/v1/ws-auth";
 /// The margin account: `availableAmount`, `actualProfitLoss`, ... (the drill's balance).
 pub const MARGIN_PATH: &str = "/v1/account/margin";
-/// Net positions per symbol and side (`sumPositionQuantity`; the drill's position).
-pub const POSITION_SUMMARY_PATH: &str = "/v1/positionSummary";
 /// The exchange's status (public, on the REST host): `data.status` `OPEN` / `PREOPEN` /
 /// `MAINTENANCE`, and `responsetime`, the venue's clock to the millisecond.
 pub const PUBLIC_STATUS_PATH: &str = "/public/v1/status";
 /// The private stream (the token follows: `/ws/private/v1/{token}`).
 pub const PRIVATE_WS_PATH: &str = "/ws/private/v1";
+/// The account's balances: `data` is a list of `{symbol, amount, available, conversionRate}`
+/// (ijufumi/gogmocoin `api/private/model/account_assets.go`; api.coin.z.com/docs "資産残高").
+pub const ASSETS_PATH: &str = "/v1/account/assets";
+/// The leverage position of a symbol, netted per side: `data.list` of `{symbol, side,
+/// sumPositionQuantity, sumOrderQuantity, averagePositionRate, positionLossGain}`
+/// (ijufumi/gogmocoin `api/private/model/position_summary.go`; rsgmo
+/// `src/v1/api/private/get_position_summary.rs`).
+pub const POSITION_SUMMARY_PATH: &str = "/v1/positionSummary";
 
 const HEAD_MAX: usize = 640;
 const BODY_MAX: usize = 512;
@@ -200,6 +206,18 @@ impl GmoRequests {
         self.build(ts_ms, "GET", LATEST_EXECUTIONS_PATH, &q, |_| Ok(()))
     }
 
+    /// `GET /private/v1/account/assets`.
+    pub fn assets(&mut self, ts_ms: u64) -> Result<Request<'_>, TooLong> {
+        self.build(ts_ms, "GET", ASSETS_PATH, "", |_| Ok(()))
+    }
+
+    /// `GET /private/v1/positionSummary?symbol=S`.
+    pub fn position_summary(&mut self, ts_ms: u64) -> Result<Request<'_>, TooLong> {
+        let mut q = ArrayString::<40>::new();
+        let _ = write!(q, "?symbol={}", self.symbol);
+        self.build(ts_ms, "GET", POSITION_SUMMARY_PATH, &q, |_| Ok(()))
+    }
+
     /// `POST /private/v1/ws-auth` (a new token; the body is `{}`).
     pub fn ws_auth(&mut self, ts_ms: u64) -> Result<Request<'_>, TooLong> {
         self.build(ts_ms, "POST", WS_AUTH_PATH, "", |w| w.write_str("{}"))
@@ -210,23 +228,17 @@ impl GmoRequests {
         self.build(ts_ms, "GET", MARGIN_PATH, "", |_| Ok(()))
     }
 
-    /// `GET /private/v1/positionSummary?symbol=S`.
-    pub fn position_summary(&mut self, ts_ms: u64) -> Result<Request<'_>, TooLong> {
-        let mut q = ArrayString::<40>::new();
-        let _ = write!(q, "?symbol={}", self.symbol);
-        self.build(ts_ms, "GET", POSITION_SUMMARY_PATH, &q, |_| Ok(()))
-    }
-
-    /// `DELETE /private/v1/ws-auth` of `token` (the drill gives back the token it took).
-    pub fn ws_delete(&mut self, ts_ms: u64, token: &str) -> Result<Request<'_>, TooLong> {
-        self.build(ts_ms, "DELETE", WS_AUTH_PATH, "", |w| {
+    /// `PUT /private/v1/ws-auth` (extends `token` by 60 minutes).
+    pub fn ws_extend(&mut self, ts_ms: u64, token: &str) -> Result<Request<'_>, TooLong> {
+        self.build(ts_ms, "PUT", WS_AUTH_PATH, "", |w| {
             write!(w, r#"{{"token":"{token}"}}"#)
         })
     }
 
-    /// `PUT /private/v1/ws-auth` (extends `token` by 60 minutes).
-    pub fn ws_extend(&mut self, ts_ms: u64, token: &str) -> Result<Request<'_>, TooLong> {
-        self.build(ts_ms, "PUT", WS_AUTH_PATH, "", |w| {
+    /// `DELETE /private/v1/ws-auth` (the token is given up: GMO allows 5 per key; the gateway at
+    /// exit, the drill at its end).
+    pub fn ws_delete(&mut self, ts_ms: u64, token: &str) -> Result<Request<'_>, TooLong> {
+        self.build(ts_ms, "DELETE", WS_AUTH_PATH, "", |w| {
             write!(w, r#"{{"token":"{token}"}}"#)
         })
     }
@@ -573,6 +585,45 @@ impl Answers {
         Self::list(&v)?.iter().map(|o| self.order_of(o)).collect()
     }
 
+    /// `GET /v1/account/assets`: the `amount` of `JPY` (0 when the list has none).
+    pub fn jpy_amount(&self, http: u16, body: &[u8]) -> Result<Money, AnswerError> {
+        let v = self.check(http, body)?;
+        let list = v
+            .get("data")
+            .and_then(Value::as_array)
+            .ok_or_else(|| malformed("assets: `data` is not a list"))?;
+        for a in list {
+            if a.get("symbol").and_then(Value::as_str) == Some("JPY") {
+                return self.money(a, "amount");
+            }
+        }
+        Ok(0)
+    }
+
+    /// `GET /v1/positionSummary?symbol=S`: the net position in lots (positive long) and its
+    /// `averagePositionRate` as the venue wrote it (`"0"` when flat). Both sides held at once
+    /// (GMO keeps a counter-position unless it is closed with `closeOrder`) are netted, the
+    /// entry price being the larger side's.
+    pub fn position(&self, http: u16, body: &[u8]) -> Result<(i64, String), AnswerError> {
+        let v = self.check(http, body)?;
+        let (mut long, mut short) = ((0i64, String::new()), (0i64, String::new()));
+        for p in Self::list(&v)? {
+            let q = self.lots(p, "sumPositionQuantity")?;
+            let avg = Self::field_text(p, "averagePositionRate")?;
+            match Self::side(p)? {
+                OrderSide::Buy => long = (q, avg),
+                OrderSide::Sell => short = (q, avg),
+            }
+        }
+        let net = long.0 - short.0;
+        let avg = match net.signum() {
+            1 => long.1,
+            -1 => short.1,
+            _ => "0".into(),
+        };
+        Ok((net, avg))
+    }
+
     /// `GET /v1/executions`, `GET /v1/latestExecutions`.
     pub fn executions(&self, http: u16, body: &[u8]) -> Result<Vec<GmoExecution>, AnswerError> {
         let v = self.check(http, body)?;
@@ -771,5 +822,35 @@ mod tests {
             Ok(60)
         );
         assert!(a.token(200, br#"{"status":0,"data":"../x"}"#).is_err());
+    }
+
+    #[test]
+    fn balances_and_positions_are_read_exactly() {
+        let (tick, lot) = scales();
+        let a = Answers { tick, lot };
+        // The documented shape (a list of assets).
+        let w = a.jpy_amount(200, br#"{"status":0,"data":[{"amount":"993982448","available":"993982448","conversionRate":"1","symbol":"JPY"},{"amount":"4.0002","available":"4.0002","conversionRate":"859614","symbol":"BTC"}],"responsetime":"2019-03-19T02:15:06.055Z"}"#);
+        assert_eq!(w, Ok(993_982_448 * 1_000_000_000));
+        assert_eq!(
+            a.jpy_amount(200, br#"{"status":0,"data":[{"amount":"-0.5","available":"0","conversionRate":"1","symbol":"JPY"}]}"#),
+            Ok(-500_000_000)
+        );
+        assert!(matches!(
+            a.jpy_amount(200, br#"{"status":0,"data":{}}"#),
+            Err(AnswerError::Malformed(m)) if m.contains("assets")
+        ));
+        let p = a.position(200, br#"{"status":0,"data":{"list":[{"averagePositionRate":"715656","positionLossGain":"250675","side":"BUY","sumOrderQuantity":"2","sumPositionQuantity":"11.6999","symbol":"BTC_JPY"}]},"responsetime":"2019-03-19T02:15:06.102Z"}"#);
+        assert!(
+            matches!(p, Err(AnswerError::Malformed(m)) if m.contains("sumPositionQuantity")),
+            "0.0001 is finer than the lot"
+        );
+        let p = a.position(200, br#"{"status":0,"data":{"list":[{"averagePositionRate":"5000000.5","positionLossGain":"0","side":"SELL","sumOrderQuantity":"0","sumPositionQuantity":"0.02","symbol":"BTC_JPY"}]}}"#);
+        assert_eq!(p, Ok((-20, "5000000.5".to_string())));
+        assert_eq!(
+            a.position(200, br#"{"status":0,"data":{}}"#),
+            Ok((0, "0".to_string()))
+        );
+        let both = a.position(200, br#"{"status":0,"data":{"list":[{"averagePositionRate":"100","side":"BUY","sumPositionQuantity":"0.03","symbol":"BTC_JPY"},{"averagePositionRate":"90","side":"SELL","sumPositionQuantity":"0.01","symbol":"BTC_JPY"}]}}"#);
+        assert_eq!(both, Ok((20, "100".to_string())));
     }
 }

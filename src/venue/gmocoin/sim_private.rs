@@ -23,10 +23,23 @@
 //! `sumPositionQuantity`, `symbol`). The simulator's choices there: the position is marked at
 //! the engine's mid (no mid: no unrealized PnL) against the cost of the account file's
 //! `entry_prices` (default 0, as for Bybit), the margin is half the position's cost and
-//! half the open orders' value (its 2x rule), and `averagePositionRate` is cut to a tick.
+//! half the open orders' value (its 2x rule).
 //! `read429` / `read500` answer signed GETs with `ERR-5003` (HTTP 429) / HTTP 500.
 //! Positions are netted by the engine (GMO keeps a counter-position for an opposite `/v1/order`
 //! unless it is closed with `closeOrder`; the money is the same, the position list is not).
+//!
+//! `account/assets` (JPY `amount`, `available`, `conversionRate`) and `positionSummary`
+//! (`side`, `sumPositionQuantity`, `sumOrderQuantity`, `averagePositionRate`,
+//! `positionLossGain`) have the field names of ijufumi/gogmocoin's models; the simulator's
+//! choice: the JPY `amount` of a leverage account is the starting balance plus the realized
+//! profit and loss minus fees (and what `POST /sim/wallet` changed), `available` the same;
+//! `positionSummary` is `{}` when flat (GMO's empty `data`), `averagePositionRate` the exact
+//! average entry to 6 decimals past the tick, `positionLossGain` the unrealized PnL at mid.
+//!
+//! The simulator's own hooks (no auth, like `/sim/state`): `POST /sim/wallet`
+//! `{"coin":"JPY","delta":"-500"}` changes the JPY balance behind the client's back, and
+//! `POST /sim/position` `{"delta":"0.01"}` the position (no fill, no order). An account file's
+//! `[[orders]]` rest from the start (GMO orders carry no client id: `link_id` must be empty).
 
 use crate::exec::sign::Signer;
 use crate::instrument::Instrument;
@@ -40,10 +53,11 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
 use super::private::{
-    side_str, tif_str, ACTIVE_ORDERS_PATH, CANCEL_PATH, EXECUTIONS_PATH, LATEST_EXECUTIONS_PATH,
-    MARGIN_PATH, ORDERS_PATH, ORDER_PATH, POSITION_SUMMARY_PATH, PRIVATE_PREFIX, PRIVATE_WS_PATH,
-    PUBLIC_STATUS_PATH, WS_AUTH_PATH,
+    side_str, tif_str, ACTIVE_ORDERS_PATH, ASSETS_PATH, CANCEL_PATH, EXECUTIONS_PATH,
+    LATEST_EXECUTIONS_PATH, MARGIN_PATH, ORDERS_PATH, ORDER_PATH, POSITION_SUMMARY_PATH,
+    PRIVATE_PREFIX, PRIVATE_WS_PATH, PUBLIC_STATUS_PATH, WS_AUTH_PATH,
 };
+use crate::venue::bybit::sim_private::{SIM_POSITION_PATH, SIM_WALLET_PATH};
 use crate::venue::coincheck::private::{money_from_decimal, money_to_decimal};
 
 /// Default fees of leverage `BTC_JPY` (no trading fee); an account file may set others
@@ -80,6 +94,8 @@ pub struct GmoPrivate {
     pub auth_failures: u64,
     pub rate_limited: u64,
     pub dropped_fills: u64,
+    /// The execution ids `dropfill` left out of the stream.
+    dropped_exec_ids: Vec<u64>,
     scratch: Vec<Change>,
 }
 
@@ -149,14 +165,38 @@ impl GmoPrivate {
                 .map_err(|e| format!("positions.{k} = \"{v}\": {e}"))?;
             start_pos = if neg { -lots } else { lots };
         }
-        if !account.orders.is_empty() {
-            return Err("orders: not supported for gmocoin".into());
-        }
         let mut engine = Engine::new(inst, maker, taker, start_pos);
         if let Some(p) = account.entry_prices.get(sym) {
             let b = crate::exec::ledger::basis_at(&inst, p, start_pos)
                 .map_err(|e| format!("entry_prices.{sym}: {e}"))?;
             engine.set_start_basis(b);
+        }
+        for (i, o) in account.orders.iter().enumerate() {
+            let side = match o.side.to_ascii_uppercase().as_str() {
+                "BUY" => OrderSide::Buy,
+                "SELL" => OrderSide::Sell,
+                other => {
+                    return Err(format!(
+                        "orders[{i}].side = \"{other}\": expected \"Buy\" or \"Sell\""
+                    ))
+                }
+            };
+            if !o.link_id.is_empty() {
+                return Err(format!(
+                    "orders[{i}].link_id: GMO Coin orders have no client order id (leave it out)"
+                ));
+            }
+            let px = inst
+                .tick
+                .parse(o.price.as_bytes())
+                .map_err(|e| format!("orders[{i}].price = \"{}\": {e}", o.price))?;
+            let qty = inst
+                .lot
+                .parse(o.qty.as_bytes())
+                .map_err(|e| format!("orders[{i}].qty = \"{}\": {e}", o.qty))?;
+            engine
+                .seed_order("", side, px, qty, 0)
+                .map_err(|e| format!("orders[{i}]: {e:?}"))?;
         }
         Ok(GmoPrivate {
             engine,
@@ -173,6 +213,7 @@ impl GmoPrivate {
             auth_failures: 0,
             rate_limited: 0,
             dropped_fills: 0,
+            dropped_exec_ids: Vec::new(),
             scratch: Vec::new(),
         })
     }
@@ -273,6 +314,79 @@ impl GmoPrivate {
         })
     }
 
+    /// The JPY balance of the leverage account: the start, the realized profit and loss, the
+    /// fees, and what `POST /sim/wallet` changed.
+    pub fn jpy(&self) -> Money {
+        let e = &self.engine;
+        self.start_jpy + e.realized() - e.fees() + e.wallet_adjust()
+    }
+
+    fn assets_json(&self) -> Value {
+        let j = self.dec(self.jpy());
+        json!([{"symbol": "JPY", "amount": j, "available": j, "conversionRate": "1"}])
+    }
+
+    /// `positionSummary`: one item for the netted position (none when flat).
+    fn position_json(&self) -> Value {
+        let e = &self.engine;
+        let inst = e.inst;
+        let pos = e.position();
+        if pos == 0 {
+            return json!({});
+        }
+        // basis / |pos| in units of 10^-(tick decimals + 6), truncated.
+        let units = e.basis().abs() * inst.tick.step_units() as i128
+            / (pos.unsigned_abs() as i128 * MONEY_PER_TICK_LOT / 1_000_000);
+        let mut avg = String::new();
+        let _ = crate::num::write_units_trimmed(units, inst.tick.decimals() + 6, 0, &mut avg);
+        let side = if pos > 0 {
+            OrderSide::Buy
+        } else {
+            OrderSide::Sell
+        };
+        let ordered: i64 = e
+            .orders()
+            .iter()
+            .filter(|o| o.status.is_open() && o.side != side)
+            .map(|o| o.leaves())
+            .sum();
+        json!({"list": [{
+            "symbol": inst.key.symbol.as_str(), "side": side_str(side),
+            "sumPositionQuantity": inst.lot.format(pos.abs()),
+            "sumOrderQuantity": inst.lot.format(ordered.min(pos.abs())),
+            "averagePositionRate": avg, "positionLossGain": self.dec(self.unrealized()),
+        }]})
+    }
+
+    /// `POST /sim/wallet` (`{"coin":"JPY","delta":"-500"}`) and `POST /sim/position`
+    /// (`{"delta":"0.01"}`): see the module doc.
+    fn adjust(&mut self, path: &str, body: &[u8]) -> Result<Value, String> {
+        let v: Value = serde_json::from_slice(body).map_err(|e| format!("body: {e}"))?;
+        let inst = self.engine.inst;
+        let d = v
+            .get("delta")
+            .and_then(Value::as_str)
+            .ok_or("delta: a decimal string")?;
+        let (neg, abs) = d.strip_prefix('-').map_or((false, d), |a| (true, a));
+        if path == SIM_WALLET_PATH {
+            let coin = v.get("coin").and_then(Value::as_str).unwrap_or("");
+            if !coin.eq_ignore_ascii_case("JPY") {
+                return Err(format!("coin \"{coin}\": only JPY is held here"));
+            }
+            let m = money_from_decimal(abs, inst.tick, inst.lot)
+                .map_err(|e| format!("delta \"{d}\": {e}"))?;
+            self.engine.adjust_wallet(if neg { -m } else { m });
+            Ok(json!({"JPY": self.dec(self.jpy())}))
+        } else {
+            let lots = inst
+                .lot
+                .parse(abs.as_bytes())
+                .map_err(|e| format!("delta \"{d}\": {e}"))?;
+            self.engine.adjust_position(if neg { -lots } else { lots });
+            Ok(json!({"position": inst.lot.format(self.engine.position())}))
+        }
+    }
+
     fn open_notional(&self) -> Money {
         self.engine
             .orders()
@@ -360,32 +474,6 @@ impl GmoPrivate {
         })
     }
 
-    /// `GET /v1/positionSummary`'s `data`.
-    fn position_summary_json(&self) -> Value {
-        let e = &self.engine;
-        let inst = &e.inst;
-        let pos = e.position();
-        if pos == 0 {
-            return json!({"list": []});
-        }
-        let per = i128::from(pos.unsigned_abs() as i64) * MONEY_PER_TICK_LOT;
-        let avg = (e.basis().abs() / per) as i64;
-        let closing: i64 = e
-            .orders()
-            .iter()
-            .filter(|o| o.status.is_open() && (o.side == OrderSide::Sell) == (pos > 0))
-            .map(|o| o.leaves())
-            .sum();
-        json!({"list": [{
-            "averagePositionRate": inst.tick.format(avg),
-            "positionLossGain": self.dec(self.unrealized()),
-            "side": if pos > 0 { "BUY" } else { "SELL" },
-            "sumOrderQuantity": inst.lot.format(closing),
-            "sumPositionQuantity": inst.lot.format(pos.abs()),
-            "symbol": inst.key.symbol.as_str(),
-        }]})
-    }
-
     fn route(
         &mut self,
         req: &HttpRequest<'_>,
@@ -433,12 +521,6 @@ impl GmoPrivate {
                 ok(list(l), now_ms)
             }
             ("GET", MARGIN_PATH) => ok(self.margin_json(), now_ms),
-            ("GET", POSITION_SUMMARY_PATH) => {
-                if q.get("symbol") != Some(&self.engine.inst.key.symbol.as_str()) {
-                    return err(200, "ERR-5106", "Invalid request parameter: symbol");
-                }
-                ok(self.position_summary_json(), now_ms)
-            }
             ("GET", ACTIVE_ORDERS_PATH) => {
                 let l = self
                     .engine
@@ -461,6 +543,15 @@ impl GmoPrivate {
                     .map(|f| self.exec_json(f))
                     .collect();
                 ok(list(l), now_ms)
+            }
+            ("GET", ASSETS_PATH) => ok(self.assets_json(), now_ms),
+            ("GET", POSITION_SUMMARY_PATH) => {
+                if q.get("symbol")
+                    .is_some_and(|s| *s != self.engine.inst.key.symbol.as_str())
+                {
+                    return ok(json!({}), now_ms);
+                }
+                ok(self.position_json(), now_ms)
             }
             ("GET", LATEST_EXECUTIONS_PATH) => {
                 let count = q
@@ -570,7 +661,11 @@ impl PrivateApi for GmoPrivate {
     }
 
     fn handles(&self, path: &str) -> bool {
-        path == "/sim/state" || path == PUBLIC_STATUS_PATH || path.starts_with("/private/v1/")
+        path == "/sim/state"
+            || path == PUBLIC_STATUS_PATH
+            || path == SIM_WALLET_PATH
+            || path == SIM_POSITION_PATH
+            || path.starts_with("/private/v1/")
     }
 
     fn ws_accept(&mut self, target: &str, now_ms: u64) -> Result<(), (u16, String)> {
@@ -598,6 +693,12 @@ impl PrivateApi for GmoPrivate {
         };
         if path == "/sim/state" {
             return answer((200, self.state()));
+        }
+        if (path == SIM_WALLET_PATH || path == SIM_POSITION_PATH) && req.method == "POST" {
+            return answer(match self.adjust(path, req.body) {
+                Ok(v) => (200, v),
+                Err(e) => (400, json!({ "error": e })),
+            });
         }
         let venue_ms = self.faults.venue_ms(now_ms);
         if path == PUBLIC_STATUS_PATH {
@@ -682,6 +783,7 @@ impl PrivateApi for GmoPrivate {
                 Change::Fill(j) => {
                     if self.faults.drop_fill() {
                         self.dropped_fills += 1;
+                        self.dropped_exec_ids.push(self.engine.fills()[j].exec_id);
                         continue;
                     }
                     let f = self.engine.fills()[j].clone();
@@ -721,10 +823,13 @@ impl PrivateApi for GmoPrivate {
         self.engine.state_json(json!({
             "name": "gmocoin",
             "start_jpy": self.dec(self.start_jpy),
+            "jpy": self.dec(self.jpy()),
+            "jpy_money": self.jpy().to_string(),
             "unanswered_requests": self.unanswered,
             "auth_failures": self.auth_failures,
             "rate_limited": self.rate_limited,
             "dropped_fills": self.dropped_fills,
+            "dropped_exec_ids": self.dropped_exec_ids,
             "tokens": self.tokens.len(),
             "ws_connections": self.ws.len(),
             "maker_fee_cbps": self.engine.maker_fee,
