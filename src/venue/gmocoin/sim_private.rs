@@ -18,7 +18,7 @@
 //! Positions are netted by the engine (GMO keeps a counter-position for an opposite `/v1/order`
 //! unless it is closed with `closeOrder`; the money is the same, the position list is not).
 
-use crate::exec::sign::Signer;
+use crate::sim::private::keys::SimKeys;
 use crate::instrument::Instrument;
 use crate::msg::{Cbps, Money, OrderSide, Tif, MONEY_PER_TICK_LOT};
 use crate::sim::private::{
@@ -55,8 +55,7 @@ struct WsConn {
 /// The GMO Coin private API of one simulated account.
 pub struct GmoPrivate {
     engine: Engine,
-    api_key: String,
-    signer: Signer,
+    keys: SimKeys,
     start_jpy: Money,
     faults: PendingFaults,
     tokens: BTreeMap<String, u64>,
@@ -135,8 +134,7 @@ impl GmoPrivate {
         }
         Ok(GmoPrivate {
             engine: Engine::new(inst, maker, taker, start_pos),
-            api_key: account.api_key.clone(),
-            signer: Signer::new(account.api_secret.as_bytes()),
+            keys: SimKeys::new(&account.api_key, &account.api_secret),
             start_jpy,
             faults: PendingFaults::default(),
             tokens: BTreeMap::new(),
@@ -157,7 +155,7 @@ impl GmoPrivate {
     }
 
     fn authenticate(
-        &self,
+        &mut self,
         req: &HttpRequest<'_>,
         path: &str,
         now_ms: u64,
@@ -174,12 +172,13 @@ impl GmoPrivate {
                 "The API-TIMESTAMP is not set or not a number.",
             ));
         };
-        if key != self.api_key {
+        if self.keys.find(key).is_none() {
             return Err(err(200, "ERR-5012", "The API authentication is invalid."));
         }
         let sig = req.header("API-SIGN").unwrap_or("");
         let signed = path.strip_prefix(PRIVATE_PREFIX).unwrap_or(path);
-        if !self.signer.verify_hex(
+        if !self.keys.verify(
+            key,
             &[
                 ts_s.as_bytes(),
                 req.method.as_bytes(),
@@ -483,7 +482,9 @@ impl PrivateApi for GmoPrivate {
     }
 
     fn handles(&self, path: &str) -> bool {
-        path == "/sim/state" || path.starts_with("/private/v1/")
+        path == "/sim/state"
+            || path == crate::venue::bybit::sim_private::SIM_ROTATE_PATH
+            || path.starts_with("/private/v1/")
     }
 
     fn ws_accept(&mut self, target: &str, now_ms: u64) -> Result<(), (u16, String)> {
@@ -511,6 +512,12 @@ impl PrivateApi for GmoPrivate {
         };
         if path == "/sim/state" {
             return answer((200, self.state()));
+        }
+        if req.method == "POST" && path == crate::venue::bybit::sim_private::SIM_ROTATE_PATH {
+            return answer(match self.keys.rotate(req.body) {
+                Ok(v) => (200, v),
+                Err(e) => (400, json!({"error": e})),
+            });
         }
         if let Err(e) = self.authenticate(req, path, now_ms) {
             self.auth_failures += 1;
@@ -627,6 +634,8 @@ impl PrivateApi for GmoPrivate {
             "start_jpy": self.dec(self.start_jpy),
             "unanswered_requests": self.unanswered,
             "auth_failures": self.auth_failures,
+            "key_rotations": self.keys.rotations(),
+            "keys": self.keys.state(),
             "rate_limited": self.rate_limited,
             "dropped_fills": self.dropped_fills,
             "tokens": self.tokens.len(),
