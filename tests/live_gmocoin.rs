@@ -123,6 +123,7 @@ impl InSim {
             ca_file: Some(self.ca.clone()),
             api_key: KEY.into(),
             api_secret: secret.into(),
+            credentials: None,
             recv_window_ms: 5000,
             request_timeout: timeout,
             connect_timeout: Duration::from_secs(5),

@@ -152,7 +152,10 @@ mod tests {
         assert!(!k.verify("A", &[b"m"], &sig("sb", b"m")), "wrong secret");
         k.rotate(br#"{"api_key":"B","api_secret":"sb","keep_old":true}"#)
             .unwrap();
-        assert!(k.verify("A", &[b"m"], &sig("sa", b"m")), "grace: old accepted");
+        assert!(
+            k.verify("A", &[b"m"], &sig("sa", b"m")),
+            "grace: old accepted"
+        );
         assert!(k.verify("B", &[b"m"], &sig("sb", b"m")));
         k.rotate(br#"{"retire_old":true}"#).unwrap();
         assert!(!k.verify("A", &[b"m"], &sig("sa", b"m")), "old retired");
@@ -162,7 +165,10 @@ mod tests {
             json!([{"index":0,"active":false,"accepted":2},{"index":1,"active":true,"accepted":2}])
         );
         k.rotate(br#"{"api_key":"C","api_secret":"sc"}"#).unwrap();
-        assert!(!k.verify("B", &[b"m"], &sig("sb", b"m")), "replaced at once");
+        assert!(
+            !k.verify("B", &[b"m"], &sig("sb", b"m")),
+            "replaced at once"
+        );
         assert_eq!(k.rotations(), 2);
         assert!(k.rotate(br#"{"api_key":"C"}"#).is_err());
         assert!(k.rotate(br#"{"retire_old":true,"api_key":"C"}"#).is_err());

@@ -32,7 +32,7 @@
 
 use crate::exec::ledger::value;
 use crate::exec::live::{
-    flush, DryRunJournal, Front, HasFront, HttpConn, IoEvent, IoReq, SendError,
+    flush, CredentialsWatch, DryRunJournal, Front, HasFront, HttpConn, IoEvent, IoReq, SendError,
 };
 use crate::exec::orders::{exec_id_hash, ClientIds, OrderTable, VenueEvent};
 use crate::exec::rate::TokenBucket;
@@ -197,6 +197,11 @@ fn order_events(o: &Value, inst: &Instrument, out: &mut impl FnMut(VenueEvent)) 
 }
 
 struct Io {
+    /// Credentials reloaded while running (SIGHUP): see [`CredentialsWatch`].
+    creds: Option<CredentialsWatch>,
+    /// The venue refused our credentials: no order request is sent (each is refused here,
+    /// `Auth`) until new credentials arrive; risk has been told ([`IoEvent::AuthFailed`]).
+    auth_blocked: bool,
     inst: Instrument,
     req: BybitRequests,
     ids: ClientIds,
@@ -296,6 +301,8 @@ impl Io {
         };
         let rate = s.order_rate_per_sec;
         Ok(Io {
+            creds: s.credentials.clone(),
+            auth_blocked: false,
             inst: s.inst,
             req,
             ids: ClientIds::new(&s.client_id_prefix, s.start_ms),
@@ -338,7 +345,7 @@ impl Io {
         match self.rest.send(r.bytes()) {
             Ok(a) if a.code == ret::OK => {}
             Ok(a) if ret::is_auth(a.code) => {
-                LiveStats::inc(&self.stats.auth_errors);
+                self.auth_refused();
                 return Err(LiveStartError::Auth(format!(
                     "{what}: the venue refused our API credentials: retCode {} ({})",
                     a.code,
@@ -404,7 +411,7 @@ impl Io {
                 Ok(a) => {
                     self.rate_feedback(&a, Bucket::Query);
                     if ret::is_auth(a.code) {
-                        LiveStats::inc(&self.stats.auth_errors);
+                        self.auth_refused();
                     }
                     last = format!(
                         "{}: retCode {} ({})",
@@ -721,6 +728,37 @@ impl Io {
         Ok(found)
     }
 
+    /// New credentials from a SIGHUP reload, if any: the request builder signs with them from
+    /// the next request on (one atomic load when there are none).
+    fn rekey(&mut self) {
+        let Some(c) = self.creds.as_mut().and_then(CredentialsWatch::changed) else {
+            return;
+        };
+        match self
+            .req
+            .set_credentials(c.api_key.expose(), c.api_secret.expose().as_bytes())
+        {
+            Ok(()) => {
+                // Orders go out again: the venue may accept the new pair.
+                self.auth_blocked = false;
+                tracing::info!("bybit: the reloaded API credentials sign from the next request")
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "bybit: reloaded API credentials refused; still signing with the old ones")
+            }
+        }
+    }
+
+    /// The venue refused our credentials: counted, risk told once (an abort), and order
+    /// requests refused here from now on (a retry cannot succeed with the same pair).
+    fn auth_refused(&mut self) {
+        LiveStats::inc(&self.stats.auth_errors);
+        if !self.auth_blocked {
+            self.auth_blocked = true;
+            self.events.push(IoEvent::AuthFailed);
+        }
+    }
+
     fn run(
         mut self,
         mut rx: rtrb::Consumer<IoReq>,
@@ -728,6 +766,7 @@ impl Io {
         stop: &AtomicBool,
     ) {
         loop {
+            self.rekey();
             let mut did = false;
             while let Ok(r) = rx.pop() {
                 did = true;
@@ -796,7 +835,7 @@ impl Io {
         LiveStats::inc(&self.stats.keepalives);
         match self.rest.send(r.bytes()) {
             Ok(a) if ret::is_auth(a.code) => {
-                LiveStats::inc(&self.stats.auth_errors);
+                self.auth_refused();
                 tracing::error!(
                     code = a.code,
                     "bybit: keep-alive query refused for our credentials"
@@ -909,7 +948,7 @@ impl Io {
             Some("auth") => {
                 if v.get("success").and_then(Value::as_bool) != Some(true) {
                     self.ws_auth_failed = true;
-                    LiveStats::inc(&self.stats.auth_errors);
+                    self.auth_refused();
                     tracing::error!("bybit private stream: authentication refused");
                 }
                 return;
@@ -1013,6 +1052,15 @@ impl Io {
 
     #[allow(clippy::too_many_arguments)]
     fn place(&mut self, id: u64, side: OrderSide, px: i64, qty: i64, tif: Tif, reduce_only: bool) {
+        if self.auth_blocked {
+            // Refused for our credentials before: not sent (risk has aborted).
+            return self.venue(
+                id,
+                VenueEvent::Rejected {
+                    reason: RejectReason::Auth,
+                },
+            );
+        }
         let now = mono_ns();
         if let Some(r) = self.rest.http.allowed_order_rate() {
             self.create.set_rate(now, r);
@@ -1102,7 +1150,7 @@ impl Io {
             match a.code {
                 ret::OK => self.venue(id, VenueEvent::Ack),
                 c if ret::is_auth(c) => {
-                    LiveStats::inc(&self.stats.auth_errors);
+                    self.auth_refused();
                     tracing::error!(code = c, "bybit: order refused for our credentials");
                     self.venue(
                         id,
@@ -1189,6 +1237,14 @@ impl Io {
     }
 
     fn cancel(&mut self, id: u64) {
+        if self.auth_blocked {
+            return self.venue(
+                id,
+                VenueEvent::CancelRejected {
+                    reason: RejectReason::Auth,
+                },
+            );
+        }
         let link = self.link_of(id);
         for attempt in 0..3 {
             self.wait_token(Bucket::Cancel);
@@ -1211,7 +1267,7 @@ impl Io {
                         ret::OK => return,
                         ret::ORDER_NOT_EXISTS | ret::ORDER_FINISHED => RejectReason::UnknownOrder,
                         c if ret::is_auth(c) => {
-                            LiveStats::inc(&self.stats.auth_errors);
+                            self.auth_refused();
                             RejectReason::Auth
                         }
                         _ if limited && attempt < 2 => continue,
@@ -1242,6 +1298,10 @@ impl Io {
     }
 
     fn cancel_all(&mut self, t_ns: u64) {
+        if self.auth_blocked {
+            // Not sent: the venue refuses our credentials (no acknowledgement to wait for).
+            return;
+        }
         if self.foreign && !self.dry_run {
             // Someone else's orders rest on the symbol: cancel ours, one by one, and leave
             // theirs alone.
@@ -1273,7 +1333,7 @@ impl Io {
                         return;
                     }
                     if ret::is_auth(a.code) {
-                        LiveStats::inc(&self.stats.auth_errors);
+                        self.auth_refused();
                         return;
                     }
                     if !limited {

@@ -29,9 +29,9 @@
 //! `v5/websocket/private/execution`); amounts are exact decimals.
 
 use crate::exec::rate::TokenBucket;
-use crate::sim::private::keys::SimKeys;
 use crate::instrument::{Instrument, Market};
 use crate::msg::{Cbps, OrderSide, Tif};
+use crate::sim::private::keys::SimKeys;
 use crate::sim::private::{
     AccountFile, BeforeOrder, Change, Engine, Fate, HttpRequest, PendingFaults, PrivateApi,
     PrivateFault, Refusal, SimOrder, Status,

@@ -68,8 +68,8 @@ use super::private::{
 use crate::config::OnStart;
 use crate::exec::ledger::value;
 use crate::exec::live::{
-    flush, DryRunJournal, Front, HasFront, HttpConn, IoEvent, IoReq, LiveSettings, LiveStartError,
-    LiveStats, SendError, TABLE,
+    flush, CredentialsWatch, DryRunJournal, Front, HasFront, HttpConn, IoEvent, IoReq,
+    LiveSettings, LiveStartError, LiveStats, SendError, TABLE,
 };
 use crate::exec::orders::{OrderTable, VenueEvent};
 use crate::exec::rate::TokenBucket;
@@ -203,6 +203,11 @@ fn wall_ms() -> u64 {
 }
 
 struct Io {
+    /// Credentials reloaded while running (SIGHUP): see [`CredentialsWatch`].
+    creds: Option<CredentialsWatch>,
+    /// The venue refused our credentials: no order request is sent (each is refused here,
+    /// `Auth`) until new credentials arrive; risk has been told ([`IoEvent::AuthFailed`]).
+    auth_blocked: bool,
     req: CoincheckRequests,
     ans: Answers,
     http: HttpConn,
@@ -277,6 +282,8 @@ impl Io {
             .map_err(|e| cfg(format!("live.poll_fast_ms / poll_slow_ms: {e}")))?;
         let rate = s.order_rate_per_sec;
         Ok(Io {
+            creds: s.credentials.clone(),
+            auth_blocked: false,
             req,
             ans,
             http,
@@ -340,7 +347,7 @@ impl Io {
                 self.quote0 = b.quote + b.quote_reserved;
             }
             Err(AnswerError::Venue(v)) if v.is_auth() => {
-                LiveStats::inc(&self.stats.auth_errors);
+                self.auth_refused();
                 return Err(LiveStartError::Auth(format!(
                     "{what}: the venue refused our API credentials: HTTP {} ({})",
                     v.status, v.error
@@ -587,6 +594,37 @@ impl Io {
         self.ans.opens(st, &body).map_err(|e| e.to_string())
     }
 
+    /// New credentials from a SIGHUP reload, if any: the request builder signs with them from
+    /// the next request on (one atomic load when there are none).
+    fn rekey(&mut self) {
+        let Some(c) = self.creds.as_mut().and_then(CredentialsWatch::changed) else {
+            return;
+        };
+        match self
+            .req
+            .set_credentials(c.api_key.expose(), c.api_secret.expose().as_bytes())
+        {
+            Ok(()) => {
+                // Orders go out again: the venue may accept the new pair.
+                self.auth_blocked = false;
+                tracing::info!("coincheck: the reloaded API credentials sign from the next request")
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "coincheck: reloaded API credentials refused; still signing with the old ones")
+            }
+        }
+    }
+
+    /// The venue refused our credentials: counted, risk told once (an abort), and order
+    /// requests refused here from now on (a retry cannot succeed with the same pair).
+    fn auth_refused(&mut self) {
+        LiveStats::inc(&self.stats.auth_errors);
+        if !self.auth_blocked {
+            self.auth_blocked = true;
+            self.events.push(IoEvent::AuthFailed);
+        }
+    }
+
     fn run(
         mut self,
         mut rx: rtrb::Consumer<IoReq>,
@@ -594,6 +632,7 @@ impl Io {
         stop: &AtomicBool,
     ) {
         loop {
+            self.rekey();
             let mut did = false;
             while let Ok(r) = rx.pop() {
                 did = true;
@@ -721,7 +760,7 @@ impl Io {
                 Ok(p) => p,
                 Err(AnswerError::Venue(v)) => {
                     if v.is_auth() {
-                        LiveStats::inc(&self.stats.auth_errors);
+                        self.auth_refused();
                         tracing::error!(error = %v.error, "coincheck: fill poll refused for our credentials");
                     } else if v.is_rate_limited() {
                         LiveStats::inc(&self.stats.venue_rate_limited);
@@ -781,6 +820,15 @@ impl Io {
     }
 
     fn place(&mut self, id: u64, side: OrderSide, px: i64, qty: i64, tif: Tif) {
+        if self.auth_blocked {
+            // Refused for our credentials before: not sent (risk has aborted).
+            return self.venue(
+                id,
+                VenueEvent::Rejected {
+                    reason: RejectReason::Auth,
+                },
+            );
+        }
         let now = mono_ns();
         if let Some(r) = self.http.allowed_order_rate() {
             self.order_bucket.set_rate(now, r);
@@ -912,7 +960,7 @@ impl Io {
         match self.ans.order(status, a.body) {
             Ok(ack) => Placed::Ack(ack.id),
             Err(AnswerError::Venue(v)) if v.is_auth() => {
-                LiveStats::inc(&self.stats.auth_errors);
+                self.auth_refused();
                 tracing::error!(error = %v.error, "coincheck: order refused for our credentials");
                 Placed::Refused(RejectReason::Auth)
             }
@@ -996,6 +1044,14 @@ impl Io {
     }
 
     fn cancel(&mut self, id: u64) {
+        if self.auth_blocked {
+            return self.venue(
+                id,
+                VenueEvent::CancelRejected {
+                    reason: RejectReason::Auth,
+                },
+            );
+        }
         let Some(o) = self.orders.iter().find(|o| o.id == id).copied() else {
             // Finished as far as the venue told us: the table has (or will get) its end.
             return;
@@ -1029,7 +1085,7 @@ impl Io {
             match res {
                 Ok(Ok(_)) => return self.ended(id, vid, true),
                 Ok(Err(AnswerError::Venue(v))) if v.is_auth() => {
-                    LiveStats::inc(&self.stats.auth_errors);
+                    self.auth_refused();
                     return self.venue(
                         id,
                         VenueEvent::CancelRejected {
@@ -1112,13 +1168,19 @@ impl Io {
     /// Coincheck has no cancel-all: every working order of ours is cancelled, then the
     /// cancel-all is acknowledged.
     fn cancel_all(&mut self, t_ns: u64) {
+        if self.auth_blocked {
+            // Not sent: the venue refuses our credentials (no acknowledgement to wait for).
+            return;
+        }
         let ids: arrayvec::ArrayVec<u64, TABLE> =
             self.orders.iter().map(|o| o.id).take(TABLE).collect();
         for id in ids {
             self.cancel(id);
         }
         LiveStats::inc(&self.stats.cancel_alls);
-        self.events.push(IoEvent::CancelAllAck { t_ns });
+        if !self.auth_blocked {
+            self.events.push(IoEvent::CancelAllAck { t_ns });
+        }
     }
 }
 

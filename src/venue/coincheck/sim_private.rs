@@ -20,9 +20,9 @@
 //! Balances: `jpy`/`btc` are what is available, `*_reserved` what open orders hold (a buy
 //! holds rate × amount, a sell its amount); a place beyond what is available is refused.
 
-use crate::sim::private::keys::SimKeys;
 use crate::instrument::Instrument;
 use crate::msg::{Cbps, Money, OrderSide, Tif, MONEY_PER_TICK_LOT};
+use crate::sim::private::keys::SimKeys;
 use crate::sim::private::{
     AccountFile, BeforeOrder, Engine, Fate, HttpRequest, PendingFaults, PrivateApi, PrivateFault,
     Refusal, SimFill, SimOrder,

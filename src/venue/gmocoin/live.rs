@@ -35,8 +35,8 @@
 use super::private::{AnswerError, Answers, GmoExecution, GmoOrder, GmoRequests, ORDER_PATH};
 use crate::config::OnStart;
 use crate::exec::live::{
-    flush, DryRunJournal, Front, HasFront, HttpConn, IoEvent, IoReq, LiveSettings, LiveStartError,
-    LiveStats, SendError, TABLE,
+    flush, CredentialsWatch, DryRunJournal, Front, HasFront, HttpConn, IoEvent, IoReq,
+    LiveSettings, LiveStartError, LiveStats, SendError, TABLE,
 };
 use crate::exec::orders::{OrderTable, VenueEvent};
 use crate::exec::rate::TokenBucket;
@@ -136,6 +136,11 @@ enum Read {
 }
 
 struct Io {
+    /// Credentials reloaded while running (SIGHUP): see [`CredentialsWatch`].
+    creds: Option<CredentialsWatch>,
+    /// The venue refused our credentials: no order request is sent (each is refused here,
+    /// `Auth`) until new credentials arrive; risk has been told ([`IoEvent::AuthFailed`]).
+    auth_blocked: bool,
     req: GmoRequests,
     ans: Answers,
     http: HttpConn,
@@ -198,6 +203,8 @@ impl Io {
         }
         let rate = s.order_rate_per_sec;
         Ok(Io {
+            creds: s.credentials.clone(),
+            auth_blocked: false,
             req,
             ans: Answers {
                 tick: s.inst.tick,
@@ -287,7 +294,7 @@ impl Io {
         let active = match self.ans.orders(st, &body) {
             Ok(v) => v,
             Err(AnswerError::Venue(v)) if v.is_auth() => {
-                LiveStats::inc(&self.stats.auth_errors);
+                self.auth_refused();
                 return Err(LiveStartError::Auth(format!(
                     "{what}: the venue refused our API credentials: {} {}",
                     v.code, v.message
@@ -362,7 +369,7 @@ impl Io {
         let token = match self.ans.token(st, &body) {
             Ok(t) => t,
             Err(AnswerError::Venue(v)) if v.is_auth() => {
-                LiveStats::inc(&self.stats.auth_errors);
+                self.auth_refused();
                 return Err(v.to_string());
             }
             Err(e) => return Err(e.to_string()),
@@ -411,6 +418,37 @@ impl Io {
         }
     }
 
+    /// New credentials from a SIGHUP reload, if any: the request builder signs with them from
+    /// the next request on (one atomic load when there are none).
+    fn rekey(&mut self) {
+        let Some(c) = self.creds.as_mut().and_then(CredentialsWatch::changed) else {
+            return;
+        };
+        match self
+            .req
+            .set_credentials(c.api_key.expose(), c.api_secret.expose().as_bytes())
+        {
+            Ok(()) => {
+                // Orders go out again: the venue may accept the new pair.
+                self.auth_blocked = false;
+                tracing::info!("gmocoin: the reloaded API credentials sign from the next request")
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "gmocoin: reloaded API credentials refused; still signing with the old ones")
+            }
+        }
+    }
+
+    /// The venue refused our credentials: counted, risk told once (an abort), and order
+    /// requests refused here from now on (a retry cannot succeed with the same pair).
+    fn auth_refused(&mut self) {
+        LiveStats::inc(&self.stats.auth_errors);
+        if !self.auth_blocked {
+            self.auth_blocked = true;
+            self.events.push(IoEvent::AuthFailed);
+        }
+    }
+
     fn run(
         mut self,
         mut rx: rtrb::Consumer<IoReq>,
@@ -418,6 +456,7 @@ impl Io {
         stop: &AtomicBool,
     ) {
         loop {
+            self.rekey();
             let mut did = false;
             while let Ok(r) = rx.pop() {
                 did = true;
@@ -457,7 +496,7 @@ impl Io {
                     if let Ok((st, b)) = self.read(Read::Active) {
                         if let Err(AnswerError::Venue(v)) = self.ans.orders(st, &b) {
                             if v.is_auth() {
-                                LiveStats::inc(&self.stats.auth_errors);
+                                self.auth_refused();
                             }
                         }
                     }
@@ -707,6 +746,15 @@ impl Io {
     }
 
     fn place(&mut self, id: u64, side: OrderSide, px: i64, qty: i64, tif: Tif) {
+        if self.auth_blocked {
+            // Refused for our credentials before: not sent (risk has aborted).
+            return self.venue(
+                id,
+                VenueEvent::Rejected {
+                    reason: RejectReason::Auth,
+                },
+            );
+        }
         let now = mono_ns();
         if let Some(r) = self.http.allowed_order_rate() {
             self.post.set_rate(now, r);
@@ -798,7 +846,7 @@ impl Io {
         match self.ans.order_id(st, &body) {
             Ok(vid) => Placed::Ack(vid),
             Err(AnswerError::Venue(v)) if v.is_auth() => {
-                LiveStats::inc(&self.stats.auth_errors);
+                self.auth_refused();
                 tracing::error!(code = %v.code, "gmocoin: order refused for our credentials");
                 Placed::Refused(RejectReason::Auth)
             }
@@ -916,6 +964,14 @@ impl Io {
     }
 
     fn cancel(&mut self, id: u64) {
+        if self.auth_blocked {
+            return self.venue(
+                id,
+                VenueEvent::CancelRejected {
+                    reason: RejectReason::Auth,
+                },
+            );
+        }
         let Some(o) = self.orders.iter().find(|o| o.id == id).copied() else {
             return;
         };
@@ -949,7 +1005,7 @@ impl Io {
             match res {
                 Ok(Ok(())) => return self.after_cancel(id, vid),
                 Ok(Err(AnswerError::Venue(v))) if v.is_auth() => {
-                    LiveStats::inc(&self.stats.auth_errors);
+                    self.auth_refused();
                     return self.venue(
                         id,
                         VenueEvent::CancelRejected {
@@ -1005,12 +1061,18 @@ impl Io {
     }
 
     fn cancel_all(&mut self, t_ns: u64) {
+        if self.auth_blocked {
+            // Not sent: the venue refuses our credentials (no acknowledgement to wait for).
+            return;
+        }
         let ids: arrayvec::ArrayVec<u64, TABLE> =
             self.orders.iter().map(|o| o.id).take(TABLE).collect();
         for id in ids {
             self.cancel(id);
         }
         LiveStats::inc(&self.stats.cancel_alls);
-        self.events.push(IoEvent::CancelAllAck { t_ns });
+        if !self.auth_blocked {
+            self.events.push(IoEvent::CancelAllAck { t_ns });
+        }
     }
 }

@@ -18,9 +18,9 @@
 //! Positions are netted by the engine (GMO keeps a counter-position for an opposite `/v1/order`
 //! unless it is closed with `closeOrder`; the money is the same, the position list is not).
 
-use crate::sim::private::keys::SimKeys;
 use crate::instrument::Instrument;
 use crate::msg::{Cbps, Money, OrderSide, Tif, MONEY_PER_TICK_LOT};
+use crate::sim::private::keys::SimKeys;
 use crate::sim::private::{
     AccountFile, BeforeOrder, Change, Engine, Fate, HttpRequest, PendingFaults, PrivateApi,
     PrivateFault, Refusal, SimFill, SimOrder, Status,
