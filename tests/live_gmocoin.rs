@@ -16,6 +16,13 @@
 //!   (config/sim-gmocoin-live.toml) for `OBI_LIVE_TEST_SECS` seconds (default 20; the 60 s
 //!   run: `OBI_LIVE_TEST_SECS=60 cargo test --test live_gmocoin live_run -- --nocapture`).
 //! - `dry_run_signs_and_journals_without_sending`.
+//! - `sighup_rotated_credentials_reach_the_running_gateway`: credentials from files in a
+//!   credentials directory; the simulator gets a second key pair, the files are rewritten and
+//!   the run gets SIGHUP; the simulator then sees the new pair, the old one is retired, orders
+//!   go on and none is refused; the books agree at the end.
+//! - `keys_rotated_without_sighup_is_a_risk_abort`: the simulator's keys replaced at once
+//!   while a position is open, no SIGHUP: the next signed request is refused, a risk abort
+//!   (`venue_auth_failed`, exit code 7) within 15 s, and at most 3 requests refused.
 
 #[path = "common/live_sim.rs"]
 mod live_sim;
@@ -523,4 +530,102 @@ fn wrong_secret_is_an_auth_failure_at_start_up() {
     );
     let st = state_at(sim.port(), &sim.ca);
     assert_eq!(st["venue"]["auth_failures"].as_u64(), Some(1));
+}
+
+/// `obi-scalp run --config CFG` in live mode; credentials in files under `creds` when given
+/// (as systemd's `LoadCredential=` gives them), else the test pair in the environment.
+fn live_command(cfg: &Path, creds: Option<&Path>) -> std::process::Command {
+    let mut c = std::process::Command::new(live_sim::bin());
+    c.args(["run", "--config"])
+        .arg(cfg)
+        .env("OBI_SCALP_LIVE", "yes");
+    match creds {
+        Some(d) => {
+            c.env("CREDENTIALS_DIRECTORY", d)
+                .env_remove("OBI_SCALP_API_KEY")
+                .env_remove("OBI_SCALP_API_SECRET");
+        }
+        None => {
+            c.env("OBI_SCALP_API_KEY", KEY)
+                .env("OBI_SCALP_API_SECRET", SECRET)
+                .env_remove("CREDENTIALS_DIRECTORY");
+        }
+    }
+    c
+}
+
+const KEY_B: &str = "obiSIMrotatedKEY02";
+const SECRET_B: &str = "obi-sim-rotated-secret-set-b-test";
+
+#[test]
+fn sighup_rotated_credentials_reach_the_running_gateway() {
+    let dir = tmpdir("rotate");
+    let sim = start_sim(&dir, &repo().join("config/sim-account-gmocoin.toml"));
+    let cfg = live_config(&dir, &sim, 300, &[]);
+    let creds = dir.join("creds");
+    live_sim::put_creds(&creds, KEY, SECRET);
+    let (out, st) = live_sim::sighup_rotation_drill(
+        live_command(&cfg, Some(&creds)),
+        &creds,
+        sim.port,
+        &sim.ca,
+        KEY_B,
+        SECRET_B,
+    );
+    println!("{}", out.stdout);
+    assert_eq!(out.code, Some(0), "stderr:\n{}", out.stderr);
+    assert_eq!(field(&out.stdout, "gmocoin live:", "auth_errors"), "0");
+    assert!(live_sim::key_accepted(&st, 1) > 0);
+    live_sim::assert_books_agree(&out.stdout, &st);
+    for s in [KEY, SECRET, KEY_B, SECRET_B] {
+        assert!(
+            !out.stdout.contains(s) && !out.stderr.contains(s),
+            "a secret in the output"
+        );
+    }
+}
+
+#[test]
+fn keys_rotated_without_sighup_is_a_risk_abort() {
+    let dir = tmpdir("authabort");
+    let sim = start_sim(&dir, &repo().join("config/sim-account-gmocoin.toml"));
+    let cfg = live_config(&dir, &sim, 300, &[]);
+    let (out, dt) = live_sim::auth_abort_drill(
+        live_command(&cfg, None),
+        sim.port,
+        &sim.ca,
+        Duration::from_secs(15),
+    );
+    println!(
+        "{}\nexit {:?} {dt:?} after the rotation",
+        out.stdout, out.code
+    );
+    assert_eq!(
+        out.code,
+        Some(7),
+        "exit code 7 (risk abort); stderr:\n{}",
+        out.stderr
+    );
+    let all = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        all.contains("venue_auth_failed"),
+        "reason venue_auth_failed:\n{all}"
+    );
+    assert!(
+        field(&out.stdout, "gmocoin live:", "auth_errors")
+            .parse::<u64>()
+            .unwrap()
+            >= 1
+    );
+    // Refused once, then nothing more is sent with the refused pair (the abort's cancels and
+    // flatten are refused locally): no retry loop.
+    let refused = state_at(sim.port, &sim.ca)["venue"]["auth_failures"]
+        .as_u64()
+        .unwrap();
+    println!("{refused} requests refused");
+    assert!(
+        (1..=3).contains(&refused),
+        "{refused} requests refused:\n{}",
+        out.stderr
+    );
 }

@@ -749,8 +749,9 @@ impl Io {
         }
     }
 
-    /// The venue refused our credentials: counted, risk told once (an abort), and order
-    /// requests refused here from now on (a retry cannot succeed with the same pair).
+    /// The venue refused our credentials: counted, risk told once (an abort), and from now on
+    /// order requests are refused here and no reads or keep-alives are sent (a retry cannot
+    /// succeed with the same pair) until a SIGHUP brings new credentials ([`Self::rekey`]).
     fn auth_refused(&mut self) {
         LiveStats::inc(&self.stats.auth_errors);
         if !self.auth_blocked {
@@ -800,7 +801,9 @@ impl Io {
             }
             self.flush(&mut tx, stop);
             // Between orders only: a reconciliation's reads delay what waits on the ring.
+            // Nothing is read with a pair the venue refused (no retry loop): see `auth_refused`.
             if !self.dry_run
+                && !self.auth_blocked
                 && self.recon_every_ns > 0
                 && mono_ns() >= self.next_recon_ns
                 && rx.is_empty()
@@ -811,6 +814,7 @@ impl Io {
             }
             if !did
                 && !self.dry_run
+                && !self.auth_blocked
                 && mono_ns().saturating_sub(self.rest.http.last_used_ns) > self.keep_warm_ns
             {
                 self.keep_warm();

@@ -615,8 +615,9 @@ impl Io {
         }
     }
 
-    /// The venue refused our credentials: counted, risk told once (an abort), and order
-    /// requests refused here from now on (a retry cannot succeed with the same pair).
+    /// The venue refused our credentials: counted, risk told once (an abort), and from now on
+    /// order requests are refused here and no reads or keep-alives are sent (a retry cannot
+    /// succeed with the same pair) until a SIGHUP brings new credentials ([`Self::rekey`]).
     fn auth_refused(&mut self) {
         LiveStats::inc(&self.stats.auth_errors);
         if !self.auth_blocked {
@@ -652,7 +653,9 @@ impl Io {
                 self.stats.finished.fetch_add(1, Ordering::Release);
             }
             // Between requests only: a reconciliation's reads delay what waits on the ring.
+            // Nothing is read with a pair the venue refused (no retry loop): see `auth_refused`.
             if !self.dry_run
+                && !self.auth_blocked
                 && rx.is_empty()
                 && self.recon_every_ns > 0
                 && mono_ns() >= self.next_recon_ns
@@ -666,7 +669,7 @@ impl Io {
                 flush(&mut self.events, &mut tx, stop);
             }
             let now = mono_ns();
-            if !self.dry_run && self.poll.due(now) {
+            if !self.dry_run && !self.auth_blocked && self.poll.due(now) {
                 let found = self.poll_fills();
                 self.poll.polled(mono_ns(), self.orders.len(), found > 0);
                 flush(&mut self.events, &mut tx, stop);

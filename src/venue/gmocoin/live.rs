@@ -439,8 +439,9 @@ impl Io {
         }
     }
 
-    /// The venue refused our credentials: counted, risk told once (an abort), and order
-    /// requests refused here from now on (a retry cannot succeed with the same pair).
+    /// The venue refused our credentials: counted, risk told once (an abort), and from now on
+    /// order requests are refused here and no reads or keep-alives are sent (a retry cannot
+    /// succeed with the same pair) until a SIGHUP brings new credentials ([`Self::rekey`]).
     fn auth_refused(&mut self) {
         LiveStats::inc(&self.stats.auth_errors);
         if !self.auth_blocked {
@@ -487,7 +488,8 @@ impl Io {
                 std::thread::sleep(Duration::from_micros(500));
             }
             flush(&mut self.events, &mut tx, stop);
-            if !self.dry_run && rx.is_empty() {
+            // Nothing is read with a pair the venue refused (no retry loop): see `auth_refused`.
+            if !self.dry_run && !self.auth_blocked && rx.is_empty() {
                 if mono_ns().saturating_sub(self.token_at_ns) > TOKEN_EXTEND_NS {
                     self.extend_token();
                 }
