@@ -19,6 +19,10 @@
 //!   simulator, every order the bot sent held once by the simulator, every fill polled, and
 //!   the bot's position, cash and fees equal the simulator's exactly.
 //! - `dry_run_signs_and_journals_without_sending`.
+//! - `kill_switch_cancels_every_open_order`: the gateway alone rests 3 orders, then the kill
+//!   switch's cancel-all; 20 trials, every order cancelled at the simulator; prints p50/p99
+//!   of the cancel-all command -> the gateway's cancel-all acknowledgement
+//!   (`cargo test --test live_coincheck kill_switch -- --nocapture`).
 //! - `sighup_rotated_credentials_reach_the_running_gateway`: credentials from files in a
 //!   credentials directory; the simulator gets a second key pair, the files are rewritten and
 //!   the run gets SIGHUP; the simulator then sees the new pair, the old one is retired, orders
@@ -569,4 +573,112 @@ fn keys_rotated_without_sighup_is_a_risk_abort() {
         "{refused} requests refused:\n{}",
         out.stderr
     );
+}
+
+/// Polls the gateway without sleeping until `done` (bounded): for timing.
+fn spin_until(
+    g: &mut CoincheckLive,
+    reports: &mut Vec<ExecReport>,
+    limit: Duration,
+    done: &dyn Fn() -> bool,
+) -> bool {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        g.poll(&mut |r| reports.push(r));
+        if done() {
+            return true;
+        }
+        std::hint::spin_loop();
+    }
+    false
+}
+
+/// The kill switch with orders open: the gateway alone (no strategy) rests 3 orders far from
+/// the market, then the order stage's cancel-all (what the kill switch sends); 20 trials.
+/// Every order is cancelled at the simulator; printed: the trigger (the cancel-all command)
+/// to the gateway's cancel-all acknowledgement (every order's cancel answered by the venue,
+/// and its executed size read), p50 and p99 (of 20: the slowest but none), loopback TLS.
+#[test]
+fn kill_switch_cancels_every_open_order() {
+    let dir = tmpdir("kill");
+    let sim = in_sim(&dir, &[]);
+    let (bid, _) = sim.touch();
+    let mut g = sim.gateway(&dir, Duration::from_secs(2));
+    let stats = g.stats();
+    let per_trial = 3;
+    let mut next_id = 1u64;
+    let mut lat_ms = Vec::new();
+    let mut gw_ms = Vec::new();
+    let mut reports = Vec::with_capacity(4096);
+    for trial in 0..20 {
+        if trial > 0 {
+            // Under the venue's order rate (10/s): 3 places and 3 cancels a trial (pacing,
+            // not waiting for an event).
+            std::thread::sleep(Duration::from_millis(700));
+        }
+        reports.clear();
+        let first = next_id;
+        for _ in 0..per_trial {
+            g.on_cmd(
+                0,
+                place(next_id, OrderSide::Buy, bid - 100_000, lots("0.01")),
+                &mut |r| reports.push(r),
+            );
+            next_id += 1;
+        }
+        let acked = pump(&mut g, &mut reports, Duration::from_secs(10), &|r| {
+            r.iter().filter(|r| r.kind == ExecKind::Accepted).count() == per_trial
+        });
+        assert!(acked, "trial {trial}: orders acknowledged: {reports:?}");
+        let acks_before = LiveStats::get(&stats.cancel_all_acks);
+        let t0 = Instant::now();
+        g.on_cmd(0, OrderCmd::CancelAll, &mut |r| reports.push(r));
+        let ok = spin_until(&mut g, &mut reports, Duration::from_secs(10), &|| {
+            LiveStats::get(&stats.cancel_all_acks) > acks_before
+        });
+        let dt = t0.elapsed();
+        assert!(ok, "trial {trial}: cancel-all acknowledged: {reports:?}");
+        lat_ms.push(dt.as_secs_f64() * 1e3);
+        gw_ms.push(LiveStats::get(&stats.last_cancel_all_ns) as f64 / 1e6);
+        let all = pump(&mut g, &mut reports, Duration::from_secs(10), &|r| {
+            r.iter()
+                .filter(|r| r.id >= first && matches!(r.kind, ExecKind::Cancelled { .. }))
+                .count()
+                == per_trial
+        });
+        assert!(
+            all,
+            "trial {trial}: every order reported cancelled: {reports:?}"
+        );
+        let st = state_at(sim.port(), &sim.ca);
+        let open = st["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|o| o["status"] == "new" || o["status"] == "partially_filled")
+            .count();
+        assert_eq!(open, 0, "trial {trial}: nothing open at the simulator");
+    }
+    let st = state_at(sim.port(), &sim.ca);
+    let orders = st["orders"].as_array().unwrap();
+    assert_eq!(orders.len(), 20 * per_trial);
+    assert!(
+        orders.iter().all(|o| o["status"] == "cancelled"),
+        "all cancelled at the simulator"
+    );
+    let pct = |v: &mut Vec<f64>, p: usize| {
+        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        v[(v.len() * p / 100).min(v.len() - 1)]
+    };
+    let (p50, p99) = (pct(&mut lat_ms, 50), pct(&mut lat_ms, 99));
+    let (g50, g99) = (pct(&mut gw_ms, 50), pct(&mut gw_ms, 99));
+    println!(
+        "coincheck kill switch (cancel-all command -> the gateway's cancel-all ack, every cancel \
+         answered by the simulator, loopback TLS, {} trials of {per_trial} open orders): \
+         p50 = {p50:.3} ms, p99 = {p99:.3} ms, min = {:.3} ms; the gateway's own figure \
+         (last_cancel_all): p50 = {g50:.3} ms, p99 = {g99:.3} ms",
+        lat_ms.len(),
+        lat_ms[0],
+    );
+    assert!(p50 < 1000.0, "p50 {p50} ms");
 }

@@ -647,7 +647,14 @@ impl Io {
                         ..
                     } => self.place(id, side, px, qty, tif),
                     OrderCmd::Cancel { id } => self.cancel(id),
-                    OrderCmd::CancelAll => self.cancel_all(r.t_ns),
+                    OrderCmd::CancelAll => {
+                        let ended = self.cancel_all(r.t_ns);
+                        // The acknowledgement first: the fills are read after it.
+                        flush(&mut self.events, &mut tx, stop);
+                        for (id, vid, cancelled) in ended {
+                            self.ended(id, vid, cancelled);
+                        }
+                    }
                 }
                 flush(&mut self.events, &mut tx, stop);
                 self.stats.finished.fetch_add(1, Ordering::Release);
@@ -669,7 +676,14 @@ impl Io {
                 flush(&mut self.events, &mut tx, stop);
             }
             let now = mono_ns();
-            if !self.dry_run && !self.auth_blocked && self.poll.due(now) {
+            // Only with a read token at hand: a poll that waited for one (the poll schedule can
+            // ask more often than the read rate allows) would hold up the orders and cancels
+            // behind it on the ring (a kill switch's cancel-all waited ~290 ms for it).
+            if !self.dry_run
+                && !self.auth_blocked
+                && self.poll.due(now)
+                && self.read_bucket.available(now) > 0
+            {
                 let found = self.poll_fills();
                 self.poll.polled(mono_ns(), self.orders.len(), found > 0);
                 flush(&mut self.events, &mut tx, stop);
@@ -1047,38 +1061,50 @@ impl Io {
     }
 
     fn cancel(&mut self, id: u64) {
+        if let Some((vid, cancelled)) = self.send_cancel(id) {
+            self.ended(id, vid, cancelled);
+        }
+    }
+
+    /// Sends the cancel of our order `id` (its retries included) up to the venue's answer;
+    /// `Some((venue id, cancelled))` when the order is no longer open at the venue (what
+    /// [`Self::ended`] then reads and reports), `None` when what happened was reported here.
+    fn send_cancel(&mut self, id: u64) -> Option<(u64, bool)> {
         if self.auth_blocked {
-            return self.venue(
+            self.venue(
                 id,
                 VenueEvent::CancelRejected {
                     reason: RejectReason::Auth,
                 },
             );
+            return None;
         }
         let Some(o) = self.orders.iter().find(|o| o.id == id).copied() else {
             // Finished as far as the venue told us: the table has (or will get) its end.
-            return;
+            return None;
         };
         let Some(vid) = o.venue_id else {
-            return self.venue(
+            self.venue(
                 id,
                 VenueEvent::CancelRejected {
                     reason: RejectReason::UnknownOrder,
                 },
             );
+            return None;
         };
         for attempt in 0..3 {
             self.wait_order_token();
             let ts = wall_ms();
             let Ok(r) = self.req.cancel(ts, vid) else {
-                return;
+                return None;
             };
             LiveStats::inc(&self.stats.cancels);
             if self.dry_run {
                 let what = format!("DELETE {ORDERS_PATH}/{vid}");
                 self.journal
                     .write(ORDERS_PATH, ts, what.as_bytes(), &r.signature);
-                return self.venue(id, VenueEvent::Cancelled { cum_qty: o.filled });
+                self.venue(id, VenueEvent::Cancelled { cum_qty: o.filled });
+                return None;
             }
             self.poll.order_sent(mono_ns());
             let res = match self.http.send(r.bytes()) {
@@ -1086,32 +1112,32 @@ impl Io {
                 Err(e) => Err(e),
             };
             match res {
-                Ok(Ok(_)) => return self.ended(id, vid, true),
+                Ok(Ok(_)) => return Some((vid, true)),
                 Ok(Err(AnswerError::Venue(v))) if v.is_auth() => {
                     self.auth_refused();
-                    return self.venue(
+                    self.venue(
                         id,
                         VenueEvent::CancelRejected {
                             reason: RejectReason::Auth,
                         },
                     );
+                    return None;
                 }
                 Ok(Err(AnswerError::Venue(v))) if v.is_rate_limited() && attempt < 2 => {
                     LiveStats::inc(&self.stats.venue_rate_limited);
                     self.blocked_until_ns = mono_ns() + 1_000_000_000;
                 }
                 // Not open any more (filled, or cancelled already): what happened decides.
-                Ok(Err(AnswerError::Venue(v))) if v.status == 404 => {
-                    return self.ended(id, vid, false)
-                }
+                Ok(Err(AnswerError::Venue(v))) if v.status == 404 => return Some((vid, false)),
                 Ok(Err(e)) => {
                     tracing::warn!(error = %e, "coincheck: cancel refused");
-                    return self.venue(
+                    self.venue(
                         id,
                         VenueEvent::CancelRejected {
                             reason: RejectReason::Venue,
                         },
                     );
+                    return None;
                 }
                 Err(SendError::NotSent(_)) => {}
                 Err(_) => {
@@ -1121,7 +1147,7 @@ impl Io {
                     self.http.close();
                     if let Ok((st, body)) = self.get(Read::CancelStatus(vid)) {
                         if let Ok((_, true)) = self.ans.cancel_status(st, &body) {
-                            return self.ended(id, vid, true);
+                            return Some((vid, true));
                         }
                     }
                 }
@@ -1133,6 +1159,7 @@ impl Io {
                 reason: RejectReason::Network,
             },
         );
+        None
     }
 
     /// Our order `id` (`vid` at the venue) is no longer open: its fills are read, then it is
@@ -1168,24 +1195,34 @@ impl Io {
         }
     }
 
-    /// Coincheck has no cancel-all: every working order of ours is cancelled, then the
-    /// cancel-all is acknowledged.
-    fn cancel_all(&mut self, t_ns: u64) {
+    /// Coincheck has no cancel-all: every working order of ours is cancelled, one `DELETE`
+    /// after the other; once the venue has answered them all (nothing of ours is open there)
+    /// the cancel-all is acknowledged (the kill switch's trigger -> cancel-ack figure, flushed
+    /// by the caller at once); the caller then reads each ended order's fills and reports it
+    /// ([`Self::ended`]) with its executed size.
+    fn cancel_all(&mut self, t_ns: u64) -> Ended {
         if self.auth_blocked {
             // Not sent: the venue refuses our credentials (no acknowledgement to wait for).
-            return;
+            return Ended::new();
         }
         let ids: arrayvec::ArrayVec<u64, TABLE> =
             self.orders.iter().map(|o| o.id).take(TABLE).collect();
+        let mut ended = Ended::new();
         for id in ids {
-            self.cancel(id);
+            if let Some((vid, cancelled)) = self.send_cancel(id) {
+                ended.push((id, vid, cancelled));
+            }
         }
         LiveStats::inc(&self.stats.cancel_alls);
         if !self.auth_blocked {
             self.events.push(IoEvent::CancelAllAck { t_ns });
         }
+        ended
     }
 }
+
+/// Orders a cancel-all ended at the venue: (our id, venue id, cancelled).
+type Ended = arrayvec::ArrayVec<(u64, u64, bool), TABLE>;
 
 /// A signed read.
 #[derive(Clone, Copy)]

@@ -49,6 +49,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const HELD: usize = 512;
+/// Orders a cancel-all ended at the venue: (our id, venue id).
+type Ended = arrayvec::ArrayVec<(u64, u64), TABLE>;
 const DONE: usize = 4096;
 const TOKEN_EXTEND_NS: u64 = 30 * 60 * 1_000_000_000;
 const SECOND_SUB_NS: u64 = 1_100_000_000;
@@ -471,7 +473,14 @@ impl Io {
                         ..
                     } => self.place(id, side, px, qty, tif),
                     OrderCmd::Cancel { id } => self.cancel(id),
-                    OrderCmd::CancelAll => self.cancel_all(r.t_ns),
+                    OrderCmd::CancelAll => {
+                        let ended = self.cancel_all(r.t_ns);
+                        // The acknowledgement first: the orders' states are read after it.
+                        flush(&mut self.events, &mut tx, stop);
+                        for (id, vid) in ended {
+                            self.after_cancel(id, vid);
+                        }
+                    }
                 }
                 flush(&mut self.events, &mut tx, stop);
                 self.stats.finished.fetch_add(1, Ordering::Release);
@@ -966,36 +975,46 @@ impl Io {
     }
 
     fn cancel(&mut self, id: u64) {
+        if let Some(vid) = self.send_cancel(id) {
+            self.after_cancel(id, vid);
+        }
+    }
+
+    /// Sends the cancel of our order `id` (its retries included) up to the venue's answer;
+    /// `Some(venue id)` when the venue took it (or the order is not open there any more):
+    /// [`Self::after_cancel`] then reads its state; `None` when what happened was reported.
+    fn send_cancel(&mut self, id: u64) -> Option<u64> {
         if self.auth_blocked {
-            return self.venue(
+            self.venue(
                 id,
                 VenueEvent::CancelRejected {
                     reason: RejectReason::Auth,
                 },
             );
+            return None;
         }
-        let Some(o) = self.orders.iter().find(|o| o.id == id).copied() else {
-            return;
-        };
+        let o = self.orders.iter().find(|o| o.id == id).copied()?;
         let Some(vid) = o.venue_id else {
-            return self.venue(
+            self.venue(
                 id,
                 VenueEvent::CancelRejected {
                     reason: RejectReason::UnknownOrder,
                 },
             );
+            return None;
         };
         for attempt in 0..3 {
             self.wait_post();
             let ts = wall_ms();
             let Ok(r) = self.req.cancel(ts, vid) else {
-                return;
+                return None;
             };
             LiveStats::inc(&self.stats.cancels);
             if self.dry_run {
                 self.journal
                     .write(super::private::CANCEL_PATH, ts, r.body(), &r.signature);
-                return self.venue(id, VenueEvent::Cancelled { cum_qty: o.filled });
+                self.venue(id, VenueEvent::Cancelled { cum_qty: o.filled });
+                return None;
             }
             let res = match self.http.send(r.bytes()) {
                 Ok(a) => {
@@ -1005,31 +1024,31 @@ impl Io {
                 Err(e) => Err(e),
             };
             match res {
-                Ok(Ok(())) => return self.after_cancel(id, vid),
+                Ok(Ok(())) => return Some(vid),
                 Ok(Err(AnswerError::Venue(v))) if v.is_auth() => {
                     self.auth_refused();
-                    return self.venue(
+                    self.venue(
                         id,
                         VenueEvent::CancelRejected {
                             reason: RejectReason::Auth,
                         },
                     );
+                    return None;
                 }
                 Ok(Err(AnswerError::Venue(v))) if v.is_rate_limited() && attempt < 2 => {
                     LiveStats::inc(&self.stats.venue_rate_limited);
                     self.blocked_until_ns = mono_ns() + 1_000_000_000;
                 }
-                Ok(Err(AnswerError::Venue(v))) if v.is_not_open() => {
-                    return self.after_cancel(id, vid)
-                }
+                Ok(Err(AnswerError::Venue(v))) if v.is_not_open() => return Some(vid),
                 Ok(Err(e)) => {
                     tracing::warn!(error = %e, "gmocoin: cancel refused");
-                    return self.venue(
+                    self.venue(
                         id,
                         VenueEvent::CancelRejected {
                             reason: RejectReason::Venue,
                         },
                     );
+                    return None;
                 }
                 Err(SendError::NotSent(_)) => {}
                 Err(_) => {
@@ -1038,7 +1057,7 @@ impl Io {
                     // Did it go through? The order's state decides before another cancel.
                     self.after_cancel(id, vid);
                     if !self.orders.iter().any(|x| x.id == id) {
-                        return;
+                        return None;
                     }
                 }
             }
@@ -1051,6 +1070,7 @@ impl Io {
                 },
             );
         }
+        None
     }
 
     /// After a cancel (answered, refused as not open, or unanswered): the order's state.
@@ -1062,19 +1082,27 @@ impl Io {
         self.refresh(id, vid);
     }
 
-    fn cancel_all(&mut self, t_ns: u64) {
+    /// Every working order of ours is cancelled (`cancelOrder`, one after the other); once
+    /// the venue has answered them all the cancel-all is acknowledged (the kill switch's
+    /// trigger -> cancel-ack figure, flushed by the caller at once); the caller then reads
+    /// each order's state ([`Self::after_cancel`]) for its executed size.
+    fn cancel_all(&mut self, t_ns: u64) -> Ended {
+        let mut ended = Ended::new();
         if self.auth_blocked {
             // Not sent: the venue refuses our credentials (no acknowledgement to wait for).
-            return;
+            return ended;
         }
         let ids: arrayvec::ArrayVec<u64, TABLE> =
             self.orders.iter().map(|o| o.id).take(TABLE).collect();
         for id in ids {
-            self.cancel(id);
+            if let Some(vid) = self.send_cancel(id) {
+                ended.push((id, vid));
+            }
         }
         LiveStats::inc(&self.stats.cancel_alls);
         if !self.auth_blocked {
             self.events.push(IoEvent::CancelAllAck { t_ns });
         }
+        ended
     }
 }
