@@ -17,7 +17,10 @@
 //!     (at least 1 s) and is reported as a venue reject, which counts toward risk's
 //!     `max_consecutive_failures`;
 //!   * auth errors (`10003`, `10004`, the time window `10002`, ...) are reported as
-//!     [`RejectReason::Auth`]: a risk abort while running; at start-up [`BybitLive::start`]
+//!     [`RejectReason::Auth`]: a risk abort while running (on a read, keep-alive, stream
+//!     login or cancel-all too: [`IoEvent::AuthFailed`]), after which nothing is sent with
+//!     the refused pair until a SIGHUP brings new credentials ([`CredentialsWatch`]: the I/O
+//!     thread re-keys its request builder in place); at start-up [`BybitLive::start`]
 //!     fails with [`LiveStartError::Auth`] (exit code 4);
 //!   * a request that gets no answer within `request_timeout_ms` (or an ambiguous `10016` /
 //!     HTTP 5xx) closes the connection (a late answer must not be read as the next one's) and

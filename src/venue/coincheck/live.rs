@@ -16,7 +16,9 @@
 //!   `max_consecutive_failures`).
 //! - Auth errors (`invalid authentication`, `disabled API Key`, `Nonce must be incremented`,
 //!   HTTP 401): exit code 4 at start-up (a signed balance read checks the credentials), a risk
-//!   abort while running ([`RejectReason::Auth`]).
+//!   abort while running ([`RejectReason::Auth`], or [`IoEvent::AuthFailed`] for a fill poll),
+//!   after which nothing is sent with the refused pair (no polls either) until a SIGHUP brings
+//!   new credentials ([`CredentialsWatch`]: the I/O thread re-keys in place).
 //! - No IOC: Coincheck's `immediate_or_cancel` is undocumented, so an IOC command (the
 //!   strategy's exits) is sent as a good-till-cancelled limit order and its rest is cancelled
 //!   right after the venue's answer: the rest can rest for one round trip.

@@ -25,7 +25,9 @@
 //! - Errors (`status != 0`, `messages[].message_code`): `ERR-5003` (and HTTP 429) blocks order
 //!   requests for 1 s and rejects the place (`Venue`, counts toward `max_consecutive_failures`);
 //!   auth codes (`ERR-5007..5012`, `ERR-5014`) are exit code 4 at start-up (a signed
-//!   `activeOrders` read) and [`RejectReason::Auth`] (a risk abort) while running; `ERR-201`
+//!   `activeOrders` read) and [`RejectReason::Auth`] (a risk abort) while running, after which
+//!   nothing is sent with the refused pair until a SIGHUP brings new credentials
+//!   ([`CredentialsWatch`]: the I/O thread re-keys in place); `ERR-201`
 //!   / `ERR-208` reject the place (`Venue`). All counted in [`LiveStats`].
 //! - Rate: token buckets for POST and for GET at `order_rate_per_sec` (GMO Tier 1: 20 GET/s
 //!   and 20 POST/s per account, api.coin.z.com/docs "API Limiting", checked 2026-12-03).
