@@ -24,6 +24,9 @@
 //!   credentials directory; the simulator gets a second key pair, the files are rewritten and
 //!   the run gets SIGHUP; the simulator then sees the new pair, the old one is retired, orders
 //!   go on and none is refused; the books agree at the end.
+//! - `an_auth_refusal_outside_an_order_reaches_risk_as_an_abort`: an I/O thread that reports
+//!   [`IoEvent::AuthFailed`] (a read or keep-alive refused) makes the order stage report a
+//!   cancel refused for auth of order 0, which risk turns into `venue_auth_failed`.
 //! - `keys_rotated_without_sighup_is_a_risk_abort`: the simulator's keys replaced at once and
 //!   no SIGHUP: the next signed request is refused, a risk abort (`venue_auth_failed`, exit
 //!   code 7) within 15 s.
@@ -576,5 +579,50 @@ fn keys_rotated_without_sighup_is_a_risk_abort() {
         (1..=3).contains(&refused),
         "{refused} requests refused:\n{}",
         out.stderr
+    );
+}
+
+#[test]
+fn an_auth_refusal_outside_an_order_reaches_risk_as_an_abort() {
+    use obi_scalp::exec::live::{Front, IoEvent, AUTH_REPORT_ID};
+    use obi_scalp::exec::orders::OrderTable;
+    use obi_scalp::msg::RejectReason;
+    use obi_scalp::risk::{ReasonCode, RiskEngine, RiskLimits, RiskStatus};
+    use std::sync::Arc;
+    // An I/O thread whose first read was refused for our credentials.
+    let mut f = Front::start(
+        "test-io",
+        OrderTable::new(16),
+        Arc::new(LiveStats::default()),
+        0,
+        0,
+        |_rx, mut tx, stop| {
+            let _ = tx.push(IoEvent::AuthFailed);
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        },
+    )
+    .unwrap();
+    let mut reports = Vec::new();
+    let end = Instant::now() + Duration::from_secs(5);
+    while reports.is_empty() && Instant::now() < end {
+        f.poll(&mut |r| reports.push(r));
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!(reports[0].id, AUTH_REPORT_ID);
+    assert_eq!(
+        reports[0].kind,
+        ExecKind::CancelRejected {
+            reason: RejectReason::Auth
+        }
+    );
+    let mut risk = RiskEngine::new(RiskLimits::unlimited());
+    risk.on_exec(&reports[0], &mut |_| {});
+    assert_eq!(risk.status(), RiskStatus::Abort);
+    assert_eq!(
+        risk.reasons().iter().collect::<Vec<_>>(),
+        vec![ReasonCode::VenueAuthFailed]
     );
 }
