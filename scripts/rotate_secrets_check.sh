@@ -2,23 +2,22 @@
 # Secret rotation check against the project's simulator (127.0.0.1 only, no real venue):
 #   1. the simulator (Bybit, TLS, test account) on a free port; credential set A in a
 #      credentials directory ($CREDENTIALS_DIRECTORY, as systemd's LoadCredential= gives it);
-#   2. phase "before": `obi-scalp run` (paper, against the simulator's feed, ops HTTP on a free
-#      port) with set A loaded; /healthz 200, /metrics has its series, scripts/smoke.sh passes,
-#      `obi-scalp drill` with set A passes (signed reads and the private stream accepted);
-#   3. rotation: the simulator's credentials become set B (POST /sim/rotate): a drill with A is
-#      now refused (exit 20, auth) and one with B passes; the secrets files are swapped to B in
-#      place and the engine gets SIGHUP: its log must say the secrets were reloaded and
-#      changed, and the audit log must have the secrets_reload event;
-#   4. phase "after": /healthz, /metrics, smoke.sh and the drill (now with B) again;
-#   5. SIGTERM: exit 0; no secret string (A or B, key or secret) in any log, artifact, audit
-#      file, /metrics answer or drill output.
+#   2. phase "before": `obi-scalp run` in LIVE mode against the simulator (its test account,
+#      ops HTTP on a free port) with set A loaded; it trades (requests signed with A accepted),
+#      /healthz 200, /metrics has its series, scripts/smoke.sh passes, `obi-scalp drill` with
+#      set A passes (signed reads and the private stream accepted);
+#   3. rotation, as an operator does it at a venue that lets an account hold two keys: the
+#      simulator gets set B and keeps A for now (POST /sim/rotate, keep_old); the secrets
+#      files are swapped to B in place and the engine gets SIGHUP: its log must say the secrets
+#      were reloaded and changed, the audit log must have the secrets_reload event, and the
+#      simulator must see the running live gateway sign with B; then A is retired at the
+#      simulator (retire_old): a drill with A is refused (exit 20, auth), one with B passes;
+#   4. phase "after": /healthz, /metrics, smoke.sh and the drill (now with B) again, and the
+#      engine still trading with B;
+#   5. SIGTERM: exit 0, the gateway's `auth_errors=0`; no secret string (A or B, key or secret)
+#      in any log, artifact, audit file, /metrics answer or drill output.
 # Prints `rotate: OK` and exits 0, or `rotate: FAIL phase=<phase>: <what>` and exits 1 (the
 # working directory is kept).
-#
-# The engine runs in paper mode: the live gateways sign with the credentials they started
-# with (a SIGHUP re-reads the secrets store, but a running Bybit/Coincheck gateway does not
-# pick the new pair up), so the signed side of each phase is checked with the drill, which
-# reads the same credentials directory.
 #
 # Environment: OBI_SCALP_BIN (binary; else cargo build), ROTATE_TIMEOUT_S (per wait, 30),
 # KEEP=1 (keep the working directory on success too).
@@ -29,7 +28,7 @@ has() { grep -c "$@" >/dev/null; }
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 case "${1:-}" in
-    -h | --help) sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     "") ;;
     *) echo "rotate: unknown argument $1 (see --help)" >&2; exit 2 ;;
 esac
@@ -95,16 +94,39 @@ put_creds() { # key secret: replaced in place (write, then rename), as an operat
     chmod 400 "$creds/api_key" "$creds/api_secret"
 }
 put_creds "$KEY_A" "$SECRET_A"
+# A copy of set A for the drill that must be refused once A is retired at the simulator.
+mkdir -p "$work/creds-a" && chmod 700 "$work/creds-a"
+cp "$creds/api_key" "$creds/api_secret" "$work/creds-a/"
 
-# The live config pointed at the simulator; the engine runs it in paper mode with HTTP on.
+# The live config pointed at the simulator; the engine runs it live with HTTP on.
 sed -e "s#127.0.0.1:19102#127.0.0.1:$port#g" -e "s#var/sim-tls/ca.pem#$ca#" \
     -e "s#var/sim-bybit-live#$work/var#g" -e 's/^duration_s = 60/duration_s = 0/' \
     "$here/config/sim-bybit-live.toml" >"$work/drill.toml"
-sed -e 's/^mode = "live"/mode = "paper"/' -e 's/^http_addr = "off"/http_addr = "127.0.0.1:0"/' \
-    "$work/drill.toml" >"$work/run.toml"
+sed -e 's/^http_addr = "off"/http_addr = "127.0.0.1:0"/' "$work/drill.toml" >"$work/run.toml"
+grep -q '^mode = "live"' "$work/run.toml" || fail build "config/sim-bybit-live.toml is not mode = \"live\""
 
-drill() { # phase, expected exit, log name
-    (cd "$work" && CREDENTIALS_DIRECTORY="$creds" OBI_SCALP_DRILL_REAL_CONNECT= \
+sim_state() { curl -sS --max-time 5 --cacert "$ca" "https://127.0.0.1:$port/sim/state"; }
+# Requests the simulator accepted signed with its key pair $1 (0: set A, 1: set B).
+accepted() {
+    sim_state | python3 -c 'import json,sys; print(json.load(sys.stdin)["venue"]["keys"][int(sys.argv[1])]["accepted"])' "$1"
+}
+# Waits (bounded) until pair $1 has more than $2 accepted requests; phase $3, what $4.
+wait_accepted() {
+    local end=$((SECONDS + wait_s)) n=""
+    while [ $SECONDS -lt $end ]; do
+        n="$(accepted "$1" 2>/dev/null || true)"
+        [ -n "$n" ] && [ "$n" -gt "$2" ] && return 0
+        kill -0 "$run_pid" 2>/dev/null || fail "$3" "obi-scalp run exited"
+        sleep 0.1
+    done
+    fail "$3" "$4 (pair $1: ${n:-no answer} accepted requests, wanted more than $2, within ${wait_s}s)"
+}
+sim_rotate() { # JSON body: the simulator's answer
+    curl -sS --max-time 5 --cacert "$ca" -X POST -d "$1" "https://127.0.0.1:$port/sim/rotate" 2>&1
+}
+
+drill() { # phase, expected exit, log name[, credentials directory (default: the engine's)]
+    (cd "$work" && CREDENTIALS_DIRECTORY="${4:-$creds}" OBI_SCALP_DRILL_REAL_CONNECT= \
         OBI_SCALP_API_KEY= OBI_SCALP_API_SECRET= \
         "$bin" drill --config "$work/drill.toml" >"$work/$3.log" 2>&1)
     local rc=$?
@@ -144,7 +166,8 @@ checks() { # phase
 
 # 2. Before: the engine with set A.
 (cd "$work" && CREDENTIALS_DIRECTORY="$creds" OBI_SCALP_API_KEY= OBI_SCALP_API_SECRET= \
-    exec "$bin" run --config "$work/run.toml" >"$work/run.stdout.log" 2>"$work/run.stderr.log") &
+    OBI_SCALP_LIVE=yes exec "$bin" run --config "$work/run.toml" </dev/null \
+    >"$work/run.stdout.log" 2>"$work/run.stderr.log") &
 run_pid=$!
 http_port=""
 end=$((SECONDS + wait_s))
@@ -155,19 +178,18 @@ while [ $SECONDS -lt $end ] && [ -z "$http_port" ]; do
 done
 [ -n "$http_port" ] || fail before "obi-scalp run printed no HTTP address within ${wait_s}s"
 grep -q "secret loaded.*api_key" "$work/run.stderr.log" || fail before "the run did not load api_key"
+grep -q "live trading" "$work/run.stdout.log" || fail before "the run is not live: $(head -1 "$work/run.stdout.log")"
+wait_accepted 0 0 before "the live gateway's requests signed with set A"
 checks before
 drill before 0 drill-before-A
 
-# 3. Rotation at the venue, then in our files, then SIGHUP.
-rot="$(curl -sS --max-time 5 --cacert "$ca" -X POST \
-    -d "{\"api_key\":\"$KEY_B\",\"api_secret\":\"$SECRET_B\"}" \
-    "https://127.0.0.1:$port/sim/rotate" 2>&1)" || fail rotate "POST /sim/rotate: $rot"
+# 3. Rotation at the venue (B added, A kept for now), then in our files, then SIGHUP.
+rot="$(sim_rotate "{\"api_key\":\"$KEY_B\",\"api_secret\":\"$SECRET_B\",\"keep_old\":true}")" ||
+    fail rotate "POST /sim/rotate: $rot"
 printf '%s' "$rot" | has '"rotations":1' || fail rotate "POST /sim/rotate answered $rot"
-drill rotate 20 drill-rotated-A
-grep -Eq '"class": ?"auth"' "$work/var/artifacts/live_connectivity_drill.json" ||
-    fail rotate "the drill artifact does not say class auth"
 put_creds "$KEY_B" "$SECRET_B"
 drill rotate 0 drill-rotated-B
+b0="$(accepted 1)" || fail rotate "no /sim/state"
 kill -HUP "$run_pid" || fail rotate "cannot send SIGHUP"
 end=$((SECONDS + wait_s))
 until grep -q "SIGHUP: secrets reloaded" "$work/run.stderr.log"; do
@@ -178,10 +200,18 @@ done
 grep "SIGHUP: secrets reloaded" "$work/run.stderr.log" | has "changed=true" ||
     fail rotate "the reload did not report changed secrets: $(grep 'SIGHUP' "$work/run.stderr.log")"
 log "rotate: SIGHUP reloaded the secrets (changed=true)"
+wait_accepted 1 "$b0" rotate "the running live gateway's requests signed with set B"
+log "rotate: the running live gateway signs with set B"
+rot="$(sim_rotate '{"retire_old":true}')" || fail rotate "POST /sim/rotate retire_old: $rot"
+drill rotate 20 drill-rotated-A "$work/creds-a"
+grep -Eq '"class": ?"auth"' "$work/var/artifacts/live_connectivity_drill.json" ||
+    fail rotate "the drill artifact does not say class auth"
 
 # 4. After.
+b1="$(accepted 1)" || fail after "no /sim/state"
 checks after
 drill after 0 drill-after-B
+wait_accepted 1 "$b1" after "the live gateway still trading with set B after A was retired"
 
 # 5. Stop and look for leaks.
 kill -TERM "$run_pid"
@@ -192,9 +222,11 @@ wait "$run_pid"
 rc=$?
 run_pid=""
 [ "$rc" -eq 0 ] || fail stop "obi-scalp run exited $rc after SIGTERM, expected 0"
+grep "^bybit live:" "$work/run.stdout.log" | has ' auth_errors=0 ' ||
+    fail stop "the live gateway counted auth errors: $(grep '^bybit live:' "$work/run.stdout.log")"
 grep -rEq '"kind": ?"secrets_reload"' "$work/var" || fail stop "no secrets_reload audit event under var/"
 for s in "$KEY_A" "$SECRET_A" "$KEY_B" "$SECRET_B"; do
-    hits="$(grep -rlF --exclude-dir=creds --exclude-dir=tls \
+    hits="$(grep -rlF --exclude-dir=creds --exclude-dir=creds-a --exclude-dir=tls \
         --exclude="*.toml" -- "$s" "$work" 2>/dev/null || true)"
     [ -z "$hits" ] || fail leak "a secret string appears in: $hits"
 done

@@ -20,6 +20,16 @@
 //!   resting at the simulator, the kill file touched: exit code 8, nothing open at the simulator.
 //! - `dry_run_signs_and_journals_without_sending`.
 //! - `wrong_secret_is_exit_code_4_at_start_up`.
+//! - `sighup_rotated_credentials_reach_the_running_gateway`: credentials from files in a
+//!   credentials directory; the simulator gets a second key pair, the files are rewritten and
+//!   the run gets SIGHUP; the simulator then sees the new pair, the old one is retired, orders
+//!   go on and none is refused; the books agree at the end.
+//! - `an_auth_refusal_outside_an_order_reaches_risk_as_an_abort`: an I/O thread that reports
+//!   [`IoEvent::AuthFailed`] (a read or keep-alive refused) makes the order stage report a
+//!   cancel refused for auth of order 0, which risk turns into `venue_auth_failed`.
+//! - `keys_rotated_without_sighup_is_a_risk_abort`: the simulator's keys replaced at once and
+//!   no SIGHUP: the next signed request is refused, a risk abort (`venue_auth_failed`, exit
+//!   code 7) within 15 s.
 
 #[path = "common/counting_alloc.rs"]
 mod counting_alloc;
@@ -218,6 +228,7 @@ fn kill_switch_cancels_every_open_order_fast() {
         ca_file: Some(sim.ca.clone()),
         api_key: KEY.into(),
         api_secret: SECRET.into(),
+        credentials: None,
         recv_window_ms: 5000,
         request_timeout: Duration::from_secs(2),
         connect_timeout: Duration::from_secs(5),
@@ -481,4 +492,137 @@ fn venue_rate_limit_backs_off_and_counts_toward_consecutive_failures() {
     assert_eq!(allowed, "1", "{}", out.stdout);
     let st = sim_state(&sim);
     assert_eq!(st["place_requests"].as_u64(), Some(0), "nothing executed");
+}
+
+/// `obi-scalp run --config CFG` in live mode with the credentials in files under `creds` (as
+/// systemd's `LoadCredential=` gives them), none in the environment.
+fn live_command_with_creds(cfg: &Path, creds: &Path) -> Command {
+    let mut c = Command::new(live_sim::bin());
+    c.args(["run", "--config"])
+        .arg(cfg)
+        .env("OBI_SCALP_LIVE", "yes")
+        .env("CREDENTIALS_DIRECTORY", creds)
+        .env_remove("OBI_SCALP_API_KEY")
+        .env_remove("OBI_SCALP_API_SECRET");
+    c
+}
+
+const KEY_B: &str = "obiSIMrotatedKEY02";
+const SECRET_B: &str = "obi-sim-rotated-secret-set-b-test";
+
+#[test]
+fn sighup_rotated_credentials_reach_the_running_gateway() {
+    let dir = tmpdir("rotate");
+    let sim = start_sim(&dir, &[]);
+    let cfg = live_config(&dir, &sim, 300);
+    let creds = dir.join("creds");
+    live_sim::put_creds(&creds, KEY, SECRET);
+    let (out, st) = live_sim::sighup_rotation_drill(
+        live_command_with_creds(&cfg, &creds),
+        &creds,
+        sim.port,
+        &sim.ca,
+        KEY_B,
+        SECRET_B,
+    );
+    println!("{}", out.stdout);
+    assert_eq!(out.code, Some(0), "stderr:\n{}", out.stderr);
+    assert_eq!(field(&out.stdout, "bybit live:", "auth_errors"), "0");
+    assert!(live_sim::key_accepted(&st, 1) > 0);
+    assert_books_agree(&out, &st);
+    for s in [KEY, SECRET, KEY_B, SECRET_B] {
+        assert!(
+            !out.stdout.contains(s) && !out.stderr.contains(s),
+            "a secret in the output"
+        );
+    }
+}
+
+#[test]
+fn keys_rotated_without_sighup_is_a_risk_abort() {
+    let dir = tmpdir("authabort");
+    let sim = start_sim(&dir, &[]);
+    let cfg = live_config(&dir, &sim, 300);
+    let (out, dt) = live_sim::auth_abort_drill(
+        live_command(&cfg, SECRET),
+        sim.port,
+        &sim.ca,
+        Duration::from_secs(15),
+    );
+    println!(
+        "{}\nexit {:?} {dt:?} after the rotation",
+        out.stdout, out.code
+    );
+    assert_eq!(
+        out.code,
+        Some(7),
+        "exit code 7 (risk abort); stderr:\n{}",
+        out.stderr
+    );
+    let all = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        all.contains("venue_auth_failed"),
+        "reason venue_auth_failed:\n{all}"
+    );
+    assert!(
+        field(&out.stdout, "bybit live:", "auth_errors")
+            .parse::<u64>()
+            .unwrap()
+            >= 1
+    );
+    let st = sim_state(&sim);
+    // Refused once, then nothing more is sent with the refused pair (the abort's cancel-all
+    // and flatten are refused locally): no retry loop.
+    let refused = st["venue"]["auth_failures"].as_u64().unwrap();
+    println!("{refused} requests refused");
+    assert!(
+        (1..=3).contains(&refused),
+        "{refused} requests refused:\n{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn an_auth_refusal_outside_an_order_reaches_risk_as_an_abort() {
+    use obi_scalp::exec::live::{Front, IoEvent, AUTH_REPORT_ID};
+    use obi_scalp::exec::orders::OrderTable;
+    use obi_scalp::msg::RejectReason;
+    use obi_scalp::risk::{ReasonCode, RiskEngine, RiskLimits, RiskStatus};
+    use std::sync::Arc;
+    // An I/O thread whose first read was refused for our credentials.
+    let mut f = Front::start(
+        "test-io",
+        OrderTable::new(16),
+        Arc::new(LiveStats::default()),
+        0,
+        0,
+        |_rx, mut tx, stop| {
+            let _ = tx.push(IoEvent::AuthFailed);
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        },
+    )
+    .unwrap();
+    let mut reports = Vec::new();
+    let end = Instant::now() + Duration::from_secs(5);
+    while reports.is_empty() && Instant::now() < end {
+        f.poll(&mut |r| reports.push(r));
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!(reports[0].id, AUTH_REPORT_ID);
+    assert_eq!(
+        reports[0].kind,
+        ExecKind::CancelRejected {
+            reason: RejectReason::Auth
+        }
+    );
+    let mut risk = RiskEngine::new(RiskLimits::unlimited());
+    risk.on_exec(&reports[0], &mut |_| {});
+    assert_eq!(risk.status(), RiskStatus::Abort);
+    assert_eq!(
+        risk.reasons().iter().collect::<Vec<_>>(),
+        vec![ReasonCode::VenueAuthFailed]
+    );
 }

@@ -314,6 +314,7 @@ mod startup {
                     ca_file: Some(self.ca.clone()),
                     api_key: super::KEY.into(),
                     api_secret: super::SECRET.into(),
+                    credentials: None,
                     recv_window_ms: 5000,
                     request_timeout: Duration::from_secs(2),
                     connect_timeout: Duration::from_secs(5),

@@ -26,8 +26,13 @@ const SECRET: &str = "obi-test-secret-DO-NOT-USE";
 
 /// HMAC-SHA256 of `msg` with `SECRET`, hex, as `openssl` computes it.
 fn openssl_hmac(openssl: &std::path::Path, msg: &[u8]) -> String {
+    openssl_hmac_with(openssl, SECRET, msg)
+}
+
+/// HMAC-SHA256 of `msg` with `secret`, hex, as `openssl` computes it.
+fn openssl_hmac_with(openssl: &std::path::Path, secret: &str, msg: &[u8]) -> String {
     let mut child = Command::new(openssl)
-        .args(["dgst", "-sha256", "-hmac", SECRET])
+        .args(["dgst", "-sha256", "-hmac", secret])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -309,4 +314,92 @@ fn building_and_signing_allocates_nothing_after_warm_up() {
     let allocs = counting_alloc::thread_allocs() - before;
     assert!(total > 0);
     assert_eq!(allocs, 0, "allocations while building and signing");
+}
+
+/// A SIGHUP reload re-keys the request builders in place (the live gateways' I/O threads call
+/// `set_credentials`): no allocation, and the next request carries the new key and is signed
+/// with the new secret (checked with `openssl`); a key too long for the field is refused and
+/// the old pair kept.
+#[test]
+fn set_credentials_re_keys_without_allocating_for_every_venue() {
+    const KEY2: &str = "obiROTATEDkey0002";
+    const SECRET2: &str = "obi-rotated-secret-DO-NOT-USE";
+    let long = "k".repeat(200);
+    let openssl = shared_data::tool("openssl", "apt-get install openssl");
+    // Bybit.
+    let mut b = bybit();
+    let id = ClientId::from("obi1kx9ab-17").unwrap();
+    b.cancel(1, &id).unwrap();
+    let before = counting_alloc::thread_allocs();
+    b.set_credentials(KEY2, SECRET2.as_bytes()).unwrap();
+    assert_eq!(
+        counting_alloc::thread_allocs() - before,
+        0,
+        "bybit re-key allocated"
+    );
+    assert!(b.set_credentials(&long, b"x").is_err());
+    let s = Sent::parse(b.cancel(1_700_000_000_000, &id).unwrap().bytes());
+    assert_eq!(s.get("X-BAPI-API-KEY"), KEY2);
+    if let Some(o) = &openssl {
+        assert_eq!(
+            s.get("X-BAPI-SIGN"),
+            openssl_hmac_with(o, SECRET2, &bybit_prestring(&s))
+        );
+    }
+    // Coincheck.
+    let base = "https://coincheck.com";
+    let mut c = CoincheckRequests::new(
+        base,
+        KEY,
+        SECRET.as_bytes(),
+        "btc_jpy",
+        Scale::from_step("1").unwrap(),
+        Scale::from_step("0.00000001").unwrap(),
+    )
+    .unwrap();
+    c.cancel(1, 1).unwrap();
+    let before = counting_alloc::thread_allocs();
+    c.set_credentials(KEY2, SECRET2.as_bytes()).unwrap();
+    assert_eq!(
+        counting_alloc::thread_allocs() - before,
+        0,
+        "coincheck re-key allocated"
+    );
+    assert!(c.set_credentials(&long, b"x").is_err());
+    let s = Sent::parse(c.cancel(1_700_000_000_000, 12_345).unwrap().bytes());
+    assert_eq!(s.get("ACCESS-KEY"), KEY2);
+    if let Some(o) = &openssl {
+        let pre = format!("{}{base}/api/exchange/orders/12345", s.get("ACCESS-NONCE"));
+        assert_eq!(
+            s.get("ACCESS-SIGNATURE"),
+            openssl_hmac_with(o, SECRET2, pre.as_bytes())
+        );
+    }
+    // GMO Coin: timestamp + method + path without /private + body.
+    let mut g = obi_scalp::venue::gmocoin::private::GmoRequests::new(
+        "https://api.coin.z.com",
+        KEY,
+        SECRET.as_bytes(),
+        "BTC_JPY",
+        Scale::from_step("1").unwrap(),
+        Scale::from_step("0.01").unwrap(),
+    )
+    .unwrap();
+    g.cancel(1, 1).unwrap();
+    let before = counting_alloc::thread_allocs();
+    g.set_credentials(KEY2, SECRET2.as_bytes()).unwrap();
+    assert_eq!(
+        counting_alloc::thread_allocs() - before,
+        0,
+        "gmo re-key allocated"
+    );
+    assert!(g.set_credentials(&long, b"x").is_err());
+    let s = Sent::parse(g.cancel(1_700_000_000_000, 777).unwrap().bytes());
+    assert_eq!(s.get("API-KEY"), KEY2);
+    assert_eq!(s.target().1, "/private/v1/cancelOrder");
+    if let Some(o) = &openssl {
+        let mut pre = format!("{}POST/v1/cancelOrder", s.get("API-TIMESTAMP")).into_bytes();
+        pre.extend_from_slice(&s.body);
+        assert_eq!(s.get("API-SIGN"), openssl_hmac_with(o, SECRET2, &pre));
+    }
 }

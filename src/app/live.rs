@@ -11,18 +11,20 @@
 use super::AppError;
 use crate::config::{Adopted, AdoptedOrder};
 use crate::config::{Config, Mode};
+use crate::exec::live::CredentialsWatch;
 use crate::exec::OrderGateway;
 use crate::instrument::Venue;
 use crate::ops::{AuditEvent, AuditKind, AuditSender, Exit, SecretStore};
 use crate::venue::bybit::live::{BybitLive, LiveSettings, LiveStartError};
 use crate::venue::bybit::recon::{StartReport, VenueOrder};
 use crate::venue::coincheck::live::CoincheckLive;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The gateway for `cfg` (`None` in paper mode: the paper exchange).
 pub fn gateway_for(
     cfg: &Config,
-    secrets: &SecretStore,
+    secrets: &Arc<SecretStore>,
     audit: &AuditSender,
 ) -> Result<Option<OrderGateway>, AppError> {
     if cfg.mode != Mode::Live {
@@ -42,6 +44,8 @@ pub fn gateway_for(
             ),
         ));
     }
+    // Watched from before the pair is read: a SIGHUP reload reaches the running gateway.
+    let watch = CredentialsWatch::new(secrets.clone());
     let creds = secrets
         .credentials()
         .ok_or_else(|| AppError::exit(Exit::MissingSecret, "live mode needs API credentials"))?;
@@ -53,6 +57,7 @@ pub fn gateway_for(
         ca_file: cfg.market.ca_file.clone(),
         api_key: creds.api_key.expose().to_string(),
         api_secret: creds.api_secret.expose().to_string(),
+        credentials: Some(watch),
         recv_window_ms: l.recv_window_ms,
         request_timeout: Duration::from_nanos(l.request_timeout_ns),
         connect_timeout: Duration::from_nanos(cfg.market.connect_timeout_ns),

@@ -19,6 +19,7 @@ use crate::msg::{
 };
 use crate::net::rest::Stream;
 use crate::net::{mono_ns, tls, Backoff, Url, XorShift64};
+use crate::ops::secrets::{Credentials, SecretStore};
 use rustls::{ClientConnection, StreamOwned};
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -48,6 +49,9 @@ pub struct LiveSettings {
     pub ca_file: Option<PathBuf>,
     pub api_key: String,
     pub api_secret: String,
+    /// Where credentials reloaded while running come from (`obi-scalp run`: the secrets store
+    /// the cold thread re-reads on SIGHUP); `None`: the pair above for the whole session.
+    pub credentials: Option<CredentialsWatch>,
     pub recv_window_ms: u32,
     pub request_timeout: Duration,
     pub connect_timeout: Duration,
@@ -75,6 +79,48 @@ impl std::fmt::Debug for LiveSettings {
             .field("private_ws_url", &self.private_ws_url)
             .field("dry_run", &self.dry_run)
             .finish_non_exhaustive()
+    }
+}
+
+/// The I/O thread's watch on the secrets store: a SIGHUP makes the cold thread re-read the
+/// secrets ([`SecretStore::reload`]), which bumps the store's generation when a value changed.
+/// The I/O thread (which builds and signs every request; the order stage never signs) checks
+/// the generation once per loop, one atomic load, and on a change takes the new pair (the
+/// store's lock is held only to clone two `Arc`s; the cold thread reads the files before it
+/// bumps the generation) and re-keys its request builder in place before the next request.
+/// Nothing blocks or allocates on the order stage, and nothing on the I/O thread while the
+/// generation is unchanged.
+#[derive(Clone)]
+pub struct CredentialsWatch {
+    store: Arc<SecretStore>,
+    seen: u64,
+}
+
+impl std::fmt::Debug for CredentialsWatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CredentialsWatch")
+            .field("seen", &self.seen)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CredentialsWatch {
+    /// Watches `store` from its generation now: call it before reading the pair the gateway
+    /// starts with, so that a reload in between is seen (and applied once more, harmlessly).
+    pub fn new(store: Arc<SecretStore>) -> CredentialsWatch {
+        let seen = store.generation();
+        CredentialsWatch { store, seen }
+    }
+
+    /// The credentials, when the store has new ones since the last call (both present).
+    #[inline]
+    pub fn changed(&mut self) -> Option<Credentials> {
+        let g = self.store.generation();
+        if g == self.seen {
+            return None;
+        }
+        self.seen = g;
+        self.store.credentials()
     }
 }
 
@@ -192,9 +238,22 @@ pub struct IoReq {
 /// What the I/O thread reports to the order stage.
 #[derive(Debug, Clone, Copy)]
 pub enum IoEvent {
-    Venue { id: u64, ev: VenueEvent },
-    CancelAllAck { t_ns: u64 },
+    Venue {
+        id: u64,
+        ev: VenueEvent,
+    },
+    CancelAllAck {
+        t_ns: u64,
+    },
+    /// The venue refused our credentials on a request that is not an order's (a read, the
+    /// private stream's login, a cancel-all): reported to risk as a cancel refused for auth
+    /// of order id [`AUTH_REPORT_ID`], which risk turns into an abort (`venue_auth_failed`).
+    AuthFailed,
 }
+
+/// The order id of the report that carries [`IoEvent::AuthFailed`] (no order of ours has it:
+/// ids start at 1; the trader books a refused cancel of an unknown order as nothing).
+pub const AUTH_REPORT_ID: u64 = 0;
 
 /// The order stage's half of a live gateway: commands enter the [`OrderTable`] and go onto the
 /// ring to the I/O thread; what comes back goes through the table (which orders it) to the
@@ -374,6 +433,13 @@ impl Front {
                         out(r)
                     });
                 }
+                IoEvent::AuthFailed => out(ExecReport {
+                    id: AUTH_REPORT_ID,
+                    ts_ns: crate::clock::now_ns(),
+                    kind: ExecKind::CancelRejected {
+                        reason: RejectReason::Auth,
+                    },
+                }),
                 IoEvent::CancelAllAck { t_ns } => {
                     let d = crate::clock::now_ns().saturating_sub(t_ns);
                     self.stats.last_cancel_all_ns.store(d, Ordering::Relaxed);

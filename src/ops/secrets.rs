@@ -362,9 +362,16 @@ impl SecretStore {
     /// half-rotated secret must not stop a running process); the report says what happened.
     pub fn reload(&self) -> LoadReport {
         let mut report = LoadReport::default();
+        // Files are read before the lock is taken: a reader of the store (a live gateway's
+        // I/O thread picking up new credentials) never waits on a file system.
+        let found: Vec<_> = self
+            .names
+            .iter()
+            .map(|n| (n, self.sources.lookup(n)))
+            .collect();
         let mut cur = self.lock();
-        for name in &self.names {
-            match self.sources.lookup(name) {
+        for (name, found) in found {
+            match found {
                 Ok(Some((secret, origin))) => {
                     let changed = match cur.get(name) {
                         Some((old, o)) => **old != secret || *o != origin,

@@ -220,3 +220,266 @@ pub fn http_get(port: u16, path: &str) -> String {
 pub fn detailed(port: u16) -> Option<Value> {
     serde_json::from_str(&http_get(port, "/health/detailed")).ok()
 }
+
+// ---------------------------------------------------------------------------------------------
+// Credentials in files, rotated while the run goes on (SIGHUP), and the simulator's keys.
+
+/// Writes `api_key` and `api_secret` into the credentials directory `dir` (as systemd's
+/// `LoadCredential=` gives them) the way an operator replaces them: write, then rename.
+pub fn put_creds(dir: &Path, key: &str, secret: &str) {
+    std::fs::create_dir_all(dir).unwrap();
+    for (name, v) in [("api_key", key), ("api_secret", secret)] {
+        let tmp = dir.join(format!(".{name}.new"));
+        std::fs::write(&tmp, format!("{v}\n")).unwrap();
+        std::fs::rename(&tmp, dir.join(name)).unwrap();
+    }
+}
+
+/// A running child (`obi-scalp run`), its stdout and stderr collected on threads; killed on
+/// drop if still running.
+pub struct Running {
+    child: Child,
+    out: std::sync::Arc<std::sync::Mutex<String>>,
+    err: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+fn collect(r: impl std::io::Read + Send + 'static) -> std::sync::Arc<std::sync::Mutex<String>> {
+    let buf = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let b = buf.clone();
+    std::thread::spawn(move || {
+        let mut r = BufReader::new(r);
+        let mut line = String::new();
+        while r.read_line(&mut line).unwrap_or(0) > 0 {
+            b.lock().unwrap().push_str(&line);
+            line.clear();
+        }
+    });
+    buf
+}
+
+impl Running {
+    pub fn spawn(mut cmd: Command) -> Running {
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = collect(child.stdout.take().unwrap());
+        let err = collect(child.stderr.take().unwrap());
+        Running { child, out, err }
+    }
+
+    pub fn stderr(&self) -> String {
+        self.err.lock().unwrap().clone()
+    }
+
+    pub fn stdout(&self) -> String {
+        self.out.lock().unwrap().clone()
+    }
+
+    pub fn running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// `kill -SIG` (`"HUP"`, `"TERM"`) to the child.
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -{sig} of the run");
+    }
+
+    /// Waits (at most `limit`) for the exit; then the output collected.
+    pub fn wait(mut self, limit: Duration) -> RunOut {
+        let end = std::time::Instant::now() + limit;
+        let code = loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                break st.code();
+            }
+            if std::time::Instant::now() >= end {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "the run did not exit within {limit:?}\nstdout:\n{}\nstderr:\n{}",
+                    self.stdout(),
+                    self.stderr()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        // The readers finish at the pipes' end (bounded: the child is gone).
+        for _ in 0..200 {
+            if std::sync::Arc::strong_count(&self.out) == 1
+                && std::sync::Arc::strong_count(&self.err) == 1
+            {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        RunOut {
+            code,
+            stdout: self.stdout(),
+            stderr: self.stderr(),
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// `POST path` on the simulator (its control hooks); the answer, which must be 200.
+pub fn post_sim(port: u16, ca: &Path, path: &str, body: &str) -> Value {
+    let (status, b) = obi_scalp::net::rest::post_json(
+        &format!("https://127.0.0.1:{port}{path}"),
+        Some(ca),
+        body,
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    let text = String::from_utf8_lossy(&b).into_owned();
+    assert_eq!(status, 200, "POST {path}: {text}");
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Polls `f` every 20 ms until it holds, at most `limit`; panics naming `what` otherwise.
+pub fn wait_until(limit: Duration, what: &str, mut f: impl FnMut() -> bool) {
+    let end = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < end {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("not within {limit:?}: {what}");
+}
+
+/// Requests the simulator accepted signed with its key pair `index` (0: the account file's).
+pub fn key_accepted(st: &Value, index: usize) -> u64 {
+    st["venue"]["keys"][index]["accepted"].as_u64().unwrap_or(0)
+}
+
+/// The rotation drill on a live `obi-scalp run` (`run`: its command, credentials read from
+/// `creds`, which holds the first pair) against the simulator on `port`:
+/// 1. the run trades with the first pair;
+/// 2. the simulator gets the new pair and keeps the old one for now (a venue's second key);
+/// 3. the credentials files are rewritten with the new pair and the run gets SIGHUP;
+/// 4. the simulator sees requests signed with the new pair (bounded wait: the gateway picked
+///    it up without a restart);
+/// 5. the old pair is retired at the simulator: orders continue, none refused;
+/// 6. SIGTERM: the output, for the caller's checks (exit code, books, no auth error).
+pub fn sighup_rotation_drill(
+    run: Command,
+    creds: &Path,
+    port: u16,
+    ca: &Path,
+    new_key: &str,
+    new_secret: &str,
+) -> (RunOut, Value) {
+    let state = || state_at(port, ca);
+    let orders = |st: &Value| st["orders"].as_array().map_or(0, Vec::len);
+    let mut r = Running::spawn(run);
+    wait_until(
+        Duration::from_secs(60),
+        "orders with the first pair",
+        || {
+            assert!(r.running(), "the run ended early:\n{}", r.stderr());
+            let st = state();
+            orders(&st) >= 2 && key_accepted(&st, 0) > 0
+        },
+    );
+    assert!(r.running(), "the run ended early:\n{}", r.stderr());
+    let rot = post_sim(
+        port,
+        ca,
+        "/sim/rotate",
+        &format!(r#"{{"api_key":"{new_key}","api_secret":"{new_secret}","keep_old":true}}"#),
+    );
+    assert_eq!(rot["rotations"], 1);
+    put_creds(creds, new_key, new_secret);
+    r.signal("HUP");
+    wait_until(
+        Duration::from_secs(10),
+        "the run's 'SIGHUP: secrets reloaded'",
+        || r.stderr().contains("SIGHUP: secrets reloaded"),
+    );
+    assert!(
+        r.stderr()
+            .lines()
+            .any(|l| l.contains("SIGHUP: secrets reloaded") && l.contains("changed=true")),
+        "the reload saw the new pair:\n{}",
+        r.stderr()
+    );
+    wait_until(
+        Duration::from_secs(15),
+        "a request signed with the new pair accepted by the simulator (the running gateway \
+         still signs with the old one)",
+        || key_accepted(&state(), 1) > 0,
+    );
+    post_sim(port, ca, "/sim/rotate", r#"{"retire_old":true}"#);
+    let retired = state();
+    let (n0, old0) = (orders(&retired), key_accepted(&retired, 0));
+    wait_until(
+        Duration::from_secs(30),
+        "three more orders after the old pair was retired",
+        || orders(&state()) >= n0 + 3,
+    );
+    assert!(
+        r.running(),
+        "the run ended after the rotation:\n{}",
+        r.stderr()
+    );
+    let st = state();
+    assert_eq!(
+        key_accepted(&st, 0),
+        old0,
+        "nothing signed with the retired pair"
+    );
+    assert_eq!(
+        st["venue"]["auth_failures"].as_u64(),
+        Some(0),
+        "no request refused"
+    );
+    r.signal("TERM");
+    let out = r.wait(Duration::from_secs(30));
+    (out, state_at(port, ca))
+}
+
+/// The simulator's keys replaced at once (`POST /sim/rotate`, no grace) under a trading live
+/// `obi-scalp run` that gets no SIGHUP: its next signed request is refused, which must be a
+/// risk abort (`venue_auth_failed`, exit code 7) within `limit`, not a retry loop (the
+/// rotation comes while a position is open: the abort's flatten is refused too, and must not
+/// be sent again and again). Returns the output and the time from the rotation to the exit.
+pub fn auth_abort_drill(run: Command, port: u16, ca: &Path, limit: Duration) -> (RunOut, Duration) {
+    let mut r = Running::spawn(run);
+    // With a position open, so that the abort's flatten order is among what is refused.
+    wait_until(
+        Duration::from_secs(60),
+        "a position open before the rotation",
+        || {
+            assert!(r.running(), "the run ended early:\n{}", r.stderr());
+            let st = state_at(port, ca);
+            st["orders"].as_array().map_or(0, Vec::len) >= 2
+                && st["position_lots"] != st["start_position_lots"]
+        },
+    );
+    assert!(r.running(), "the run ended early:\n{}", r.stderr());
+    post_sim(
+        port,
+        ca,
+        "/sim/rotate",
+        r#"{"api_key":"obiSIMrotatedKEY02","api_secret":"obi-sim-rotated-secret-set-b-test"}"#,
+    );
+    let t0 = std::time::Instant::now();
+    let out = r.wait(limit);
+    (out, t0.elapsed())
+}

@@ -881,6 +881,7 @@ pub trait PrivateApi: Send {
 }
 
 pub mod http;
+pub mod keys;
 
 #[cfg(test)]
 mod tests;

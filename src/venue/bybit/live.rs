@@ -17,7 +17,10 @@
 //!     (at least 1 s) and is reported as a venue reject, which counts toward risk's
 //!     `max_consecutive_failures`;
 //!   * auth errors (`10003`, `10004`, the time window `10002`, ...) are reported as
-//!     [`RejectReason::Auth`]: a risk abort while running; at start-up [`BybitLive::start`]
+//!     [`RejectReason::Auth`]: a risk abort while running (on a read, keep-alive, stream
+//!     login or cancel-all too: [`IoEvent::AuthFailed`]), after which nothing is sent with
+//!     the refused pair until a SIGHUP brings new credentials ([`CredentialsWatch`]: the I/O
+//!     thread re-keys its request builder in place); at start-up [`BybitLive::start`]
 //!     fails with [`LiveStartError::Auth`] (exit code 4);
 //!   * a request that gets no answer within `request_timeout_ms` (or an ambiguous `10016` /
 //!     HTTP 5xx) closes the connection (a late answer must not be read as the next one's) and
@@ -32,7 +35,7 @@
 
 use crate::exec::ledger::value;
 use crate::exec::live::{
-    flush, DryRunJournal, Front, HasFront, HttpConn, IoEvent, IoReq, SendError,
+    flush, CredentialsWatch, DryRunJournal, Front, HasFront, HttpConn, IoEvent, IoReq, SendError,
 };
 use crate::exec::orders::{exec_id_hash, ClientIds, OrderTable, VenueEvent};
 use crate::exec::rate::TokenBucket;
@@ -197,6 +200,11 @@ fn order_events(o: &Value, inst: &Instrument, out: &mut impl FnMut(VenueEvent)) 
 }
 
 struct Io {
+    /// Credentials reloaded while running (SIGHUP): see [`CredentialsWatch`].
+    creds: Option<CredentialsWatch>,
+    /// The venue refused our credentials: no order request is sent (each is refused here,
+    /// `Auth`) until new credentials arrive; risk has been told ([`IoEvent::AuthFailed`]).
+    auth_blocked: bool,
     inst: Instrument,
     req: BybitRequests,
     ids: ClientIds,
@@ -296,6 +304,8 @@ impl Io {
         };
         let rate = s.order_rate_per_sec;
         Ok(Io {
+            creds: s.credentials.clone(),
+            auth_blocked: false,
             inst: s.inst,
             req,
             ids: ClientIds::new(&s.client_id_prefix, s.start_ms),
@@ -338,7 +348,7 @@ impl Io {
         match self.rest.send(r.bytes()) {
             Ok(a) if a.code == ret::OK => {}
             Ok(a) if ret::is_auth(a.code) => {
-                LiveStats::inc(&self.stats.auth_errors);
+                self.auth_refused();
                 return Err(LiveStartError::Auth(format!(
                     "{what}: the venue refused our API credentials: retCode {} ({})",
                     a.code,
@@ -404,7 +414,7 @@ impl Io {
                 Ok(a) => {
                     self.rate_feedback(&a, Bucket::Query);
                     if ret::is_auth(a.code) {
-                        LiveStats::inc(&self.stats.auth_errors);
+                        self.auth_refused();
                     }
                     last = format!(
                         "{}: retCode {} ({})",
@@ -721,6 +731,38 @@ impl Io {
         Ok(found)
     }
 
+    /// New credentials from a SIGHUP reload, if any: the request builder signs with them from
+    /// the next request on (one atomic load when there are none).
+    fn rekey(&mut self) {
+        let Some(c) = self.creds.as_mut().and_then(CredentialsWatch::changed) else {
+            return;
+        };
+        match self
+            .req
+            .set_credentials(c.api_key.expose(), c.api_secret.expose().as_bytes())
+        {
+            Ok(()) => {
+                // Orders go out again: the venue may accept the new pair.
+                self.auth_blocked = false;
+                tracing::info!("bybit: the reloaded API credentials sign from the next request")
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "bybit: reloaded API credentials refused; still signing with the old ones")
+            }
+        }
+    }
+
+    /// The venue refused our credentials: counted, risk told once (an abort), and from now on
+    /// order requests are refused here and no reads or keep-alives are sent (a retry cannot
+    /// succeed with the same pair) until a SIGHUP brings new credentials ([`Self::rekey`]).
+    fn auth_refused(&mut self) {
+        LiveStats::inc(&self.stats.auth_errors);
+        if !self.auth_blocked {
+            self.auth_blocked = true;
+            self.events.push(IoEvent::AuthFailed);
+        }
+    }
+
     fn run(
         mut self,
         mut rx: rtrb::Consumer<IoReq>,
@@ -728,6 +770,7 @@ impl Io {
         stop: &AtomicBool,
     ) {
         loop {
+            self.rekey();
             let mut did = false;
             while let Ok(r) = rx.pop() {
                 did = true;
@@ -761,7 +804,9 @@ impl Io {
             }
             self.flush(&mut tx, stop);
             // Between orders only: a reconciliation's reads delay what waits on the ring.
+            // Nothing is read with a pair the venue refused (no retry loop): see `auth_refused`.
             if !self.dry_run
+                && !self.auth_blocked
                 && self.recon_every_ns > 0
                 && mono_ns() >= self.next_recon_ns
                 && rx.is_empty()
@@ -772,6 +817,7 @@ impl Io {
             }
             if !did
                 && !self.dry_run
+                && !self.auth_blocked
                 && mono_ns().saturating_sub(self.rest.http.last_used_ns) > self.keep_warm_ns
             {
                 self.keep_warm();
@@ -796,7 +842,7 @@ impl Io {
         LiveStats::inc(&self.stats.keepalives);
         match self.rest.send(r.bytes()) {
             Ok(a) if ret::is_auth(a.code) => {
-                LiveStats::inc(&self.stats.auth_errors);
+                self.auth_refused();
                 tracing::error!(
                     code = a.code,
                     "bybit: keep-alive query refused for our credentials"
@@ -909,7 +955,7 @@ impl Io {
             Some("auth") => {
                 if v.get("success").and_then(Value::as_bool) != Some(true) {
                     self.ws_auth_failed = true;
-                    LiveStats::inc(&self.stats.auth_errors);
+                    self.auth_refused();
                     tracing::error!("bybit private stream: authentication refused");
                 }
                 return;
@@ -1013,6 +1059,15 @@ impl Io {
 
     #[allow(clippy::too_many_arguments)]
     fn place(&mut self, id: u64, side: OrderSide, px: i64, qty: i64, tif: Tif, reduce_only: bool) {
+        if self.auth_blocked {
+            // Refused for our credentials before: not sent (risk has aborted).
+            return self.venue(
+                id,
+                VenueEvent::Rejected {
+                    reason: RejectReason::Auth,
+                },
+            );
+        }
         let now = mono_ns();
         if let Some(r) = self.rest.http.allowed_order_rate() {
             self.create.set_rate(now, r);
@@ -1102,7 +1157,7 @@ impl Io {
             match a.code {
                 ret::OK => self.venue(id, VenueEvent::Ack),
                 c if ret::is_auth(c) => {
-                    LiveStats::inc(&self.stats.auth_errors);
+                    self.auth_refused();
                     tracing::error!(code = c, "bybit: order refused for our credentials");
                     self.venue(
                         id,
@@ -1189,6 +1244,14 @@ impl Io {
     }
 
     fn cancel(&mut self, id: u64) {
+        if self.auth_blocked {
+            return self.venue(
+                id,
+                VenueEvent::CancelRejected {
+                    reason: RejectReason::Auth,
+                },
+            );
+        }
         let link = self.link_of(id);
         for attempt in 0..3 {
             self.wait_token(Bucket::Cancel);
@@ -1211,7 +1274,7 @@ impl Io {
                         ret::OK => return,
                         ret::ORDER_NOT_EXISTS | ret::ORDER_FINISHED => RejectReason::UnknownOrder,
                         c if ret::is_auth(c) => {
-                            LiveStats::inc(&self.stats.auth_errors);
+                            self.auth_refused();
                             RejectReason::Auth
                         }
                         _ if limited && attempt < 2 => continue,
@@ -1242,6 +1305,10 @@ impl Io {
     }
 
     fn cancel_all(&mut self, t_ns: u64) {
+        if self.auth_blocked {
+            // Not sent: the venue refuses our credentials (no acknowledgement to wait for).
+            return;
+        }
         if self.foreign && !self.dry_run {
             // Someone else's orders rest on the symbol: cancel ours, one by one, and leave
             // theirs alone.
@@ -1273,7 +1340,7 @@ impl Io {
                         return;
                     }
                     if ret::is_auth(a.code) {
-                        LiveStats::inc(&self.stats.auth_errors);
+                        self.auth_refused();
                         return;
                     }
                     if !limited {

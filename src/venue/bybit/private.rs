@@ -159,6 +159,16 @@ impl BybitRequests {
         })
     }
 
+    /// New credentials (a SIGHUP reload), used from the next request built: the key is copied
+    /// into the pre-sized field and the HMAC key expanded in place (no allocation). A key longer
+    /// than the field is refused and the old pair kept (the message names no value).
+    pub fn set_credentials(&mut self, api_key: &str, secret: &[u8]) -> Result<(), String> {
+        self.api_key = ArrayString::from(api_key)
+            .map_err(|_| "api_key is longer than 64 characters".to_string())?;
+        self.signer = Signer::new(secret);
+        Ok(())
+    }
+
     pub fn api_key(&self) -> &str {
         &self.api_key
     }

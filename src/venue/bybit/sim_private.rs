@@ -29,9 +29,9 @@
 //! `v5/websocket/private/execution`); amounts are exact decimals.
 
 use crate::exec::rate::TokenBucket;
-use crate::exec::sign::Signer;
 use crate::instrument::{Instrument, Market};
 use crate::msg::{Cbps, OrderSide, Tif};
+use crate::sim::private::keys::SimKeys;
 use crate::sim::private::{
     AccountFile, BeforeOrder, Change, Engine, Fate, HttpRequest, PendingFaults, PrivateApi,
     PrivateFault, Refusal, SimOrder, Status,
@@ -51,7 +51,9 @@ pub const SIM_WALLET_PATH: &str = "/sim/wallet";
 /// `POST /sim/position` with `{"delta":"0.005"}` changes the position the same way (no fill).
 pub const SIM_POSITION_PATH: &str = "/sim/position";
 /// `POST /sim/rotate` with `{"api_key":"..","api_secret":".."}`: the account's credentials are
-/// rotated (the old pair is refused from then on, REST and private stream alike).
+/// rotated (the old pair is refused from then on, REST and private stream alike); with
+/// `"keep_old":true` the old pair stays accepted until `{"retire_old":true}`
+/// ([`crate::sim::private::keys`]; every venue's simulator serves it).
 pub const SIM_ROTATE_PATH: &str = "/sim/rotate";
 
 /// Documented per-UID limit of the order endpoints for linear (requests per second).
@@ -71,8 +73,7 @@ struct WsConn {
 /// The Bybit private API of one simulated account.
 pub struct BybitPrivate {
     engine: Engine,
-    api_key: String,
-    signer: Signer,
+    keys: SimKeys,
     market: Market,
     buckets: BTreeMap<&'static str, TokenBucket>,
     ws: BTreeMap<u64, WsConn>,
@@ -82,8 +83,8 @@ pub struct BybitPrivate {
     pub unanswered: u64,
     /// Executions left out of the private stream (`dropfill`).
     pub dropped_fills: u64,
-    /// Credential rotations (`POST /sim/rotate`).
-    rotations: u64,
+    /// Requests refused for their key, signature or time window.
+    auth_failures: u64,
     start_quote: String,
     /// The starting quote balance in Money.
     start_quote_money: crate::msg::Money,
@@ -163,8 +164,7 @@ impl BybitPrivate {
         }
         Ok(BybitPrivate {
             engine,
-            api_key: account.api_key.clone(),
-            signer: Signer::new(account.api_secret.as_bytes()),
+            keys: SimKeys::new(&account.api_key, &account.api_secret),
             market: inst.key.market,
             buckets,
             ws: BTreeMap::new(),
@@ -172,7 +172,7 @@ impl BybitPrivate {
             changes: Vec::new(),
             unanswered: 0,
             dropped_fills: 0,
-            rotations: 0,
+            auth_failures: 0,
             start_quote,
             start_quote_money,
         })
@@ -204,9 +204,15 @@ impl BybitPrivate {
     }
 
     /// Checks key, time window and signature; the error code if any.
-    fn authenticate(&self, req: &HttpRequest<'_>, payload: &[u8], now_ms: u64) -> Result<(), i64> {
+    fn authenticate(
+        &mut self,
+        req: &HttpRequest<'_>,
+        payload: &[u8],
+        now_ms: u64,
+    ) -> Result<(), i64> {
         let now_ms = self.faults.venue_ms(now_ms);
-        if req.header("X-BAPI-API-KEY") != Some(self.api_key.as_str()) {
+        let key = req.header("X-BAPI-API-KEY").unwrap_or("");
+        if self.keys.find(key).is_none() {
             return Err(ret::API_KEY_INVALID);
         }
         let ts_s = req.header("X-BAPI-TIMESTAMP").unwrap_or("");
@@ -222,11 +228,11 @@ impl BybitPrivate {
         let sig = req.header("X-BAPI-SIGN").unwrap_or("");
         let parts: [&[u8]; 4] = [
             ts_s.as_bytes(),
-            self.api_key.as_bytes(),
+            key.as_bytes(),
             rw_s.unwrap_or("").as_bytes(),
             payload,
         ];
-        if !self.signer.verify_hex(&parts, sig.as_bytes()) {
+        if !self.keys.verify(key, &parts, sig.as_bytes()) {
             return Err(ret::ERROR_SIGN);
         }
         Ok(())
@@ -572,19 +578,6 @@ impl BybitPrivate {
         Ok(json!({"wallet_adjust": self.engine.money_str(self.engine.wallet_adjust())}))
     }
 
-    /// `POST /sim/rotate`: new credentials for the account (the answer names no secret).
-    fn rotate(&mut self, body: &[u8]) -> Result<Value, String> {
-        let v: Value = serde_json::from_slice(body).map_err(|e| format!("body: {e}"))?;
-        let s = |k: &str| v.get(k).and_then(Value::as_str).filter(|x| !x.is_empty());
-        let (Some(key), Some(secret)) = (s("api_key"), s("api_secret")) else {
-            return Err("api_key and api_secret: non-empty strings".into());
-        };
-        self.api_key = key.to_string();
-        self.signer = Signer::new(secret.as_bytes());
-        self.rotations += 1;
-        Ok(json!({"rotations": self.rotations}))
-    }
-
     /// `POST /sim/position`: `{"delta":"-0.005"}` in the instrument's size.
     fn adjust_position(&mut self, body: &[u8]) -> Result<Value, String> {
         let v: Value = serde_json::from_slice(body).map_err(|e| format!("body: {e}"))?;
@@ -662,7 +655,7 @@ impl PrivateApi for BybitPrivate {
             let r = if path == SIM_WALLET_PATH {
                 self.adjust_wallet(req.body)
             } else if path == SIM_ROTATE_PATH {
-                self.rotate(req.body)
+                self.keys.rotate(req.body)
             } else {
                 self.adjust_position(req.body)
             };
@@ -691,6 +684,7 @@ impl PrivateApi for BybitPrivate {
             }
         };
         if let Err(code) = self.authenticate(req, payload, now_ms) {
+            self.auth_failures += 1;
             return self.answer(code, json!({}), now_ms, (ORDER_LIMIT_PER_SEC, now_ms));
         }
         let (ok, left) = limit(key.and_then(|k| self.buckets.get_mut(k)));
@@ -753,9 +747,9 @@ impl PrivateApi for BybitPrivate {
                     let expires = a.get(1).and_then(Value::as_u64);
                     let sig = a.get(2).and_then(Value::as_str).unwrap_or("");
                     match (key, expires) {
-                        (Some(k), Some(e)) if k == self.api_key && e > now_ms => self
-                            .signer
-                            .verify_hex(&[b"GET/realtime", e.to_string().as_bytes()], sig.as_bytes()),
+                        (Some(k), Some(e)) if e > now_ms => self
+                            .keys
+                            .verify(k, &[b"GET/realtime", e.to_string().as_bytes()], sig.as_bytes()),
                         _ => false,
                     }
                 });
@@ -915,7 +909,9 @@ impl PrivateApi for BybitPrivate {
             "start_balance": {self.engine.inst.quote.as_str(): self.start_quote},
             "unanswered_requests": self.unanswered,
             "dropped_fills": self.dropped_fills,
-            "key_rotations": self.rotations,
+            "key_rotations": self.keys.rotations(),
+            "keys": self.keys.state(),
+            "auth_failures": self.auth_failures,
             "maker_fee_cbps": self.engine.maker_fee,
             "taker_fee_cbps": self.engine.taker_fee,
         }))

@@ -16,7 +16,9 @@
 //!   `max_consecutive_failures`).
 //! - Auth errors (`invalid authentication`, `disabled API Key`, `Nonce must be incremented`,
 //!   HTTP 401): exit code 4 at start-up (a signed balance read checks the credentials), a risk
-//!   abort while running ([`RejectReason::Auth`]).
+//!   abort while running ([`RejectReason::Auth`], or [`IoEvent::AuthFailed`] for a fill poll),
+//!   after which nothing is sent with the refused pair (no polls either) until a SIGHUP brings
+//!   new credentials ([`CredentialsWatch`]: the I/O thread re-keys in place).
 //! - No IOC: Coincheck's `immediate_or_cancel` is undocumented, so an IOC command (the
 //!   strategy's exits) is sent as a good-till-cancelled limit order and its rest is cancelled
 //!   right after the venue's answer: the rest can rest for one round trip.
@@ -68,8 +70,8 @@ use super::private::{
 use crate::config::OnStart;
 use crate::exec::ledger::value;
 use crate::exec::live::{
-    flush, DryRunJournal, Front, HasFront, HttpConn, IoEvent, IoReq, LiveSettings, LiveStartError,
-    LiveStats, SendError, TABLE,
+    flush, CredentialsWatch, DryRunJournal, Front, HasFront, HttpConn, IoEvent, IoReq,
+    LiveSettings, LiveStartError, LiveStats, SendError, TABLE,
 };
 use crate::exec::orders::{OrderTable, VenueEvent};
 use crate::exec::rate::TokenBucket;
@@ -203,6 +205,11 @@ fn wall_ms() -> u64 {
 }
 
 struct Io {
+    /// Credentials reloaded while running (SIGHUP): see [`CredentialsWatch`].
+    creds: Option<CredentialsWatch>,
+    /// The venue refused our credentials: no order request is sent (each is refused here,
+    /// `Auth`) until new credentials arrive; risk has been told ([`IoEvent::AuthFailed`]).
+    auth_blocked: bool,
     req: CoincheckRequests,
     ans: Answers,
     http: HttpConn,
@@ -277,6 +284,8 @@ impl Io {
             .map_err(|e| cfg(format!("live.poll_fast_ms / poll_slow_ms: {e}")))?;
         let rate = s.order_rate_per_sec;
         Ok(Io {
+            creds: s.credentials.clone(),
+            auth_blocked: false,
             req,
             ans,
             http,
@@ -340,7 +349,7 @@ impl Io {
                 self.quote0 = b.quote + b.quote_reserved;
             }
             Err(AnswerError::Venue(v)) if v.is_auth() => {
-                LiveStats::inc(&self.stats.auth_errors);
+                self.auth_refused();
                 return Err(LiveStartError::Auth(format!(
                     "{what}: the venue refused our API credentials: HTTP {} ({})",
                     v.status, v.error
@@ -587,6 +596,38 @@ impl Io {
         self.ans.opens(st, &body).map_err(|e| e.to_string())
     }
 
+    /// New credentials from a SIGHUP reload, if any: the request builder signs with them from
+    /// the next request on (one atomic load when there are none).
+    fn rekey(&mut self) {
+        let Some(c) = self.creds.as_mut().and_then(CredentialsWatch::changed) else {
+            return;
+        };
+        match self
+            .req
+            .set_credentials(c.api_key.expose(), c.api_secret.expose().as_bytes())
+        {
+            Ok(()) => {
+                // Orders go out again: the venue may accept the new pair.
+                self.auth_blocked = false;
+                tracing::info!("coincheck: the reloaded API credentials sign from the next request")
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "coincheck: reloaded API credentials refused; still signing with the old ones")
+            }
+        }
+    }
+
+    /// The venue refused our credentials: counted, risk told once (an abort), and from now on
+    /// order requests are refused here and no reads or keep-alives are sent (a retry cannot
+    /// succeed with the same pair) until a SIGHUP brings new credentials ([`Self::rekey`]).
+    fn auth_refused(&mut self) {
+        LiveStats::inc(&self.stats.auth_errors);
+        if !self.auth_blocked {
+            self.auth_blocked = true;
+            self.events.push(IoEvent::AuthFailed);
+        }
+    }
+
     fn run(
         mut self,
         mut rx: rtrb::Consumer<IoReq>,
@@ -594,6 +635,7 @@ impl Io {
         stop: &AtomicBool,
     ) {
         loop {
+            self.rekey();
             let mut did = false;
             while let Ok(r) = rx.pop() {
                 did = true;
@@ -607,13 +649,22 @@ impl Io {
                         ..
                     } => self.place(id, side, px, qty, tif),
                     OrderCmd::Cancel { id } => self.cancel(id),
-                    OrderCmd::CancelAll => self.cancel_all(r.t_ns),
+                    OrderCmd::CancelAll => {
+                        let ended = self.cancel_all(r.t_ns);
+                        // The acknowledgement first: the fills are read after it.
+                        flush(&mut self.events, &mut tx, stop);
+                        for (id, vid, cancelled) in ended {
+                            self.ended(id, vid, cancelled);
+                        }
+                    }
                 }
                 flush(&mut self.events, &mut tx, stop);
                 self.stats.finished.fetch_add(1, Ordering::Release);
             }
             // Between requests only: a reconciliation's reads delay what waits on the ring.
+            // Nothing is read with a pair the venue refused (no retry loop): see `auth_refused`.
             if !self.dry_run
+                && !self.auth_blocked
                 && rx.is_empty()
                 && self.recon_every_ns > 0
                 && mono_ns() >= self.next_recon_ns
@@ -627,7 +678,14 @@ impl Io {
                 flush(&mut self.events, &mut tx, stop);
             }
             let now = mono_ns();
-            if !self.dry_run && self.poll.due(now) {
+            // Only with a read token at hand: a poll that waited for one (the poll schedule can
+            // ask more often than the read rate allows) would hold up the orders and cancels
+            // behind it on the ring (a kill switch's cancel-all waited ~290 ms for it).
+            if !self.dry_run
+                && !self.auth_blocked
+                && self.poll.due(now)
+                && self.read_bucket.available(now) > 0
+            {
                 let found = self.poll_fills();
                 self.poll.polled(mono_ns(), self.orders.len(), found > 0);
                 flush(&mut self.events, &mut tx, stop);
@@ -721,7 +779,7 @@ impl Io {
                 Ok(p) => p,
                 Err(AnswerError::Venue(v)) => {
                     if v.is_auth() {
-                        LiveStats::inc(&self.stats.auth_errors);
+                        self.auth_refused();
                         tracing::error!(error = %v.error, "coincheck: fill poll refused for our credentials");
                     } else if v.is_rate_limited() {
                         LiveStats::inc(&self.stats.venue_rate_limited);
@@ -781,6 +839,15 @@ impl Io {
     }
 
     fn place(&mut self, id: u64, side: OrderSide, px: i64, qty: i64, tif: Tif) {
+        if self.auth_blocked {
+            // Refused for our credentials before: not sent (risk has aborted).
+            return self.venue(
+                id,
+                VenueEvent::Rejected {
+                    reason: RejectReason::Auth,
+                },
+            );
+        }
         let now = mono_ns();
         if let Some(r) = self.http.allowed_order_rate() {
             self.order_bucket.set_rate(now, r);
@@ -912,7 +979,7 @@ impl Io {
         match self.ans.order(status, a.body) {
             Ok(ack) => Placed::Ack(ack.id),
             Err(AnswerError::Venue(v)) if v.is_auth() => {
-                LiveStats::inc(&self.stats.auth_errors);
+                self.auth_refused();
                 tracing::error!(error = %v.error, "coincheck: order refused for our credentials");
                 Placed::Refused(RejectReason::Auth)
             }
@@ -996,30 +1063,50 @@ impl Io {
     }
 
     fn cancel(&mut self, id: u64) {
+        if let Some((vid, cancelled)) = self.send_cancel(id) {
+            self.ended(id, vid, cancelled);
+        }
+    }
+
+    /// Sends the cancel of our order `id` (its retries included) up to the venue's answer;
+    /// `Some((venue id, cancelled))` when the order is no longer open at the venue (what
+    /// [`Self::ended`] then reads and reports), `None` when what happened was reported here.
+    fn send_cancel(&mut self, id: u64) -> Option<(u64, bool)> {
+        if self.auth_blocked {
+            self.venue(
+                id,
+                VenueEvent::CancelRejected {
+                    reason: RejectReason::Auth,
+                },
+            );
+            return None;
+        }
         let Some(o) = self.orders.iter().find(|o| o.id == id).copied() else {
             // Finished as far as the venue told us: the table has (or will get) its end.
-            return;
+            return None;
         };
         let Some(vid) = o.venue_id else {
-            return self.venue(
+            self.venue(
                 id,
                 VenueEvent::CancelRejected {
                     reason: RejectReason::UnknownOrder,
                 },
             );
+            return None;
         };
         for attempt in 0..3 {
             self.wait_order_token();
             let ts = wall_ms();
             let Ok(r) = self.req.cancel(ts, vid) else {
-                return;
+                return None;
             };
             LiveStats::inc(&self.stats.cancels);
             if self.dry_run {
                 let what = format!("DELETE {ORDERS_PATH}/{vid}");
                 self.journal
                     .write(ORDERS_PATH, ts, what.as_bytes(), &r.signature);
-                return self.venue(id, VenueEvent::Cancelled { cum_qty: o.filled });
+                self.venue(id, VenueEvent::Cancelled { cum_qty: o.filled });
+                return None;
             }
             self.poll.order_sent(mono_ns());
             let res = match self.http.send(r.bytes()) {
@@ -1027,32 +1114,32 @@ impl Io {
                 Err(e) => Err(e),
             };
             match res {
-                Ok(Ok(_)) => return self.ended(id, vid, true),
+                Ok(Ok(_)) => return Some((vid, true)),
                 Ok(Err(AnswerError::Venue(v))) if v.is_auth() => {
-                    LiveStats::inc(&self.stats.auth_errors);
-                    return self.venue(
+                    self.auth_refused();
+                    self.venue(
                         id,
                         VenueEvent::CancelRejected {
                             reason: RejectReason::Auth,
                         },
                     );
+                    return None;
                 }
                 Ok(Err(AnswerError::Venue(v))) if v.is_rate_limited() && attempt < 2 => {
                     LiveStats::inc(&self.stats.venue_rate_limited);
                     self.blocked_until_ns = mono_ns() + 1_000_000_000;
                 }
                 // Not open any more (filled, or cancelled already): what happened decides.
-                Ok(Err(AnswerError::Venue(v))) if v.status == 404 => {
-                    return self.ended(id, vid, false)
-                }
+                Ok(Err(AnswerError::Venue(v))) if v.status == 404 => return Some((vid, false)),
                 Ok(Err(e)) => {
                     tracing::warn!(error = %e, "coincheck: cancel refused");
-                    return self.venue(
+                    self.venue(
                         id,
                         VenueEvent::CancelRejected {
                             reason: RejectReason::Venue,
                         },
                     );
+                    return None;
                 }
                 Err(SendError::NotSent(_)) => {}
                 Err(_) => {
@@ -1062,7 +1149,7 @@ impl Io {
                     self.http.close();
                     if let Ok((st, body)) = self.get(Read::CancelStatus(vid)) {
                         if let Ok((_, true)) = self.ans.cancel_status(st, &body) {
-                            return self.ended(id, vid, true);
+                            return Some((vid, true));
                         }
                     }
                 }
@@ -1074,6 +1161,7 @@ impl Io {
                 reason: RejectReason::Network,
             },
         );
+        None
     }
 
     /// Our order `id` (`vid` at the venue) is no longer open: its fills are read, then it is
@@ -1109,18 +1197,34 @@ impl Io {
         }
     }
 
-    /// Coincheck has no cancel-all: every working order of ours is cancelled, then the
-    /// cancel-all is acknowledged.
-    fn cancel_all(&mut self, t_ns: u64) {
+    /// Coincheck has no cancel-all: every working order of ours is cancelled, one `DELETE`
+    /// after the other; once the venue has answered them all (nothing of ours is open there)
+    /// the cancel-all is acknowledged (the kill switch's trigger -> cancel-ack figure, flushed
+    /// by the caller at once); the caller then reads each ended order's fills and reports it
+    /// ([`Self::ended`]) with its executed size.
+    fn cancel_all(&mut self, t_ns: u64) -> Ended {
+        if self.auth_blocked {
+            // Not sent: the venue refuses our credentials (no acknowledgement to wait for).
+            return Ended::new();
+        }
         let ids: arrayvec::ArrayVec<u64, TABLE> =
             self.orders.iter().map(|o| o.id).take(TABLE).collect();
+        let mut ended = Ended::new();
         for id in ids {
-            self.cancel(id);
+            if let Some((vid, cancelled)) = self.send_cancel(id) {
+                ended.push((id, vid, cancelled));
+            }
         }
         LiveStats::inc(&self.stats.cancel_alls);
-        self.events.push(IoEvent::CancelAllAck { t_ns });
+        if !self.auth_blocked {
+            self.events.push(IoEvent::CancelAllAck { t_ns });
+        }
+        ended
     }
 }
+
+/// Orders a cancel-all ended at the venue: (our id, venue id, cancelled).
+type Ended = arrayvec::ArrayVec<(u64, u64, bool), TABLE>;
 
 /// A signed read.
 #[derive(Clone, Copy)]

@@ -115,6 +115,16 @@ impl CoincheckRequests {
         })
     }
 
+    /// New credentials (a SIGHUP reload), used from the next request built: the key is copied
+    /// into the pre-sized field and the HMAC key expanded in place (no allocation). A key longer
+    /// than the field is refused and the old pair kept (the message names no value).
+    pub fn set_credentials(&mut self, api_key: &str, secret: &[u8]) -> Result<(), String> {
+        self.api_key = ArrayString::from(api_key)
+            .map_err(|_| "api_key is longer than 64 characters".to_string())?;
+        self.signer = Signer::new(secret);
+        Ok(())
+    }
+
     /// The next nonce at wall time `now_ms`: strictly above every nonce sent before.
     pub fn next_nonce(&mut self, now_ms: u64) -> u64 {
         self.last_nonce = now_ms.max(self.last_nonce + 1);

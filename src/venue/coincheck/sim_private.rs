@@ -23,9 +23,9 @@
 //! Balances: `jpy`/`btc` are what is available, `*_reserved` what open orders hold (a buy
 //! holds rate × amount, a sell its amount); a place beyond what is available is refused.
 
-use crate::exec::sign::Signer;
 use crate::instrument::Instrument;
 use crate::msg::{Cbps, Money, OrderSide, Tif, MONEY_PER_TICK_LOT};
+use crate::sim::private::keys::SimKeys;
 use crate::sim::private::{
     AccountFile, BeforeOrder, Engine, Fate, HttpRequest, PendingFaults, PrivateApi, PrivateFault,
     Refusal, SimFill, SimOrder,
@@ -47,8 +47,7 @@ pub const DEFAULT_TAKER_CBPS: Cbps = 0;
 /// The Coincheck private API of one simulated account.
 pub struct CoincheckPrivate {
     engine: Engine,
-    api_key: String,
-    signer: Signer,
+    keys: SimKeys,
     scheme: &'static str,
     base: String,
     quote: String,
@@ -127,8 +126,7 @@ impl CoincheckPrivate {
         };
         Ok(CoincheckPrivate {
             engine: Engine::new(inst, maker, taker, 0),
-            api_key: account.api_key.clone(),
-            signer: Signer::new(account.api_secret.as_bytes()),
+            keys: SimKeys::new(&account.api_key, &account.api_secret),
             scheme,
             base: base.to_string(),
             quote: quote.to_string(),
@@ -221,7 +219,8 @@ impl CoincheckPrivate {
 
     fn authenticate(&mut self, req: &HttpRequest<'_>) -> Result<(), (u16, Value)> {
         let bad = || err(401, "invalid authentication");
-        if req.header("ACCESS-KEY") != Some(self.api_key.as_str()) {
+        let key = req.header("ACCESS-KEY").unwrap_or("");
+        if self.keys.find(key).is_none() {
             return Err(bad());
         }
         let nonce_s = req.header("ACCESS-NONCE").unwrap_or("");
@@ -242,7 +241,7 @@ impl CoincheckPrivate {
         for p in parts {
             msg.extend_from_slice(p);
         }
-        if !self.signer.verify_hex(&[&msg, req.body], sig.as_bytes()) {
+        if !self.keys.verify(key, &[&msg, req.body], sig.as_bytes()) {
             return Err(bad());
         }
         if nonce <= self.last_nonce {
@@ -531,6 +530,7 @@ impl PrivateApi for CoincheckPrivate {
         path == "/sim/state"
             || path == crate::venue::bybit::sim_private::SIM_WALLET_PATH
             || path == crate::venue::bybit::sim_private::SIM_POSITION_PATH
+            || path == crate::venue::bybit::sim_private::SIM_ROTATE_PATH
             || path == ORDERS_PATH
             || path.starts_with("/api/exchange/orders/")
             || path.starts_with("/api/accounts")
@@ -557,6 +557,12 @@ impl PrivateApi for CoincheckPrivate {
             )
         {
             return answer(match self.adjust(path, req.body) {
+                Ok(v) => (200, v),
+                Err(e) => err(400, &e),
+            });
+        }
+        if req.method == "POST" && path == crate::venue::bybit::sim_private::SIM_ROTATE_PATH {
+            return answer(match self.keys.rotate(req.body) {
                 Ok(v) => (200, v),
                 Err(e) => err(400, &e),
             });
@@ -637,6 +643,8 @@ impl PrivateApi for CoincheckPrivate {
             "unanswered_requests": self.unanswered,
             "hidden_fills": self.hidden.len(),
             "auth_failures": self.auth_failures,
+            "key_rotations": self.keys.rotations(),
+            "keys": self.keys.state(),
             "last_nonce": self.last_nonce,
             "maker_fee_cbps": self.engine.maker_fee,
             "taker_fee_cbps": self.engine.taker_fee,

@@ -25,7 +25,9 @@
 //! - Errors (`status != 0`, `messages[].message_code`): `ERR-5003` (and HTTP 429) blocks order
 //!   requests for 1 s and rejects the place (`Venue`, counts toward `max_consecutive_failures`);
 //!   auth codes (`ERR-5007..5012`, `ERR-5014`) are exit code 4 at start-up (a signed
-//!   `activeOrders` read) and [`RejectReason::Auth`] (a risk abort) while running; `ERR-201`
+//!   `activeOrders` read) and [`RejectReason::Auth`] (a risk abort) while running, after which
+//!   nothing is sent with the refused pair until a SIGHUP brings new credentials
+//!   ([`CredentialsWatch`]: the I/O thread re-keys in place); `ERR-201`
 //!   / `ERR-208` reject the place (`Venue`). All counted in [`LiveStats`].
 //! - Rate: token buckets for POST and for GET at `order_rate_per_sec` (GMO Tier 1: 20 GET/s
 //!   and 20 POST/s per account, api.coin.z.com/docs "API Limiting", checked 2026-12-03).
@@ -43,8 +45,8 @@ pub use recon::OURS_FILE;
 pub mod recon;
 use crate::exec::ledger::Ledger;
 use crate::exec::live::{
-    flush, DryRunJournal, Front, HasFront, HttpConn, IoEvent, IoReq, LiveSettings, LiveStartError,
-    LiveStats, SendError, TABLE,
+    flush, CredentialsWatch, DryRunJournal, Front, HasFront, HttpConn, IoEvent, IoReq,
+    LiveSettings, LiveStartError, LiveStats, SendError, TABLE,
 };
 use crate::exec::orders::{OrderTable, VenueEvent};
 use crate::exec::rate::TokenBucket;
@@ -59,6 +61,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const HELD: usize = 512;
+/// Orders a cancel-all ended at the venue: (our id, venue id).
+type Ended = arrayvec::ArrayVec<(u64, u64), TABLE>;
 const DONE: usize = 4096;
 const TOKEN_EXTEND_NS: u64 = 30 * 60 * 1_000_000_000;
 const SECOND_SUB_NS: u64 = 1_100_000_000;
@@ -180,6 +184,11 @@ enum Read {
 }
 
 struct Io {
+    /// Credentials reloaded while running (SIGHUP): see [`CredentialsWatch`].
+    creds: Option<CredentialsWatch>,
+    /// The venue refused our credentials: no order request is sent (each is refused here,
+    /// `Auth`) until new credentials arrive; risk has been told ([`IoEvent::AuthFailed`]).
+    auth_blocked: bool,
     req: GmoRequests,
     ans: Answers,
     http: HttpConn,
@@ -261,6 +270,8 @@ impl Io {
         }
         let rate = s.order_rate_per_sec;
         Ok(Io {
+            creds: s.credentials.clone(),
+            auth_blocked: false,
             req,
             ans: Answers {
                 tick: s.inst.tick,
@@ -362,7 +373,7 @@ impl Io {
         let active = match self.ans.orders(st, &body) {
             Ok(v) => v,
             Err(AnswerError::Venue(v)) if v.is_auth() => {
-                LiveStats::inc(&self.stats.auth_errors);
+                self.auth_refused();
                 return Err(LiveStartError::Auth(format!(
                     "{what}: the venue refused our API credentials: {} {}",
                     v.code, v.message
@@ -407,7 +418,7 @@ impl Io {
         let token = match self.ans.token(st, &body) {
             Ok(t) => t,
             Err(AnswerError::Venue(v)) if v.is_auth() => {
-                LiveStats::inc(&self.stats.auth_errors);
+                self.auth_refused();
                 return Err(v.to_string());
             }
             Err(e) => return Err(e.to_string()),
@@ -456,6 +467,38 @@ impl Io {
         }
     }
 
+    /// New credentials from a SIGHUP reload, if any: the request builder signs with them from
+    /// the next request on (one atomic load when there are none).
+    fn rekey(&mut self) {
+        let Some(c) = self.creds.as_mut().and_then(CredentialsWatch::changed) else {
+            return;
+        };
+        match self
+            .req
+            .set_credentials(c.api_key.expose(), c.api_secret.expose().as_bytes())
+        {
+            Ok(()) => {
+                // Orders go out again: the venue may accept the new pair.
+                self.auth_blocked = false;
+                tracing::info!("gmocoin: the reloaded API credentials sign from the next request")
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "gmocoin: reloaded API credentials refused; still signing with the old ones")
+            }
+        }
+    }
+
+    /// The venue refused our credentials: counted, risk told once (an abort), and from now on
+    /// order requests are refused here and no reads or keep-alives are sent (a retry cannot
+    /// succeed with the same pair) until a SIGHUP brings new credentials ([`Self::rekey`]).
+    fn auth_refused(&mut self) {
+        LiveStats::inc(&self.stats.auth_errors);
+        if !self.auth_blocked {
+            self.auth_blocked = true;
+            self.events.push(IoEvent::AuthFailed);
+        }
+    }
+
     fn run(
         mut self,
         mut rx: rtrb::Consumer<IoReq>,
@@ -463,6 +506,7 @@ impl Io {
         stop: &AtomicBool,
     ) {
         loop {
+            self.rekey();
             let mut did = false;
             while let Ok(r) = rx.pop() {
                 did = true;
@@ -476,7 +520,14 @@ impl Io {
                         ..
                     } => self.place(id, side, px, qty, tif),
                     OrderCmd::Cancel { id } => self.cancel(id),
-                    OrderCmd::CancelAll => self.cancel_all(r.t_ns),
+                    OrderCmd::CancelAll => {
+                        let ended = self.cancel_all(r.t_ns);
+                        // The acknowledgement first: the orders' states are read after it.
+                        flush(&mut self.events, &mut tx, stop);
+                        for (id, vid) in ended {
+                            self.after_cancel(id, vid);
+                        }
+                    }
                 }
                 flush(&mut self.events, &mut tx, stop);
                 self.stats.finished.fetch_add(1, Ordering::Release);
@@ -494,7 +545,9 @@ impl Io {
             }
             flush(&mut self.events, &mut tx, stop);
             // Between requests only: a reconciliation's reads delay what waits on the ring.
+            // Nothing is read with a pair the venue refused (no retry loop): see `auth_refused`.
             if !self.dry_run
+                && !self.auth_blocked
                 && rx.is_empty()
                 && self.recon_every_ns > 0
                 && mono_ns() >= self.next_recon_ns
@@ -507,7 +560,7 @@ impl Io {
                 self.next_recon_ns = mono_ns() + wait;
                 flush(&mut self.events, &mut tx, stop);
             }
-            if !self.dry_run && rx.is_empty() {
+            if !self.dry_run && !self.auth_blocked && rx.is_empty() {
                 if mono_ns().saturating_sub(self.token_at_ns) > TOKEN_EXTEND_NS {
                     self.extend_token();
                 }
@@ -516,7 +569,7 @@ impl Io {
                     if let Ok((st, b)) = self.read(Read::Active) {
                         if let Err(AnswerError::Venue(v)) = self.ans.orders(st, &b) {
                             if v.is_auth() {
-                                LiveStats::inc(&self.stats.auth_errors);
+                                self.auth_refused();
                             }
                         }
                     }
@@ -770,6 +823,15 @@ impl Io {
     }
 
     fn place(&mut self, id: u64, side: OrderSide, px: i64, qty: i64, tif: Tif) {
+        if self.auth_blocked {
+            // Refused for our credentials before: not sent (risk has aborted).
+            return self.venue(
+                id,
+                VenueEvent::Rejected {
+                    reason: RejectReason::Auth,
+                },
+            );
+        }
         let now = mono_ns();
         if let Some(r) = self.http.allowed_order_rate() {
             self.post.set_rate(now, r);
@@ -862,7 +924,7 @@ impl Io {
         match self.ans.order_id(st, &body) {
             Ok(vid) => Placed::Ack(vid),
             Err(AnswerError::Venue(v)) if v.is_auth() => {
-                LiveStats::inc(&self.stats.auth_errors);
+                self.auth_refused();
                 tracing::error!(code = %v.code, "gmocoin: order refused for our credentials");
                 Placed::Refused(RejectReason::Auth)
             }
@@ -983,28 +1045,46 @@ impl Io {
     }
 
     fn cancel(&mut self, id: u64) {
-        let Some(o) = self.orders.iter().find(|o| o.id == id).copied() else {
-            return;
-        };
+        if let Some(vid) = self.send_cancel(id) {
+            self.after_cancel(id, vid);
+        }
+    }
+
+    /// Sends the cancel of our order `id` (its retries included) up to the venue's answer;
+    /// `Some(venue id)` when the venue took it (or the order is not open there any more):
+    /// [`Self::after_cancel`] then reads its state; `None` when what happened was reported.
+    fn send_cancel(&mut self, id: u64) -> Option<u64> {
+        if self.auth_blocked {
+            self.venue(
+                id,
+                VenueEvent::CancelRejected {
+                    reason: RejectReason::Auth,
+                },
+            );
+            return None;
+        }
+        let o = self.orders.iter().find(|o| o.id == id).copied()?;
         let Some(vid) = o.venue_id else {
-            return self.venue(
+            self.venue(
                 id,
                 VenueEvent::CancelRejected {
                     reason: RejectReason::UnknownOrder,
                 },
             );
+            return None;
         };
         for attempt in 0..3 {
             self.wait_post();
             let ts = wall_ms();
             let Ok(r) = self.req.cancel(ts, vid) else {
-                return;
+                return None;
             };
             LiveStats::inc(&self.stats.cancels);
             if self.dry_run {
                 self.journal
                     .write(super::private::CANCEL_PATH, ts, r.body(), &r.signature);
-                return self.venue(id, VenueEvent::Cancelled { cum_qty: o.filled });
+                self.venue(id, VenueEvent::Cancelled { cum_qty: o.filled });
+                return None;
             }
             let res = match self.http.send(r.bytes()) {
                 Ok(a) => {
@@ -1014,31 +1094,31 @@ impl Io {
                 Err(e) => Err(e),
             };
             match res {
-                Ok(Ok(())) => return self.after_cancel(id, vid),
+                Ok(Ok(())) => return Some(vid),
                 Ok(Err(AnswerError::Venue(v))) if v.is_auth() => {
-                    LiveStats::inc(&self.stats.auth_errors);
-                    return self.venue(
+                    self.auth_refused();
+                    self.venue(
                         id,
                         VenueEvent::CancelRejected {
                             reason: RejectReason::Auth,
                         },
                     );
+                    return None;
                 }
                 Ok(Err(AnswerError::Venue(v))) if v.is_rate_limited() && attempt < 2 => {
                     LiveStats::inc(&self.stats.venue_rate_limited);
                     self.blocked_until_ns = mono_ns() + 1_000_000_000;
                 }
-                Ok(Err(AnswerError::Venue(v))) if v.is_not_open() => {
-                    return self.after_cancel(id, vid)
-                }
+                Ok(Err(AnswerError::Venue(v))) if v.is_not_open() => return Some(vid),
                 Ok(Err(e)) => {
                     tracing::warn!(error = %e, "gmocoin: cancel refused");
-                    return self.venue(
+                    self.venue(
                         id,
                         VenueEvent::CancelRejected {
                             reason: RejectReason::Venue,
                         },
                     );
+                    return None;
                 }
                 Err(SendError::NotSent(_)) => {}
                 Err(_) => {
@@ -1047,7 +1127,7 @@ impl Io {
                     // Did it go through? The order's state decides before another cancel.
                     self.after_cancel(id, vid);
                     if !self.orders.iter().any(|x| x.id == id) {
-                        return;
+                        return None;
                     }
                 }
             }
@@ -1060,6 +1140,7 @@ impl Io {
                 },
             );
         }
+        None
     }
 
     /// After a cancel (answered, refused as not open, or unanswered): the order's state.
@@ -1071,13 +1152,27 @@ impl Io {
         self.refresh(id, vid);
     }
 
-    fn cancel_all(&mut self, t_ns: u64) {
+    /// Every working order of ours is cancelled (`cancelOrder`, one after the other); once
+    /// the venue has answered them all the cancel-all is acknowledged (the kill switch's
+    /// trigger -> cancel-ack figure, flushed by the caller at once); the caller then reads
+    /// each order's state ([`Self::after_cancel`]) for its executed size.
+    fn cancel_all(&mut self, t_ns: u64) -> Ended {
+        let mut ended = Ended::new();
+        if self.auth_blocked {
+            // Not sent: the venue refuses our credentials (no acknowledgement to wait for).
+            return ended;
+        }
         let ids: arrayvec::ArrayVec<u64, TABLE> =
             self.orders.iter().map(|o| o.id).take(TABLE).collect();
         for id in ids {
-            self.cancel(id);
+            if let Some(vid) = self.send_cancel(id) {
+                ended.push((id, vid));
+            }
         }
         LiveStats::inc(&self.stats.cancel_alls);
-        self.events.push(IoEvent::CancelAllAck { t_ns });
+        if !self.auth_blocked {
+            self.events.push(IoEvent::CancelAllAck { t_ns });
+        }
+        ended
     }
 }

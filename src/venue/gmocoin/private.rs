@@ -147,6 +147,16 @@ impl GmoRequests {
         })
     }
 
+    /// New credentials (a SIGHUP reload), used from the next request built: the key is copied
+    /// into the pre-sized field and the HMAC key expanded in place (no allocation). A key longer
+    /// than the field is refused and the old pair kept (the message names no value).
+    pub fn set_credentials(&mut self, api_key: &str, secret: &[u8]) -> Result<(), String> {
+        self.api_key = ArrayString::from(api_key)
+            .map_err(|_| "api_key is longer than 128 characters".to_string())?;
+        self.signer = Signer::new(secret);
+        Ok(())
+    }
+
     /// `POST /private/v1/order`: a limit order.
     pub fn order(
         &mut self,

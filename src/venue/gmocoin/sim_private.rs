@@ -41,9 +41,9 @@
 //! `POST /sim/position` `{"delta":"0.01"}` the position (no fill, no order). An account file's
 //! `[[orders]]` rest from the start (GMO orders carry no client id: `link_id` must be empty).
 
-use crate::exec::sign::Signer;
 use crate::instrument::Instrument;
 use crate::msg::{Cbps, Money, OrderSide, Tif, MONEY_PER_TICK_LOT};
+use crate::sim::private::keys::SimKeys;
 use crate::sim::private::{
     AccountFile, BeforeOrder, Change, Engine, Fate, HttpRequest, PendingFaults, PrivateApi,
     PrivateFault, Refusal, SimFill, SimOrder, Status,
@@ -80,8 +80,7 @@ struct WsConn {
 /// The GMO Coin private API of one simulated account.
 pub struct GmoPrivate {
     engine: Engine,
-    api_key: String,
-    signer: Signer,
+    keys: SimKeys,
     start_jpy: Money,
     faults: PendingFaults,
     tokens: BTreeMap<String, u64>,
@@ -200,8 +199,7 @@ impl GmoPrivate {
         }
         Ok(GmoPrivate {
             engine,
-            api_key: account.api_key.clone(),
-            signer: Signer::new(account.api_secret.as_bytes()),
+            keys: SimKeys::new(&account.api_key, &account.api_secret),
             start_jpy,
             faults: PendingFaults::default(),
             tokens: BTreeMap::new(),
@@ -223,7 +221,7 @@ impl GmoPrivate {
     }
 
     fn authenticate(
-        &self,
+        &mut self,
         req: &HttpRequest<'_>,
         path: &str,
         now_ms: u64,
@@ -240,12 +238,13 @@ impl GmoPrivate {
                 "The API-TIMESTAMP is not set or not a number.",
             ));
         };
-        if key != self.api_key {
+        if self.keys.find(key).is_none() {
             return Err(err(200, "ERR-5012", "The API authentication is invalid."));
         }
         let sig = req.header("API-SIGN").unwrap_or("");
         let signed = path.strip_prefix(PRIVATE_PREFIX).unwrap_or(path);
-        if !self.signer.verify_hex(
+        if !self.keys.verify(
+            key,
             &[
                 ts_s.as_bytes(),
                 req.method.as_bytes(),
@@ -665,6 +664,7 @@ impl PrivateApi for GmoPrivate {
             || path == PUBLIC_STATUS_PATH
             || path == SIM_WALLET_PATH
             || path == SIM_POSITION_PATH
+            || path == crate::venue::bybit::sim_private::SIM_ROTATE_PATH
             || path.starts_with("/private/v1/")
     }
 
@@ -698,6 +698,12 @@ impl PrivateApi for GmoPrivate {
             return answer(match self.adjust(path, req.body) {
                 Ok(v) => (200, v),
                 Err(e) => (400, json!({ "error": e })),
+            });
+        }
+        if req.method == "POST" && path == crate::venue::bybit::sim_private::SIM_ROTATE_PATH {
+            return answer(match self.keys.rotate(req.body) {
+                Ok(v) => (200, v),
+                Err(e) => (400, json!({"error": e})),
             });
         }
         let venue_ms = self.faults.venue_ms(now_ms);
@@ -827,6 +833,8 @@ impl PrivateApi for GmoPrivate {
             "jpy_money": self.jpy().to_string(),
             "unanswered_requests": self.unanswered,
             "auth_failures": self.auth_failures,
+            "key_rotations": self.keys.rotations(),
+            "keys": self.keys.state(),
             "rate_limited": self.rate_limited,
             "dropped_fills": self.dropped_fills,
             "dropped_exec_ids": self.dropped_exec_ids,
