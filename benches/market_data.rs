@@ -351,6 +351,34 @@ impl<D: Decoder> Feed<D> {
         });
         obi
     }
+
+    /// One recorded line: a WebSocket frame (`url` empty) or the REST answer to `url`.
+    fn on_line(&mut self, (url, body): &(String, Vec<u8>)) {
+        if url.is_empty() {
+            self.on_frame(body);
+            return;
+        }
+        let mut body = body.clone();
+        let books = &mut self.books;
+        self.d.on_rest(0, url, &mut body, &mut |e: MdEvent| {
+            books.apply(&e);
+        });
+    }
+}
+
+/// The Binance decoder of the recording's NKNUSDT book, on the fast path or simd-json's tape.
+fn nknusdt_decoder(fast: bool) -> obi_scalp::venue::binance::BinanceDecoder {
+    let mut d = obi_scalp::venue::binance::BinanceDecoder::new(
+        BookRoutes::new(
+            InstrumentTable::default(),
+            Venue::Binance,
+            Market::Spot,
+            &["NKNUSDT"],
+        )
+        .unwrap(),
+    );
+    d.set_fast_path(fast);
+    d
 }
 
 /// Passes over the recorded updates for [`per_update_distribution`].
@@ -504,27 +532,9 @@ fn binance_parse_apply(g: &mut criterion::BenchmarkGroup<'_, criterion::measurem
         .collect();
     let fresh = |fast: bool| {
         move || {
-            let mut d = BinanceDecoder::new(
-                BookRoutes::new(
-                    InstrumentTable::default(),
-                    Venue::Binance,
-                    Market::Spot,
-                    &["NKNUSDT"],
-                )
-                .unwrap(),
-            );
-            d.set_fast_path(fast);
-            let mut feed = Feed::new(d);
-            for (url, body) in warmup {
-                if url.is_empty() {
-                    feed.on_frame(body);
-                } else {
-                    let mut body = body.clone();
-                    let books = &mut feed.books;
-                    feed.d.on_rest(0, url, &mut body, &mut |e: MdEvent| {
-                        books.apply(&e);
-                    });
-                }
+            let mut feed = Feed::new(nknusdt_decoder(fast));
+            for line in warmup {
+                feed.on_line(line);
             }
             feed
         }
@@ -679,17 +689,6 @@ fn sim_parse_apply(
         let routes = BookRoutes::new(InstrumentTable::default(), venue, market, &[symbol]).unwrap();
         connector.decoder(routes, &DecoderSettings::default())
     };
-    let apply = |feed: &mut Feed<AnyDecoder>, (url, body): &(String, Vec<u8>)| {
-        if url.is_empty() {
-            feed.on_frame(body);
-        } else {
-            let mut body = body.clone();
-            let books = &mut feed.books;
-            feed.d.on_rest(0, url, &mut body, &mut |e: MdEvent| {
-                books.apply(&e);
-            });
-        }
-    };
     // Which frames are diffs applied to the seeded book: the updates counter moves, the
     // snapshot counters do not.
     let mut check = Feed::new(fresh_decoder());
@@ -697,7 +696,7 @@ fn sim_parse_apply(
         .iter()
         .map(|line| {
             let c0 = *check.d.counters();
-            apply(&mut check, line);
+            check.on_line(line);
             let c = check.d.counters();
             c.updates > c0.updates
                 && c.snapshots == c0.snapshots
@@ -724,7 +723,7 @@ fn sim_parse_apply(
     let fresh = || {
         let mut feed = Feed::new(fresh_decoder());
         for line in warmup {
-            apply(&mut feed, line);
+            feed.on_line(line);
         }
         feed
     };
@@ -859,16 +858,7 @@ fn bench(c: &mut Criterion) {
             ("binance_diff/fast_scan", true),
             ("binance_diff/simd_json_tape", false),
         ] {
-            let mut d = BinanceDecoder::new(
-                BookRoutes::new(
-                    InstrumentTable::default(),
-                    Venue::Binance,
-                    Market::Spot,
-                    &["NKNUSDT"],
-                )
-                .unwrap(),
-            );
-            d.set_fast_path(fast);
+            let mut d = nknusdt_decoder(fast);
             bench_path(
                 &mut g,
                 name,

@@ -555,18 +555,25 @@ fn drop_closes_every_connection_abruptly() {
     assert!(seq(&next_text(&mut again)).unwrap() > 10);
 }
 
+/// Under `stall@msg=10:1s`: frames 1..=10, then the next frame's seq and the silence before it
+/// (at least 800 ms: frame 10 came before the stall, the next after it).
+fn silence_after_frame_10(ws: &mut Ws) -> (u64, Duration) {
+    assert_eq!(collect_until(ws, 10), seqs(1..=10));
+    let t10 = Instant::now();
+    let next = seq(&next_text(ws)).unwrap();
+    let silence = t10.elapsed();
+    assert!(
+        silence >= Duration::from_millis(800),
+        "silence only {silence:?}: the next frame ({next}) came right after frame 10"
+    );
+    (next, silence)
+}
+
 #[test]
 fn stall_goes_silent_then_resumes_with_a_gap() {
     let server = start(&["stall@msg=10:1s"]);
     let mut ws = subscribed(&server);
-    assert_eq!(collect_until(&mut ws, 10), seqs(1..=10));
-    let t10 = Instant::now();
-    let next = seq(&next_text(&mut ws)).unwrap();
-    let silence = t10.elapsed();
-    assert!(
-        silence >= Duration::from_millis(800),
-        "silence only {silence:?}"
-    );
+    let (next, silence) = silence_after_frame_10(&mut ws);
     assert!(silence < Duration::from_secs(3), "silence {silence:?}");
     assert!(
         next > 11 + 100,
@@ -588,14 +595,7 @@ fn stall_keeps_the_frames_fanned_out_before_it() {
         |c| c.tick = Duration::from_millis(5),
     );
     let mut ws = subscribed(&server);
-    assert_eq!(collect_until(&mut ws, 10), seqs(1..=10));
-    let t10 = Instant::now();
-    let next = seq(&next_text(&mut ws)).unwrap();
-    let silence = t10.elapsed();
-    assert!(
-        silence >= Duration::from_millis(800),
-        "frame 10 was held back with the stalled frames: the next ({next}) came {silence:?} after it"
-    );
+    silence_after_frame_10(&mut ws);
 }
 
 #[test]
