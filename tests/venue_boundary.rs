@@ -21,7 +21,6 @@ const ALLOWED: &[(&str, &str)] = &[
     // answers, client-frame answers, the recorded exchange names) still matches on the venue
     // here; it is to move into `src/venue/<name>/sim.rs` behind the connector. Remove these
     // five rows when it has.
-    ("src/sim/cli.rs", "not moved yet: the simulated-venue check"),
     (
         "src/sim/market.rs",
         "not moved yet: the default synthetic market of each venue",

@@ -12,11 +12,13 @@ pub mod private;
 pub mod recording;
 pub mod server;
 pub mod synthetic;
+pub mod venue;
 pub mod wire;
 
 pub use market::{SyntheticConfig, SyntheticMarket};
 pub use recording::{RecordingFeed, Speed};
 pub use synthetic::{coincheck_frames, CoincheckFrames, FrameKind, SyntheticFeed};
+pub use venue::SimVenue;
 
 use crate::instrument::Venue;
 

@@ -1,0 +1,35 @@
+//! What the simulator asks of a venue: the [`SimVenue`] trait.
+//!
+//! The simulator (`sim`) keeps the server, the fan-out and the faults; everything that depends
+//! on a venue's protocol comes from the venue's folder (`src/venue/<name>/sim.rs`), through
+//! the venue's [`Connector::sim`](crate::venue::Connector::sim). Nothing in `sim` matches on
+//! the venue.
+
+use crate::instrument::{Instrument, Market};
+use crate::sim::private::{AccountFile, PrivateApi};
+
+/// A venue's part of the simulator: see the [module docs](self).
+///
+/// Object safe and stateless, like the [`Connector`](crate::venue::Connector) that hands it
+/// out (`&'static dyn SimVenue`); state belongs in the feed or the private side.
+pub trait SimVenue: Sync {
+    /// The instrument (market, symbol as the venue writes it) whose private API (orders, the
+    /// private stream, `GET /sim/state`) the simulator serves for `--account`; `None` when it
+    /// serves none for this venue.
+    fn private_instrument(&self) -> Option<(Market, &'static str)> {
+        None
+    }
+
+    /// The private API for `account` on `inst` (the built-in instrument named by
+    /// [`SimVenue::private_instrument`]); `scheme` is `http` or `https`, as served. Only
+    /// called when [`SimVenue::private_instrument`] is `Some`.
+    fn private_api(
+        &self,
+        account: &AccountFile,
+        inst: Instrument,
+        scheme: &'static str,
+    ) -> Result<Box<dyn PrivateApi>, String> {
+        let _ = (account, inst, scheme);
+        Err("this venue has no private API in the simulator".into())
+    }
+}
