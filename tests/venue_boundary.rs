@@ -22,10 +22,6 @@ const ALLOWED: &[(&str, &str)] = &[
     // here; it is to move into `src/venue/<name>/sim.rs` behind the connector. Remove these
     // five rows when it has.
     (
-        "src/sim/market.rs",
-        "not moved yet: the default synthetic market of each venue",
-    ),
-    (
         "src/sim/wire.rs",
         "not moved yet: routes and number styles per venue",
     ),

@@ -369,21 +369,14 @@ impl SyntheticFeed {
         })
     }
 
-    /// The default BTC market(s) of a venue: Coincheck `btc_jpy`; Bybit linear and spot
-    /// `BTCUSDT`; Binance `BTCUSDT`.
+    /// The default BTC market(s) of a venue (its [`SimVenue::synthetic_markets`](crate::sim::SimVenue::synthetic_markets)):
+    /// Coincheck `btc_jpy`; Bybit linear and spot `BTCUSDT`; Binance `BTCUSDT`; ...
     pub fn default_for(venue: Venue, seed: u64) -> Result<SyntheticFeed, String> {
-        let cfgs = match venue {
-            Venue::Coincheck => vec![SyntheticConfig::coincheck_btc_jpy(seed)],
-            Venue::Bybit => vec![
-                SyntheticConfig::bybit_btcusdt(seed, Market::Linear),
-                SyntheticConfig::bybit_btcusdt(seed.wrapping_add(1), Market::Spot),
-            ],
-            Venue::Binance => vec![SyntheticConfig::binance_btcusdt(seed)],
-            Venue::GmoCoin => vec![SyntheticConfig::gmocoin_btc_jpy(seed)],
-            Venue::Bitbank => vec![SyntheticConfig::bitbank_btc_jpy(seed)],
-            Venue::BinanceUsdm => vec![SyntheticConfig::binance_usdm_btcusdt(seed)],
-            Venue::Bitflyer => vec![SyntheticConfig::bitflyer_fx_btc_jpy(seed)],
-        };
+        let cfgs = venue
+            .connector()
+            .and_then(|c| c.sim())
+            .map(|s| s.synthetic_markets(seed))
+            .unwrap_or_default();
         SyntheticFeed::new(venue, cfgs)
     }
 

@@ -6,6 +6,7 @@
 //! the venue.
 
 use crate::instrument::{Instrument, Market};
+use crate::sim::market::SyntheticConfig;
 use crate::sim::private::{AccountFile, PrivateApi};
 
 /// A venue's part of the simulator: see the [module docs](self).
@@ -13,6 +14,10 @@ use crate::sim::private::{AccountFile, PrivateApi};
 /// Object safe and stateless, like the [`Connector`](crate::venue::Connector) that hands it
 /// out (`&'static dyn SimVenue`); state belongs in the feed or the private side.
 pub trait SimVenue: Sync {
+    /// The venue's default synthetic market(s) with `seed` (`obi-scalp sim` without
+    /// `--input`; [`SyntheticFeed::default_for`](crate::sim::SyntheticFeed::default_for)).
+    fn synthetic_markets(&self, seed: u64) -> Vec<SyntheticConfig>;
+
     /// The instrument (market, symbol as the venue writes it) whose private API (orders, the
     /// private stream, `GET /sim/state`) the simulator serves for `--account`; `None` when it
     /// serves none for this venue.
