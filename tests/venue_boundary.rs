@@ -29,10 +29,6 @@ const ALLOWED: &[(&str, &str)] = &[
         "src/sim/synthetic.rs",
         "not moved yet: synthetic frames and REST answers per venue",
     ),
-    (
-        "src/sim/recording.rs",
-        "not moved yet: recorded frames and REST answers per venue",
-    ),
     // NOT DONE YET (issue #13): the live gateway is chosen by venue here (Bybit and
     // Coincheck); it is to come from the venue's Connector (`Connector::live_gateway`) once
     // GMO's exists too. Remove these two rows when it does.

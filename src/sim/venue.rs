@@ -8,6 +8,7 @@
 use crate::instrument::{Instrument, Market};
 use crate::sim::market::SyntheticConfig;
 use crate::sim::private::{AccountFile, PrivateApi};
+use crate::sim::recording::RecordedVenue;
 
 /// A venue's part of the simulator: see the [module docs](self).
 ///
@@ -36,5 +37,11 @@ pub trait SimVenue: Sync {
     ) -> Result<Box<dyn PrivateApi>, String> {
         let _ = (account, inst, scheme);
         Err("this venue has no private API in the simulator".into())
+    }
+
+    /// How the simulator replays the venue's cryptofeed recordings (`--input`); `None`: it
+    /// replays none of this venue.
+    fn recording(&self) -> Option<&'static dyn RecordedVenue> {
+        None
     }
 }

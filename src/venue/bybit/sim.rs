@@ -4,9 +4,21 @@ use super::connector::Bybit;
 use crate::instrument::{Instrument, Market, Venue};
 use crate::sim::market::{builtin, SyntheticConfig};
 use crate::sim::private::{AccountFile, PrivateApi};
+use crate::sim::recording::{
+    levels_of, u64_of, write_levels, BookUpdate, RecBook, Recorded, RecordedVenue,
+};
+use crate::sim::wire::routes;
+use crate::sim::Route;
 use crate::sim::SimVenue;
+use serde_json::Value;
+use std::fmt::Write as _;
 
 impl SimVenue for Bybit {
+    /// Its recordings replay: see the [`RecordedVenue`] impl below.
+    fn recording(&self) -> Option<&'static dyn RecordedVenue> {
+        Some(&Bybit)
+    }
+
     /// The default market(s): linear and spot `BTCUSDT`.
     fn synthetic_markets(&self, seed: u64) -> Vec<SyntheticConfig> {
         vec![
@@ -50,4 +62,148 @@ impl SyntheticConfig {
             ..SyntheticConfig::new(seed, inst, 650_000)
         }
     }
+}
+
+/// Replaying Bybit recordings: every topic a frame shows is answerable on its route;
+/// `orderbook.*` frames keep the book (a snapshot clears it; `u` and `seq` follow the frame);
+/// a subscribe is acked and answered with a fresh snapshot of a book already synced.
+impl RecordedVenue for Bybit {
+    fn exchange(&self) -> &'static str {
+        "BYBIT"
+    }
+
+    fn classify(&self, route: Route, v: &Value, topics: &mut Vec<(Route, String)>) -> Recorded {
+        let Some(topic) = v.get("topic").and_then(Value::as_str) else {
+            return if v.get("op").is_some() {
+                Recorded::Drop
+            } else {
+                Recorded::Pass
+            };
+        };
+        if !topics.iter().any(|(r, t)| *r == route && t == topic) {
+            topics.push((route, topic.to_string()));
+        }
+        if !topic.starts_with("orderbook.") {
+            return Recorded::Pass;
+        }
+        let Some(d) = v.get("data") else {
+            return Recorded::Pass;
+        };
+        let symbol = d.get("s").and_then(Value::as_str).unwrap_or("");
+        Recorded::Book {
+            symbol: symbol.to_string(),
+            topic: topic.to_string(),
+            update: BookUpdate {
+                snapshot: v.get("type").and_then(Value::as_str) == Some("snapshot"),
+                bids: levels_of(d.get("b")).unwrap_or_default(),
+                asks: levels_of(d.get("a")).unwrap_or_default(),
+                u: u64_of(d.get("u")),
+                seq: u64_of(d.get("seq")),
+                ts_ms: u64_of(v.get("ts")),
+                cts_ms: u64_of(v.get("cts")),
+            },
+        }
+    }
+
+    fn apply(&self, b: &mut RecBook, a: &BookUpdate) -> bool {
+        if a.snapshot {
+            b.bids.clear();
+            b.asks.clear();
+            b.synced = true;
+        }
+        b.u = a.u;
+        b.seq = a.seq;
+        true
+    }
+
+    fn on_client_frame(
+        &self,
+        route: Route,
+        v: &Value,
+        topics: &[(Route, String)],
+        books: &[RecBook],
+    ) -> Vec<String> {
+        let req_id = v.get("req_id").and_then(Value::as_str);
+        let market = if route == routes::BYBIT_SPOT {
+            Market::Spot
+        } else {
+            Market::Linear
+        };
+        match v.get("op").and_then(Value::as_str) {
+            Some("ping") => vec![crate::sim::wire::bybit::pong(req_id)],
+            Some(op @ ("subscribe" | "unsubscribe")) => {
+                let mut bad = Vec::new();
+                let mut snaps = Vec::new();
+                for a in v
+                    .get("args")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    let t = a.as_str().unwrap_or("");
+                    if !topics.iter().any(|(r, x)| *r == route && x == t) {
+                        bad.push(t.to_string());
+                        continue;
+                    }
+                    if op == "subscribe" {
+                        if let Some(b) = books
+                            .iter()
+                            .find(|b| b.route == route && b.topic == t && b.synced)
+                        {
+                            snaps.push(recorded_snapshot(b));
+                        }
+                    }
+                }
+                let mut out = vec![crate::sim::wire::bybit::ack(market, op, req_id, &bad)];
+                out.extend(snaps);
+                out
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn crossed_frame(&self, b: &RecBook, level: &str) -> String {
+        let spot = b.route == routes::BYBIT_SPOT;
+        let (first, second) = if spot {
+            (
+                format!("\"ts\":{}", b.ts_ms),
+                "\"type\":\"delta\"".to_string(),
+            )
+        } else {
+            (
+                "\"type\":\"delta\"".to_string(),
+                format!("\"ts\":{}", b.ts_ms),
+            )
+        };
+        format!(
+            "{{\"topic\":\"{}\",{first},{second},\"data\":{{\"s\":\"{}\",\"b\":{level},\"a\":[],\"u\":{},\"seq\":{}}},\"cts\":{}}}",
+            b.topic,
+            b.symbol,
+            b.u + 1,
+            b.seq,
+            b.cts_ms
+        )
+    }
+}
+
+/// A snapshot frame of the recorded book `b` as the frames so far imply it (with the last `u`).
+fn recorded_snapshot(b: &RecBook) -> String {
+    let spot = b.route == routes::BYBIT_SPOT;
+    let mut f = String::with_capacity(16 * 1024);
+    let _ = write!(f, "{{\"topic\":\"{}\",", b.topic);
+    if spot {
+        let _ = write!(f, "\"ts\":{},\"type\":\"snapshot\"", b.ts_ms);
+    } else {
+        let _ = write!(f, "\"type\":\"snapshot\",\"ts\":{}", b.ts_ms);
+    }
+    let _ = write!(f, ",\"data\":{{\"s\":\"{}\",\"b\":", b.symbol);
+    write_levels(&mut f, b.bids.values().rev());
+    f.push_str(",\"a\":");
+    write_levels(&mut f, b.asks.values());
+    let _ = write!(
+        f,
+        ",\"u\":{},\"seq\":{}}},\"cts\":{}}}",
+        b.u, b.seq, b.cts_ms
+    );
+    f
 }
