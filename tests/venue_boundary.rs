@@ -22,10 +22,6 @@ const ALLOWED: &[(&str, &str)] = &[
     // here; it is to move into `src/venue/<name>/sim.rs` behind the connector. Remove these
     // five rows when it has.
     (
-        "src/sim/wire.rs",
-        "not moved yet: routes and number styles per venue",
-    ),
-    (
         "src/sim/synthetic.rs",
         "not moved yet: synthetic frames and REST answers per venue",
     ),

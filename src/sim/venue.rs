@@ -9,6 +9,8 @@ use crate::instrument::{Instrument, Market};
 use crate::sim::market::SyntheticConfig;
 use crate::sim::private::{AccountFile, PrivateApi};
 use crate::sim::recording::RecordedVenue;
+use crate::sim::wire::LevelFmt;
+use crate::sim::Route;
 
 /// A venue's part of the simulator: see the [module docs](self).
 ///
@@ -18,6 +20,14 @@ pub trait SimVenue: Sync {
     /// The venue's default synthetic market(s) with `seed` (`obi-scalp sim` without
     /// `--input`; [`SyntheticFeed::default_for`](crate::sim::SyntheticFeed::default_for)).
     fn synthetic_markets(&self, seed: u64) -> Vec<SyntheticConfig>;
+
+    /// The route a WebSocket request path (without its query) belongs to (`/ws/btcusdt@depth`
+    /// → `/ws`), or `None` when the venue does not serve it.
+    fn route_of_path(&self, path: &str) -> Option<Route>;
+
+    /// How the venue prints `inst`'s price levels; `px_decimals` is the price scale when the
+    /// venue prints more places than the tick has (Bybit linear), 0 otherwise.
+    fn level_fmt(&self, inst: &Instrument, px_decimals: u8) -> LevelFmt;
 
     /// The instrument (market, symbol as the venue writes it) whose private API (orders, the
     /// private stream, `GET /sim/state`) the simulator serves for `--account`; `None` when it

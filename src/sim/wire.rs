@@ -37,24 +37,7 @@ pub mod routes {
 /// `/v5/public/spot?x` → `/v5/public/spot`), or `None` when the venue does not serve it.
 pub fn route_of_path(venue: Venue, path: &str) -> Option<Route> {
     let p = path.split('?').next().unwrap_or(path);
-    match venue {
-        Venue::Coincheck if p == "/" || p.is_empty() => Some(routes::COINCHECK),
-        Venue::Bybit => [
-            routes::BYBIT_LINEAR,
-            routes::BYBIT_SPOT,
-            routes::BYBIT_INVERSE,
-        ]
-        .into_iter()
-        .find(|r| p == *r),
-        Venue::Binance | Venue::BinanceUsdm if p == "/ws" || p.starts_with("/ws/") => {
-            Some(routes::BINANCE_WS)
-        }
-        Venue::Binance | Venue::BinanceUsdm if p == "/stream" => Some(routes::BINANCE_STREAM),
-        Venue::GmoCoin if p == routes::GMOCOIN => Some(routes::GMOCOIN),
-        Venue::Bitbank if p == routes::BITBANK || p == "/socket.io" => Some(routes::BITBANK),
-        Venue::Bitflyer if p == routes::BITFLYER => Some(routes::BITFLYER),
-        _ => None,
-    }
+    venue.connector()?.sim()?.route_of_path(p)
 }
 
 /// The Bybit public route of a market.
@@ -126,33 +109,24 @@ pub struct LevelFmt {
 }
 
 impl LevelFmt {
-    /// The venue's style for `inst`; `px_decimals` is the price scale when the venue prints
-    /// more places than the tick has (Bybit linear), 0 otherwise.
+    /// The venue's style for `inst` (its [`SimVenue::level_fmt`](crate::sim::SimVenue::level_fmt));
+    /// `px_decimals` is the price scale when the venue prints more places than the tick has
+    /// (Bybit linear), 0 otherwise.
     pub fn for_venue(inst: &Instrument, px_decimals: u8) -> LevelFmt {
-        let (tick, lot) = (inst.tick, inst.lot);
-        let (px, qty, zero_qty) = match (inst.key.venue, inst.key.market) {
-            (Venue::Coincheck, _) => (NumStyle::Trim(1), NumStyle::Trim(1), Some("0")),
-            (Venue::Bybit, Market::Spot) => (NumStyle::Trim(0), NumStyle::Trim(0), Some("0")),
-            (Venue::Bybit, _) => (
-                NumStyle::Fixed(px_decimals.max(tick.decimals())),
-                NumStyle::Exact,
-                Some("0"),
-            ),
-            (Venue::Binance, _) => (NumStyle::Fixed(8), NumStyle::Fixed(8), None),
-            // `"13660704"`, `"0.001"` (VENUES.md 1.4 probe frame).
-            (Venue::GmoCoin, _) => (NumStyle::Trim(0), NumStyle::Trim(0), None),
-            // `"13642554"`, `"0.0006"`, `"20000.0000"`, deletions `"0"` (VENUES.md 1.5).
-            (Venue::Bitbank, _) => (NumStyle::Trim(0), NumStyle::Exact, Some("0")),
-            // JSON numbers: `5854504.0`, `0.0267539`, deletions `0.0` (VENUES.md 1.3).
-            (Venue::Bitflyer, _) => (NumStyle::Trim(1), NumStyle::Trim(1), None),
-            _ => (NumStyle::Exact, NumStyle::Exact, None),
-        };
+        match inst.key.venue.connector().and_then(|c| c.sim()) {
+            Some(s) => s.level_fmt(inst, px_decimals),
+            None => LevelFmt::exact(inst),
+        }
+    }
+
+    /// The tick's and the lot's own places, zero sizes in the same style.
+    pub fn exact(inst: &Instrument) -> LevelFmt {
         LevelFmt {
-            tick,
-            lot,
-            px,
-            qty,
-            zero_qty,
+            tick: inst.tick,
+            lot: inst.lot,
+            px: NumStyle::Exact,
+            qty: NumStyle::Exact,
+            zero_qty: None,
         }
     }
 

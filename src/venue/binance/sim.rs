@@ -1,13 +1,13 @@
 //! Binance's part of the simulator (`obi-scalp sim`): its [`SimVenue`].
 
 use super::connector::Binance;
-use crate::instrument::{Market, Venue};
+use crate::instrument::{Instrument, Market, Venue};
 use crate::sim::market::{builtin, SyntheticConfig};
 use crate::sim::recording::{
     levels_of, set_level, u64_of, BookUpdate, RecBook, Recorded, RecordedVenue,
 };
 use crate::sim::synthetic::split_query;
-use crate::sim::wire::routes;
+use crate::sim::wire::{routes, LevelFmt, NumStyle};
 use crate::sim::Route;
 use crate::sim::SimVenue;
 use serde_json::Value;
@@ -21,6 +21,22 @@ impl SimVenue for Binance {
     /// The default market(s): spot `BTCUSDT`.
     fn synthetic_markets(&self, seed: u64) -> Vec<SyntheticConfig> {
         vec![SyntheticConfig::binance_btcusdt(seed)]
+    }
+
+    /// Raw streams (every `/ws/<stream>`) and combined streams (`/stream?streams=a/b`).
+    fn route_of_path(&self, path: &str) -> Option<Route> {
+        route_of_path(path)
+    }
+
+    /// Padded to 8 places (`"0.35130000"`).
+    fn level_fmt(&self, inst: &Instrument, px_decimals: u8) -> LevelFmt {
+        let _ = px_decimals;
+        LevelFmt {
+            px: NumStyle::Fixed(8),
+            qty: NumStyle::Fixed(8),
+            zero_qty: None,
+            ..LevelFmt::exact(inst)
+        }
     }
 }
 
@@ -148,5 +164,17 @@ impl RecordedVenue for Binance {
         } else {
             format!("{{\"stream\":\"{}\",\"data\":{raw}}}", b.topic)
         }
+    }
+}
+
+/// The route of a Binance WebSocket path, spot and USD-M alike: raw streams (every
+/// `/ws/<stream>`, payloads unwrapped) and combined streams (`/stream?streams=a/b`).
+pub fn route_of_path(path: &str) -> Option<Route> {
+    if path == "/ws" || path.starts_with("/ws/") {
+        Some(routes::BINANCE_WS)
+    } else if path == "/stream" {
+        Some(routes::BINANCE_STREAM)
+    } else {
+        None
     }
 }

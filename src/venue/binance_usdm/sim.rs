@@ -1,14 +1,27 @@
 //! BinanceUsdm's part of the simulator (`obi-scalp sim`): its [`SimVenue`].
 
 use super::connector::BinanceUsdm;
-use crate::instrument::{Market, Venue};
+use crate::instrument::{Instrument, Market, Venue};
 use crate::sim::market::{builtin, SyntheticConfig};
+use crate::sim::wire::LevelFmt;
+use crate::sim::Route;
 use crate::sim::SimVenue;
 
 impl SimVenue for BinanceUsdm {
     /// The default market(s): `BTCUSDT` perpetual.
     fn synthetic_markets(&self, seed: u64) -> Vec<SyntheticConfig> {
         vec![SyntheticConfig::binance_usdm_btcusdt(seed)]
+    }
+
+    /// As Binance spot's: raw streams (`/ws/<stream>`) and combined streams (`/stream`).
+    fn route_of_path(&self, path: &str) -> Option<Route> {
+        crate::venue::binance::sim::route_of_path(path)
+    }
+
+    /// The tick's and the lot's own places.
+    fn level_fmt(&self, inst: &Instrument, px_decimals: u8) -> LevelFmt {
+        let _ = px_decimals;
+        LevelFmt::exact(inst)
     }
 }
 

@@ -1,14 +1,32 @@
 //! Bitflyer's part of the simulator (`obi-scalp sim`): its [`SimVenue`].
 
 use super::connector::Bitflyer;
-use crate::instrument::{Market, Venue};
+use crate::instrument::{Instrument, Market, Venue};
 use crate::sim::market::{builtin, Schedule, SyntheticConfig};
+use crate::sim::wire::{routes, LevelFmt, NumStyle};
+use crate::sim::Route;
 use crate::sim::SimVenue;
 
 impl SimVenue for Bitflyer {
     /// The default market(s): `FX_BTC_JPY`.
     fn synthetic_markets(&self, seed: u64) -> Vec<SyntheticConfig> {
         vec![SyntheticConfig::bitflyer_fx_btc_jpy(seed)]
+    }
+
+    /// `wss://ws.lightstream.bitflyer.com/json-rpc`.
+    fn route_of_path(&self, path: &str) -> Option<Route> {
+        (path == routes::BITFLYER).then_some(routes::BITFLYER)
+    }
+
+    /// JSON numbers: `5854504.0`, `0.0267539`, deletions `0.0` (VENUES.md 1.3).
+    fn level_fmt(&self, inst: &Instrument, px_decimals: u8) -> LevelFmt {
+        let _ = px_decimals;
+        LevelFmt {
+            px: NumStyle::Trim(1),
+            qty: NumStyle::Trim(1),
+            zero_qty: None,
+            ..LevelFmt::exact(inst)
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use crate::sim::private::{AccountFile, PrivateApi};
 use crate::sim::recording::{
     levels_of, u64_of, write_levels, BookUpdate, RecBook, Recorded, RecordedVenue,
 };
-use crate::sim::wire::routes;
+use crate::sim::wire::{routes, LevelFmt, NumStyle};
 use crate::sim::Route;
 use crate::sim::SimVenue;
 use serde_json::Value;
@@ -25,6 +25,35 @@ impl SimVenue for Bybit {
             SyntheticConfig::bybit_btcusdt(seed, Market::Linear),
             SyntheticConfig::bybit_btcusdt(seed.wrapping_add(1), Market::Spot),
         ]
+    }
+
+    /// `/v5/public/{linear,spot,inverse}`.
+    fn route_of_path(&self, path: &str) -> Option<Route> {
+        [
+            routes::BYBIT_LINEAR,
+            routes::BYBIT_SPOT,
+            routes::BYBIT_INVERSE,
+        ]
+        .into_iter()
+        .find(|r| path == *r)
+    }
+
+    /// Spot trims (`"65140"`, `"0.014"`); linear prints the price scale (`"65114.20"`) and
+    /// the lot's places; deletions `"0"`.
+    fn level_fmt(&self, inst: &Instrument, px_decimals: u8) -> LevelFmt {
+        let (px, qty) = match inst.key.market {
+            Market::Spot => (NumStyle::Trim(0), NumStyle::Trim(0)),
+            _ => (
+                NumStyle::Fixed(px_decimals.max(inst.tick.decimals())),
+                NumStyle::Exact,
+            ),
+        };
+        LevelFmt {
+            px,
+            qty,
+            zero_qty: Some("0"),
+            ..LevelFmt::exact(inst)
+        }
     }
 
     /// The private API of Bybit linear `BTCUSDT` (`super::sim_private`).

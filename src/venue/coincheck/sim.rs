@@ -5,6 +5,7 @@ use crate::instrument::{Instrument, Market, Venue};
 use crate::sim::market::{builtin, Schedule, SyntheticConfig};
 use crate::sim::private::{AccountFile, PrivateApi};
 use crate::sim::recording::{levels_of, BookUpdate, RecBook, Recorded, RecordedVenue};
+use crate::sim::wire::{routes, LevelFmt, NumStyle};
 use crate::sim::Route;
 use crate::sim::SimVenue;
 use serde_json::Value;
@@ -18,6 +19,22 @@ impl SimVenue for Coincheck {
     /// The default market(s): `btc_jpy`.
     fn synthetic_markets(&self, seed: u64) -> Vec<SyntheticConfig> {
         vec![SyntheticConfig::coincheck_btc_jpy(seed)]
+    }
+
+    /// `wss://ws-api.coincheck.com/`: the root.
+    fn route_of_path(&self, path: &str) -> Option<Route> {
+        (path == "/" || path.is_empty()).then_some(routes::COINCHECK)
+    }
+
+    /// Trimmed with one place kept (`"6288279.0"`), deletions `"0"`.
+    fn level_fmt(&self, inst: &Instrument, px_decimals: u8) -> LevelFmt {
+        let _ = px_decimals;
+        LevelFmt {
+            px: NumStyle::Trim(1),
+            qty: NumStyle::Trim(1),
+            zero_qty: Some("0"),
+            ..LevelFmt::exact(inst)
+        }
     }
 
     /// The private API of Coincheck spot `btc_jpy` (`super::sim_private`).

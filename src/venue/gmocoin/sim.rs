@@ -4,12 +4,30 @@ use super::connector::GmoCoin;
 use crate::instrument::{Instrument, Market, Venue};
 use crate::sim::market::{builtin, Schedule, SyntheticConfig};
 use crate::sim::private::{AccountFile, PrivateApi};
+use crate::sim::wire::{routes, LevelFmt, NumStyle};
+use crate::sim::Route;
 use crate::sim::SimVenue;
 
 impl SimVenue for GmoCoin {
     /// The default market(s): leverage `BTC_JPY`.
     fn synthetic_markets(&self, seed: u64) -> Vec<SyntheticConfig> {
         vec![SyntheticConfig::gmocoin_btc_jpy(seed)]
+    }
+
+    /// `wss://api.coin.z.com/ws/public/v1`.
+    fn route_of_path(&self, path: &str) -> Option<Route> {
+        (path == routes::GMOCOIN).then_some(routes::GMOCOIN)
+    }
+
+    /// `"13660704"`, `"0.001"` (VENUES.md 1.4 probe frame).
+    fn level_fmt(&self, inst: &Instrument, px_decimals: u8) -> LevelFmt {
+        let _ = px_decimals;
+        LevelFmt {
+            px: NumStyle::Trim(0),
+            qty: NumStyle::Trim(0),
+            zero_qty: None,
+            ..LevelFmt::exact(inst)
+        }
     }
 
     /// The private API of GMO Coin leverage `BTC_JPY` (`super::sim_private`).
