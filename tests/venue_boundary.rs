@@ -21,10 +21,6 @@ const ALLOWED: &[(&str, &str)] = &[
     // answers, client-frame answers, the recorded exchange names) still matches on the venue
     // here; it is to move into `src/venue/<name>/sim.rs` behind the connector. Remove these
     // five rows when it has.
-    (
-        "src/sim/synthetic.rs",
-        "not moved yet: synthetic frames and REST answers per venue",
-    ),
     // NOT DONE YET (issue #13): the live gateway is chosen by venue here (Bybit and
     // Coincheck); it is to come from the venue's Connector (`Connector::live_gateway`) once
     // GMO's exists too. Remove these two rows when it does.

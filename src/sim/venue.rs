@@ -9,6 +9,7 @@ use crate::instrument::{Instrument, Market};
 use crate::sim::market::SyntheticConfig;
 use crate::sim::private::{AccountFile, PrivateApi};
 use crate::sim::recording::RecordedVenue;
+use crate::sim::synthetic::SyntheticVenue;
 use crate::sim::wire::LevelFmt;
 use crate::sim::Route;
 
@@ -20,6 +21,10 @@ pub trait SimVenue: Sync {
     /// The venue's default synthetic market(s) with `seed` (`obi-scalp sim` without
     /// `--input`; [`SyntheticFeed::default_for`](crate::sim::SyntheticFeed::default_for)).
     fn synthetic_markets(&self, seed: u64) -> Vec<SyntheticConfig>;
+
+    /// The protocol of the venue's synthetic market (frames per step, client and REST
+    /// answers, crossed-book frames) for [`SyntheticFeed`](crate::sim::SyntheticFeed).
+    fn synthetic(&self) -> &'static dyn SyntheticVenue;
 
     /// The route a WebSocket request path (without its query) belongs to (`/ws/btcusdt@depth`
     /// → `/ws`), or `None` when the venue does not serve it.

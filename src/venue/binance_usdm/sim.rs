@@ -3,6 +3,7 @@
 use super::connector::BinanceUsdm;
 use crate::instrument::{Instrument, Market, Venue};
 use crate::sim::market::{builtin, SyntheticConfig};
+use crate::sim::synthetic::SyntheticVenue;
 use crate::sim::wire::LevelFmt;
 use crate::sim::Route;
 use crate::sim::SimVenue;
@@ -11,6 +12,12 @@ impl SimVenue for BinanceUsdm {
     /// The default market(s): `BTCUSDT` perpetual.
     fn synthetic_markets(&self, seed: u64) -> Vec<SyntheticConfig> {
         vec![SyntheticConfig::binance_usdm_btcusdt(seed)]
+    }
+
+    /// Binance's protocol with USD-M's ids and depth path: see
+    /// [`BinanceSynthetic`](crate::venue::binance::sim::BinanceSynthetic).
+    fn synthetic(&self) -> &'static dyn SyntheticVenue {
+        &crate::venue::binance::sim::USDM_SYNTHETIC
     }
 
     /// As Binance spot's: raw streams (`/ws/<stream>`) and combined streams (`/stream`).

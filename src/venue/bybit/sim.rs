@@ -7,6 +7,8 @@ use crate::sim::private::{AccountFile, PrivateApi};
 use crate::sim::recording::{
     levels_of, u64_of, write_levels, BookUpdate, RecBook, Recorded, RecordedVenue,
 };
+use crate::sim::synthetic::{SimBook, SynthState, SyntheticVenue, Window, BYBIT_DEPTHS};
+use crate::sim::wire::bybit;
 use crate::sim::wire::{routes, LevelFmt, NumStyle};
 use crate::sim::Route;
 use crate::sim::SimVenue;
@@ -25,6 +27,11 @@ impl SimVenue for Bybit {
             SyntheticConfig::bybit_btcusdt(seed, Market::Linear),
             SyntheticConfig::bybit_btcusdt(seed.wrapping_add(1), Market::Spot),
         ]
+    }
+
+    /// Its synthetic market's protocol: see the [`SyntheticVenue`] impl below.
+    fn synthetic(&self) -> &'static dyn SyntheticVenue {
+        &Bybit
     }
 
     /// `/v5/public/{linear,spot,inverse}`.
@@ -235,4 +242,168 @@ fn recorded_snapshot(b: &RecBook) -> String {
         b.u, b.seq, b.cts_ms
     );
     f
+}
+
+/// Bybit's synthetic protocol (`/v5/public/linear`, `/v5/public/spot`): nothing is sent for a
+/// topic until it is subscribed; every subscribe is acked and answered with a snapshot of the
+/// topic's current window, then deltas continue the topic's `u` by one.
+impl SyntheticVenue for Bybit {
+    fn route(&self, market: Market) -> Route {
+        crate::sim::wire::bybit_route(market)
+    }
+
+    fn on_step(&self, st: &mut SynthState, i: usize, out: &mut Vec<(Route, String)>) {
+        let b = &mut st.books[i];
+        let s = b.m.last_step();
+        b.seq += 1 + (s.changes.len() + s.trades.len()) as u64;
+        if b.trades_on && !s.trades.is_empty() {
+            let (ts, _) = b.ts_ms();
+            let mut f = String::with_capacity(256 * s.trades.len());
+            let market = b.market();
+            let sym = b.m.instrument().key.symbol;
+            bybit::trades(
+                &mut f, market, &sym, &b.fmt, ts, b.seq, &s.trades, &mut b.dir,
+            );
+            out.push((b.route, f));
+        }
+        for wi in 0..b.windows.len() {
+            if b.windows[wi].update(&b.m) {
+                b.windows[wi].u += 1;
+                out.push((b.route, book_frame(b, wi, false)));
+            }
+        }
+    }
+
+    fn on_client_frame(&self, st: &mut SynthState, route: Route, frame: &str) -> Vec<String> {
+        let Ok(v) = serde_json::from_str::<Value>(frame) else {
+            return Vec::new();
+        };
+        client_frame(st, route, &v)
+    }
+
+    fn crossed_frame(&self, st: &mut SynthState) -> Option<(Route, String)> {
+        let b = st.books.iter_mut().find(|b| !b.windows.is_empty())?;
+        let (ask, _) = b.m.best_ask()?;
+        let w = &mut b.windows[0];
+        w.u += 1;
+        w.delta_b.clear();
+        w.delta_a.clear();
+        w.delta_b.push((ask + 1, b.m.config().base_qty_lots));
+        let f = book_frame(b, 0, false);
+        Some((b.route, f))
+    }
+}
+
+fn book_frame(b: &SimBook, wi: usize, snapshot: bool) -> String {
+    let w = &b.windows[wi];
+    let (ts_ms, cts_ms) = b.ts_ms();
+    let h = bybit::BookHeader {
+        market: b.market(),
+        depth: w.depth,
+        symbol: b.symbol(),
+        snapshot,
+        ts_ms,
+        cts_ms,
+        u: w.u,
+        seq: b.seq,
+    };
+    let mut f = String::with_capacity(if snapshot { 12 * 1024 } else { 512 });
+    if snapshot {
+        bybit::book(
+            &mut f,
+            &h,
+            &b.fmt,
+            w.bids.iter().copied(),
+            w.asks.iter().copied(),
+        );
+    } else {
+        bybit::book(
+            &mut f,
+            &h,
+            &b.fmt,
+            w.delta_b.iter().copied(),
+            w.delta_a.iter().copied(),
+        );
+    }
+    f
+}
+
+fn client_frame(st: &mut SynthState, route: Route, v: &Value) -> Vec<String> {
+    let req_id = v.get("req_id").and_then(Value::as_str);
+    let op = v.get("op").and_then(Value::as_str).unwrap_or("");
+    let market = match route {
+        routes::BYBIT_SPOT => Market::Spot,
+        routes::BYBIT_INVERSE => Market::Inverse,
+        _ => Market::Linear,
+    };
+    match op {
+        "ping" => vec![bybit::pong(req_id)],
+        "subscribe" | "unsubscribe" => {
+            let args: Vec<&str> = v
+                .get("args")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            let mut bad = Vec::new();
+            let mut snapshots = Vec::new();
+            if args.is_empty() {
+                bad.push("<no args>".to_string());
+            }
+            for arg in args {
+                match subscribe_topic(st, route, arg, op == "subscribe") {
+                    Ok(Some(snap)) => snapshots.push(snap),
+                    Ok(None) => {}
+                    Err(()) => bad.push(arg.to_string()),
+                }
+            }
+            let mut reply = vec![bybit::ack(market, op, req_id, &bad)];
+            reply.extend(snapshots);
+            reply
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Handles one subscribe arg; a book topic answers with its snapshot.
+fn subscribe_topic(
+    st: &mut SynthState,
+    route: Route,
+    arg: &str,
+    subscribe: bool,
+) -> Result<Option<String>, ()> {
+    let mut parts = arg.split('.');
+    let (kind, a, b) = (parts.next(), parts.next(), parts.next());
+    let (depth, sym) = match (kind, a, b) {
+        (Some("orderbook"), Some(d), Some(s)) => (Some(d.parse::<usize>().map_err(|_| ())?), s),
+        (Some("publicTrade"), Some(s), None) => (None, s),
+        _ => return Err(()),
+    };
+    if parts.next().is_some() {
+        return Err(());
+    }
+    let i = st
+        .books
+        .iter()
+        .position(|bk| bk.route == route && bk.symbol() == sym)
+        .ok_or(())?;
+    let b = &mut st.books[i];
+    let Some(depth) = depth else {
+        b.trades_on = subscribe || b.trades_on;
+        return Ok(None);
+    };
+    if !BYBIT_DEPTHS.contains(&depth) || depth > b.m.config().levels {
+        return Err(());
+    }
+    if !subscribe {
+        return Ok(None);
+    }
+    let wi = match b.windows.iter().position(|w| w.depth == depth) {
+        Some(wi) => wi,
+        None => {
+            let u0 = 10_000_000 + (b.m.config().seed % 1_000_000) * 7 + depth as u64;
+            b.windows.push(Window::new(depth, u0, &b.m));
+            b.windows.len() - 1
+        }
+    };
+    Ok(Some(book_frame(b, wi, true)))
 }

@@ -2,10 +2,14 @@
 
 use super::connector::Coincheck;
 use crate::instrument::{Instrument, Market, Venue};
+use crate::msg::Side;
 use crate::sim::market::{builtin, Schedule, SyntheticConfig};
 use crate::sim::private::{AccountFile, PrivateApi};
 use crate::sim::recording::{levels_of, BookUpdate, RecBook, Recorded, RecordedVenue};
+use crate::sim::synthetic::{not_found, param, SynthState, SyntheticVenue};
+use crate::sim::wire::coincheck;
 use crate::sim::wire::{routes, LevelFmt, NumStyle};
+use crate::sim::RestReply;
 use crate::sim::Route;
 use crate::sim::SimVenue;
 use serde_json::Value;
@@ -19,6 +23,11 @@ impl SimVenue for Coincheck {
     /// The default market(s): `btc_jpy`.
     fn synthetic_markets(&self, seed: u64) -> Vec<SyntheticConfig> {
         vec![SyntheticConfig::coincheck_btc_jpy(seed)]
+    }
+
+    /// Its synthetic market's protocol: see the [`SyntheticVenue`] impl below.
+    fn synthetic(&self) -> &'static dyn SyntheticVenue {
+        &Coincheck
     }
 
     /// `wss://ws-api.coincheck.com/`: the root.
@@ -113,4 +122,77 @@ impl RecordedVenue for Coincheck {
             b.symbol
         )
     }
+}
+
+/// Coincheck's synthetic protocol (`/`): a trades frame (when a step traded) then a book diff
+/// per step; no acks, no sequence numbers; REST `/api/order_books?pair=..` answers the best
+/// `rest_depth` levels.
+impl SyntheticVenue for Coincheck {
+    fn route(&self, market: Market) -> Route {
+        let _ = market;
+        routes::COINCHECK
+    }
+
+    fn on_step(&self, st: &mut SynthState, i: usize, out: &mut Vec<(Route, String)>) {
+        let b = &mut st.books[i];
+        let s = b.m.last_step();
+        let unix = b.m.config().start_unix_ns + s.t_ns;
+        let pair = b.m.instrument().key.symbol;
+        if !s.trades.is_empty() {
+            let mut f = String::with_capacity(128 * s.trades.len());
+            coincheck::trades(&mut f, &pair, &b.fmt, &s.trades, unix);
+            out.push((b.route, f));
+        }
+        if !s.changes.is_empty() {
+            let mut f = String::with_capacity(64 + 40 * s.changes.len());
+            coincheck::diff(&mut f, &pair, &b.fmt, &s.changes, unix);
+            out.push((b.route, f));
+        }
+    }
+
+    /// Coincheck acknowledges nothing.
+    fn on_client_frame(&self, st: &mut SynthState, route: Route, frame: &str) -> Vec<String> {
+        let _ = (st, route, frame);
+        Vec::new()
+    }
+
+    fn rest(&self, st: &SynthState, path: &str, query: &[(&str, &str)]) -> RestReply {
+        rest_answer(st, path, query)
+    }
+
+    fn crossed_frame(&self, st: &mut SynthState) -> Option<(Route, String)> {
+        let b = &st.books[0];
+        let (ask, _) = b.m.best_ask()?;
+        let bid = [(ask + 1, b.m.config().base_qty_lots)];
+        let mut f = String::new();
+        let pair = b.m.instrument().key.symbol;
+        coincheck::diff_levels(&mut f, &pair, &b.fmt, &bid, &[], b.unix_ns());
+        Some((b.route, f))
+    }
+}
+
+fn rest_answer(st: &SynthState, path: &str, query: &[(&str, &str)]) -> RestReply {
+    if path != "/api/order_books" {
+        return not_found(path);
+    }
+    let pair = param(query, "pair").unwrap_or("btc_jpy");
+    let Some(i) = st.books.iter().position(|b| b.symbol() == pair) else {
+        return RestReply {
+            status: 400,
+            body: format!(
+                "{{\"success\":false,\"error\":{}}}",
+                Value::from(format!("invalid pair: {pair}"))
+            ),
+        };
+    };
+    let b = &st.books[i];
+    let mut body = String::with_capacity(64 * st.rest_depth);
+    coincheck::order_books(
+        &mut body,
+        &b.fmt,
+        b.m.levels(Side::Bid),
+        b.m.levels(Side::Ask),
+        st.rest_depth,
+    );
+    RestReply { status: 200, body }
 }
