@@ -4,6 +4,11 @@
 //! synthetic market in `market.rs` or from a recording) and answers its REST snapshot requests;
 //! the server (`server.rs`) speaks WebSocket/HTTP over TCP or TLS and injects faults
 //! (`fault.rs`) between the two.
+//!
+//! Nothing here matches on the venue: each venue's part (default markets, routes, number
+//! styles, synthetic frames and REST answers, how its recordings replay, its private API) is
+//! its [`SimVenue`], in `src/venue/<name>/sim.rs`, found through
+//! [`Connector::sim`](crate::venue::Connector::sim).
 
 pub mod cli;
 pub mod fault;

@@ -653,6 +653,51 @@ mod tests {
     }
 
     #[test]
+    fn coincheck_recording_keeps_the_book_and_answers_nothing() {
+        let rec = concat!(
+            "{\"t\":\"header\",\"exchange\":\"COINCHECK\"}\n",
+            "{\"t\":\"connect\",\"conn\":\"c\",\"addr\":\"wss://ws-api.coincheck.com/\"}\n",
+            "{\"t\":\"send\",\"conn\":\"c\",\"data\":\"{\\\"type\\\":\\\"subscribe\\\",\\\"channel\\\":\\\"btc_jpy-orderbook\\\"}\"}\n",
+            "{\"t\":\"recv\",\"conn\":\"c\",\"ts\":1.0,\"data\":\"[\\\"btc_jpy\\\",{\\\"bids\\\":[[\\\"100.0\\\",\\\"1.5\\\"]],\\\"asks\\\":[[\\\"101.0\\\",\\\"2.0\\\"],[\\\"102.0\\\",\\\"0.5\\\"]],\\\"last_update_at\\\":\\\"1\\\"}]\"}\n",
+            "{\"t\":\"recv\",\"conn\":\"c\",\"ts\":1.5,\"data\":\"[[\\\"1\\\",\\\"9\\\",\\\"btc_jpy\\\",\\\"101.0\\\",\\\"0.1\\\",\\\"buy\\\",\\\"1\\\",\\\"2\\\"]]\"}\n",
+            "{\"t\":\"recv\",\"conn\":\"c\",\"ts\":2.0,\"data\":\"[\\\"btc_jpy\\\",{\\\"bids\\\":[[\\\"100.0\\\",\\\"0\\\"],[\\\"99.0\\\",\\\"3.0\\\"]],\\\"asks\\\":[],\\\"last_update_at\\\":\\\"2\\\"}]\"}\n",
+        );
+        let mut f = RecordingFeed::from_reader("cc", Cursor::new(rec), Speed::MAX).unwrap();
+        assert_eq!(f.venue(), Venue::Coincheck);
+        assert_eq!(f.routes(), &[routes::COINCHECK]);
+        assert_eq!(f.book("btc_jpy"), None, "nothing replayed yet");
+        let mut out = Vec::new();
+        assert!(!f.advance(u64::MAX, &mut out));
+        assert_eq!(out.len(), 3, "diffs and the trades frame are all replayed");
+        let (bids, asks) = f.book("btc_jpy").unwrap();
+        let s = |v: &[(&str, &str)]| -> BookSide {
+            v.iter()
+                .map(|(p, q)| (p.to_string(), q.to_string()))
+                .collect()
+        };
+        assert_eq!(bids, s(&[("99.0", "3.0")]));
+        assert_eq!(asks, s(&[("101.0", "2.0"), ("102.0", "0.5")]));
+        let sub = r#"{"type":"subscribe","channel":"btc_jpy-orderbook"}"#;
+        assert!(f.on_client_frame(routes::COINCHECK, sub).is_empty());
+        let (route, frame) = f.crossed_frame().unwrap();
+        assert_eq!(route, routes::COINCHECK);
+        assert_eq!(
+            frame,
+            r#"["btc_jpy",{"bids":[["102.0","0.5"]],"asks":[],"last_update_at":"0"}]"#
+        );
+        let e = RecordingFeed::from_reader(
+            "r",
+            Cursor::new("{\"t\":\"header\",\"exchange\":\"KRAKEN\"}\n"),
+            Speed::MAX,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e,
+            "r:1: field `exchange`: `KRAKEN` is not served by the simulator (expected COINCHECK, BYBIT or BINANCE)"
+        );
+    }
+
+    #[test]
     fn bad_lines_are_named() {
         let bad = "{\"t\":\"header\",\"exchange\":\"BYBIT\"}\n{\"t\":\"connect\",\"conn\":\"c\",\"ts\":1.0,\"addr\":\"wss://x/v5/public/linear\"}\n{\"t\":\"recv\",\"conn\":\"c\",\"data\":\"{}\"}\n";
         let e = RecordingFeed::from_reader("rec.jsonl", Cursor::new(bad), Speed::MAX).unwrap_err();

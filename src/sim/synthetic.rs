@@ -1,10 +1,12 @@
 //! Synthetic venue feeds: [`SyntheticMarket`]s spoken in a venue's wire format.
 //!
-//! [`SyntheticFeed`] is the simulator server's content for Coincheck, Bybit and Binance.
-//! [`CoincheckFrames`] is the no-network path: Coincheck frames straight from one market, the
-//! REST seed first, into a reused buffer.
+//! [`SyntheticFeed`] is the simulator server's content for every [`simulated`] venue: it
+//! keeps the books, steps the markets in time order and finds books by symbol; what a venue
+//! sends per step and answers (WebSocket and REST) is the venue's [`SyntheticVenue`], in
+//! `src/venue/<name>/sim.rs`. [`CoincheckFrames`] is the no-network path: Coincheck frames
+//! straight from one market, the REST seed first, into a reused buffer.
 //!
-//! Per venue:
+//! Per venue (the venues' `SyntheticVenue`s):
 //! - Coincheck (`/`): a trades frame (when a step traded) then a book diff per step; no acks, no
 //!   sequence numbers; REST `/api/order_books?pair=..` returns the best `rest_depth` levels.
 //! - Bybit (`/v5/public/linear`, `/v5/public/spot`): nothing is sent for a topic until it is
