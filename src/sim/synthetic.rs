@@ -40,7 +40,7 @@
 use crate::instrument::{Market, Venue};
 use crate::msg::Side;
 use crate::sim::market::{SyntheticConfig, SyntheticMarket};
-use crate::sim::wire::{bybit, coincheck, LevelFmt};
+use crate::sim::wire::{coincheck, LevelFmt, TickDirection};
 use crate::sim::{BookSide, RestReply, Route, SimFeed};
 use serde_json::Value;
 use std::fmt::Debug;
@@ -179,7 +179,7 @@ pub struct SimBook {
     pub trades_on: bool,
     /// Bybit cross sequence.
     pub seq: u64,
-    pub dir: bybit::TickDirection,
+    pub dir: TickDirection,
     /// Binance: last update id sent; bitbank: last `s` sent; bitFlyer: last ticker `tick_id`.
     pub last_id: u64,
     /// bitbank: feed time of the next whole and the next ping; bitFlyer: of the next snapshot.
@@ -307,7 +307,7 @@ impl SyntheticFeed {
                 windows: Vec::new(),
                 trades_on: false,
                 seq: 100_000_000_000 + (cfg.seed % 1_000_000) * 1_000,
-                dir: bybit::TickDirection::default(),
+                dir: TickDirection::default(),
                 last_id: base_id,
                 next_whole_ns: 0,
                 next_ping_ns: 0,
@@ -586,7 +586,8 @@ mod tests {
     use super::*;
     use crate::instrument::Instrument;
     use crate::sim::market::Levels;
-    use crate::sim::wire::{gmocoin, routes};
+    use crate::sim::wire::routes;
+    use crate::venue::gmocoin::sim_frames as gmocoin;
     use std::collections::BTreeMap;
 
     type Map = BTreeMap<i64, i64>;

@@ -3,6 +3,7 @@
 
 pub mod connector;
 pub mod sim;
+pub mod sim_frames;
 pub mod sync;
 pub mod top;
 pub mod wire;

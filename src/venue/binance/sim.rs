@@ -1,6 +1,7 @@
 //! Binance's part of the simulator (`obi-scalp sim`): its [`SimVenue`].
 
 use super::connector::Binance;
+use super::sim_frames as binance;
 use crate::instrument::{Instrument, Market, Venue};
 use crate::msg::Side;
 use crate::sim::market::{builtin, SyntheticConfig};
@@ -9,7 +10,6 @@ use crate::sim::recording::{
 };
 use crate::sim::synthetic::split_query;
 use crate::sim::synthetic::{not_found, param, SynthState, SyntheticVenue};
-use crate::sim::wire::binance;
 use crate::sim::wire::unix_ms;
 use crate::sim::wire::{routes, LevelFmt, NumStyle};
 use crate::sim::RestReply;

@@ -1,13 +1,13 @@
 //! Bitbank's part of the simulator (`obi-scalp sim`): its [`SimVenue`].
 
 use super::connector::Bitbank;
+use super::sim_frames as bitbank;
 use crate::instrument::{Instrument, Market, Venue};
 use crate::msg::Side;
 use crate::sim::market::{builtin, Schedule, SyntheticConfig};
 use crate::sim::synthetic::{
     SimBook, SynthState, SyntheticVenue, BITBANK_PING_NS, BITBANK_WHOLE_NS,
 };
-use crate::sim::wire::bitbank;
 use crate::sim::wire::unix_ms;
 use crate::sim::wire::{routes, LevelFmt, NumStyle};
 use crate::sim::RestReply;

@@ -1,13 +1,13 @@
 //! Bitflyer's part of the simulator (`obi-scalp sim`): its [`SimVenue`].
 
 use super::connector::Bitflyer;
+use super::sim_frames as bitflyer;
 use crate::instrument::{Instrument, Market, Venue};
 use crate::msg::Side;
 use crate::sim::market::{builtin, Schedule, SyntheticConfig};
 use crate::sim::synthetic::{
     SimBook, SynthState, SyntheticVenue, BITFLYER_FIRST_SNAPSHOT_NS, BITFLYER_SNAPSHOT_NS,
 };
-use crate::sim::wire::bitflyer;
 use crate::sim::wire::{routes, LevelFmt, NumStyle};
 use crate::sim::Route;
 use crate::sim::SimVenue;

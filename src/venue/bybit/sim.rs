@@ -1,6 +1,7 @@
 //! Bybit's part of the simulator (`obi-scalp sim`): its [`SimVenue`].
 
 use super::connector::Bybit;
+use super::sim_frames as bybit;
 use crate::instrument::{Instrument, Market, Venue};
 use crate::sim::market::{builtin, SyntheticConfig};
 use crate::sim::private::{AccountFile, PrivateApi};
@@ -8,7 +9,6 @@ use crate::sim::recording::{
     levels_of, u64_of, write_levels, BookUpdate, RecBook, Recorded, RecordedVenue,
 };
 use crate::sim::synthetic::{SimBook, SynthState, SyntheticVenue, Window, BYBIT_DEPTHS};
-use crate::sim::wire::bybit;
 use crate::sim::wire::{routes, LevelFmt, NumStyle};
 use crate::sim::Route;
 use crate::sim::SimVenue;
@@ -166,7 +166,7 @@ impl RecordedVenue for Bybit {
             Market::Linear
         };
         match v.get("op").and_then(Value::as_str) {
-            Some("ping") => vec![crate::sim::wire::bybit::pong(req_id)],
+            Some("ping") => vec![bybit::pong(req_id)],
             Some(op @ ("subscribe" | "unsubscribe")) => {
                 let mut bad = Vec::new();
                 let mut snaps = Vec::new();
@@ -190,7 +190,7 @@ impl RecordedVenue for Bybit {
                         }
                     }
                 }
-                let mut out = vec![crate::sim::wire::bybit::ack(market, op, req_id, &bad)];
+                let mut out = vec![bybit::ack(market, op, req_id, &bad)];
                 out.extend(snaps);
                 out
             }

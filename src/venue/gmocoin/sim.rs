@@ -1,12 +1,12 @@
 //! GmoCoin's part of the simulator (`obi-scalp sim`): its [`SimVenue`].
 
 use super::connector::GmoCoin;
+use super::sim_frames as gmocoin;
 use crate::instrument::{Instrument, Market, Venue};
 use crate::msg::Side;
 use crate::sim::market::{builtin, Schedule, SyntheticConfig};
 use crate::sim::private::{AccountFile, PrivateApi};
 use crate::sim::synthetic::{not_found, param, SimBook, SynthState, SyntheticVenue, GMOCOIN_DEPTH};
-use crate::sim::wire::gmocoin;
 use crate::sim::wire::unix_ms;
 use crate::sim::wire::{routes, LevelFmt, NumStyle};
 use crate::sim::RestReply;
