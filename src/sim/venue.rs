@@ -60,3 +60,35 @@ pub trait SimVenue: Sync {
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::instrument::Venue;
+    use crate::sim::wire::route_of_path;
+    use crate::sim::{SimFeed, SyntheticFeed};
+
+    #[test]
+    fn every_simulated_venue_serves_its_own_markets_on_routes_it_recognises() {
+        let simulated: Vec<Venue> = crate::sim::synthetic::simulated().collect();
+        assert_eq!(simulated, Venue::connected().collect::<Vec<_>>());
+        for v in simulated {
+            let sim = v.connector().and_then(|c| c.sim()).unwrap();
+            let markets = sim.synthetic_markets(7);
+            assert!(!markets.is_empty(), "{v}: no default market");
+            for m in &markets {
+                assert_eq!(m.instrument.key.venue, v, "{v}: {}", m.instrument.key);
+            }
+            let feed = SyntheticFeed::default_for(v, 7).unwrap();
+            assert_eq!(feed.venue(), v);
+            for r in feed.routes() {
+                assert_eq!(route_of_path(v, r), Some(*r), "{v}: route {r}");
+                assert_eq!(
+                    route_of_path(v, &format!("{r}?x=1")),
+                    Some(*r),
+                    "{v}: {r}?x=1"
+                );
+            }
+            assert_eq!(route_of_path(v, "/no/such/route"), None, "{v}");
+        }
+    }
+}
