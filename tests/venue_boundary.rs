@@ -17,27 +17,6 @@ const ALLOWED: &[(&str, &str)] = &[
         "src/instrument.rs",
         "the built-in instrument table: data rows (venue, market, symbol, tick, lot), no behaviour",
     ),
-    // NOT DONE YET (issue #12): the simulator's per-venue server side (frame writers, REST
-    // answers, client-frame answers, the recorded exchange names) still matches on the venue
-    // here; it is to move into `src/venue/<name>/sim.rs` behind the connector. Remove these
-    // five rows when it has.
-    ("src/sim/cli.rs", "not moved yet: the simulated-venue check"),
-    (
-        "src/sim/market.rs",
-        "not moved yet: the default synthetic market of each venue",
-    ),
-    (
-        "src/sim/wire.rs",
-        "not moved yet: routes and number styles per venue",
-    ),
-    (
-        "src/sim/synthetic.rs",
-        "not moved yet: synthetic frames and REST answers per venue",
-    ),
-    (
-        "src/sim/recording.rs",
-        "not moved yet: recorded frames and REST answers per venue",
-    ),
     // NOT DONE YET (issue #13): the live gateway is chosen by venue here (Bybit and
     // Coincheck); it is to come from the venue's Connector (`Connector::live_gateway`) once
     // GMO's exists too. Remove these two rows when it does.

@@ -80,7 +80,7 @@ pub struct SimArgs {
 
 fn parse_venue(s: &str) -> Result<Venue, String> {
     let v: Venue = s.parse()?;
-    if super::synthetic::SIMULATED.contains(&v) {
+    if super::synthetic::simulated().any(|s| s == v) {
         return Ok(v);
     }
     Err(format!(
@@ -89,47 +89,42 @@ fn parse_venue(s: &str) -> Result<Venue, String> {
     ))
 }
 
-/// The private API of `venue` for the account in `path`.
+/// The private API of `venue` for the account in `path`, from the venue's
+/// [`SimVenue`](super::SimVenue).
 fn private_side(
     venue: Venue,
     path: &std::path::Path,
     scheme: &'static str,
 ) -> Result<super::private::PrivateSide, String> {
     let account = super::private::AccountFile::load(path)?;
-    match venue {
-        Venue::Bybit => {
-            let table = crate::instrument::InstrumentTable::default();
-            let inst = table
-                .get(Venue::Bybit, crate::instrument::Market::Linear, "BTCUSDT")
-                .ok_or("no built-in Bybit BTCUSDT instrument")?;
-            let api = crate::venue::bybit::sim_private::BybitPrivate::new(&account, *inst)
-                .map_err(|e| format!("account file {}: {e}", path.display()))?;
-            Ok(super::private::PrivateSide::new(Box::new(api)))
-        }
-        Venue::Coincheck => {
-            let table = crate::instrument::InstrumentTable::default();
-            let inst = table
-                .get(Venue::Coincheck, crate::instrument::Market::Spot, "btc_jpy")
-                .ok_or("no built-in Coincheck btc_jpy instrument")?;
-            let api = crate::venue::coincheck::sim_private::CoincheckPrivate::new(
-                &account, *inst, scheme,
-            )
-            .map_err(|e| format!("account file {}: {e}", path.display()))?;
-            Ok(super::private::PrivateSide::new(Box::new(api)))
-        }
-        Venue::GmoCoin => {
-            let table = crate::instrument::InstrumentTable::default();
-            let inst = table
-                .get(Venue::GmoCoin, crate::instrument::Market::Linear, "BTC_JPY")
-                .ok_or("no built-in GMO Coin BTC_JPY instrument")?;
-            let api = crate::venue::gmocoin::sim_private::GmoPrivate::new(&account, *inst)
-                .map_err(|e| format!("account file {}: {e}", path.display()))?;
-            Ok(super::private::PrivateSide::new(Box::new(api)))
-        }
-        other => Err(format!(
-            "--account: the simulator serves the private API of bybit, coincheck and gmocoin only so far (not {other})"
-        )),
-    }
+    let sim = venue.connector().and_then(|c| c.sim());
+    let Some((sim, (market, symbol))) = sim.and_then(|s| s.private_instrument().map(|i| (s, i)))
+    else {
+        let served: Vec<&str> = Venue::ALL
+            .into_iter()
+            .filter(|v| {
+                v.connector()
+                    .and_then(|c| c.sim())
+                    .is_some_and(|s| s.private_instrument().is_some())
+            })
+            .map(Venue::as_str)
+            .collect();
+        return Err(format!(
+            "--account: the simulator serves the private API of {} only so far (not {venue})",
+            crate::venue::table::or_list(&served)
+        ));
+    };
+    let table = crate::instrument::InstrumentTable::default();
+    let inst = table.get(venue, market, symbol).ok_or_else(|| {
+        format!(
+            "no built-in {venue} {} {symbol} instrument",
+            market.as_str()
+        )
+    })?;
+    let api = sim
+        .private_api(&account, *inst, scheme)
+        .map_err(|e| format!("account file {}: {e}", path.display()))?;
+    Ok(super::private::PrivateSide::new(api))
 }
 
 fn parse_speed(s: &str) -> Result<f64, String> {
@@ -380,6 +375,35 @@ mod tests {
         assert!(e.contains("unknown venue `kraken`"), "{e}");
         let e = parse(&["--venue", "bybit", "--listen", "nowhere"]).unwrap_err();
         assert!(e.contains("--listen"), "{e}");
+    }
+
+    #[test]
+    fn the_private_side_comes_from_the_venue() {
+        let dir = std::env::temp_dir().join(format!("obi-sim-cli-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("account.toml");
+        std::fs::write(&path, "api_key = \"k\"\napi_secret = \"s\"\n").unwrap();
+        for v in [Venue::Bybit, Venue::Coincheck, Venue::GmoCoin] {
+            let side = private_side(v, &path, "http");
+            assert!(side.is_ok(), "{v}: {:?}", side.err());
+        }
+        let e = private_side(Venue::Binance, &path, "http").unwrap_err();
+        assert_eq!(
+            e,
+            "--account: the simulator serves the private API of coincheck, bybit or gmocoin \
+             only so far (not binance)"
+        );
+        std::fs::write(
+            &path,
+            "api_key = \"k\"\napi_secret = \"s\"\nmaker_fee_bps = \"x\"\n",
+        )
+        .unwrap();
+        let e = private_side(Venue::Bybit, &path, "http").unwrap_err();
+        assert!(
+            e.starts_with(&format!("account file {}: ", path.display())),
+            "{e}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -150,102 +150,6 @@ impl SyntheticConfig {
         }
     }
 
-    /// Coincheck `btc_jpy` around 15,000,000 JPY: 1 JPY ticks, 1e-8 BTC lots, ~365 ms median
-    /// between diffs, 0.05 BTC typical orders, 200 levels per side.
-    pub fn coincheck_btc_jpy(seed: u64) -> SyntheticConfig {
-        let inst = builtin(Venue::Coincheck, Market::Spot, "btc_jpy");
-        SyntheticConfig {
-            levels: 200,
-            schedule: Schedule::Random {
-                median_ns: 365_000_000,
-            },
-            base_qty_lots: 5_000_000,
-            events_per_step: 3,
-            ..SyntheticConfig::new(seed, inst, 15_000_000)
-        }
-    }
-
-    /// Bybit `BTCUSDT` (linear or spot) around 65,000 USDT on the 100 ms L200 cadence, with
-    /// 260 levels per side so the 200-level window always has levels entering and leaving.
-    pub fn bybit_btcusdt(seed: u64, market: Market) -> SyntheticConfig {
-        let inst = builtin(Venue::Bybit, market, "BTCUSDT");
-        let (base, px_decimals) = match market {
-            Market::Spot => (200_000, 0), // 0.2 BTC in 1e-6 lots; spot prints trimmed
-            _ => (500, 2),                // 0.5 BTC in 1e-3 lots; linear prints 2 places
-        };
-        SyntheticConfig {
-            levels: 260,
-            base_qty_lots: base,
-            wire_px_decimals: px_decimals,
-            ..SyntheticConfig::new(seed, inst, 650_000)
-        }
-    }
-
-    /// Binance spot `BTCUSDT` around 65,000 USDT (0.01 ticks, 1e-5 lots), 100 ms cadence.
-    pub fn binance_btcusdt(seed: u64) -> SyntheticConfig {
-        let inst = builtin(Venue::Binance, Market::Spot, "BTCUSDT");
-        SyntheticConfig {
-            levels: 400,
-            base_qty_lots: 20_000,
-            ..SyntheticConfig::new(seed, inst, 6_500_000)
-        }
-    }
-
-    /// Binance USD-M futures `BTCUSDT` around 65,000 USDT (0.10 ticks, 0.001 lots), 100 ms.
-    pub fn binance_usdm_btcusdt(seed: u64) -> SyntheticConfig {
-        let inst = builtin(Venue::BinanceUsdm, Market::Linear, "BTCUSDT");
-        SyntheticConfig {
-            levels: 400,
-            base_qty_lots: 200,
-            ..SyntheticConfig::new(seed, inst, 650_000)
-        }
-    }
-
-    /// GMO Coin `BTC_JPY` (leverage) around 13,660,000 JPY: 1 JPY ticks, 0.001 BTC lots, a
-    /// book frame on a 500 ms grid (the probe saw ~505 ms), 0.01 BTC typical orders.
-    pub fn gmocoin_btc_jpy(seed: u64) -> SyntheticConfig {
-        let inst = builtin(Venue::GmoCoin, Market::Linear, "BTC_JPY");
-        SyntheticConfig {
-            levels: 120,
-            schedule: Schedule::Grid {
-                period_ns: 500_000_000,
-            },
-            base_qty_lots: 10,
-            ..SyntheticConfig::new(seed, inst, 13_660_000)
-        }
-    }
-
-    /// bitbank `btc_jpy` around 13,640,000 JPY: 1 JPY ticks, 0.0001 BTC lots, ~350 ms median
-    /// between diffs (the probe's), 0.01 BTC typical orders, 200 levels per side.
-    pub fn bitbank_btc_jpy(seed: u64) -> SyntheticConfig {
-        let inst = builtin(Venue::Bitbank, Market::Spot, "btc_jpy");
-        SyntheticConfig {
-            levels: 200,
-            schedule: Schedule::Random {
-                median_ns: 350_000_000,
-            },
-            base_qty_lots: 100,
-            events_per_step: 4,
-            ..SyntheticConfig::new(seed, inst, 13_640_000)
-        }
-    }
-
-    /// bitFlyer Lightning `FX_BTC_JPY` around 5,860,000 JPY: 1 JPY ticks, 1e-8 BTC lots, a
-    /// board diff ~7.5 times a second (the recording's rate), 0.01 BTC typical orders, 240 to
-    /// 300 levels per side (the venue's snapshots carry 300).
-    pub fn bitflyer_fx_btc_jpy(seed: u64) -> SyntheticConfig {
-        let inst = builtin(Venue::Bitflyer, Market::Linear, "FX_BTC_JPY");
-        SyntheticConfig {
-            levels: 240,
-            schedule: Schedule::Random {
-                median_ns: 130_000_000,
-            },
-            base_qty_lots: 1_000_000,
-            events_per_step: 3,
-            ..SyntheticConfig::new(seed, inst, 5_860_000)
-        }
-    }
-
     /// The same market with events `factor` times as often (for fast tests and benches).
     pub fn faster(mut self, factor: u64) -> SyntheticConfig {
         let f = factor.max(1);
@@ -305,7 +209,9 @@ impl SyntheticConfig {
     }
 }
 
-fn builtin(venue: Venue, market: Market, symbol: &str) -> Instrument {
+/// The built-in instrument `venue`/`market`/`symbol` (the venues' default synthetic markets,
+/// in `venue/<name>/sim.rs`).
+pub(crate) fn builtin(venue: Venue, market: Market, symbol: &str) -> Instrument {
     *InstrumentTable::default()
         .get(venue, market, symbol)
         .expect("built-in instrument table has the simulator's default instruments")

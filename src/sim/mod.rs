@@ -4,6 +4,11 @@
 //! synthetic market in `market.rs` or from a recording) and answers its REST snapshot requests;
 //! the server (`server.rs`) speaks WebSocket/HTTP over TCP or TLS and injects faults
 //! (`fault.rs`) between the two.
+//!
+//! Nothing here matches on the venue: each venue's part (default markets, routes, number
+//! styles, synthetic frames and REST answers, how its recordings replay, its private API) is
+//! its [`SimVenue`], in `src/venue/<name>/sim.rs`, found through
+//! [`Connector::sim`](crate::venue::Connector::sim).
 
 pub mod cli;
 pub mod fault;
@@ -12,11 +17,13 @@ pub mod private;
 pub mod recording;
 pub mod server;
 pub mod synthetic;
+pub mod venue;
 pub mod wire;
 
 pub use market::{SyntheticConfig, SyntheticMarket};
 pub use recording::{RecordingFeed, Speed};
 pub use synthetic::{coincheck_frames, CoincheckFrames, FrameKind, SyntheticFeed};
+pub use venue::SimVenue;
 
 use crate::instrument::Venue;
 

@@ -10,10 +10,10 @@
 //!
 //! The reader here is deliberately small and private: one `serde_json` parse per line.
 
-use crate::instrument::{Market, Venue};
+use crate::instrument::Venue;
 use crate::num::{parse_decimal, parse_units};
 use crate::sim::synthetic::split_query;
-use crate::sim::wire::{route_of_path, routes};
+use crate::sim::wire::route_of_path;
 use crate::sim::{BookSide, RestReply, Route, SimFeed};
 use serde::Deserialize;
 use serde_json::Value;
@@ -93,36 +93,100 @@ struct Line {
 }
 
 /// Levels of one side keyed by price (units of 1e-18), holding the recorded strings.
-type Side = BTreeMap<i128, (String, String)>;
+pub type Side = BTreeMap<i128, (String, String)>;
 
 /// The book implied by the frames replayed so far.
 #[derive(Debug, Clone, Default)]
-struct RecBook {
-    route: Route,
-    symbol: String,
+pub struct RecBook {
+    pub route: Route,
+    pub symbol: String,
     /// Bybit topic (`orderbook.200.BTCUSDT`), Binance stream (`nknusdt@depth@100ms`).
-    topic: String,
-    bids: Side,
-    asks: Side,
-    synced: bool,
+    pub topic: String,
+    pub bids: Side,
+    pub asks: Side,
+    pub synced: bool,
     /// Bybit `u` / Binance last applied `u` (or the snapshot's `lastUpdateId`).
-    u: u64,
-    seq: u64,
-    ts_ms: u64,
-    cts_ms: u64,
+    pub u: u64,
+    pub seq: u64,
+    pub ts_ms: u64,
+    pub cts_ms: u64,
 }
 
 /// A book update carried by a frame, parsed at load.
+#[derive(Debug, Clone, Default)]
+pub struct BookUpdate {
+    pub snapshot: bool,
+    pub bids: Vec<(String, String)>,
+    pub asks: Vec<(String, String)>,
+    pub u: u64,
+    pub seq: u64,
+    pub ts_ms: u64,
+    pub cts_ms: u64,
+}
+
+/// What a recorded frame is, as the venue reads it ([`RecordedVenue::classify`]).
 #[derive(Debug, Clone)]
-struct BookApply {
-    book: usize,
-    snapshot: bool,
-    bids: Vec<(String, String)>,
-    asks: Vec<(String, String)>,
-    u: u64,
-    seq: u64,
-    ts_ms: u64,
-    cts_ms: u64,
+pub enum Recorded {
+    /// A recorded ack or pong: dropped (the feed answers its own clients).
+    Drop,
+    /// Replayed as is, touching no book (trades, malformed input, other topics).
+    Pass,
+    /// A book update of `symbol` on `topic` (the book is found or made by route and topic).
+    Book {
+        symbol: String,
+        topic: String,
+        update: BookUpdate,
+    },
+}
+
+/// A venue's part of replaying its recordings: how its frames touch the books, what it
+/// answers a client, how it writes a crossed book. Each venue's is in `venue/<name>/sim.rs`,
+/// handed out by its [`SimVenue::recording`](crate::sim::SimVenue::recording).
+pub trait RecordedVenue: Sync + std::fmt::Debug {
+    /// The cryptofeed exchange name of the recording's `header` line (`BYBIT`).
+    fn exchange(&self) -> &'static str;
+
+    /// Seeds books from the recorded REST answers `http` (path and query, body), before any
+    /// frame is replayed (Binance: the depth snapshots).
+    fn seed_books(
+        &self,
+        http: &[(String, String)],
+        books: &mut Vec<RecBook>,
+    ) -> Result<(), String> {
+        let _ = (http, books);
+        Ok(())
+    }
+
+    /// Whether a symbol has one book over all its routes (Binance: raw and combined streams).
+    fn one_book_per_symbol(&self) -> bool {
+        false
+    }
+
+    /// What the recorded frame `v` (received on `route`) is; a topic it shows on the route
+    /// is added to `topics` (Bybit: for answering subscribes).
+    fn classify(&self, route: Route, v: &Value, topics: &mut Vec<(Route, String)>) -> Recorded;
+
+    /// The venue's sync rule for one update of `b`: sequence fields and the synced flag set,
+    /// the book cleared for a snapshot; false when the update is not applied at all. The
+    /// levels and times are applied by the caller.
+    fn apply(&self, b: &mut RecBook, a: &BookUpdate) -> bool;
+
+    /// The answers to client frame `v` on `route` (subscribe acks, pongs, snapshots of
+    /// `books` already synced); `topics` are those the recording shows per route.
+    fn on_client_frame(
+        &self,
+        route: Route,
+        v: &Value,
+        topics: &[(Route, String)],
+        books: &[RecBook],
+    ) -> Vec<String> {
+        let _ = (route, v, topics, books);
+        Vec::new()
+    }
+
+    /// A frame putting a bid at `level` (`[["px","qty"]]`, above the best ask) into `b`
+    /// (sent on `b`'s route).
+    fn crossed_frame(&self, b: &RecBook, level: &str) -> String;
 }
 
 #[derive(Debug, Clone)]
@@ -130,13 +194,14 @@ struct RecFrame {
     t_ns: u64,
     route: Route,
     text: String,
-    apply: Option<BookApply>,
+    apply: Option<(usize, BookUpdate)>,
 }
 
 /// A recorded feed of one venue, replayed with its recorded timing.
 #[derive(Debug, Clone)]
 pub struct RecordingFeed {
     venue: Venue,
+    proto: &'static dyn RecordedVenue,
     frames: Vec<RecFrame>,
     next: usize,
     routes: Vec<Route>,
@@ -156,11 +221,13 @@ fn price_key(s: &str) -> Option<i128> {
     (m as i128).checked_mul(10i128.checked_pow(shift as u32)?)
 }
 
-fn is_zero(s: &str) -> bool {
+/// Whether a decimal string is zero.
+pub fn is_zero(s: &str) -> bool {
     matches!(parse_decimal(s.as_bytes()), Ok((0, _)))
 }
 
-fn levels_of(v: Option<&Value>) -> Option<Vec<(String, String)>> {
+/// The `[[px, qty], ..]` levels of a recorded frame (strings or numbers), as text.
+pub fn levels_of(v: Option<&Value>) -> Option<Vec<(String, String)>> {
     v?.as_array()?
         .iter()
         .map(|l| {
@@ -175,8 +242,17 @@ fn levels_of(v: Option<&Value>) -> Option<Vec<(String, String)>> {
         .collect()
 }
 
-fn u64_of(v: Option<&Value>) -> u64 {
+/// A field as `u64`, 0 when missing.
+pub fn u64_of(v: Option<&Value>) -> u64 {
     v.and_then(Value::as_u64).unwrap_or(0)
+}
+
+/// The venues whose recordings the simulator replays, in table order, with their part.
+fn replayed_venues() -> Vec<(Venue, &'static dyn RecordedVenue)> {
+    Venue::ALL
+        .into_iter()
+        .filter_map(|v| Some((v, v.connector()?.sim()?.recording()?)))
+        .collect()
 }
 
 impl RecordingFeed {
@@ -206,7 +282,7 @@ impl RecordingFeed {
         input: impl BufRead,
         speed: Speed,
     ) -> Result<RecordingFeed, String> {
-        let mut venue: Option<Venue> = None;
+        let mut venue: Option<(Venue, &'static dyn RecordedVenue)> = None;
         let mut conns: Vec<(String, Route)> = Vec::new();
         let mut recv: Vec<(u64, usize, String, String)> = Vec::new(); // (ts_ns, line, conn, data)
         let mut http: Vec<(String, String)> = Vec::new();
@@ -225,19 +301,18 @@ impl RecordingFeed {
             match l.t.as_str() {
                 "header" => {
                     let ex = l.exchange.clone().unwrap_or_default();
-                    venue = Some(match ex.as_str() {
-                        "BYBIT" => Venue::Bybit,
-                        "BINANCE" => Venue::Binance,
-                        "COINCHECK" => Venue::Coincheck,
-                        _ => {
-                            return Err(format!(
-                                "{name}:{n}: field `exchange`: `{ex}` is not served by the simulator (expected BYBIT, BINANCE or COINCHECK)"
-                            ))
-                        }
-                    });
+                    let replayed = replayed_venues();
+                    let Some(found) = replayed.iter().find(|(_, r)| r.exchange() == ex) else {
+                        let names: Vec<&str> = replayed.iter().map(|(_, r)| r.exchange()).collect();
+                        return Err(format!(
+                            "{name}:{n}: field `exchange`: `{ex}` is not served by the simulator (expected {})",
+                            crate::venue::table::or_list(&names)
+                        ));
+                    };
+                    venue = Some(*found);
                 }
                 "connect" => {
-                    let v = venue.ok_or_else(|| {
+                    let (v, _) = venue.ok_or_else(|| {
                         format!("{name}:{n}: `connect` before the `header` line")
                     })?;
                     let conn = need("conn", l.conn.clone())?;
@@ -298,12 +373,13 @@ impl RecordingFeed {
                 }
             }
         }
-        let venue = venue.ok_or_else(|| format!("{name}: no `header` line"))?;
+        let (venue, proto) = venue.ok_or_else(|| format!("{name}: no `header` line"))?;
         recv.sort_by_key(|r| r.0);
         let t0 = recv.first().map(|r| r.0).unwrap_or(0);
 
         let mut feed = RecordingFeed {
             venue,
+            proto,
             frames: Vec::with_capacity(recv.len()),
             next: 0,
             routes: Vec::new(),
@@ -321,9 +397,7 @@ impl RecordingFeed {
                 }
             }
         }
-        if venue == Venue::Binance {
-            feed.seed_binance_books()?;
-        }
+        proto.seed_books(&feed.http, &mut feed.books)?;
         for (ts_ns, n, conn, data) in recv {
             let route = conns
                 .iter()
@@ -345,39 +419,6 @@ impl RecordingFeed {
         Ok(feed)
     }
 
-    /// Seeds Binance books from the recorded REST depth snapshots (the first per symbol).
-    fn seed_binance_books(&mut self) -> Result<(), String> {
-        for (pq, body) in &self.http {
-            let (path, q) = split_query(pq);
-            if path != "/api/v3/depth" {
-                continue;
-            }
-            let Some(sym) = q.iter().find(|(k, _)| *k == "symbol").map(|(_, v)| *v) else {
-                continue;
-            };
-            if self.books.iter().any(|b| b.symbol == sym) {
-                continue;
-            }
-            let v: Value = serde_json::from_str(body)
-                .map_err(|e| format!("recorded REST {pq}: not JSON: {e}"))?;
-            let mut b = RecBook {
-                route: routes::BINANCE_STREAM,
-                symbol: sym.to_string(),
-                topic: format!("{}@depth@100ms", sym.to_ascii_lowercase()),
-                u: u64_of(v.get("lastUpdateId")),
-                synced: true,
-                ..RecBook::default()
-            };
-            for (side, key) in [(true, "bids"), (false, "asks")] {
-                for (p, q) in levels_of(v.get(key)).unwrap_or_default() {
-                    set_level(if side { &mut b.bids } else { &mut b.asks }, p, q);
-                }
-            }
-            self.books.push(b);
-        }
-        Ok(())
-    }
-
     fn book_index(&mut self, route: Route, symbol: &str, topic: &str) -> usize {
         if let Some(i) = self
             .books
@@ -389,7 +430,7 @@ impl RecordingFeed {
         if let Some(i) = self
             .books
             .iter()
-            .position(|b| b.symbol == symbol && self.venue == Venue::Binance)
+            .position(|b| b.symbol == symbol && self.proto.one_book_per_symbol())
         {
             self.books[i].route = route;
             return i;
@@ -404,109 +445,25 @@ impl RecordingFeed {
     }
 
     /// `None`: drop the frame (a recorded ack/pong); `Some(apply)`: replay it.
-    fn classify(&mut self, route: Route, data: &str) -> Option<Option<BookApply>> {
+    fn classify(&mut self, route: Route, data: &str) -> Option<Option<(usize, BookUpdate)>> {
         let Ok(v) = serde_json::from_str::<Value>(data) else {
             return Some(None); // replayed as is: malformed input is part of a recording
         };
-        match self.venue {
-            Venue::Bybit => {
-                let Some(topic) = v.get("topic").and_then(Value::as_str) else {
-                    return if v.get("op").is_some() {
-                        None
-                    } else {
-                        Some(None)
-                    };
-                };
-                if !self.topics.iter().any(|(r, t)| *r == route && t == topic) {
-                    self.topics.push((route, topic.to_string()));
-                }
-                if !topic.starts_with("orderbook.") {
-                    return Some(None);
-                }
-                let Some(d) = v.get("data") else {
-                    return Some(None);
-                };
-                let symbol = d.get("s").and_then(Value::as_str).unwrap_or("");
-                let book = self.book_index(route, symbol, topic);
-                Some(Some(BookApply {
-                    book,
-                    snapshot: v.get("type").and_then(Value::as_str) == Some("snapshot"),
-                    bids: levels_of(d.get("b")).unwrap_or_default(),
-                    asks: levels_of(d.get("a")).unwrap_or_default(),
-                    u: u64_of(d.get("u")),
-                    seq: u64_of(d.get("seq")),
-                    ts_ms: u64_of(v.get("ts")),
-                    cts_ms: u64_of(v.get("cts")),
-                }))
-            }
-            Venue::Binance => {
-                if v.get("result").is_some() && v.get("id").is_some() {
-                    return None;
-                }
-                let d = v.get("data").unwrap_or(&v);
-                if d.get("e").and_then(Value::as_str) != Some("depthUpdate") {
-                    return Some(None);
-                }
-                let symbol = d.get("s").and_then(Value::as_str).unwrap_or("");
-                let topic = format!("{}@depth@100ms", symbol.to_ascii_lowercase());
-                let book = self.book_index(route, symbol, &topic);
-                Some(Some(BookApply {
-                    book,
-                    snapshot: false,
-                    bids: levels_of(d.get("b")).unwrap_or_default(),
-                    asks: levels_of(d.get("a")).unwrap_or_default(),
-                    u: u64_of(d.get("u")),
-                    seq: 0,
-                    ts_ms: u64_of(d.get("E")),
-                    cts_ms: 0,
-                }))
-            }
-            _ => {
-                // Coincheck: `["btc_jpy",{"bids":..,"asks":..}]` diffs; trades pass through.
-                let Some(a) = v.as_array() else {
-                    return Some(None);
-                };
-                let (Some(pair), Some(body)) = (a.first().and_then(Value::as_str), a.get(1)) else {
-                    return Some(None);
-                };
-                if !body.is_object() {
-                    return Some(None);
-                }
-                let book = self.book_index(route, pair, pair);
-                Some(Some(BookApply {
-                    book,
-                    snapshot: false,
-                    bids: levels_of(body.get("bids")).unwrap_or_default(),
-                    asks: levels_of(body.get("asks")).unwrap_or_default(),
-                    u: 0,
-                    seq: 0,
-                    ts_ms: 0,
-                    cts_ms: 0,
-                }))
-            }
+        match self.proto.classify(route, &v, &mut self.topics) {
+            Recorded::Drop => None,
+            Recorded::Pass => Some(None),
+            Recorded::Book {
+                symbol,
+                topic,
+                update,
+            } => Some(Some((self.book_index(route, &symbol, &topic), update))),
         }
     }
 
-    fn apply(&mut self, a: BookApply) {
-        let venue = self.venue;
-        let b = &mut self.books[a.book];
-        match venue {
-            Venue::Binance => {
-                if !b.synced || a.u <= b.u {
-                    return;
-                }
-                b.u = a.u;
-            }
-            Venue::Bybit => {
-                if a.snapshot {
-                    b.bids.clear();
-                    b.asks.clear();
-                    b.synced = true;
-                }
-                b.u = a.u;
-                b.seq = a.seq;
-            }
-            _ => b.synced = true,
+    fn apply(&mut self, book: usize, a: BookUpdate) {
+        let b = &mut self.books[book];
+        if !self.proto.apply(b, &a) {
+            return;
         }
         b.ts_ms = a.ts_ms;
         b.cts_ms = a.cts_ms;
@@ -538,30 +495,10 @@ impl RecordingFeed {
                 && market.is_none_or(|m| b.route.ends_with(&format!("/{m}")))
         })
     }
-
-    fn bybit_snapshot(b: &RecBook) -> String {
-        let spot = b.route == routes::BYBIT_SPOT;
-        let mut f = String::with_capacity(16 * 1024);
-        let _ = write!(f, "{{\"topic\":\"{}\",", b.topic);
-        if spot {
-            let _ = write!(f, "\"ts\":{},\"type\":\"snapshot\"", b.ts_ms);
-        } else {
-            let _ = write!(f, "\"type\":\"snapshot\",\"ts\":{}", b.ts_ms);
-        }
-        let _ = write!(f, ",\"data\":{{\"s\":\"{}\",\"b\":", b.symbol);
-        write_levels(&mut f, b.bids.values().rev());
-        f.push_str(",\"a\":");
-        write_levels(&mut f, b.asks.values());
-        let _ = write!(
-            f,
-            ",\"u\":{},\"seq\":{}}},\"cts\":{}}}",
-            b.u, b.seq, b.cts_ms
-        );
-        f
-    }
 }
 
-fn set_level(side: &mut Side, p: String, q: String) {
+/// Sets level `p` of `side` to `q` (removed when `q` is zero).
+pub fn set_level(side: &mut Side, p: String, q: String) {
     let Some(k) = price_key(&p) else { return };
     if is_zero(&q) {
         side.remove(&k);
@@ -570,7 +507,8 @@ fn set_level(side: &mut Side, p: String, q: String) {
     }
 }
 
-fn write_levels<'a>(f: &mut String, levels: impl Iterator<Item = &'a (String, String)>) {
+/// `[["px","qty"],..]` of recorded levels.
+pub fn write_levels<'a>(f: &mut String, levels: impl Iterator<Item = &'a (String, String)>) {
     f.push('[');
     for (i, (p, q)) in levels.enumerate() {
         if i > 0 {
@@ -599,56 +537,8 @@ impl SimFeed for RecordingFeed {
         let Ok(v) = serde_json::from_str::<Value>(frame) else {
             return Vec::new();
         };
-        match self.venue {
-            Venue::Bybit => {
-                let req_id = v.get("req_id").and_then(Value::as_str);
-                let market = if route == routes::BYBIT_SPOT {
-                    Market::Spot
-                } else {
-                    Market::Linear
-                };
-                match v.get("op").and_then(Value::as_str) {
-                    Some("ping") => vec![crate::sim::wire::bybit::pong(req_id)],
-                    Some(op @ ("subscribe" | "unsubscribe")) => {
-                        let mut bad = Vec::new();
-                        let mut snaps = Vec::new();
-                        for a in v
-                            .get("args")
-                            .and_then(Value::as_array)
-                            .into_iter()
-                            .flatten()
-                        {
-                            let t = a.as_str().unwrap_or("");
-                            if !self.topics.iter().any(|(r, x)| *r == route && x == t) {
-                                bad.push(t.to_string());
-                                continue;
-                            }
-                            if op == "subscribe" {
-                                if let Some(b) = self
-                                    .books
-                                    .iter()
-                                    .find(|b| b.route == route && b.topic == t && b.synced)
-                                {
-                                    snaps.push(RecordingFeed::bybit_snapshot(b));
-                                }
-                            }
-                        }
-                        let mut out = vec![crate::sim::wire::bybit::ack(market, op, req_id, &bad)];
-                        out.extend(snaps);
-                        out
-                    }
-                    _ => Vec::new(),
-                }
-            }
-            Venue::Binance => match v.get("method").and_then(Value::as_str) {
-                Some("SUBSCRIBE" | "UNSUBSCRIBE") => {
-                    let id = v.get("id").cloned().unwrap_or(Value::Null);
-                    vec![format!("{{\"result\":null,\"id\":{id}}}")]
-                }
-                _ => Vec::new(),
-            },
-            _ => Vec::new(),
-        }
+        self.proto
+            .on_client_frame(route, &v, &self.topics, &self.books)
     }
 
     fn advance(&mut self, t_ns: u64, out: &mut Vec<(Route, String)>) -> bool {
@@ -656,8 +546,8 @@ impl SimFeed for RecordingFeed {
             let f = &mut self.frames[self.next];
             let text = std::mem::take(&mut f.text);
             let route = f.route;
-            if let Some(a) = f.apply.take() {
-                self.apply(a);
+            if let Some((book, a)) = f.apply.take() {
+                self.apply(book, a);
             }
             out.push((route, text));
             self.next += 1;
@@ -721,55 +611,14 @@ impl SimFeed for RecordingFeed {
             Value::from(p.as_str()),
             Value::from(q.as_str())
         );
-        let f = match self.venue {
-            Venue::Bybit => {
-                let spot = b.route == routes::BYBIT_SPOT;
-                let (first, second) = if spot {
-                    (
-                        format!("\"ts\":{}", b.ts_ms),
-                        "\"type\":\"delta\"".to_string(),
-                    )
-                } else {
-                    (
-                        "\"type\":\"delta\"".to_string(),
-                        format!("\"ts\":{}", b.ts_ms),
-                    )
-                };
-                format!(
-                    "{{\"topic\":\"{}\",{first},{second},\"data\":{{\"s\":\"{}\",\"b\":{level},\"a\":[],\"u\":{},\"seq\":{}}},\"cts\":{}}}",
-                    b.topic,
-                    b.symbol,
-                    b.u + 1,
-                    b.seq,
-                    b.cts_ms
-                )
-            }
-            Venue::Binance => {
-                let raw = format!(
-                    "{{\"e\":\"depthUpdate\",\"E\":{},\"s\":\"{}\",\"U\":{},\"u\":{},\"b\":{level},\"a\":[]}}",
-                    b.ts_ms,
-                    b.symbol,
-                    b.u + 1,
-                    b.u + 1
-                );
-                if b.route == routes::BINANCE_WS {
-                    raw
-                } else {
-                    format!("{{\"stream\":\"{}\",\"data\":{raw}}}", b.topic)
-                }
-            }
-            _ => format!(
-                "[\"{}\",{{\"bids\":{level},\"asks\":[],\"last_update_at\":\"0\"}}]",
-                b.symbol
-            ),
-        };
-        Some((b.route, f))
+        Some((b.route, self.proto.crossed_frame(b, &level)))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sim::wire::routes;
     use std::io::Cursor;
 
     const BYBIT: &str = "bybit_v5_cryptofeed_20260809.jsonl";
@@ -801,6 +650,51 @@ mod tests {
         assert_eq!(Speed::times(10).scale(45_000_000_000), 4_500_000_000);
         assert_eq!("0.5".parse::<Speed>().unwrap().scale(1_000), 2_000);
         assert_eq!(Speed::MAX.scale(u64::MAX), 0);
+    }
+
+    #[test]
+    fn coincheck_recording_keeps_the_book_and_answers_nothing() {
+        let rec = concat!(
+            "{\"t\":\"header\",\"exchange\":\"COINCHECK\"}\n",
+            "{\"t\":\"connect\",\"conn\":\"c\",\"addr\":\"wss://ws-api.coincheck.com/\"}\n",
+            "{\"t\":\"send\",\"conn\":\"c\",\"data\":\"{\\\"type\\\":\\\"subscribe\\\",\\\"channel\\\":\\\"btc_jpy-orderbook\\\"}\"}\n",
+            "{\"t\":\"recv\",\"conn\":\"c\",\"ts\":1.0,\"data\":\"[\\\"btc_jpy\\\",{\\\"bids\\\":[[\\\"100.0\\\",\\\"1.5\\\"]],\\\"asks\\\":[[\\\"101.0\\\",\\\"2.0\\\"],[\\\"102.0\\\",\\\"0.5\\\"]],\\\"last_update_at\\\":\\\"1\\\"}]\"}\n",
+            "{\"t\":\"recv\",\"conn\":\"c\",\"ts\":1.5,\"data\":\"[[\\\"1\\\",\\\"9\\\",\\\"btc_jpy\\\",\\\"101.0\\\",\\\"0.1\\\",\\\"buy\\\",\\\"1\\\",\\\"2\\\"]]\"}\n",
+            "{\"t\":\"recv\",\"conn\":\"c\",\"ts\":2.0,\"data\":\"[\\\"btc_jpy\\\",{\\\"bids\\\":[[\\\"100.0\\\",\\\"0\\\"],[\\\"99.0\\\",\\\"3.0\\\"]],\\\"asks\\\":[],\\\"last_update_at\\\":\\\"2\\\"}]\"}\n",
+        );
+        let mut f = RecordingFeed::from_reader("cc", Cursor::new(rec), Speed::MAX).unwrap();
+        assert_eq!(f.venue(), Venue::Coincheck);
+        assert_eq!(f.routes(), &[routes::COINCHECK]);
+        assert_eq!(f.book("btc_jpy"), None, "nothing replayed yet");
+        let mut out = Vec::new();
+        assert!(!f.advance(u64::MAX, &mut out));
+        assert_eq!(out.len(), 3, "diffs and the trades frame are all replayed");
+        let (bids, asks) = f.book("btc_jpy").unwrap();
+        let s = |v: &[(&str, &str)]| -> BookSide {
+            v.iter()
+                .map(|(p, q)| (p.to_string(), q.to_string()))
+                .collect()
+        };
+        assert_eq!(bids, s(&[("99.0", "3.0")]));
+        assert_eq!(asks, s(&[("101.0", "2.0"), ("102.0", "0.5")]));
+        let sub = r#"{"type":"subscribe","channel":"btc_jpy-orderbook"}"#;
+        assert!(f.on_client_frame(routes::COINCHECK, sub).is_empty());
+        let (route, frame) = f.crossed_frame().unwrap();
+        assert_eq!(route, routes::COINCHECK);
+        assert_eq!(
+            frame,
+            r#"["btc_jpy",{"bids":[["102.0","0.5"]],"asks":[],"last_update_at":"0"}]"#
+        );
+        let e = RecordingFeed::from_reader(
+            "r",
+            Cursor::new("{\"t\":\"header\",\"exchange\":\"KRAKEN\"}\n"),
+            Speed::MAX,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e,
+            "r:1: field `exchange`: `KRAKEN` is not served by the simulator (expected COINCHECK, BYBIT or BINANCE)"
+        );
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! Synthetic venue feeds: [`SyntheticMarket`]s spoken in a venue's wire format.
 //!
-//! [`SyntheticFeed`] is the simulator server's content for Coincheck, Bybit and Binance.
-//! [`CoincheckFrames`] is the no-network path: Coincheck frames straight from one market, the
-//! REST seed first, into a reused buffer.
+//! [`SyntheticFeed`] is the simulator server's content for every [`simulated`] venue: it
+//! keeps the books, steps the markets in time order and finds books by symbol; what a venue
+//! sends per step and answers (WebSocket and REST) is the venue's [`SyntheticVenue`], in
+//! `src/venue/<name>/sim.rs`. [`CoincheckFrames`] is the no-network path: Coincheck frames
+//! straight from one market, the REST seed first, into a reused buffer.
 //!
-//! Per venue:
+//! Per venue (the venues' `SyntheticVenue`s):
 //! - Coincheck (`/`): a trades frame (when a step traded) then a book diff per step; no acks, no
 //!   sequence numbers; REST `/api/order_books?pair=..` returns the best `rest_depth` levels.
 //! - Bybit (`/v5/public/linear`, `/v5/public/spot`): nothing is sent for a topic until it is
@@ -38,11 +40,10 @@
 use crate::instrument::{Market, Venue};
 use crate::msg::Side;
 use crate::sim::market::{SyntheticConfig, SyntheticMarket};
-use crate::sim::wire::{
-    self, binance, bitbank, bitflyer, bybit, coincheck, gmocoin, routes, unix_ms, LevelFmt,
-};
+use crate::sim::wire::{coincheck, LevelFmt, TickDirection};
 use crate::sim::{BookSide, RestReply, Route, SimFeed};
 use serde_json::Value;
+use std::fmt::Debug;
 
 /// Bybit depths the simulator serves (each needs at least that many levels in the market).
 pub const BYBIT_DEPTHS: [usize; 3] = [50, 200, 1000];
@@ -65,37 +66,41 @@ pub const BITFLYER_SNAPSHOT_NS: u64 = 5_000_000_000;
 /// bitFlyer: the first snapshot after a subscribe comes this much later (the venue: 0.6-3.7 s).
 pub const BITFLYER_FIRST_SNAPSHOT_NS: u64 = 1_000_000_000;
 
-/// The venues the synthetic feed speaks.
-pub const SIMULATED: [Venue; 7] = [
-    Venue::Coincheck,
-    Venue::Bybit,
-    Venue::Binance,
-    Venue::GmoCoin,
-    Venue::Bitbank,
-    Venue::BinanceUsdm,
-    Venue::Bitflyer,
-];
+/// The venues the synthetic feed speaks (those whose connector has a
+/// [`SimVenue`](crate::sim::SimVenue)), in table order.
+pub fn simulated() -> impl Iterator<Item = Venue> {
+    Venue::ALL
+        .into_iter()
+        .filter(|v| synthetic_of(*v).is_some())
+}
 
-/// `coincheck, bybit, binance, gmocoin or bitbank`.
+/// `coincheck, bybit, binance, bitflyer, gmocoin, bitbank or binance_usdm`.
 pub fn simulated_list() -> String {
-    let names: Vec<&str> = SIMULATED.iter().map(|v| v.as_str()).collect();
+    let names: Vec<&str> = simulated().map(|v| v.as_str()).collect();
     crate::venue::table::or_list(&names)
 }
 
-/// One Bybit `orderbook.{depth}` topic: what its subscribers hold.
+/// The venue's synthetic protocol, `None` when the simulator does not serve it.
+fn synthetic_of(v: Venue) -> Option<&'static dyn SyntheticVenue> {
+    Some(v.connector()?.sim()?.synthetic())
+}
+
+/// One Bybit `orderbook.{depth}` topic: what its subscribers hold (the best `depth` levels
+/// a side) and the delta of the last update.
 #[derive(Debug, Clone)]
-struct Window {
-    depth: usize,
-    u: u64,
-    bids: Vec<(i64, i64)>,
-    asks: Vec<(i64, i64)>,
+pub struct Window {
+    pub depth: usize,
+    pub u: u64,
+    pub bids: Vec<(i64, i64)>,
+    pub asks: Vec<(i64, i64)>,
     scratch: Vec<(i64, i64)>,
-    delta_b: Vec<(i64, i64)>,
-    delta_a: Vec<(i64, i64)>,
+    pub delta_b: Vec<(i64, i64)>,
+    pub delta_a: Vec<(i64, i64)>,
 }
 
 impl Window {
-    fn new(depth: usize, u: u64, m: &SyntheticMarket) -> Window {
+    /// The window of the best `depth` levels of `m`, at update id `u`.
+    pub fn new(depth: usize, u: u64, m: &SyntheticMarket) -> Window {
         Window {
             depth,
             u,
@@ -108,7 +113,7 @@ impl Window {
     }
 
     /// Recomputes the window from the market; true when the subscribers need a delta.
-    fn update(&mut self, m: &SyntheticMarket) -> bool {
+    pub fn update(&mut self, m: &SyntheticMarket) -> bool {
         self.delta_b.clear();
         self.delta_a.clear();
         let d = self.depth;
@@ -161,156 +166,123 @@ fn diff_side(
     std::mem::swap(vis, scratch);
 }
 
-/// One simulated book and its venue-side state.
+/// One simulated book and its venue-side state (the fields a venue's [`SyntheticVenue`]
+/// keeps per book).
 #[derive(Debug, Clone)]
-struct SimBook {
-    m: SyntheticMarket,
-    fmt: LevelFmt,
-    route: Route,
+pub struct SimBook {
+    pub m: SyntheticMarket,
+    pub fmt: LevelFmt,
+    pub route: Route,
     /// Bybit: subscribed `orderbook` topics.
-    windows: Vec<Window>,
-    /// Bybit: `publicTrade` subscribed.
-    trades_on: bool,
+    pub windows: Vec<Window>,
+    /// Bybit, GMO Coin: trades subscribed.
+    pub trades_on: bool,
     /// Bybit cross sequence.
-    seq: u64,
-    dir: bybit::TickDirection,
+    pub seq: u64,
+    pub dir: TickDirection,
     /// Binance: last update id sent; bitbank: last `s` sent; bitFlyer: last ticker `tick_id`.
-    last_id: u64,
+    pub last_id: u64,
     /// bitbank: feed time of the next whole and the next ping; bitFlyer: of the next snapshot.
-    next_whole_ns: u64,
+    pub next_whole_ns: u64,
     /// bitFlyer: the best bid and ask of the last ticker sent.
-    last_top: Option<((i64, i64), (i64, i64))>,
-    next_ping_ns: u64,
+    pub last_top: Option<((i64, i64), (i64, i64))>,
+    pub next_ping_ns: u64,
 }
 
 impl SimBook {
-    /// GMO Coin: the `orderbooks` frame of the current book.
-    fn gmocoin_book_frame(&self) -> String {
-        let mut f = String::with_capacity(96 * GMOCOIN_DEPTH);
-        gmocoin::book(
-            &mut f,
-            self.symbol(),
-            &self.fmt,
-            unix_ms(self.unix_ns()),
-            self.m.levels(Side::Bid).take(GMOCOIN_DEPTH),
-            self.m.levels(Side::Ask).take(GMOCOIN_DEPTH),
-        );
-        f
-    }
-
-    /// bitbank: a `depth_whole` of the full book at the last `s` sent.
-    fn bitbank_whole_frame(&self) -> String {
-        let mut f = String::with_capacity(64 * self.m.config().levels * 2 + 256);
-        bitbank::whole(
-            &mut f,
-            self.symbol(),
-            &self.fmt,
-            unix_ms(self.unix_ns()),
-            self.last_id,
-            self.m.levels(Side::Bid),
-            self.m.levels(Side::Ask),
-        );
-        f
-    }
-
-    fn symbol(&self) -> &str {
+    /// The symbol as the venue writes it.
+    pub fn symbol(&self) -> &str {
         self.m.instrument().key.symbol.as_str()
     }
 
-    /// bitFlyer: `mid_price` in ticks, `(best bid + best ask) / 2` floored to the tick (0 when
-    /// a side is empty).
-    fn bitflyer_mid(&self) -> i64 {
-        match (self.m.best_bid(), self.m.best_ask()) {
-            (Some((b, _)), Some((a, _))) => (b + a).div_euclid(2),
-            _ => 0,
-        }
-    }
-
-    /// bitFlyer: a `lightning_board_snapshot_*` of the whole book.
-    fn bitflyer_snapshot_frame(&self) -> String {
-        let mut f = String::with_capacity(48 * self.m.config().levels * 3 + 256);
-        bitflyer::board(
-            &mut f,
-            self.symbol(),
-            &self.fmt,
-            true,
-            self.bitflyer_mid(),
-            self.m.levels(Side::Bid),
-            self.m.levels(Side::Ask),
-        );
-        f
-    }
-
-    fn market(&self) -> Market {
+    pub fn market(&self) -> Market {
         self.m.instrument().key.market
     }
 
-    fn unix_ns(&self) -> u64 {
+    /// Wall time of the market's current event time.
+    pub fn unix_ns(&self) -> u64 {
         self.m.config().start_unix_ns + self.m.now_ns()
     }
 
-    fn ts_ms(&self) -> (u64, u64) {
-        let ts = unix_ms(self.unix_ns());
+    /// (`ts`, `cts`) in Unix milliseconds: now, and a little earlier (Bybit's matching time).
+    pub fn ts_ms(&self) -> (u64, u64) {
+        let ts = crate::sim::wire::unix_ms(self.unix_ns());
         (ts, ts.saturating_sub(1 + self.m.last_step().step % 4))
     }
+}
 
-    fn bybit_book_frame(&self, wi: usize, snapshot: bool) -> String {
-        let w = &self.windows[wi];
-        let (ts_ms, cts_ms) = self.ts_ms();
-        let h = bybit::BookHeader {
-            market: self.market(),
-            depth: w.depth,
-            symbol: self.symbol(),
-            snapshot,
-            ts_ms,
-            cts_ms,
-            u: w.u,
-            seq: self.seq,
-        };
-        let mut f = String::with_capacity(if snapshot { 12 * 1024 } else { 512 });
-        if snapshot {
-            bybit::book(
-                &mut f,
-                &h,
-                &self.fmt,
-                w.bids.iter().copied(),
-                w.asks.iter().copied(),
-            );
-        } else {
-            bybit::book(
-                &mut f,
-                &h,
-                &self.fmt,
-                w.delta_b.iter().copied(),
-                w.delta_a.iter().copied(),
-            );
-        }
-        f
+/// The feed's state a venue's [`SyntheticVenue`] works on.
+#[derive(Debug, Clone)]
+pub struct SynthState {
+    /// The books, in configuration order.
+    pub books: Vec<SimBook>,
+    /// Levels per side in REST answers (Coincheck, GMO Coin; default [`COINCHECK_REST_DEPTH`]).
+    pub rest_depth: usize,
+    /// A scratch buffer (Binance: the raw payload before wrapping).
+    pub raw: String,
+    /// Connections greeted (bitbank session ids).
+    pub conns: u64,
+}
+
+/// A venue's synthetic protocol: its frames per market step, its answers to clients and REST
+/// requests, its crossed-book frame. Each venue's is in `venue/<name>/sim.rs`, handed out by
+/// its [`SimVenue::synthetic`](crate::sim::SimVenue::synthetic).
+pub trait SyntheticVenue: Sync + Debug {
+    /// The WebSocket route serving `market`.
+    fn route(&self, market: Market) -> Route;
+
+    /// The routes served, given the books' routes in order (Binance serves raw and combined
+    /// streams alike).
+    fn served_routes(&self, book_routes: Vec<Route>) -> Vec<Route> {
+        book_routes
     }
+
+    /// Sets the venue's per-book state of a new book (timers).
+    fn init_book(&self, b: &mut SimBook) {
+        let _ = b;
+    }
+
+    /// Book `i` has just stepped: the frames that step sends, in order, with their routes.
+    fn on_step(&self, st: &mut SynthState, i: usize, out: &mut Vec<(Route, String)>);
+
+    /// A client connected on `route`: frames to greet it with.
+    fn on_connect(&self, st: &mut SynthState, route: Route) -> Vec<String> {
+        let _ = (st, route);
+        Vec::new()
+    }
+
+    /// A client on `route` sent `frame`: the answers.
+    fn on_client_frame(&self, st: &mut SynthState, route: Route, frame: &str) -> Vec<String>;
+
+    /// A REST request for `path` with `query`.
+    fn rest(&self, st: &SynthState, path: &str, query: &[(&str, &str)]) -> RestReply {
+        let _ = (st, query);
+        not_found(path)
+    }
+
+    /// A frame crossing the client's book (a bid above the best ask), with its route.
+    fn crossed_frame(&self, st: &mut SynthState) -> Option<(Route, String)>;
 }
 
 /// A synthetic venue for the simulator server: one or more markets of one venue.
 #[derive(Debug, Clone)]
 pub struct SyntheticFeed {
     venue: Venue,
-    books: Vec<SimBook>,
+    proto: &'static dyn SyntheticVenue,
     routes: Vec<Route>,
-    rest_depth: usize,
-    raw: String,
-    /// Connections greeted (bitbank session ids).
-    conns: u64,
+    st: SynthState,
 }
 
 impl SyntheticFeed {
-    /// A feed of `venue` (Coincheck, Bybit or Binance) over the markets `cfgs` (all of that
+    /// A feed of `venue` (one of [`simulated`]) over the markets `cfgs` (all of that
     /// venue, distinct market and symbol).
     pub fn new(venue: Venue, cfgs: Vec<SyntheticConfig>) -> Result<SyntheticFeed, String> {
-        if !SIMULATED.contains(&venue) {
+        let Some(proto) = synthetic_of(venue) else {
             return Err(format!(
                 "synthetic feed: venue `{venue}` is not simulated (expected {})",
                 simulated_list()
             ));
-        }
+        };
         if cfgs.is_empty() {
             return Err("synthetic feed: no markets configured".into());
         }
@@ -326,81 +298,67 @@ impl SyntheticFeed {
             if books.iter().any(|b| b.m.instrument().key == key) {
                 return Err(format!("synthetic feed: instrument {key} configured twice"));
             }
-            let route = match venue {
-                Venue::Coincheck => routes::COINCHECK,
-                Venue::Bybit => wire::bybit_route(key.market),
-                Venue::GmoCoin => routes::GMOCOIN,
-                Venue::Bitbank => routes::BITBANK,
-                Venue::Bitflyer => routes::BITFLYER,
-                _ => routes::BINANCE_STREAM,
-            };
+            let route = proto.route(key.market);
             let m = SyntheticMarket::new(cfg).map_err(|e| format!("{key}: {e}"))?;
             let base_id = 10_000_000 + cfg.seed % 1_000_000;
-            books.push(SimBook {
+            let mut book = SimBook {
                 fmt: LevelFmt::for_venue(&cfg.instrument, cfg.wire_px_decimals),
                 route,
                 windows: Vec::new(),
                 trades_on: false,
                 seq: 100_000_000_000 + (cfg.seed % 1_000_000) * 1_000,
-                dir: bybit::TickDirection::default(),
+                dir: TickDirection::default(),
                 last_id: base_id,
-                next_whole_ns: if venue == Venue::Bitflyer {
-                    BITFLYER_SNAPSHOT_NS
-                } else {
-                    BITBANK_WHOLE_NS
-                },
-                next_ping_ns: BITBANK_PING_NS,
+                next_whole_ns: 0,
+                next_ping_ns: 0,
                 last_top: None,
                 m,
-            });
-            if matches!(venue, Venue::Binance | Venue::BinanceUsdm) {
-                routes_used = vec![routes::BINANCE_WS, routes::BINANCE_STREAM];
-            } else if !routes_used.contains(&route) {
+            };
+            proto.init_book(&mut book);
+            books.push(book);
+            if !routes_used.contains(&route) {
                 routes_used.push(route);
             }
         }
         Ok(SyntheticFeed {
             venue,
-            books,
-            routes: routes_used,
-            rest_depth: COINCHECK_REST_DEPTH,
-            raw: String::with_capacity(1024),
-            conns: 0,
+            proto,
+            routes: proto.served_routes(routes_used),
+            st: SynthState {
+                books,
+                rest_depth: COINCHECK_REST_DEPTH,
+                raw: String::with_capacity(1024),
+                conns: 0,
+            },
         })
     }
 
-    /// The default BTC market(s) of a venue: Coincheck `btc_jpy`; Bybit linear and spot
-    /// `BTCUSDT`; Binance `BTCUSDT`.
+    /// The default BTC market(s) of a venue (its [`SimVenue::synthetic_markets`](crate::sim::SimVenue::synthetic_markets)):
+    /// Coincheck `btc_jpy`; Bybit linear and spot `BTCUSDT`; Binance `BTCUSDT`; ...
     pub fn default_for(venue: Venue, seed: u64) -> Result<SyntheticFeed, String> {
-        let cfgs = match venue {
-            Venue::Coincheck => vec![SyntheticConfig::coincheck_btc_jpy(seed)],
-            Venue::Bybit => vec![
-                SyntheticConfig::bybit_btcusdt(seed, Market::Linear),
-                SyntheticConfig::bybit_btcusdt(seed.wrapping_add(1), Market::Spot),
-            ],
-            Venue::Binance => vec![SyntheticConfig::binance_btcusdt(seed)],
-            Venue::GmoCoin => vec![SyntheticConfig::gmocoin_btc_jpy(seed)],
-            Venue::Bitbank => vec![SyntheticConfig::bitbank_btc_jpy(seed)],
-            Venue::BinanceUsdm => vec![SyntheticConfig::binance_usdm_btcusdt(seed)],
-            Venue::Bitflyer => vec![SyntheticConfig::bitflyer_fx_btc_jpy(seed)],
-        };
+        let cfgs = venue
+            .connector()
+            .and_then(|c| c.sim())
+            .map(|s| s.synthetic_markets(seed))
+            .unwrap_or_default();
         SyntheticFeed::new(venue, cfgs)
     }
 
     /// Levels per side in Coincheck's REST order book (default 50).
     pub fn with_rest_depth(mut self, depth: usize) -> SyntheticFeed {
-        self.rest_depth = depth.max(1);
+        self.st.rest_depth = depth.max(1);
         self
     }
 
     /// The simulated markets, in configuration order.
     pub fn markets(&self) -> impl Iterator<Item = &SyntheticMarket> {
-        self.books.iter().map(|b| &b.m)
+        self.st.books.iter().map(|b| &b.m)
     }
 
     /// Time of the earliest next event over all markets (ns since the start).
     pub fn next_event_ns(&self) -> u64 {
-        self.books
+        self.st
+            .books
             .iter()
             .map(|b| b.m.next_event_ns())
             .min()
@@ -417,472 +375,24 @@ impl SyntheticFeed {
             }
             None => (None, symbol),
         };
-        self.books.iter().position(|b| {
+        self.st.books.iter().position(|b| {
             b.symbol().eq_ignore_ascii_case(sym) && market.is_none_or(|m| m == b.market())
         })
     }
 
     fn step_book(&mut self, i: usize, out: &mut Vec<(Route, String)>) {
-        let venue = self.venue;
-        let b = &mut self.books[i];
-        b.m.step();
-        match venue {
-            Venue::Coincheck => {
-                let s = b.m.last_step();
-                let unix = b.m.config().start_unix_ns + s.t_ns;
-                let pair = b.m.instrument().key.symbol;
-                if !s.trades.is_empty() {
-                    let mut f = String::with_capacity(128 * s.trades.len());
-                    coincheck::trades(&mut f, &pair, &b.fmt, &s.trades, unix);
-                    out.push((b.route, f));
-                }
-                if !s.changes.is_empty() {
-                    let mut f = String::with_capacity(64 + 40 * s.changes.len());
-                    coincheck::diff(&mut f, &pair, &b.fmt, &s.changes, unix);
-                    out.push((b.route, f));
-                }
-            }
-            Venue::Bybit => {
-                let s = b.m.last_step();
-                b.seq += 1 + (s.changes.len() + s.trades.len()) as u64;
-                if b.trades_on && !s.trades.is_empty() {
-                    let (ts, _) = b.ts_ms();
-                    let mut f = String::with_capacity(256 * s.trades.len());
-                    let market = b.market();
-                    let sym = b.m.instrument().key.symbol;
-                    bybit::trades(
-                        &mut f, market, &sym, &b.fmt, ts, b.seq, &s.trades, &mut b.dir,
-                    );
-                    out.push((b.route, f));
-                }
-                for wi in 0..b.windows.len() {
-                    if b.windows[wi].update(&b.m) {
-                        b.windows[wi].u += 1;
-                        out.push((b.route, b.bybit_book_frame(wi, false)));
-                    }
-                }
-            }
-            Venue::GmoCoin => {
-                let s = b.m.last_step();
-                let ms = unix_ms(b.m.config().start_unix_ns + s.t_ns);
-                let sym = b.m.instrument().key.symbol;
-                if b.trades_on {
-                    for t in &s.trades {
-                        let mut f = String::with_capacity(160);
-                        gmocoin::trade(&mut f, &sym, &b.fmt, t, ms);
-                        out.push((b.route, f));
-                    }
-                }
-                if !s.changes.is_empty() {
-                    out.push((b.route, b.gmocoin_book_frame()));
-                }
-            }
-            Venue::Bitbank => {
-                let s = b.m.last_step();
-                let t_ns = s.t_ns;
-                let ms = unix_ms(b.m.config().start_unix_ns + t_ns);
-                let pair = b.m.instrument().key.symbol;
-                if !s.trades.is_empty() {
-                    let mut f = String::with_capacity(160 * s.trades.len());
-                    bitbank::transactions(&mut f, &pair, &b.fmt, &s.trades, ms);
-                    out.push((b.route, f));
-                }
-                if !s.changes.is_empty() {
-                    // One counter shared by every pair at the venue: steps of 1 to 5 here.
-                    b.last_id += 1 + s.step % 5;
-                    let changes = &s.changes;
-                    let mut f = String::with_capacity(160 + 40 * changes.len());
-                    bitbank::diff(
-                        &mut f,
-                        &pair,
-                        &b.fmt,
-                        ms,
-                        b.last_id,
-                        changes
-                            .iter()
-                            .filter(|c| c.side == Side::Bid)
-                            .map(|c| (c.px, c.qty)),
-                        changes
-                            .iter()
-                            .filter(|c| c.side == Side::Ask)
-                            .map(|c| (c.px, c.qty)),
-                    );
-                    out.push((b.route, f));
-                }
-                if t_ns >= b.next_whole_ns {
-                    b.next_whole_ns = t_ns + BITBANK_WHOLE_NS;
-                    out.push((b.route, b.bitbank_whole_frame()));
-                }
-                if t_ns >= b.next_ping_ns {
-                    b.next_ping_ns = t_ns + BITBANK_PING_NS;
-                    out.push((b.route, bitbank::PING.to_string()));
-                }
-            }
-            Venue::Bitflyer => {
-                let s = b.m.last_step();
-                let t_ns = s.t_ns;
-                let unix = b.m.config().start_unix_ns + t_ns;
-                let product = b.m.instrument().key.symbol;
-                if !s.trades.is_empty() {
-                    let mut f = String::with_capacity(220 * s.trades.len());
-                    bitflyer::executions(&mut f, &product, &b.fmt, &s.trades, unix);
-                    out.push((b.route, f));
-                }
-                if !s.changes.is_empty() {
-                    let changes = &s.changes;
-                    let mut f = String::with_capacity(160 + 48 * changes.len());
-                    bitflyer::board(
-                        &mut f,
-                        &product,
-                        &b.fmt,
-                        false,
-                        b.bitflyer_mid(),
-                        changes
-                            .iter()
-                            .filter(|c| c.side == Side::Bid)
-                            .map(|c| (c.px, c.qty)),
-                        changes
-                            .iter()
-                            .filter(|c| c.side == Side::Ask)
-                            .map(|c| (c.px, c.qty)),
-                    );
-                    out.push((b.route, f));
-                }
-                if let (Some(bid), Some(ask)) = (b.m.best_bid(), b.m.best_ask()) {
-                    if b.last_top != Some((bid, ask)) {
-                        b.last_top = Some((bid, ask));
-                        b.last_id += 1;
-                        let mut f = String::with_capacity(320);
-                        bitflyer::ticker(&mut f, &product, &b.fmt, b.last_id, unix, bid, ask);
-                        out.push((b.route, f));
-                    }
-                }
-                if t_ns >= b.next_whole_ns {
-                    b.next_whole_ns = t_ns + BITFLYER_SNAPSHOT_NS;
-                    out.push((b.route, b.bitflyer_snapshot_frame()));
-                }
-            }
-            _ => {
-                let s = b.m.last_step();
-                if s.changes.is_empty() {
-                    return;
-                }
-                // USD-M: ids are not consecutive across events (skips of 0 to 2 here), and
-                // every event names the previous one's `u` as `pu`.
-                let usdm = venue == Venue::BinanceUsdm;
-                let pu = usdm.then_some(b.last_id);
-                let first = b.last_id + 1 + if usdm { s.step % 3 } else { 0 };
-                b.last_id = first + (s.updates as u64).max(1) - 1;
-                let sym = b.m.instrument().key.symbol;
-                let changes = &s.changes;
-                self.raw.clear();
-                binance::depth_update_pu(
-                    &mut self.raw,
-                    &sym,
-                    &b.fmt,
-                    unix_ms(b.m.config().start_unix_ns + s.t_ns),
-                    first,
-                    b.last_id,
-                    pu,
-                    changes
-                        .iter()
-                        .filter(|c| c.side == Side::Bid)
-                        .map(|c| (c.px, c.qty)),
-                    changes
-                        .iter()
-                        .filter(|c| c.side == Side::Ask)
-                        .map(|c| (c.px, c.qty)),
-                );
-                let mut wrapped = String::with_capacity(self.raw.len() + 48);
-                binance::combined(&mut wrapped, &sym, &self.raw);
-                out.push((routes::BINANCE_WS, self.raw.clone()));
-                out.push((routes::BINANCE_STREAM, wrapped));
-            }
-        }
-    }
-
-    fn bybit_client_frame(&mut self, route: Route, v: &Value) -> Vec<String> {
-        let req_id = v.get("req_id").and_then(Value::as_str);
-        let op = v.get("op").and_then(Value::as_str).unwrap_or("");
-        let market = match route {
-            routes::BYBIT_SPOT => Market::Spot,
-            routes::BYBIT_INVERSE => Market::Inverse,
-            _ => Market::Linear,
-        };
-        match op {
-            "ping" => vec![bybit::pong(req_id)],
-            "subscribe" | "unsubscribe" => {
-                let args: Vec<&str> = v
-                    .get("args")
-                    .and_then(Value::as_array)
-                    .map(|a| a.iter().filter_map(Value::as_str).collect())
-                    .unwrap_or_default();
-                let mut bad = Vec::new();
-                let mut snapshots = Vec::new();
-                if args.is_empty() {
-                    bad.push("<no args>".to_string());
-                }
-                for arg in args {
-                    match self.bybit_topic(route, arg, op == "subscribe") {
-                        Ok(Some(snap)) => snapshots.push(snap),
-                        Ok(None) => {}
-                        Err(()) => bad.push(arg.to_string()),
-                    }
-                }
-                let mut reply = vec![bybit::ack(market, op, req_id, &bad)];
-                reply.extend(snapshots);
-                reply
-            }
-            _ => Vec::new(),
-        }
-    }
-
-    /// Handles one subscribe arg; a book topic answers with its snapshot.
-    fn bybit_topic(
-        &mut self,
-        route: Route,
-        arg: &str,
-        subscribe: bool,
-    ) -> Result<Option<String>, ()> {
-        let mut parts = arg.split('.');
-        let (kind, a, b) = (parts.next(), parts.next(), parts.next());
-        let (depth, sym) = match (kind, a, b) {
-            (Some("orderbook"), Some(d), Some(s)) => (Some(d.parse::<usize>().map_err(|_| ())?), s),
-            (Some("publicTrade"), Some(s), None) => (None, s),
-            _ => return Err(()),
-        };
-        if parts.next().is_some() {
-            return Err(());
-        }
-        let i = self
-            .books
-            .iter()
-            .position(|bk| bk.route == route && bk.symbol() == sym)
-            .ok_or(())?;
-        let b = &mut self.books[i];
-        let Some(depth) = depth else {
-            b.trades_on = subscribe || b.trades_on;
-            return Ok(None);
-        };
-        if !BYBIT_DEPTHS.contains(&depth) || depth > b.m.config().levels {
-            return Err(());
-        }
-        if !subscribe {
-            return Ok(None);
-        }
-        let wi = match b.windows.iter().position(|w| w.depth == depth) {
-            Some(wi) => wi,
-            None => {
-                let u0 = 10_000_000 + (b.m.config().seed % 1_000_000) * 7 + depth as u64;
-                b.windows.push(Window::new(depth, u0, &b.m));
-                b.windows.len() - 1
-            }
-        };
-        Ok(Some(b.bybit_book_frame(wi, true)))
-    }
-
-    /// GMO Coin: `{"command":"subscribe"|"unsubscribe","channel":..,"symbol":..}`.
-    fn gmocoin_client_frame(&mut self, v: &Value) -> Vec<String> {
-        let command = v.get("command").and_then(Value::as_str).unwrap_or("");
-        let channel = v.get("channel").and_then(Value::as_str).unwrap_or("");
-        let symbol = v.get("symbol").and_then(Value::as_str).unwrap_or("");
-        let Some(i) = self.books.iter().position(|b| b.symbol() == symbol) else {
-            return vec![gmocoin::BAD_SYMBOL.to_string()];
-        };
-        match (command, channel) {
-            ("subscribe", "orderbooks") => vec![self.books[i].gmocoin_book_frame()],
-            ("subscribe", "trades") => {
-                self.books[i].trades_on = true;
-                Vec::new()
-            }
-            ("unsubscribe", _) => Vec::new(),
-            _ => vec![r#"{"error":"ERR-5106 Invalid request parameter. channel"}"#.to_string()],
-        }
-    }
-
-    /// bitbank: `40` (namespace), `42["join-room",ROOM]`, `3` (pong).
-    fn bitbank_client_frame(&mut self, frame: &str) -> Vec<String> {
-        if frame == "40" {
-            return vec![bitbank::connected(self.conns)];
-        }
-        let Some(json) = frame.strip_prefix("42") else {
-            return Vec::new();
-        };
-        let Ok(Value::Array(a)) = serde_json::from_str::<Value>(json) else {
-            return Vec::new();
-        };
-        if a.first().and_then(Value::as_str) != Some("join-room") {
-            return Vec::new();
-        }
-        let room = a.get(1).and_then(Value::as_str).unwrap_or("");
-        match room.strip_prefix("depth_whole_") {
-            Some(pair) => self
-                .books
-                .iter()
-                .find(|b| b.symbol() == pair)
-                .map(|b| vec![b.bitbank_whole_frame()])
-                .unwrap_or_default(),
-            None => Vec::new(),
-        }
-    }
-
-    /// bitFlyer: JSON-RPC requests, one object or a batch array; those with an `id` answered.
-    fn bitflyer_client_frame(&mut self, v: &Value) -> Vec<String> {
-        let reqs: Vec<&Value> = match v {
-            Value::Array(a) => a.iter().collect(),
-            one => vec![one],
-        };
-        let mut replies = Vec::new();
-        for r in reqs {
-            let method = r.get("method").and_then(Value::as_str).unwrap_or("");
-            let channel = r
-                .get("params")
-                .and_then(|p| p.get("channel"))
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            let known = [
-                "lightning_board_snapshot_",
-                "lightning_board_",
-                "lightning_executions_",
-                "lightning_ticker_",
-            ]
-            .iter()
-            .any(|p| channel.starts_with(p));
-            let ok = matches!(method, "subscribe" | "unsubscribe") && known;
-            if ok && method == "subscribe" {
-                if let Some(product) = channel.strip_prefix("lightning_board_snapshot_") {
-                    // An unknown product is answered `true` and then stays silent.
-                    if let Some(b) = self.books.iter_mut().find(|b| b.symbol() == product) {
-                        let soon = b.m.now_ns() + BITFLYER_FIRST_SNAPSHOT_NS;
-                        b.next_whole_ns = b.next_whole_ns.min(soon);
-                    }
-                }
-            }
-            if let Some(id) = r.get("id") {
-                replies.push(bitflyer::answer(id, ok));
-            }
-        }
-        replies
-    }
-
-    fn rest_gmocoin(&self, path: &str, query: &[(&str, &str)]) -> RestReply {
-        if path != "/public/v1/orderbooks" {
-            return not_found(path);
-        }
-        let symbol = param(query, "symbol").unwrap_or("");
-        let Some(b) = self.books.iter().find(|b| b.symbol() == symbol) else {
-            return RestReply {
-                status: 400,
-                body: r#"{"status":1,"messages":[{"message_code":"ERR-5106","message_string":"Invalid request parameter."}],"responsetime":"2026-08-01T00:00:00.000Z"}"#.to_string(),
-            };
-        };
-        let mut body = String::with_capacity(64 * self.rest_depth);
-        gmocoin::rest_orderbooks(
-            &mut body,
-            b.symbol(),
-            &b.fmt,
-            unix_ms(b.unix_ns()),
-            b.m.levels(Side::Bid).take(self.rest_depth),
-            b.m.levels(Side::Ask).take(self.rest_depth),
-        );
-        RestReply { status: 200, body }
-    }
-
-    fn rest_bitbank(&self, path: &str) -> RestReply {
-        let pair = path
-            .strip_prefix('/')
-            .and_then(|p| p.strip_suffix("/depth"))
-            .unwrap_or("");
-        let Some(b) = self.books.iter().find(|b| b.symbol() == pair) else {
-            return RestReply {
-                status: 404,
-                body: r#"{"success":0,"data":{"code":10000}}"#.to_string(),
-            };
-        };
-        let mut body = String::with_capacity(64 * b.m.config().levels * 2);
-        bitbank::rest_depth(
-            &mut body,
-            &b.fmt,
-            unix_ms(b.unix_ns()),
-            b.last_id,
-            b.m.levels(Side::Bid),
-            b.m.levels(Side::Ask),
-        );
-        RestReply { status: 200, body }
-    }
-
-    fn rest_coincheck(&self, path: &str, query: &[(&str, &str)]) -> RestReply {
-        if path != "/api/order_books" {
-            return not_found(path);
-        }
-        let pair = param(query, "pair").unwrap_or("btc_jpy");
-        let Some(i) = self.books.iter().position(|b| b.symbol() == pair) else {
-            return RestReply {
-                status: 400,
-                body: format!(
-                    "{{\"success\":false,\"error\":{}}}",
-                    Value::from(format!("invalid pair: {pair}"))
-                ),
-            };
-        };
-        let b = &self.books[i];
-        let mut body = String::with_capacity(64 * self.rest_depth);
-        coincheck::order_books(
-            &mut body,
-            &b.fmt,
-            b.m.levels(Side::Bid),
-            b.m.levels(Side::Ask),
-            self.rest_depth,
-        );
-        RestReply { status: 200, body }
-    }
-
-    fn rest_binance(&self, path: &str, query: &[(&str, &str)]) -> RestReply {
-        let depth_path = if self.venue == Venue::BinanceUsdm {
-            "/fapi/v1/depth"
-        } else {
-            "/api/v3/depth"
-        };
-        if path != depth_path {
-            return not_found(path);
-        }
-        let err = |code: i32, msg: &str| RestReply {
-            status: 400,
-            body: format!("{{\"code\":{code},\"msg\":{}}}", Value::from(msg)),
-        };
-        let Some(sym) = param(query, "symbol").filter(|s| !s.is_empty()) else {
-            return err(
-                -1102,
-                "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.",
-            );
-        };
-        let limit = match param(query, "limit").map(str::parse::<usize>) {
-            None => 100,
-            Some(Ok(n)) if n >= 1 => n.min(5000),
-            Some(_) => return err(-1100, "Illegal characters found in parameter 'limit'."),
-        };
-        let Some(i) = self.books.iter().position(|b| b.symbol() == sym) else {
-            return err(-1121, "Invalid symbol.");
-        };
-        let b = &self.books[i];
-        let mut body = String::with_capacity(72 * limit.min(b.m.config().levels) * 2);
-        binance::rest_depth(
-            &mut body,
-            &b.fmt,
-            b.last_id,
-            b.m.levels(Side::Bid),
-            b.m.levels(Side::Ask),
-            limit,
-        );
-        RestReply { status: 200, body }
+        self.st.books[i].m.step();
+        self.proto.on_step(&mut self.st, i, out);
     }
 }
 
-fn param<'a>(query: &[(&'a str, &'a str)], key: &str) -> Option<&'a str> {
+/// The value of `key` in a split query.
+pub fn param<'a>(query: &[(&'a str, &'a str)], key: &str) -> Option<&'a str> {
     query.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
 }
 
-fn not_found(path: &str) -> RestReply {
+/// The 404 answer naming `path`.
+pub fn not_found(path: &str) -> RestReply {
     RestReply {
         status: 404,
         body: format!(
@@ -915,40 +425,17 @@ impl SimFeed for SyntheticFeed {
     }
 
     fn on_connect(&mut self, route: Route) -> Vec<String> {
-        if self.venue != Venue::Bitbank || route != routes::BITBANK {
-            return Vec::new();
-        }
-        self.conns += 1;
-        vec![bitbank::open(self.conns)]
+        self.proto.on_connect(&mut self.st, route)
     }
 
     fn on_client_frame(&mut self, route: Route, frame: &str) -> Vec<String> {
-        if self.venue == Venue::Bitbank {
-            return self.bitbank_client_frame(frame);
-        }
-        let Ok(v) = serde_json::from_str::<Value>(frame) else {
-            return Vec::new();
-        };
-        match self.venue {
-            Venue::Bybit => self.bybit_client_frame(route, &v),
-            Venue::GmoCoin => self.gmocoin_client_frame(&v),
-            Venue::Bitflyer => self.bitflyer_client_frame(&v),
-            Venue::Binance | Venue::BinanceUsdm => match v.get("method").and_then(Value::as_str) {
-                Some("SUBSCRIBE" | "UNSUBSCRIBE") => {
-                    let id = v.get("id").cloned().unwrap_or(Value::Null);
-                    vec![format!("{{\"result\":null,\"id\":{id}}}")]
-                }
-                _ => Vec::new(),
-            },
-            // Coincheck acknowledges nothing.
-            _ => Vec::new(),
-        }
+        self.proto.on_client_frame(&mut self.st, route, frame)
     }
 
     fn advance(&mut self, t_ns: u64, out: &mut Vec<(Route, String)>) -> bool {
         loop {
             let mut next: Option<(usize, u64)> = None;
-            for (i, b) in self.books.iter().enumerate() {
+            for (i, b) in self.st.books.iter().enumerate() {
                 let t = b.m.next_event_ns();
                 if t <= t_ns && next.is_none_or(|(_, bt)| t < bt) {
                     next = Some((i, t));
@@ -962,17 +449,11 @@ impl SimFeed for SyntheticFeed {
 
     fn rest(&mut self, path_and_query: &str) -> RestReply {
         let (path, query) = split_query(path_and_query);
-        match self.venue {
-            Venue::Coincheck => self.rest_coincheck(path, &query),
-            Venue::Binance | Venue::BinanceUsdm => self.rest_binance(path, &query),
-            Venue::GmoCoin => self.rest_gmocoin(path, &query),
-            Venue::Bitbank => self.rest_bitbank(path),
-            _ => not_found(path),
-        }
+        self.proto.rest(&self.st, path, &query)
     }
 
     fn book(&self, symbol: &str) -> Option<(BookSide, BookSide)> {
-        let b = &self.books[self.find(symbol)?];
+        let b = &self.st.books[self.find(symbol)?];
         let inst = b.m.instrument();
         let fmt = |(p, q): (i64, i64)| (inst.tick.format(p), inst.lot.format(q));
         Some((
@@ -982,99 +463,7 @@ impl SimFeed for SyntheticFeed {
     }
 
     fn crossed_frame(&mut self) -> Option<(Route, String)> {
-        match self.venue {
-            Venue::Coincheck => {
-                let b = &self.books[0];
-                let (ask, _) = b.m.best_ask()?;
-                let bid = [(ask + 1, b.m.config().base_qty_lots)];
-                let mut f = String::new();
-                let pair = b.m.instrument().key.symbol;
-                coincheck::diff_levels(&mut f, &pair, &b.fmt, &bid, &[], b.unix_ns());
-                Some((b.route, f))
-            }
-            Venue::Bybit => {
-                let b = self.books.iter_mut().find(|b| !b.windows.is_empty())?;
-                let (ask, _) = b.m.best_ask()?;
-                let w = &mut b.windows[0];
-                w.u += 1;
-                w.delta_b.clear();
-                w.delta_a.clear();
-                w.delta_b.push((ask + 1, b.m.config().base_qty_lots));
-                let f = b.bybit_book_frame(0, false);
-                Some((b.route, f))
-            }
-            Venue::GmoCoin => {
-                let b = &self.books[0];
-                let (ask, _) = b.m.best_ask()?;
-                let bid = (ask + 1, b.m.config().base_qty_lots);
-                let mut f = String::new();
-                gmocoin::book(
-                    &mut f,
-                    b.symbol(),
-                    &b.fmt,
-                    unix_ms(b.unix_ns()),
-                    std::iter::once(bid).chain(b.m.levels(Side::Bid).take(GMOCOIN_DEPTH - 1)),
-                    b.m.levels(Side::Ask).take(GMOCOIN_DEPTH),
-                );
-                Some((b.route, f))
-            }
-            Venue::Bitflyer => {
-                let b = &self.books[0];
-                let (ask, _) = b.m.best_ask()?;
-                let bid = (ask + 1, b.m.config().base_qty_lots);
-                let mut f = String::new();
-                bitflyer::board(
-                    &mut f,
-                    b.symbol(),
-                    &b.fmt,
-                    false,
-                    ask,
-                    std::iter::once(bid),
-                    std::iter::empty(),
-                );
-                Some((b.route, f))
-            }
-            Venue::Bitbank => {
-                let b = &mut self.books[0];
-                let (ask, _) = b.m.best_ask()?;
-                b.last_id += 1;
-                let mut f = String::new();
-                let pair = b.m.instrument().key.symbol;
-                bitbank::diff(
-                    &mut f,
-                    &pair,
-                    &b.fmt,
-                    unix_ms(b.unix_ns()),
-                    b.last_id,
-                    [(ask + 1, b.m.config().base_qty_lots)].into_iter(),
-                    [].into_iter(),
-                );
-                Some((b.route, f))
-            }
-            _ => {
-                let usdm = self.venue == Venue::BinanceUsdm;
-                let b = &mut self.books[0];
-                let (ask, _) = b.m.best_ask()?;
-                let pu = usdm.then_some(b.last_id);
-                b.last_id += 1;
-                let sym = b.m.instrument().key.symbol;
-                let mut raw = String::new();
-                binance::depth_update_pu(
-                    &mut raw,
-                    &sym,
-                    &b.fmt,
-                    unix_ms(b.unix_ns()),
-                    b.last_id,
-                    b.last_id,
-                    pu,
-                    [(ask + 1, b.m.config().base_qty_lots)].into_iter(),
-                    [].into_iter(),
-                );
-                let mut f = String::new();
-                binance::combined(&mut f, &sym, &raw);
-                Some((routes::BINANCE_STREAM, f))
-            }
-        }
+        self.proto.crossed_frame(&mut self.st)
     }
 }
 
@@ -1119,7 +508,9 @@ impl CoincheckFrames {
         rest_depth: usize,
         trades: bool,
     ) -> Result<CoincheckFrames, String> {
-        if cfg.instrument.key.venue != Venue::Coincheck {
+        // The built-in no-network market speaks Coincheck (its connector says so).
+        let speaks = cfg.instrument.key.venue.connector();
+        if !speaks.is_some_and(|c| c.builtin_synthetic()) {
             return Err(format!(
                 "Coincheck frames: instrument {} is not a Coincheck instrument",
                 cfg.instrument.key
@@ -1195,6 +586,8 @@ mod tests {
     use super::*;
     use crate::instrument::Instrument;
     use crate::sim::market::Levels;
+    use crate::sim::wire::routes;
+    use crate::venue::gmocoin::sim_frames as gmocoin;
     use std::collections::BTreeMap;
 
     type Map = BTreeMap<i64, i64>;
@@ -1266,7 +659,7 @@ mod tests {
 
     #[test]
     fn same_seed_gives_byte_identical_frames() {
-        for venue in SIMULATED {
+        for venue in simulated() {
             let a = run(venue, 77, 30);
             let b = run(venue, 77, 30);
             assert!(a.len() >= 60, "{venue}: {} frames", a.len());

@@ -1,4 +1,6 @@
-//! The venues' wire formats as the simulator writes them: Coincheck, Bybit v5 and Binance spot.
+//! The venues' wire formats as the simulator writes them: the shared number styles, the
+//! routes, and Coincheck's frames (the built-in no-network market's). The other venues' frame
+//! writers are in their folders (`src/venue/<name>/sim_frames.rs`).
 //!
 //! Encoders append to a caller's `String` so a hot producer can reuse one buffer. Numbers are
 //! written exactly from integer ticks and lots with [`Scale::write`], then shaped the way each
@@ -9,7 +11,7 @@
 use crate::instrument::{Instrument, Market, Venue};
 use crate::msg::Side;
 use crate::num::Scale;
-use crate::sim::market::{LevelChange, SimRng, Trade};
+use crate::sim::market::{LevelChange, Trade};
 use crate::sim::Route;
 use std::fmt::Write;
 
@@ -37,24 +39,7 @@ pub mod routes {
 /// `/v5/public/spot?x` → `/v5/public/spot`), or `None` when the venue does not serve it.
 pub fn route_of_path(venue: Venue, path: &str) -> Option<Route> {
     let p = path.split('?').next().unwrap_or(path);
-    match venue {
-        Venue::Coincheck if p == "/" || p.is_empty() => Some(routes::COINCHECK),
-        Venue::Bybit => [
-            routes::BYBIT_LINEAR,
-            routes::BYBIT_SPOT,
-            routes::BYBIT_INVERSE,
-        ]
-        .into_iter()
-        .find(|r| p == *r),
-        Venue::Binance | Venue::BinanceUsdm if p == "/ws" || p.starts_with("/ws/") => {
-            Some(routes::BINANCE_WS)
-        }
-        Venue::Binance | Venue::BinanceUsdm if p == "/stream" => Some(routes::BINANCE_STREAM),
-        Venue::GmoCoin if p == routes::GMOCOIN => Some(routes::GMOCOIN),
-        Venue::Bitbank if p == routes::BITBANK || p == "/socket.io" => Some(routes::BITBANK),
-        Venue::Bitflyer if p == routes::BITFLYER => Some(routes::BITFLYER),
-        _ => None,
-    }
+    venue.connector()?.sim()?.route_of_path(p)
 }
 
 /// The Bybit public route of a market.
@@ -126,33 +111,24 @@ pub struct LevelFmt {
 }
 
 impl LevelFmt {
-    /// The venue's style for `inst`; `px_decimals` is the price scale when the venue prints
-    /// more places than the tick has (Bybit linear), 0 otherwise.
+    /// The venue's style for `inst` (its [`SimVenue::level_fmt`](crate::sim::SimVenue::level_fmt));
+    /// `px_decimals` is the price scale when the venue prints more places than the tick has
+    /// (Bybit linear), 0 otherwise.
     pub fn for_venue(inst: &Instrument, px_decimals: u8) -> LevelFmt {
-        let (tick, lot) = (inst.tick, inst.lot);
-        let (px, qty, zero_qty) = match (inst.key.venue, inst.key.market) {
-            (Venue::Coincheck, _) => (NumStyle::Trim(1), NumStyle::Trim(1), Some("0")),
-            (Venue::Bybit, Market::Spot) => (NumStyle::Trim(0), NumStyle::Trim(0), Some("0")),
-            (Venue::Bybit, _) => (
-                NumStyle::Fixed(px_decimals.max(tick.decimals())),
-                NumStyle::Exact,
-                Some("0"),
-            ),
-            (Venue::Binance, _) => (NumStyle::Fixed(8), NumStyle::Fixed(8), None),
-            // `"13660704"`, `"0.001"` (VENUES.md 1.4 probe frame).
-            (Venue::GmoCoin, _) => (NumStyle::Trim(0), NumStyle::Trim(0), None),
-            // `"13642554"`, `"0.0006"`, `"20000.0000"`, deletions `"0"` (VENUES.md 1.5).
-            (Venue::Bitbank, _) => (NumStyle::Trim(0), NumStyle::Exact, Some("0")),
-            // JSON numbers: `5854504.0`, `0.0267539`, deletions `0.0` (VENUES.md 1.3).
-            (Venue::Bitflyer, _) => (NumStyle::Trim(1), NumStyle::Trim(1), None),
-            _ => (NumStyle::Exact, NumStyle::Exact, None),
-        };
+        match inst.key.venue.connector().and_then(|c| c.sim()) {
+            Some(s) => s.level_fmt(inst, px_decimals),
+            None => LevelFmt::exact(inst),
+        }
+    }
+
+    /// The tick's and the lot's own places, zero sizes in the same style.
+    pub fn exact(inst: &Instrument) -> LevelFmt {
         LevelFmt {
-            tick,
-            lot,
-            px,
-            qty,
-            zero_qty,
+            tick: inst.tick,
+            lot: inst.lot,
+            px: NumStyle::Exact,
+            qty: NumStyle::Exact,
+            zero_qty: None,
         }
     }
 
@@ -200,6 +176,28 @@ impl LevelFmt {
                 .filter(|c| c.side == side)
                 .map(|c| (c.px, c.qty)),
         );
+    }
+}
+
+/// The tick direction of a trade relative to the previous one (Bybit's `L`: `PlusTick`,
+/// `ZeroPlusTick`, `MinusTick`, `ZeroMinusTick`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TickDirection {
+    last_px: Option<i64>,
+    last: &'static str,
+}
+
+impl TickDirection {
+    pub fn next(&mut self, px: i64) -> &'static str {
+        let d = match self.last_px {
+            Some(p) if px > p => "PlusTick",
+            Some(p) if px < p => "MinusTick",
+            Some(_) if self.last == "MinusTick" || self.last == "ZeroMinusTick" => "ZeroMinusTick",
+            _ => "ZeroPlusTick",
+        };
+        self.last_px = Some(px);
+        self.last = d;
+        d
     }
 }
 
@@ -297,618 +295,6 @@ pub mod coincheck {
     }
 }
 
-/// Bybit v5 public WebSocket.
-pub mod bybit {
-    use super::*;
-
-    /// Header fields of an `orderbook.{depth}.{symbol}` frame.
-    #[derive(Debug, Clone, Copy)]
-    pub struct BookHeader<'a> {
-        pub market: Market,
-        pub depth: usize,
-        pub symbol: &'a str,
-        pub snapshot: bool,
-        pub ts_ms: u64,
-        pub cts_ms: u64,
-        pub u: u64,
-        pub seq: u64,
-    }
-
-    /// `{"topic":"orderbook.200.BTCUSDT","type":..,"ts":..,"data":{"s":..,"b":..,"a":..,"u":..,"seq":..},"cts":..}`.
-    /// Spot puts `ts` before `type`, linear after, as the live venue does.
-    pub fn book(
-        buf: &mut String,
-        h: &BookHeader<'_>,
-        fmt: &LevelFmt,
-        bids: impl Iterator<Item = (i64, i64)>,
-        asks: impl Iterator<Item = (i64, i64)>,
-    ) {
-        let ty = if h.snapshot { "snapshot" } else { "delta" };
-        let _ = write!(buf, "{{\"topic\":\"orderbook.{}.{}\",", h.depth, h.symbol);
-        if h.market == Market::Spot {
-            let _ = write!(buf, "\"ts\":{},\"type\":\"{ty}\"", h.ts_ms);
-        } else {
-            let _ = write!(buf, "\"type\":\"{ty}\",\"ts\":{}", h.ts_ms);
-        }
-        let _ = write!(buf, ",\"data\":{{\"s\":\"{}\",\"b\":", h.symbol);
-        fmt.write_levels(buf, bids);
-        buf.push_str(",\"a\":");
-        fmt.write_levels(buf, asks);
-        let _ = write!(
-            buf,
-            ",\"u\":{},\"seq\":{}}},\"cts\":{}}}",
-            h.u, h.seq, h.cts_ms
-        );
-    }
-
-    /// Bybit's tick direction of a trade relative to the previous one.
-    #[derive(Debug, Clone, Copy, Default)]
-    pub struct TickDirection {
-        last_px: Option<i64>,
-        last: &'static str,
-    }
-
-    impl TickDirection {
-        pub fn next(&mut self, px: i64) -> &'static str {
-            let d = match self.last_px {
-                Some(p) if px > p => "PlusTick",
-                Some(p) if px < p => "MinusTick",
-                Some(_) if self.last == "MinusTick" || self.last == "ZeroMinusTick" => {
-                    "ZeroMinusTick"
-                }
-                _ => "ZeroPlusTick",
-            };
-            self.last_px = Some(px);
-            self.last = d;
-            d
-        }
-    }
-
-    /// A UUID-shaped trade id, as Bybit linear prints them, derived from the numeric id.
-    fn uuid_of(id: u64, buf: &mut String) {
-        let mut r = SimRng::new(id);
-        let (a, b) = (r.next_u64(), r.next_u64());
-        let _ = write!(
-            buf,
-            "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
-            a >> 32,
-            (a >> 16) & 0xffff,
-            a & 0xffff,
-            b >> 48,
-            b & 0xffff_ffff_ffff
-        );
-    }
-
-    /// `{"topic":"publicTrade.BTCUSDT","type":"snapshot","ts":..,"data":[{"T":..,"s":..,"S":"Buy",..}]}`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn trades(
-        buf: &mut String,
-        market: Market,
-        symbol: &str,
-        fmt: &LevelFmt,
-        ts_ms: u64,
-        seq: u64,
-        trades: &[Trade],
-        dir: &mut TickDirection,
-    ) {
-        let _ = write!(buf, "{{\"topic\":\"publicTrade.{symbol}\",");
-        if market == Market::Spot {
-            let _ = write!(buf, "\"ts\":{ts_ms},\"type\":\"snapshot\",\"data\":[");
-        } else {
-            let _ = write!(buf, "\"type\":\"snapshot\",\"ts\":{ts_ms},\"data\":[");
-        }
-        for (i, t) in trades.iter().enumerate() {
-            if i > 0 {
-                buf.push(',');
-            }
-            let side = if t.aggressor == Side::Bid {
-                "Buy"
-            } else {
-                "Sell"
-            };
-            if market == Market::Spot {
-                let _ = write!(
-                    buf,
-                    "{{\"i\":\"{}\",\"T\":{ts_ms},\"p\":\"",
-                    2_290_000_000_000_000_000u64 + t.id
-                );
-                fmt.write_px(buf, t.px);
-                buf.push_str("\",\"v\":\"");
-                fmt.write_qty(buf, t.qty);
-                let _ = write!(
-                    buf,
-                    "\",\"S\":\"{side}\",\"seq\":{seq},\"s\":\"{symbol}\",\"BT\":false,\"RPI\":false}}"
-                );
-            } else {
-                let _ = write!(
-                    buf,
-                    "{{\"T\":{ts_ms},\"s\":\"{symbol}\",\"S\":\"{side}\",\"v\":\""
-                );
-                fmt.write_qty(buf, t.qty);
-                buf.push_str("\",\"p\":\"");
-                fmt.write_px(buf, t.px);
-                let _ = write!(buf, "\",\"L\":\"{}\",\"i\":\"", dir.next(t.px));
-                uuid_of(t.id, buf);
-                let _ = write!(buf, "\",\"BT\":false,\"RPI\":false,\"seq\":{seq}}}");
-            }
-        }
-        buf.push_str("]}");
-    }
-
-    /// Subscription ack, in the market's shape (linear: `ret_msg` empty and `req_id`; spot:
-    /// `ret_msg` `"subscribe"`), or a failure naming the rejected topics.
-    pub fn ack(market: Market, op: &str, req_id: Option<&str>, bad: &[String]) -> String {
-        let ret_msg = if !bad.is_empty() {
-            format!("Invalid topic(s) :[{}]", bad.join(","))
-        } else if market == Market::Spot {
-            op.to_string()
-        } else {
-            String::new()
-        };
-        let success = bad.is_empty();
-        let ret_msg = serde_json::Value::from(ret_msg);
-        let op = serde_json::Value::from(op);
-        match (market, req_id) {
-            (Market::Spot, None) => format!(
-                "{{\"success\":{success},\"ret_msg\":{ret_msg},\"conn_id\":\"sim\",\"op\":{op}}}"
-            ),
-            (_, req) => {
-                let req = serde_json::Value::from(req.unwrap_or(""));
-                format!(
-                    "{{\"success\":{success},\"ret_msg\":{ret_msg},\"conn_id\":\"sim\",\"req_id\":{req},\"op\":{op}}}"
-                )
-            }
-        }
-    }
-
-    /// Answer to `{"op":"ping"}`.
-    pub fn pong(req_id: Option<&str>) -> String {
-        let req = serde_json::Value::from(req_id.unwrap_or(""));
-        format!(
-            "{{\"success\":true,\"ret_msg\":\"pong\",\"conn_id\":\"sim\",\"req_id\":{req},\"op\":\"ping\"}}"
-        )
-    }
-}
-
-/// Binance spot diff-depth stream and REST depth.
-pub mod binance {
-    use super::*;
-
-    /// `{"e":"depthUpdate","E":..,"s":"BTCUSDT","U":..,"u":..,"b":[..],"a":[..]}`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn depth_update(
-        buf: &mut String,
-        symbol: &str,
-        fmt: &LevelFmt,
-        event_ms: u64,
-        first_id: u64,
-        last_id: u64,
-        bids: impl Iterator<Item = (i64, i64)>,
-        asks: impl Iterator<Item = (i64, i64)>,
-    ) {
-        depth_update_pu(
-            buf, symbol, fmt, event_ms, first_id, last_id, None, bids, asks,
-        );
-    }
-
-    /// [`depth_update`] with USD-M futures' `T` and `pu` (the previous event's `u`) when `pu`
-    /// is given: `{"e":"depthUpdate","E":..,"T":..,"s":..,"U":..,"u":..,"pu":..,"b":..,"a":..}`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn depth_update_pu(
-        buf: &mut String,
-        symbol: &str,
-        fmt: &LevelFmt,
-        event_ms: u64,
-        first_id: u64,
-        last_id: u64,
-        pu: Option<u64>,
-        bids: impl Iterator<Item = (i64, i64)>,
-        asks: impl Iterator<Item = (i64, i64)>,
-    ) {
-        match pu {
-            None => {
-                let _ = write!(
-                    buf,
-                    "{{\"e\":\"depthUpdate\",\"E\":{event_ms},\"s\":\"{symbol}\",\"U\":{first_id},\"u\":{last_id},\"b\":"
-                );
-            }
-            Some(pu) => {
-                let _ = write!(
-                    buf,
-                    "{{\"e\":\"depthUpdate\",\"E\":{event_ms},\"T\":{},\"s\":\"{symbol}\",\"U\":{first_id},\"u\":{last_id},\"pu\":{pu},\"b\":",
-                    event_ms.saturating_sub(1)
-                );
-            }
-        }
-        fmt.write_levels(buf, bids);
-        buf.push_str(",\"a\":");
-        fmt.write_levels(buf, asks);
-        buf.push('}');
-    }
-
-    /// The stream name of a symbol's diff-depth stream: `btcusdt@depth@100ms`.
-    pub fn depth_stream(buf: &mut String, symbol: &str) {
-        for c in symbol.chars() {
-            buf.push(c.to_ascii_lowercase());
-        }
-        buf.push_str("@depth@100ms");
-    }
-
-    /// Wraps a raw payload for a combined stream: `{"stream":"<name>","data":<raw>}`.
-    pub fn combined(buf: &mut String, symbol: &str, raw: &str) {
-        buf.push_str("{\"stream\":\"");
-        depth_stream(buf, symbol);
-        buf.push_str("\",\"data\":");
-        buf.push_str(raw);
-        buf.push('}');
-    }
-
-    /// REST `GET /api/v3/depth`: `{"lastUpdateId":N,"bids":[..],"asks":[..]}`.
-    pub fn rest_depth(
-        buf: &mut String,
-        fmt: &LevelFmt,
-        last_update_id: u64,
-        bids: impl Iterator<Item = (i64, i64)>,
-        asks: impl Iterator<Item = (i64, i64)>,
-        limit: usize,
-    ) {
-        let _ = write!(buf, "{{\"lastUpdateId\":{last_update_id},\"bids\":");
-        fmt.write_levels(buf, bids.take(limit));
-        buf.push_str(",\"asks\":");
-        fmt.write_levels(buf, asks.take(limit));
-        buf.push('}');
-    }
-}
-
-/// GMO Coin public WebSocket and REST (VENUES.md 1.4).
-pub mod gmocoin {
-    use super::*;
-
-    /// `2026-09-23T03:25:35.843Z` of a Unix-millisecond time.
-    pub fn iso_ms(ms: u64) -> String {
-        let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms);
-        let s = crate::ops::rfc3339(t);
-        format!("{}Z", &s[..23])
-    }
-
-    /// `[{"price":"..","size":".."},..]`
-    fn levels(buf: &mut String, fmt: &LevelFmt, levels: impl Iterator<Item = (i64, i64)>) {
-        buf.push('[');
-        for (i, (px, qty)) in levels.enumerate() {
-            if i > 0 {
-                buf.push(',');
-            }
-            buf.push_str("{\"price\":\"");
-            fmt.write_px(buf, px);
-            buf.push_str("\",\"size\":\"");
-            fmt.write_qty(buf, qty);
-            buf.push_str("\"}");
-        }
-        buf.push(']');
-    }
-
-    /// An `orderbooks` frame: the full book (asks ascending, bids descending, as given).
-    pub fn book(
-        buf: &mut String,
-        symbol: &str,
-        fmt: &LevelFmt,
-        unix_ms: u64,
-        bids: impl Iterator<Item = (i64, i64)>,
-        asks: impl Iterator<Item = (i64, i64)>,
-    ) {
-        buf.push_str("{\"channel\":\"orderbooks\",\"asks\":");
-        levels(buf, fmt, asks);
-        buf.push_str(",\"bids\":");
-        levels(buf, fmt, bids);
-        let _ = write!(
-            buf,
-            ",\"symbol\":\"{symbol}\",\"timestamp\":\"{}\",\"grouping\":\"1\"}}",
-            iso_ms(unix_ms)
-        );
-    }
-
-    /// A `trades` frame (one print; `side` the taker's).
-    pub fn trade(buf: &mut String, symbol: &str, fmt: &LevelFmt, t: &Trade, unix_ms: u64) {
-        buf.push_str("{\"channel\":\"trades\",\"price\":\"");
-        fmt.write_px(buf, t.px);
-        let side = if t.aggressor == Side::Bid {
-            "BUY"
-        } else {
-            "SELL"
-        };
-        let _ = write!(buf, "\",\"side\":\"{side}\",\"size\":\"");
-        fmt.write_qty(buf, t.qty);
-        let _ = write!(
-            buf,
-            "\",\"timestamp\":\"{}\",\"symbol\":\"{symbol}\"}}",
-            iso_ms(unix_ms)
-        );
-    }
-
-    /// REST `GET /public/v1/orderbooks?symbol=..`: `{"status":0,"data":{..},"responsetime":..}`.
-    pub fn rest_orderbooks(
-        buf: &mut String,
-        symbol: &str,
-        fmt: &LevelFmt,
-        unix_ms: u64,
-        bids: impl Iterator<Item = (i64, i64)>,
-        asks: impl Iterator<Item = (i64, i64)>,
-    ) {
-        buf.push_str("{\"status\":0,\"data\":{\"asks\":");
-        levels(buf, fmt, asks);
-        buf.push_str(",\"bids\":");
-        levels(buf, fmt, bids);
-        let _ = write!(
-            buf,
-            ",\"symbol\":\"{symbol}\"}},\"responsetime\":\"{}\"}}",
-            iso_ms(unix_ms)
-        );
-    }
-
-    /// The answer to a bad subscribe (the socket stays open).
-    pub const BAD_SYMBOL: &str = r#"{"error":"ERR-5106 Invalid request parameter. symbol"}"#;
-}
-
-/// bitbank public stream (Socket.IO 4) and REST depth (VENUES.md 1.5).
-pub mod bitbank {
-    use super::*;
-
-    /// The Engine.IO open packet (the docs' wscat sample's values).
-    pub fn open(sid: u64) -> String {
-        format!(r#"0{{"sid":"sim-{sid}","upgrades":[],"pingInterval":25000,"pingTimeout":60000}}"#)
-    }
-
-    /// The Socket.IO answer to `40`.
-    pub fn connected(sid: u64) -> String {
-        format!(r#"40{{"sid":"sim-ns-{sid}"}}"#)
-    }
-
-    /// The Engine.IO ping the server sends.
-    pub const PING: &str = "2";
-
-    fn event(buf: &mut String, room: &str, pair: &str) {
-        let _ = write!(
-            buf,
-            "42[\"message\",{{\"room_name\":\"{room}{pair}\",\"message\":{{\"data\":"
-        );
-    }
-
-    /// A `depth_diff_{pair}` event.
-    #[allow(clippy::too_many_arguments)]
-    pub fn diff(
-        buf: &mut String,
-        pair: &str,
-        fmt: &LevelFmt,
-        unix_ms: u64,
-        seq: u64,
-        bids: impl Iterator<Item = (i64, i64)>,
-        asks: impl Iterator<Item = (i64, i64)>,
-    ) {
-        event(buf, "depth_diff_", pair);
-        buf.push_str("{\"a\":");
-        fmt.write_levels(buf, asks);
-        buf.push_str(",\"b\":");
-        fmt.write_levels(buf, bids);
-        let _ = write!(buf, ",\"t\":{unix_ms},\"s\":\"{seq}\"}}}}}}]");
-    }
-
-    fn whole_data(
-        buf: &mut String,
-        fmt: &LevelFmt,
-        unix_ms: u64,
-        seq: u64,
-        bids: impl Iterator<Item = (i64, i64)>,
-        asks: impl Iterator<Item = (i64, i64)>,
-    ) {
-        buf.push_str("{\"asks\":");
-        fmt.write_levels(buf, asks);
-        buf.push_str(",\"bids\":");
-        fmt.write_levels(buf, bids);
-        let _ = write!(
-            buf,
-            ",\"asks_over\":\"0\",\"bids_under\":\"0\",\"asks_under\":\"0\",\"bids_over\":\"0\",\"ask_market\":\"0\",\"bid_market\":\"0\",\"timestamp\":{unix_ms},\"sequenceId\":\"{seq}\"}}"
-        );
-    }
-
-    /// A `depth_whole_{pair}` event.
-    pub fn whole(
-        buf: &mut String,
-        pair: &str,
-        fmt: &LevelFmt,
-        unix_ms: u64,
-        seq: u64,
-        bids: impl Iterator<Item = (i64, i64)>,
-        asks: impl Iterator<Item = (i64, i64)>,
-    ) {
-        event(buf, "depth_whole_", pair);
-        whole_data(buf, fmt, unix_ms, seq, bids, asks);
-        buf.push_str("}}]");
-    }
-
-    /// A `transactions_{pair}` event.
-    pub fn transactions(
-        buf: &mut String,
-        pair: &str,
-        fmt: &LevelFmt,
-        trades: &[Trade],
-        unix_ms: u64,
-    ) {
-        event(buf, "transactions_", pair);
-        buf.push_str("{\"transactions\":[");
-        for (i, t) in trades.iter().enumerate() {
-            if i > 0 {
-                buf.push(',');
-            }
-            let side = if t.aggressor == Side::Bid {
-                "buy"
-            } else {
-                "sell"
-            };
-            let _ = write!(
-                buf,
-                "{{\"side\":\"{side}\",\"executed_at\":{unix_ms},\"amount\":\""
-            );
-            fmt.write_qty(buf, t.qty);
-            buf.push_str("\",\"price\":\"");
-            fmt.write_px(buf, t.px);
-            let _ = write!(buf, "\",\"transaction_id\":{}}}", t.id);
-        }
-        buf.push_str("]}}}]");
-    }
-
-    /// REST `GET /{pair}/depth`: `{"success":1,"data":{..}}`.
-    pub fn rest_depth(
-        buf: &mut String,
-        fmt: &LevelFmt,
-        unix_ms: u64,
-        seq: u64,
-        bids: impl Iterator<Item = (i64, i64)>,
-        asks: impl Iterator<Item = (i64, i64)>,
-    ) {
-        buf.push_str("{\"success\":1,\"data\":");
-        whole_data(buf, fmt, unix_ms, seq, bids, asks);
-        buf.push('}');
-    }
-}
-
-/// bitFlyer Lightning Realtime API (JSON-RPC 2.0, VENUES.md 1.3): board snapshots and diffs,
-/// executions, tickers; prices and sizes as JSON numbers.
-pub mod bitflyer {
-    use super::*;
-
-    /// `2021-12-12T23:05:29.9692063Z` of a Unix-nanosecond time (7 fractional digits).
-    pub fn exec_date(unix_ns: u64) -> String {
-        let t = std::time::UNIX_EPOCH + std::time::Duration::from_nanos(unix_ns);
-        let s = crate::ops::rfc3339(t);
-        format!("{}.{:07}Z", &s[..19], (unix_ns % 1_000_000_000) / 100)
-    }
-
-    fn head(buf: &mut String, channel: &str, product: &str) {
-        let _ = write!(
-            buf,
-            "{{\"jsonrpc\":\"2.0\",\"method\":\"channelMessage\",\"params\":{{\"channel\":\"{channel}{product}\",\"message\":"
-        );
-    }
-
-    fn levels(buf: &mut String, fmt: &LevelFmt, levels: impl Iterator<Item = (i64, i64)>) {
-        buf.push('[');
-        for (i, (px, qty)) in levels.enumerate() {
-            if i > 0 {
-                buf.push(',');
-            }
-            buf.push_str("{\"price\":");
-            fmt.write_px(buf, px);
-            buf.push_str(",\"size\":");
-            fmt.write_qty(buf, qty);
-            buf.push('}');
-        }
-        buf.push(']');
-    }
-
-    /// A `lightning_board_snapshot_{product}` (`snapshot`) or `lightning_board_{product}`
-    /// frame: `{"mid_price":..,"bids":[{"price":..,"size":..},..],"asks":[..]}`; `mid` in
-    /// ticks (the venue floors the mid to the yen).
-    pub fn board(
-        buf: &mut String,
-        product: &str,
-        fmt: &LevelFmt,
-        snapshot: bool,
-        mid: i64,
-        bids: impl Iterator<Item = (i64, i64)>,
-        asks: impl Iterator<Item = (i64, i64)>,
-    ) {
-        let ch = if snapshot {
-            "lightning_board_snapshot_"
-        } else {
-            "lightning_board_"
-        };
-        head(buf, ch, product);
-        buf.push_str("{\"mid_price\":");
-        fmt.write_px(buf, mid);
-        buf.push_str(",\"bids\":");
-        levels(buf, fmt, bids);
-        buf.push_str(",\"asks\":");
-        levels(buf, fmt, asks);
-        buf.push_str("}}}");
-    }
-
-    /// A `lightning_executions_{product}` frame (`side` the taker's).
-    pub fn executions(
-        buf: &mut String,
-        product: &str,
-        fmt: &LevelFmt,
-        trades: &[Trade],
-        unix_ns: u64,
-    ) {
-        head(buf, "lightning_executions_", product);
-        buf.push('[');
-        let date = exec_date(unix_ns);
-        for (i, t) in trades.iter().enumerate() {
-            if i > 0 {
-                buf.push(',');
-            }
-            let side = if t.aggressor == Side::Bid {
-                "BUY"
-            } else {
-                "SELL"
-            };
-            let _ = write!(buf, "{{\"id\":{},\"side\":\"{side}\",\"price\":", t.id);
-            fmt.write_px(buf, t.px);
-            buf.push_str(",\"size\":");
-            fmt.write_qty(buf, t.qty);
-            let (buy, sell) = if t.aggressor == Side::Bid {
-                (t.taker_order_id, t.maker_order_id)
-            } else {
-                (t.maker_order_id, t.taker_order_id)
-            };
-            let _ = write!(
-                buf,
-                ",\"exec_date\":\"{date}\",\"buy_child_order_acceptance_id\":\"JRF{buy}\",\"sell_child_order_acceptance_id\":\"JRF{sell}\"}}"
-            );
-        }
-        buf.push_str("]}}");
-    }
-
-    /// A `lightning_ticker_{product}` frame: best bid and ask with their sizes.
-    #[allow(clippy::too_many_arguments)]
-    pub fn ticker(
-        buf: &mut String,
-        product: &str,
-        fmt: &LevelFmt,
-        tick_id: u64,
-        unix_ns: u64,
-        bid: (i64, i64),
-        ask: (i64, i64),
-    ) {
-        head(buf, "lightning_ticker_", product);
-        let _ = write!(
-            buf,
-            "{{\"product_code\":\"{product}\",\"timestamp\":\"{}\",\"tick_id\":{tick_id},\"best_bid\":",
-            exec_date(unix_ns)
-        );
-        fmt.write_px(buf, bid.0);
-        buf.push_str(",\"best_ask\":");
-        fmt.write_px(buf, ask.0);
-        buf.push_str(",\"best_bid_size\":");
-        fmt.write_qty(buf, bid.1);
-        buf.push_str(",\"best_ask_size\":");
-        fmt.write_qty(buf, ask.1);
-        buf.push_str("}}}");
-    }
-
-    /// The answer to a request with an `id`: `{"jsonrpc":"2.0","id":N,"result":true}`, or
-    /// the venue's `-32602 invalid channel` error.
-    pub fn answer(id: &serde_json::Value, ok: bool) -> String {
-        if ok {
-            format!("{{\"jsonrpc\":\"2.0\",\"id\":{id},\"result\":true}}")
-        } else {
-            format!(
-                "{{\"jsonrpc\":\"2.0\",\"id\":{id},\"error\":{{\"code\":-32602,\"message\":\"invalid channel\"}}}}"
-            )
-        }
-    }
-}
-
 /// Milliseconds of a Unix-nanosecond time (venue timestamps).
 #[inline]
 pub fn unix_ms(unix_ns: u64) -> u64 {
@@ -919,6 +305,8 @@ pub fn unix_ms(unix_ns: u64) -> u64 {
 mod tests {
     use super::*;
     use crate::instrument::InstrumentTable;
+    use crate::venue::binance::sim_frames as binance;
+    use crate::venue::bybit::sim_frames as bybit;
 
     fn inst(v: Venue, m: Market, s: &str) -> Instrument {
         *InstrumentTable::default().get(v, m, s).unwrap()
@@ -1018,7 +406,7 @@ mod tests {
             maker_order_id: 2,
         }];
         s.clear();
-        let mut dir = bybit::TickDirection::default();
+        let mut dir = TickDirection::default();
         bybit::trades(&mut s, Market::Linear, "BTCUSDT", &f, 1, 2, &t, &mut dir);
         let v: serde_json::Value = serde_json::from_str(&s).unwrap();
         assert_eq!(v["data"][0]["p"], "65114.20");
@@ -1104,7 +492,7 @@ mod tests {
 
     #[test]
     fn tick_direction() {
-        let mut d = bybit::TickDirection::default();
+        let mut d = TickDirection::default();
         assert_eq!(d.next(10), "ZeroPlusTick");
         assert_eq!(d.next(9), "MinusTick");
         assert_eq!(d.next(9), "ZeroMinusTick");

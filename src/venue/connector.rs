@@ -19,6 +19,7 @@
 //! | [`Connector::builtin_synthetic`] | whether `market.source = "synthetic"` (the no-network market) speaks it | false |
 //! | [`Connector::drill`] | the connectivity drill's checks (`obi-scalp drill`), no orders | signed reads, `/v5/market/time`, both streams |
 //! | [`Connector::drill_endpoints`] | the config keys of the endpoints the drill connects to | `market.ws_url`, `live.rest_url`, `live.private_ws_url` (`None`: no drill) |
+//! | [`Connector::sim`] | the venue's part of the simulator (`obi-scalp sim`): its [`SimVenue`](crate::sim::SimVenue), in `venue/<name>/sim.rs` | markets linear and spot `BTCUSDT`, routes `/v5/public/*`, the private API of linear `BTCUSDT` |
 //!
 //! The private API (orders, fills, balances) will be one more method returning the venue's
 //! order gateway; it is not part of the trait yet.
@@ -33,7 +34,11 @@
 //!      `read_fast` on the pull scanner where a fast path pays);
 //!    - `sync.rs`: the venue's documented book-sync rules, turning frames into
 //!      [`MdEvent`](crate::msg::MdEvent)s;
-//!    - `connector.rs`: a unit struct implementing this trait.
+//!    - `connector.rs`: a unit struct implementing this trait;
+//!    - `sim.rs`: the venue's part of the simulator ([`SimVenue`](crate::sim::SimVenue):
+//!      default synthetic market, routes, number styles, synthetic frames and answers, and
+//!      where served its recordings' replay and private API), handed out by
+//!      [`Connector::sim`].
 //! 2. Add its row to the table in `src/venue/table.rs` (one line: name, the texts that
 //!    recognise it in hosts and exchange names, its connector and decoder types). The
 //!    variant of [`Venue`] and the [`AnyDecoder`] variant come from that line.
@@ -195,6 +200,12 @@ pub trait Connector: Sync {
     /// without `OBI_SCALP_DRILL_REAL_CONNECT=1`, and named in the report). `None`: this venue
     /// has no drill in this build (and [`Connector::drill`] is `None` too).
     fn drill_endpoints(&self) -> Option<&'static [&'static str]> {
+        None
+    }
+
+    /// The venue's part of the simulator (`venue/<name>/sim.rs`): what `obi-scalp sim` needs
+    /// to speak its protocol. `None`: the simulator does not serve this venue.
+    fn sim(&self) -> Option<&'static dyn crate::sim::SimVenue> {
         None
     }
 }

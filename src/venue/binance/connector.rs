@@ -16,6 +16,11 @@ pub const SNAPSHOT_DEPTH: u32 = 1000;
 pub struct Binance;
 
 impl Connector for Binance {
+    /// The simulator's side of this venue: see [`super::sim`].
+    fn sim(&self) -> Option<&'static dyn crate::sim::SimVenue> {
+        Some(&Binance)
+    }
+
     /// `verify-book`: see [`super::top`].
     fn top_of_book(&self, frame: &[u8], out: &mut Vec<crate::venue::TopItem>) {
         super::top::read(frame, out);

@@ -2,6 +2,8 @@
 //! snapshot, `<symbol>@aggTrade` prints. Always the spot market.
 
 pub mod connector;
+pub mod sim;
+pub mod sim_frames;
 pub mod sync;
 pub mod top;
 pub mod wire;

@@ -17,6 +17,11 @@ pub const SNAPSHOT_DEPTH: u32 = 1000;
 pub struct BinanceUsdm;
 
 impl Connector for BinanceUsdm {
+    /// The simulator's side of this venue: see [`super::sim`].
+    fn sim(&self) -> Option<&'static dyn crate::sim::SimVenue> {
+        Some(&BinanceUsdm)
+    }
+
     fn venue(&self) -> Venue {
         Venue::BinanceUsdm
     }

@@ -10,6 +10,7 @@
 //! the decoder type of the table row. Always the linear market.
 
 pub mod connector;
+pub mod sim;
 
 pub use connector::BinanceUsdm;
 

@@ -15,6 +15,11 @@ use crate::venue::{AnyDecoder, BookRoutes, Connector, DecoderSettings, LiveParam
 pub struct Bitbank;
 
 impl Connector for Bitbank {
+    /// The simulator's side of this venue: see [`super::sim`].
+    fn sim(&self) -> Option<&'static dyn crate::sim::SimVenue> {
+        Some(&Bitbank)
+    }
+
     fn venue(&self) -> Venue {
         Venue::Bitbank
     }

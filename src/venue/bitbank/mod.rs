@@ -4,6 +4,8 @@
 //! bitbankinc/bitbank-api-docs `public-stream.md`, VENUES.md §1.5.
 
 pub mod connector;
+pub mod sim;
+pub mod sim_frames;
 pub mod sync;
 pub mod top;
 pub mod wire;

@@ -13,6 +13,11 @@ use crate::venue::{AnyDecoder, BookRoutes, Connector, DecoderSettings, LiveParam
 pub struct Bitflyer;
 
 impl Connector for Bitflyer {
+    /// The simulator's side of this venue: see [`super::sim`].
+    fn sim(&self) -> Option<&'static dyn crate::sim::SimVenue> {
+        Some(&Bitflyer)
+    }
+
     fn venue(&self) -> Venue {
         Venue::Bitflyer
     }

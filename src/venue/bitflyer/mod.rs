@@ -4,6 +4,8 @@
 //! instrument table (`FX_BTC_JPY` is `linear`, `BTC_JPY` is `spot`).
 
 pub mod connector;
+pub mod sim;
+pub mod sim_frames;
 pub mod sync;
 pub mod top;
 pub mod wire;

@@ -11,6 +11,11 @@ use crate::venue::{AnyDecoder, BookRoutes, Connector, DecoderSettings, LiveParam
 pub struct Bybit;
 
 impl Connector for Bybit {
+    /// The simulator's side of this venue: see [`super::sim`].
+    fn sim(&self) -> Option<&'static dyn crate::sim::SimVenue> {
+        Some(&Bybit)
+    }
+
     /// `verify-book`: see [`super::top`].
     fn top_of_book(&self, frame: &[u8], out: &mut Vec<crate::venue::TopItem>) {
         super::top::read(frame, out);

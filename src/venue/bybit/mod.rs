@@ -5,6 +5,8 @@ pub mod drill;
 pub mod live;
 pub mod private;
 pub mod recon;
+pub mod sim;
+pub mod sim_frames;
 pub mod sim_private;
 pub mod sync;
 pub mod top;

@@ -13,6 +13,11 @@ use crate::venue::{
 pub struct Coincheck;
 
 impl Connector for Coincheck {
+    /// The simulator's side of this venue: see [`super::sim`].
+    fn sim(&self) -> Option<&'static dyn crate::sim::SimVenue> {
+        Some(&Coincheck)
+    }
+
     fn venue(&self) -> Venue {
         Venue::Coincheck
     }

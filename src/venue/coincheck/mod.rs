@@ -6,6 +6,7 @@ pub mod drill;
 pub mod live;
 pub mod poll;
 pub mod private;
+pub mod sim;
 pub mod sim_private;
 pub mod sync;
 pub mod wire;

@@ -8,6 +8,8 @@ pub mod connector;
 pub mod drill;
 pub mod live;
 pub mod private;
+pub mod sim;
+pub mod sim_frames;
 pub mod sim_private;
 pub mod sync;
 pub mod top;
