@@ -3,11 +3,14 @@
 //! output and its `key=value` lines.
 #![allow(dead_code)]
 
+use obi_scalp::exec::live::LiveStats;
+use obi_scalp::exec::Gateway;
+use obi_scalp::msg::{ExecKind, ExecReport, OrderCmd, OrderSide, Tif};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_obi-scalp")
@@ -482,4 +485,243 @@ pub fn auth_abort_drill(run: Command, port: u16, ca: &Path, limit: Duration) -> 
     let t0 = std::time::Instant::now();
     let out = r.wait(limit);
     (out, t0.elapsed())
+}
+
+/// `obi-scalp run --config CFG` in live mode; credentials in files under `creds` when given
+/// (as systemd's `LoadCredential=` gives them), else `key` and `secret` in the environment.
+pub fn live_command(cfg: &Path, key: &str, secret: &str, creds: Option<&Path>) -> Command {
+    let mut c = Command::new(bin());
+    c.args(["run", "--config"])
+        .arg(cfg)
+        .env("OBI_SCALP_LIVE", "yes");
+    match creds {
+        Some(d) => {
+            c.env("CREDENTIALS_DIRECTORY", d)
+                .env_remove("OBI_SCALP_API_KEY")
+                .env_remove("OBI_SCALP_API_SECRET");
+        }
+        None => {
+            c.env("OBI_SCALP_API_KEY", key)
+                .env("OBI_SCALP_API_SECRET", secret)
+                .env_remove("CREDENTIALS_DIRECTORY");
+        }
+    }
+    c
+}
+
+/// The second key pair the rotation drills give the simulator.
+pub const KEY_B: &str = "obiSIMrotatedKEY02";
+pub const SECRET_B: &str = "obi-sim-rotated-secret-set-b-test";
+
+/// `sighup_rotated_credentials_reach_the_running_gateway` for one venue: [`sighup_rotation_drill`]
+/// on a run (`cfg`, credentials `key`/`secret` in files under `dir/creds`) that must exit 0 with
+/// no auth error on its `<label>` line ("bybit live:"), the new pair accepted, and no key or
+/// secret in its output. Returns the output and the simulator's state at the end, for the
+/// books check.
+pub fn sighup_rotation_test(
+    label: &str,
+    dir: &Path,
+    cfg: &Path,
+    sim: &Sim,
+    key: &str,
+    secret: &str,
+) -> (RunOut, Value) {
+    let creds = dir.join("creds");
+    put_creds(&creds, key, secret);
+    let (out, st) = sighup_rotation_drill(
+        live_command(cfg, key, secret, Some(&creds)),
+        &creds,
+        sim.port,
+        &sim.ca,
+        KEY_B,
+        SECRET_B,
+    );
+    println!("{}", out.stdout);
+    assert_eq!(out.code, Some(0), "stderr:\n{}", out.stderr);
+    assert_eq!(field(&out.stdout, label, "auth_errors"), "0");
+    assert!(key_accepted(&st, 1) > 0);
+    for s in [key, secret, KEY_B, SECRET_B] {
+        assert!(
+            !out.stdout.contains(s) && !out.stderr.contains(s),
+            "a secret in the output"
+        );
+    }
+    (out, st)
+}
+
+/// `keys_rotated_without_sighup_is_a_risk_abort` for one venue: [`auth_abort_drill`] on `run`
+/// (15 s); it must exit 7 for `venue_auth_failed`, count the refusal on its `<label>` line,
+/// and the simulator must have refused 1 to 3 requests (no retry loop: the abort's cancels and
+/// flatten are refused locally).
+pub fn auth_abort_test(label: &str, run: Command, sim: &Sim) {
+    let (out, dt) = auth_abort_drill(run, sim.port, &sim.ca, Duration::from_secs(15));
+    println!(
+        "{}\nexit {:?} {dt:?} after the rotation",
+        out.stdout, out.code
+    );
+    assert_eq!(
+        out.code,
+        Some(7),
+        "exit code 7 (risk abort); stderr:\n{}",
+        out.stderr
+    );
+    let all = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        all.contains("venue_auth_failed"),
+        "reason venue_auth_failed:\n{all}"
+    );
+    assert!(
+        field(&out.stdout, label, "auth_errors")
+            .parse::<u64>()
+            .unwrap()
+            >= 1
+    );
+    let refused = state_at(sim.port, &sim.ca)["venue"]["auth_failures"]
+        .as_u64()
+        .unwrap();
+    println!("{refused} requests refused");
+    assert!(
+        (1..=3).contains(&refused),
+        "{refused} requests refused:\n{}",
+        out.stderr
+    );
+}
+
+// The kill switch on a gateway alone (no strategy), any venue's.
+
+/// Polls `g` until `done` (bounded), 200 µs apart; returns whether it was.
+fn pump_reports<G: Gateway>(
+    g: &mut G,
+    reports: &mut Vec<ExecReport>,
+    limit: Duration,
+    done: &dyn Fn(&[ExecReport]) -> bool,
+) -> bool {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        g.poll(&mut |r| reports.push(r));
+        if done(reports) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    false
+}
+
+/// Polls `g` without sleeping until `done` (bounded): for timing.
+fn spin_until<G: Gateway>(
+    g: &mut G,
+    reports: &mut Vec<ExecReport>,
+    limit: Duration,
+    done: &dyn Fn() -> bool,
+) -> bool {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        g.poll(&mut |r| reports.push(r));
+        if done() {
+            return true;
+        }
+        std::hint::spin_loop();
+    }
+    false
+}
+
+/// What [`kill_switch_test`] rests and where.
+pub struct KillSwitch<'a> {
+    /// Names the printed line ("coincheck").
+    pub venue: &'a str,
+    pub port: u16,
+    pub ca: &'a Path,
+    /// The resting buys' price (far from the market) and size, in ticks and lots.
+    pub px: i64,
+    pub qty: i64,
+    /// Between trials: under the venue's order rate (3 places and 3 cancels a trial; pacing,
+    /// not waiting for an event).
+    pub pace: Duration,
+}
+
+/// `kill_switch_cancels_every_open_order` for one venue: `g` (whose counters are `stats`)
+/// rests 3 buys, then the order stage's cancel-all (what the kill switch sends); 20 trials.
+/// Every order must be cancelled at the simulator; printed: the trigger (the cancel-all
+/// command) to the gateway's cancel-all acknowledgement (every order's cancel answered by the
+/// venue, and its executed size read), p50 and p99 (of 20: the slowest but none), loopback TLS.
+pub fn kill_switch_test<G: Gateway>(g: &mut G, stats: &LiveStats, k: KillSwitch) {
+    let per_trial = 3;
+    let mut next_id = 1u64;
+    let mut lat_ms = Vec::new();
+    let mut gw_ms = Vec::new();
+    let mut reports = Vec::with_capacity(4096);
+    for trial in 0..20 {
+        if trial > 0 {
+            std::thread::sleep(k.pace);
+        }
+        reports.clear();
+        let first = next_id;
+        for _ in 0..per_trial {
+            let cmd = OrderCmd::Place {
+                id: next_id,
+                side: OrderSide::Buy,
+                px: k.px,
+                qty: k.qty,
+                tif: Tif::Gtc,
+                reduce_only: false,
+            };
+            g.on_cmd(0, cmd, &mut |r| reports.push(r));
+            next_id += 1;
+        }
+        let acked = pump_reports(g, &mut reports, Duration::from_secs(10), &|r| {
+            r.iter().filter(|r| r.kind == ExecKind::Accepted).count() == per_trial
+        });
+        assert!(acked, "trial {trial}: orders acknowledged: {reports:?}");
+        let acks_before = LiveStats::get(&stats.cancel_all_acks);
+        let t0 = Instant::now();
+        g.on_cmd(0, OrderCmd::CancelAll, &mut |r| reports.push(r));
+        let ok = spin_until(g, &mut reports, Duration::from_secs(10), &|| {
+            LiveStats::get(&stats.cancel_all_acks) > acks_before
+        });
+        let dt = t0.elapsed();
+        assert!(ok, "trial {trial}: cancel-all acknowledged: {reports:?}");
+        lat_ms.push(dt.as_secs_f64() * 1e3);
+        gw_ms.push(LiveStats::get(&stats.last_cancel_all_ns) as f64 / 1e6);
+        let all = pump_reports(g, &mut reports, Duration::from_secs(10), &|r| {
+            r.iter()
+                .filter(|r| r.id >= first && matches!(r.kind, ExecKind::Cancelled { .. }))
+                .count()
+                == per_trial
+        });
+        assert!(
+            all,
+            "trial {trial}: every order reported cancelled: {reports:?}"
+        );
+        let st = state_at(k.port, k.ca);
+        let open = st["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|o| o["status"] == "new" || o["status"] == "partially_filled")
+            .count();
+        assert_eq!(open, 0, "trial {trial}: nothing open at the simulator");
+    }
+    let st = state_at(k.port, k.ca);
+    let orders = st["orders"].as_array().unwrap();
+    assert_eq!(orders.len(), 20 * per_trial);
+    assert!(
+        orders.iter().all(|o| o["status"] == "cancelled"),
+        "all cancelled at the simulator"
+    );
+    let pct = |v: &mut Vec<f64>, p: usize| {
+        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        v[(v.len() * p / 100).min(v.len() - 1)]
+    };
+    let (p50, p99) = (pct(&mut lat_ms, 50), pct(&mut lat_ms, 99));
+    let (g50, g99) = (pct(&mut gw_ms, 50), pct(&mut gw_ms, 99));
+    println!(
+        "{} kill switch (cancel-all command -> the gateway's cancel-all ack, every cancel \
+         answered by the simulator, loopback TLS, {} trials of {per_trial} open orders): \
+         p50 = {p50:.3} ms, p99 = {p99:.3} ms, min = {:.3} ms; the gateway's own figure \
+         (last_cancel_all): p50 = {g50:.3} ms, p99 = {g99:.3} ms",
+        k.venue,
+        lat_ms.len(),
+        lat_ms[0],
+    );
+    assert!(p50 < 1000.0, "p50 {p50} ms");
 }
