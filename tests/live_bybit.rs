@@ -69,19 +69,7 @@ fn live_config(dir: &Path, sim: &Sim, secs: u64) -> PathBuf {
 }
 
 fn live_config_with(dir: &Path, sim: &Sim, secs: u64, edits: &[(&str, &str)]) -> PathBuf {
-    let mut text = std::fs::read_to_string(repo().join("config/sim-bybit-live.toml")).unwrap();
-    for (from, to) in edits {
-        assert!(text.contains(from), "config has {from}");
-        text = text.replace(from, to);
-    }
-    let text = text
-        .replace("127.0.0.1:19102", &format!("127.0.0.1:{}", sim.port))
-        .replace("var/sim-tls/ca.pem", &sim.ca.display().to_string())
-        .replace("var/sim-bybit-live", &dir.join("var").display().to_string())
-        .replace("duration_s = 60", &format!("duration_s = {secs}"));
-    let p = dir.join("live.toml");
-    std::fs::write(&p, text).unwrap();
-    p
+    live_sim::sim_live_config("bybit", 19102, dir, sim, secs, edits)
 }
 
 /// `obi-scalp run --config CFG` in live mode with the credentials in the environment only.

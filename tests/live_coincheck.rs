@@ -351,22 +351,7 @@ fn account_with_fees(dir: &Path) -> PathBuf {
 }
 
 fn live_config(dir: &Path, sim: &Sim, secs: u64, edits: &[(&str, &str)]) -> PathBuf {
-    let mut text = std::fs::read_to_string(repo().join("config/sim-coincheck-live.toml")).unwrap();
-    for (from, to) in edits {
-        assert!(text.contains(from), "config has {from}");
-        text = text.replace(from, to);
-    }
-    let text = text
-        .replace("127.0.0.1:19101", &format!("127.0.0.1:{}", sim.port))
-        .replace("var/sim-tls/ca.pem", &sim.ca.display().to_string())
-        .replace(
-            "var/sim-coincheck-live",
-            &dir.join("var").display().to_string(),
-        )
-        .replace("duration_s = 60", &format!("duration_s = {secs}"));
-    let p = dir.join("live.toml");
-    std::fs::write(&p, text).unwrap();
-    p
+    live_sim::sim_live_config("coincheck", 19101, dir, sim, secs, edits)
 }
 
 fn run_live(cfg: &Path, secret: &str) -> RunOut {

@@ -3,9 +3,11 @@
 //! output and its `key=value` lines.
 #![allow(dead_code)]
 
-use obi_scalp::exec::live::LiveStats;
+use obi_scalp::config::OnStart;
+use obi_scalp::exec::live::{LiveStartError, LiveStats};
 use obi_scalp::exec::Gateway;
 use obi_scalp::msg::{ExecKind, ExecReport, OrderCmd, OrderSide, Tif};
+use obi_scalp::venue::bybit::recon::StartReport;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -724,4 +726,374 @@ pub fn kill_switch_test<G: Gateway>(g: &mut G, stats: &LiveStats, k: KillSwitch)
         lat_ms[0],
     );
     assert!(p50 < 1000.0, "p50 {p50} ms");
+}
+
+/// `config/sim-<venue>-live.toml` pointed at this simulator (the file's `127.0.0.1:<listen>`)
+/// and this test's directory, running `secs`, with `edits` (each `from` must be in the file)
+/// made first; written to `dir/live.toml`.
+pub fn sim_live_config(
+    venue: &str,
+    listen: u16,
+    dir: &Path,
+    sim: &Sim,
+    secs: u64,
+    edits: &[(&str, &str)],
+) -> PathBuf {
+    let mut text =
+        std::fs::read_to_string(repo().join(format!("config/sim-{venue}-live.toml"))).unwrap();
+    for (from, to) in edits {
+        assert!(text.contains(from), "config has {from}");
+        text = text.replace(from, to);
+    }
+    let text = text
+        .replace(
+            &format!("127.0.0.1:{listen}"),
+            &format!("127.0.0.1:{}", sim.port),
+        )
+        .replace("var/sim-tls/ca.pem", &sim.ca.display().to_string())
+        .replace(
+            &format!("var/sim-{venue}-live"),
+            &dir.join("var").display().to_string(),
+        )
+        .replace("duration_s = 60", &format!("duration_s = {secs}"));
+    let p = dir.join("live.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// SIGTERM to a running `obi-scalp run` (a normal stop), then its output.
+pub fn terminate(child: Child) -> RunOut {
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let o = child.wait_with_output().unwrap();
+    RunOut {
+        code: o.status.code(),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+/// The risk reasons of a `/status/detailed` answer (none: empty).
+pub fn reasons(v: &Value) -> Vec<String> {
+    v["risk"]["reasons"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The `reconcile` events of the audit log under `dir/var/logs`.
+pub fn reconcile_audit(dir: &Path) -> Vec<Value> {
+    std::fs::read_to_string(dir.join("var/logs/audit_events.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|a| a["kind"] == "reconcile")
+        .collect()
+}
+
+/// Starts a live run (`command` on the config `config` writes with the reconcile interval,
+/// a drift limit of 100 in the quote coin and the HTTP endpoint on `http`), waits (`limit`)
+/// for the first published drift, returns it with the child.
+pub fn start_reconciling(
+    config: impl FnOnce(&[(&str, &str)]) -> PathBuf,
+    command: impl FnOnce(&Path) -> Command,
+    http: u16,
+    interval_ms: u64,
+    limit: Duration,
+) -> (Child, Value) {
+    let cfg = config(&[
+        (
+            "on_start = \"refuse\"",
+            &format!("on_start = \"refuse\"\nreconcile_interval_ms = {interval_ms}"),
+        ),
+        (
+            "max_wallet_drift = \"100000\"",
+            "max_wallet_drift = \"100\"",
+        ),
+        (
+            "http_addr = \"off\"",
+            &format!("http_addr = \"127.0.0.1:{http}\""),
+        ),
+    ]);
+    let mut child = command(&cfg)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        if child.try_wait().unwrap().is_some() {
+            let o = child.wait_with_output().unwrap();
+            panic!(
+                "the run ended early: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+        if let Some(v) = detailed(http) {
+            if v["pnl"]["wallet_drift"].is_string() && v["pnl"]["wallet_drift"] != "n/a" {
+                return (child, v);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = terminate(child);
+    panic!("no reconciliation published a drift: {}", out.stderr);
+}
+
+/// How [`day_loss_carried_test`] waits, and what it prints and reads.
+pub struct DayLoss<'a> {
+    /// Starts the printed line ("gmocoin: ", or "").
+    pub label: &'a str,
+    /// The `/metrics` day PnL's currency ("JPY").
+    pub currency: &'a str,
+    /// The first run: how long it may take to latch the limit and hold flat, and how often
+    /// `/health/detailed` is read meanwhile.
+    pub latch_within: Duration,
+    pub every: Duration,
+    /// How long the restart may take to show the carried day PnL.
+    pub restart_within: Duration,
+    /// After that, before `/metrics` and the stop (book updates an entry would go out on).
+    pub settle: Duration,
+}
+
+/// `kill_9_then_restart_carries_the_days_loss_and_daily_loss_limit_still_bites` for one venue:
+/// `command()` (its config with a tiny `daily_loss_limit`, the HTTP endpoint on `http` and
+/// short journal intervals) trades until a loss latches the daily limit and holds flat (the
+/// same day PnL seen twice, a journal interval and more apart, flat and degraded); then
+/// `kill -9` and a restart, whose risk day PnL (on `/health/detailed` and `/metrics`) must be
+/// the killed run's, still degraded, and with no new order sent.
+pub fn day_loss_carried_test(command: impl Fn() -> Command, http: u16, sim: &Sim, d: DayLoss) {
+    let mut child = command()
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let end = Instant::now() + d.latch_within;
+    let mut last: Option<String> = None;
+    let mut settled = None;
+    while Instant::now() < end {
+        assert!(child.try_wait().unwrap().is_none(), "the run ended early");
+        if let Some(v) = detailed(http) {
+            let flat = v["position_lots"].as_i64() == Some(0);
+            let latched = reasons(&v).contains(&"daily_loss_limit_exceeded".to_string());
+            let day = v["risk"]["day_pnl"].as_str().map(String::from);
+            if flat && latched && day.is_some() && day == last {
+                settled = day;
+                break;
+            }
+            last = if flat && latched { day } else { None };
+        }
+        std::thread::sleep(d.every);
+    }
+    let Some(before) = settled else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("a loss latched daily_loss_limit_exceeded and the bot held flat");
+    };
+    assert!(before.starts_with('-'), "a loss: {before}");
+    child.kill().unwrap(); // SIGKILL: no summary, no journal close
+    let _ = child.wait();
+    let places_before = state_at(sim.port, &sim.ca)["place_requests"]
+        .as_u64()
+        .unwrap();
+    // The restart.
+    let mut child = command()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let end = Instant::now() + d.restart_within;
+    let mut after = None;
+    while Instant::now() < end {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the restart ended early"
+        );
+        if let Some(v) = detailed(http) {
+            if v["book"] == "synced" && v["risk"]["day_pnl"].as_str() == Some(before.as_str()) {
+                after = Some(v);
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(d.settle);
+    let metrics = http_get(http, "/metrics");
+    let out = terminate(child);
+    let after = after.unwrap_or_else(|| {
+        panic!(
+            "the restart's risk day PnL is the killed run's {before}: {:?}\n{}",
+            detailed(http),
+            out.stderr
+        )
+    });
+    println!(
+        "{}day pnl before kill -9: {before}; after the restart: {}",
+        d.label, after["risk"]["day_pnl"]
+    );
+    assert!(
+        reasons(&after).contains(&"daily_loss_limit_exceeded".to_string()),
+        "{after}"
+    );
+    assert_eq!(after["risk"]["status"], "degraded");
+    assert!(
+        metrics.contains(&format!(
+            "obi_scalp_risk_day_pnl{{currency=\"{}\"}} {before}",
+            d.currency
+        )),
+        "{metrics}"
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let sent: u64 = field(&out.stdout, "summary:", "orders").parse().unwrap();
+    assert_eq!(
+        sent, 0,
+        "no entry while the carried daily loss holds: {}",
+        out.stdout
+    );
+    assert_eq!(
+        state_at(sim.port, &sim.ca)["place_requests"].as_u64(),
+        Some(places_before)
+    );
+}
+
+// Start-up reconciliation, a venue's gateway alone against an in-process simulator.
+
+/// An in-process simulator of one venue and the gateway of that venue against it, for
+/// [`on_start_tells_ours_from_foreign`].
+pub trait StartupSim {
+    type Gw: Gateway;
+    /// A gateway whose record of our orders lives in `home`.
+    fn gateway(&self, home: &Path, on_start: OnStart) -> Result<Self::Gw, LiveStartError>;
+    /// The best bid (ticks).
+    fn bid(&self) -> i64;
+    /// The venue order ids of the simulator's open orders.
+    fn open_ids(&self) -> Vec<String>;
+    /// 0.001 of the instrument, in lots.
+    fn small_qty(&self) -> i64;
+    /// What the gateway's start-up reconciliation found and did.
+    fn report(g: &Self::Gw) -> Option<&StartReport>;
+    /// Whether order `id` works in the gateway's order table.
+    fn working(g: &Self::Gw, id: u64) -> bool;
+}
+
+/// Polls `g` until `done` (10 s, 200 µs apart); panics naming the reports otherwise.
+pub fn pump_until<G: Gateway>(
+    g: &mut G,
+    reports: &mut Vec<ExecReport>,
+    done: &dyn Fn(&[ExecReport]) -> bool,
+) {
+    if !pump_reports(g, reports, Duration::from_secs(10), done) {
+        panic!("no such report: {reports:?}");
+    }
+}
+
+/// Places a resting buy at `px` (far below the market) through a gateway living in `home`,
+/// then drops the gateway (no cancel: what a crash leaves).
+pub fn leave_resting<S: StartupSim>(sim: &S, home: &Path, px: i64) {
+    let mut g = sim.gateway(home, OnStart::Adopt).unwrap();
+    let mut reports = Vec::new();
+    g.on_cmd(
+        0,
+        OrderCmd::Place {
+            id: 1,
+            side: OrderSide::Buy,
+            px,
+            qty: sim.small_qty(),
+            tif: Tif::Gtc,
+            reduce_only: false,
+        },
+        &mut |r| reports.push(r),
+    );
+    pump_until(&mut g, &mut reports, &|r| {
+        r.iter().any(|r| r.kind == ExecKind::Accepted)
+    });
+}
+
+/// `on_start_tells_ours_from_foreign_by_the_recorded_venue_ids` for one venue: a foreign
+/// order (another client of the account, its own record) and one of ours (recorded in
+/// `ours_file` under our home); `refuse` names ours and a foreign order alone does not refuse;
+/// `adopt` takes ours into the order table (its cancel goes to the venue under its venue id)
+/// and leaves the foreign one; `cancel_ours` cancels ours only. Returns our home directory.
+pub fn on_start_tells_ours_from_foreign<S: StartupSim>(
+    sim: &S,
+    dir: &Path,
+    ours_file: &str,
+) -> PathBuf {
+    let bid = sim.bid();
+    let (ours_home, other_home) = (dir.join("ours"), dir.join("other"));
+    leave_resting(sim, &other_home, bid / 2);
+    leave_resting(sim, &ours_home, bid / 2 + 1);
+    let recorded = std::fs::read_to_string(ours_home.join(ours_file)).unwrap();
+    let ours_id = recorded.trim().to_string();
+    let open = sim.open_ids();
+    assert_eq!(open.len(), 2, "{open:?}");
+    assert!(open.contains(&ours_id), "{open:?} {ours_id}");
+    let foreign_id = open.iter().find(|o| **o != ours_id).unwrap().clone();
+
+    // refuse: exit 10's error, naming ours.
+    match sim.gateway(&ours_home, OnStart::Refuse) {
+        Err(LiveStartError::Refused(m)) => assert!(m.contains(&ours_id), "{m}"),
+        Err(e) => panic!("refuse: {e}"),
+        Ok(_) => panic!("refuse started with our order open"),
+    }
+    // A foreign order alone does not refuse.
+    let g = sim
+        .gateway(&dir.join("empty"), OnStart::Refuse)
+        .expect("foreign only");
+    let r = S::report(&g).unwrap();
+    assert_eq!((r.ours.len(), r.foreign.len()), (0, 2));
+    drop(g);
+
+    // adopt: ours in the order table (working), the foreign one reported and left alone.
+    let mut g = sim.gateway(&ours_home, OnStart::Adopt).unwrap();
+    let r = S::report(&g).unwrap().clone();
+    assert_eq!(r.adopted.len(), 1);
+    assert_eq!(r.adopted[0].1.order_id, ours_id);
+    assert_eq!(r.foreign.len(), 1);
+    assert_eq!(r.foreign[0].order_id, foreign_id);
+    let adopted_id = r.adopted[0].0;
+    assert!(S::working(&g, adopted_id));
+    // Its cancel goes to the venue under its venue id.
+    let mut reports = Vec::new();
+    g.on_cmd(0, OrderCmd::Cancel { id: adopted_id }, &mut |r| {
+        reports.push(r)
+    });
+    pump_until(&mut g, &mut reports, &|r| {
+        r.iter()
+            .any(|r| r.id == adopted_id && matches!(r.kind, ExecKind::Cancelled { .. }))
+    });
+    drop(g);
+    assert_eq!(sim.open_ids(), vec![foreign_id.clone()]);
+
+    // cancel_ours: ours cancelled, the foreign one untouched.
+    leave_resting(sim, &ours_home, bid / 2 + 2);
+    assert_eq!(sim.open_ids().len(), 2);
+    let g = sim.gateway(&ours_home, OnStart::CancelOurs).unwrap();
+    let r = S::report(&g).unwrap();
+    assert_eq!(r.cancelled.len(), 1);
+    assert_eq!(r.foreign.len(), 1);
+    drop(g);
+    assert_eq!(sim.open_ids(), vec![foreign_id]);
+    ours_home
+}
+
+/// `POST path` on the simulator (its control hooks), which must answer 200 (the body unread).
+pub fn sim_post(sim: &Sim, path: &str, body: &str) {
+    let (status, b) = obi_scalp::net::rest::post_json(
+        &format!("https://127.0.0.1:{}{path}", sim.port),
+        Some(&sim.ca),
+        body,
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&b));
 }
