@@ -728,21 +728,9 @@ impl Io {
         Ok(found)
     }
 
-    /// New credentials from a SIGHUP reload, if any: the request builder signs with them from
-    /// the next request on (one atomic load when there are none).
-    fn rekey(&mut self) {
-        let req = &mut self.req;
-        CredentialsWatch::rekey(
-            self.creds.as_mut(),
-            "bybit",
-            &mut self.auth_blocked,
-            |key, secret| req.set_credentials(key, secret),
-        );
-    }
-
     /// The venue refused our credentials: counted, risk told once (an abort), and from now on
     /// order requests are refused here and no reads or keep-alives are sent (a retry cannot
-    /// succeed with the same pair) until a SIGHUP brings new credentials ([`Self::rekey`]).
+    /// succeed with the same pair) until a SIGHUP brings new credentials ([`CredentialsWatch::rekey`]).
     fn auth_refused(&mut self) {
         auth_refused(&self.stats, &mut self.auth_blocked, &mut self.events);
     }
@@ -754,7 +742,14 @@ impl Io {
         stop: &AtomicBool,
     ) {
         loop {
-            self.rekey();
+            // New credentials from a SIGHUP reload, if any: the request builder signs with
+            // them from the next request on (one atomic load when there are none).
+            CredentialsWatch::rekey(
+                self.creds.as_mut(),
+                "bybit",
+                &mut self.auth_blocked,
+                |key, secret| self.req.set_credentials(key, secret),
+            );
             let mut did = false;
             while let Ok(r) = rx.pop() {
                 did = true;

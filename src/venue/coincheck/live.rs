@@ -592,21 +592,9 @@ impl Io {
         self.ans.opens(st, &body).map_err(|e| e.to_string())
     }
 
-    /// New credentials from a SIGHUP reload, if any: the request builder signs with them from
-    /// the next request on (one atomic load when there are none).
-    fn rekey(&mut self) {
-        let req = &mut self.req;
-        CredentialsWatch::rekey(
-            self.creds.as_mut(),
-            "coincheck",
-            &mut self.auth_blocked,
-            |key, secret| req.set_credentials(key, secret),
-        );
-    }
-
     /// The venue refused our credentials: counted, risk told once (an abort), and from now on
     /// order requests are refused here and no reads or keep-alives are sent (a retry cannot
-    /// succeed with the same pair) until a SIGHUP brings new credentials ([`Self::rekey`]).
+    /// succeed with the same pair) until a SIGHUP brings new credentials ([`CredentialsWatch::rekey`]).
     fn auth_refused(&mut self) {
         auth_refused(&self.stats, &mut self.auth_blocked, &mut self.events);
     }
@@ -618,7 +606,14 @@ impl Io {
         stop: &AtomicBool,
     ) {
         loop {
-            self.rekey();
+            // New credentials from a SIGHUP reload, if any: the request builder signs with
+            // them from the next request on (one atomic load when there are none).
+            CredentialsWatch::rekey(
+                self.creds.as_mut(),
+                "coincheck",
+                &mut self.auth_blocked,
+                |key, secret| self.req.set_credentials(key, secret),
+            );
             let mut did = false;
             while let Ok(r) = rx.pop() {
                 did = true;
