@@ -31,15 +31,14 @@
 #[path = "common/live_sim.rs"]
 mod live_sim;
 
-use live_sim::{field, live_secs, repo, run_output, sim_counts, state_at, RunOut, Sim};
+use live_sim::{
+    field, live_secs, pump, repo, run_output, sim_counts, state_at, InSim, RunOut, Sim,
+};
 use obi_scalp::exec::live::{LiveSettings, LiveStats};
 use obi_scalp::exec::Gateway;
 use obi_scalp::instrument::{Instrument, InstrumentTable, Market, Venue};
-use obi_scalp::msg::{ExecKind, ExecReport, OrderCmd, OrderSide, Tif};
-use obi_scalp::sim::fault::FaultSpec;
-use obi_scalp::sim::private::{AccountFile, PrivateSide};
-use obi_scalp::sim::server::{SimConfig, SimServer, TlsSetup};
-use obi_scalp::sim::SyntheticFeed;
+use obi_scalp::msg::{ExecKind, OrderCmd, OrderSide, Tif};
+use obi_scalp::sim::private::AccountFile;
 use obi_scalp::venue::gmocoin::live::GmoLive;
 use obi_scalp::venue::gmocoin::sim_private::GmoPrivate;
 use serde_json::Value;
@@ -62,11 +61,6 @@ fn tmpdir(name: &str) -> PathBuf {
 // ---------------------------------------------------------------------------------------------
 // The gateway alone, against an in-process simulator.
 
-struct InSim {
-    server: SimServer,
-    ca: PathBuf,
-}
-
 /// The TLS simulator in this process: maker -1 bp (a rebate), taker 5 bp (so that fees show).
 fn in_sim(dir: &Path, faults: &[&str]) -> InSim {
     let account: AccountFile = toml::from_str(&format!(
@@ -75,46 +69,13 @@ fn in_sim(dir: &Path, faults: &[&str]) -> InSim {
     ))
     .unwrap();
     let api = GmoPrivate::new(&account, inst()).unwrap();
-    let mut cfg = SimConfig::new("127.0.0.1:0".parse().unwrap());
-    cfg.tls = Some(TlsSetup::SelfSigned {
-        dir: dir.join("tls"),
-    });
-    cfg.private = Some(PrivateSide::new(Box::new(api)));
-    cfg.faults = faults
-        .iter()
-        .map(|f| FaultSpec::parse(f).unwrap())
-        .collect();
-    let server = SimServer::start(
-        Box::new(SyntheticFeed::default_for(Venue::GmoCoin, 7).unwrap()),
-        cfg,
-    )
-    .unwrap();
-    InSim {
-        server,
-        ca: dir.join("tls/ca.pem"),
-    }
+    live_sim::in_process_sim(dir, Venue::GmoCoin, Box::new(api), faults)
 }
 
 impl InSim {
-    fn port(&self) -> u16 {
-        self.server.local_addr().port()
-    }
-
     /// The best (bid, ask) once the market has one.
     fn touch(&self) -> (i64, i64) {
-        let i = inst();
-        for _ in 0..500 {
-            if let Some((b, a)) = self.server.handle().feed_book("BTC_JPY") {
-                if let (Some(b), Some(a)) = (b.first(), a.first()) {
-                    return (
-                        i.tick.parse(b.0.as_bytes()).unwrap(),
-                        i.tick.parse(a.0.as_bytes()).unwrap(),
-                    );
-                }
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        panic!("the simulator's market never showed a book");
+        self.touch_of("BTC_JPY", &inst())
     }
 
     fn gateway(&self, dir: &Path, timeout: Duration) -> GmoLive {
@@ -148,24 +109,6 @@ impl InSim {
             reconcile_interval: Duration::from_secs(60),
         })
     }
-}
-
-/// Polls the gateway until `done` says so (bounded); returns whether it did.
-fn pump(
-    g: &mut GmoLive,
-    reports: &mut Vec<ExecReport>,
-    limit: Duration,
-    done: &dyn Fn(&[ExecReport]) -> bool,
-) -> bool {
-    let end = Instant::now() + limit;
-    while Instant::now() < end {
-        g.poll(&mut |r| reports.push(r));
-        if done(reports) {
-            return true;
-        }
-        std::thread::sleep(Duration::from_micros(200));
-    }
-    false
 }
 
 fn place(id: u64, side: OrderSide, px: i64, qty: i64) -> OrderCmd {

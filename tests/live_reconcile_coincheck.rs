@@ -143,29 +143,22 @@ fn btc_changed_behind_the_bots_back_is_a_risk_abort_reconcile_mismatch() {
 // Start-up reconciliation, the gateway alone against an in-process simulator.
 
 mod startup {
-    use super::live_sim::{on_start_tells_ours_from_foreign, StartupSim};
+    use super::live_sim::{in_process_sim, on_start_tells_ours_from_foreign, InSim, StartupSim};
     use obi_scalp::config::OnStart;
     use obi_scalp::exec::live::{LiveSettings, LiveStartError};
     use obi_scalp::instrument::{Instrument, InstrumentTable, Market, Venue};
-    use obi_scalp::sim::private::{AccountFile, PrivateSide};
-    use obi_scalp::sim::server::{SimConfig, SimServer, TlsSetup};
-    use obi_scalp::sim::SyntheticFeed;
+    use obi_scalp::sim::private::AccountFile;
     use obi_scalp::venue::bybit::recon::StartReport;
     use obi_scalp::venue::coincheck::live::{CoincheckLive, OURS_FILE};
     use obi_scalp::venue::coincheck::sim_private::CoincheckPrivate;
     use serde_json::Value;
-    use std::path::{Path, PathBuf};
+    use std::path::Path;
     use std::time::Duration;
 
     fn inst() -> Instrument {
         *InstrumentTable::default()
             .get(Venue::Coincheck, Market::Spot, "btc_jpy")
             .unwrap()
-    }
-
-    struct InSim {
-        server: SimServer,
-        ca: PathBuf,
     }
 
     fn in_sim(dir: &Path) -> InSim {
@@ -176,41 +169,14 @@ mod startup {
         ))
         .unwrap();
         let api = CoincheckPrivate::new(&account, inst(), "https").unwrap();
-        let mut cfg = SimConfig::new("127.0.0.1:0".parse().unwrap());
-        cfg.tls = Some(TlsSetup::SelfSigned {
-            dir: dir.join("tls"),
-        });
-        cfg.private = Some(PrivateSide::new(Box::new(api)));
-        let server = SimServer::start(
-            Box::new(SyntheticFeed::default_for(Venue::Coincheck, 7).unwrap()),
-            cfg,
-        )
-        .unwrap();
-        InSim {
-            server,
-            ca: dir.join("tls/ca.pem"),
-        }
-    }
-
-    impl InSim {
-        fn port(&self) -> u16 {
-            self.server.local_addr().port()
-        }
+        in_process_sim(dir, Venue::Coincheck, Box::new(api), &[])
     }
 
     impl StartupSim for InSim {
         type Gw = CoincheckLive;
 
         fn bid(&self) -> i64 {
-            for _ in 0..500 {
-                if let Some((b, _)) = self.server.handle().feed_book("btc_jpy") {
-                    if let Some(b) = b.first() {
-                        return inst().tick.parse(b.0.as_bytes()).unwrap();
-                    }
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            panic!("no book");
+            self.touch_of("btc_jpy", &inst()).0
         }
 
         /// A gateway whose order-id file lives in `home`.

@@ -565,29 +565,22 @@ fn kill_9_then_restart_carries_the_days_loss_and_daily_loss_limit_still_bites() 
 // Start-up reconciliation, the gateway alone against an in-process simulator.
 
 mod startup {
-    use super::live_sim::{on_start_tells_ours_from_foreign, StartupSim};
+    use super::live_sim::{in_process_sim, on_start_tells_ours_from_foreign, InSim, StartupSim};
     use obi_scalp::config::OnStart;
     use obi_scalp::exec::live::{LiveSettings, LiveStartError};
     use obi_scalp::exec::Gateway;
     use obi_scalp::instrument::{Instrument, InstrumentTable, Market, Venue};
-    use obi_scalp::sim::private::{AccountFile, PrivateSide};
-    use obi_scalp::sim::server::{SimConfig, SimServer, TlsSetup};
-    use obi_scalp::sim::SyntheticFeed;
+    use obi_scalp::sim::private::AccountFile;
     use obi_scalp::venue::bybit::recon::StartReport;
     use obi_scalp::venue::gmocoin::live::{GmoLive, OURS_FILE};
     use obi_scalp::venue::gmocoin::sim_private::GmoPrivate;
-    use std::path::{Path, PathBuf};
+    use std::path::Path;
     use std::time::Duration;
 
     fn inst() -> Instrument {
         *InstrumentTable::default()
             .get(Venue::GmoCoin, Market::Linear, "BTC_JPY")
             .unwrap()
-    }
-
-    struct InSim {
-        server: SimServer,
-        ca: PathBuf,
     }
 
     fn in_sim(dir: &Path, extra: &str) -> InSim {
@@ -598,41 +591,14 @@ mod startup {
         ))
         .unwrap();
         let api = GmoPrivate::new(&account, inst()).unwrap();
-        let mut cfg = SimConfig::new("127.0.0.1:0".parse().unwrap());
-        cfg.tls = Some(TlsSetup::SelfSigned {
-            dir: dir.join("tls"),
-        });
-        cfg.private = Some(PrivateSide::new(Box::new(api)));
-        let server = SimServer::start(
-            Box::new(SyntheticFeed::default_for(Venue::GmoCoin, 7).unwrap()),
-            cfg,
-        )
-        .unwrap();
-        InSim {
-            server,
-            ca: dir.join("tls/ca.pem"),
-        }
-    }
-
-    impl InSim {
-        fn port(&self) -> u16 {
-            self.server.local_addr().port()
-        }
+        in_process_sim(dir, Venue::GmoCoin, Box::new(api), &[])
     }
 
     impl StartupSim for InSim {
         type Gw = GmoLive;
 
         fn bid(&self) -> i64 {
-            for _ in 0..500 {
-                if let Some((b, _)) = self.server.handle().feed_book("BTC_JPY") {
-                    if let Some(b) = b.first() {
-                        return inst().tick.parse(b.0.as_bytes()).unwrap();
-                    }
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            panic!("no book");
+            self.touch_of("BTC_JPY", &inst()).0
         }
 
         /// A gateway whose record of our orders lives in `home`.

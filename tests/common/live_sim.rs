@@ -6,7 +6,12 @@
 use obi_scalp::config::OnStart;
 use obi_scalp::exec::live::{LiveStartError, LiveStats};
 use obi_scalp::exec::Gateway;
+use obi_scalp::instrument::{Instrument, Venue};
 use obi_scalp::msg::{ExecKind, ExecReport, OrderCmd, OrderSide, Tif};
+use obi_scalp::sim::fault::FaultSpec;
+use obi_scalp::sim::private::{PrivateApi, PrivateSide};
+use obi_scalp::sim::server::{SimConfig, SimServer, TlsSetup};
+use obi_scalp::sim::SyntheticFeed;
 use obi_scalp::venue::bybit::recon::StartReport;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
@@ -592,7 +597,7 @@ pub fn auth_abort_test(label: &str, run: Command, sim: &Sim) {
 // The kill switch on a gateway alone (no strategy), any venue's.
 
 /// Polls `g` until `done` (bounded), 200 µs apart; returns whether it was.
-fn pump_reports<G: Gateway>(
+pub fn pump<G: Gateway>(
     g: &mut G,
     reports: &mut Vec<ExecReport>,
     limit: Duration,
@@ -670,7 +675,7 @@ pub fn kill_switch_test<G: Gateway>(g: &mut G, stats: &LiveStats, k: KillSwitch)
             g.on_cmd(0, cmd, &mut |r| reports.push(r));
             next_id += 1;
         }
-        let acked = pump_reports(g, &mut reports, Duration::from_secs(10), &|r| {
+        let acked = pump(g, &mut reports, Duration::from_secs(10), &|r| {
             r.iter().filter(|r| r.kind == ExecKind::Accepted).count() == per_trial
         });
         assert!(acked, "trial {trial}: orders acknowledged: {reports:?}");
@@ -684,7 +689,7 @@ pub fn kill_switch_test<G: Gateway>(g: &mut G, stats: &LiveStats, k: KillSwitch)
         assert!(ok, "trial {trial}: cancel-all acknowledged: {reports:?}");
         lat_ms.push(dt.as_secs_f64() * 1e3);
         gw_ms.push(LiveStats::get(&stats.last_cancel_all_ns) as f64 / 1e6);
-        let all = pump_reports(g, &mut reports, Duration::from_secs(10), &|r| {
+        let all = pump(g, &mut reports, Duration::from_secs(10), &|r| {
             r.iter()
                 .filter(|r| r.id >= first && matches!(r.kind, ExecKind::Cancelled { .. }))
                 .count()
@@ -991,7 +996,7 @@ pub fn pump_until<G: Gateway>(
     reports: &mut Vec<ExecReport>,
     done: &dyn Fn(&[ExecReport]) -> bool,
 ) {
-    if !pump_reports(g, reports, Duration::from_secs(10), done) {
+    if !pump(g, reports, Duration::from_secs(10), done) {
         panic!("no such report: {reports:?}");
     }
 }
@@ -1096,4 +1101,59 @@ pub fn sim_post(sim: &Sim, path: &str, body: &str) {
     )
     .unwrap();
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&b));
+}
+
+// The TLS simulator in this process (a gateway's tests without `obi-scalp sim`).
+
+/// A TLS simulator in this process.
+pub struct InSim {
+    pub server: SimServer,
+    pub ca: PathBuf,
+}
+
+/// Starts one on a free port: `venue`'s synthetic feed (seed 7), the private side `api`, the
+/// `faults`, a self-signed certificate under `dir/tls`.
+pub fn in_process_sim(
+    dir: &Path,
+    venue: Venue,
+    api: Box<dyn PrivateApi>,
+    faults: &[&str],
+) -> InSim {
+    let mut cfg = SimConfig::new("127.0.0.1:0".parse().unwrap());
+    cfg.tls = Some(TlsSetup::SelfSigned {
+        dir: dir.join("tls"),
+    });
+    cfg.private = Some(PrivateSide::new(api));
+    cfg.faults = faults
+        .iter()
+        .map(|f| FaultSpec::parse(f).unwrap())
+        .collect();
+    let server =
+        SimServer::start(Box::new(SyntheticFeed::default_for(venue, 7).unwrap()), cfg).unwrap();
+    InSim {
+        server,
+        ca: dir.join("tls/ca.pem"),
+    }
+}
+
+impl InSim {
+    pub fn port(&self) -> u16 {
+        self.server.local_addr().port()
+    }
+
+    /// The best (bid, ask) of `symbol` (ticks of `inst`) once the market has one (bounded).
+    pub fn touch_of(&self, symbol: &str, inst: &Instrument) -> (i64, i64) {
+        for _ in 0..500 {
+            if let Some((b, a)) = self.server.handle().feed_book(symbol) {
+                if let (Some(b), Some(a)) = (b.first(), a.first()) {
+                    return (
+                        inst.tick.parse(b.0.as_bytes()).unwrap(),
+                        inst.tick.parse(a.0.as_bytes()).unwrap(),
+                    );
+                }
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("the simulator's market never showed a book");
+    }
 }
