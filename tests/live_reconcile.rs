@@ -517,34 +517,13 @@ fn a_reconnect_of_the_private_stream_reconciles_at_once() {
             ),
         ],
     );
-    let mut child = live_command(&cfg)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let drift = || detailed(http).map(|v| v["pnl"]["wallet_drift"].clone());
-    let end = Instant::now() + Duration::from_secs(30);
-    let mut seen_na = false;
-    let mut after = None;
-    while Instant::now() < end {
-        assert!(child.try_wait().unwrap().is_none(), "the run ended early");
-        match drift() {
-            Some(Value::String(s)) if s == "n/a" => seen_na = true,
-            Some(Value::String(s)) => {
-                after = Some(s);
-                break;
-            }
-            _ => {}
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(seen_na, "no reconciliation before the drop");
-    assert_eq!(
-        after.as_deref(),
-        Some("0.00"),
-        "reconciled after the reconnect"
+    let (drift, _, out) = live_sim::first_drift_after_reconnect(
+        live_command(&cfg),
+        http,
+        Instant::now(),
+        Duration::from_secs(30),
     );
-    let out = terminate(child);
+    assert_eq!(drift, "0.00", "reconciled after the reconnect");
     let stdout = out.stdout;
     assert_eq!(out.code, Some(0), "{stdout}");
     let connects: u64 = field(&stdout, "summary:", "reconnects").parse().unwrap();

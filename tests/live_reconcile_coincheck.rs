@@ -114,29 +114,7 @@ fn btc_changed_behind_the_bots_back_is_a_risk_abort_reconcile_mismatch() {
     let sim = start_sim(&dir);
     let http = free_port();
     let (child, _) = start_reconciling(&dir, &sim, http, 300);
-    sim_post(&sim, "/sim/position", r#"{"delta":"0.005"}"#);
-    let t0 = Instant::now();
-    let mut after = None;
-    while t0.elapsed() < Duration::from_secs(10) {
-        if let Some(v) = detailed(http) {
-            if reasons(&v).contains(&"reconcile_mismatch".to_string()) {
-                after = Some(v);
-                break;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let out = terminate(child);
-    let after = after.unwrap_or_else(|| panic!("reconcile_mismatch: {}", out.stderr));
-    assert_eq!(after["risk"]["status"], "abort", "{after}");
-    let audit = std::fs::read_to_string(dir.join("var/logs/audit_events.jsonl")).unwrap();
-    assert!(
-        audit
-            .lines()
-            .any(|l| l.contains("\"reason_code\":\"reconcile_mismatch\"")
-                && l.contains("\"unexplained\":\"0.005")),
-        "{audit}"
-    );
+    live_sim::position_mismatch_test(&dir, &sim, child, http);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -188,29 +188,7 @@ fn position_changed_behind_the_bots_back_is_a_risk_abort_reconcile_mismatch() {
     let sim = start_sim(&dir, &clean_account(&dir), &[]);
     let http = free_port();
     let (child, _) = start_reconciling(&dir, &sim, http, 300);
-    sim_post(&sim, "/sim/position", r#"{"delta":"0.005"}"#);
-    let t0 = Instant::now();
-    let mut after = None;
-    while t0.elapsed() < Duration::from_secs(10) {
-        if let Some(v) = detailed(http) {
-            if reasons(&v).contains(&"reconcile_mismatch".to_string()) {
-                after = Some(v);
-                break;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let out = terminate(child);
-    let after = after.unwrap_or_else(|| panic!("reconcile_mismatch: {}", out.stderr));
-    assert_eq!(after["risk"]["status"], "abort", "{after}");
-    assert!(
-        reconcile_audit(&dir)
-            .iter()
-            .any(|a| a["reason_code"] == "reconcile_mismatch"
-                && a["unexplained"].as_str().unwrap_or("").starts_with("0.005")),
-        "{:?}",
-        reconcile_audit(&dir)
-    );
+    live_sim::position_mismatch_test(&dir, &sim, child, http);
 }
 
 /// Every WebSocket connection (public and private) is dropped once, 4 s in; with no timed
@@ -236,30 +214,12 @@ fn a_reconnect_of_the_private_stream_reconciles_at_once() {
             ),
         ],
     );
-    let mut child = live_command(&cfg)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let drift = || detailed(http).map(|v| v["pnl"]["wallet_drift"].clone());
-    let end = Instant::now() + Duration::from_secs(20);
-    let mut seen_na = false;
-    let mut after = None;
-    while Instant::now() < end {
-        assert!(child.try_wait().unwrap().is_none(), "the run ended early");
-        match drift() {
-            Some(Value::String(s)) if s == "n/a" => seen_na = true,
-            Some(Value::String(s)) => {
-                after = Some((s, t_sim.elapsed()));
-                break;
-            }
-            _ => {}
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = terminate(child);
-    assert!(seen_na, "no reconciliation before the drop");
-    let (drift, at) = after.expect("reconciled after the reconnect");
+    let (drift, at, out) = live_sim::first_drift_after_reconnect(
+        live_command(&cfg),
+        http,
+        t_sim,
+        Duration::from_secs(20),
+    );
     println!("gmocoin: first reconciliation {at:?} after the simulator started (drop at 4 s)");
     assert_eq!(drift, "0");
     assert!(at >= Duration::from_secs(4), "{at:?}: before the drop");

@@ -1157,3 +1157,71 @@ impl InSim {
         panic!("the simulator's market never showed a book");
     }
 }
+
+/// `..._changed_behind_the_bots_back_is_a_risk_abort_reconcile_mismatch` for one venue: on a
+/// run from [`start_reconciling`] (`child`, its `/health/detailed` on `http`), `POST
+/// /sim/position` adds 0.005 of the base coin that no fill of ours explains; within 10 s risk
+/// must abort with `reconcile_mismatch`, audited with the 0.005 unexplained.
+pub fn position_mismatch_test(dir: &Path, sim: &Sim, child: Child, http: u16) {
+    sim_post(sim, "/sim/position", r#"{"delta":"0.005"}"#);
+    let t0 = Instant::now();
+    let mut after = None;
+    while t0.elapsed() < Duration::from_secs(10) {
+        if let Some(v) = detailed(http) {
+            if reasons(&v).contains(&"reconcile_mismatch".to_string()) {
+                after = Some(v);
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let out = terminate(child);
+    let after = after.unwrap_or_else(|| panic!("reconcile_mismatch: {}", out.stderr));
+    assert_eq!(after["risk"]["status"], "abort", "{after}");
+    assert!(
+        reconcile_audit(dir)
+            .iter()
+            .any(|a| a["reason_code"] == "reconcile_mismatch"
+                && a["unexplained"].as_str().unwrap_or("").starts_with("0.005")),
+        "{:?}",
+        reconcile_audit(dir)
+    );
+}
+
+/// `a_reconnect_of_the_private_stream_reconciles_at_once`'s run: `command` (no timed
+/// reconciliation, its `/health/detailed` on `http`) against a simulator that drops every
+/// WebSocket once. The drift must read `n/a` first (no reconciliation before the drop), then a
+/// value within `limit`: the reconciliation the reconnect made. Returns that value, when it
+/// came (since `t0`, the simulator's start) and the run's output after SIGTERM.
+pub fn first_drift_after_reconnect(
+    mut command: Command,
+    http: u16,
+    t0: Instant,
+    limit: Duration,
+) -> (String, Duration, RunOut) {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let drift = || detailed(http).map(|v| v["pnl"]["wallet_drift"].clone());
+    let end = Instant::now() + limit;
+    let mut seen_na = false;
+    let mut after = None;
+    while Instant::now() < end {
+        assert!(child.try_wait().unwrap().is_none(), "the run ended early");
+        match drift() {
+            Some(Value::String(s)) if s == "n/a" => seen_na = true,
+            Some(Value::String(s)) => {
+                after = Some((s, t0.elapsed()));
+                break;
+            }
+            _ => {}
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = terminate(child);
+    assert!(seen_na, "no reconciliation before the drop");
+    let (drift, at) = after.expect("reconciled after the reconnect");
+    (drift, at, out)
+}
