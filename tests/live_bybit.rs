@@ -69,31 +69,12 @@ fn live_config(dir: &Path, sim: &Sim, secs: u64) -> PathBuf {
 }
 
 fn live_config_with(dir: &Path, sim: &Sim, secs: u64, edits: &[(&str, &str)]) -> PathBuf {
-    let mut text = std::fs::read_to_string(repo().join("config/sim-bybit-live.toml")).unwrap();
-    for (from, to) in edits {
-        assert!(text.contains(from), "config has {from}");
-        text = text.replace(from, to);
-    }
-    let text = text
-        .replace("127.0.0.1:19102", &format!("127.0.0.1:{}", sim.port))
-        .replace("var/sim-tls/ca.pem", &sim.ca.display().to_string())
-        .replace("var/sim-bybit-live", &dir.join("var").display().to_string())
-        .replace("duration_s = 60", &format!("duration_s = {secs}"));
-    let p = dir.join("live.toml");
-    std::fs::write(&p, text).unwrap();
-    p
+    live_sim::sim_live_config("bybit", 19102, dir, sim, secs, edits)
 }
 
 /// `obi-scalp run --config CFG` in live mode with the credentials in the environment only.
 fn live_command(cfg: &Path, secret: &str) -> Command {
-    let mut c = Command::new(live_sim::bin());
-    c.args(["run", "--config"])
-        .arg(cfg)
-        .env("OBI_SCALP_LIVE", "yes")
-        .env("OBI_SCALP_API_KEY", KEY)
-        .env("OBI_SCALP_API_SECRET", secret)
-        .env_remove("CREDENTIALS_DIRECTORY");
-    c
+    live_sim::live_command(cfg, KEY, secret, None)
 }
 
 fn run_live(cfg: &Path, secret: &str) -> RunOut {
@@ -494,48 +475,13 @@ fn venue_rate_limit_backs_off_and_counts_toward_consecutive_failures() {
     assert_eq!(st["place_requests"].as_u64(), Some(0), "nothing executed");
 }
 
-/// `obi-scalp run --config CFG` in live mode with the credentials in files under `creds` (as
-/// systemd's `LoadCredential=` gives them), none in the environment.
-fn live_command_with_creds(cfg: &Path, creds: &Path) -> Command {
-    let mut c = Command::new(live_sim::bin());
-    c.args(["run", "--config"])
-        .arg(cfg)
-        .env("OBI_SCALP_LIVE", "yes")
-        .env("CREDENTIALS_DIRECTORY", creds)
-        .env_remove("OBI_SCALP_API_KEY")
-        .env_remove("OBI_SCALP_API_SECRET");
-    c
-}
-
-const KEY_B: &str = "obiSIMrotatedKEY02";
-const SECRET_B: &str = "obi-sim-rotated-secret-set-b-test";
-
 #[test]
 fn sighup_rotated_credentials_reach_the_running_gateway() {
     let dir = tmpdir("rotate");
     let sim = start_sim(&dir, &[]);
     let cfg = live_config(&dir, &sim, 300);
-    let creds = dir.join("creds");
-    live_sim::put_creds(&creds, KEY, SECRET);
-    let (out, st) = live_sim::sighup_rotation_drill(
-        live_command_with_creds(&cfg, &creds),
-        &creds,
-        sim.port,
-        &sim.ca,
-        KEY_B,
-        SECRET_B,
-    );
-    println!("{}", out.stdout);
-    assert_eq!(out.code, Some(0), "stderr:\n{}", out.stderr);
-    assert_eq!(field(&out.stdout, "bybit live:", "auth_errors"), "0");
-    assert!(live_sim::key_accepted(&st, 1) > 0);
+    let (out, st) = live_sim::sighup_rotation_test("bybit live:", &dir, &cfg, &sim, KEY, SECRET);
     assert_books_agree(&out, &st);
-    for s in [KEY, SECRET, KEY_B, SECRET_B] {
-        assert!(
-            !out.stdout.contains(s) && !out.stderr.contains(s),
-            "a secret in the output"
-        );
-    }
 }
 
 #[test]
@@ -543,43 +489,7 @@ fn keys_rotated_without_sighup_is_a_risk_abort() {
     let dir = tmpdir("authabort");
     let sim = start_sim(&dir, &[]);
     let cfg = live_config(&dir, &sim, 300);
-    let (out, dt) = live_sim::auth_abort_drill(
-        live_command(&cfg, SECRET),
-        sim.port,
-        &sim.ca,
-        Duration::from_secs(15),
-    );
-    println!(
-        "{}\nexit {:?} {dt:?} after the rotation",
-        out.stdout, out.code
-    );
-    assert_eq!(
-        out.code,
-        Some(7),
-        "exit code 7 (risk abort); stderr:\n{}",
-        out.stderr
-    );
-    let all = format!("{}{}", out.stdout, out.stderr);
-    assert!(
-        all.contains("venue_auth_failed"),
-        "reason venue_auth_failed:\n{all}"
-    );
-    assert!(
-        field(&out.stdout, "bybit live:", "auth_errors")
-            .parse::<u64>()
-            .unwrap()
-            >= 1
-    );
-    let st = sim_state(&sim);
-    // Refused once, then nothing more is sent with the refused pair (the abort's cancel-all
-    // and flatten are refused locally): no retry loop.
-    let refused = st["venue"]["auth_failures"].as_u64().unwrap();
-    println!("{refused} requests refused");
-    assert!(
-        (1..=3).contains(&refused),
-        "{refused} requests refused:\n{}",
-        out.stderr
-    );
+    live_sim::auth_abort_test("bybit live:", live_command(&cfg, SECRET), &sim);
 }
 
 #[test]

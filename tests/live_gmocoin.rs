@@ -31,15 +31,14 @@
 #[path = "common/live_sim.rs"]
 mod live_sim;
 
-use live_sim::{field, live_secs, repo, run_output, sim_counts, state_at, RunOut, Sim};
+use live_sim::{
+    field, live_secs, pump, repo, run_output, sim_counts, state_at, InSim, RunOut, Sim,
+};
 use obi_scalp::exec::live::{LiveSettings, LiveStats};
 use obi_scalp::exec::Gateway;
 use obi_scalp::instrument::{Instrument, InstrumentTable, Market, Venue};
-use obi_scalp::msg::{ExecKind, ExecReport, OrderCmd, OrderSide, Tif};
-use obi_scalp::sim::fault::FaultSpec;
-use obi_scalp::sim::private::{AccountFile, PrivateSide};
-use obi_scalp::sim::server::{SimConfig, SimServer, TlsSetup};
-use obi_scalp::sim::SyntheticFeed;
+use obi_scalp::msg::{ExecKind, OrderCmd, OrderSide, Tif};
+use obi_scalp::sim::private::AccountFile;
 use obi_scalp::venue::gmocoin::live::GmoLive;
 use obi_scalp::venue::gmocoin::sim_private::GmoPrivate;
 use serde_json::Value;
@@ -62,11 +61,6 @@ fn tmpdir(name: &str) -> PathBuf {
 // ---------------------------------------------------------------------------------------------
 // The gateway alone, against an in-process simulator.
 
-struct InSim {
-    server: SimServer,
-    ca: PathBuf,
-}
-
 /// The TLS simulator in this process: maker -1 bp (a rebate), taker 5 bp (so that fees show).
 fn in_sim(dir: &Path, faults: &[&str]) -> InSim {
     let account: AccountFile = toml::from_str(&format!(
@@ -75,46 +69,13 @@ fn in_sim(dir: &Path, faults: &[&str]) -> InSim {
     ))
     .unwrap();
     let api = GmoPrivate::new(&account, inst()).unwrap();
-    let mut cfg = SimConfig::new("127.0.0.1:0".parse().unwrap());
-    cfg.tls = Some(TlsSetup::SelfSigned {
-        dir: dir.join("tls"),
-    });
-    cfg.private = Some(PrivateSide::new(Box::new(api)));
-    cfg.faults = faults
-        .iter()
-        .map(|f| FaultSpec::parse(f).unwrap())
-        .collect();
-    let server = SimServer::start(
-        Box::new(SyntheticFeed::default_for(Venue::GmoCoin, 7).unwrap()),
-        cfg,
-    )
-    .unwrap();
-    InSim {
-        server,
-        ca: dir.join("tls/ca.pem"),
-    }
+    live_sim::in_process_sim(dir, Venue::GmoCoin, Box::new(api), faults)
 }
 
 impl InSim {
-    fn port(&self) -> u16 {
-        self.server.local_addr().port()
-    }
-
     /// The best (bid, ask) once the market has one.
     fn touch(&self) -> (i64, i64) {
-        let i = inst();
-        for _ in 0..500 {
-            if let Some((b, a)) = self.server.handle().feed_book("BTC_JPY") {
-                if let (Some(b), Some(a)) = (b.first(), a.first()) {
-                    return (
-                        i.tick.parse(b.0.as_bytes()).unwrap(),
-                        i.tick.parse(a.0.as_bytes()).unwrap(),
-                    );
-                }
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        panic!("the simulator's market never showed a book");
+        self.touch_of("BTC_JPY", &inst())
     }
 
     fn gateway(&self, dir: &Path, timeout: Duration) -> GmoLive {
@@ -148,24 +109,6 @@ impl InSim {
             reconcile_interval: Duration::from_secs(60),
         })
     }
-}
-
-/// Polls the gateway until `done` says so (bounded); returns whether it did.
-fn pump(
-    g: &mut GmoLive,
-    reports: &mut Vec<ExecReport>,
-    limit: Duration,
-    done: &dyn Fn(&[ExecReport]) -> bool,
-) -> bool {
-    let end = Instant::now() + limit;
-    while Instant::now() < end {
-        g.poll(&mut |r| reports.push(r));
-        if done(reports) {
-            return true;
-        }
-        std::thread::sleep(Duration::from_micros(200));
-    }
-    false
 }
 
 fn place(id: u64, side: OrderSide, px: i64, qty: i64) -> OrderCmd {
@@ -356,22 +299,7 @@ fn account_with_fees(dir: &Path) -> PathBuf {
 }
 
 fn live_config(dir: &Path, sim: &Sim, secs: u64, edits: &[(&str, &str)]) -> PathBuf {
-    let mut text = std::fs::read_to_string(repo().join("config/sim-gmocoin-live.toml")).unwrap();
-    for (from, to) in edits {
-        assert!(text.contains(from), "config has {from}");
-        text = text.replace(from, to);
-    }
-    let text = text
-        .replace("127.0.0.1:19104", &format!("127.0.0.1:{}", sim.port))
-        .replace("var/sim-tls/ca.pem", &sim.ca.display().to_string())
-        .replace(
-            "var/sim-gmocoin-live",
-            &dir.join("var").display().to_string(),
-        )
-        .replace("duration_s = 60", &format!("duration_s = {secs}"));
-    let p = dir.join("live.toml");
-    std::fs::write(&p, text).unwrap();
-    p
+    live_sim::sim_live_config("gmocoin", 19104, dir, sim, secs, edits)
 }
 
 fn run_live(cfg: &Path, secret: &str) -> RunOut {
@@ -536,57 +464,13 @@ fn wrong_secret_is_an_auth_failure_at_start_up() {
     assert_eq!(st["venue"]["auth_failures"].as_u64(), Some(1));
 }
 
-/// `obi-scalp run --config CFG` in live mode; credentials in files under `creds` when given
-/// (as systemd's `LoadCredential=` gives them), else the test pair in the environment.
-fn live_command(cfg: &Path, creds: Option<&Path>) -> std::process::Command {
-    let mut c = std::process::Command::new(live_sim::bin());
-    c.args(["run", "--config"])
-        .arg(cfg)
-        .env("OBI_SCALP_LIVE", "yes");
-    match creds {
-        Some(d) => {
-            c.env("CREDENTIALS_DIRECTORY", d)
-                .env_remove("OBI_SCALP_API_KEY")
-                .env_remove("OBI_SCALP_API_SECRET");
-        }
-        None => {
-            c.env("OBI_SCALP_API_KEY", KEY)
-                .env("OBI_SCALP_API_SECRET", SECRET)
-                .env_remove("CREDENTIALS_DIRECTORY");
-        }
-    }
-    c
-}
-
-const KEY_B: &str = "obiSIMrotatedKEY02";
-const SECRET_B: &str = "obi-sim-rotated-secret-set-b-test";
-
 #[test]
 fn sighup_rotated_credentials_reach_the_running_gateway() {
     let dir = tmpdir("rotate");
     let sim = start_sim(&dir, &repo().join("config/sim-account-gmocoin.toml"));
     let cfg = live_config(&dir, &sim, 300, &[]);
-    let creds = dir.join("creds");
-    live_sim::put_creds(&creds, KEY, SECRET);
-    let (out, st) = live_sim::sighup_rotation_drill(
-        live_command(&cfg, Some(&creds)),
-        &creds,
-        sim.port,
-        &sim.ca,
-        KEY_B,
-        SECRET_B,
-    );
-    println!("{}", out.stdout);
-    assert_eq!(out.code, Some(0), "stderr:\n{}", out.stderr);
-    assert_eq!(field(&out.stdout, "gmocoin live:", "auth_errors"), "0");
-    assert!(live_sim::key_accepted(&st, 1) > 0);
+    let (out, st) = live_sim::sighup_rotation_test("gmocoin live:", &dir, &cfg, &sim, KEY, SECRET);
     live_sim::assert_books_agree(&out.stdout, &st);
-    for s in [KEY, SECRET, KEY_B, SECRET_B] {
-        assert!(
-            !out.stdout.contains(s) && !out.stderr.contains(s),
-            "a secret in the output"
-        );
-    }
 }
 
 #[test]
@@ -594,69 +478,13 @@ fn keys_rotated_without_sighup_is_a_risk_abort() {
     let dir = tmpdir("authabort");
     let sim = start_sim(&dir, &repo().join("config/sim-account-gmocoin.toml"));
     let cfg = live_config(&dir, &sim, 300, &[]);
-    let (out, dt) = live_sim::auth_abort_drill(
-        live_command(&cfg, None),
-        sim.port,
-        &sim.ca,
-        Duration::from_secs(15),
-    );
-    println!(
-        "{}\nexit {:?} {dt:?} after the rotation",
-        out.stdout, out.code
-    );
-    assert_eq!(
-        out.code,
-        Some(7),
-        "exit code 7 (risk abort); stderr:\n{}",
-        out.stderr
-    );
-    let all = format!("{}{}", out.stdout, out.stderr);
-    assert!(
-        all.contains("venue_auth_failed"),
-        "reason venue_auth_failed:\n{all}"
-    );
-    assert!(
-        field(&out.stdout, "gmocoin live:", "auth_errors")
-            .parse::<u64>()
-            .unwrap()
-            >= 1
-    );
-    // Refused once, then nothing more is sent with the refused pair (the abort's cancels and
-    // flatten are refused locally): no retry loop.
-    let refused = state_at(sim.port, &sim.ca)["venue"]["auth_failures"]
-        .as_u64()
-        .unwrap();
-    println!("{refused} requests refused");
-    assert!(
-        (1..=3).contains(&refused),
-        "{refused} requests refused:\n{}",
-        out.stderr
-    );
+    let run = live_sim::live_command(&cfg, KEY, SECRET, None);
+    live_sim::auth_abort_test("gmocoin live:", run, &sim);
 }
 
-/// Polls the gateway without sleeping until `done` (bounded): for timing.
-fn spin_until(
-    g: &mut GmoLive,
-    reports: &mut Vec<ExecReport>,
-    limit: Duration,
-    done: &dyn Fn() -> bool,
-) -> bool {
-    let end = Instant::now() + limit;
-    while Instant::now() < end {
-        g.poll(&mut |r| reports.push(r));
-        if done() {
-            return true;
-        }
-        std::hint::spin_loop();
-    }
-    false
-}
-
-/// The kill switch with orders open: the gateway alone (no strategy) rests 3 orders far from
-/// the market, then the order stage's cancel-all (what the kill switch sends); 20 trials.
-/// Every order is cancelled at the simulator; printed: the trigger (the cancel-all command)
-/// to the gateway's cancel-all acknowledgement (every order's cancel answered by the venue,
-/// and its executed size read), p50 and p99 (of 20: the slowest but none), loopback TLS.
+/// The kill switch with orders open ([`live_sim::kill_switch_test`]): 3 buys far from the
+/// market, then the order stage's cancel-all; 20 trials, paced under the venue's order rate
+/// (20/s); p50 and p99 printed.
 #[test]
 fn kill_switch_cancels_every_open_order() {
     let dir = tmpdir("kill");
@@ -664,80 +492,13 @@ fn kill_switch_cancels_every_open_order() {
     let (bid, _) = sim.touch();
     let mut g = sim.gateway(&dir, Duration::from_secs(2));
     let stats = g.stats();
-    let per_trial = 3;
-    let mut next_id = 1u64;
-    let mut lat_ms = Vec::new();
-    let mut gw_ms = Vec::new();
-    let mut reports = Vec::with_capacity(4096);
-    for trial in 0..20 {
-        if trial > 0 {
-            // Under the venue's order rate (20/s): 3 places and 3 cancels a trial (pacing,
-            // not waiting for an event).
-            std::thread::sleep(Duration::from_millis(350));
-        }
-        reports.clear();
-        let first = next_id;
-        for _ in 0..per_trial {
-            g.on_cmd(
-                0,
-                place(next_id, OrderSide::Buy, bid - 100_000, lots("0.01")),
-                &mut |r| reports.push(r),
-            );
-            next_id += 1;
-        }
-        let acked = pump(&mut g, &mut reports, Duration::from_secs(10), &|r| {
-            r.iter().filter(|r| r.kind == ExecKind::Accepted).count() == per_trial
-        });
-        assert!(acked, "trial {trial}: orders acknowledged: {reports:?}");
-        let acks_before = LiveStats::get(&stats.cancel_all_acks);
-        let t0 = Instant::now();
-        g.on_cmd(0, OrderCmd::CancelAll, &mut |r| reports.push(r));
-        let ok = spin_until(&mut g, &mut reports, Duration::from_secs(10), &|| {
-            LiveStats::get(&stats.cancel_all_acks) > acks_before
-        });
-        let dt = t0.elapsed();
-        assert!(ok, "trial {trial}: cancel-all acknowledged: {reports:?}");
-        lat_ms.push(dt.as_secs_f64() * 1e3);
-        gw_ms.push(LiveStats::get(&stats.last_cancel_all_ns) as f64 / 1e6);
-        let all = pump(&mut g, &mut reports, Duration::from_secs(10), &|r| {
-            r.iter()
-                .filter(|r| r.id >= first && matches!(r.kind, ExecKind::Cancelled { .. }))
-                .count()
-                == per_trial
-        });
-        assert!(
-            all,
-            "trial {trial}: every order reported cancelled: {reports:?}"
-        );
-        let st = state_at(sim.port(), &sim.ca);
-        let open = st["orders"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|o| o["status"] == "new" || o["status"] == "partially_filled")
-            .count();
-        assert_eq!(open, 0, "trial {trial}: nothing open at the simulator");
-    }
-    let st = state_at(sim.port(), &sim.ca);
-    let orders = st["orders"].as_array().unwrap();
-    assert_eq!(orders.len(), 20 * per_trial);
-    assert!(
-        orders.iter().all(|o| o["status"] == "cancelled"),
-        "all cancelled at the simulator"
-    );
-    let pct = |v: &mut Vec<f64>, p: usize| {
-        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-        v[(v.len() * p / 100).min(v.len() - 1)]
+    let k = live_sim::KillSwitch {
+        venue: "gmocoin",
+        port: sim.port(),
+        ca: &sim.ca,
+        px: bid - 100_000,
+        qty: lots("0.01"),
+        pace: Duration::from_millis(350),
     };
-    let (p50, p99) = (pct(&mut lat_ms, 50), pct(&mut lat_ms, 99));
-    let (g50, g99) = (pct(&mut gw_ms, 50), pct(&mut gw_ms, 99));
-    println!(
-        "gmocoin kill switch (cancel-all command -> the gateway's cancel-all ack, every cancel \
-         answered by the simulator, loopback TLS, {} trials of {per_trial} open orders): \
-         p50 = {p50:.3} ms, p99 = {p99:.3} ms, min = {:.3} ms; the gateway's own figure \
-         (last_cancel_all): p50 = {g50:.3} ms, p99 = {g99:.3} ms",
-        lat_ms.len(),
-        lat_ms[0],
-    );
-    assert!(p50 < 1000.0, "p50 {p50} ms");
+    live_sim::kill_switch_test(&mut g, &stats, k);
 }

@@ -27,7 +27,7 @@ const FOREIGN: &str = "manual-hedge-1";
 
 #[path = "common/live_sim.rs"]
 mod live_sim;
-use live_sim::{bin, detailed, field, free_port, http_get, repo, RunOut, Sim};
+use live_sim::{detailed, field, free_port, http_get, reconcile_audit, terminate, RunOut, Sim};
 
 fn tmpdir(name: &str) -> PathBuf {
     live_sim::tmpdir("live-recon", name)
@@ -73,59 +73,15 @@ fn order<'a>(st: &'a Value, link: &str) -> &'a Value {
 }
 
 fn config(dir: &Path, sim: &Sim, secs: u64, edits: &[(&str, &str)]) -> PathBuf {
-    let mut text = std::fs::read_to_string(repo().join("config/sim-bybit-live.toml")).unwrap();
-    for (from, to) in edits {
-        assert!(text.contains(from), "config has {from}");
-        text = text.replace(from, to);
-    }
-    let text = text
-        .replace("127.0.0.1:19102", &format!("127.0.0.1:{}", sim.port))
-        .replace("var/sim-tls/ca.pem", &sim.ca.display().to_string())
-        .replace("var/sim-bybit-live", &dir.join("var").display().to_string())
-        .replace("duration_s = 60", &format!("duration_s = {secs}"));
-    let p = dir.join("live.toml");
-    std::fs::write(&p, text).unwrap();
-    p
+    live_sim::sim_live_config("bybit", 19102, dir, sim, secs, edits)
 }
 
 fn live_command(cfg: &Path) -> Command {
-    let mut c = Command::new(bin());
-    c.args(["run", "--config"])
-        .arg(cfg)
-        .env("OBI_SCALP_LIVE", "yes")
-        .env("OBI_SCALP_API_KEY", KEY)
-        .env("OBI_SCALP_API_SECRET", SECRET)
-        .env_remove("CREDENTIALS_DIRECTORY");
-    c
+    live_sim::live_command(cfg, KEY, SECRET, None)
 }
 
 fn run(cfg: &Path) -> RunOut {
     live_sim::run_output(live_command(cfg))
-}
-
-/// SIGTERM to a running `obi-scalp run` (a normal stop), then its output.
-fn terminate(child: std::process::Child) -> RunOut {
-    let pid = child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let o = child.wait_with_output().unwrap();
-    RunOut {
-        code: o.status.code(),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    }
-}
-
-/// The audit log's `reconcile` lines.
-fn reconcile_audit(dir: &Path) -> Vec<Value> {
-    let text = std::fs::read_to_string(dir.join("var/logs/audit_events.jsonl")).unwrap_or_default();
-    text.lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|v| v["kind"] == "reconcile")
-        .collect()
 }
 
 /// The bot's ledger equals the simulator's account: the position absolutely (the adopted
@@ -561,34 +517,13 @@ fn a_reconnect_of_the_private_stream_reconciles_at_once() {
             ),
         ],
     );
-    let mut child = live_command(&cfg)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let drift = || detailed(http).map(|v| v["pnl"]["wallet_drift"].clone());
-    let end = Instant::now() + Duration::from_secs(30);
-    let mut seen_na = false;
-    let mut after = None;
-    while Instant::now() < end {
-        assert!(child.try_wait().unwrap().is_none(), "the run ended early");
-        match drift() {
-            Some(Value::String(s)) if s == "n/a" => seen_na = true,
-            Some(Value::String(s)) => {
-                after = Some(s);
-                break;
-            }
-            _ => {}
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(seen_na, "no reconciliation before the drop");
-    assert_eq!(
-        after.as_deref(),
-        Some("0.00"),
-        "reconciled after the reconnect"
+    let (drift, _, out) = live_sim::first_drift_after_reconnect(
+        live_command(&cfg),
+        http,
+        Instant::now(),
+        Duration::from_secs(30),
     );
-    let out = terminate(child);
+    assert_eq!(drift, "0.00", "reconciled after the reconnect");
     let stdout = out.stdout;
     assert_eq!(out.code, Some(0), "{stdout}");
     let connects: u64 = field(&stdout, "summary:", "reconnects").parse().unwrap();
@@ -751,100 +686,13 @@ fn kill_9_then_restart_carries_the_days_loss_and_daily_loss_limit_still_bites() 
         ),
     ];
     let cfg = config(&dir, &sim, 120, &edits);
-    let reasons = |v: &Value| -> Vec<String> {
-        v["risk"]["reasons"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(String::from)
-                    .collect()
-            })
-            .unwrap_or_default()
+    let d = live_sim::DayLoss {
+        label: "",
+        currency: "USDT",
+        latch_within: Duration::from_secs(90),
+        every: Duration::from_millis(700),
+        restart_within: Duration::from_secs(30),
+        settle: Duration::ZERO,
     };
-    let mut child = live_command(&cfg)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    // Trades until a loss latches the daily limit, then holds flat: the same day PnL seen
-    // twice, a journal interval and more apart, flat and degraded.
-    let end = Instant::now() + Duration::from_secs(90);
-    let mut last: Option<String> = None;
-    let mut settled = None;
-    while Instant::now() < end {
-        assert!(child.try_wait().unwrap().is_none(), "the run ended early");
-        if let Some(v) = detailed(http) {
-            let flat = v["position_lots"].as_i64() == Some(0);
-            let latched = reasons(&v).contains(&"daily_loss_limit_exceeded".to_string());
-            let day = v["risk"]["day_pnl"].as_str().map(String::from);
-            if flat && latched && day.is_some() && day == last {
-                settled = day;
-                break;
-            }
-            last = if flat && latched { day } else { None };
-        }
-        std::thread::sleep(Duration::from_millis(700));
-    }
-    let before = settled.expect("a loss latched daily_loss_limit_exceeded and the bot held flat");
-    assert!(before.starts_with('-'), "a loss: {before}");
-    child.kill().unwrap(); // SIGKILL: no summary, no journal close
-    let _ = child.wait();
-    let places_before = sim_state(&sim)["place_requests"].as_u64().unwrap();
-    // The restart.
-    let mut child = live_command(&cfg)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let end = Instant::now() + Duration::from_secs(30);
-    let mut after = None;
-    while Instant::now() < end {
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the restart ended early"
-        );
-        if let Some(v) = detailed(http) {
-            if v["book"] == "synced" && v["risk"]["day_pnl"].as_str() == Some(before.as_str()) {
-                after = Some(v);
-                break;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let metrics = http_get(http, "/metrics");
-    let out = terminate(child);
-    let after = after.unwrap_or_else(|| {
-        panic!(
-            "the restart's risk day PnL is the killed run's {before}: {:?}\n{}",
-            detailed(http),
-            out.stderr
-        )
-    });
-    println!(
-        "day pnl before kill -9: {before}; after the restart: {}",
-        after["risk"]["day_pnl"]
-    );
-    assert!(
-        reasons(&after).contains(&"daily_loss_limit_exceeded".to_string()),
-        "{after}"
-    );
-    assert_eq!(after["risk"]["status"], "degraded");
-    assert!(
-        metrics.contains(&format!(
-            "obi_scalp_risk_day_pnl{{currency=\"USDT\"}} {before}"
-        )),
-        "{metrics}"
-    );
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
-    let sent: u64 = field(&out.stdout, "summary:", "orders").parse().unwrap();
-    assert_eq!(
-        sent, 0,
-        "no entry while the carried daily loss holds: {}",
-        out.stdout
-    );
-    assert_eq!(
-        sim_state(&sim)["place_requests"].as_u64(),
-        Some(places_before)
-    );
+    live_sim::day_loss_carried_test(|| live_command(&cfg), http, &sim, d);
 }

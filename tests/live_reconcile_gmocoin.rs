@@ -23,7 +23,7 @@
 #[path = "common/live_sim.rs"]
 mod live_sim;
 
-use live_sim::{bin, detailed, free_port, http_get, repo, RunOut, Sim};
+use live_sim::{detailed, free_port, http_get, reasons, reconcile_audit, sim_post, terminate, Sim};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -71,72 +71,13 @@ fn account_with_leftovers(dir: &Path) -> (PathBuf, u64, u64) {
 }
 
 fn config(dir: &Path, sim: &Sim, secs: u64, edits: &[(&str, &str)]) -> PathBuf {
-    let mut text = std::fs::read_to_string(repo().join("config/sim-gmocoin-live.toml")).unwrap();
-    for (from, to) in edits {
-        assert!(text.contains(from), "config has {from}");
-        text = text.replace(from, to);
-    }
-    let text = text
-        .replace("127.0.0.1:19104", &format!("127.0.0.1:{}", sim.port))
-        .replace("var/sim-tls/ca.pem", &sim.ca.display().to_string())
-        .replace(
-            "var/sim-gmocoin-live",
-            &dir.join("var").display().to_string(),
-        )
-        .replace("duration_s = 60", &format!("duration_s = {secs}"));
-    let p = dir.join("live.toml");
-    std::fs::write(&p, text).unwrap();
-    p
+    live_sim::sim_live_config("gmocoin", 19104, dir, sim, secs, edits)
 }
 
 fn live_command(cfg: &Path) -> Command {
-    let mut c = Command::new(bin());
-    c.args(["run", "--config"])
-        .arg(cfg)
-        .env("OBI_SCALP_LIVE", "yes")
-        .env("OBI_SCALP_API_KEY", KEY)
-        .env("OBI_SCALP_API_SECRET", SECRET)
-        .env_remove("CREDENTIALS_DIRECTORY")
-        .stdin(Stdio::null());
+    let mut c = live_sim::live_command(cfg, KEY, SECRET, None);
+    c.stdin(Stdio::null());
     c
-}
-
-fn terminate(child: std::process::Child) -> RunOut {
-    let pid = child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let o = child.wait_with_output().unwrap();
-    RunOut {
-        code: o.status.code(),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    }
-}
-
-fn reasons(v: &Value) -> Vec<String> {
-    v["risk"]["reasons"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(String::from)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn sim_post(sim: &Sim, path: &str, body: &str) {
-    let (status, b) = obi_scalp::net::rest::post_json(
-        &format!("https://127.0.0.1:{}{path}", sim.port),
-        Some(&sim.ca),
-        body,
-        Duration::from_secs(5),
-    )
-    .unwrap();
-    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&b));
 }
 
 fn open_ids(st: &Value) -> Vec<u64> {
@@ -159,16 +100,6 @@ fn status_of(st: &Value, id: u64) -> String {
         .unwrap_or_default()
 }
 
-/// The `reconcile` events of the audit log.
-fn reconcile_audit(dir: &Path) -> Vec<Value> {
-    std::fs::read_to_string(dir.join("var/logs/audit_events.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|a| a["kind"] == "reconcile")
-        .collect()
-}
-
 fn clean_account(dir: &Path) -> PathBuf {
     let p = dir.join("account.toml");
     std::fs::write(
@@ -187,48 +118,13 @@ fn start_reconciling(
     http: u16,
     interval_ms: u64,
 ) -> (std::process::Child, Value) {
-    let cfg = config(
-        dir,
-        sim,
-        120,
-        &[
-            (
-                "on_start = \"refuse\"",
-                &format!("on_start = \"refuse\"\nreconcile_interval_ms = {interval_ms}"),
-            ),
-            (
-                "max_wallet_drift = \"100000\"",
-                "max_wallet_drift = \"100\"",
-            ),
-            (
-                "http_addr = \"off\"",
-                &format!("http_addr = \"127.0.0.1:{http}\""),
-            ),
-        ],
-    );
-    let mut child = live_command(&cfg)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let end = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < end {
-        if child.try_wait().unwrap().is_some() {
-            let o = child.wait_with_output().unwrap();
-            panic!(
-                "the run ended early: {}",
-                String::from_utf8_lossy(&o.stderr)
-            );
-        }
-        if let Some(v) = detailed(http) {
-            if v["pnl"]["wallet_drift"].is_string() && v["pnl"]["wallet_drift"] != "n/a" {
-                return (child, v);
-            }
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = terminate(child);
-    panic!("no reconciliation published a drift: {}", out.stderr);
+    live_sim::start_reconciling(
+        |edits| config(dir, sim, 120, edits),
+        live_command,
+        http,
+        interval_ms,
+        Duration::from_secs(20),
+    )
 }
 
 #[test]
@@ -292,29 +188,7 @@ fn position_changed_behind_the_bots_back_is_a_risk_abort_reconcile_mismatch() {
     let sim = start_sim(&dir, &clean_account(&dir), &[]);
     let http = free_port();
     let (child, _) = start_reconciling(&dir, &sim, http, 300);
-    sim_post(&sim, "/sim/position", r#"{"delta":"0.005"}"#);
-    let t0 = Instant::now();
-    let mut after = None;
-    while t0.elapsed() < Duration::from_secs(10) {
-        if let Some(v) = detailed(http) {
-            if reasons(&v).contains(&"reconcile_mismatch".to_string()) {
-                after = Some(v);
-                break;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let out = terminate(child);
-    let after = after.unwrap_or_else(|| panic!("reconcile_mismatch: {}", out.stderr));
-    assert_eq!(after["risk"]["status"], "abort", "{after}");
-    assert!(
-        reconcile_audit(&dir)
-            .iter()
-            .any(|a| a["reason_code"] == "reconcile_mismatch"
-                && a["unexplained"].as_str().unwrap_or("").starts_with("0.005")),
-        "{:?}",
-        reconcile_audit(&dir)
-    );
+    live_sim::position_mismatch_test(&dir, &sim, child, http);
 }
 
 /// Every WebSocket connection (public and private) is dropped once, 4 s in; with no timed
@@ -340,30 +214,12 @@ fn a_reconnect_of_the_private_stream_reconciles_at_once() {
             ),
         ],
     );
-    let mut child = live_command(&cfg)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let drift = || detailed(http).map(|v| v["pnl"]["wallet_drift"].clone());
-    let end = Instant::now() + Duration::from_secs(20);
-    let mut seen_na = false;
-    let mut after = None;
-    while Instant::now() < end {
-        assert!(child.try_wait().unwrap().is_none(), "the run ended early");
-        match drift() {
-            Some(Value::String(s)) if s == "n/a" => seen_na = true,
-            Some(Value::String(s)) => {
-                after = Some((s, t_sim.elapsed()));
-                break;
-            }
-            _ => {}
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = terminate(child);
-    assert!(seen_na, "no reconciliation before the drop");
-    let (drift, at) = after.expect("reconciled after the reconnect");
+    let (drift, at, out) = live_sim::first_drift_after_reconnect(
+        live_command(&cfg),
+        http,
+        t_sim,
+        Duration::from_secs(20),
+    );
     println!("gmocoin: first reconciliation {at:?} after the simulator started (drop at 4 s)");
     assert_eq!(drift, "0");
     assert!(at >= Duration::from_secs(4), "{at:?}: before the drop");
@@ -653,129 +509,38 @@ fn kill_9_then_restart_carries_the_days_loss_and_daily_loss_limit_still_bites() 
         ),
     ];
     let cfg = config(&dir, &sim, 120, &edits);
-    let mut child = live_command(&cfg)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    // Trades until a loss latches the daily limit, then holds flat: the same day PnL seen
-    // twice, a journal interval and more apart, flat and degraded.
-    let end = Instant::now() + Duration::from_secs(25);
-    let mut last: Option<String> = None;
-    let mut settled = None;
-    while Instant::now() < end {
-        assert!(child.try_wait().unwrap().is_none(), "the run ended early");
-        if let Some(v) = detailed(http) {
-            let flat = v["position_lots"].as_i64() == Some(0);
-            let latched = reasons(&v).contains(&"daily_loss_limit_exceeded".to_string());
-            let day = v["risk"]["day_pnl"].as_str().map(String::from);
-            if flat && latched && day.is_some() && day == last {
-                settled = day;
-                break;
-            }
-            last = if flat && latched { day } else { None };
-        }
-        std::thread::sleep(Duration::from_millis(300));
-    }
-    let Some(before) = settled else {
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("a loss latched daily_loss_limit_exceeded and the bot held flat");
+    let d = live_sim::DayLoss {
+        label: "gmocoin: ",
+        currency: "JPY",
+        latch_within: Duration::from_secs(25),
+        every: Duration::from_millis(300),
+        restart_within: Duration::from_secs(20),
+        // A book update or two more: an entry would go out on one.
+        settle: Duration::from_millis(1200),
     };
-    assert!(before.starts_with('-'), "a loss: {before}");
-    child.kill().unwrap(); // SIGKILL: no summary, no journal close
-    let _ = child.wait();
-    let places_before = live_sim::state_at(sim.port, &sim.ca)["place_requests"]
-        .as_u64()
-        .unwrap();
-    // The restart.
-    let mut child = live_command(&cfg)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let end = Instant::now() + Duration::from_secs(20);
-    let mut after = None;
-    while Instant::now() < end {
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the restart ended early"
-        );
-        if let Some(v) = detailed(http) {
-            if v["book"] == "synced" && v["risk"]["day_pnl"].as_str() == Some(before.as_str()) {
-                after = Some(v);
-                break;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    // A book update or two more: an entry would go out on one.
-    std::thread::sleep(Duration::from_millis(1200));
-    let metrics = http_get(http, "/metrics");
-    let out = terminate(child);
-    let after = after.unwrap_or_else(|| {
-        panic!(
-            "the restart's risk day PnL is the killed run's {before}: {:?}\n{}",
-            detailed(http),
-            out.stderr
-        )
-    });
-    println!(
-        "gmocoin: day pnl before kill -9: {before}; after the restart: {}",
-        after["risk"]["day_pnl"]
-    );
-    assert!(
-        reasons(&after).contains(&"daily_loss_limit_exceeded".to_string()),
-        "{after}"
-    );
-    assert_eq!(after["risk"]["status"], "degraded");
-    assert!(
-        metrics.contains(&format!(
-            "obi_scalp_risk_day_pnl{{currency=\"JPY\"}} {before}"
-        )),
-        "{metrics}"
-    );
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
-    let sent: u64 = live_sim::field(&out.stdout, "summary:", "orders")
-        .parse()
-        .unwrap();
-    assert_eq!(
-        sent, 0,
-        "no entry while the carried daily loss holds: {}",
-        out.stdout
-    );
-    assert_eq!(
-        live_sim::state_at(sim.port, &sim.ca)["place_requests"].as_u64(),
-        Some(places_before)
-    );
+    live_sim::day_loss_carried_test(|| live_command(&cfg), http, &sim, d);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Start-up reconciliation, the gateway alone against an in-process simulator.
 
 mod startup {
+    use super::live_sim::{in_process_sim, on_start_tells_ours_from_foreign, InSim, StartupSim};
     use obi_scalp::config::OnStart;
     use obi_scalp::exec::live::{LiveSettings, LiveStartError};
     use obi_scalp::exec::Gateway;
     use obi_scalp::instrument::{Instrument, InstrumentTable, Market, Venue};
-    use obi_scalp::msg::{ExecKind, ExecReport, OrderCmd, OrderSide, Tif};
-    use obi_scalp::sim::private::{AccountFile, PrivateSide};
-    use obi_scalp::sim::server::{SimConfig, SimServer, TlsSetup};
-    use obi_scalp::sim::SyntheticFeed;
+    use obi_scalp::sim::private::AccountFile;
+    use obi_scalp::venue::bybit::recon::StartReport;
     use obi_scalp::venue::gmocoin::live::{GmoLive, OURS_FILE};
     use obi_scalp::venue::gmocoin::sim_private::GmoPrivate;
-    use std::path::{Path, PathBuf};
-    use std::time::{Duration, Instant};
+    use std::path::Path;
+    use std::time::Duration;
 
     fn inst() -> Instrument {
         *InstrumentTable::default()
             .get(Venue::GmoCoin, Market::Linear, "BTC_JPY")
             .unwrap()
-    }
-
-    struct InSim {
-        server: SimServer,
-        ca: PathBuf,
     }
 
     fn in_sim(dir: &Path, extra: &str) -> InSim {
@@ -786,37 +551,14 @@ mod startup {
         ))
         .unwrap();
         let api = GmoPrivate::new(&account, inst()).unwrap();
-        let mut cfg = SimConfig::new("127.0.0.1:0".parse().unwrap());
-        cfg.tls = Some(TlsSetup::SelfSigned {
-            dir: dir.join("tls"),
-        });
-        cfg.private = Some(PrivateSide::new(Box::new(api)));
-        let server = SimServer::start(
-            Box::new(SyntheticFeed::default_for(Venue::GmoCoin, 7).unwrap()),
-            cfg,
-        )
-        .unwrap();
-        InSim {
-            server,
-            ca: dir.join("tls/ca.pem"),
-        }
+        in_process_sim(dir, Venue::GmoCoin, Box::new(api), &[])
     }
 
-    impl InSim {
-        fn port(&self) -> u16 {
-            self.server.local_addr().port()
-        }
+    impl StartupSim for InSim {
+        type Gw = GmoLive;
 
         fn bid(&self) -> i64 {
-            for _ in 0..500 {
-                if let Some((b, _)) = self.server.handle().feed_book("BTC_JPY") {
-                    if let Some(b) = b.first() {
-                        return inst().tick.parse(b.0.as_bytes()).unwrap();
-                    }
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            panic!("no book");
+            self.touch_of("BTC_JPY", &inst()).0
         }
 
         /// A gateway whose record of our orders lives in `home`.
@@ -847,102 +589,25 @@ mod startup {
             let st = super::live_sim::state_at(self.port(), &self.ca);
             super::open_ids(&st).iter().map(u64::to_string).collect()
         }
-    }
 
-    fn pump(g: &mut GmoLive, reports: &mut Vec<ExecReport>, done: &dyn Fn(&[ExecReport]) -> bool) {
-        let end = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < end {
-            g.poll(&mut |r| reports.push(r));
-            if done(reports) {
-                return;
-            }
-            std::thread::sleep(Duration::from_micros(200));
+        fn small_qty(&self) -> i64 {
+            inst().lot.parse(b"0.001").unwrap()
         }
-        panic!("no such report: {reports:?}");
-    }
 
-    /// Places a resting buy far below the market through a gateway living in `home`, then
-    /// drops the gateway (no cancel: what a crash leaves).
-    fn leave_resting(sim: &InSim, home: &Path, px: i64) {
-        let mut g = sim.gateway(home, OnStart::Adopt).unwrap();
-        let mut reports = Vec::new();
-        g.on_cmd(
-            0,
-            OrderCmd::Place {
-                id: 1,
-                side: OrderSide::Buy,
-                px,
-                qty: inst().lot.parse(b"0.001").unwrap(),
-                tif: Tif::Gtc,
-                reduce_only: false,
-            },
-            &mut |r| reports.push(r),
-        );
-        pump(&mut g, &mut reports, &|r| {
-            r.iter().any(|r| r.kind == ExecKind::Accepted)
-        });
+        fn report(g: &GmoLive) -> Option<&StartReport> {
+            g.start_report()
+        }
+
+        fn working(g: &GmoLive, id: u64) -> bool {
+            g.table().working().any(|o| o.id == id)
+        }
     }
 
     #[test]
     fn on_start_tells_ours_from_foreign_by_the_recorded_venue_ids() {
         let dir = super::tmpdir("onstart");
         let sim = in_sim(&dir, "");
-        let bid = sim.bid();
-        let (ours_home, other_home) = (dir.join("ours"), dir.join("other"));
-        // A foreign order (another client of the account, its own record) and one of ours.
-        leave_resting(&sim, &other_home, bid / 2);
-        leave_resting(&sim, &ours_home, bid / 2 + 1);
-        let recorded = std::fs::read_to_string(ours_home.join(OURS_FILE)).unwrap();
-        let ours_id = recorded.trim().to_string();
-        let open = sim.open_ids();
-        assert_eq!(open.len(), 2, "{open:?}");
-        assert!(open.contains(&ours_id), "{open:?} {ours_id}");
-        let foreign_id = open.iter().find(|o| **o != ours_id).unwrap().clone();
-
-        // refuse: exit 10's error, naming ours.
-        match sim.gateway(&ours_home, OnStart::Refuse) {
-            Err(LiveStartError::Refused(m)) => assert!(m.contains(&ours_id), "{m}"),
-            Err(e) => panic!("refuse: {e}"),
-            Ok(_) => panic!("refuse started with our order open"),
-        }
-        // A foreign order alone does not refuse.
-        let g = sim
-            .gateway(&dir.join("empty"), OnStart::Refuse)
-            .expect("foreign only");
-        let r = g.start_report().unwrap();
-        assert_eq!((r.ours.len(), r.foreign.len()), (0, 2));
-        drop(g);
-
-        // adopt: ours in the order table (working), the foreign one reported and left alone.
-        let mut g = sim.gateway(&ours_home, OnStart::Adopt).unwrap();
-        let r = g.start_report().unwrap().clone();
-        assert_eq!(r.adopted.len(), 1);
-        assert_eq!(r.adopted[0].1.order_id, ours_id);
-        assert_eq!(r.foreign.len(), 1);
-        assert_eq!(r.foreign[0].order_id, foreign_id);
-        let adopted_id = r.adopted[0].0;
-        assert!(g.table().working().any(|o| o.id == adopted_id));
-        // Its cancel goes to the venue under its venue id.
-        let mut reports = Vec::new();
-        g.on_cmd(0, OrderCmd::Cancel { id: adopted_id }, &mut |r| {
-            reports.push(r)
-        });
-        pump(&mut g, &mut reports, &|r| {
-            r.iter()
-                .any(|r| r.id == adopted_id && matches!(r.kind, ExecKind::Cancelled { .. }))
-        });
-        drop(g);
-        assert_eq!(sim.open_ids(), vec![foreign_id.clone()]);
-
-        // cancel_ours: ours cancelled, the foreign one untouched.
-        leave_resting(&sim, &ours_home, bid / 2 + 2);
-        assert_eq!(sim.open_ids().len(), 2);
-        let g = sim.gateway(&ours_home, OnStart::CancelOurs).unwrap();
-        let r = g.start_report().unwrap();
-        assert_eq!(r.cancelled.len(), 1);
-        assert_eq!(r.foreign.len(), 1);
-        drop(g);
-        assert_eq!(sim.open_ids(), vec![foreign_id]);
+        let ours_home = on_start_tells_ours_from_foreign(&sim, &dir, OURS_FILE);
         // The record keeps nothing cancelled.
         let recorded = std::fs::read_to_string(ours_home.join(OURS_FILE)).unwrap();
         assert_eq!(recorded.trim(), "");

@@ -122,6 +122,43 @@ impl CredentialsWatch {
         self.seen = g;
         self.store.credentials()
     }
+
+    /// An I/O thread's re-key: when `watch` has new credentials, `set` gives them to the
+    /// venue's request builder (key, secret bytes); taken, they clear `auth_blocked` (orders go
+    /// out again: the venue may accept the new pair), refused (`set`'s error), the old pair
+    /// keeps signing. One atomic load when there are none; `venue` names the log lines.
+    #[inline]
+    pub fn rekey(
+        watch: Option<&mut CredentialsWatch>,
+        venue: &str,
+        auth_blocked: &mut bool,
+        set: impl FnOnce(&str, &[u8]) -> Result<(), String>,
+    ) {
+        let Some(c) = watch.and_then(CredentialsWatch::changed) else {
+            return;
+        };
+        match set(c.api_key.expose(), c.api_secret.expose().as_bytes()) {
+            Ok(()) => {
+                *auth_blocked = false;
+                tracing::info!("{venue}: the reloaded API credentials sign from the next request")
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "{venue}: reloaded API credentials refused; still signing with the old ones")
+            }
+        }
+    }
+}
+
+/// The venue refused our credentials: counted in `stats`, and the first refusal while
+/// `auth_blocked` is clear sets it and pushes one [`IoEvent::AuthFailed`] (risk aborts once);
+/// the gateway refuses orders and sends no reads while it is set ([`CredentialsWatch::rekey`]
+/// clears it).
+pub fn auth_refused(stats: &LiveStats, auth_blocked: &mut bool, events: &mut Vec<IoEvent>) {
+    LiveStats::inc(&stats.auth_errors);
+    if !*auth_blocked {
+        *auth_blocked = true;
+        events.push(IoEvent::AuthFailed);
+    }
 }
 
 /// Why the gateway did not start.

@@ -3,11 +3,21 @@
 //! output and its `key=value` lines.
 #![allow(dead_code)]
 
+use obi_scalp::config::OnStart;
+use obi_scalp::exec::live::{LiveStartError, LiveStats};
+use obi_scalp::exec::Gateway;
+use obi_scalp::instrument::{Instrument, Venue};
+use obi_scalp::msg::{ExecKind, ExecReport, OrderCmd, OrderSide, Tif};
+use obi_scalp::sim::fault::FaultSpec;
+use obi_scalp::sim::private::{PrivateApi, PrivateSide};
+use obi_scalp::sim::server::{SimConfig, SimServer, TlsSetup};
+use obi_scalp::sim::SyntheticFeed;
+use obi_scalp::venue::bybit::recon::StartReport;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_obi-scalp")
@@ -482,4 +492,736 @@ pub fn auth_abort_drill(run: Command, port: u16, ca: &Path, limit: Duration) -> 
     let t0 = std::time::Instant::now();
     let out = r.wait(limit);
     (out, t0.elapsed())
+}
+
+/// `obi-scalp run --config CFG` in live mode; credentials in files under `creds` when given
+/// (as systemd's `LoadCredential=` gives them), else `key` and `secret` in the environment.
+pub fn live_command(cfg: &Path, key: &str, secret: &str, creds: Option<&Path>) -> Command {
+    let mut c = Command::new(bin());
+    c.args(["run", "--config"])
+        .arg(cfg)
+        .env("OBI_SCALP_LIVE", "yes");
+    match creds {
+        Some(d) => {
+            c.env("CREDENTIALS_DIRECTORY", d)
+                .env_remove("OBI_SCALP_API_KEY")
+                .env_remove("OBI_SCALP_API_SECRET");
+        }
+        None => {
+            c.env("OBI_SCALP_API_KEY", key)
+                .env("OBI_SCALP_API_SECRET", secret)
+                .env_remove("CREDENTIALS_DIRECTORY");
+        }
+    }
+    c
+}
+
+/// The second key pair the rotation drills give the simulator.
+pub const KEY_B: &str = "obiSIMrotatedKEY02";
+pub const SECRET_B: &str = "obi-sim-rotated-secret-set-b-test";
+
+/// `sighup_rotated_credentials_reach_the_running_gateway` for one venue: [`sighup_rotation_drill`]
+/// on a run (`cfg`, credentials `key`/`secret` in files under `dir/creds`) that must exit 0 with
+/// no auth error on its `<label>` line ("bybit live:"), the new pair accepted, and no key or
+/// secret in its output. Returns the output and the simulator's state at the end, for the
+/// books check.
+pub fn sighup_rotation_test(
+    label: &str,
+    dir: &Path,
+    cfg: &Path,
+    sim: &Sim,
+    key: &str,
+    secret: &str,
+) -> (RunOut, Value) {
+    let creds = dir.join("creds");
+    put_creds(&creds, key, secret);
+    let (out, st) = sighup_rotation_drill(
+        live_command(cfg, key, secret, Some(&creds)),
+        &creds,
+        sim.port,
+        &sim.ca,
+        KEY_B,
+        SECRET_B,
+    );
+    println!("{}", out.stdout);
+    assert_eq!(out.code, Some(0), "stderr:\n{}", out.stderr);
+    assert_eq!(field(&out.stdout, label, "auth_errors"), "0");
+    assert!(key_accepted(&st, 1) > 0);
+    for s in [key, secret, KEY_B, SECRET_B] {
+        assert!(
+            !out.stdout.contains(s) && !out.stderr.contains(s),
+            "a secret in the output"
+        );
+    }
+    (out, st)
+}
+
+/// `keys_rotated_without_sighup_is_a_risk_abort` for one venue: [`auth_abort_drill`] on `run`
+/// (15 s); it must exit 7 for `venue_auth_failed`, count the refusal on its `<label>` line,
+/// and the simulator must have refused 1 to 3 requests (no retry loop: the abort's cancels and
+/// flatten are refused locally).
+pub fn auth_abort_test(label: &str, run: Command, sim: &Sim) {
+    let (out, dt) = auth_abort_drill(run, sim.port, &sim.ca, Duration::from_secs(15));
+    println!(
+        "{}\nexit {:?} {dt:?} after the rotation",
+        out.stdout, out.code
+    );
+    assert_eq!(
+        out.code,
+        Some(7),
+        "exit code 7 (risk abort); stderr:\n{}",
+        out.stderr
+    );
+    let all = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        all.contains("venue_auth_failed"),
+        "reason venue_auth_failed:\n{all}"
+    );
+    assert!(
+        field(&out.stdout, label, "auth_errors")
+            .parse::<u64>()
+            .unwrap()
+            >= 1
+    );
+    let refused = state_at(sim.port, &sim.ca)["venue"]["auth_failures"]
+        .as_u64()
+        .unwrap();
+    println!("{refused} requests refused");
+    assert!(
+        (1..=3).contains(&refused),
+        "{refused} requests refused:\n{}",
+        out.stderr
+    );
+}
+
+// The kill switch on a gateway alone (no strategy), any venue's.
+
+/// Polls `g` until `done` (bounded), 200 µs apart; returns whether it was.
+pub fn pump<G: Gateway>(
+    g: &mut G,
+    reports: &mut Vec<ExecReport>,
+    limit: Duration,
+    done: &dyn Fn(&[ExecReport]) -> bool,
+) -> bool {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        g.poll(&mut |r| reports.push(r));
+        if done(reports) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    false
+}
+
+/// Polls `g` without sleeping until `done` (bounded): for timing.
+fn spin_until<G: Gateway>(
+    g: &mut G,
+    reports: &mut Vec<ExecReport>,
+    limit: Duration,
+    done: &dyn Fn() -> bool,
+) -> bool {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        g.poll(&mut |r| reports.push(r));
+        if done() {
+            return true;
+        }
+        std::hint::spin_loop();
+    }
+    false
+}
+
+/// What [`kill_switch_test`] rests and where.
+pub struct KillSwitch<'a> {
+    /// Names the printed line ("coincheck").
+    pub venue: &'a str,
+    pub port: u16,
+    pub ca: &'a Path,
+    /// The resting buys' price (far from the market) and size, in ticks and lots.
+    pub px: i64,
+    pub qty: i64,
+    /// Between trials: under the venue's order rate (3 places and 3 cancels a trial; pacing,
+    /// not waiting for an event).
+    pub pace: Duration,
+}
+
+/// `kill_switch_cancels_every_open_order` for one venue: `g` (whose counters are `stats`)
+/// rests 3 buys, then the order stage's cancel-all (what the kill switch sends); 20 trials.
+/// Every order must be cancelled at the simulator; printed: the trigger (the cancel-all
+/// command) to the gateway's cancel-all acknowledgement (every order's cancel answered by the
+/// venue, and its executed size read), p50 and p99 (of 20: the slowest but none), loopback TLS.
+pub fn kill_switch_test<G: Gateway>(g: &mut G, stats: &LiveStats, k: KillSwitch) {
+    let per_trial = 3;
+    let mut next_id = 1u64;
+    let mut lat_ms = Vec::new();
+    let mut gw_ms = Vec::new();
+    let mut reports = Vec::with_capacity(4096);
+    for trial in 0..20 {
+        if trial > 0 {
+            std::thread::sleep(k.pace);
+        }
+        reports.clear();
+        let first = next_id;
+        for _ in 0..per_trial {
+            let cmd = OrderCmd::Place {
+                id: next_id,
+                side: OrderSide::Buy,
+                px: k.px,
+                qty: k.qty,
+                tif: Tif::Gtc,
+                reduce_only: false,
+            };
+            g.on_cmd(0, cmd, &mut |r| reports.push(r));
+            next_id += 1;
+        }
+        let acked = pump(g, &mut reports, Duration::from_secs(10), &|r| {
+            r.iter().filter(|r| r.kind == ExecKind::Accepted).count() == per_trial
+        });
+        assert!(acked, "trial {trial}: orders acknowledged: {reports:?}");
+        let acks_before = LiveStats::get(&stats.cancel_all_acks);
+        let t0 = Instant::now();
+        g.on_cmd(0, OrderCmd::CancelAll, &mut |r| reports.push(r));
+        let ok = spin_until(g, &mut reports, Duration::from_secs(10), &|| {
+            LiveStats::get(&stats.cancel_all_acks) > acks_before
+        });
+        let dt = t0.elapsed();
+        assert!(ok, "trial {trial}: cancel-all acknowledged: {reports:?}");
+        lat_ms.push(dt.as_secs_f64() * 1e3);
+        gw_ms.push(LiveStats::get(&stats.last_cancel_all_ns) as f64 / 1e6);
+        let all = pump(g, &mut reports, Duration::from_secs(10), &|r| {
+            r.iter()
+                .filter(|r| r.id >= first && matches!(r.kind, ExecKind::Cancelled { .. }))
+                .count()
+                == per_trial
+        });
+        assert!(
+            all,
+            "trial {trial}: every order reported cancelled: {reports:?}"
+        );
+        let st = state_at(k.port, k.ca);
+        let open = st["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|o| o["status"] == "new" || o["status"] == "partially_filled")
+            .count();
+        assert_eq!(open, 0, "trial {trial}: nothing open at the simulator");
+    }
+    let st = state_at(k.port, k.ca);
+    let orders = st["orders"].as_array().unwrap();
+    assert_eq!(orders.len(), 20 * per_trial);
+    assert!(
+        orders.iter().all(|o| o["status"] == "cancelled"),
+        "all cancelled at the simulator"
+    );
+    let pct = |v: &mut Vec<f64>, p: usize| {
+        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        v[(v.len() * p / 100).min(v.len() - 1)]
+    };
+    let (p50, p99) = (pct(&mut lat_ms, 50), pct(&mut lat_ms, 99));
+    let (g50, g99) = (pct(&mut gw_ms, 50), pct(&mut gw_ms, 99));
+    println!(
+        "{} kill switch (cancel-all command -> the gateway's cancel-all ack, every cancel \
+         answered by the simulator, loopback TLS, {} trials of {per_trial} open orders): \
+         p50 = {p50:.3} ms, p99 = {p99:.3} ms, min = {:.3} ms; the gateway's own figure \
+         (last_cancel_all): p50 = {g50:.3} ms, p99 = {g99:.3} ms",
+        k.venue,
+        lat_ms.len(),
+        lat_ms[0],
+    );
+    assert!(p50 < 1000.0, "p50 {p50} ms");
+}
+
+/// `config/sim-<venue>-live.toml` pointed at this simulator (the file's `127.0.0.1:<listen>`)
+/// and this test's directory, running `secs`, with `edits` (each `from` must be in the file)
+/// made first; written to `dir/live.toml`.
+pub fn sim_live_config(
+    venue: &str,
+    listen: u16,
+    dir: &Path,
+    sim: &Sim,
+    secs: u64,
+    edits: &[(&str, &str)],
+) -> PathBuf {
+    let mut text =
+        std::fs::read_to_string(repo().join(format!("config/sim-{venue}-live.toml"))).unwrap();
+    for (from, to) in edits {
+        assert!(text.contains(from), "config has {from}");
+        text = text.replace(from, to);
+    }
+    let text = text
+        .replace(
+            &format!("127.0.0.1:{listen}"),
+            &format!("127.0.0.1:{}", sim.port),
+        )
+        .replace("var/sim-tls/ca.pem", &sim.ca.display().to_string())
+        .replace(
+            &format!("var/sim-{venue}-live"),
+            &dir.join("var").display().to_string(),
+        )
+        .replace("duration_s = 60", &format!("duration_s = {secs}"));
+    let p = dir.join("live.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// SIGTERM to a running `obi-scalp run` (a normal stop), then its output.
+pub fn terminate(child: Child) -> RunOut {
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let o = child.wait_with_output().unwrap();
+    RunOut {
+        code: o.status.code(),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+/// The risk reasons of a `/status/detailed` answer (none: empty).
+pub fn reasons(v: &Value) -> Vec<String> {
+    v["risk"]["reasons"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The `reconcile` events of the audit log under `dir/var/logs`.
+pub fn reconcile_audit(dir: &Path) -> Vec<Value> {
+    std::fs::read_to_string(dir.join("var/logs/audit_events.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|a| a["kind"] == "reconcile")
+        .collect()
+}
+
+/// Starts a live run (`command` on the config `config` writes with the reconcile interval,
+/// a drift limit of 100 in the quote coin and the HTTP endpoint on `http`), waits (`limit`)
+/// for the first published drift, returns it with the child.
+pub fn start_reconciling(
+    config: impl FnOnce(&[(&str, &str)]) -> PathBuf,
+    command: impl FnOnce(&Path) -> Command,
+    http: u16,
+    interval_ms: u64,
+    limit: Duration,
+) -> (Child, Value) {
+    let cfg = config(&[
+        (
+            "on_start = \"refuse\"",
+            &format!("on_start = \"refuse\"\nreconcile_interval_ms = {interval_ms}"),
+        ),
+        (
+            "max_wallet_drift = \"100000\"",
+            "max_wallet_drift = \"100\"",
+        ),
+        (
+            "http_addr = \"off\"",
+            &format!("http_addr = \"127.0.0.1:{http}\""),
+        ),
+    ]);
+    let mut child = command(&cfg)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        if child.try_wait().unwrap().is_some() {
+            let o = child.wait_with_output().unwrap();
+            panic!(
+                "the run ended early: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+        if let Some(v) = detailed(http) {
+            if v["pnl"]["wallet_drift"].is_string() && v["pnl"]["wallet_drift"] != "n/a" {
+                return (child, v);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = terminate(child);
+    panic!("no reconciliation published a drift: {}", out.stderr);
+}
+
+/// How [`day_loss_carried_test`] waits, and what it prints and reads.
+pub struct DayLoss<'a> {
+    /// Starts the printed line ("gmocoin: ", or "").
+    pub label: &'a str,
+    /// The `/metrics` day PnL's currency ("JPY").
+    pub currency: &'a str,
+    /// The first run: how long it may take to latch the limit and hold flat, and how often
+    /// `/health/detailed` is read meanwhile.
+    pub latch_within: Duration,
+    pub every: Duration,
+    /// How long the restart may take to show the carried day PnL.
+    pub restart_within: Duration,
+    /// After that, before `/metrics` and the stop (book updates an entry would go out on).
+    pub settle: Duration,
+}
+
+/// `kill_9_then_restart_carries_the_days_loss_and_daily_loss_limit_still_bites` for one venue:
+/// `command()` (its config with a tiny `daily_loss_limit`, the HTTP endpoint on `http` and
+/// short journal intervals) trades until a loss latches the daily limit and holds flat (the
+/// same day PnL seen twice, a journal interval and more apart, flat and degraded); then
+/// `kill -9` and a restart, whose risk day PnL (on `/health/detailed` and `/metrics`) must be
+/// the killed run's, still degraded, and with no new order sent.
+pub fn day_loss_carried_test(command: impl Fn() -> Command, http: u16, sim: &Sim, d: DayLoss) {
+    let mut child = command()
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let end = Instant::now() + d.latch_within;
+    let mut last: Option<String> = None;
+    let mut settled = None;
+    while Instant::now() < end {
+        assert!(child.try_wait().unwrap().is_none(), "the run ended early");
+        if let Some(v) = detailed(http) {
+            let flat = v["position_lots"].as_i64() == Some(0);
+            let latched = reasons(&v).contains(&"daily_loss_limit_exceeded".to_string());
+            let day = v["risk"]["day_pnl"].as_str().map(String::from);
+            if flat && latched && day.is_some() && day == last {
+                settled = day;
+                break;
+            }
+            last = if flat && latched { day } else { None };
+        }
+        std::thread::sleep(d.every);
+    }
+    let Some(before) = settled else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("a loss latched daily_loss_limit_exceeded and the bot held flat");
+    };
+    assert!(before.starts_with('-'), "a loss: {before}");
+    child.kill().unwrap(); // SIGKILL: no summary, no journal close
+    let _ = child.wait();
+    let places_before = state_at(sim.port, &sim.ca)["place_requests"]
+        .as_u64()
+        .unwrap();
+    // The restart.
+    let mut child = command()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let end = Instant::now() + d.restart_within;
+    let mut after = None;
+    while Instant::now() < end {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the restart ended early"
+        );
+        if let Some(v) = detailed(http) {
+            if v["book"] == "synced" && v["risk"]["day_pnl"].as_str() == Some(before.as_str()) {
+                after = Some(v);
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(d.settle);
+    let metrics = http_get(http, "/metrics");
+    let out = terminate(child);
+    let after = after.unwrap_or_else(|| {
+        panic!(
+            "the restart's risk day PnL is the killed run's {before}: {:?}\n{}",
+            detailed(http),
+            out.stderr
+        )
+    });
+    println!(
+        "{}day pnl before kill -9: {before}; after the restart: {}",
+        d.label, after["risk"]["day_pnl"]
+    );
+    assert!(
+        reasons(&after).contains(&"daily_loss_limit_exceeded".to_string()),
+        "{after}"
+    );
+    assert_eq!(after["risk"]["status"], "degraded");
+    assert!(
+        metrics.contains(&format!(
+            "obi_scalp_risk_day_pnl{{currency=\"{}\"}} {before}",
+            d.currency
+        )),
+        "{metrics}"
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let sent: u64 = field(&out.stdout, "summary:", "orders").parse().unwrap();
+    assert_eq!(
+        sent, 0,
+        "no entry while the carried daily loss holds: {}",
+        out.stdout
+    );
+    assert_eq!(
+        state_at(sim.port, &sim.ca)["place_requests"].as_u64(),
+        Some(places_before)
+    );
+}
+
+// Start-up reconciliation, a venue's gateway alone against an in-process simulator.
+
+/// An in-process simulator of one venue and the gateway of that venue against it, for
+/// [`on_start_tells_ours_from_foreign`].
+pub trait StartupSim {
+    type Gw: Gateway;
+    /// A gateway whose record of our orders lives in `home`.
+    fn gateway(&self, home: &Path, on_start: OnStart) -> Result<Self::Gw, LiveStartError>;
+    /// The best bid (ticks).
+    fn bid(&self) -> i64;
+    /// The venue order ids of the simulator's open orders.
+    fn open_ids(&self) -> Vec<String>;
+    /// 0.001 of the instrument, in lots.
+    fn small_qty(&self) -> i64;
+    /// What the gateway's start-up reconciliation found and did.
+    fn report(g: &Self::Gw) -> Option<&StartReport>;
+    /// Whether order `id` works in the gateway's order table.
+    fn working(g: &Self::Gw, id: u64) -> bool;
+}
+
+/// Polls `g` until `done` (10 s, 200 µs apart); panics naming the reports otherwise.
+pub fn pump_until<G: Gateway>(
+    g: &mut G,
+    reports: &mut Vec<ExecReport>,
+    done: &dyn Fn(&[ExecReport]) -> bool,
+) {
+    if !pump(g, reports, Duration::from_secs(10), done) {
+        panic!("no such report: {reports:?}");
+    }
+}
+
+/// Places a resting buy at `px` (far below the market) through a gateway living in `home`,
+/// then drops the gateway (no cancel: what a crash leaves).
+pub fn leave_resting<S: StartupSim>(sim: &S, home: &Path, px: i64) {
+    let mut g = sim.gateway(home, OnStart::Adopt).unwrap();
+    let mut reports = Vec::new();
+    g.on_cmd(
+        0,
+        OrderCmd::Place {
+            id: 1,
+            side: OrderSide::Buy,
+            px,
+            qty: sim.small_qty(),
+            tif: Tif::Gtc,
+            reduce_only: false,
+        },
+        &mut |r| reports.push(r),
+    );
+    pump_until(&mut g, &mut reports, &|r| {
+        r.iter().any(|r| r.kind == ExecKind::Accepted)
+    });
+}
+
+/// `on_start_tells_ours_from_foreign_by_the_recorded_venue_ids` for one venue: a foreign
+/// order (another client of the account, its own record) and one of ours (recorded in
+/// `ours_file` under our home); `refuse` names ours and a foreign order alone does not refuse;
+/// `adopt` takes ours into the order table (its cancel goes to the venue under its venue id)
+/// and leaves the foreign one; `cancel_ours` cancels ours only. Returns our home directory.
+pub fn on_start_tells_ours_from_foreign<S: StartupSim>(
+    sim: &S,
+    dir: &Path,
+    ours_file: &str,
+) -> PathBuf {
+    let bid = sim.bid();
+    let (ours_home, other_home) = (dir.join("ours"), dir.join("other"));
+    leave_resting(sim, &other_home, bid / 2);
+    leave_resting(sim, &ours_home, bid / 2 + 1);
+    let recorded = std::fs::read_to_string(ours_home.join(ours_file)).unwrap();
+    let ours_id = recorded.trim().to_string();
+    let open = sim.open_ids();
+    assert_eq!(open.len(), 2, "{open:?}");
+    assert!(open.contains(&ours_id), "{open:?} {ours_id}");
+    let foreign_id = open.iter().find(|o| **o != ours_id).unwrap().clone();
+
+    // refuse: exit 10's error, naming ours.
+    match sim.gateway(&ours_home, OnStart::Refuse) {
+        Err(LiveStartError::Refused(m)) => assert!(m.contains(&ours_id), "{m}"),
+        Err(e) => panic!("refuse: {e}"),
+        Ok(_) => panic!("refuse started with our order open"),
+    }
+    // A foreign order alone does not refuse.
+    let g = sim
+        .gateway(&dir.join("empty"), OnStart::Refuse)
+        .expect("foreign only");
+    let r = S::report(&g).unwrap();
+    assert_eq!((r.ours.len(), r.foreign.len()), (0, 2));
+    drop(g);
+
+    // adopt: ours in the order table (working), the foreign one reported and left alone.
+    let mut g = sim.gateway(&ours_home, OnStart::Adopt).unwrap();
+    let r = S::report(&g).unwrap().clone();
+    assert_eq!(r.adopted.len(), 1);
+    assert_eq!(r.adopted[0].1.order_id, ours_id);
+    assert_eq!(r.foreign.len(), 1);
+    assert_eq!(r.foreign[0].order_id, foreign_id);
+    let adopted_id = r.adopted[0].0;
+    assert!(S::working(&g, adopted_id));
+    // Its cancel goes to the venue under its venue id.
+    let mut reports = Vec::new();
+    g.on_cmd(0, OrderCmd::Cancel { id: adopted_id }, &mut |r| {
+        reports.push(r)
+    });
+    pump_until(&mut g, &mut reports, &|r| {
+        r.iter()
+            .any(|r| r.id == adopted_id && matches!(r.kind, ExecKind::Cancelled { .. }))
+    });
+    drop(g);
+    assert_eq!(sim.open_ids(), vec![foreign_id.clone()]);
+
+    // cancel_ours: ours cancelled, the foreign one untouched.
+    leave_resting(sim, &ours_home, bid / 2 + 2);
+    assert_eq!(sim.open_ids().len(), 2);
+    let g = sim.gateway(&ours_home, OnStart::CancelOurs).unwrap();
+    let r = S::report(&g).unwrap();
+    assert_eq!(r.cancelled.len(), 1);
+    assert_eq!(r.foreign.len(), 1);
+    drop(g);
+    assert_eq!(sim.open_ids(), vec![foreign_id]);
+    ours_home
+}
+
+/// `POST path` on the simulator (its control hooks), which must answer 200 (the body unread).
+pub fn sim_post(sim: &Sim, path: &str, body: &str) {
+    let (status, b) = obi_scalp::net::rest::post_json(
+        &format!("https://127.0.0.1:{}{path}", sim.port),
+        Some(&sim.ca),
+        body,
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&b));
+}
+
+// The TLS simulator in this process (a gateway's tests without `obi-scalp sim`).
+
+/// A TLS simulator in this process.
+pub struct InSim {
+    pub server: SimServer,
+    pub ca: PathBuf,
+}
+
+/// Starts one on a free port: `venue`'s synthetic feed (seed 7), the private side `api`, the
+/// `faults`, a self-signed certificate under `dir/tls`.
+pub fn in_process_sim(
+    dir: &Path,
+    venue: Venue,
+    api: Box<dyn PrivateApi>,
+    faults: &[&str],
+) -> InSim {
+    let mut cfg = SimConfig::new("127.0.0.1:0".parse().unwrap());
+    cfg.tls = Some(TlsSetup::SelfSigned {
+        dir: dir.join("tls"),
+    });
+    cfg.private = Some(PrivateSide::new(api));
+    cfg.faults = faults
+        .iter()
+        .map(|f| FaultSpec::parse(f).unwrap())
+        .collect();
+    let server =
+        SimServer::start(Box::new(SyntheticFeed::default_for(venue, 7).unwrap()), cfg).unwrap();
+    InSim {
+        server,
+        ca: dir.join("tls/ca.pem"),
+    }
+}
+
+impl InSim {
+    pub fn port(&self) -> u16 {
+        self.server.local_addr().port()
+    }
+
+    /// The best (bid, ask) of `symbol` (ticks of `inst`) once the market has one (bounded).
+    pub fn touch_of(&self, symbol: &str, inst: &Instrument) -> (i64, i64) {
+        for _ in 0..500 {
+            if let Some((b, a)) = self.server.handle().feed_book(symbol) {
+                if let (Some(b), Some(a)) = (b.first(), a.first()) {
+                    return (
+                        inst.tick.parse(b.0.as_bytes()).unwrap(),
+                        inst.tick.parse(a.0.as_bytes()).unwrap(),
+                    );
+                }
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("the simulator's market never showed a book");
+    }
+}
+
+/// `..._changed_behind_the_bots_back_is_a_risk_abort_reconcile_mismatch` for one venue: on a
+/// run from [`start_reconciling`] (`child`, its `/health/detailed` on `http`), `POST
+/// /sim/position` adds 0.005 of the base coin that no fill of ours explains; within 10 s risk
+/// must abort with `reconcile_mismatch`, audited with the 0.005 unexplained.
+pub fn position_mismatch_test(dir: &Path, sim: &Sim, child: Child, http: u16) {
+    sim_post(sim, "/sim/position", r#"{"delta":"0.005"}"#);
+    let t0 = Instant::now();
+    let mut after = None;
+    while t0.elapsed() < Duration::from_secs(10) {
+        if let Some(v) = detailed(http) {
+            if reasons(&v).contains(&"reconcile_mismatch".to_string()) {
+                after = Some(v);
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let out = terminate(child);
+    let after = after.unwrap_or_else(|| panic!("reconcile_mismatch: {}", out.stderr));
+    assert_eq!(after["risk"]["status"], "abort", "{after}");
+    assert!(
+        reconcile_audit(dir)
+            .iter()
+            .any(|a| a["reason_code"] == "reconcile_mismatch"
+                && a["unexplained"].as_str().unwrap_or("").starts_with("0.005")),
+        "{:?}",
+        reconcile_audit(dir)
+    );
+}
+
+/// `a_reconnect_of_the_private_stream_reconciles_at_once`'s run: `command` (no timed
+/// reconciliation, its `/health/detailed` on `http`) against a simulator that drops every
+/// WebSocket once. The drift must read `n/a` first (no reconciliation before the drop), then a
+/// value within `limit`: the reconciliation the reconnect made. Returns that value, when it
+/// came (since `t0`, the simulator's start) and the run's output after SIGTERM.
+pub fn first_drift_after_reconnect(
+    mut command: Command,
+    http: u16,
+    t0: Instant,
+    limit: Duration,
+) -> (String, Duration, RunOut) {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let drift = || detailed(http).map(|v| v["pnl"]["wallet_drift"].clone());
+    let end = Instant::now() + limit;
+    let mut seen_na = false;
+    let mut after = None;
+    while Instant::now() < end {
+        assert!(child.try_wait().unwrap().is_none(), "the run ended early");
+        match drift() {
+            Some(Value::String(s)) if s == "n/a" => seen_na = true,
+            Some(Value::String(s)) => {
+                after = Some((s, t0.elapsed()));
+                break;
+            }
+            _ => {}
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = terminate(child);
+    assert!(seen_na, "no reconciliation before the drop");
+    let (drift, at) = after.expect("reconciled after the reconnect");
+    (drift, at, out)
 }

@@ -35,7 +35,8 @@
 
 use crate::exec::ledger::value;
 use crate::exec::live::{
-    flush, CredentialsWatch, DryRunJournal, Front, HasFront, HttpConn, IoEvent, IoReq, SendError,
+    auth_refused, flush, CredentialsWatch, DryRunJournal, Front, HasFront, HttpConn, IoEvent,
+    IoReq, SendError,
 };
 use crate::exec::orders::{exec_id_hash, ClientIds, OrderTable, VenueEvent};
 use crate::exec::rate::TokenBucket;
@@ -82,11 +83,7 @@ impl BybitLive {
         } else {
             io.startup_check(s.connect_timeout)?;
             let r = io.startup_reconcile(s.on_start)?;
-            for (id, o) in &r.adopted {
-                table.adopt(*id, o.side, o.px, o.qty, o.cum).map_err(|e| {
-                    LiveStartError::Config(format!("adopting {}: {e:?}", o.link_id))
-                })?;
-            }
+            r.adopt_into(&mut table, |o| o.link_id.clone())?;
             position = r.position.lots;
             cash = -r.position.basis;
             Some(r)
@@ -731,36 +728,11 @@ impl Io {
         Ok(found)
     }
 
-    /// New credentials from a SIGHUP reload, if any: the request builder signs with them from
-    /// the next request on (one atomic load when there are none).
-    fn rekey(&mut self) {
-        let Some(c) = self.creds.as_mut().and_then(CredentialsWatch::changed) else {
-            return;
-        };
-        match self
-            .req
-            .set_credentials(c.api_key.expose(), c.api_secret.expose().as_bytes())
-        {
-            Ok(()) => {
-                // Orders go out again: the venue may accept the new pair.
-                self.auth_blocked = false;
-                tracing::info!("bybit: the reloaded API credentials sign from the next request")
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "bybit: reloaded API credentials refused; still signing with the old ones")
-            }
-        }
-    }
-
     /// The venue refused our credentials: counted, risk told once (an abort), and from now on
     /// order requests are refused here and no reads or keep-alives are sent (a retry cannot
-    /// succeed with the same pair) until a SIGHUP brings new credentials ([`Self::rekey`]).
+    /// succeed with the same pair) until a SIGHUP brings new credentials ([`CredentialsWatch::rekey`]).
     fn auth_refused(&mut self) {
-        LiveStats::inc(&self.stats.auth_errors);
-        if !self.auth_blocked {
-            self.auth_blocked = true;
-            self.events.push(IoEvent::AuthFailed);
-        }
+        auth_refused(&self.stats, &mut self.auth_blocked, &mut self.events);
     }
 
     fn run(
@@ -770,7 +742,14 @@ impl Io {
         stop: &AtomicBool,
     ) {
         loop {
-            self.rekey();
+            // New credentials from a SIGHUP reload, if any: the request builder signs with
+            // them from the next request on (one atomic load when there are none).
+            CredentialsWatch::rekey(
+                self.creds.as_mut(),
+                "bybit",
+                &mut self.auth_blocked,
+                |key, secret| self.req.set_credentials(key, secret),
+            );
             let mut did = false;
             while let Ok(r) = rx.pop() {
                 did = true;

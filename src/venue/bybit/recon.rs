@@ -26,6 +26,8 @@
 //!   the queries, or an open order of ours we do not track, at two reconciliations in a row is
 //!   a risk abort (`reconcile_mismatch`).
 
+use crate::exec::live::LiveStartError;
+use crate::exec::orders::OrderTable;
 use crate::instrument::Instrument;
 use crate::msg::{Money, OrderSide};
 use serde_json::Value;
@@ -171,6 +173,23 @@ pub struct StartReport {
     pub position: VenuePosition,
     /// The quote coin's wallet balance at start (Money).
     pub wallet: Money,
+}
+
+impl StartReport {
+    /// Puts the adopted orders in the order stage's `table` under their local ids; a refusal
+    /// names the order by `name` (its client id or venue order id).
+    pub fn adopt_into(
+        &self,
+        table: &mut OrderTable,
+        name: impl Fn(&VenueOrder) -> String,
+    ) -> Result<(), LiveStartError> {
+        for (id, o) in &self.adopted {
+            table
+                .adopt(*id, o.side, o.px, o.qty, o.cum)
+                .map_err(|e| LiveStartError::Config(format!("adopting {}: {e:?}", name(o))))?;
+        }
+        Ok(())
+    }
 }
 
 pub use crate::exec::recon::{note, Note, ReconView};

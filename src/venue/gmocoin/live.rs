@@ -45,8 +45,8 @@ pub use recon::OURS_FILE;
 pub mod recon;
 use crate::exec::ledger::Ledger;
 use crate::exec::live::{
-    flush, CredentialsWatch, DryRunJournal, Front, HasFront, HttpConn, IoEvent, IoReq,
-    LiveSettings, LiveStartError, LiveStats, SendError, TABLE,
+    auth_refused, flush, CredentialsWatch, DryRunJournal, Front, HasFront, HttpConn, IoEvent,
+    IoReq, LiveSettings, LiveStartError, LiveStats, SendError, TABLE,
 };
 use crate::exec::orders::{OrderTable, VenueEvent};
 use crate::exec::rate::TokenBucket;
@@ -93,11 +93,7 @@ impl GmoLive {
             None
         } else {
             let r = io.startup(&s)?;
-            for (id, o) in &r.adopted {
-                table.adopt(*id, o.side, o.px, o.qty, o.cum).map_err(|e| {
-                    LiveStartError::Config(format!("adopting order {}: {e:?}", o.order_id))
-                })?;
-            }
+            r.adopt_into(&mut table, |o| format!("order {}", o.order_id))?;
             position = r.position.lots;
             cash = -r.position.basis;
             Some(r)
@@ -467,36 +463,11 @@ impl Io {
         }
     }
 
-    /// New credentials from a SIGHUP reload, if any: the request builder signs with them from
-    /// the next request on (one atomic load when there are none).
-    fn rekey(&mut self) {
-        let Some(c) = self.creds.as_mut().and_then(CredentialsWatch::changed) else {
-            return;
-        };
-        match self
-            .req
-            .set_credentials(c.api_key.expose(), c.api_secret.expose().as_bytes())
-        {
-            Ok(()) => {
-                // Orders go out again: the venue may accept the new pair.
-                self.auth_blocked = false;
-                tracing::info!("gmocoin: the reloaded API credentials sign from the next request")
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "gmocoin: reloaded API credentials refused; still signing with the old ones")
-            }
-        }
-    }
-
     /// The venue refused our credentials: counted, risk told once (an abort), and from now on
     /// order requests are refused here and no reads or keep-alives are sent (a retry cannot
-    /// succeed with the same pair) until a SIGHUP brings new credentials ([`Self::rekey`]).
+    /// succeed with the same pair) until a SIGHUP brings new credentials ([`CredentialsWatch::rekey`]).
     fn auth_refused(&mut self) {
-        LiveStats::inc(&self.stats.auth_errors);
-        if !self.auth_blocked {
-            self.auth_blocked = true;
-            self.events.push(IoEvent::AuthFailed);
-        }
+        auth_refused(&self.stats, &mut self.auth_blocked, &mut self.events);
     }
 
     fn run(
@@ -506,7 +477,14 @@ impl Io {
         stop: &AtomicBool,
     ) {
         loop {
-            self.rekey();
+            // New credentials from a SIGHUP reload, if any: the request builder signs with
+            // them from the next request on (one atomic load when there are none).
+            CredentialsWatch::rekey(
+                self.creds.as_mut(),
+                "gmocoin",
+                &mut self.auth_blocked,
+                |key, secret| self.req.set_credentials(key, secret),
+            );
             let mut did = false;
             while let Ok(r) = rx.pop() {
                 did = true;
