@@ -89,6 +89,25 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// Consumes `lit` when the input continues with exactly those bytes (no whitespace
+    /// skipped); `false`, with nothing consumed, otherwise. For readers that match a venue's
+    /// fixed layout a stretch at a time.
+    #[inline(always)]
+    pub fn eat(&mut self, lit: &[u8]) -> bool {
+        if self.buf[self.pos..].starts_with(lit) {
+            self.pos += lit.len();
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Whether the whole input has been read.
+    #[inline(always)]
+    pub fn at_end(&self) -> bool {
+        self.pos == self.buf.len()
+    }
+
     /// Opens an object; `false` when it is empty (and already closed).
     #[inline]
     pub fn object(&mut self) -> Scan<bool> {
