@@ -263,12 +263,14 @@ impl Ladder {
             }
             self.wqty.copy_within(..w - d, d);
             self.wqty[..d].fill(0);
+            shift_bits_up(&mut self.wbits, d);
             self.wtk = new_top;
         } else if new_top < old_top {
             // Down by `d` slots: every level is at or below `k`, so none leaves at the top.
             let d = (old_top as u64).wrapping_sub(new_top as u64).min(w as u64) as usize;
             self.wqty.copy_within(d.., 0);
             self.wqty[w - d..].fill(0);
+            shift_bits_down(&mut self.wbits, d);
             self.wtk = new_top;
         }
         // `far`'s best levels that the window now covers.
@@ -276,12 +278,29 @@ impl Ladder {
             match self.slot(self.key(px)) {
                 Ok(t) => {
                     self.wqty[t] = q;
+                    self.wbits[t / 64] |= 1 << (t % 64);
                     self.far.pop_best();
                 }
                 _ => break,
             }
         }
-        self.rebuild_bits();
+        // `wlen` and `wbest` from the bitmap (the slots moved with their bits: no scan of
+        // the sizes).
+        let mut len = 0;
+        let mut best = None;
+        for (wi, &bits) in self.wbits.iter().enumerate() {
+            if bits != 0 {
+                len += bits.count_ones() as usize;
+                best = best.or(Some(wi * 64 + bits.trailing_zeros() as usize));
+            }
+        }
+        self.wlen = len;
+        self.wbest = best.unwrap_or(0);
+        debug_assert!({
+            let bits = self.wbits.clone();
+            self.rebuild_bits();
+            bits == self.wbits
+        });
     }
 
     /// `wbits`, `wlen` and `wbest` from `wqty`.
@@ -464,6 +483,36 @@ impl Ladder {
             self.after_best_removed();
         }
         removed
+    }
+}
+
+/// The bitmap of a window whose slots moved up by `d` (slot `t` to `t + d`, the top `d` slots
+/// falling off): bit `t` to bit `t + d`, zeros shifted in.
+fn shift_bits_up(bits: &mut [u64], d: usize) {
+    let (ws, bs) = (d / 64, (d % 64) as u32);
+    for i in (0..bits.len()).rev() {
+        let hi = i.checked_sub(ws).map_or(0, |j| bits[j] << bs);
+        let lo = match i.checked_sub(ws + 1) {
+            Some(j) if bs > 0 => bits[j] >> (64 - bs),
+            _ => 0,
+        };
+        bits[i] = hi | lo;
+    }
+}
+
+/// The bitmap of a window whose slots moved down by `d` (slot `t` to `t - d`, the first `d`
+/// falling off): bit `t` to bit `t - d`, zeros shifted in.
+fn shift_bits_down(bits: &mut [u64], d: usize) {
+    let (ws, bs) = (d / 64, (d % 64) as u32);
+    let n = bits.len();
+    for i in 0..n {
+        let lo = if i + ws < n { bits[i + ws] >> bs } else { 0 };
+        let hi = if bs > 0 && i + ws + 1 < n {
+            bits[i + ws + 1] << (64 - bs)
+        } else {
+            0
+        };
+        bits[i] = lo | hi;
     }
 }
 

@@ -515,6 +515,110 @@ pub fn read_fast(
     mut route: impl FnMut(&str) -> Scan<Option<Route>>,
     levels: &mut Vec<LevelUpdate>,
 ) -> Scan<Frame> {
+    if let Some(f) = read_depth_layout(input, &mut route, levels) {
+        return Ok(f);
+    }
+    levels.clear();
+    read_fast_general(input, route, levels)
+}
+
+/// The levels of a `"b":[` or `"a":[` array in Binance's own layout (its `[` consumed): the
+/// compact pairs [`Scanner::try_decimal_pair`] reads, separated by bare commas. `None` for
+/// anything else (an off-grid level included): the general reader then decides.
+#[inline(always)]
+fn layout_levels(
+    s: &mut Scanner<'_>,
+    side: Side,
+    tick: Scale,
+    lot: Scale,
+    out: &mut Vec<LevelUpdate>,
+) -> Option<()> {
+    if s.eat(b"]") {
+        return Some(());
+    }
+    loop {
+        let (px, qty) = s.try_decimal_pair(tick, lot)?;
+        out.push((side, px, qty));
+        if !s.eat(b",") {
+            return s.eat(b"]").then_some(());
+        }
+    }
+}
+
+/// A routed `depthUpdate` as Binance writes it, read stretch by stretch against its fixed
+/// layout: `{"stream":"..","data":{"e":"depthUpdate","E":..,"s":"..","U":..,"u":..,"b":[..],
+/// "a":[..]}}` (or the same event unwrapped, a raw stream), USD-M's `"T"` after `E` and `"pu"`
+/// after `u` allowed. Every frame it takes is one [`read_fast_general`] takes, with the same
+/// [`Frame`] and levels; `None` (the levels buffer then holds nothing of use) for any other
+/// frame, an unrouted symbol or a number that is not plain, and the general reader decides.
+#[inline]
+fn read_depth_layout(
+    input: &[u8],
+    route: &mut impl FnMut(&str) -> Scan<Option<Route>>,
+    levels: &mut Vec<LevelUpdate>,
+) -> Option<Frame> {
+    let mut s = Scanner::new(input);
+    let wrapped = if s.eat(br#"{"stream":"#) {
+        s.string().ok()?;
+        if !s.eat(br#","data":{"e":"depthUpdate","E":"#) {
+            return None;
+        }
+        true
+    } else if s.eat(br#"{"e":"depthUpdate","E":"#) {
+        false
+    } else {
+        return None;
+    };
+    let ts_ms = s.uint().ok()?;
+    if s.eat(br#","T":"#) {
+        s.uint().ok()?;
+    }
+    if !s.eat(br#","s":"#) {
+        return None;
+    }
+    let symbol = s.string().ok()?;
+    if !s.eat(br#","U":"#) {
+        return None;
+    }
+    let first_id = s.uint().ok()?;
+    if !s.eat(br#","u":"#) {
+        return None;
+    }
+    let last_id = s.uint().ok()?;
+    let prev_id = if s.eat(br#","pu":"#) {
+        Some(s.uint().ok()?)
+    } else {
+        None
+    };
+    if last_id < first_id || !s.eat(br#","b":["#) {
+        return None;
+    }
+    let (book, tick, lot) = route(as_str(symbol)).ok()??;
+    levels.clear();
+    layout_levels(&mut s, Side::Bid, tick, lot, levels)?;
+    if !s.eat(br#","a":["#) {
+        return None;
+    }
+    layout_levels(&mut s, Side::Ask, tick, lot, levels)?;
+    if !s.eat(if wrapped { b"}}" } else { b"}" }) || !(s.at_end() || s.finish().is_ok()) {
+        return None;
+    }
+    Some(Frame::Depth {
+        book,
+        first_id,
+        last_id,
+        prev_id,
+        ts_ms,
+        off_grid: 0,
+    })
+}
+
+/// [`read_fast`] for every layout: members in any order, whitespace, off-grid levels.
+pub fn read_fast_general(
+    input: &[u8],
+    mut route: impl FnMut(&str) -> Scan<Option<Route>>,
+    levels: &mut Vec<LevelUpdate>,
+) -> Scan<Frame> {
     let mut s = Scanner::new(input);
     let mut cx = Ctx {
         route: &mut route,
@@ -637,5 +741,121 @@ pub fn read_fast(
             })
         }
         _ => Ok(Frame::Other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::venue::testutil::{edited, edits, shared_data};
+    use proptest::prelude::*;
+
+    /// NKNUSDT at its instrument's scales (tick 0.0001, lot 1); other symbols unrouted.
+    fn route(sym: &str) -> Scan<Option<Route>> {
+        Ok((sym == "NKNUSDT").then_some((0, Scale::new(4, 1), Scale::new(0, 1))))
+    }
+
+    /// The layout reader's answer for `frame`, beside the general reader's.
+    /// A reader's answer: the frame and its levels.
+    type Read = (Frame, Vec<LevelUpdate>);
+
+    fn both(frame: &[u8]) -> (Option<Read>, Scan<Read>) {
+        let mut a = vec![(Side::Ask, -1, -1)];
+        let layout = read_depth_layout(frame, &mut route, &mut a).map(|f| (f, a));
+        let mut b = Vec::new();
+        let general = read_fast_general(frame, route, &mut b).map(|f| (f, b));
+        (layout, general)
+    }
+
+    fn depth_frames() -> Option<Vec<String>> {
+        let path = shared_data("binance_spot_cryptofeed_20211012.jsonl")?;
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let frames: Vec<String> = text
+            .lines()
+            .filter_map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).ok()?;
+                let d = v["data"].as_str()?;
+                (v["t"] == "recv" && d.contains("depthUpdate")).then(|| d.to_string())
+            })
+            .collect();
+        assert!(
+            frames.len() > 150,
+            "{}: {} depth frames",
+            path.display(),
+            frames.len()
+        );
+        Some(frames)
+    }
+
+    /// Every recorded NKNUSDT diff is taken by the layout reader, with the general reader's
+    /// frame and levels; the other symbols' diffs (unrouted) are left to it.
+    #[test]
+    fn layout_reader_takes_every_recorded_diff_as_the_general_reader_does() {
+        let Some(frames) = depth_frames() else {
+            return;
+        };
+        let mut taken = 0;
+        for f in &frames {
+            let (layout, general) = both(f.as_bytes());
+            let nkn = f.contains(r#""s":"NKNUSDT""#);
+            match layout {
+                Some(l) => {
+                    assert!(nkn, "{f}");
+                    assert_eq!(Ok(l), general, "{f}");
+                    taken += 1;
+                }
+                None => assert!(!nkn, "the layout reader left a routed diff: {f}"),
+            }
+        }
+        assert!(taken >= 150, "{taken} diffs taken");
+    }
+
+    #[test]
+    fn layout_reader_forms() {
+        let raw = br#"{"e":"depthUpdate","E":7,"s":"NKNUSDT","U":5,"u":6,"b":[["0.35200000","1290.00000000"]],"a":[]}"#;
+        let usdm = br#"{"stream":"nknusdt@depth","data":{"e":"depthUpdate","E":7,"T":6,"s":"NKNUSDT","U":5,"u":6,"pu":4,"b":[],"a":[["0.35260000","630.00000000"],["0.35270000","0.00000000"]]}}  "#;
+        for (f, want) in [
+            (&raw[..], Some((None, 1))),
+            (&usdm[..], Some((Some(4), 2))),
+            // Off the grid (a fifth place): left to the general reader, which counts it.
+            (br#"{"e":"depthUpdate","E":7,"s":"NKNUSDT","U":5,"u":6,"b":[["0.35201000","1"]],"a":[]}"#, None),
+            // u below U, whitespace in a pair, an unrouted symbol, a key after the asks.
+            (br#"{"e":"depthUpdate","E":7,"s":"NKNUSDT","U":6,"u":5,"b":[],"a":[]}"#, None),
+            (br#"{"e":"depthUpdate","E":7,"s":"NKNUSDT","U":5,"u":6,"b":[[ "0.3520","1"]],"a":[]}"#, None),
+            (br#"{"e":"depthUpdate","E":7,"s":"BTCUSDT","U":5,"u":6,"b":[],"a":[]}"#, None),
+            (br#"{"e":"depthUpdate","E":7,"s":"NKNUSDT","U":5,"u":6,"b":[],"a":[],"x":1}"#, None),
+            (br#"{"e":"depthUpdate","E":7,"s":"NKNUSDT","U":5,"u":6,"b":[],"a":[]}x"#, None),
+        ] {
+            let (layout, general) = both(f);
+            let got = layout.as_ref().map(|(fr, lv)| match fr {
+                Frame::Depth { prev_id, .. } => (*prev_id, lv.len()),
+                other => panic!("{other:?}"),
+            });
+            assert_eq!(got, want, "{}", String::from_utf8_lossy(f));
+            if let Some(l) = layout {
+                assert_eq!(Ok(l), general, "{}", String::from_utf8_lossy(f));
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+        /// Whatever edited diff the layout reader takes, the general reader takes the same way.
+        #[test]
+        fn layout_reader_agrees_with_the_general_reader_on_edited_frames(
+            which in 0usize..2,
+            e in edits(),
+        ) {
+            let base: [&[u8]; 2] = [
+                br#"{"stream":"nknusdt@depth@100ms","data":{"e":"depthUpdate","E":1633998522673,"s":"NKNUSDT","U":499869867,"u":499869875,"b":[["0.35210000","3506.00000000"],["0.35200000","5551.00000000"]],"a":[["0.35260000","630.00000000"],["0.35270000","3529.00000000"]]}}"#,
+                br#"{"e":"depthUpdate","E":7,"T":6,"s":"NKNUSDT","U":5,"u":6,"pu":4,"b":[["0.3521","3506"]],"a":[]}"#,
+            ];
+            let f = edited(base[which], &e);
+            let (layout, general) = both(&f);
+            if let Some(l) = layout {
+                prop_assert_eq!(Ok(l), general, "{}", String::from_utf8_lossy(&f));
+            }
+        }
     }
 }

@@ -74,7 +74,13 @@ impl From<FrameError> for ReadError {
 /// A number (or, tolerated, a decimal string) read exactly into steps of `scale`.
 #[inline]
 fn number(s: &mut Scanner<'_>, scale: Scale, field: &'static str) -> Result<i64, ReadError> {
-    let text = if s.peek()? == b'"' {
+    let first = s.peek()?;
+    if first.is_ascii_digit() {
+        if let Some(v) = s.plain_number(scale) {
+            return Ok(v);
+        }
+    }
+    let text = if first == b'"' {
         s.string()?
     } else {
         s.number_token()?

@@ -89,6 +89,25 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// Consumes `lit` when the input continues with exactly those bytes (no whitespace
+    /// skipped); `false`, with nothing consumed, otherwise. For readers that match a venue's
+    /// fixed layout a stretch at a time.
+    #[inline(always)]
+    pub fn eat(&mut self, lit: &[u8]) -> bool {
+        if self.buf[self.pos..].starts_with(lit) {
+            self.pos += lit.len();
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Whether the whole input has been read.
+    #[inline(always)]
+    pub fn at_end(&self) -> bool {
+        self.pos == self.buf.len()
+    }
+
     /// Opens an object; `false` when it is empty (and already closed).
     #[inline]
     pub fn object(&mut self) -> Scan<bool> {
@@ -262,6 +281,28 @@ impl<'a> Scanner<'a> {
             }
         }
         Ok(&self.buf[start..self.pos])
+    }
+
+    /// A JSON number token in the plain form (`digits[.digits]`, no sign, exponent or leading
+    /// zero) read into steps of `scale` in one pass, straight from the input: `Some` exactly
+    /// when [`Scanner::number_token`] would return that token and [`Scale::parse_unsigned`] of
+    /// it would be `Ok` with the same count (for venues that send prices as JSON numbers).
+    /// `None`, with nothing consumed, for anything else: the caller then takes the token with
+    /// `number_token` and parses it, which decides (and names the error).
+    #[inline(always)]
+    pub fn plain_number(&mut self, scale: Scale) -> Option<i64> {
+        let rest = &self.buf[self.pos..];
+        let (v, end) = scale.parse_prefix(rest)?;
+        // JSON's grammar where the plain reader is laxer: no leading zero, no empty fraction,
+        // and the token ends where the plain number does (no exponent or second point).
+        if (rest[0] == b'0' && end > 1 && rest[1].is_ascii_digit())
+            || rest[end - 1] == b'.'
+            || matches!(rest.get(end), Some(b'.' | b'e' | b'E' | b'0'..=b'9'))
+        {
+            return None;
+        }
+        self.pos += end;
+        Some(v)
     }
 
     /// A non-negative integer number token of at most [`MAX_DIGITS`] digits (no sign, fraction,
@@ -600,8 +641,54 @@ mod tests {
         }
     }
 
+    #[test]
+    fn plain_numbers_read_in_one_pass() {
+        let lot = Scale::new(8, 1);
+        for (doc, want) in [
+            (&b"0.02675298,"[..], Some((2_675_298, 10))),
+            (b"5860954.0}", None), // 0.0 past the lot's 8 places is fine, a 9th nonzero is not
+            (b"0.0}", Some((0, 3))),
+            (b"12}", Some((1_200_000_000, 2))),
+            (b"01}", None),
+            (b"1.}", None),
+            (b"1e-8}", None),
+            (b"1.5e0}", None),
+            (b"1.5.}", None),
+            (b"-1}", None),
+        ] {
+            let mut s = Scanner::new(doc);
+            let got = s.plain_number(lot).map(|v| (v, s.pos()));
+            if doc == b"5860954.0}" {
+                assert_eq!(got, Some((586_095_400_000_000, 9)));
+                continue;
+            }
+            assert_eq!(got, want, "{}", String::from_utf8_lossy(doc));
+            if got.is_none() {
+                assert_eq!(s.pos(), 0, "nothing consumed");
+            }
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2000))]
+        /// The one-pass read of a plain number gives what `number_token` + `parse_unsigned`
+        /// give, whenever it gives anything, and ends where the token ends.
+        #[test]
+        fn plain_number_agrees_with_token_then_parse(
+            chars in prop::collection::vec(prop::sample::select(b"0001234567899..eE-+,}\"".to_vec()), 1..24),
+            dec in 0u8..=10,
+            step in 1i64..=5,
+        ) {
+            let sc = Scale::new(dec, step);
+            let mut a = Scanner::new(&chars);
+            if let Some(v) = a.plain_number(sc) {
+                let mut b = Scanner::new(&chars);
+                let tok = b.number_token();
+                prop_assert_eq!(tok.map(|t| t.len()), Ok(a.pos()), "{}", String::from_utf8_lossy(&chars));
+                prop_assert_eq!(sc.parse_unsigned(tok.unwrap_or(b""), "x"), Ok(v));
+            }
+        }
+
         /// Whatever the scanner accepts in full, serde_json accepts too (it is valid JSON), and
         /// what both accept has the same `u64` reading.
         #[test]
