@@ -9,6 +9,7 @@ use obi_scalp::msg::{OrderSide, Tif};
 use obi_scalp::num::Scale;
 use obi_scalp::venue::bybit::private::BybitRequests;
 use obi_scalp::venue::coincheck::private::CoincheckRequests;
+use obi_scalp::venue::gmocoin::private::GmoRequests;
 
 fn build_and_sign(c: &mut Criterion) {
     let ids = ClientIds::new("obi", 1_790_000_000_000);
@@ -78,6 +79,38 @@ fn build_and_sign(c: &mut Criterion) {
                 )
                 .unwrap();
             black_box(r.bytes().len())
+        })
+    });
+    let mut gmo = GmoRequests::new(
+        "https://api.coin.z.com",
+        "obiBENCHkey0001",
+        b"bench-secret-0123456789abcdef0123456789",
+        "BTC_JPY",
+        Scale::from_step("1").unwrap(),
+        Scale::from_step("0.01").unwrap(),
+    )
+    .unwrap();
+    c.bench_function("gmocoin_order_build_sign", |b| {
+        b.iter(|| {
+            now += 1;
+            let r = gmo
+                .order(
+                    now,
+                    OrderSide::Buy,
+                    black_box(14_500_000),
+                    black_box(1),
+                    Tif::PostOnly,
+                )
+                .unwrap();
+            black_box(r.bytes().len())
+        })
+    });
+    let mut venue_id = 1_000_000_000u64;
+    c.bench_function("gmocoin_cancel_build_sign", |b| {
+        b.iter(|| {
+            now += 1;
+            venue_id += 1;
+            black_box(gmo.cancel(now, venue_id).unwrap().bytes().len())
         })
     });
 }
