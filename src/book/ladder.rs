@@ -286,33 +286,32 @@ impl Ladder {
         }
         // `wlen` and `wbest` from the bitmap (the slots moved with their bits: no scan of
         // the sizes).
-        let mut len = 0;
-        let mut best = None;
-        for (wi, &bits) in self.wbits.iter().enumerate() {
-            if bits != 0 {
-                len += bits.count_ones() as usize;
-                best = best.or(Some(wi * 64 + bits.trailing_zeros() as usize));
-            }
-        }
-        self.wlen = len;
-        self.wbest = best.unwrap_or(0);
+        self.recount();
         debug_assert!({
-            let bits = self.wbits.clone();
+            // The bitmap and its counts against a rebuild from the sizes.
+            let shifted = (self.wbits.clone(), self.wlen, self.wbest);
             self.rebuild_bits();
-            bits == self.wbits
+            shifted == (self.wbits.clone(), self.wlen, self.wbest)
         });
     }
 
     /// `wbits`, `wlen` and `wbest` from `wqty`.
     fn rebuild_bits(&mut self) {
-        let mut len = 0;
-        let mut best = None;
         for (wi, chunk) in self.wqty.chunks_exact(64).enumerate() {
             let mut bits = 0u64;
             for (b, q) in chunk.iter().enumerate() {
                 bits |= ((*q != 0) as u64) << b;
             }
             self.wbits[wi] = bits;
+        }
+        self.recount();
+    }
+
+    /// `wlen` and `wbest` from `wbits`.
+    fn recount(&mut self) {
+        let mut len = 0;
+        let mut best = None;
+        for (wi, &bits) in self.wbits.iter().enumerate() {
             if bits != 0 {
                 len += bits.count_ones() as usize;
                 best = best.or(Some(wi * 64 + bits.trailing_zeros() as usize));
