@@ -444,3 +444,55 @@ fn kill_switch_cancels_every_open_order() {
     };
     live_sim::kill_switch_test(&mut g, &stats, k);
 }
+
+/// A refusal that passes must not leave our orders resting: another client of the same key
+/// (as `obi-scalp drill` run on the bot's key) moves Coincheck's nonce 3 s ahead of the wall
+/// clock, so the gateway's next request is refused ("Nonce must be incremented", an auth-class
+/// error): the run aborts (`venue_auth_failed`, exit 7) and sends no new order, but its cancels
+/// still go out, and once its nonce is ahead again they are taken: nothing of ours rests at the
+/// end. (Before: every cancel was dropped unsent after the refusal, and the resting entry
+/// outlived the run.)
+#[test]
+fn a_passing_nonce_refusal_aborts_without_leaving_orders_resting() {
+    use obi_scalp::venue::coincheck::private::{CoincheckRequests, BALANCE_PATH};
+    let dir = tmpdir("noncejump");
+    let sim = start_sim(&dir, &repo().join("config/sim-account-coincheck.toml"));
+    let cfg = live_config(&dir, &sim, 300, live_sim::RESTING_ENTRY);
+    let mut r = live_sim::Running::spawn(live_sim::live_command(&cfg, KEY, SECRET, None));
+    live_sim::wait_until(Duration::from_secs(60), "a resting order of ours", || {
+        assert!(r.running(), "the run ended early:\n{}", r.stderr());
+        live_sim::open_orders(&live_sim::state_at(sim.port, &sim.ca)) > 0
+    });
+    let i = inst();
+    let mut other = CoincheckRequests::new(
+        &format!("https://127.0.0.1:{}", sim.port),
+        KEY,
+        SECRET.as_bytes(),
+        "btc_jpy",
+        i.tick,
+        i.lot,
+    )
+    .unwrap();
+    let ahead = obi_scalp::clock::wall_ns() / 1_000_000 + 3_000;
+    let req = other.get(ahead, BALANCE_PATH).unwrap();
+    assert_eq!(live_sim::send_raw(sim.port, &sim.ca, req.bytes()), 200);
+    let out = r.wait(Duration::from_secs(30));
+    println!("{}", out.stdout);
+    assert_eq!(
+        out.code,
+        Some(7),
+        "exit 7 (risk abort); stderr:\n{}",
+        out.stderr
+    );
+    assert!(
+        format!("{}{}", out.stdout, out.stderr).contains("venue_auth_failed"),
+        "reason venue_auth_failed"
+    );
+    let st = live_sim::state_at(sim.port, &sim.ca);
+    assert_eq!(
+        live_sim::open_orders(&st),
+        0,
+        "orders left resting at the venue: {}",
+        st["orders"]
+    );
+}

@@ -149,6 +149,26 @@ impl CredentialsWatch {
     }
 }
 
+/// While our credentials are refused (`auth_blocked`), the strategy's single cancels go out at
+/// most once in this long: each refused one comes back to the order stage, which asks again,
+/// and without a bound that is a retry loop at the venue. Cancel-alls (risk abort, kill switch,
+/// exit) always go out.
+pub const BLOCKED_CANCEL_GAP_NS: u64 = 1_000_000_000;
+
+/// Whether a single cancel may go out now (always, unless `auth_blocked`; then once per
+/// [`BLOCKED_CANCEL_GAP_NS`], `last_ns` the monotonic time of the last one let through).
+#[inline]
+pub fn blocked_cancel_allowed(auth_blocked: bool, last_ns: &mut u64, now_ns: u64) -> bool {
+    if !auth_blocked {
+        return true;
+    }
+    if *last_ns != 0 && now_ns.saturating_sub(*last_ns) < BLOCKED_CANCEL_GAP_NS {
+        return false;
+    }
+    *last_ns = now_ns;
+    true
+}
+
 /// The venue refused our credentials: counted in `stats`, and the first refusal while
 /// `auth_blocked` is clear sets it and pushes one [`IoEvent::AuthFailed`] (risk aborts once);
 /// the gateway refuses orders and sends no reads while it is set ([`CredentialsWatch::rekey`]

@@ -35,8 +35,8 @@
 
 use crate::exec::ledger::value;
 use crate::exec::live::{
-    auth_refused, flush, CredentialsWatch, DryRunJournal, Front, HasFront, HttpConn, IoEvent,
-    IoReq, SendError,
+    auth_refused, blocked_cancel_allowed, flush, CredentialsWatch, DryRunJournal, Front, HasFront,
+    HttpConn, IoEvent, IoReq, SendError,
 };
 use crate::exec::orders::{exec_id_hash, ClientIds, OrderTable, VenueEvent};
 use crate::exec::rate::TokenBucket;
@@ -199,9 +199,12 @@ fn order_events(o: &Value, inst: &Instrument, out: &mut impl FnMut(VenueEvent)) 
 struct Io {
     /// Credentials reloaded while running (SIGHUP): see [`CredentialsWatch`].
     creds: Option<CredentialsWatch>,
-    /// The venue refused our credentials: no order request is sent (each is refused here,
-    /// `Auth`) until new credentials arrive; risk has been told ([`IoEvent::AuthFailed`]).
+    /// The venue refused our credentials: no new order and no read is sent (each place is
+    /// refused here, `Auth`) until new credentials arrive; cancels still go out (the safety
+    /// path); risk has been told ([`IoEvent::AuthFailed`]).
     auth_blocked: bool,
+    /// When the last single cancel went out while `auth_blocked` ([`blocked_cancel_allowed`]).
+    blocked_cancel_ns: u64,
     inst: Instrument,
     req: BybitRequests,
     ids: ClientIds,
@@ -303,6 +306,7 @@ impl Io {
         Ok(Io {
             creds: s.credentials.clone(),
             auth_blocked: false,
+            blocked_cancel_ns: 0,
             inst: s.inst,
             req,
             ids: ClientIds::new(&s.client_id_prefix, s.start_ms),
@@ -729,7 +733,7 @@ impl Io {
     }
 
     /// The venue refused our credentials: counted, risk told once (an abort), and from now on
-    /// order requests are refused here and no reads or keep-alives are sent (a retry cannot
+    /// new orders are refused here and no reads or keep-alives are sent (a retry cannot
     /// succeed with the same pair) until a SIGHUP brings new credentials ([`CredentialsWatch::rekey`]).
     fn auth_refused(&mut self) {
         auth_refused(&self.stats, &mut self.auth_blocked, &mut self.events);
@@ -762,7 +766,7 @@ impl Io {
                         tif,
                         reduce_only,
                     } => self.place(id, side, px, qty, tif, reduce_only),
-                    OrderCmd::Cancel { id } => self.cancel(id),
+                    OrderCmd::Cancel { id } => self.cancel_cmd(id),
                     OrderCmd::CancelAll => self.cancel_all(r.t_ns),
                 }
                 self.flush(&mut tx, stop);
@@ -1222,15 +1226,25 @@ impl Io {
         Resolved::Unknown
     }
 
-    fn cancel(&mut self, id: u64) {
-        if self.auth_blocked {
-            return self.venue(
+    /// The order stage's cancel of `id`: sent, or while our credentials are refused and one
+    /// went out less than [`crate::exec::live::BLOCKED_CANCEL_GAP_NS`] ago, refused here (`Auth`).
+    fn cancel_cmd(&mut self, id: u64) {
+        if blocked_cancel_allowed(self.auth_blocked, &mut self.blocked_cancel_ns, mono_ns()) {
+            self.cancel(id);
+        } else {
+            self.venue(
                 id,
                 VenueEvent::CancelRejected {
                     reason: RejectReason::Auth,
                 },
             );
         }
+    }
+
+    fn cancel(&mut self, id: u64) {
+        // Sent even after a refusal of our credentials (`auth_blocked` stops new orders and
+        // reads, not cancels): cancels are the safety path, and a refusal that passes (a clock
+        // window) must not leave our orders resting at the venue.
         let link = self.link_of(id);
         for attempt in 0..3 {
             self.wait_token(Bucket::Cancel);
@@ -1284,10 +1298,6 @@ impl Io {
     }
 
     fn cancel_all(&mut self, t_ns: u64) {
-        if self.auth_blocked {
-            // Not sent: the venue refuses our credentials (no acknowledgement to wait for).
-            return;
-        }
         if self.foreign && !self.dry_run {
             // Someone else's orders rest on the symbol: cancel ours, one by one, and leave
             // theirs alone.

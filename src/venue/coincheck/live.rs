@@ -70,8 +70,8 @@ use super::private::{
 use crate::config::OnStart;
 use crate::exec::ledger::value;
 use crate::exec::live::{
-    auth_refused, flush, CredentialsWatch, DryRunJournal, Front, HasFront, HttpConn, IoEvent,
-    IoReq, LiveSettings, LiveStartError, LiveStats, SendError, TABLE,
+    auth_refused, blocked_cancel_allowed, flush, CredentialsWatch, DryRunJournal, Front, HasFront,
+    HttpConn, IoEvent, IoReq, LiveSettings, LiveStartError, LiveStats, SendError, TABLE,
 };
 use crate::exec::orders::{OrderTable, VenueEvent};
 use crate::exec::rate::TokenBucket;
@@ -203,9 +203,12 @@ fn wall_ms() -> u64 {
 struct Io {
     /// Credentials reloaded while running (SIGHUP): see [`CredentialsWatch`].
     creds: Option<CredentialsWatch>,
-    /// The venue refused our credentials: no order request is sent (each is refused here,
-    /// `Auth`) until new credentials arrive; risk has been told ([`IoEvent::AuthFailed`]).
+    /// The venue refused our credentials: no new order and no read is sent (each place is
+    /// refused here, `Auth`) until new credentials arrive; cancels still go out (the safety
+    /// path); risk has been told ([`IoEvent::AuthFailed`]).
     auth_blocked: bool,
+    /// When the last single cancel went out while `auth_blocked` ([`blocked_cancel_allowed`]).
+    blocked_cancel_ns: u64,
     req: CoincheckRequests,
     ans: Answers,
     http: HttpConn,
@@ -282,6 +285,7 @@ impl Io {
         Ok(Io {
             creds: s.credentials.clone(),
             auth_blocked: false,
+            blocked_cancel_ns: 0,
             req,
             ans,
             http,
@@ -593,7 +597,7 @@ impl Io {
     }
 
     /// The venue refused our credentials: counted, risk told once (an abort), and from now on
-    /// order requests are refused here and no reads or keep-alives are sent (a retry cannot
+    /// new orders are refused here and no reads or keep-alives are sent (a retry cannot
     /// succeed with the same pair) until a SIGHUP brings new credentials ([`CredentialsWatch::rekey`]).
     fn auth_refused(&mut self) {
         auth_refused(&self.stats, &mut self.auth_blocked, &mut self.events);
@@ -626,7 +630,7 @@ impl Io {
                         tif,
                         ..
                     } => self.place(id, side, px, qty, tif),
-                    OrderCmd::Cancel { id } => self.cancel(id),
+                    OrderCmd::Cancel { id } => self.cancel_cmd(id),
                     OrderCmd::CancelAll => {
                         let ended = self.cancel_all(r.t_ns);
                         // The acknowledgement first: the fills are read after it.
@@ -1040,6 +1044,21 @@ impl Io {
         Some(candidate)
     }
 
+    /// The order stage's cancel of `id`: sent, or while our credentials are refused and one
+    /// went out less than [`crate::exec::live::BLOCKED_CANCEL_GAP_NS`] ago, refused here (`Auth`).
+    fn cancel_cmd(&mut self, id: u64) {
+        if blocked_cancel_allowed(self.auth_blocked, &mut self.blocked_cancel_ns, mono_ns()) {
+            self.cancel(id);
+        } else {
+            self.venue(
+                id,
+                VenueEvent::CancelRejected {
+                    reason: RejectReason::Auth,
+                },
+            );
+        }
+    }
+
     fn cancel(&mut self, id: u64) {
         if let Some((vid, cancelled)) = self.send_cancel(id) {
             self.ended(id, vid, cancelled);
@@ -1050,15 +1069,9 @@ impl Io {
     /// `Some((venue id, cancelled))` when the order is no longer open at the venue (what
     /// [`Self::ended`] then reads and reports), `None` when what happened was reported here.
     fn send_cancel(&mut self, id: u64) -> Option<(u64, bool)> {
-        if self.auth_blocked {
-            self.venue(
-                id,
-                VenueEvent::CancelRejected {
-                    reason: RejectReason::Auth,
-                },
-            );
-            return None;
-        }
+        // Sent even after a refusal of our credentials (`auth_blocked` stops new orders and
+        // reads, not cancels): cancels are the safety path, and a refusal that passes (a nonce
+        // or clock window) must not leave our orders resting at the venue.
         let Some(o) = self.orders.iter().find(|o| o.id == id).copied() else {
             // Finished as far as the venue told us: the table has (or will get) its end.
             return None;
@@ -1181,10 +1194,6 @@ impl Io {
     /// by the caller at once); the caller then reads each ended order's fills and reports it
     /// ([`Self::ended`]) with its executed size.
     fn cancel_all(&mut self, t_ns: u64) -> Ended {
-        if self.auth_blocked {
-            // Not sent: the venue refuses our credentials (no acknowledgement to wait for).
-            return Ended::new();
-        }
         let ids: arrayvec::ArrayVec<u64, TABLE> =
             self.orders.iter().map(|o| o.id).take(TABLE).collect();
         let mut ended = Ended::new();

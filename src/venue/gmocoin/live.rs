@@ -45,8 +45,8 @@ pub use recon::OURS_FILE;
 pub mod recon;
 use crate::exec::ledger::Ledger;
 use crate::exec::live::{
-    auth_refused, flush, CredentialsWatch, DryRunJournal, Front, HasFront, HttpConn, IoEvent,
-    IoReq, LiveSettings, LiveStartError, LiveStats, SendError, TABLE,
+    auth_refused, blocked_cancel_allowed, flush, CredentialsWatch, DryRunJournal, Front, HasFront,
+    HttpConn, IoEvent, IoReq, LiveSettings, LiveStartError, LiveStats, SendError, TABLE,
 };
 use crate::exec::orders::{OrderTable, VenueEvent};
 use crate::exec::rate::TokenBucket;
@@ -182,9 +182,12 @@ enum Read {
 struct Io {
     /// Credentials reloaded while running (SIGHUP): see [`CredentialsWatch`].
     creds: Option<CredentialsWatch>,
-    /// The venue refused our credentials: no order request is sent (each is refused here,
-    /// `Auth`) until new credentials arrive; risk has been told ([`IoEvent::AuthFailed`]).
+    /// The venue refused our credentials: no new order and no read is sent (each place is
+    /// refused here, `Auth`) until new credentials arrive; cancels still go out (the safety
+    /// path); risk has been told ([`IoEvent::AuthFailed`]).
     auth_blocked: bool,
+    /// When the last single cancel went out while `auth_blocked` ([`blocked_cancel_allowed`]).
+    blocked_cancel_ns: u64,
     req: GmoRequests,
     ans: Answers,
     http: HttpConn,
@@ -268,6 +271,7 @@ impl Io {
         Ok(Io {
             creds: s.credentials.clone(),
             auth_blocked: false,
+            blocked_cancel_ns: 0,
             req,
             ans: Answers {
                 tick: s.inst.tick,
@@ -464,7 +468,7 @@ impl Io {
     }
 
     /// The venue refused our credentials: counted, risk told once (an abort), and from now on
-    /// order requests are refused here and no reads or keep-alives are sent (a retry cannot
+    /// new orders are refused here and no reads or keep-alives are sent (a retry cannot
     /// succeed with the same pair) until a SIGHUP brings new credentials ([`CredentialsWatch::rekey`]).
     fn auth_refused(&mut self) {
         auth_refused(&self.stats, &mut self.auth_blocked, &mut self.events);
@@ -497,7 +501,7 @@ impl Io {
                         tif,
                         ..
                     } => self.place(id, side, px, qty, tif),
-                    OrderCmd::Cancel { id } => self.cancel(id),
+                    OrderCmd::Cancel { id } => self.cancel_cmd(id),
                     OrderCmd::CancelAll => {
                         let ended = self.cancel_all(r.t_ns);
                         // The acknowledgement first: the orders' states are read after it.
@@ -1022,6 +1026,21 @@ impl Io {
         Some(found)
     }
 
+    /// The order stage's cancel of `id`: sent, or while our credentials are refused and one
+    /// went out less than [`crate::exec::live::BLOCKED_CANCEL_GAP_NS`] ago, refused here (`Auth`).
+    fn cancel_cmd(&mut self, id: u64) {
+        if blocked_cancel_allowed(self.auth_blocked, &mut self.blocked_cancel_ns, mono_ns()) {
+            self.cancel(id);
+        } else {
+            self.venue(
+                id,
+                VenueEvent::CancelRejected {
+                    reason: RejectReason::Auth,
+                },
+            );
+        }
+    }
+
     fn cancel(&mut self, id: u64) {
         if let Some(vid) = self.send_cancel(id) {
             self.after_cancel(id, vid);
@@ -1032,15 +1051,9 @@ impl Io {
     /// `Some(venue id)` when the venue took it (or the order is not open there any more):
     /// [`Self::after_cancel`] then reads its state; `None` when what happened was reported.
     fn send_cancel(&mut self, id: u64) -> Option<u64> {
-        if self.auth_blocked {
-            self.venue(
-                id,
-                VenueEvent::CancelRejected {
-                    reason: RejectReason::Auth,
-                },
-            );
-            return None;
-        }
+        // Sent even after a refusal of our credentials (`auth_blocked` stops new orders and
+        // reads, not cancels): cancels are the safety path, and a refusal that passes (a nonce
+        // or clock window) must not leave our orders resting at the venue.
         let o = self.orders.iter().find(|o| o.id == id).copied()?;
         let Some(vid) = o.venue_id else {
             self.venue(
@@ -1136,10 +1149,6 @@ impl Io {
     /// each order's state ([`Self::after_cancel`]) for its executed size.
     fn cancel_all(&mut self, t_ns: u64) -> Ended {
         let mut ended = Ended::new();
-        if self.auth_blocked {
-            // Not sent: the venue refuses our credentials (no acknowledgement to wait for).
-            return ended;
-        }
         let ids: arrayvec::ArrayVec<u64, TABLE> =
             self.orders.iter().map(|o| o.id).take(TABLE).collect();
         for id in ids {
