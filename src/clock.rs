@@ -41,6 +41,12 @@ pub fn wall_ns() -> u64 {
     gettime_ns(libc::CLOCK_REALTIME)
 }
 
+/// Wall-clock milliseconds since the Unix epoch: venue timestamps, nonces and recv windows.
+#[inline]
+pub fn wall_ms() -> u64 {
+    wall_ns() / 1_000_000
+}
+
 /// CLOCK_MONOTONIC nanoseconds (since boot): never steps.
 #[inline]
 pub fn mono_ns() -> u64 {

@@ -22,6 +22,7 @@
 //! fanned out, so a subscribe's answer (e.g. a snapshot) sits exactly between the frames before
 //! and after it.
 
+use crate::clock::wall_ms;
 use std::collections::{HashMap, VecDeque};
 use std::fs;
 use std::io::{self, Read, Write};
@@ -821,11 +822,6 @@ impl Market {
             }
         }
     }
-}
-
-/// Wall-clock milliseconds (the private API's timestamps and recv-window checks).
-fn wall_ms() -> u64 {
-    crate::clock::wall_ns() / 1_000_000
 }
 
 fn market_loop(sh: &Shared, mut market: Market, tick: Duration) {

@@ -4,6 +4,7 @@
 //! the rate-limit check. Each venue's drill (`venue/<name>/drill.rs`) says how its answers
 //! and frames are read; the rest is here.
 
+pub use crate::clock::wall_ms;
 use crate::exec::live::{HttpConn, LiveStats, SendError};
 use crate::net::{mono_ns, Backoff, DisconnectCause, Keepalive, WsClient, WsConfig};
 use crate::ops::drill::{Check, Class, Params};
@@ -13,10 +14,6 @@ use std::time::{Duration, Instant};
 
 /// The config keys of every endpoint a drill may connect to.
 pub const ALL_ENDPOINTS: [&str; 3] = ["market.ws_url", "live.rest_url", "live.private_ws_url"];
-
-pub fn wall_ms() -> u64 {
-    crate::clock::wall_ns() / 1_000_000
-}
 
 const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",

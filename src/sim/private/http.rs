@@ -5,6 +5,7 @@
 //! unanswered (`timeout`, `lostack`) holds the connection silent until the client gives up.
 
 use super::{Fate, HttpRequest, PrivateSide};
+use crate::clock::wall_ms;
 use crate::sim::server::{parse_head, reason, Io, Request};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -15,10 +16,6 @@ use std::time::{Duration, Instant};
 pub const IDLE: Duration = Duration::from_secs(30);
 /// Longest request (head and body) accepted.
 const MAX_REQUEST: usize = 64 * 1024;
-
-fn wall_ms() -> u64 {
-    crate::clock::wall_ns() / 1_000_000
-}
 
 /// Serves `first` (whose head is read; `leftover` holds the bytes after it) and the requests
 /// that follow on the connection.

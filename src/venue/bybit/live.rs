@@ -33,6 +33,7 @@
 //!   key) journalled to `<artifacts_dir>/dry-run-requests.jsonl`; nothing is sent; places are
 //!   acknowledged and cancels confirmed locally so the strategy runs on.
 
+use crate::clock::wall_ms;
 use crate::exec::ledger::value;
 use crate::exec::live::{
     auth_refused, blocked_cancel_allowed, flush, CredentialsWatch, DryRunJournal, Front, HasFront,
@@ -169,10 +170,6 @@ impl Rest {
             body,
         })
     }
-}
-
-fn wall_ms() -> u64 {
-    crate::clock::wall_ns() / 1_000_000
 }
 
 /// How an order stands at the venue, from the order stream or a query.

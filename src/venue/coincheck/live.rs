@@ -67,6 +67,7 @@ use super::poll::AdaptivePoll;
 use super::private::{
     AnswerError, Answers, CoincheckRequests, OpenOrder, Transaction, BALANCE_PATH, ORDERS_PATH,
 };
+use crate::clock::wall_ms;
 use crate::config::OnStart;
 use crate::exec::ledger::value;
 use crate::exec::live::{
@@ -194,10 +195,6 @@ enum Placed {
     Unknown,
     /// Not sent (the connection failed before writing).
     NotSent,
-}
-
-fn wall_ms() -> u64 {
-    crate::clock::wall_ns() / 1_000_000
 }
 
 struct Io {

@@ -37,6 +37,7 @@
 //!   (ours told from foreign by the venue ids recorded in [`OURS_FILE`]).
 
 use super::private::{AnswerError, Answers, GmoExecution, GmoOrder, GmoRequests, ORDER_PATH};
+use crate::clock::wall_ms;
 use recon::OurOrders;
 pub use recon::OURS_FILE;
 
@@ -162,10 +163,6 @@ enum Placed {
     Refused(RejectReason),
     Unknown,
     NotSent,
-}
-
-fn wall_ms() -> u64 {
-    crate::clock::wall_ns() / 1_000_000
 }
 
 /// A signed read.
