@@ -417,11 +417,14 @@ impl SecretStore {
         self.lock().get(name).map(|(_, o)| o.clone())
     }
 
-    /// The API credentials if both are loaded.
+    /// The API credentials if both are loaded, read under one lock (a reload cannot come
+    /// between the key and the secret and pair an old one with a new one).
     pub fn credentials(&self) -> Option<Credentials> {
+        let cur = self.lock();
+        let get = |name: &str| cur.get(name).map(|(s, _)| Arc::clone(s));
         Some(Credentials {
-            api_key: self.get(API_KEY)?,
-            api_secret: self.get(API_SECRET)?,
+            api_key: get(API_KEY)?,
+            api_secret: get(API_SECRET)?,
         })
     }
 
